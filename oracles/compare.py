@@ -1,0 +1,190 @@
+"""How a candidate gradient is compared with an oracle's, and when oracles agree.
+
+Tolerance, derived rather than tuned
+------------------------------------
+Every gradient element is the end of a chain of floating-point operations: the forward dot
+products (n_{l-1} terms per layer), the backward ones (n_{l+1} terms), the batch sum (N terms),
+a few roundings per elementwise function, and the loss sum (n_L terms).  The op depth
+
+    D = 2 Σ_l n_l + N + 8 L + n_L
+
+bounds the length of that chain.  Each rounding contributes at most ε (the unit roundoff of
+the candidate's dtype, 2⁻⁵² for float64, 2⁻²³ for float32), so to first order each side's
+relative error is at most γ_D ≈ D·ε, and candidate and oracle together differ by at most
+
+    rtol = 2 D ε.
+
+Cancellation (a sum of large terms that is small) turns a relative bound on the terms into an
+absolute one on the result, so elements are compared with an absolute floor at the scale of
+the whole gradient, G = max_k |o_k| over every array:
+
+    |g_k − o_k| ≤ rtol·(|o_k| + G) + e_k
+
+where e_k is the oracle's own error bound (zero for autograd and complex step, the Richardson /
+central difference estimate for finite differences; see ``finite_diff``).  Each array also reports
+its normwise relative error ‖g − o‖_F / ‖o‖_F, the figure the tables print.
+
+Consensus: two oracles agree when the same test passes between them with float64's ε and
+both error bounds; a candidate's disagreement is only reported as a bug when the oracles agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+
+from reference.spec import NetworkSpec
+
+
+@dataclass
+class Estimate:
+    """An oracle's gradient: ``grads[name]`` and an elementwise bound on its own error ``error[name]``."""
+
+    method: str
+    grads: dict[str, np.ndarray]
+    error: dict[str, np.ndarray]
+
+
+def op_depth(spec: NetworkSpec, batch: int) -> int:
+    """D, the longest chain of roundings behind one gradient element (see the module docstring)."""
+    return 2 * sum(spec.sizes) + batch + 8 * spec.depth + spec.sizes[-1]
+
+
+def rtol_for(spec: NetworkSpec, batch: int, dtype: np.dtype = np.dtype(np.float64)) -> float:
+    """rtol = 2·D·ε for a candidate computed in ``dtype``."""
+    return 2 * op_depth(spec, batch) * float(np.finfo(dtype).eps)
+
+
+@dataclass
+class ArrayResult:
+    """One parameter's comparison: ``bad`` elements out of ``size`` exceed their bound."""
+
+    name: str
+    shape: tuple[int, ...]
+    normwise: float
+    max_abs: float
+    worst: tuple[int, ...]
+    candidate_at_worst: float
+    oracle_at_worst: float
+    bound_at_worst: float
+    bad: int
+    size: int
+
+    @property
+    def ok(self) -> bool:
+        return self.bad == 0
+
+
+@dataclass
+class Comparison:
+    """A candidate against one oracle (or one oracle against another)."""
+
+    oracle: str
+    rtol: float
+    scale: float
+    arrays: list[ArrayResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(a.ok for a in self.arrays)
+
+    @property
+    def max_normwise(self) -> float:
+        return max((a.normwise for a in self.arrays), default=0.0)
+
+    @property
+    def max_abs(self) -> float:
+        return max((a.max_abs for a in self.arrays), default=0.0)
+
+    def failures(self) -> list[ArrayResult]:
+        return [a for a in self.arrays if not a.ok]
+
+    def message(self) -> str:
+        """What went wrong, per array: which elements, the worst error, the tolerance and where it came from."""
+        if self.ok:
+            return f"agrees with {self.oracle}: max normwise relative error {self.max_normwise:.2e}"
+        lines = [f"disagrees with {self.oracle} (rtol = 2·D·ε = {self.rtol:.2e}, absolute floor rtol·G with G = {self.scale:.3e}):"]
+        for a in self.failures():
+            lines.append(
+                f"  {a.name} {a.shape}: {a.bad} of {a.size} elements out of tolerance; worst at {a.name}{list(a.worst)}: "
+                f"got {a.candidate_at_worst:.10e}, expected {a.oracle_at_worst:.10e} "
+                f"(|error| {abs(a.candidate_at_worst - a.oracle_at_worst):.2e} > bound {a.bound_at_worst:.2e}); "
+                f"normwise relative error {a.normwise:.2e}"
+            )
+        return "\n".join(lines)
+
+
+def _as_float64(name: str, value: object, shape: tuple[int, ...]) -> np.ndarray:
+    """A plain float64 copy of ``value``; ValueError naming the array if its shape is not ``shape``."""
+    arr = np.array(value, dtype=np.float64, copy=True, subok=False)
+    if arr.shape != shape:
+        raise ValueError(f"{name}: expected a gradient of shape {shape}, got {arr.shape}")
+    return arr
+
+
+def compare(
+    candidate: Mapping[str, object],
+    oracle: Mapping[str, np.ndarray],
+    rtol: float,
+    oracle_error: Optional[Mapping[str, np.ndarray]] = None,
+    oracle_name: str = "oracle",
+) -> Comparison:
+    """Compare ``candidate`` with ``oracle`` array by array, under the bound in the module docstring."""
+    missing = [k for k in oracle if k not in candidate]
+    if missing:
+        raise ValueError(f"candidate gradients: missing {missing}; expected keys {list(oracle)}")
+    ref = {k: np.asarray(v, dtype=np.float64) for k, v in oracle.items()}
+    G = max((float(np.max(np.abs(v))) for v in ref.values() if v.size), default=0.0)
+    out = Comparison(oracle_name, rtol, G)
+    for name, o in ref.items():
+        g = _as_float64(name, candidate[name], o.shape)
+        e = np.zeros(o.shape) if oracle_error is None else np.asarray(oracle_error[name], dtype=np.float64)
+        diff = np.abs(g - o)
+        diff = np.where(np.isnan(diff), np.inf, diff)
+        bound = rtol * (np.abs(o) + G) + e
+        excess = diff - bound
+        k = np.unravel_index(int(np.argmax(excess)), o.shape) if o.size else ()
+        norm_o = float(np.linalg.norm(o))
+        norm_d = float(np.linalg.norm(np.where(np.isfinite(diff), diff, np.inf)))
+        out.arrays.append(
+            ArrayResult(
+                name=name,
+                shape=o.shape,
+                normwise=norm_d / norm_o if norm_o > 0 else norm_d,
+                max_abs=float(diff.max()) if o.size else 0.0,
+                worst=tuple(int(i) for i in k),
+                candidate_at_worst=float(g[k]) if o.size else 0.0,
+                oracle_at_worst=float(o[k]) if o.size else 0.0,
+                bound_at_worst=float(bound[k]) if o.size else 0.0,
+                bad=int(np.sum(diff > bound)),
+                size=o.size,
+            )
+        )
+    return out
+
+
+@dataclass
+class Consensus:
+    """Whether every pair of oracles agrees; ``disagreements`` lists the pairs that do not."""
+
+    names: list[str]
+    disagreements: list[tuple[str, str, Comparison]]
+
+    @property
+    def ok(self) -> bool:
+        return not self.disagreements
+
+
+def consensus(estimates: Sequence[Estimate], spec: NetworkSpec, batch: int) -> Consensus:
+    """Check every pair of oracle estimates against each other."""
+    rtol = rtol_for(spec, batch, np.dtype(np.float64))
+    bad = []
+    for i, a in enumerate(estimates):
+        for b in estimates[i + 1 :]:
+            error = {k: a.error[k] + b.error[k] for k in a.grads}
+            c = compare(a.grads, b.grads, rtol, error, oracle_name=b.method)
+            if not c.ok:
+                bad.append((a.method, b.method, c))
+    return Consensus([e.method for e in estimates], bad)

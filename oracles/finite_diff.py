@@ -1,0 +1,136 @@
+"""Finite-difference oracles: central differences, Richardson extrapolation, complex step.
+
+Every estimator runs in float64 whatever the candidate's dtype, and returns an
+``Estimate``: the gradient and, per element, a bound on its own error, which the
+comparison adds to its tolerance (``oracles.compare``).
+
+Steps (ε = 2⁻⁵² ≈ 2.2e-16, scale s_k = max(1, |θ_k|)):
+
+- central   D(h) = [C(θ + h e_k) − C(θ − h e_k)] / 2h,  h = ε^⅓ s_k ≈ 6.1e-6 s_k.
+            Error = truncation h² C'''/6 + rounding ≤ ε_C/h; h ≈ ε^⅓ balances the two, leaving
+            ~ε^⅔ ≈ 4e-11 relative (measured here: best near h ≈ 1e-5, ~1e-10 relative).
+            Error bound: |D(h) − D(2h)| (three times D(h)'s truncation) + 3 ε_C/h.
+- richardson R(h) = [4 D(h) − D(2h)] / 3 cancels the h² term; h = ε^⅕ s_k ≈ 7.4e-4 s_k balances h⁴
+            against ε/h.  Error bound: |R(h) − R(2h)| + 5 ε_C/h.
+- complex   Im C(θ + ih e_k) / h with h = 1e-20: no subtraction, so no cancellation; exact to
+            rounding.  Valid only when C is analytic: refused for relu / leaky_relu.
+
+ε_C, the rounding error of one evaluation of C, is bounded as 2·D·ε·(|C| + M), with D the
+op depth (``compare.op_depth``) and M the largest |z| of the output layer times the batch
+weight (1 for mean, N for sum), since log-sum-exp and softplus handle numbers that large.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from reference.spec import NetworkSpec
+
+from .compare import Estimate, op_depth
+from .objective import Objective
+
+EPS = float(np.finfo(np.float64).eps)
+CENTRAL_STEP = EPS ** (1 / 3)
+RICHARDSON_STEP = EPS ** (1 / 5)
+COMPLEX_STEP = 1e-20
+#: Elements per intermediate array in a batched sweep; bounds memory to tens of MB.
+CHUNK_ELEMENTS = 1 << 20
+
+
+class ComplexStepNotValid(ValueError):
+    """Complex step was asked for an objective that is not analytic."""
+
+
+def _float64(params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+
+
+def _sweep(obj: Objective, name: str, step_of: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """C(θ + step_of(k) e_k) for every flat index k of ``name``, in chunks that fit ``CHUNK_ELEMENTS``."""
+    size = obj.params[name].size
+    widest = max(obj.spec.sizes)
+    per_row = obj.x.shape[0] * widest
+    chunk = max(1, CHUNK_ELEMENTS // per_row)
+    out = []
+    for start in range(0, size, chunk):
+        flat = np.arange(start, min(size, start + chunk))
+        out.append(obj.perturbed(name, flat, step_of(flat)))
+    return np.concatenate(out)
+
+
+def _rounding(obj: Objective) -> float:
+    """ε_C: a bound on the rounding error of one evaluation of C (see the module docstring)."""
+    weight = 1.0 if obj.spec.reduction == "mean" else float(obj.x.shape[0])
+    M = weight * float(np.max(np.abs(obj.z[-1])))
+    return 2 * op_depth(obj.spec, obj.x.shape[0]) * EPS * (abs(obj.value) + M)
+
+
+def _differences(obj: Objective, base: float, multiples: Sequence[int]) -> dict[str, list[np.ndarray]]:
+    """Central differences D(m·h) for each multiple m, for every parameter, h = base·max(1, |θ|)."""
+    out: dict[str, list[np.ndarray]] = {}
+    for name, p in obj.params.items():
+        scale = np.maximum(1.0, np.abs(p.ravel()))
+        ds = []
+        for m in multiples:
+            plus = _sweep(obj, name, lambda k: m * base * scale[k])
+            minus = _sweep(obj, name, lambda k: -m * base * scale[k])
+            ds.append(((plus - minus) / (2 * m * base * scale)).reshape(p.shape))
+        out[name] = ds
+    return out
+
+
+def central(spec: NetworkSpec, params: Mapping[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> Estimate:
+    """Central differences with step ε^⅓·max(1, |θ|), batched per layer."""
+    obj = Objective(spec, _float64(params), x, y)
+    rounding = _rounding(obj)
+    grads, error = {}, {}
+    for name, (d1, d2) in _differences(obj, CENTRAL_STEP, (1, 2)).items():
+        h = CENTRAL_STEP * np.maximum(1.0, np.abs(obj.params[name]))
+        grads[name] = d1
+        error[name] = np.abs(d1 - d2) + 3 * rounding / h
+    return Estimate("central", grads, error)
+
+
+def richardson(spec: NetworkSpec, params: Mapping[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> Estimate:
+    """Richardson extrapolation of central differences, (4D(h) − D(2h))/3, step ε^⅕·max(1, |θ|)."""
+    obj = Objective(spec, _float64(params), x, y)
+    rounding = _rounding(obj)
+    grads, error = {}, {}
+    for name, (d1, d2, d4) in _differences(obj, RICHARDSON_STEP, (1, 2, 4)).items():
+        h = RICHARDSON_STEP * np.maximum(1.0, np.abs(obj.params[name]))
+        r1 = (4 * d1 - d2) / 3
+        r2 = (4 * d2 - d4) / 3
+        grads[name] = r1
+        error[name] = np.abs(r1 - r2) + 5 * rounding / h
+    return Estimate("richardson", grads, error)
+
+
+def complex_step(spec: NetworkSpec, params: Mapping[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> Estimate:
+    """Im C(θ + ih e_k)/h, h = 1e-20: derivatives exact to rounding, for analytic objectives only."""
+    if not spec.analytic:
+        kinks = sorted({a for a in spec.activations if a in ("relu", "leaky_relu")})
+        raise ComplexStepNotValid(
+            f"complex step needs an analytic objective, but this network uses {', '.join(kinks)} "
+            "(not differentiable at 0, and not analytic anywhere); use central or richardson instead"
+        )
+    obj = Objective(spec, _float64(params), x, y)
+    grads, error = {}, {}
+    for name, p in obj.params.items():
+        values = _sweep(obj, name, lambda k: np.full(len(k), 1j * COMPLEX_STEP))
+        grads[name] = (values.imag / COMPLEX_STEP).reshape(p.shape)
+        error[name] = np.zeros(p.shape)
+    return Estimate("complex_step", grads, error)
+
+
+def loss_value(spec: NetworkSpec, params: Mapping[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> float:
+    """C(θ), evaluated in float64 by the independent objective."""
+    return Objective(spec, _float64(params), x, y).value
+
+
+METHODS: dict[str, Callable[..., Estimate]] = {
+    "central": central,
+    "richardson": richardson,
+    "complex_step": complex_step,
+}

@@ -1,0 +1,140 @@
+"""Hypothesis strategies for networks, parameters and inputs (public: build your own properties).
+
+    from hypothesis import given
+    from oracles.strategies import cases
+
+    @given(cases())
+    def test_my_backprop(case):
+        spec, params, x, y = case.spec, case.params, case.x, case.y
+        ...
+
+Shapes are drawn directly (depth, widths, batch), so a failure shrinks to the smallest network
+and batch that shows it.  Array values come from a drawn seed and a drawn scale, which keeps
+examples fast and lets ``saturate`` push one layer's sigmoids into their flat tails.
+ReLU-family pre-activations are kept at least ``KINK_MARGIN`` from 0, where the derivative jumps
+and finite differences straddle the kink.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+from hypothesis import assume
+from hypothesis import strategies as st
+
+from reference.spec import ACTIVATIONS, LOSS_REQUIRES_OUTPUT, LOSSES, NON_ANALYTIC, NetworkSpec
+
+from .finite_diff import RICHARDSON_STEP
+from .objective import Objective
+
+HIDDEN = tuple(a for a in ACTIVATIONS if a != "softmax")
+#: Distance kept between ReLU pre-activations and the kink: larger than the widest FD
+#: perturbation (Richardson's 4h ≈ 3e-3 of a unit-scale parameter) times a downstream gain of 8.
+KINK_MARGIN = 32 * RICHARDSON_STEP
+
+
+@dataclass(frozen=True)
+class Case:
+    """A network, its parameters and one batch: params W{l} (n_{l-1}, n_l), b{l} (n_l,), x (N, n_0), y."""
+
+    spec: NetworkSpec
+    params: dict
+    x: np.ndarray
+    y: np.ndarray
+
+    @property
+    def batch(self) -> int:
+        return self.x.shape[0]
+
+    def describe(self) -> str:
+        return f"{self.spec.describe()}, batch {self.batch}"
+
+
+@st.composite
+def network_specs(
+    draw: st.DrawFn,
+    min_depth: int = 1,
+    max_depth: int = 4,
+    max_width: int = 8,
+    losses: Sequence[str] = LOSSES,
+    hidden: Sequence[str] = HIDDEN,
+    analytic: Optional[bool] = None,
+    bias: Optional[bool] = None,
+    l2: Optional[bool] = None,
+) -> NetworkSpec:
+    """Any valid NetworkSpec: depth 1–4, widths 1–8 (square and not), every activation/loss pairing.
+
+    analytic=True keeps relu/leaky_relu out; bias and l2 (True: λ > 0, False: λ = 0) fix those choices.
+    """
+    depth = draw(st.integers(min_depth, max_depth))
+    sizes = tuple(draw(st.lists(st.integers(1, max_width), min_size=depth + 1, max_size=depth + 1)))
+    loss = draw(st.sampled_from(list(losses)))
+    pool = [h for h in hidden if not (analytic and h in NON_ANALYTIC)]
+    acts = [draw(st.sampled_from(pool)) for _ in range(depth - 1)]
+    if loss in LOSS_REQUIRES_OUTPUT:
+        out = LOSS_REQUIRES_OUTPUT[loss]
+    else:
+        out = draw(st.sampled_from([*pool, "softmax"]))
+    lam = draw(st.sampled_from([0.0, 0.01, 0.3])) if l2 is None else (draw(st.sampled_from([0.01, 0.3])) if l2 else 0.0)
+    return NetworkSpec(
+        sizes=sizes,
+        activations=(*acts, out),
+        loss=loss,
+        reduction=draw(st.sampled_from(["mean", "sum"])),
+        l2=lam,
+        bias=draw(st.booleans()) if bias is None else bias,
+        leaky_slope=0.1,
+    )
+
+
+def make_targets(spec: NetworkSpec, rng: np.random.Generator, n: int, labels: bool) -> np.ndarray:
+    """Targets that fit the loss: labels or one-hot rows for softmax_ce, [0, 1] values otherwise."""
+    k = spec.sizes[-1]
+    if spec.loss == "softmax_ce":
+        lab = rng.integers(0, k, size=n)
+        return lab if labels else np.eye(k)[lab]
+    if spec.loss == "bce":
+        return rng.random((n, k))
+    return rng.uniform(-1, 1, (n, k)) if spec.activations[-1] in ("identity", "tanh", "leaky_relu") else rng.random((n, k))
+
+
+def _kink_distance(case: Case) -> float:
+    """The smallest |z| over every relu/leaky_relu layer (inf when there is none)."""
+    obj = Objective(case.spec, case.params, case.x, case.y)
+    gaps = [np.min(np.abs(obj.z[l])) for l, a in enumerate(case.spec.activations, start=1) if a in NON_ANALYTIC]
+    return float(min(gaps)) if gaps else float("inf")
+
+
+@st.composite
+def cases(
+    draw: st.DrawFn,
+    specs: Optional[st.SearchStrategy[NetworkSpec]] = None,
+    max_batch: int = 6,
+    min_batch: int = 1,
+    saturate: Optional[bool] = None,
+) -> Case:
+    """A NetworkSpec with parameters and a batch of 1–6 examples, in float64.
+
+    saturate=True scales one layer's weights by 8 so its sigmoids / tanh saturate (|z| ~ 10–30);
+    None draws it.  Biases are drawn nonzero so bias gradients and bias bugs are visible.
+    """
+    spec = draw(specs if specs is not None else network_specs())
+    n = draw(st.integers(min_batch, max_batch))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    gain = draw(st.sampled_from([0.5, 1.0, 2.0]))
+    hot = draw(st.integers(1, spec.depth)) if (saturate if saturate is not None else draw(st.booleans())) else 0
+    params = {}
+    for name, shape in spec.param_shapes().items():
+        l = int(name[1:])
+        s = gain * (8.0 if l == hot else 1.0)
+        if name.startswith("W"):
+            params[name] = s * rng.standard_normal(shape) / np.sqrt(shape[0])
+        else:
+            params[name] = s * rng.uniform(-0.5, 0.5, shape)
+    x = rng.uniform(-1, 1, (n, spec.sizes[0]))
+    y = make_targets(spec, rng, n, labels=draw(st.booleans()))
+    case = Case(spec, params, x, y)
+    assume(_kink_distance(case) > KINK_MARGIN)
+    return case

@@ -1,0 +1,24 @@
+"""bpcheck's reference backpropagation: the code under test.
+
+    from reference import NetworkSpec, init_params, loss_and_grad
+    spec = NetworkSpec(sizes=(2, 2, 2), activations=("sigmoid", "sigmoid"), loss="half_sse")
+    C, grads = loss_and_grad(spec, init_params(spec), x, y)
+"""
+
+from .network import Cache, backward, forward, init_params, loss_and_grad, sgd_step, train
+from .spec import ACTIVATIONS, LOSSES, NetworkSpec, check_batch, check_params
+
+__all__ = [
+    "ACTIVATIONS",
+    "LOSSES",
+    "Cache",
+    "NetworkSpec",
+    "backward",
+    "check_batch",
+    "check_params",
+    "forward",
+    "init_params",
+    "loss_and_grad",
+    "sgd_step",
+    "train",
+]

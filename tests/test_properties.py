@@ -1,0 +1,96 @@
+"""The reference agrees with every oracle on generated networks, and keeps the invariants of a gradient."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, note
+from hypothesis import strategies as st
+
+import oracles
+from oracles.strategies import Case, cases, network_specs
+from reference import forward, loss_and_grad
+
+
+def _needs(name: str, case: Case | None = None) -> None:
+    reason = oracles.unavailable(name, case.spec if case else None)
+    if reason:
+        pytest.skip(reason)
+
+
+def _agrees(case: Case, oracle: str) -> oracles.Comparison:
+    _, grads = loss_and_grad(case.spec, case.params, case.x, case.y)
+    est = oracles.run_oracle(oracle, case.spec, case.params, case.x, case.y)
+    rtol = oracles.rtol_for(case.spec, case.batch)
+    result = oracles.compare(grads, est.grads, rtol, est.error, oracle)
+    note(case.describe())
+    note(result.message())
+    return result
+
+
+@pytest.mark.parametrize("oracle", ["central", "richardson", "torch", "jax"])
+@given(case=cases())
+def test_reference_matches_oracle(oracle: str, case: Case) -> None:
+    _needs(oracle)
+    assert _agrees(case, oracle).ok
+
+
+@given(case=cases(specs=network_specs(analytic=True)))
+def test_reference_matches_complex_step(case: Case) -> None:
+    assert _agrees(case, "complex_step").ok
+
+
+@given(case=cases())
+def test_oracles_agree_with_each_other(case: Case) -> None:
+    names = [n for n in oracles.available(case.spec)]
+    estimates = [oracles.run_oracle(n, case.spec, case.params, case.x, case.y) for n in names]
+    result = oracles.consensus(estimates, case.spec, case.batch)
+    for a, b, c in result.disagreements:
+        note(f"{a} vs {b}: {c.message()}")
+    assert result.ok
+
+
+@given(case=cases())
+def test_loss_values_agree(case: Case) -> None:
+    C, _ = forward(case.spec, case.params, case.x, case.y)
+    rtol = oracles.rtol_for(case.spec, case.batch)
+    for name, value in oracles.LOSS_VALUES.items():
+        if name in ("torch", "jax") and oracles.unavailable(name):
+            continue
+        other = value(case.spec, case.params, case.x, case.y)
+        assert abs(C - other) <= rtol * max(abs(other), 1.0), (name, C, other)
+
+
+@given(case=cases(min_batch=2), data=st.data())
+def test_gradients_invariant_to_batch_order(case: Case, data: st.DataObject) -> None:
+    perm = data.draw(st.permutations(range(case.batch)))
+    _, g = loss_and_grad(case.spec, case.params, case.x, case.y)
+    _, gp = loss_and_grad(case.spec, case.params, case.x[perm], case.y[perm])
+    rtol = oracles.rtol_for(case.spec, case.batch)
+    assert oracles.compare(gp, g, rtol).ok
+
+
+@given(case=cases())
+def test_mean_reduction_is_sum_divided_by_batch(case: Case) -> None:
+    spec = case.spec
+    mean_spec = type(spec)(**{**spec.to_dict(), "reduction": "mean", "l2": 0.0})
+    sum_spec = type(spec)(**{**spec.to_dict(), "reduction": "sum", "l2": 0.0})
+    _, gm = loss_and_grad(mean_spec, case.params, case.x, case.y)
+    _, gs = loss_and_grad(sum_spec, case.params, case.x, case.y)
+    rtol = oracles.rtol_for(spec, case.batch)
+    assert oracles.compare(gm, {k: v / case.batch for k, v in gs.items()}, rtol).ok
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@given(case=cases())
+def test_gradients_have_parameter_shapes_and_dtype(dtype, case: Case) -> None:
+    params = {k: v.astype(dtype) for k, v in case.params.items()}
+    C, grads = loss_and_grad(case.spec, params, case.x, case.y)
+    assert list(grads) == list(case.spec.param_shapes())
+    for name, g in grads.items():
+        assert g.shape == params[name].shape, name
+        assert g.dtype == np.dtype(dtype), (name, g.dtype)
+    if dtype is np.float32:
+        est = oracles.run_oracle("central", case.spec, params, case.x, case.y)
+        rtol = oracles.rtol_for(case.spec, case.batch, np.dtype(np.float32))
+        assert oracles.compare(grads, est.grads, rtol, est.error).ok
