@@ -76,9 +76,9 @@ def _inputs(spec: NetworkSpec, params: Mapping[str, np.ndarray], x, y, requires_
 
 def gradients(spec: NetworkSpec, params: Mapping[str, np.ndarray], x, y) -> Estimate:
     """∂C/∂θ by torch autograd, in float64 whatever the parameters' dtype."""
+    tp, xs, ys = _inputs(spec, params, x, y, requires_grad=True)
     import torch
 
-    tp, xs, ys = _inputs(spec, params, x, y, requires_grad=True)
     C = _objective(spec, tp, xs, ys)
     names = list(tp)
     grads = torch.autograd.grad(C, [tp[k] for k in names])
