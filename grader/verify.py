@@ -63,6 +63,7 @@ def verify(
         seen += 1
         _, grads = loss_and_grad(case.spec, case.params, case.x, case.y)
         rtol = oracles.rtol_for(case.spec, case.batch)
+        scale = oracles.term_scale(case.spec, case.params, case.x, case.y)
         for name, tally in tallies.items():
             if tally.unavailable is not None:
                 continue
@@ -70,7 +71,7 @@ def verify(
                 tally.skipped += 1
                 continue
             est = oracles.run_oracle(name, case.spec, case.params, case.x, case.y)
-            result = oracles.compare(grads, est.grads, rtol, est.error, name)
+            result = oracles.compare(grads, est.grads, rtol, est.error, name, scale=scale)
             tally.cases += 1
             tally.max_normwise = max(tally.max_normwise, result.max_normwise)
             tally.max_abs = max(tally.max_abs, result.max_abs)

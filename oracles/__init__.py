@@ -63,7 +63,26 @@ def run_oracle(name: str, spec: NetworkSpec, params: Mapping[str, np.ndarray], x
     return ORACLES[name](spec, params, x, y)
 
 
+def term_scale(spec: NetworkSpec, params: Mapping[str, np.ndarray], x, y) -> float:
+    """S: the largest term magnitude behind any gradient element (the comparison's absolute floor)."""
+    from .objective import Objective
+
+    return Objective(spec, {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}, x, y).term_scale()
+
+
+def check(
+    name: str, spec: NetworkSpec, params: Mapping[str, np.ndarray], x, y, candidate: Mapping[str, object],
+    dtype: np.dtype = np.dtype(np.float64),
+) -> Comparison:
+    """``candidate`` against oracle ``name`` on one case, with the derived tolerance for ``dtype``."""
+    est = run_oracle(name, spec, params, x, y)
+    rtol = rtol_for(spec, np.asarray(x).shape[0], np.dtype(dtype))
+    return compare(candidate, est.grads, rtol, est.error, name, scale=term_scale(spec, params, x, y))
+
+
 __all__ = [
+    "check",
+    "term_scale",
     "ORACLES",
     "LOSS_VALUES",
     "Comparison",

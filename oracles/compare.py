@@ -14,11 +14,13 @@ relative error is at most γ_D ≈ D·ε, and candidate and oracle together diff
 
     rtol = 2 D ε.
 
-Cancellation (a sum of large terms that is small) turns a relative bound on the terms into an
-absolute one on the result, so elements are compared with an absolute floor at the scale of
-the whole gradient, G = max_k |o_k| over every array:
+Rounding errors are bounded relative to the *terms* a result is summed from, not to the result:
+a sum of large terms that cancels, or a σ'(z) = a(1 − a) whose a has rounded to 1, is small
+but carries the absolute error of its terms.  So elements are compared with an absolute floor S,
+the largest term magnitude behind any gradient element (``Objective.term_scale``: a magnitude-only
+backward pass with every activation derivative bounded by 1), or, without it, G = max_k |o_k|:
 
-    |g_k − o_k| ≤ rtol·(|o_k| + G) + e_k
+    |g_k − o_k| ≤ rtol·(|o_k| + S) + e_k
 
 where e_k is the oracle's own error bound (zero for autograd and complex step, the Richardson /
 central difference estimate for finite differences; see ``finite_diff``).  Each array also reports
@@ -105,7 +107,7 @@ class Comparison:
         """What went wrong, per array: which elements, the worst error, the tolerance and where it came from."""
         if self.ok:
             return f"agrees with {self.oracle}: max normwise relative error {self.max_normwise:.2e}"
-        lines = [f"disagrees with {self.oracle} (rtol = 2·D·ε = {self.rtol:.2e}, absolute floor rtol·G with G = {self.scale:.3e}):"]
+        lines = [f"disagrees with {self.oracle} (rtol = 2·D·ε = {self.rtol:.2e}, absolute floor rtol·S with S = {self.scale:.3e}):"]
         for a in self.failures():
             lines.append(
                 f"  {a.name} {a.shape}: {a.bad} of {a.size} elements out of tolerance; worst at {a.name}{list(a.worst)}: "
@@ -130,13 +132,18 @@ def compare(
     rtol: float,
     oracle_error: Optional[Mapping[str, np.ndarray]] = None,
     oracle_name: str = "oracle",
+    scale: float = 0.0,
 ) -> Comparison:
-    """Compare ``candidate`` with ``oracle`` array by array, under the bound in the module docstring."""
+    """Compare ``candidate`` with ``oracle`` array by array, under the bound in the module docstring.
+
+    ``scale`` is S, the term magnitude (``term_scale``); the floor used is max(S, G).
+    """
     missing = [k for k in oracle if k not in candidate]
     if missing:
         raise ValueError(f"candidate gradients: missing {missing}; expected keys {list(oracle)}")
     ref = {k: np.asarray(v, dtype=np.float64) for k, v in oracle.items()}
     G = max((float(np.max(np.abs(v))) for v in ref.values() if v.size), default=0.0)
+    G = max(G, scale)
     out = Comparison(oracle_name, rtol, G)
     for name, o in ref.items():
         g = _as_float64(name, candidate[name], o.shape)
@@ -177,14 +184,14 @@ class Consensus:
         return not self.disagreements
 
 
-def consensus(estimates: Sequence[Estimate], spec: NetworkSpec, batch: int) -> Consensus:
-    """Check every pair of oracle estimates against each other."""
+def consensus(estimates: Sequence[Estimate], spec: NetworkSpec, batch: int, scale: float = 0.0) -> Consensus:
+    """Check every pair of oracle estimates against each other (``scale``: S, as in ``compare``)."""
     rtol = rtol_for(spec, batch, np.dtype(np.float64))
     bad = []
     for i, a in enumerate(estimates):
         for b in estimates[i + 1 :]:
             error = {k: a.error[k] + b.error[k] for k in a.grads}
-            c = compare(a.grads, b.grads, rtol, error, oracle_name=b.method)
+            c = compare(a.grads, b.grads, rtol, error, oracle_name=b.method, scale=scale)
             if not c.ok:
                 bad.append((a.method, b.method, c))
     return Consensus([e.method for e in estimates], bad)

@@ -99,6 +99,26 @@ class Objective:
         self.reg = 0.5 * spec.l2 * sum(float(np.sum(self.params[f"W{l}"] ** 2)) for l in range(1, spec.depth + 1))
         self.value = float(data_loss(spec, self.z[-1], self.a[-1], self.y)) + self.reg
 
+    def term_scale(self) -> float:
+        """The largest magnitude of the terms that any gradient element sums, before cancellation or saturation.
+
+        A magnitude-only backward pass: |∂ℓ/∂a| at the output, every activation derivative replaced by
+        its bound 1, every product by the product of absolute values.  Rounding errors are bounded
+        relative to these terms (Higham's |fl(Σ) − Σ| ≤ γ_n Σ|terms|), not relative to the result,
+        which can be far smaller when units saturate (σ'(z) rounds to 0 in a(1 − a) once a rounds to 1).
+        """
+        spec, a = self.spec, self.a
+        weight = 1.0 / self.x.shape[0] if spec.reduction == "mean" else 1.0
+        d = np.abs(a[-1] - self.y) * (2.0 / self.y.shape[1] if spec.loss == "mse" else 1.0) * weight
+        scales = [0.0]
+        for l in range(spec.depth, 0, -1):
+            W = np.abs(self.params[f"W{l}"])
+            scales.append(float(np.max(np.abs(a[l - 1]).T @ d)))
+            scales.append(float(np.max(d.sum(axis=0))))
+            scales.append(spec.l2 * float(np.max(W)))
+            d = d @ W.T
+        return max(scales)
+
     def _affine(self, l: int, a: np.ndarray) -> np.ndarray:
         z = a @ self.params[f"W{l}"]
         return z + self.params[f"b{l}"] if self.spec.bias else z

@@ -114,21 +114,26 @@ def cases(
     max_batch: int = 6,
     min_batch: int = 1,
     saturate: Optional[bool] = None,
+    huge: Optional[bool] = None,
 ) -> Case:
     """A NetworkSpec with parameters and a batch of 1–6 examples, in float64.
 
     saturate=True scales one layer's weights by 8 so its sigmoids / tanh saturate (|z| ~ 10–30);
-    None draws it.  Biases are drawn nonzero so bias gradients and bias bugs are visible.
+    None draws it.  huge=True scales the output layer by 1000 (logits ~ 1e3, past exp's overflow at
+    709); None draws it for about one case in eight.  Biases are drawn nonzero so bias gradients and
+    bias bugs are visible.
     """
     spec = draw(specs if specs is not None else network_specs())
     n = draw(st.integers(min_batch, max_batch))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     gain = draw(st.sampled_from([0.5, 1.0, 2.0]))
     hot = draw(st.integers(1, spec.depth)) if (saturate if saturate is not None else draw(st.booleans())) else 0
+    if huge is None:
+        huge = draw(st.integers(0, 7)) == 7
     params = {}
     for name, shape in spec.param_shapes().items():
         l = int(name[1:])
-        s = gain * (8.0 if l == hot else 1.0)
+        s = gain * (8.0 if l == hot else 1.0) * (1000.0 if huge and l == spec.depth else 1.0)
         if name.startswith("W"):
             params[name] = s * rng.standard_normal(shape) / np.sqrt(shape[0])
         else:

@@ -5,11 +5,12 @@
     C, grads = loss_and_grad(spec, init_params(spec), x, y)
 """
 
-from .network import Cache, backward, forward, init_params, loss_and_grad, sgd_step, train
+from .network import Backprop, Cache, backward, forward, init_params, loss_and_grad, sgd_step, train
 from .spec import ACTIVATIONS, LOSSES, NetworkSpec, check_batch, check_params
 
 __all__ = [
     "ACTIVATIONS",
+    "Backprop",
     "LOSSES",
     "Cache",
     "NetworkSpec",

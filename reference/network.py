@@ -74,6 +74,62 @@ def forward(spec: NetworkSpec, params: Mapping[str, Any], x: Any, y: Any) -> tup
     return float(data + reg), Cache(z, a, y)
 
 
+class Backprop:
+    """BP1–BP4 as one method each, over one forward pass.
+
+    ``run`` applies them layer by layer; the bug catalog (``reference.bugs``) builds each of its
+    mistakes by replacing one of these methods, so every variant shares the rest of this code.
+    Shapes: δˡ (N, n_l); ∂C/∂Wˡ (n_{l-1}, n_l); ∂C/∂bˡ (n_l,).
+    """
+
+    def __init__(self, spec: NetworkSpec, params: Mapping[str, np.ndarray], cache: Cache, lr: Optional[float] = None):
+        self.spec, self.params, self.cache, self.lr = spec, params, cache, lr
+        self.z, self.a, self.y = cache.z, cache.a, cache.y
+        self.L = spec.depth
+        self.acts = [None] + [activations.get(name, spec.leaky_slope) for name in spec.activations]
+        self.loss = losses.get(spec.loss)
+        #: the batch reduction enters once, as the factor 1/N on δᴸ for ``mean``
+        self.scale = 1.0 / self.a[0].shape[0] if spec.reduction == "mean" else 1.0
+        self.grads: Params = {}
+
+    def sigma_prime(self, l: int, g: np.ndarray) -> np.ndarray:
+        """g ⊙ σ'(zˡ) (the Jacobian-vector product for softmax)."""
+        return self.acts[l].backward(self.z[l], self.a[l], g)
+
+    def bp1(self) -> np.ndarray:
+        """BP1  δᴸ = ∂C/∂aᴸ ⊙ σ'(zᴸ);  δᴸ = a − y for sigmoid+bce and softmax+softmax_ce (seed 004)."""
+        L, loss = self.L, self.loss
+        if loss.delta is not None:
+            return self.scale * loss.delta(self.a[L], self.y)
+        return self.scale * self.sigma_prime(L, loss.grad_a(self.a[L], self.y))
+
+    def bp2(self, l: int, delta_next: np.ndarray) -> np.ndarray:
+        """BP2  δˡ = (δˡ⁺¹ Wˡ⁺¹ᵀ) ⊙ σ'(zˡ)."""
+        return self.sigma_prime(l, delta_next @ self.params[f"W{l + 1}"].T)
+
+    def bp3(self, l: int, delta: np.ndarray) -> np.ndarray:
+        """BP3  ∂C/∂Wˡ = aˡ⁻¹ᵀ δˡ + λ Wˡ."""
+        return self.a[l - 1].T @ delta + self.reg(l)
+
+    def reg(self, l: int) -> np.ndarray:
+        """∂/∂Wˡ of (λ/2)‖Wˡ‖² = λ Wˡ."""
+        return self.spec.l2 * self.params[f"W{l}"]
+
+    def bp4(self, l: int, delta: np.ndarray) -> np.ndarray:
+        """BP4  ∂C/∂bˡ = Σ_n δˡ_n."""
+        return delta.sum(axis=0)
+
+    def run(self) -> Params:
+        delta = self.bp1()
+        for l in range(self.L, 0, -1):
+            self.grads[f"W{l}"] = self.bp3(l, delta)
+            if self.spec.bias:
+                self.grads[f"b{l}"] = self.bp4(l, delta)
+            if l > 1:
+                delta = self.bp2(l - 1, delta)
+        return {name: self.grads[name] for name in self.spec.param_shapes()}
+
+
 def backward(spec: NetworkSpec, params: Mapping[str, np.ndarray], cache: Cache) -> Params:
     """∂C/∂W{l} (n_{l-1}, n_l) and ∂C/∂b{l} (n_l,) for every layer, by BP1–BP4.
 
@@ -83,37 +139,18 @@ def backward(spec: NetworkSpec, params: Mapping[str, np.ndarray], cache: Cache) 
     BP3  ∂C/∂Wˡ = aˡ⁻¹ᵀ δˡ  (+ λ Wˡ)         seed 001's δ_j a_k, summed over the batch
     BP4  ∂C/∂bˡ = Σ_n δˡ_n                   seed 001's δ_j, summed over the batch
 
-    The batch reduction enters once, as the factor 1/N on δᴸ for ``mean``.
     Nothing in ``params`` or ``cache`` is modified.
     """
-    L = spec.depth
-    z, a, y = cache.z, cache.a, cache.y
-    acts = [None] + [activations.get(name, spec.leaky_slope) for name in spec.activations]
-    loss = losses.get(spec.loss)
-    scale = 1.0 / a[0].shape[0] if spec.reduction == "mean" else 1.0
-
-    # BP1
-    if loss.delta is not None:
-        delta = scale * loss.delta(a[L], y)
-    else:
-        delta = scale * acts[L].backward(z[L], a[L], loss.grad_a(a[L], y))
-
-    grads: Params = {}
-    for l in range(L, 0, -1):
-        W = params[f"W{l}"]
-        grads[f"W{l}"] = a[l - 1].T @ delta + spec.l2 * W  # BP3
-        if spec.bias:
-            grads[f"b{l}"] = delta.sum(axis=0)  # BP4
-        if l > 1:
-            delta = acts[l - 1].backward(z[l - 1], a[l - 1], delta @ W.T)  # BP2
-    return {name: grads[name] for name in spec.param_shapes()}
+    return Backprop(spec, params, cache).run()
 
 
-def loss_and_grad(spec: NetworkSpec, params: Mapping[str, Any], x: Any, y: Any) -> tuple[float, Params]:
-    """C and ∂C/∂θ for every parameter θ, in one forward and one backward pass."""
+def loss_and_grad(
+    spec: NetworkSpec, params: Mapping[str, Any], x: Any, y: Any, backprop: type[Backprop] = Backprop
+) -> tuple[float, Params]:
+    """C and ∂C/∂θ for every parameter θ, in one forward and one backward pass (``backprop``: a catalog variant)."""
     params = check_params(spec, params)
     loss, cache = forward(spec, params, x, y)
-    return loss, backward(spec, params, cache)
+    return loss, backprop(spec, params, cache).run()
 
 
 def sgd_step(
@@ -123,13 +160,14 @@ def sgd_step(
     y: Any,
     lr: float,
     update_biases: bool = True,
+    backprop: type[Backprop] = Backprop,
 ) -> tuple[Params, float, Cache]:
     """One step θ ← θ − η ∂C/∂θ, every gradient taken at the old θ; returns new params (inputs untouched), C, cache."""
     if not (np.isfinite(lr) and lr > 0):
         raise ValueError(f"lr: expected a finite number > 0, got {lr!r}")
     params = check_params(spec, params)
     loss, cache = forward(spec, params, x, y)
-    grads = backward(spec, params, cache)
+    grads = backprop(spec, params, cache, lr).run()
     new = {}
     for name, p in params.items():
         step = name.startswith("W") or update_biases
@@ -147,13 +185,14 @@ def train(
     update_biases: bool = True,
     every: int = 0,
     on_log: Optional[Callable[[int, float, Cache], None]] = None,
+    backprop: type[Backprop] = Backprop,
 ) -> Params:
     """Run ``steps`` SGD steps on the full batch; call ``on_log(step, C, cache)`` before every ``every``-th update."""
     if steps < 0:
         raise ValueError(f"steps: expected an integer >= 0, got {steps!r}")
     current = {k: np.array(v, copy=True) for k, v in params.items()}
     for step in range(steps):
-        current, loss, cache = sgd_step(spec, current, x, y, lr, update_biases)
+        current, loss, cache = sgd_step(spec, current, x, y, lr, update_biases, backprop)
         if every and on_log is not None and step % every == 0:
             on_log(step, loss, cache)
     return current
