@@ -100,7 +100,7 @@ def make_targets(spec: NetworkSpec, rng: np.random.Generator, n: int, labels: bo
     return rng.uniform(-1, 1, (n, k)) if spec.activations[-1] in ("identity", "tanh", "leaky_relu") else rng.random((n, k))
 
 
-def _kink_distance(case: Case) -> float:
+def kink_distance(case: Case) -> float:
     """The smallest |z| over every relu/leaky_relu layer (inf when there is none)."""
     obj = Objective(case.spec, case.params, case.x, case.y)
     gaps = [np.min(np.abs(obj.z[l])) for l, a in enumerate(case.spec.activations, start=1) if a in NON_ANALYTIC]
@@ -141,5 +141,5 @@ def cases(
     x = rng.uniform(-1, 1, (n, spec.sizes[0]))
     y = make_targets(spec, rng, n, labels=draw(st.booleans()))
     case = Case(spec, params, x, y)
-    assume(_kink_distance(case) > KINK_MARGIN)
+    assume(kink_distance(case) > KINK_MARGIN)
     return case

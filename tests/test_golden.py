@@ -113,3 +113,17 @@ def test_seed000_xor_run_reproduced():
     np.testing.assert_allclose(trained["W2"], w1, rtol=1e-9)
     assert_printed(ours[0], "0.4946899794717", "first printed error")
     assert ours[-1] < 0.005
+
+
+def test_mazur_posts_later_figures_come_from_updating_w5_to_w8_first():
+    """The post's 0.291027924 (one round) and 0.015912196 / 0.984065734 (10,000 rounds): the stale-weights algorithm."""
+    from reference.bugs import get
+
+    stale = get("stale-weights").backprop
+    spec, params, x, y = seeds.mazur()
+    one = train(spec, params, x, y, lr=0.5, steps=1, update_biases=False, backprop=stale)
+    assert_printed(forward(spec, one, x, y)[0], "0.291027924", "E_total after one round")
+    many = train(spec, params, x, y, lr=0.5, steps=10000, update_biases=False, backprop=stale)
+    _, cache = forward(spec, many, x, y)
+    assert_printed(cache.a[2][0, 0], "0.015912196", "out_o1 after 10,000 rounds")
+    assert_printed(cache.a[2][0, 1], "0.984065734", "out_o2 after 10,000 rounds")

@@ -1,0 +1,135 @@
+"""The bug catalog: every bug is caught by every oracle family, look-alikes are not, and the diagnosis names each one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, note
+
+import oracles
+from grader.diagnose import ProbeSet, default_probes, diagnose_function
+from grader.kill_matrix import FAMILIES, KINK_ONLY, disagreement, kill, run_candidate
+from oracles.objective import Objective
+from oracles.strategies import KINK_MARGIN, Case, cases
+from reference import loss_and_grad
+from reference.bugs import BUGS, CATALOG, LOOKALIKES
+from reference.spec import NON_ANALYTIC
+
+# What the shrunk counterexample must contain for bugs that only some networks reveal: the
+# generator, not a hand-picked case, has to have found it.
+FEATURE = {
+    "mean-missing": lambda c, lr: c.batch > 1 and c.spec.reduction == "mean",
+    "mean-twice": lambda c, lr: c.batch > 1,
+    "bias-one-example": lambda c, lr: c.batch > 1 and c.spec.bias,
+    "bias-all-axes": lambda c, lr: c.spec.bias and max(c.spec.sizes[1:]) > 1,
+    "reg-on-biases": lambda c, lr: c.spec.l2 > 0 and c.spec.bias,
+    "reg-half": lambda c, lr: c.spec.l2 > 0,
+    "reg-over-n": lambda c, lr: c.spec.l2 > 0 and c.batch > 1,
+    "stale-weights": lambda c, lr: c.spec.depth > 1,
+    "relu-mask-a-ge-0": lambda c, lr: "relu" in c.spec.activations,
+    "relu-deriv-is-a": lambda c, lr: any(a in NON_ANALYTIC for a in c.spec.activations),
+    "ce-extra-sigma-prime": lambda c, lr: c.spec.loss in ("bce", "softmax_ce"),
+    "unstable-output": lambda c, lr: c.spec.loss in ("bce", "softmax_ce"),
+    "bp2-no-transpose": lambda c, lr: c.spec.depth > 1,
+    "inplace-cache": lambda c, lr: "sigmoid" in c.spec.activations[:-1],
+}
+
+
+@pytest.mark.parametrize("oracle", FAMILIES)
+@pytest.mark.parametrize("bug", BUGS, ids=lambda b: b.id)
+def test_kill_matrix_cell(bug, oracle):
+    if oracles.unavailable(oracle):
+        pytest.skip(oracles.unavailable(oracle))
+    cell = kill(bug, oracle)
+    if oracle == "complex_step" and bug.id in KINK_ONLY:
+        assert cell.detected is None and "relu" in cell.why
+        return
+    assert cell.detected, f"{bug.id} escaped {oracle}: {cell.why}"
+    print(f"{bug.id} × {oracle}: smallest {cell.smallest}, lr {cell.lr}")
+    if bug.id in FEATURE:
+        assert FEATURE[bug.id](cell.case, cell.lr), f"{bug.id}: shrunk to {cell.smallest}, which lacks the revealing feature"
+
+
+def test_the_headline_bug_shrinks_to_one_unit():
+    """Seed 000's derivative on z instead of a: Hypothesis shrinks it to the smallest network there is."""
+    cell = kill(CATALOG["deriv-on-z"], "central")
+    assert cell.case.spec.sizes == (1, 1) and cell.case.batch == 1
+    assert cell.case.spec.activations == ("sigmoid",)
+
+
+@pytest.mark.parametrize("oracle", ["central", "torch", "jax"])
+@pytest.mark.parametrize("lookalike", LOOKALIKES, ids=lambda b: b.id)
+@given(case=cases())
+def test_lookalikes_are_not_flagged(lookalike, oracle, case: Case):
+    if oracles.unavailable(oracle):
+        return
+    why = disagreement(run_candidate(lookalike.gradients, case, 0.5), oracle, case)
+    note(why or "")
+    assert why is None
+
+
+@pytest.fixture(scope="module")
+def probe_set() -> ProbeSet:
+    return ProbeSet.build(default_probes())
+
+
+def test_probes_have_the_features_they_claim(probe_set):
+    def z_of(p):
+        return Objective(p.case.spec, p.case.params, p.case.x, p.case.y).z
+
+    by = {p.name: p for p in probe_set.probes}
+    assert max(float(np.max(z)) for z in z_of(by["large-logits"])[-1:]) > 709
+    for relu_z in z_of(by["relu"])[1:3]:
+        assert np.any(relu_z < 0) and np.any(relu_z > 0)  # inactive and active units
+        assert np.min(np.abs(relu_z)) > KINK_MARGIN  # no probe sits on the kink, where z > 0 and z >= 0 may differ
+    assert np.max(np.abs(z_of(by["saturated"])[1])) > 10
+    assert any(p.case.batch == 1 for p in probe_set.probes) and any(p.case.batch > 2 for p in probe_set.probes)
+    assert any(p.case.spec.l2 > 0 and p.case.spec.bias for p in probe_set.probes)
+
+
+@pytest.mark.parametrize("bug", BUGS, ids=lambda b: b.id)
+def test_confusion_each_bug_is_named_as_itself(bug, probe_set):
+    d = diagnose_function(bug.gradients, probe_set)
+    assert not d.correct
+    assert [m.id for m in d.matches] == [bug.id], d.summary
+
+
+@pytest.mark.parametrize("lookalike", LOOKALIKES, ids=lambda b: b.id)
+def test_confusion_lookalikes_are_named_correct(lookalike, probe_set):
+    assert diagnose_function(lookalike.gradients, probe_set).correct
+
+
+def test_reference_is_named_correct(probe_set):
+    d = diagnose_function(lambda s, p, x, y, lr: loss_and_grad(s, p, x, y)[1], probe_set)
+    assert d.correct and d.summary == "correct on every probe"
+
+
+def _scaled(c):
+    return lambda s, p, x, y, lr: {k: c(x.shape[0]) * v for k, v in loss_and_grad(s, p, x, y)[1].items()}
+
+
+@pytest.mark.parametrize(
+    "factor, words",
+    [
+        (lambda n: -1.0, "sign flipped"),
+        (lambda n: -2.0, "sign flipped and factor 2"),
+        (lambda n: 3.0, "c = 3"),
+        (lambda n: float(n), "1/N"),
+    ],
+)
+def test_conventions_outside_the_catalog_are_fitted(factor, words, probe_set):
+    d = diagnose_function(_scaled(factor), probe_set)
+    assert not d.correct and not d.matches
+    assert words in d.summary
+    assert set(d.conventions) == {k for p in probe_set.probes for k in p.case.spec.param_shapes()}
+
+
+def test_right_and_wrong_arrays_are_named(probe_set):
+    def first_layer_noisy(s, p, x, y, lr):
+        g = loss_and_grad(s, p, x, y)[1]
+        g["W1"] = g["W1"] + np.cos(np.arange(g["W1"].size)).reshape(g["W1"].shape)
+        return g
+
+    d = diagnose_function(first_layer_noisy, probe_set)
+    assert d.wrong_arrays == ["W1"]
+    assert "layer 1 wrong" in d.summary and "output layer correct" in d.summary
