@@ -102,14 +102,15 @@ class Objective:
     def term_scale(self) -> float:
         """The largest magnitude of the terms that any gradient element sums, before cancellation or saturation.
 
-        A magnitude-only backward pass: |∂ℓ/∂a| at the output, every activation derivative replaced by
+        A magnitude-only backward pass: |a| + |y| at the output, every activation derivative replaced by
         its bound 1, every product by the product of absolute values.  Rounding errors are bounded
         relative to these terms (Higham's |fl(Σ) − Σ| ≤ γ_n Σ|terms|), not relative to the result,
         which can be far smaller when units saturate (σ'(z) rounds to 0 in a(1 − a) once a rounds to 1).
         """
         spec, a = self.spec, self.a
         weight = 1.0 / self.x.shape[0] if spec.reduction == "mean" else 1.0
-        d = np.abs(a[-1] - self.y) * (2.0 / self.y.shape[1] if spec.loss == "mse" else 1.0) * weight
+        # ∂ℓ/∂a (or ∂ℓ/∂z for the cross-entropies) is a − y up to a constant: its terms are a and y
+        d = (np.abs(a[-1]) + np.abs(self.y)) * (2.0 / self.y.shape[1] if spec.loss == "mse" else 1.0) * weight
         scales = [0.0]
         for l in range(spec.depth, 0, -1):
             W = np.abs(self.params[f"W{l}"])
