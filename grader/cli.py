@@ -43,6 +43,59 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if ran and all(t.agrees for t in ran) else 1
 
 
+def _bugs(args: argparse.Namespace) -> int:
+    from reference.bugs import BUGS, LOOKALIKES
+
+    entries = list(BUGS) + (list(LOOKALIKES) if args.lookalikes else [])
+    if args.format == "json":
+        print(json.dumps([b.as_dict() for b in entries], indent=2, ensure_ascii=False))
+        return 0
+    table = Table(title="bpcheck bug catalog" + (" (with correct look-alikes)" if args.lookalikes else ""), show_lines=True)
+    for col in ("#", "id", "title", "wrong", "right", "source"):
+        table.add_column(col, overflow="fold")
+    for b in entries:
+        table.add_row(str(b.number) if not b.correct else "ok", b.id, b.title, b.wrong, b.right, b.source)
+    Console(width=max(Console().width, 160)).print(table)
+    return 0
+
+
+def _kill_matrix(args: argparse.Namespace) -> int:
+    from reference.bugs import BUGS
+
+    from .kill_matrix import FAMILIES, matrix
+
+    console = Console(stderr=True)
+    with Progress(TextColumn("kill matrix"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task("cells", total=len(BUGS) * len(FAMILIES))
+        cells = matrix(on_cell=lambda c: progress.advance(task))
+    if args.format == "json":
+        print(json.dumps([c.as_dict() for c in cells], indent=2, ensure_ascii=False))
+    else:
+        print(kill_matrix_markdown(cells, FAMILIES))
+    applicable = [c for c in cells if c.detected is not None]
+    return 0 if applicable and all(c.detected for c in applicable) else 1
+
+
+def kill_matrix_markdown(cells, families) -> str:
+    """The matrix as a markdown table: one row per bug, a column per oracle family, then the smallest case."""
+    rows = {}
+    for c in cells:
+        rows.setdefault(c.bug, {})[c.oracle] = c
+    mark = {True: "caught", False: "**MISSED**", None: "n/a"}
+    lines = ["| bug | " + " | ".join(families) + " | smallest failing network (central) |",
+             "|---|" + "---|" * len(families) + "---|"]
+    for bug, by in rows.items():
+        first = by.get("central") or next(iter(by.values()))
+        lines.append(f"| {bug} | " + " | ".join(mark[by[f].detected] for f in families) + f" | {first.smallest or first.why} |")
+    applicable = [c for c in cells if c.detected is not None]
+    caught = sum(1 for c in applicable if c.detected)
+    lines.append("")
+    lines.append(f"{caught} of {len(applicable)} applicable cells caught ({100 * caught / max(1, len(applicable)):.0f} %); "
+                 f"n/a: complex step cannot run on relu networks, the only ones those bugs live in.")
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bpcheck", description="Reference backpropagation, gradient oracles and a grader.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -54,6 +107,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"which oracles (default all: {', '.join(oracles.ORACLES)})")
     v.add_argument("--format", choices=["table", "json"], default="table")
     v.set_defaults(func=_verify)
+
+    b = sub.add_parser("bugs", help="list the catalog of known backprop bugs")
+    b.add_argument("--format", choices=["table", "json"], default="table")
+    b.add_argument("--lookalikes", action="store_true", help="also list the correct look-alikes that must not be flagged")
+    b.set_defaults(func=_bugs)
+
+    k = sub.add_parser("kill-matrix", help="search for the smallest network on which each oracle family catches each bug")
+    k.add_argument("--format", choices=["markdown", "json"], default="markdown")
+    k.set_defaults(func=_kill_matrix)
     return parser
 
 

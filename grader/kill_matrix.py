@@ -71,7 +71,7 @@ def kill_strategy(oracle: str) -> st.SearchStrategy[tuple[Case, float]]:
 
 
 def _smallness(case: Case) -> str:
-    return f"{'-'.join(map(str, case.spec.sizes))} ({case.spec.describe()}), batch {case.batch}"
+    return f"{case.spec.describe()}, batch {case.batch}"
 
 
 @dataclass
