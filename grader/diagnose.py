@@ -33,11 +33,11 @@ class Probe:
 
     name: str
     case: Case
-    lr: float
+    lr: Optional[float]
     purpose: str
 
 
-def _probe(name: str, purpose: str, spec: NetworkSpec, batch: int, seed: int, lr: float,
+def make_probe(name: str, purpose: str, spec: NetworkSpec, batch: int, seed: int, lr: Optional[float],
            gains: Optional[Mapping[int, float]] = None) -> Probe:
     """A probe from the first seed (counting up from ``seed``) whose relu pre-activations keep off the kink."""
     for attempt in range(seed, seed + 1000):
@@ -60,17 +60,17 @@ def default_probes() -> list[Probe]:
     """Probes that tell every catalog entry apart (checked by the confusion test)."""
     S = NetworkSpec
     return [
-        _probe("non-square", "non-square layers, batch > 1, λ > 0 with nonzero biases",
+        make_probe("non-square", "non-square layers, batch > 1, λ > 0 with nonzero biases",
                S((3, 4, 2), ("sigmoid", "sigmoid"), "half_sse", "mean", l2=0.1), 3, 1, 0.5),
-        _probe("square-batch-1", "square layers, batch 1",
+        make_probe("square-batch-1", "square layers, batch 1",
                S((3, 3, 3, 3), ("tanh", "sigmoid", "sigmoid"), "half_sse", "sum"), 1, 2, 0.3),
-        _probe("square-batch-4", "square layers, batch 4, mean",
+        make_probe("square-batch-4", "square layers, batch 4, mean",
                S((2, 2, 2), ("sigmoid", "tanh"), "mse", "mean", l2=0.05), 4, 3, 1.0),
-        _probe("saturated", "saturated sigmoid units under cross-entropy",
+        make_probe("saturated", "saturated sigmoid units under cross-entropy",
                S((2, 3, 2), ("sigmoid", "sigmoid"), "bce", "mean"), 3, 4, 0.5, gains={1: 8.0}),
-        _probe("relu", "relu and leaky_relu with inactive units, softmax output, λ > 0",
+        make_probe("relu", "relu and leaky_relu with inactive units, softmax output, λ > 0",
                S((3, 5, 4, 3), ("relu", "leaky_relu", "softmax"), "softmax_ce", "mean", l2=0.05, leaky_slope=0.1), 5, 5, 0.2),
-        _probe("large-logits", "logits ~1e3 (past exp overflow at 709) under softmax cross-entropy",
+        make_probe("large-logits", "logits ~1e3 (past exp overflow at 709) under softmax cross-entropy",
                S((2, 3, 3), ("tanh", "softmax"), "softmax_ce", "sum"), 2, 6, 0.1, gains={2: 5000.0}),
     ]
 
@@ -213,7 +213,9 @@ def diagnose(outcomes: Mapping[str, Outcome], ps: ProbeSet) -> Diagnosis:
     failing = next(p.name for p in ps.probes if not _agree(outcomes[p.name], ps.expected[p.name], p, ps.rtol[p.name], ps.scale[p.name]))
     matches = [b for b in BUGS if ps.testable(b) and ps.agrees(outcomes, ps.entries[b.id])]
     if matches:
-        if len(matches) == 1:
+        if len(matches) == 1 and matches[0].convention:
+            summary = f"differs only by a convention: {matches[0].convention} (catalog entry {matches[0].number} '{matches[0].id}')"
+        elif len(matches) == 1:
             summary = f"matches catalog entry {matches[0].number} '{matches[0].id}': {matches[0].title}"
         else:
             names = ", ".join(f"'{b.id}'" for b in matches)

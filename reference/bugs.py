@@ -34,6 +34,8 @@ class Bug:
     reveals: str
     methods: Mapping[str, Callable[..., Any]] = field(repr=False, compare=False, default_factory=dict)
     correct: bool = False
+    #: Non-empty for a bug that is only a different convention (sign, factor, 1/N): a grader may accept it.
+    convention: str = ""
 
     @property
     def backprop(self) -> type[Backprop]:
@@ -46,7 +48,7 @@ class Bug:
         return self.backprop(spec, params, cache, lr).run()
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("id", "number", "title", "wrong", "right", "source", "symptom", "reveals", "correct")}
+        return {k: getattr(self, k) for k in ("id", "number", "title", "wrong", "right", "source", "symptom", "reveals", "correct", "convention")}
 
 
 _VARIANTS: dict[str, type[Backprop]] = {}
@@ -233,23 +235,23 @@ BUGS: tuple[Bug, ...] = (
     Bug("sign-flipped", 9, "sign: y − a used as the gradient",
         "δᴸ = y − a", "δᴸ = a − y", "seed 000 / 002 compute y − a and add the update; as a gradient it is negated",
         "every data gradient is exactly −1 times the right one", "anything",
-        {"bp1": _scaled_bp1(-1.0)}),
+        {"bp1": _scaled_bp1(-1.0)}, convention="sign (gradient of −C: y − a instead of a − y)"),
     Bug("factor-two", 10, "factor 2: the derivative of Σ(a − y)² used for ½Σ(a − y)²",
         "∂C/∂a = 2(a − y)", "∂C/∂a = a − y", "seed 002's 2*(y - output) under the seeds' ½ convention",
         "every data gradient exactly 2×", "anything",
-        {"bp1": _scaled_bp1(2.0)}),
+        {"bp1": _scaled_bp1(2.0)}, convention="factor 2 (Σ(a − y)² instead of ½Σ(a − y)²)"),
     Bug("factor-half", 10, "factor ½: the ½ of E_total applied to the derivative again",
         "∂C/∂a = ½(a − y)", "∂C/∂a = a − y", "½ kept after differentiating ½Σ(a − y)²",
         "every data gradient exactly ½×", "anything",
-        {"bp1": _scaled_bp1(0.5)}),
+        {"bp1": _scaled_bp1(0.5)}, convention="factor ½ (¼Σ(a − y)², or ½ kept twice)"),
     Bug("mean-missing", 11, "batch mean: the 1/N is missing",
         "∂C/∂θ = Σ_n ∂ℓ_n/∂θ", "∂C/∂θ = (1/N) Σ_n ∂ℓ_n/∂θ", "a sum over the batch where the contract averages",
         "data gradients exactly N×", "batch > 1 with mean reduction",
-        {"bp1": _bp1_batch_factor(+1)}),
+        {"bp1": _bp1_batch_factor(+1)}, convention="batch sum instead of batch mean (no 1/N)"),
     Bug("mean-twice", 11, "batch mean: the 1/N applied twice",
         "∂C/∂θ = (1/N²) Σ_n ∂ℓ_n/∂θ", "∂C/∂θ = (1/N) Σ_n ∂ℓ_n/∂θ", "1/N in both the loss and the update",
         "data gradients exactly 1/N×", "batch > 1",
-        {"bp1": _bp1_batch_factor(-1)}),
+        {"bp1": _bp1_batch_factor(-1)}, convention="1/N applied twice"),
     Bug("bias-one-example", 12, "bias gradient from the first example only",
         "∂C/∂bˡ = δˡ₁", "∂C/∂bˡ = Σ_n δˡ_n", "the per-example formula BP4 applied to a batch",
         "bias gradients right for batch 1, wrong for batch > 1", "batch > 1 with biases",

@@ -1,0 +1,435 @@
+"""The grading pipeline: assignment → probe cases → sandboxed run → compare → diagnose → result.
+
+Oracle answers (the reference's gradients, confirmed by an independent oracle) and every catalog
+entry's behaviour are computed once per ``Grader``, never per submission, and never in a
+submission's process.  Each result is written to the state directory the moment it is ready, so an
+interrupted batch resumes without regrading anything.
+"""
+
+from __future__ import annotations
+
+import ast
+import concurrent.futures
+import difflib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+import oracles
+from reference import forward, train
+
+from .assignment import Assignment
+from .contracts import BLOG_LR, Reading
+from .diagnose import Outcome, Probe, ProbeSet, diagnose
+from . import sandbox
+
+VERSION = "0.1.0"
+MAX_FILES = 100
+MAX_FILE_BYTES = 1 << 20
+MAX_ARRAY_BYTES = 8 << 20
+
+
+@dataclass
+class Check:
+    name: str
+    score: float
+    max_score: float
+    passed: bool
+    output: str
+    hidden: bool = False
+
+
+@dataclass
+class Result:
+    submission: str
+    verdict: str  # pass | fail | error
+    score: float
+    max_score: float
+    checks: list[Check] = field(default_factory=list)
+    diagnoses: list[dict] = field(default_factory=list)
+    message: str = ""
+    sandbox: str = ""
+    seconds: float = 0.0
+    key: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Result":
+        d = dict(d)
+        d["checks"] = [Check(**c) for c in d.get("checks", [])]
+        return cls(**d)
+
+
+class SubmissionError(Exception):
+    """The submission cannot be run at all (its files, its syntax, its entry point)."""
+
+
+def collect(path: Path, module: str) -> dict[str, bytes]:
+    """The submission's Python files, with the main one renamed to ``<module>.py`` as the runner imports it."""
+    if path.is_file():
+        if path.suffix != ".py":
+            raise SubmissionError(f"expected a .py file or a folder holding one, got {path.name}")
+        files = {path.name: path.read_bytes()}
+        main = path.name
+    elif path.is_dir():
+        found = sorted(p for p in path.rglob("*.py") if p.is_file() and "__pycache__" not in p.parts)
+        if not found:
+            raise SubmissionError(f"no .py file in folder {path}")
+        if len(found) > MAX_FILES:
+            raise SubmissionError(f"{len(found)} .py files in {path}; at most {MAX_FILES} are accepted")
+        files = {str(p.relative_to(path)): p.read_bytes() for p in found}
+        top = [k for k in files if "/" not in k]
+        main = f"{module}.py" if f"{module}.py" in files else (top[0] if len(top) == 1 else "")
+        if not main:
+            raise SubmissionError(f"expected {module}.py in {path} (found {', '.join(sorted(top)) or 'no top-level .py file'})")
+    else:
+        raise SubmissionError(f"not found: {path}")
+    for name, data in files.items():
+        if len(data) > MAX_FILE_BYTES:
+            raise SubmissionError(f"{name} is {len(data)} bytes; at most {MAX_FILE_BYTES} are accepted")
+    if main != f"{module}.py":
+        files[f"{module}.py"] = files.pop(main)
+    return files
+
+
+def static_check(source: bytes, filename: str, entry: str) -> None:
+    """Compile (never run) the main file: a SyntaxError, or a missing entry point with its near misses."""
+    try:
+        tree = ast.parse(source, filename=filename)
+    except SyntaxError as exc:
+        hint = " (Python 2 syntax? this grader runs Python 3)" if "print" in (exc.text or "") or "Missing parentheses" in str(exc.msg) else ""
+        raise SubmissionError(f"SyntaxError in {filename} line {exc.lineno}: {exc.msg}{hint}") from None
+    defined = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, ast.Assign):
+            defined.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            defined.update((a.asname or a.name).split(".")[0] for a in node.names)
+    if entry not in defined:
+        near = difflib.get_close_matches(entry, sorted(defined), n=3, cutoff=0.5)
+        near += [d for d in sorted(defined) if d.lower() == entry.lower() and d not in near]
+        raise SubmissionError(f"{filename} does not define {entry!r}, the contract's entry point"
+                              + (f"; did you mean {', '.join(repr(n) for n in near)}?" if near else f"; it defines {sorted(defined) or 'nothing'}"))
+
+
+def load_outputs(out: Path, probe_names: Sequence[str]) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, str]]:
+    """Arrays the runner saved, per probe, as base float64 copies; and a note for each file refused."""
+    arrays: dict[str, dict[str, np.ndarray]] = {}
+    refused: dict[str, str] = {}
+    for name in probe_names:
+        d = out / name
+        got: dict[str, np.ndarray] = {}
+        if d.is_dir() and not d.is_symlink():
+            for f in sorted(d.glob("*.npy"))[:200]:
+                try:
+                    if f.is_symlink() or f.stat().st_size > MAX_ARRAY_BYTES:
+                        raise ValueError("too large or a link")
+                    raw = np.load(f, allow_pickle=False)
+                    got[f.stem] = np.array(raw, dtype=np.float64, copy=True, subok=False)
+                except Exception as exc:  # object arrays, pickles, garbage: refused, never executed
+                    refused[f"{name}/{f.name}"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+        arrays[name] = got
+    return arrays, refused
+
+
+def _status(out: Path) -> dict:
+    """status.json as written in the sandbox: untrusted text, used for feedback only."""
+    try:
+        with open(out / "status.json", "rb") as fh:
+            data = json.loads(fh.read(65536).decode("utf-8", errors="replace"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _text(value: object, limit: int = 1500) -> Optional[str]:
+    return str(value)[:limit] if value is not None else None
+
+
+class Grader:
+    """Grades submissions against one assignment; expected answers are computed once, here."""
+
+    def __init__(self, assignment: Assignment, use_sandbox: Optional[bool] = None):
+        self.a = assignment
+        self.contract = assignment.contract
+        self.sandbox_ok, self.sandbox_message = sandbox.sandbox_status()
+        self.use_sandbox = self.sandbox_ok if use_sandbox is None else (use_sandbox and self.sandbox_ok)
+        probes = [pc.probe for pc in assignment.probes]
+        self.hidden = {pc.probe.name for pc in assignment.probes if pc.hidden}
+        if assignment.large_inputs:
+            p = probes[0]
+            big = type(p.case)(p.case.spec, p.case.params, p.case.x * 1e4, p.case.y)
+            self.large = Probe("large-inputs", big, p.lr, "inputs ×1e4: pre-activations up to ~1e4")
+        else:
+            self.large = None
+        self.probe_set = ProbeSet.build(probes)
+        self.all_probes = probes + ([self.large] if self.large else [])
+        confirmed = {**self.probe_set.expected, **(ProbeSet.build([self.large]).expected if self.large else {})}
+        self.expected: dict[str, dict] = {}
+        for p in self.all_probes:
+            c = p.case
+            C, cache = forward(c.spec, c.params, c.x, c.y)
+            grads = confirmed[p.name].grads
+            self.expected[p.name] = {
+                "loss": C,
+                "forward": cache.z[-1] if self.contract.name == "cs231n-two-layer" else cache.a[-1],
+                "grads": grads,
+                "rtol": oracles.rtol_for(c.spec, c.batch),
+                "scale": oracles.term_scale(c.spec, c.params, c.x, c.y),
+            }
+        if assignment.steps > 1 and self.contract.name == "blog-class":
+            for p in probes:
+                c = p.case
+                self.expected[p.name]["steps"] = train(c.spec, c.params, c.x, c.y, lr=BLOG_LR, steps=assignment.steps)
+
+    # -- one submission --------------------------------------------------------------------------------
+
+    def key(self, files: dict[str, bytes]) -> str:
+        h = hashlib.sha256(f"{VERSION}|{self.a.fingerprint}".encode())
+        for name in sorted(files):
+            h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+        return h.hexdigest()[:24]
+
+    def _job(self, job: Path) -> None:
+        job.mkdir(parents=True)
+        shutil.copy(sandbox.RUNNER, job / "runner.py")
+        calls = []
+        for p in self.all_probes:
+            inputs = self.contract.inputs(p.case, self.a.steps)
+            (job / p.name).mkdir()
+            for k, v in inputs.items():
+                np.save(job / p.name / f"{k}.npy", np.asarray(v), allow_pickle=False)
+            calls.append({"name": p.name, "inputs": sorted(inputs)})
+        spec = {"contract": self.contract.name, "module": self.a.module, "calls": calls,
+                "drop_privileges": self.use_sandbox and os.geteuid() == 0, "processes": self.a.limits.processes}
+        (job / "job.json").write_text(json.dumps(spec))
+        for dirpath, _, filenames in os.walk(job):
+            os.chmod(dirpath, 0o755)
+            for f in filenames:
+                os.chmod(os.path.join(dirpath, f), 0o644)
+
+    def grade(self, path: Path) -> Result:
+        path = Path(path)
+        try:
+            files = collect(path, self.a.module)
+        except SubmissionError as exc:
+            return self._error(str(path), str(exc), "")
+        key = self.key(files)
+        try:
+            static_check(files[f"{self.a.module}.py"], f"{self.a.module}.py" if path.is_dir() else path.name, self.contract.entry)
+        except SubmissionError as exc:
+            return self._error(str(path), str(exc), key)
+        with tempfile.TemporaryDirectory(prefix="bpcheck-") as tmp:
+            tmp = Path(tmp)
+            os.chmod(tmp, 0o755)
+            self._job(tmp / "job")
+            scratch = tmp / "scratch"
+            sandbox.prepare(scratch, files)
+            run = sandbox.run(tmp / "job", scratch, self.a.limits, self.use_sandbox)
+            arrays, refused = load_outputs(scratch / "out", [p.name for p in self.all_probes])
+            status = _status(scratch / "out")
+        return self._assess(str(path), key, run, arrays, refused, status)
+
+    def _error(self, submission: str, message: str, key: str) -> Result:
+        checks = [Check(name, 0.0, pts, False, message, hidden) for name, pts, hidden in self._check_plan()]
+        return Result(submission, "error", 0.0, sum(c.max_score for c in checks), checks, [], message,
+                      self.sandbox_message, 0.0, key)
+
+    def _check_plan(self) -> list[tuple[str, float, bool]]:
+        pts = self.a.points
+        plan = [(f"gradient: {p.name}", pts["gradient"], p.name in self.hidden) for p in self.probe_set.probes]
+        if self.contract.has_loss:
+            plan.append(("loss value", pts["loss"], "loss" in self.a.hidden_checks))
+        if self.contract.has_forward:
+            plan.append(("forward output", pts["forward"], "forward" in self.a.hidden_checks))
+        if self.contract.name == "blog-class" and self.a.steps > 1:
+            plan.append((f"{self.a.steps} training steps", pts["steps"], "steps" in self.a.hidden_checks))
+        if self.contract.name != "nielsen":
+            plan.append(("inputs left unmutated", pts["unmutated"], "unmutated" in self.a.hidden_checks))
+        if self.large is not None:
+            plan.append(("finite and right at large inputs", pts["large_inputs"], "large_inputs" in self.a.hidden_checks))
+        return plan
+
+    def _run_failure(self, run: sandbox.RunResult, status: dict) -> Optional[str]:
+        phase = _text(status.get("phase"), 200)
+        if run.timed_out:
+            where = "while importing the submission" if phase in (None, "import") else f"during probe {phase!r}"
+            return f"timed out after {self.a.limits.timeout_seconds:g} s {where} (an infinite loop, a sleep, or very slow code)"
+        if status.get("import"):
+            return f"importing the submission failed: {_text(status['import'])}"
+        if phase not in ("done", None) and run.returncode is not None:
+            return (f"the process ended (exit status {run.returncode}) during probe {phase!r} before finishing: "
+                    "sys.exit/os._exit, a crash, or a resource limit (memory, processes, file size)")
+        if run.returncode not in (0, None) or phase is None:
+            tail = run.stderr.strip().splitlines()[-1:] if run.stderr.strip() else []
+            return f"the process ended with exit status {run.returncode} before reporting" + (f": {tail[0][:300]}" if tail else "")
+        return None
+
+    def _assess(self, submission: str, key: str, run: sandbox.RunResult, arrays: dict, refused: dict, status: dict) -> Result:
+        contract, calls = self.contract, status.get("calls") if isinstance(status.get("calls"), dict) else {}
+        failure = self._run_failure(run, status)
+        readings: dict[str, Reading] = {}
+        outcomes: dict[str, Outcome] = {}
+        for p in self.all_probes:
+            reading = contract.read(p.case, arrays.get(p.name, {}))
+            err = _text(calls.get(p.name)) if calls.get(p.name) else None
+            if not arrays.get(p.name) and not err:
+                err = failure or "produced no output"
+            if err:
+                reading.errors.insert(0, f"raised {err}")
+            reading.errors += [f"refused {k}: {v}" for k, v in refused.items() if k.startswith(p.name + "/")]
+            readings[p.name] = reading
+            complete = len(reading.grads) == len(p.case.spec.param_shapes()) and not err
+            outcomes[p.name] = Outcome(reading.grads if complete else None, None if complete else "; ".join(reading.errors) or "error",
+                                       reading.mutated)
+        ran_any = any(outcomes[p.name].error is None for p in self.all_probes)
+        if not ran_any and failure:
+            result = self._error(submission, failure, key)
+            result.sandbox, result.seconds = self.sandbox_message, run.seconds
+            return result
+
+        diag = diagnose({p.name: outcomes[p.name] for p in self.probe_set.probes}, self.probe_set)
+        checks = [self._gradient_check(p, readings[p.name], diag) for p in self.probe_set.probes]
+        plan = {name: (pts, hidden) for name, pts, hidden in self._check_plan()}
+
+        def add(name: str, passed: bool, output: str) -> None:
+            pts, hidden = plan[name]
+            checks.append(Check(name, pts if passed else 0.0, pts, passed, output, hidden))
+
+        if contract.has_loss:
+            bad = []
+            for p in self.probe_set.probes:
+                r, e = readings[p.name], self.expected[p.name]
+                if r.loss is None or not abs(r.loss - e["loss"]) <= e["rtol"] * (abs(e["loss"]) + 1.0):
+                    bad.append(f"{p.name}: got {r.loss!r}, expected {e['loss']:.12g}")
+            add("loss value", not bad, "loss matches on every probe" if not bad else "wrong loss: " + "; ".join(bad))
+        if contract.has_forward:
+            bad = []
+            for p in self.probe_set.probes:
+                f, e = readings[p.name].forward, self.expected[p.name]
+                if f is None or f.shape != e["forward"].shape or not np.allclose(f, e["forward"], rtol=e["rtol"], atol=e["rtol"]):
+                    bad.append(f"{p.name}: " + ("missing" if f is None else f"shape {f.shape} vs {e['forward'].shape}"
+                                                if f.shape != e["forward"].shape else f"max |error| {np.max(np.abs(f - e['forward'])):.3g}"))
+            add("forward output", not bad, "forward output matches" if not bad else "wrong forward output: " + "; ".join(bad))
+        if contract.name == "blog-class" and self.a.steps > 1:
+            bad = []
+            for p in self.probe_set.probes:
+                got, exp = readings[p.name].steps or {}, self.expected[p.name]["steps"]
+                for k in ("W1", "W2"):
+                    if k not in got or got[k].shape != exp[k].shape or not np.allclose(got[k], exp[k], rtol=1e-9, atol=1e-12):
+                        bad.append(f"{p.name}: {contract.names(k)} after {self.a.steps} steps")
+            add(f"{self.a.steps} training steps", not bad,
+                "weights follow the reference trajectory" if not bad else "training diverges from the reference: " + "; ".join(bad))
+        if "inputs left unmutated" in plan:
+            changed = sorted({m for r in readings.values() for m in r.mutated})
+            add("inputs left unmutated", not changed, "inputs unchanged" if not changed else f"modified its inputs in place: {', '.join(changed)}")
+        if self.large is not None:
+            r = readings[self.large.name]
+            finite = bool(r.grads) and all(np.all(np.isfinite(g)) for g in r.grads.values())
+            ok = finite and not r.errors and self._matches(self.large, r) is None
+            add("finite and right at large inputs", ok,
+                "finite and right for pre-activations ~1e4" if ok else
+                ("NaN or Inf at large inputs (an unstable sigmoid, softmax or log?)" if r.grads and not finite
+                 else "; ".join(r.errors) or "wrong gradients at large inputs"))
+
+        score = sum(c.score for c in checks)
+        max_score = sum(c.max_score for c in checks)
+        verdict = "pass" if all(c.passed for c in checks) else "fail"
+        message = diag.summary if not diag.correct else "all gradient checks pass"
+        if failure and verdict != "pass":
+            message = f"{failure}; {message}"
+        d = diag.as_dict()
+        d["smallest_failing_case"] = self._smallest_failing(checks)
+        return Result(submission, verdict, score, max_score, checks, [d], message, self.sandbox_message, run.seconds, key)
+
+    def _matches(self, p: Probe, r: Reading) -> Optional[str]:
+        """None when the reading's gradients match the expected ones; else the message, in the student's names."""
+        e = self.expected[p.name]
+        if r.errors:
+            return "; ".join(r.errors)
+        try:
+            result = oracles.compare(r.grads, e["grads"], e["rtol"], None, "the reference (confirmed by an independent oracle)", e["scale"])
+        except ValueError as exc:
+            return str(exc)
+        if result.ok:
+            return None
+        lines = []
+        for a in result.failures():
+            who = self.contract.names(a.name)
+            lines.append(f"{who}: {a.bad} of {a.size} entries wrong; normwise relative error {a.normwise:.2e}")
+        return "; ".join(lines)
+
+    def _gradient_check(self, p: Probe, r: Reading, diag) -> Check:
+        pts = self.a.points["gradient"]
+        problem = self._matches(p, r)
+        hidden = p.name in self.hidden
+        where = f"on {p.case.spec.describe()}, batch {p.case.batch}"
+        if problem is None:
+            return Check(f"gradient: {p.name}", pts, pts, True, f"correct {where}", hidden)
+        convention_only = diag.summary.startswith("differs only by a convention")
+        explanation = f" Diagnosis: {diag.summary}." if not diag.correct else ""
+        if convention_only and not self.a.penalise_conventions:
+            return Check(f"gradient: {p.name}", pts, pts, True, f"accepted: {diag.summary} ({where})", hidden)
+        return Check(f"gradient: {p.name}", 0.0, pts, False, f"wrong {where}: {problem}.{explanation}", hidden)
+
+    def _smallest_failing(self, checks: list[Check]) -> Optional[str]:
+        failing = [p for p, c in zip(self.probe_set.probes, checks) if not c.passed]
+        if not failing:
+            return None
+        p = min(failing, key=lambda q: (sum(q.case.spec.sizes), q.case.batch))
+        return f"{p.name}: {p.case.spec.describe()}, batch {p.case.batch}"
+
+
+# -- a batch ---------------------------------------------------------------------------------------------
+
+
+def grade_batch(grader: Grader, paths: Sequence[Path], jobs: int, state: Path,
+                on_result: Optional[Callable[[Result, bool], None]] = None) -> list[Result]:
+    """Grade ``paths`` with ``jobs`` in parallel; each result is saved under ``state`` as it finishes and reused on rerun."""
+    state.mkdir(parents=True, exist_ok=True)
+    lock = threading.Lock()
+
+    def one(path: Path) -> Result:
+        try:
+            key = grader.key(collect(path, grader.a.module))
+        except SubmissionError:
+            key = ""
+        record = state / f"{key}.json" if key else None
+        if record is not None and record.exists():
+            try:
+                result = Result.from_dict(json.loads(record.read_text()))
+                result.submission = str(path)
+                with lock:
+                    if on_result:
+                        on_result(result, True)
+                return result
+            except (ValueError, TypeError):
+                pass  # a damaged record is regraded
+        try:
+            result = grader.grade(path)
+        except Exception as exc:  # the grader's own failure on one submission must not stop the batch
+            result = grader._error(str(path), f"internal grader error: {type(exc).__name__}: {exc}", key)
+            result.verdict = "error"
+        if record is not None and not result.message.startswith("internal grader error"):
+            tmp = record.with_suffix(".tmp")
+            tmp.write_text(json.dumps(result.as_dict()))
+            os.replace(tmp, record)
+        with lock:
+            if on_result:
+                on_result(result, False)
+        return result
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return list(pool.map(one, paths))
