@@ -81,7 +81,11 @@ def _probe(contract: str, raw: dict[str, Any], where: str, lr: Optional[float]) 
     reg = float(raw.get("reg", raw.get("lambda_", 0.0)))
     spec = spec_for(contract, sizes, reg=reg, batch=batch)
     gains = {l: gain for l in range(1, spec.depth + 1)}
-    return make_probe(name, f"{spec.describe()}, batch {batch}", spec, batch, seed, lr, gains)
+    probe = make_probe(name, f"{spec.describe()}, batch {batch}", spec, batch, seed, lr, gains)
+    if contract in ("cs231n-two-layer", "coursera-ex4"):  # class labels, sent as integers, held one-hot
+        labels = np.random.default_rng(seed + 1).integers(0, sizes[-1], batch)
+        probe = Probe(name, Case(spec, probe.case.params, probe.case.x, np.eye(sizes[-1])[labels]), lr, probe.purpose)
+    return probe
 
 
 def load(name_or_path: str) -> Assignment:

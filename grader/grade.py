@@ -288,7 +288,7 @@ class Grader:
             if not arrays.get(p.name) and not err:
                 err = failure or "produced no output"
             if err:
-                reading.errors.insert(0, f"raised {err}")
+                reading.errors = [f"raised {err}"]  # what is missing after that follows from it
             reading.errors += [f"refused {k}: {v}" for k, v in refused.items() if k.startswith(p.name + "/")]
             readings[p.name] = reading
             complete = len(reading.grads) == len(p.case.spec.param_shapes()) and not err
@@ -334,7 +334,10 @@ class Grader:
                 "weights follow the reference trajectory" if not bad else "training diverges from the reference: " + "; ".join(bad))
         if "inputs left unmutated" in plan:
             changed = sorted({m for r in readings.values() for m in r.mutated})
-            add("inputs left unmutated", not changed, "inputs unchanged" if not changed else f"modified its inputs in place: {', '.join(changed)}")
+            finished = all(outcomes[p.name].error is None for p in self.probe_set.probes)
+            add("inputs left unmutated", finished and not changed,
+                f"modified its inputs in place: {', '.join(changed)}" if changed else
+                "inputs unchanged" if finished else "not checked: the calls did not all finish")
         if self.large is not None:
             r = readings[self.large.name]
             finite = bool(r.grads) and all(np.all(np.isfinite(g)) for g in r.grads.values())
@@ -347,6 +350,8 @@ class Grader:
         score = sum(c.score for c in checks)
         max_score = sum(c.max_score for c in checks)
         verdict = "pass" if all(c.passed for c in checks) else "fail"
+        if not any(outcomes[p.name].error is None for p in self.probe_set.probes):
+            verdict = "error"  # not one probe produced gradients: nothing was graded on its merits
         message = diag.summary if not diag.correct else "all gradient checks pass"
         if failure and verdict != "pass":
             message = f"{failure}; {message}"
