@@ -96,6 +96,90 @@ def kill_matrix_markdown(cells, families) -> str:
     return "\n".join(lines)
 
 
+def _grade(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rich.panel import Panel
+
+    from . import report
+    from .assignment import load
+    from .grade import Grader, grade_batch
+
+    err = Console(stderr=True)
+    try:
+        assignment = load(args.assignment)
+    except ValueError as exc:
+        err.print(f"[red]bpcheck grade: {exc}[/]")
+        return 2
+    paths = [Path(p) for p in args.submissions]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        err.print(f"[red]bpcheck grade: submission(s) not found: {', '.join(missing)}[/]")
+        return 2
+    if args.format == "gradescope" and len(paths) > 1 and not (args.out and Path(args.out).is_dir()):
+        err.print("[red]bpcheck grade: --format gradescope writes one results.json per submission: "
+                  "give one submission, or --out an existing directory[/]")
+        return 2
+    grader = Grader(assignment)
+    if not grader.use_sandbox:
+        err.print(Panel(grader.sandbox_message, title="WARNING: NO SANDBOX", style="bold red"))
+    state = Path(args.state or f"bpcheck-state/{assignment.name}")
+    reused = 0
+    with Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.description}"),
+                  console=err, transient=True) as progress:
+        task = progress.add_task("", total=len(paths))
+
+        def done(result, from_state):
+            nonlocal reused
+            reused += from_state
+            progress.update(task, advance=1, description=f"{Path(result.submission).name}: {result.verdict}")
+
+        results = grade_batch(grader, paths, args.jobs, state, on_result=done)
+    err.print(f"results saved in {state}/ ({reused} reused from an earlier run)" if reused else f"results saved in {state}/")
+
+    def emit(text: str, target=None) -> None:
+        target = target or args.out
+        if target:
+            Path(target).write_text(text)
+        else:
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+    if args.format == "table":
+        report.table(results, f"{assignment.title} ({assignment.name})", Console())
+        if args.out:
+            emit(report.as_json(results))
+    elif args.format == "json":
+        emit(report.as_json(results))
+    elif args.format == "csv":
+        emit(report.gradebook_csv(results))
+    elif args.format == "junit":
+        emit(report.junit(results, assignment.name))
+    elif args.format == "gradescope":
+        if len(results) == 1 and not (args.out and Path(args.out).is_dir()):
+            emit(json.dumps(report.gradescope(results[0]), indent=2, ensure_ascii=False))
+        else:
+            for r in results:
+                emit(json.dumps(report.gradescope(r), indent=2, ensure_ascii=False), Path(args.out) / f"{Path(r.submission).stem}.results.json")
+    return 0
+
+
+def _autograder(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .assignment import load
+    from .gradescope import build_zip
+
+    try:
+        assignment = load(args.assignment)
+    except ValueError as exc:
+        Console(stderr=True).print(f"[red]bpcheck autograder: {exc}[/]")
+        return 2
+    out = Path(args.out or f"autograder-{assignment.name}.zip")
+    build_zip(assignment, args.assignment, out)
+    print(f"wrote {out}: upload it as the Gradescope autograder (setup.sh + run_autograder)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bpcheck", description="Reference backpropagation, gradient oracles and a grader.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -116,6 +200,22 @@ def build_parser() -> argparse.ArgumentParser:
     k = sub.add_parser("kill-matrix", help="search for the smallest network on which each oracle family catches each bug")
     k.add_argument("--format", choices=["markdown", "json"], default="markdown")
     k.set_defaults(func=_kill_matrix)
+
+    g = sub.add_parser("grade", help="grade students' backprop submissions against an assignment contract")
+    g.add_argument("submissions", nargs="+", metavar="SUBMISSION", help="a .py file or a folder holding one")
+    g.add_argument("--assignment", required=True, metavar="NAME|PATH",
+                   help="a bundled assignment (canonical, blog-class, nielsen, cs231n-two-layer, coursera-ex4) or a TOML file")
+    g.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")
+    g.add_argument("--format", choices=["table", "json", "gradescope", "junit", "csv"], default="table")
+    g.add_argument("--out", metavar="PATH", help="write the report here instead of standard output")
+    g.add_argument("--state", metavar="DIR", help="where each result is saved as it finishes, for resuming "
+                   "(default bpcheck-state/ASSIGNMENT)")
+    g.set_defaults(func=_grade)
+
+    z = sub.add_parser("autograder", help="build a Gradescope autograder zip (setup.sh + run_autograder) for an assignment")
+    z.add_argument("--assignment", required=True, metavar="NAME|PATH")
+    z.add_argument("--out", metavar="ZIP", help="default autograder-ASSIGNMENT.zip")
+    z.set_defaults(func=_autograder)
     return parser
 
 
@@ -124,6 +224,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "cases", 1) < 1:
         parser.error(f"--cases: expected an integer >= 1, got {args.cases}")
+    if getattr(args, "jobs", 1) < 1:
+        parser.error(f"--jobs: expected an integer >= 1, got {args.jobs}")
     return args.func(args)
 
 

@@ -211,7 +211,10 @@ def diagnose(outcomes: Mapping[str, Outcome], ps: ProbeSet) -> Diagnosis:
         names = list(dict.fromkeys(k for p in ps.probes for k in ps.expected[p.name].grads))
         return Diagnosis(True, [], {}, [], names, "correct on every probe")
     failing = next(p.name for p in ps.probes if not _agree(outcomes[p.name], ps.expected[p.name], p, ps.rtol[p.name], ps.scale[p.name]))
-    matches = [b for b in BUGS if ps.testable(b) and ps.agrees(outcomes, ps.entries[b.id])]
+    # A catalog entry explains a candidate only through gradients it reproduces: errors alone (a crash on
+    # every probe) carry too little to name a mistake, so at least one probe must have produced gradients.
+    produced = any(outcomes[p.name].error is None for p in ps.probes)
+    matches = [b for b in BUGS if produced and ps.testable(b) and ps.agrees(outcomes, ps.entries[b.id])]
     if matches:
         if len(matches) == 1 and matches[0].convention:
             summary = f"differs only by a convention: {matches[0].convention} (catalog entry {matches[0].number} '{matches[0].id}')"
@@ -233,7 +236,12 @@ def diagnose(outcomes: Mapping[str, Outcome], ps: ProbeSet) -> Diagnosis:
     else:
         errors = [outcomes[p.name].error for p in ps.probes if outcomes[p.name].error]
         if errors:
-            summary = f"raised an error on {len(errors)} of {len(ps.probes)} probes: {errors[0]}"
+            summary = f"failed on {len(errors)} of {len(ps.probes)} probes: {errors[0]}"
+        elif any(not np.all(np.isfinite(np.asarray(g, dtype=np.float64)))
+                 for p in ps.probes for g in (outcomes[p.name].grads or {}).values()):
+            bad = sorted({k for p in ps.probes for k, g in (outcomes[p.name].grads or {}).items()
+                          if not np.all(np.isfinite(np.asarray(g, dtype=np.float64)))})
+            summary = f"NaN or Inf in {', '.join(bad)}"
         elif any(outcomes[p.name].mutated for p in ps.probes):
             summary = f"modified its inputs {next(outcomes[p.name].mutated for p in ps.probes if outcomes[p.name].mutated)}"
         else:

@@ -284,11 +284,11 @@ class Grader:
         outcomes: dict[str, Outcome] = {}
         for p in self.all_probes:
             reading = contract.read(p.case, arrays.get(p.name, {}))
-            err = _text(calls.get(p.name)) if calls.get(p.name) else None
+            err = f"raised {_text(calls[p.name])}" if calls.get(p.name) else None
             if not arrays.get(p.name) and not err:
                 err = failure or "produced no output"
             if err:
-                reading.errors = [f"raised {err}"]  # what is missing after that follows from it
+                reading.errors = [err]  # what is missing after that follows from it
             reading.errors += [f"refused {k}: {v}" for k, v in refused.items() if k.startswith(p.name + "/")]
             readings[p.name] = reading
             complete = len(reading.grads) == len(p.case.spec.param_shapes()) and not err
@@ -332,16 +332,19 @@ class Grader:
                         bad.append(f"{p.name}: {contract.names(k)} after {self.a.steps} steps")
             add(f"{self.a.steps} training steps", not bad,
                 "weights follow the reference trajectory" if not bad else "training diverges from the reference: " + "; ".join(bad))
+        # Side checks earn credit only alongside at least one right gradient: garbage left unmutated earns nothing.
+        some_right = any(c.passed for c in checks)
         if "inputs left unmutated" in plan:
             changed = sorted({m for r in readings.values() for m in r.mutated})
             finished = all(outcomes[p.name].error is None for p in self.probe_set.probes)
-            add("inputs left unmutated", finished and not changed,
+            add("inputs left unmutated", finished and some_right and not changed,
                 f"modified its inputs in place: {', '.join(changed)}" if changed else
-                "inputs unchanged" if finished else "not checked: the calls did not all finish")
+                "not checked: the calls did not all finish" if not finished else
+                "inputs unchanged" if some_right else "not credited: no gradient was right")
         if self.large is not None:
             r = readings[self.large.name]
             finite = bool(r.grads) and all(np.all(np.isfinite(g)) for g in r.grads.values())
-            ok = finite and not r.errors and self._matches(self.large, r) is None
+            ok = some_right and finite and not r.errors and self._matches(self.large, r) is None
             add("finite and right at large inputs", ok,
                 "finite and right for pre-activations ~1e4" if ok else
                 ("NaN or Inf at large inputs (an unstable sigmoid, softmax or log?)" if r.grads and not finite
