@@ -26,7 +26,7 @@ def table(results: Sequence[Result], title: str, console: Console) -> None:
     colour = {"pass": "green", "fail": "yellow", "error": "red"}
     for r in results:
         what = "" if r.verdict == "pass" else (r.message if r.verdict == "error" else _diagnosis(r))
-        t.add_row(Path(r.submission).name, f"[{colour[r.verdict]}]{r.verdict}[/]", f"{r.score:g}/{r.max_score:g}", what[:300])
+        t.add_row(r.submission, f"[{colour[r.verdict]}]{r.verdict}[/]", f"{r.score:g}/{r.max_score:g}", what[:300])
     console.print(t)
     counts = {v: sum(1 for r in results if r.verdict == v) for v in ("pass", "fail", "error")}
     console.print(f"{len(results)} graded: {counts['pass']} pass, {counts['fail']} fail, {counts['error']} error")

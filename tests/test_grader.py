@@ -1,0 +1,187 @@
+"""bpcheck grade: every contract grades its examples, reports are well-formed, batches resume."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import xml.etree.ElementTree as ET
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader import report
+from grader.assignment import bundled, load
+from grader.cli import main
+from grader.grade import Grader, grade_batch
+
+ROOT = Path(__file__).resolve().parents[1]
+EX = ROOT / "examples"
+
+# (assignment, example, verdict, words the summary must contain)
+EXPECTED = [
+    ("canonical", "solutions/canonical.py", "pass", "all gradient checks pass"),
+    ("canonical", "buggy/canonical_deriv_on_z.py", "fail", "'deriv-on-z'"),
+    ("canonical", "buggy/canonical_sign.py", "fail", "differs only by a convention: sign"),
+    ("canonical", "starters/canonical.py", "error", "NotImplementedError"),
+    ("canonical", "seeds/seed000_xor.py", "error", "does not define 'backprop'"),
+    ("blog-class", "seeds/seed002_class.py", "pass", "all gradient checks pass"),
+    ("blog-class", "seeds/seed000_class.py", "fail", "differs only by a convention: factor ½"),
+    ("blog-class", "buggy/blog_class_stale_weights.py", "fail", "'stale-weights'"),
+    ("blog-class", "starters/blog_class.py", "error", "NotImplementedError"),
+    ("nielsen", "solutions/nielsen.py", "pass", "all gradient checks pass"),
+    ("nielsen", "buggy/nielsen_no_transpose.py", "fail", "'bp2-no-transpose'"),
+    ("nielsen", "starters/nielsen.py", "error", "NotImplementedError"),
+    ("cs231n-two-layer", "solutions/cs231n_two_layer.py", "pass", "all gradient checks pass"),
+    ("cs231n-two-layer", "buggy/cs231n_reg_half.py", "fail", "'reg-half'"),
+    ("cs231n-two-layer", "starters/cs231n_two_layer.py", "error", "NotImplementedError"),
+    ("coursera-ex4", "solutions/coursera_ex4.py", "pass", "all gradient checks pass"),
+    ("coursera-ex4", "buggy/coursera_ex4_reg_bias.py", "fail", "'reg-on-biases'"),
+    ("coursera-ex4", "starters/coursera_ex4.py", "error", "NotImplementedError"),
+]
+
+_GRADERS: dict[str, Grader] = {}
+
+
+def grader_for(name: str) -> Grader:
+    if name not in _GRADERS:
+        _GRADERS[name] = Grader(load(name))
+    return _GRADERS[name]
+
+
+def test_every_contract_is_bundled():
+    assert bundled() == sorted({a for a, *_ in EXPECTED})
+
+
+@pytest.mark.parametrize("assignment, example, verdict, words", EXPECTED, ids=[f"{a}:{e}" for a, e, *_ in EXPECTED])
+def test_examples_grade_as_expected(assignment, example, verdict, words):
+    r = grader_for(assignment).grade(EX / example)
+    assert r.verdict == verdict, (r.message, [(c.name, c.output) for c in r.checks if not c.passed])
+    assert words in r.message
+    if verdict == "pass":
+        assert r.score == r.max_score > 0
+    else:
+        assert r.score < r.max_score
+
+
+def test_convention_only_difference_can_be_accepted(tmp_path):
+    toml = (ROOT / "grader" / "assignments" / "canonical.toml").read_text().replace("penalise_conventions = true", "penalise_conventions = false")
+    (tmp_path / "lenient.toml").write_text(toml)
+    r = Grader(load(str(tmp_path / "lenient.toml"))).grade(EX / "buggy" / "canonical_sign.py")
+    grads = [c for c in r.checks if c.name.startswith("gradient")]
+    assert all(c.passed and "accepted: differs only by a convention: sign" in c.output for c in grads)
+    deriv = Grader(load(str(tmp_path / "lenient.toml"))).grade(EX / "buggy" / "canonical_deriv_on_z.py")
+    assert not any(c.passed for c in deriv.checks if c.name.startswith("gradient"))  # a real bug is never accepted
+
+
+def test_feedback_uses_the_students_names():
+    r = grader_for("coursera-ex4").grade(EX / "buggy" / "coursera_ex4_reg_bias.py")
+    failed = " ".join(c.output for c in r.checks if not c.passed)
+    assert "Theta1_grad[:, 0] (bias column)" in failed and "W1" not in failed.split("Diagnosis")[0]
+    r = grader_for("canonical").grade(EX / "buggy" / "canonical_deriv_on_z.py")
+    assert "grad_weights[0]" in r.checks[0].output
+    assert r.diagnoses[0]["smallest_failing_case"].startswith("one-layer: 4-2")
+
+
+def test_submission_process_never_imports_torch_or_jax(tmp_path):
+    sub = tmp_path / "probe.py"
+    sub.write_text((EX / "solutions" / "canonical.py").read_text() + (
+        "\nimport sys\n_real = backprop\n"
+        "def backprop(weights, biases, x, y):\n"
+        "    assert not ({'torch', 'jax', 'jaxlib'} & set(sys.modules)), 'an oracle framework was imported'\n"
+        "    return _real(weights, biases, x, y)\n"))
+    assert grader_for("canonical").grade(sub).verdict == "pass"
+
+
+def test_folder_submission_with_helpers(tmp_path):
+    d = tmp_path / "student42"
+    (d / "helpers").mkdir(parents=True)
+    (d / "helpers" / "__init__.py").write_text("")
+    (d / "helpers" / "act.py").write_text("import numpy as np\ndef sigmoid(z):\n    return 1 / (1 + np.exp(-z))\n")
+    (d / "submission.py").write_text((EX / "solutions" / "canonical.py").read_text().replace(
+        "def sigmoid(z):\n    return 1.0 / (1.0 + np.exp(-z))", "from helpers.act import sigmoid"))
+    assert grader_for("canonical").grade(d).verdict == "pass"
+
+
+def test_batch_resumes_without_regrading(tmp_path):
+    paths = [EX / "solutions" / "canonical.py", EX / "buggy" / "canonical_sign.py"]
+    seen = []
+    first = grade_batch(grader_for("canonical"), paths, jobs=2, state=tmp_path, on_result=lambda r, reused: seen.append(reused))
+    assert seen == [False, False] and len(list(tmp_path.glob("*.json"))) == 2
+    seen.clear()
+    again = grade_batch(grader_for("canonical"), paths, jobs=2, state=tmp_path, on_result=lambda r, reused: seen.append(reused))
+    assert seen == [True, True]
+    assert [r.as_dict() | {"seconds": 0} for r in again] == [r.as_dict() | {"seconds": 0} for r in first]
+
+
+def test_a_changed_submission_is_regraded(tmp_path):
+    sub = tmp_path / "s.py"
+    sub.write_text((EX / "buggy" / "canonical_sign.py").read_text())
+    assert grade_batch(grader_for("canonical"), [sub], 1, tmp_path / "state")[0].verdict == "fail"
+    sub.write_text((EX / "solutions" / "canonical.py").read_text())
+    assert grade_batch(grader_for("canonical"), [sub], 1, tmp_path / "state")[0].verdict == "pass"
+
+
+@pytest.fixture(scope="module")
+def two_results():
+    g = grader_for("canonical")
+    return [g.grade(EX / "solutions" / "canonical.py"), g.grade(EX / "buggy" / "canonical_deriv_on_z.py")]
+
+
+def test_json_report_fields(two_results):
+    data = json.loads(report.as_json(two_results))
+    assert [d["verdict"] for d in data] == ["pass", "fail"]
+    for d in data:
+        assert {"submission", "verdict", "score", "max_score", "checks", "diagnoses"} <= set(d)
+        assert all({"name", "score", "max_score", "status", "output"} <= set(c) for c in d["checks"])
+    assert data[1]["diagnoses"][0]["matches"] == ["deriv-on-z"]
+
+
+def test_gradescope_results_schema(two_results):
+    gs = report.gradescope(two_results[1])
+    assert gs["score"] == sum(t["score"] for t in gs["tests"])
+    for t in gs["tests"]:
+        assert set(t) == {"name", "score", "max_score", "status", "output", "visibility"}
+        assert t["status"] in ("passed", "failed") and t["visibility"] in ("visible", "hidden")
+    assert [t["visibility"] for t in gs["tests"] if t["name"] == "gradient: deep-saturated"] == ["hidden"]
+
+
+def test_junit_and_csv(two_results):
+    root = ET.fromstring(report.junit(two_results, "canonical"))
+    suites = root.findall("testsuite")
+    assert len(suites) == 2 and suites[0].get("failures") == "0" and int(suites[1].get("failures")) > 0
+    assert suites[1].find("testcase/failure") is not None
+    rows = list(csv.DictReader(io.StringIO(report.gradebook_csv(two_results))))
+    assert [r["verdict"] for r in rows] == ["pass", "fail"] and "deriv-on-z" in rows[1]["diagnosis"]
+
+
+def test_cli_grade_exit_codes_and_outputs(tmp_path, capsys):
+    out = tmp_path / "gb.csv"
+    code = main(["grade", str(EX / "buggy" / "canonical_sign.py"), "--assignment", "canonical", "--format", "csv",
+                 "--out", str(out), "--state", str(tmp_path / "st")])
+    assert code == 0 and "sign" in out.read_text()
+    assert main(["grade", str(tmp_path / "nope.py"), "--assignment", "canonical"]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert main(["grade", str(EX / "solutions" / "canonical.py"), "--assignment", "no-such"]) == 2
+    assert "no bundled assignment 'no-such'" in capsys.readouterr().err
+
+
+def test_autograder_zip(tmp_path):
+    out = tmp_path / "ag.zip"
+    assert main(["autograder", "--assignment", "cs231n-two-layer", "--out", str(out)]) == 0
+    with zipfile.ZipFile(out) as z:
+        names = set(z.namelist())
+        assert {"setup.sh", "run_autograder", "cs231n-two-layer.toml", "bpcheck/pyproject.toml", "bpcheck/grader/runner.py"} <= names
+        assert (z.getinfo("run_autograder").external_attr >> 16) & 0o111
+        assert "--format gradescope" in z.read("run_autograder").decode()
+
+
+def test_bad_assignment_files_are_named(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('contract = "canonical"\n[limits]\ntimeout = 3\n[[probe]]\nsizes=[2,1]\n')
+    with pytest.raises(ValueError, match=r"\[limits\]: unknown keys \['timeout'\]"):
+        load(str(bad))
+    bad.write_text('contract = "tensorflow"\n')
+    with pytest.raises(ValueError, match=r"contract: expected one of"):
+        load(str(bad))
