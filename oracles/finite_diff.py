@@ -22,6 +22,8 @@ weight (1 for mean, N for sum), since log-sum-exp and softplus handle numbers th
 
 from __future__ import annotations
 
+import concurrent.futures
+import os
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -35,8 +37,10 @@ EPS = float(np.finfo(np.float64).eps)
 CENTRAL_STEP = EPS ** (1 / 3)
 RICHARDSON_STEP = EPS ** (1 / 5)
 COMPLEX_STEP = 1e-20
-#: Elements per intermediate array in a batched sweep; bounds memory to tens of MB.
-CHUNK_ELEMENTS = 1 << 20
+#: Elements per intermediate array in a batched sweep: 2^18 float64 = 2 MB, near the fastest measured
+#: on the 784-64-10 benchmark (2^14: 2.1 s, 2^16: 1.6 s, 2^18: 1.5 s, 2^20: 1.8 s for central differences).
+CHUNK_ELEMENTS = 1 << 18
+WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
 class ComplexStepNotValid(ValueError):
@@ -50,14 +54,19 @@ def _float64(params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 def _sweep(obj: Objective, name: str, step_of: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """C(θ + step_of(k) e_k) for every flat index k of ``name``, in chunks that fit ``CHUNK_ELEMENTS``."""
     size = obj.params[name].size
-    widest = max(obj.spec.sizes)
-    per_row = obj.x.shape[0] * widest
+    per_row = obj.x.shape[0] * obj.widest_after(int(name[1:]))
     chunk = max(1, CHUNK_ELEMENTS // per_row)
-    out = []
-    for start in range(0, size, chunk):
+    starts = range(0, size, chunk)
+
+    def one(start: int) -> np.ndarray:
         flat = np.arange(start, min(size, start + chunk))
-        out.append(obj.perturbed(name, flat, step_of(flat)))
-    return np.concatenate(out)
+        return obj.perturbed(name, flat, step_of(flat))
+
+    if len(starts) < 4:
+        return np.concatenate([one(s) for s in starts])
+    # numpy releases the GIL inside its loops, so threads put every core to work on separate chunks
+    with concurrent.futures.ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        return np.concatenate(list(pool.map(one, starts)))
 
 
 def _rounding(obj: Objective) -> float:

@@ -13,7 +13,7 @@ reference does not need are built in here:
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Optional
 
 import numpy as np
 
@@ -60,8 +60,14 @@ def activation(name: str, z: np.ndarray, slope: float) -> np.ndarray:
     raise ValueError(f"activation: unknown name {name!r}")
 
 
-def data_loss(spec: NetworkSpec, z: np.ndarray, a: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The reduced data term for arrays (..., N, n_L); returns shape (...)."""
+def data_loss(spec: NetworkSpec, z: np.ndarray, a: Optional[np.ndarray], y: np.ndarray,
+              shift: Optional[np.ndarray] = None) -> np.ndarray:
+    """The reduced data term for arrays (..., N, n_L); returns shape (...).  ``a`` is unused by the cross-entropies.
+
+    ``shift`` (N, 1): the log-sum-exp shift to use instead of each row's own max.  Log-sum-exp is
+    exact for any shift; the unperturbed rows' max is safe for the tiny steps of finite differences
+    and saves a pass over every perturbed copy.
+    """
     if spec.loss == "half_sse":
         per = 0.5 * np.sum((a - y) ** 2, axis=-1)
     elif spec.loss == "mse":
@@ -69,9 +75,9 @@ def data_loss(spec: NetworkSpec, z: np.ndarray, a: np.ndarray, y: np.ndarray) ->
     elif spec.loss == "bce":
         per = np.sum(y * _softplus(-z) + (1 - y) * _softplus(z), axis=-1)
     elif spec.loss == "softmax_ce":
-        m = z.real.max(axis=-1, keepdims=True)
-        lse = m + np.log(np.sum(np.exp(z - m), axis=-1, keepdims=True))
-        per = np.sum(y * (lse - z), axis=-1)
+        m = z.real.max(axis=-1, keepdims=True) if shift is None else shift
+        lse = m[..., 0] + np.log(np.sum(np.exp(z - m), axis=-1))
+        per = lse * y.sum(axis=-1) - np.sum(y * z, axis=-1)  # Σ_k y_k (lse − z_k)
     else:
         raise ValueError(f"loss: unknown name {spec.loss!r}")
     return per.mean(axis=-1) if spec.reduction == "mean" else per.sum(axis=-1)
@@ -98,6 +104,7 @@ class Objective:
             self.a.append(activation(spec.activations[l - 1], zl, spec.leaky_slope))
         self.reg = 0.5 * spec.l2 * sum(float(np.sum(self.params[f"W{l}"] ** 2)) for l in range(1, spec.depth + 1))
         self.value = float(data_loss(spec, self.z[-1], self.a[-1], self.y)) + self.reg
+        self.shift = self.z[-1].max(axis=-1, keepdims=True)
 
     def term_scale(self) -> float:
         """The largest magnitude of the terms that any gradient element sums, before cancellation or saturation.
@@ -127,11 +134,19 @@ class Objective:
     def _finish(self, l: int, z: np.ndarray) -> np.ndarray:
         """C for a stack of layer-l pre-activations z (P, N, n_l), without the regulariser."""
         spec = self.spec
-        a = activation(spec.activations[l - 1], z, spec.leaky_slope)
-        for k in range(l + 1, spec.depth + 1):
-            z = self._affine(k, a)
-            a = activation(spec.activations[k - 1], z, spec.leaky_slope)
-        return data_loss(spec, z, a, self.y)
+        for k in range(l, spec.depth):
+            z = self._affine(k + 1, activation(spec.activations[k - 1], z, spec.leaky_slope))
+        # the cross-entropies are computed from the logits: their output activation is never needed
+        a = None if spec.loss in ("bce", "softmax_ce") else activation(spec.activations[-1], z, spec.leaky_slope)
+        return data_loss(spec, z, a, self.y, shift=self.shift)
+
+    def rank_one(self, l: int) -> bool:
+        """Whether perturbing layer l moves only one column of aˡ (an elementwise hidden activation)."""
+        return l < self.spec.depth and self.spec.activations[l - 1] != "softmax"
+
+    def widest_after(self, l: int) -> int:
+        """The widest layer a perturbation of layer l materialises per example (for sizing chunks)."""
+        return max(self.spec.sizes[l + 1:] if self.rank_one(l) else self.spec.sizes[l:])
 
     def perturbed(self, name: str, flat: np.ndarray, step: np.ndarray | complex | float) -> np.ndarray:
         """C(θ + step_k·e_k) for every flat index k in ``flat`` (P,) of parameter ``name``; shape (P,).
@@ -149,7 +164,7 @@ class Objective:
             j = np.asarray(flat)
             shift = np.broadcast_to(step[:, None], (len(j), self.x.shape[0]))
         col = self.z[l][:, j].T + shift  # (P, N)
-        if l < spec.depth and spec.activations[l - 1] != "softmax":
+        if self.rank_one(l):
             moved = activation(spec.activations[l - 1], col, spec.leaky_slope) - self.a[l][:, j].T
             W_next = self.params[f"W{l + 1}"]
             z_next = self.z[l + 1][None, :, :] + moved[:, :, None] * W_next[j][:, None, :]
