@@ -103,15 +103,18 @@ class Comparison:
     def failures(self) -> list[ArrayResult]:
         return [a for a in self.arrays if not a.ok]
 
-    def message(self) -> str:
-        """What went wrong, per array: which elements, the worst error, the tolerance and where it came from."""
+    def message(self, show_expected: bool = True) -> str:
+        """What went wrong, per array: which elements, the worst error, the tolerance and where it came from.
+
+        ``show_expected=False`` leaves the oracle's values out (for messages students or users see).
+        """
         if self.ok:
             return f"agrees with {self.oracle}: max normwise relative error {self.max_normwise:.2e}"
         lines = [f"disagrees with {self.oracle} (rtol = 2·D·ε = {self.rtol:.2e}, absolute floor rtol·S with S = {self.scale:.3e}):"]
         for a in self.failures():
             lines.append(
                 f"  {a.name} {a.shape}: {a.bad} of {a.size} elements out of tolerance; worst at {a.name}{list(a.worst)}: "
-                f"got {a.candidate_at_worst:.10e}, expected {a.oracle_at_worst:.10e} "
+                f"got {a.candidate_at_worst:.10e}" + (f", expected {a.oracle_at_worst:.10e}" if show_expected else "") + " "
                 f"(|error| {abs(a.candidate_at_worst - a.oracle_at_worst):.2e} > bound {a.bound_at_worst:.2e}); "
                 f"normwise relative error {a.normwise:.2e}"
             )

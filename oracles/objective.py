@@ -140,6 +140,21 @@ class Objective:
         a = None if spec.loss in ("bce", "softmax_ce") else activation(spec.activations[-1], z, spec.leaky_slope)
         return data_loss(spec, z, a, self.y, shift=self.shift)
 
+    def value_at(self, params: Mapping[str, np.ndarray]) -> np.ndarray:
+        """C at other parameters, real or complex, each with an optional leading stack axis (k, ...); shape (k,) or ()."""
+        spec = self.spec
+        a = self.x
+        z = a
+        for l in range(1, spec.depth + 1):
+            z = a @ params[f"W{l}"]
+            if spec.bias:
+                b = params[f"b{l}"]
+                z = z + (b[..., None, :] if b.ndim > 1 else b)
+            a = activation(spec.activations[l - 1], z, spec.leaky_slope)
+        data = data_loss(spec, z, a, self.y)
+        reg = sum(np.sum(params[f"W{l}"] ** 2, axis=(-2, -1)) for l in range(1, spec.depth + 1))
+        return data + 0.5 * spec.l2 * reg
+
     def rank_one(self, l: int) -> bool:
         """Whether perturbing layer l moves only one column of aˡ (an elementwise hidden activation)."""
         return l < self.spec.depth and self.spec.activations[l - 1] != "softmax"

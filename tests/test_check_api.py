@@ -1,0 +1,126 @@
+"""The public check API and the pytest plugin."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from oracles.check import FULL_CHECK_LIMIT, assert_gradients, check_function, check_gradients
+from reference import NetworkSpec, init_params, loss_and_grad
+from reference.bugs import CATALOG
+
+pytest_plugins = ["pytester"]
+
+SPEC = NetworkSpec((4, 5, 3), ("tanh", "softmax"), "softmax_ce", l2=0.1)
+
+
+@pytest.fixture
+def case():
+    rng = np.random.default_rng(0)
+    return init_params(SPEC, 1), rng.random((6, 4)), rng.integers(0, 3, 6)
+
+
+def test_reference_passes(case):
+    p, x, y = case
+    result = assert_gradients(SPEC, p, x, y, loss_and_grad(SPEC, p, x, y)[1])
+    assert result.ok and result.mode == "full" and result.comparisons
+
+
+def test_failure_names_array_element_error_and_tolerance_but_not_the_answer(case):
+    p, x, y = case
+    g = loss_and_grad(SPEC, p, x, y)[1]
+    bad = {k: v.copy() for k, v in g.items()}
+    bad["W2"][3, 1] += 1e-3
+    with pytest.raises(AssertionError) as info:
+        assert_gradients(SPEC, p, x, y, bad, frameworks=())
+    msg = str(info.value)
+    assert "W2 (5, 3): 1 of 15 elements out of tolerance; worst at W2[3, 1]" in msg
+    assert "rtol = 2·D·ε" in msg and "bound" in msg
+    assert f"{g['W2'][3, 1]:.10e}" not in msg  # the right value does not leak
+    shown = check_gradients(SPEC, p, x, y, bad, frameworks=()).message(show_expected=True)
+    assert f"expected {g['W2'][3, 1]:.10e}" in shown
+
+
+def test_float32_code_gets_float32_tolerances_and_is_told(case):
+    p, x, y = case
+    p32 = {k: v.astype(np.float32) for k, v in p.items()}
+    g32 = loss_and_grad(SPEC, p32, x, y)[1]
+    result = check_gradients(SPEC, p32, x, y, g32, frameworks=())
+    assert result.ok and result.dtype == "float32" and "float32 code is held to float32 accuracy" in result.message()
+    # the same float32 gradients fail the float64 standard
+    assert not check_gradients(SPEC, p, x, y, {k: v.astype(np.float64) for k, v in g32.items()}, frameworks=()).ok
+
+
+def test_fast_mode_catches_one_element_off_by_a_millionth_of_the_largest(case):
+    p, x, y = case
+    g = loss_and_grad(SPEC, p, x, y)[1]
+    assert check_gradients(SPEC, p, x, y, g, mode="fast").ok
+    biggest = max(float(np.abs(v).max()) for v in g.values())
+    for name in g:
+        bad = {k: v.copy() for k, v in g.items()}
+        bad[name].flat[0] += 1e-6 * biggest
+        result = check_gradients(SPEC, p, x, y, bad, mode="fast")
+        assert not result.ok and result.fast["failed"] == 8, name  # every direction sees a single wrong element
+
+
+def test_fast_mode_has_no_false_alarms_over_seeds(case):
+    p, x, y = case
+    g = loss_and_grad(SPEC, p, x, y)[1]
+    assert all(check_gradients(SPEC, p, x, y, g, mode="fast", seed=s).ok for s in range(100))
+
+
+def test_auto_mode_picks_by_size():
+    small = NetworkSpec((3, 2), ("sigmoid",), "half_sse")
+    big = NetworkSpec((400, 60, 2), ("sigmoid", "sigmoid"), "half_sse")
+    assert sum(np.prod(s) for s in big.param_shapes().values()) > FULL_CHECK_LIMIT
+    for spec, mode in ((small, "full"), (big, "fast")):
+        p = init_params(spec)
+        x, y = np.ones((2, spec.sizes[0])), np.zeros((2, spec.sizes[-1]))
+        assert check_gradients(spec, p, x, y, loss_and_grad(spec, p, x, y)[1], frameworks=()).mode == mode
+
+
+@pytest.mark.parametrize("analytic", [True, False])
+def test_check_function_on_any_loss(analytic):
+    A = np.random.default_rng(3).standard_normal((3, 3))
+
+    def loss(arrs):
+        return np.sum(np.tanh(arrs[0] @ arrs[1]) ** 2)
+
+    def grad(arrs):
+        t = np.tanh(arrs[0] @ arrs[1])
+        d = 2 * t * (1 - t**2)
+        return [d @ arrs[1].T, arrs[0].T @ d]
+
+    def wrong(arrs):
+        g = grad(arrs)
+        return [g[0], g[1] * 1.001]
+
+    assert check_function(loss, grad, [A, A.T.copy()], analytic=analytic).ok
+    bad = check_function(loss, wrong, [A, A.T.copy()], analytic=analytic, names=["W", "V"])
+    assert not bad.ok and "V (3, 3)" in bad.message()
+
+
+def test_pytest_plugin_two_line_test(pytester):
+    pytester.makepyfile(
+        """
+        from reference import NetworkSpec, loss_and_grad
+        SPEC = NetworkSpec((3, 4, 2), ("sigmoid", "sigmoid"), "half_sse")
+
+        def right(spec, params, x, y):
+            return loss_and_grad(spec, params, x, y)[1]
+
+        def broken(spec, params, x, y):
+            g = loss_and_grad(spec, params, x, y)[1]
+            g["b1"] = g["b1"] * 0 + g["b1"][0]
+            return g
+
+        def test_right(gradcheck):
+            gradcheck(right, spec=SPEC)
+
+        def test_broken(gradcheck):
+            gradcheck(broken, spec=SPEC)
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*broken is wrong on 3-4-2*", "*b1 (4,)*out of tolerance*", "*Falsifying example*"])
