@@ -180,6 +180,19 @@ def _autograder(args: argparse.Namespace) -> int:
     return 0
 
 
+def _golden(args: argparse.Namespace) -> int:
+    from reference.golden import export
+
+    text = json.dumps(export(), indent=1, ensure_ascii=False) + "\n"
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        Console(stderr=True).print(f"wrote {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bpcheck", description="Reference backpropagation, gradient oracles and a grader.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -211,6 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--state", metavar="DIR", help="where each result is saved as it finishes, for resuming "
                    "(default bpcheck-state/ASSIGNMENT)")
     g.set_defaults(func=_grade)
+
+    gd = sub.add_parser("golden", help="export the golden data set (JSON, with provenance and published digits)")
+    gd.add_argument("--out", metavar="PATH", help="write here instead of standard output")
+    gd.set_defaults(func=_golden)
 
     z = sub.add_parser("autograder", help="build a Gradescope autograder zip (setup.sh + run_autograder) for an assignment")
     z.add_argument("--assignment", required=True, metavar="NAME|PATH")

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from reference.spec import NetworkSpec
 
-from .check import check_backward
+from .gradcheck import check_backward
 from .strategies import Case, cases, network_specs
 
 

@@ -58,8 +58,12 @@ def forward(spec: NetworkSpec, params: Mapping[str, Any], x: Any, y: Any) -> tup
     Computations run in the parameters' dtype (float64 or float32); x and y are cast to it.
     """
     params = check_params(spec, params)
-    dtype = params["W1"].dtype
-    x, y = check_batch(spec, x, y, dtype)
+    x, y = check_batch(spec, x, y, params["W1"].dtype)
+    return _forward(spec, params, x, y)
+
+
+def _forward(spec: NetworkSpec, params: Mapping[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> tuple[float, Cache]:
+    """``forward`` on inputs already checked and cast (training loops check once, not every step)."""
     a: list[np.ndarray] = [x]
     z: list[Optional[np.ndarray]] = [None]
     for l, name in enumerate(spec.activations, start=1):
@@ -166,7 +170,13 @@ def sgd_step(
     if not (np.isfinite(lr) and lr > 0):
         raise ValueError(f"lr: expected a finite number > 0, got {lr!r}")
     params = check_params(spec, params)
-    loss, cache = forward(spec, params, x, y)
+    x, y = check_batch(spec, x, y, params["W1"].dtype)
+    return _step(spec, params, x, y, lr, update_biases, backprop)
+
+
+def _step(spec: NetworkSpec, params: Params, x: np.ndarray, y: np.ndarray, lr: float,
+          update_biases: bool, backprop: type[Backprop]) -> tuple[Params, float, Cache]:
+    loss, cache = _forward(spec, params, x, y)
     grads = backprop(spec, params, cache, lr).run()
     new = {}
     for name, p in params.items():
@@ -190,9 +200,12 @@ def train(
     """Run ``steps`` SGD steps on the full batch; call ``on_log(step, C, cache)`` before every ``every``-th update."""
     if steps < 0:
         raise ValueError(f"steps: expected an integer >= 0, got {steps!r}")
-    current = {k: np.array(v, copy=True) for k, v in params.items()}
+    if not (np.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr: expected a finite number > 0, got {lr!r}")
+    current = {k: np.array(v, copy=True) for k, v in check_params(spec, params).items()}
+    x, y = check_batch(spec, x, y, current["W1"].dtype)
     for step in range(steps):
-        current, loss, cache = sgd_step(spec, current, x, y, lr, update_biases, backprop)
+        current, loss, cache = _step(spec, current, x, y, lr, update_biases, backprop)
         if every and on_log is not None and step % every == 0:
             on_log(step, loss, cache)
     return current

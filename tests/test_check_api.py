@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from oracles.check import FULL_CHECK_LIMIT, assert_gradients, check_function, check_gradients
+from oracles.gradcheck import FULL_CHECK_LIMIT, assert_gradients, check_function, check_gradients
 from reference import NetworkSpec, init_params, loss_and_grad
 from reference.bugs import CATALOG
 

@@ -1,9 +1,9 @@
 """The public gradient-check API: check anyone's gradient code against the oracles.
 
-    from oracles.check import assert_gradients
+    from oracles.gradcheck import assert_gradients
     assert_gradients(spec, params, x, y, my_grads)            # raises AssertionError naming what is wrong
 
-    from oracles.check import check_function
+    from oracles.gradcheck import check_function
     result = check_function(loss, grad, [W, b])               # any loss of a list of arrays
 
 Two modes, chosen automatically (``mode="auto"``):
