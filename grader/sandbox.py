@@ -127,7 +127,22 @@ def _bwrap_command(job: Path, scratch: Path) -> list[str]:
     return cmd
 
 
+def _prlimit(limits: Limits) -> Optional[list[str]]:
+    """The limits as a ``prlimit`` prefix (util-linux), which sets them without running Python in a forked child."""
+    path = shutil.which("prlimit")
+    if path is None:
+        return None
+    cpu = int(limits.timeout_seconds) + 1
+    args = [path, f"--cpu={cpu}", f"--as={limits.memory_mb * 1024 * 1024}", f"--fsize={limits.file_size_mb * 1024 * 1024}",
+            f"--nofile={limits.open_files}", "--core=0"]
+    if os.geteuid() != 0:
+        args.append(f"--nproc={limits.processes}")
+    return [*args, "--"]
+
+
 def _limit(limits: Limits):
+    """The same limits as a preexec_fn, for machines without prlimit (Python code in a forked child: a last resort)."""
+
     def apply() -> None:
         cpu = int(limits.timeout_seconds) + 1
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
@@ -178,8 +193,10 @@ def run(job: Path, scratch: Path, limits: Limits, use_sandbox: bool) -> RunResul
     env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     start = time.monotonic()
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=scratch / "out", env=env,
-                                preexec_fn=_limit(limits), start_new_session=True)
+        prefix = _prlimit(limits)
+        proc = subprocess.Popen([*prefix, *cmd] if prefix else cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                cwd=scratch / "out", env=env, preexec_fn=None if prefix else _limit(limits),
+                                start_new_session=True)
         timed_out = False
         try:
             proc.wait(timeout=limits.timeout_seconds)
