@@ -16,7 +16,7 @@ import numpy as np
 from oracles.strategies import Case
 from reference import seeds
 
-from .contracts import CONTRACTS, Contract, spec_for, toy_cs231n
+from .contracts import CONTRACTS, Contract, spec_for
 from .diagnose import Probe, make_probe
 from .sandbox import Limits
 
@@ -58,9 +58,8 @@ def _probe(contract: str, raw: dict[str, Any], where: str, lr: Optional[float]) 
     seed = int(raw.get("seed", 0))
     gain = float(raw.get("gain", 1.0))
     if contract == "cs231n-two-layer" and raw.get("toy"):
-        params, X, labels = toy_cs231n()
-        spec = spec_for(contract, (4, 10, 3), reg=float(raw.get("reg", 0.05)))
-        return Probe(name, Case(spec, params, X, np.eye(3)[labels]), lr, "the assignment's toy model and data")
+        spec, params, X, Y = seeds.cs231n_toy(float(raw.get("reg", 0.05)))
+        return Probe(name, Case(spec, params, X, Y), lr, "the assignment's toy model and data")
     if contract == "coursera-ex4" and raw.get("debug"):
         spec, params, X, Y = seeds.ex4_debug(float(raw.get("lambda_", 0.0)))
         return Probe(name, Case(spec, params, X, Y), lr, "checkNNGradients' debug network")

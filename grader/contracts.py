@@ -14,7 +14,7 @@ The calls themselves live in ``runner.py``, which runs inside the sandbox.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -241,12 +241,3 @@ def spec_for(contract: str, sizes: tuple[int, ...], reg: float = 0.0, batch: int
     if contract == "coursera-ex4":
         return NetworkSpec(sizes, ("sigmoid", "sigmoid"), "bce", "mean", l2=reg / batch)
     raise ValueError(f"contract: unknown name {contract!r}; expected one of {list(CONTRACTS)}")
-
-
-def toy_cs231n() -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """The assignment's init_toy_model (seed 0, std 0.1) and init_toy_data (seed 1): 4-10-3, 5 examples."""
-    rng = np.random.RandomState(0)
-    params = {"W1": 1e-1 * rng.randn(4, 10), "b1": np.zeros(10), "W2": 1e-1 * rng.randn(10, 3), "b2": np.zeros(3)}
-    rng = np.random.RandomState(1)
-    X = 10 * rng.randn(5, 4)
-    return params, X, np.array([0, 1, 2, 2, 1])

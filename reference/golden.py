@@ -105,12 +105,7 @@ def _ex4(lam: float, J: str) -> dict[str, Any]:
 
 
 def _cs231n() -> dict[str, Any]:
-    rng = np.random.RandomState(0)
-    params = {"W1": 1e-1 * rng.randn(4, 10), "b1": np.zeros(10), "W2": 1e-1 * rng.randn(10, 3), "b2": np.zeros(3)}
-    X = 10 * np.random.RandomState(1).randn(5, 4)
-    labels = np.array([0, 1, 2, 2, 1])
-    spec = NetworkSpec((4, 10, 3), ("relu", "softmax"), "softmax_ce", "mean", l2=2 * 0.05)
-    entry = _case(spec, params, X, np.eye(3)[labels])
+    entry = _case(*seeds.cs231n_toy(0.05))
     entry.update({
         "id": "cs231n-two-layer-toy",
         "source": "Stanford CS231n assignment 1, two_layer_net: init_toy_model (seed 0, std 0.1) and init_toy_data (seed 1)",

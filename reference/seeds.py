@@ -6,6 +6,9 @@
   w1 is i1→h1, w2 i2→h1, w3 i1→h2, w4 i2→h2 (and w5..w8 likewise h→o), so W1 = [[w1, w3], [w2, w4]].
 - ``xor_seed000``: seed 000's script: 3-4-1 sigmoid, no b (the bias is x's constant third column),
   ``np.random.seed(22)``, weights ``2*random - 1``, E = ½Σ(y − a)² summed over the 5 rows, η = 1.
+- ``cs231n_toy``: CS231n assignment 1's init_toy_model (seed 0, std 0.1, 4-10-3) and init_toy_data
+  (seed 1, X = 10·randn(5, 4), y = [0, 1, 2, 2, 1]); ReLU, softmax cross-entropy, reg·ΣW² = (l2/2)ΣW²
+  with l2 = 2·reg (the 2017+ convention; the correct loss is 1.30378789133 at reg = 0.05).
 - ``ex4_debug``: Coursera ML ex4's checkNNGradients network: 3-5-3 sigmoid, m = 5, every matrix
   ``reshape(sin(1:numel), size)/10`` in column-major order with the bias column first, labels
   y = 1 + mod(1:m, 3) (1-based; here 0-based), J = −(1/m)ΣΣ[y log a + (1−y) log(1−a)] + λ/(2m)Σθ².
@@ -65,3 +68,11 @@ def ex4_unroll(grads: dict[str, np.ndarray]) -> np.ndarray:
     t1 = np.column_stack([grads["b1"], grads["W1"].T])
     t2 = np.column_stack([grads["b2"], grads["W2"].T])
     return np.concatenate([t1.ravel(order="F"), t2.ravel(order="F")])
+
+
+def cs231n_toy(reg: float = 0.05) -> Example:
+    rng = np.random.RandomState(0)
+    params = {"W1": 1e-1 * rng.randn(4, 10), "b1": np.zeros(10), "W2": 1e-1 * rng.randn(10, 3), "b2": np.zeros(3)}
+    x = 10 * np.random.RandomState(1).randn(5, 4)
+    spec = NetworkSpec((4, 10, 3), ("relu", "softmax"), "softmax_ce", "mean", l2=2 * reg)
+    return spec, params, x, np.eye(3)[[0, 1, 2, 2, 1]]
