@@ -205,8 +205,11 @@ def _layer_words(name: str, ps: ProbeSet) -> str:
     return "output layer" if depths == {l} else f"layer {l}"
 
 
-def diagnose(outcomes: Mapping[str, Outcome], ps: ProbeSet) -> Diagnosis:
-    """What explains ``outcomes`` (one per probe name), in the order of the module docstring."""
+def diagnose(outcomes: Mapping[str, Outcome], ps: ProbeSet, display: Callable[[str], str] = str) -> Diagnosis:
+    """What explains ``outcomes`` (one per probe name), in the order of the module docstring.
+
+    ``display`` turns a parameter name (W1, b1, ...) into the one the candidate's author knows.
+    """
     if ps.agrees(outcomes, ps.expected):
         names = list(dict.fromkeys(k for p in ps.probes for k in ps.expected[p.name].grads))
         return Diagnosis(True, [], {}, [], names, "correct on every probe")
@@ -241,7 +244,7 @@ def diagnose(outcomes: Mapping[str, Outcome], ps: ProbeSet) -> Diagnosis:
                  for p in ps.probes for g in (outcomes[p.name].grads or {}).values()):
             bad = sorted({k for p in ps.probes for k, g in (outcomes[p.name].grads or {}).items()
                           if not np.all(np.isfinite(np.asarray(g, dtype=np.float64)))})
-            summary = f"NaN or Inf in {', '.join(bad)}"
+            summary = f"NaN or Inf in {', '.join(display(b) for b in bad)}"
         elif any(outcomes[p.name].mutated for p in ps.probes):
             summary = f"modified its inputs {next(outcomes[p.name].mutated for p in ps.probes if outcomes[p.name].mutated)}"
         else:

@@ -300,7 +300,7 @@ class Grader:
             result.sandbox, result.seconds = self.sandbox_message, run.seconds
             return result
 
-        diag = diagnose({p.name: outcomes[p.name] for p in self.probe_set.probes}, self.probe_set)
+        diag = diagnose({p.name: outcomes[p.name] for p in self.probe_set.probes}, self.probe_set, contract.names)
         checks = [self._gradient_check(p, readings[p.name], diag) for p in self.probe_set.probes]
         plan = {name: (pts, hidden) for name, pts, hidden in self._check_plan()}
 
@@ -360,6 +360,8 @@ class Grader:
             message = f"{failure}; {message}"
         d = diag.as_dict()
         d["smallest_failing_case"] = self._smallest_failing(checks)
+        if verdict == "fail" and d["smallest_failing_case"]:
+            message += f" (smallest failing case: {d['smallest_failing_case']})"
         return Result(submission, verdict, score, max_score, checks, [d], message, self.sandbox_message, run.seconds, key)
 
     def _matches(self, p: Probe, r: Reading) -> Optional[str]:
