@@ -101,7 +101,6 @@ def _grade(args: argparse.Namespace) -> int:
 
     from rich.panel import Panel
 
-    from . import report
     from .assignment import load
     from .grade import Grader, grade_batch
 
@@ -144,6 +143,20 @@ def _grade(args: argparse.Namespace) -> int:
         else:
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
+    try:
+        _report(args, assignment, results, emit)
+    except OSError as exc:
+        err.print(f"[red]bpcheck grade: could not write the report ({exc}); every result is still saved in {state}/ "
+                  "and a rerun with a writable --out reuses them without regrading[/]")
+        return 2
+    return 0
+
+
+def _report(args: argparse.Namespace, assignment, results, emit) -> None:
+    from pathlib import Path
+
+    from . import report
+
     if args.format == "table":
         report.table(results, f"{assignment.title} ({assignment.name})", Console())
         if args.out:
@@ -160,7 +173,6 @@ def _grade(args: argparse.Namespace) -> int:
         else:
             for r in results:
                 emit(json.dumps(report.gradescope(r), indent=2, ensure_ascii=False), Path(args.out) / f"{Path(r.submission).stem}.results.json")
-    return 0
 
 
 def _autograder(args: argparse.Namespace) -> int:

@@ -169,7 +169,7 @@ def _relu_backward(rule: Callable[[np.ndarray, np.ndarray, float], np.ndarray], 
 
 
 def _bp1_unstable(self: Backprop) -> np.ndarray:
-    L, z, a, y = self.L, self.z[self.L], self.a[self.L], self.y
+    z, a, y = self.z[self.L], self.a[self.L], self.y
     with np.errstate(all="ignore"):
         if self.spec.loss == "softmax_ce":
             e = np.exp(z)  # no max-shift: inf/inf = NaN once a logit passes ~709

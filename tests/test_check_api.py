@@ -7,7 +7,6 @@ import pytest
 
 from oracles.gradcheck import FULL_CHECK_LIMIT, assert_gradients, check_function, check_gradients
 from reference import NetworkSpec, init_params, loss_and_grad
-from reference.bugs import CATALOG
 
 pytest_plugins = ["pytester"]
 

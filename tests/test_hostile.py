@@ -7,7 +7,6 @@ them, such as kill(-1, 9), must never run unsandboxed).
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import time
 from pathlib import Path
