@@ -133,3 +133,15 @@ def test_right_and_wrong_arrays_are_named(probe_set):
     d = diagnose_function(first_layer_noisy, probe_set)
     assert d.wrong_arrays == ["W1"]
     assert "layer 1 wrong" in d.summary and "output layer correct" in d.summary
+
+
+def test_entries_identical_on_every_probe_are_named_together_with_the_reason():
+    """On a one-layer network the output layer is every layer: 'deriv-on-z' and 'deriv-on-z-output' coincide."""
+    from grader.diagnose import make_probe
+    from reference import NetworkSpec
+
+    probe = make_probe("one-layer", "one sigmoid layer", NetworkSpec((3, 2), ("sigmoid",), "half_sse"), 4, 7, None)
+    ps = ProbeSet.build([probe])
+    d = diagnose_function(CATALOG["deriv-on-z"].gradients, ps)
+    assert {m.id for m in d.matches} == {"deriv-on-z", "deriv-on-z-output"}
+    assert "identical results on every probe" in d.summary and "telling them apart needs" in d.summary
