@@ -26,16 +26,19 @@ def _verify(args: argparse.Namespace) -> int:
         print(json.dumps({"cases": args.cases, "oracles": [t.as_dict() for t in tallies]}, indent=2))
     else:
         table = Table(title=f"reference vs oracles on {args.cases} generated networks (float64)")
-        for col in ("oracle", "cases", "max normwise rel. error", "max elementwise error", "agrees"):
+        for col in ("oracle", "cases", "max normwise rel. error (whole gradient)", "max elementwise error",
+                    "worst error / its bound", "agrees"):
             table.add_column(col, justify="right" if col != "oracle" else "left")
         for t in tallies:
             if t.unavailable:
-                table.add_row(t.name, "-", "-", "-", f"[yellow]not run: {t.unavailable}[/]")
+                table.add_row(t.name, "-", "-", "-", "-", f"[yellow]not run: {t.unavailable}[/]")
                 continue
             cases = f"{t.cases}" + (f" ({t.skipped} n/a)" if t.skipped else "")
             agrees = "[green]yes[/]" if t.agrees else "[red]NO[/]"
-            table.add_row(t.name, cases, f"{t.max_normwise:.2e}", f"{t.max_abs:.2e}", agrees)
+            table.add_row(t.name, cases, f"{t.max_normwise:.2e}", f"{t.max_abs:.2e}", f"{t.worst_ratio:.3f}", agrees)
         console.print(table)
+        console.print("Elementwise bound: 2·D·ε·(|o| + S) plus the oracle's own error estimate (oracles/compare.py); "
+                      "finite differences are approximate, so their errors are large where their own bound is.")
         for t in tallies:
             for failure in t.failures[:3]:
                 console.print(f"[red]{t.name}[/]: {failure}")

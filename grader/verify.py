@@ -22,6 +22,7 @@ class OracleTally:
     skipped: int = 0
     max_normwise: float = 0.0
     max_abs: float = 0.0
+    worst_ratio: float = 0.0
     failures: list[str] = field(default_factory=list)
     unavailable: Optional[str] = None
 
@@ -36,6 +37,7 @@ class OracleTally:
             "skipped": self.skipped,
             "max_normwise_relative_error": self.max_normwise,
             "max_elementwise_error": self.max_abs,
+            "worst_error_over_bound": self.worst_ratio,
             "agrees": self.agrees,
             "failures": self.failures,
             "unavailable": self.unavailable,
@@ -73,8 +75,9 @@ def verify(
             est = oracles.run_oracle(name, case.spec, case.params, case.x, case.y)
             result = oracles.compare(grads, est.grads, rtol, est.error, name, scale=scale)
             tally.cases += 1
-            tally.max_normwise = max(tally.max_normwise, result.max_normwise)
+            tally.max_normwise = max(tally.max_normwise, result.normwise)
             tally.max_abs = max(tally.max_abs, result.max_abs)
+            tally.worst_ratio = max(tally.worst_ratio, result.worst_ratio)
             if not result.ok:
                 tally.failures.append(f"{case.describe()}: {result.message()}")
         if on_case:

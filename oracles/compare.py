@@ -73,6 +73,9 @@ class ArrayResult:
     bound_at_worst: float
     bad: int
     size: int
+    worst_ratio: float = 0.0  # max |g − o| / bound: at most 1 when the array agrees
+    sq_diff: float = 0.0
+    sq_ref: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -99,6 +102,18 @@ class Comparison:
     @property
     def max_abs(self) -> float:
         return max((a.max_abs for a in self.arrays), default=0.0)
+
+    @property
+    def normwise(self) -> float:
+        """‖g − o‖ / ‖o‖ over the whole gradient (every array as one vector)."""
+        ref = sum(a.sq_ref for a in self.arrays) ** 0.5
+        diff = sum(a.sq_diff for a in self.arrays) ** 0.5
+        return diff / ref if ref > 0 else diff
+
+    @property
+    def worst_ratio(self) -> float:
+        """The largest elementwise |error| / bound: at most 1 exactly when the comparison passes."""
+        return max((a.worst_ratio for a in self.arrays), default=0.0)
 
     def failures(self) -> list[ArrayResult]:
         return [a for a in self.arrays if not a.ok]
@@ -158,6 +173,8 @@ def compare(
         k = np.unravel_index(int(np.argmax(excess)), o.shape) if o.size else ()
         norm_o = float(np.linalg.norm(o))
         norm_d = float(np.linalg.norm(np.where(np.isfinite(diff), diff, np.inf)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(diff == 0, 0.0, diff / bound)
         out.arrays.append(
             ArrayResult(
                 name=name,
@@ -170,6 +187,9 @@ def compare(
                 bound_at_worst=float(bound[k]) if o.size else 0.0,
                 bad=int(np.sum(diff > bound)),
                 size=o.size,
+                worst_ratio=float(np.max(ratio)) if o.size else 0.0,
+                sq_diff=norm_d**2,
+                sq_ref=norm_o**2,
             )
         )
     return out
