@@ -101,9 +101,13 @@ def make_targets(spec: NetworkSpec, rng: np.random.Generator, n: int, labels: bo
 
 
 def kink_distance(case: Case) -> float:
-    """The smallest |z| over every relu/leaky_relu layer (inf when there is none)."""
+    """The smallest |z| over every relu/leaky_relu layer, in units of the layer's input scale (inf when there is none).
+
+    A step h in Wˡ moves zˡ by h·aˡ⁻¹, so the distance that matters is |zˡ| / max(1, max|aˡ⁻¹|).
+    """
     obj = Objective(case.spec, case.params, case.x, case.y)
-    gaps = [np.min(np.abs(obj.z[l])) for l, a in enumerate(case.spec.activations, start=1) if a in NON_ANALYTIC]
+    gaps = [np.min(np.abs(obj.z[l])) / max(1.0, float(np.max(np.abs(obj.a[l - 1]))))
+            for l, a in enumerate(case.spec.activations, start=1) if a in NON_ANALYTIC]
     return float(min(gaps)) if gaps else float("inf")
 
 
