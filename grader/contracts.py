@@ -32,6 +32,9 @@ class Reading:
     steps: Optional[dict[str, np.ndarray]] = None  # blog-class: weights after k steps, our layout
     mutated: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: per array, a bound on the error the reading itself adds (a gradient read off a weight update is
+    #: a difference of two rounded weights: |ΔW| carries up to ε(|W_before| + |W_after|)/η)
+    uncertainty: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _get(arrays: dict[str, np.ndarray], key: str, student: str, reading: Reading) -> Optional[np.ndarray]:
@@ -113,6 +116,7 @@ def _blog_read(case: Case, arrays: dict[str, np.ndarray]) -> Reading:
         after = _shaped(_get(arrays, f"{ours}_step1", f"{student} after backprop()", r), case.params[ours].shape, student, r)
         if after is not None and after.shape == case.params[ours].shape:
             r.grads[ours] = -(after - case.params[ours]) / BLOG_LR
+            r.uncertainty[ours] = np.finfo(np.float64).eps * (np.abs(after) + np.abs(case.params[ours])) / BLOG_LR
     out = _get(arrays, "output", "self.output after feedforward()", r)
     r.forward = out
     k = max((int(key.split("step")[1]) for key in arrays if "_step" in key), default=0)

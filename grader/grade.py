@@ -370,7 +370,8 @@ class Grader:
         if r.errors:
             return "; ".join(r.errors)
         try:
-            result = oracles.compare(r.grads, e["grads"], e["rtol"], None, "the reference (confirmed by an independent oracle)", e["scale"])
+            result = oracles.compare(r.grads, e["grads"], e["rtol"], r.uncertainty or None,
+                                     "the reference (confirmed by an independent oracle)", e["scale"])
         except ValueError as exc:
             return str(exc)
         if result.ok:

@@ -23,7 +23,8 @@ backward pass with every activation derivative bounded by 1), or, without it, G 
     |g_k − o_k| ≤ rtol·(|o_k| + S) + e_k
 
 where e_k is the oracle's own error bound (zero for autograd and complex step, the Richardson /
-central difference estimate for finite differences; see ``finite_diff``).  Each array also reports
+central difference estimate for finite differences; see ``finite_diff``), plus, where a gradient is
+read indirectly (off a weight update, in the grader), the rounding that reading adds.  Each array also reports
 its normwise relative error ‖g − o‖_F / ‖o‖_F, the figure the tables print.
 
 Consensus: two oracles agree when the same test passes between them with float64's ε and
@@ -165,7 +166,8 @@ def compare(
     out = Comparison(oracle_name, rtol, G)
     for name, o in ref.items():
         g = _as_float64(name, candidate[name], o.shape)
-        e = np.zeros(o.shape) if oracle_error is None else np.asarray(oracle_error[name], dtype=np.float64)
+        extra = None if oracle_error is None else oracle_error.get(name)
+        e = np.zeros(o.shape) if extra is None else np.asarray(extra, dtype=np.float64)
         diff = np.abs(g - o)
         diff = np.where(np.isnan(diff), np.inf, diff)
         bound = rtol * (np.abs(o) + G) + e
