@@ -99,6 +99,17 @@ def _agree(a: Outcome, b: Outcome, probe: Probe, rtol: float, scale: float) -> b
     return True
 
 
+def confirmed_gradients(p: Probe, confirm_with: Sequence[str] = ("complex_step", "central")) -> dict[str, np.ndarray]:
+    """The reference's gradients on probe ``p``, after the first valid oracle in ``confirm_with`` agreed with them."""
+    c = p.case
+    _, grads = loss_and_grad(c.spec, c.params, c.x, c.y)
+    oracle = next(o for o in confirm_with if not oracles.unavailable(o, c.spec))
+    check = oracles.check(oracle, c.spec, c.params, c.x, c.y, grads)
+    if not check.ok:
+        raise RuntimeError(f"probe {p.name}: the reference disagrees with {oracle}; no diagnosis is possible.\n{check.message()}")
+    return grads
+
+
 @dataclass
 class ProbeSet:
     """Probes with their expected gradients and every catalog entry's outcome, computed once per run."""
@@ -117,12 +128,7 @@ class ProbeSet:
             c = p.case
             ps.rtol[p.name] = oracles.rtol_for(c.spec, c.batch)
             ps.scale[p.name] = oracles.term_scale(c.spec, c.params, c.x, c.y)
-            _, grads = loss_and_grad(c.spec, c.params, c.x, c.y)
-            oracle = next(o for o in confirm_with if not oracles.unavailable(o, c.spec))
-            check = oracles.check(oracle, c.spec, c.params, c.x, c.y, grads)
-            if not check.ok:
-                raise RuntimeError(f"probe {p.name}: the reference disagrees with {oracle}; no diagnosis is possible.\n{check.message()}")
-            ps.expected[p.name] = Outcome(grads, None, [])
+            ps.expected[p.name] = Outcome(confirmed_gradients(p, confirm_with), None, [])
         for bug in (*BUGS, *LOOKALIKES):
             ps.entries[bug.id] = {p.name: run_candidate(bug.gradients, p.case, p.lr) for p in ps.probes}
         return ps
