@@ -4,16 +4,19 @@ Every estimator runs in float64 whatever the candidate's dtype, and returns an
 ``Estimate``: the gradient and, per element, a bound on its own error, which the
 comparison adds to its tolerance (``oracles.compare``).
 
-Steps (ε = 2⁻⁵² ≈ 2.2e-16) are absolute, not scaled by |θ_k|: the objective adds the step's
-effect h·aˡ⁻¹ to zˡ directly, so θ + h is never formed or rounded, and what sets the right step is
-the curvature of the activations in z (scale 1), not the size of the weight.  (Scaling by |θ| once
-made Richardson's 4h reach 1.2 in z for a weight of 400, past where its error estimate holds.)
+Steps (ε = 2⁻⁵² ≈ 2.2e-16) are measured in z, not in θ: the objective adds the step's effect
+h·aˡ⁻¹ to zˡ directly, so θ + h is never formed or rounded, and what sets the right step is the
+curvature of the activations in z (scale 1).  Each parameter's step is the base step divided by
+its reach (``Objective.reach``), the most a unit step in it can move any downstream pre-activation.
+(Steps scaled by |θ| once moved z by 1.2 for a weight of 400; unscaled steps moved an output
+layer with weights ~1e4 by ~7: both past where the error estimates hold, both found by the
+thorough profile.)
 
-- central   D(h) = [C(θ + h e_k) − C(θ − h e_k)] / 2h,  h = ε^⅓ ≈ 6.1e-6.
+- central   D(h) = [C(θ + h e_k) − C(θ − h e_k)] / 2h,  h = ε^⅓ / reach ≈ 6.1e-6 / reach.
             Error = truncation h² C'''/6 + rounding ≤ ε_C/h; h ≈ ε^⅓ balances the two, leaving
             ~ε^⅔ ≈ 4e-11 relative (measured here: best near h ≈ 1e-5, ~1e-10 relative).
             Error bound: |D(h) − D(2h)| (three times D(h)'s truncation) + 3 ε_C/h.
-- richardson R(h) = [4 D(h) − D(2h)] / 3 cancels the h² term; h = ε^⅕ ≈ 7.4e-4 balances h⁴
+- richardson R(h) = [4 D(h) − D(2h)] / 3 cancels the h² term; h = ε^⅕ / reach ≈ 7.4e-4 / reach balances h⁴
             against ε/h.  Error bound: |R(h) − R(2h)| + 5 ε_C/h.
 - complex   Im C(θ + ih e_k) / h with h = 1e-20: no subtraction, so no cancellation; exact to
             rounding.  Valid only when C is analytic: refused for relu / leaky_relu.
@@ -79,16 +82,17 @@ def _rounding(obj: Objective) -> float:
     return 2 * op_depth(obj.spec, obj.x.shape[0]) * EPS * (abs(obj.value) + M)
 
 
-def _differences(obj: Objective, h: float, multiples: Sequence[int]) -> dict[str, list[np.ndarray]]:
-    """Central differences D(m·h) for each multiple m, for every parameter."""
-    out: dict[str, list[np.ndarray]] = {}
+def _differences(obj: Objective, base: float, multiples: Sequence[int]) -> dict[str, tuple[float, list[np.ndarray]]]:
+    """Per parameter: its step h = base / reach, and the central differences D(m·h) for each multiple m."""
+    out: dict[str, tuple[float, list[np.ndarray]]] = {}
     for name, p in obj.params.items():
+        h = base / obj.reach(name)
         ds = []
         for m in multiples:
             plus = _sweep(obj, name, lambda k: np.full(len(k), m * h))
             minus = _sweep(obj, name, lambda k: np.full(len(k), -m * h))
             ds.append(((plus - minus) / (2 * m * h)).reshape(p.shape))
-        out[name] = ds
+        out[name] = (h, ds)
     return out
 
 
@@ -97,9 +101,9 @@ def central(spec: NetworkSpec, params: Mapping[str, np.ndarray], x: np.ndarray, 
     obj = Objective(spec, _float64(params), x, y)
     rounding = _rounding(obj)
     grads, error = {}, {}
-    for name, (d1, d2) in _differences(obj, CENTRAL_STEP, (1, 2)).items():
+    for name, (h, (d1, d2)) in _differences(obj, CENTRAL_STEP, (1, 2)).items():
         grads[name] = d1
-        error[name] = np.abs(d1 - d2) + 3 * rounding / CENTRAL_STEP
+        error[name] = np.abs(d1 - d2) + 3 * rounding / h
     return Estimate("central", grads, error)
 
 
@@ -108,11 +112,11 @@ def richardson(spec: NetworkSpec, params: Mapping[str, np.ndarray], x: np.ndarra
     obj = Objective(spec, _float64(params), x, y)
     rounding = _rounding(obj)
     grads, error = {}, {}
-    for name, (d1, d2, d4) in _differences(obj, RICHARDSON_STEP, (1, 2, 4)).items():
+    for name, (h, (d1, d2, d4)) in _differences(obj, RICHARDSON_STEP, (1, 2, 4)).items():
         r1 = (4 * d1 - d2) / 3
         r2 = (4 * d2 - d4) / 3
         grads[name] = r1
-        error[name] = np.abs(r1 - r2) + 5 * rounding / RICHARDSON_STEP
+        error[name] = np.abs(r1 - r2) + 5 * rounding / h
     return Estimate("richardson", grads, error)
 
 

@@ -155,6 +155,22 @@ class Objective:
         reg = sum(np.sum(params[f"W{l}"] ** 2, axis=(-2, -1)) for l in range(1, spec.depth + 1))
         return data + 0.5 * spec.l2 * reg
 
+    def reach(self, name: str) -> float:
+        """How far one unit step in parameter ``name`` can move any pre-activation downstream (at least 1).
+
+        A step s in Wˡ[i, j] moves zˡ_j by s·aˡ⁻¹_i (s for a bias), zˡ⁺¹ by at most that times max|Wˡ⁺¹|
+        (one column moved, |σ'| ≤ 1), and every later layer by at most its largest column sum of |W|.
+        Finite-difference steps are divided by this, so that no pre-activation moves by more than the
+        step itself: the activations' curvature is O(1) in z, which keeps the difference quotients in
+        their asymptotic regime, where the error estimates hold.
+        """
+        l = int(name[1:])
+        gain = max(1.0, float(np.max(np.abs(self.a[l - 1])))) if name[0] == "W" else 1.0
+        for k in range(l + 1, self.spec.depth + 1):
+            W = np.abs(self.params[f"W{k}"])
+            gain *= max(1.0, float(W.max()) if k == l + 1 else float(W.sum(axis=0).max()))
+        return gain
+
     def rank_one(self, l: int) -> bool:
         """Whether perturbing layer l moves only one column of aˡ (an elementwise hidden activation)."""
         return l < self.spec.depth and self.spec.activations[l - 1] != "softmax"
