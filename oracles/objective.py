@@ -76,8 +76,11 @@ def data_loss(spec: NetworkSpec, z: np.ndarray, a: Optional[np.ndarray], y: np.n
         per = np.sum(y * _softplus(-z) + (1 - y) * _softplus(z), axis=-1)
     elif spec.loss == "softmax_ce":
         m = z.real.max(axis=-1, keepdims=True) if shift is None else shift
-        lse = m[..., 0] + np.log(np.sum(np.exp(z - m), axis=-1))
-        per = lse * y.sum(axis=-1) - np.sum(y * z, axis=-1)  # Σ_k y_k (lse − z_k)
+        yz = np.einsum("...nk,nk->...n", z, y)  # Σ_k y_k z_k without a (..., N, K) temporary
+        e = z - m
+        np.exp(e, out=e)  # one (..., N, K) temporary, reused: large short-lived arrays are slow to allocate
+        lse = m[..., 0] + np.log(e.sum(axis=-1))
+        per = lse * y.sum(axis=-1) - yz  # Σ_k y_k (lse − z_k)
     else:
         raise ValueError(f"loss: unknown name {spec.loss!r}")
     return per.mean(axis=-1) if spec.reduction == "mean" else per.sum(axis=-1)
@@ -198,7 +201,8 @@ class Objective:
         if self.rank_one(l):
             moved = activation(spec.activations[l - 1], col, spec.leaky_slope) - self.a[l][:, j].T
             W_next = self.params[f"W{l + 1}"]
-            z_next = self.z[l + 1][None, :, :] + moved[:, :, None] * W_next[j][:, None, :]
+            z_next = moved[:, :, None] * W_next[j][:, None, :]
+            z_next += self.z[l + 1][None, :, :]  # in place: one (P, N, n) array per chunk
             data = self._finish(l + 1, z_next)
         else:
             z = np.repeat(self.z[l][None, :, :], len(j), axis=0).astype(col.dtype)
