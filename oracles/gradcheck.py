@@ -186,7 +186,7 @@ def check_function(
                 h = finite_diff.CENTRAL_STEP * max(1.0, abs(a[k]))
                 d1 = (float(at(h)) - float(at(-h))) / (2 * h)
                 d2 = (float(at(2 * h)) - float(at(-2 * h))) / (4 * h)
-                g[k], e[k] = d1, abs(d1 - d2) + 3 * 64 * eps * max(abs(f0), 1e-300) / h
+                g[k], e[k] = d1, finite_diff._central_bound(d1, d2, 64 * eps * max(abs(f0), 1e-300), h)
         est[names[i]], err[names[i]] = g, e
     if rtol is None:
         # Without a network to count the op depth D from, assume a loss of at most 32 chained roundings per

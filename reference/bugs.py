@@ -16,8 +16,7 @@ from typing import Any, Callable, Mapping, Optional
 import numpy as np
 
 from .activations import sigmoid
-from .network import Backprop, Params, forward, loss_and_grad
-from .spec import check_params
+from .network import Backprop, Params, loss_and_grad
 
 
 @dataclass(frozen=True)
@@ -43,9 +42,7 @@ class Bug:
 
     def gradients(self, spec, params, x, y, lr: Optional[float] = None) -> Params:
         """This variant's gradients; with ``lr``, as they come out of one training step of size lr."""
-        params = check_params(spec, params)
-        _, cache = forward(spec, params, x, y)
-        return self.backprop(spec, params, cache, lr).run()
+        return loss_and_grad(spec, params, x, y, self.backprop, lr)[1]
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("id", "number", "title", "wrong", "right", "source", "symptom", "reveals", "correct", "convention")}
@@ -338,8 +335,3 @@ def get(bug_id: str) -> Bug:
         return CATALOG[bug_id]
     except KeyError:
         raise ValueError(f"bug: unknown id {bug_id!r}; expected one of {list(CATALOG)}") from None
-
-
-def loss_and_grad_with(bug_id: str, spec, params, x, y) -> tuple[float, Params]:
-    """C and the gradients as the catalog entry ``bug_id`` computes them."""
-    return loss_and_grad(spec, params, x, y, backprop=get(bug_id).backprop)

@@ -149,12 +149,17 @@ def backward(spec: NetworkSpec, params: Mapping[str, np.ndarray], cache: Cache) 
 
 
 def loss_and_grad(
-    spec: NetworkSpec, params: Mapping[str, Any], x: Any, y: Any, backprop: type[Backprop] = Backprop
+    spec: NetworkSpec, params: Mapping[str, Any], x: Any, y: Any, backprop: type[Backprop] = Backprop,
+    lr: Optional[float] = None,
 ) -> tuple[float, Params]:
-    """C and ∂C/∂θ for every parameter θ, in one forward and one backward pass (``backprop``: a catalog variant)."""
+    """C and ∂C/∂θ for every parameter θ, in one forward and one backward pass.
+
+    ``backprop``: a catalog variant; ``lr``: the step size of the training step the gradients are taken in
+    (only the stale-weights variant looks at it).
+    """
     params = check_params(spec, params)
     loss, cache = forward(spec, params, x, y)
-    return loss, backprop(spec, params, cache).run()
+    return loss, backprop(spec, params, cache, lr).run()
 
 
 def sgd_step(
