@@ -219,10 +219,11 @@ class Grader:
             for f in filenames:
                 os.chmod(os.path.join(dirpath, f), 0o644)
 
-    def grade(self, path: Path) -> Result:
+    def grade(self, path: Path, files: Optional[dict[str, bytes]] = None) -> Result:
+        """Grade one submission; ``files``: its already-collected files, if the caller has read them."""
         path = Path(path)
         try:
-            files = collect(path, self.a.module)
+            files = files if files is not None else collect(path, self.a.module)
         except SubmissionError as exc:
             return self._error(str(path), str(exc), "")
         key = self.key(files)
@@ -413,9 +414,10 @@ def grade_batch(grader: Grader, paths: Sequence[Path], jobs: int, state: Path,
 
     def one(path: Path) -> Result:
         try:
-            key = grader.key(collect(path, grader.a.module))
+            files: Optional[dict[str, bytes]] = collect(path, grader.a.module)
+            key = grader.key(files)
         except SubmissionError:
-            key = ""
+            files, key = None, ""
         record = state / f"{key}.json" if key else None
         if record is not None and record.exists():
             try:
@@ -428,7 +430,7 @@ def grade_batch(grader: Grader, paths: Sequence[Path], jobs: int, state: Path,
             except (ValueError, TypeError):
                 pass  # a damaged record is regraded
         try:
-            result = grader.grade(path)
+            result = grader.grade(path, files)
         except Exception as exc:  # the grader's own failure on one submission must not stop the batch
             result = grader._error(str(path), f"internal grader error: {type(exc).__name__}: {exc}", key)
             result.verdict = "error"
