@@ -399,6 +399,10 @@ class Grader:
         message = diag.summary if not diag.correct else "all gradient checks pass"
         if words and chosen.right:
             message += f" (correct, with {words})"
+            own = diagnose(default.outcomes, self.probe_set, lambda k: self.contract.display(k, default.state.conventions))
+            if own.matches and not all(b.convention for b in own.matches):
+                message += (f"; note: under the assignment's own conventions the same numbers are {own.summary}, "
+                            "so check which the student meant")
             if credit < 1:
                 message += f"; the assignment gives {credit:.0%} of the points for that convention"
         elif words:

@@ -24,6 +24,8 @@ import json
 import os
 import re
 import stat
+import symtable
+import tokenize
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -341,8 +343,22 @@ def _touched(node: ast.AST) -> set[str]:
     return out
 
 
-def _used(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+def _used(node: ast.stmt, source: str) -> set[str]:
+    """The global names a top-level statement refers to: a function's parameters and locals are not among them."""
+    text = ast.get_source_segment(source, node) or ast.unparse(node)
+    try:
+        table = symtable.symtable(text, "<statement>", "exec")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    names: set[str] = set()
+    stack = [(table, True)]
+    while stack:
+        t, top = stack.pop()
+        for sym in t.get_symbols():
+            if (top and sym.is_referenced()) or (not top and sym.is_global() and (sym.is_referenced() or sym.is_assigned())):
+                names.add(sym.get_name())
+        stack.extend((child, False) for child in t.get_children())
+    return names
 
 
 def defined_names(tree: ast.Module) -> dict[str, int]:
@@ -355,13 +371,13 @@ def defined_names(tree: ast.Module) -> dict[str, int]:
     return out
 
 
-def plan(tree: ast.Module, roots: set[str], notebook_mode: bool) -> dict[str, str]:
+def plan(tree: ast.Module, source: str, roots: set[str], notebook_mode: bool) -> dict[str, str]:
     """Which top-level statements to run: those the entry point needs ("run"); in a .py file, also the other
     statements before its definition, whose failure is only noted ("tolerate").  The rest is driver code."""
     body = tree.body
     bound = [_bound(s) for s in body]
     touched = [_touched(s) for s in body]
-    used = [_used(s) for s in body]
+    used = [_used(s, source) for s in body]
     always = [isinstance(s, ast.ImportFrom) and (s.module == "__future__" or any(a.name == "*" for a in s.names)) for s in body]
     names, needed = set(roots), set()
     changed = True
@@ -432,9 +448,13 @@ def _parse(rel: str, data: bytes) -> _Candidate:
         nb = notebook(data, rel)
         tree = ast.parse(nb.source)
         return _Candidate(rel + ".py", rel, nb.source, tree, None, nb)
-    source = data.decode("utf-8", errors="replace")
     try:
-        return _Candidate(rel, rel, source, ast.parse(data, filename=rel), None, None)
+        encoding = tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+        source = data.decode(encoding, errors="replace")
+    except (SyntaxError, LookupError):  # an unknown coding cookie
+        source = data.decode("utf-8", errors="replace")
+    try:
+        return _Candidate(rel, rel, source, ast.parse(source, filename=rel), None, None)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         return _Candidate(rel, rel, source, None, exc, None)
 
@@ -483,7 +503,7 @@ def collect(path: Path, forms: Sequence[Sequence[tuple[str, ...]]], module_hint:
         files[main.rel] = main.source.encode("utf-8")
         notebooks[main.rel] = main.notebook
     roots = {n for g in forms[form] for n in g if n in defined[main.rel]}
-    statements = plan(main.tree, roots, main.notebook is not None)
+    statements = plan(main.tree, main.source, roots, main.notebook is not None)
     if main.notebook is not None:
         used = sorted({cell[0] for line in map(int, statements) if (cell := main.notebook.cell_of(line))})
         notes.append(f"{main.shown}: ran code cells {', '.join(map(str, used))} (what the entry point needs); "
