@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import importlib.util
+import os
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -90,12 +91,17 @@ def bundled() -> list[str]:
 
 
 def resolve(name_or_path: str) -> Path:
-    """A bundled assignment by name (case-insensitive, with or without .toml), else a TOML file by path."""
+    """A bundled assignment by name (case-insensitive), else a TOML file by path.
+
+    A bare name is looked up among the bundled assignments first, so a folder of submissions that happens to
+    share the assignment's name never stands in for it; ``name.toml`` is a file when one exists there.
+    """
     by_name = {p.stem.lower(): p for p in BUNDLED.glob("*.toml")}
     key = name_or_path.lower().removesuffix(".toml")
-    if key in by_name and "/" not in name_or_path:
-        return by_name[key]
+    bare = "/" not in name_or_path and os.sep not in name_or_path
     path = Path(name_or_path)
+    if bare and key in by_name and not (name_or_path.lower().endswith(".toml") and path.is_file()):
+        return by_name[key]
     if path.is_dir():
         raise AssignmentError(f"--assignment: {name_or_path} is a folder; expected a bundled name ({', '.join(bundled())}) "
                               "or a .toml file")
@@ -103,9 +109,9 @@ def resolve(name_or_path: str) -> Path:
         return path
     near = difflib.get_close_matches(key, list(by_name), n=1, cutoff=0.5)
     hint = f"; did you mean {by_name[near[0]].stem!r}?" if near else ""
-    if path.suffix == ".toml" or "/" in name_or_path:
+    if not bare or path.suffix:
         raise AssignmentError(f"--assignment: file not found: {name_or_path}{hint}")
-    raise AssignmentError(f"--assignment: no bundled assignment {name_or_path!r}{hint} Bundled: {bundled()} "
+    raise AssignmentError(f"--assignment: no bundled assignment {name_or_path!r}{hint or '.'} Bundled: {bundled()} "
                           "(or give a path to a .toml file)")
 
 

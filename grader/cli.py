@@ -208,6 +208,36 @@ def _golden(args: argparse.Namespace) -> int:
     return 0
 
 
+def _assignment_check(args: argparse.Namespace) -> int:
+    """Validate an assignment file, then grade its solution against it: the solution must pass with every point."""
+    from pathlib import Path
+
+    from .assignment import load
+    from .grade import Grader
+
+    err = Console(stderr=True)
+    try:
+        a = load(args.file)
+    except ValueError as exc:
+        err.print(f"[red]bpcheck assignment check: {exc}[/]", markup=True, highlight=False)
+        return 2
+    variants = a.contract.variants()
+    print(f"{a.path}: valid. {a.title} ({a.name}): {len(a.probes)} probes, "
+          f"{len(a.contract.forms)} entry form(s), {len(variants)} accepted combination(s) of conventions")
+    for v in variants[1:]:
+        print(f"  also accepted: {v.words()}")
+    solution = Path(args.solution) if args.solution else a.solution
+    if solution is None:
+        print("no solution to grade: add solution = \"path/to/solution.py\" to the file, or pass --solution")
+        return 0
+    r = Grader(a).grade(solution)
+    print(f"solution {solution}: {r.verdict} {r.score:g}/{r.max_score:g}: {r.message}")
+    for c in r.checks:
+        if not c.passed:
+            print(f"  {c.name}: {c.output}")
+    return 0 if r.verdict == "pass" and r.score == r.max_score else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bpcheck", description="Reference backpropagation, gradient oracles and a grader.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -243,6 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
     gd = sub.add_parser("golden", help="export the golden data set (JSON, with provenance and published digits)")
     gd.add_argument("--out", metavar="PATH", help="write here instead of standard output")
     gd.set_defaults(func=_golden)
+
+    asg = sub.add_parser("assignment", help="work with assignment files (docs/assignments.md)")
+    asg_sub = asg.add_subparsers(dest="action", required=True)
+    chk = asg_sub.add_parser("check", help="validate an assignment TOML and grade its solution against it")
+    chk.add_argument("file", metavar="NAME|PATH", help="a bundled assignment or a TOML file")
+    chk.add_argument("--solution", metavar="PATH", help="the solution to grade (default: the file's solution = ...)")
+    chk.set_defaults(func=_assignment_check)
 
     z = sub.add_parser("autograder", help="build a Gradescope autograder zip (setup.sh + run_autograder) for an assignment")
     z.add_argument("--assignment", required=True, metavar="NAME|PATH")

@@ -213,7 +213,7 @@ class Variant:
 
     def words(self, fitted_lr: Optional[float] = None) -> str:
         parts = [describe(k, fitted_lr if (k == "learning_rate" and v == "any" and fitted_lr) else v) for k, v in self.choices]
-        return " and ".join(parts)
+        return " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 2 else parts)
 
 
 # --- entry points -----------------------------------------------------------------------------------------
