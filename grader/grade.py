@@ -239,7 +239,10 @@ class Grader:
             where = "while importing the submission" if phase in (None, "import") else f"during probe {probe!r}"
             return f"timed out after {self.a.limits.timeout_seconds:g} s {where} (an infinite loop, a sleep, or very slow code)"
         if status.get("import"):
-            return f"importing {sub.shown} failed: {describe_error(status['import'], sub)}"
+            missing = status["import"].get("missing_module") if isinstance(status["import"], dict) else None
+            link = next((k for k in sub.links if isinstance(missing, str) and missing.split(".")[0] in _provided({k: b""})), None)
+            return (f"importing {sub.shown} failed: {describe_error(status['import'], sub)}"
+                    + (f" ({link} is a symbolic link, which bpcheck never follows: hand in the file itself)" if link else ""))
         if phase not in ("done", None) and run.returncode is not None:
             return (f"the process ended (exit status {run.returncode}) during probe {probe!r} before finishing: "
                     "sys.exit/os._exit, a crash, or a resource limit (memory, processes, file size)")
@@ -427,7 +430,7 @@ class Grader:
             if not isinstance(name, str) or not name:
                 continue
             root = name.split(".")[0][:100]
-            if root in _provided(sub.files) or root in sandbox.OWN_PACKAGES:
+            if root in _provided(sub.files) | _provided(dict.fromkeys(sub.links)) or root in sandbox.OWN_PACKAGES:
                 continue
             pip = PIP_NAMES.get(root, root)
             return (f"the submission imports {name[:100]!r}, which is not installed where bpcheck grades. Install it "

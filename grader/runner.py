@@ -204,6 +204,9 @@ def _store(value, pattern, save, what):
     """Match ``value`` against ``pattern`` and save the arrays it names."""
     if pattern is None:
         return
+    if isinstance(value, _Inert):
+        raise TypeError(f"{what}: got {value!r}, a stand-in from a module the assignment stubs ([environment] stub); "
+                        "the graded code needs the real module")
     if isinstance(pattern, str):
         save(pattern, value)
         return

@@ -76,6 +76,7 @@ class Submission:
     statements: Optional[dict[str, str]]  # top-level statement line -> "run" | "tolerate"; absent lines are skipped
     notebooks: dict[str, Notebook] = field(default_factory=dict)  # generated module -> its notebook
     notes: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)  # symbolic links found in it, never followed
 
     @property
     def shown(self) -> str:
@@ -150,7 +151,7 @@ def _wanted(name: str) -> bool:
     return name.endswith((".py", ".ipynb"))
 
 
-def _read_folder(root: str, notes: list[str], budget: _Budget) -> dict[str, bytes]:
+def _read_folder(root: str, notes: list[str], links: list[str], budget: _Budget) -> dict[str, bytes]:
     """Every .py and .ipynb file under ``root`` (already resolved), walked by directory descriptors, links refused."""
     files: dict[str, bytes] = {}
     root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
@@ -166,6 +167,7 @@ def _read_folder(root: str, notes: list[str], budget: _Budget) -> dict[str, byte
                     shown = rel + e.name
                     if e.is_symlink():
                         notes.append(f"ignored the symbolic link {shown} (links in a submission are never followed)")
+                        links.append(shown)
                     elif e.is_dir(follow_symlinks=False):
                         if e.name in SKIP_DIRS or e.name.startswith("."):
                             continue
@@ -188,7 +190,7 @@ def _read_folder(root: str, notes: list[str], budget: _Budget) -> dict[str, byte
     return files
 
 
-def _read_zip(data: bytes, shown: str, notes: list[str], budget: _Budget) -> dict[str, bytes]:
+def _read_zip(data: bytes, shown: str, notes: list[str], links: list[str], budget: _Budget) -> dict[str, bytes]:
     """The .py and .ipynb members of a zip, each bounded whatever its header says; unsafe paths and links refused."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
@@ -207,6 +209,7 @@ def _read_zip(data: bytes, shown: str, notes: list[str], budget: _Budget) -> dic
             continue
         if stat.S_ISLNK(info.external_attr >> 16):
             notes.append(f"ignored the symbolic link {name} in {shown}")
+            links.append(name)
             continue
         if len(parts) > MAX_DEPTH + 1:
             notes.append(f"ignored {name} in {shown}: deeper than {MAX_DEPTH} folders")
@@ -228,7 +231,7 @@ def _read_zip(data: bytes, shown: str, notes: list[str], budget: _Budget) -> dic
     return files
 
 
-def read_files(path: Path, notes: list[str]) -> tuple[dict[str, bytes], bool]:
+def read_files(path: Path, notes: list[str], links: list[str]) -> tuple[dict[str, bytes], bool]:
     """The submission's .py/.ipynb files by relative path, and whether it is a single file."""
     budget = _Budget()
     real = os.path.realpath(path)  # the path given on the command line may be a link: resolved once, here
@@ -237,7 +240,7 @@ def read_files(path: Path, notes: list[str]) -> tuple[dict[str, bytes], bool]:
     except OSError:
         raise SubmissionError(f"not found: {path}") from None
     if stat.S_ISDIR(st.st_mode):
-        files = _read_folder(real, notes, budget)
+        files = _read_folder(real, notes, links, budget)
         if not files:
             raise SubmissionError(f"no .py or .ipynb file in the folder {path}")
         return files, False
@@ -246,7 +249,7 @@ def read_files(path: Path, notes: list[str]) -> tuple[dict[str, bytes], bool]:
     name = Path(real).name
     if name.endswith(".zip"):
         data = _read_at(None, real, Path(path).name, budget)
-        files = _read_zip(data, Path(path).name, notes, budget)
+        files = _read_zip(data, Path(path).name, notes, links, budget)
         if not files:
             raise SubmissionError(f"no .py or .ipynb file in the zip {path}")
         return files, False
@@ -466,7 +469,8 @@ def collect(path: Path, forms: Sequence[Sequence[tuple[str, ...]]], module_hint:
     """
     path = Path(path)
     notes: list[str] = []
-    raw, single = read_files(path, notes)
+    links: list[str] = []
+    raw, single = read_files(path, notes, links)
     candidates: list[_Candidate] = []
     for rel in sorted(raw):
         try:
@@ -509,7 +513,7 @@ def collect(path: Path, forms: Sequence[Sequence[tuple[str, ...]]], module_hint:
         notes.append(f"{main.shown}: ran code cells {', '.join(map(str, used))} (what the entry point needs); "
                      f"skipped the other {len(main.notebook.cells) - len(used)} (data loading, training, plots)")
     module, sys_path = _module_and_path(main.rel, files)
-    return Submission(path, files, main.rel, module, sys_path, statements, notebooks, notes)
+    return Submission(path, files, main.rel, module, sys_path, statements, notebooks, notes, links)
 
 
 def _module_and_path(rel: str, files: dict[str, bytes]) -> tuple[str, list[str]]:
