@@ -8,6 +8,7 @@ import sys
 from typing import Optional, Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -111,7 +112,7 @@ def _grade(args: argparse.Namespace) -> int:
     try:
         assignment = load(args.assignment)
     except ValueError as exc:
-        err.print(f"[red]bpcheck grade: {exc}[/]")
+        err.print(f"[red]bpcheck grade: {escape(str(exc))}[/]", soft_wrap=True)
         return 2
     paths = [Path(p) for p in args.submissions]
     missing = [str(p) for p in paths if not p.exists()]
@@ -187,7 +188,7 @@ def _autograder(args: argparse.Namespace) -> int:
     try:
         assignment = load(args.assignment)
     except ValueError as exc:
-        Console(stderr=True).print(f"[red]bpcheck autograder: {exc}[/]")
+        Console(stderr=True).print(f"[red]bpcheck autograder: {escape(str(exc))}[/]", soft_wrap=True)
         return 2
     out = Path(args.out or f"autograder-{assignment.name}.zip")
     build_zip(assignment, args.assignment, out)
@@ -219,7 +220,7 @@ def _assignment_check(args: argparse.Namespace) -> int:
     try:
         a = load(args.file)
     except ValueError as exc:
-        err.print(f"[red]bpcheck assignment check: {exc}[/]", markup=True, highlight=False)
+        err.print(f"[red]bpcheck assignment check: {escape(str(exc))}[/]", soft_wrap=True)
         return 2
     variants = a.contract.variants()
     print(f"{a.path}: valid. {a.title} ({a.name}): {len(a.probes)} probes, "

@@ -580,16 +580,17 @@ def grade_batch(grader: Grader, paths: Sequence[Path], jobs: int, state: Path,
                     mine = concurrent.futures.Future()
                     first[key] = (original, mine)
             if future is not None:  # an identical submission earlier in this batch
-                result = Result.from_dict(future.result().as_dict())
+                done, reused = future.result()
+                result = Result.from_dict(done.as_dict())
                 result.submission, result.duplicate_of = str(path), original
-                return report(result, False)
+                return report(result, reused)
         try:
             if record is not None and record.exists():
                 try:
                     result = Result.from_dict(json.loads(record.read_text()))
                     result.submission = str(path)
                     if mine:
-                        mine.set_result(result)
+                        mine.set_result((result, True))
                     return report(result, True)
                 except (ValueError, TypeError):
                     pass  # a damaged record is regraded
@@ -607,7 +608,7 @@ def grade_batch(grader: Grader, paths: Sequence[Path], jobs: int, state: Path,
                 mine.set_exception(exc)
             raise
         if mine:
-            mine.set_result(result)
+            mine.set_result((result, False))
         return report(result, False)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
