@@ -8,6 +8,7 @@ import sys
 from typing import Optional, Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -122,8 +123,14 @@ def _grade(args: argparse.Namespace) -> int:
         err.print("[red]bpcheck grade: --format gradescope writes one results.json per submission: "
                   "give one submission, or --out an existing directory[/]")
         return 2
-    grader = Grader(assignment)
-    if not grader.use_sandbox:
+    from .sandbox import SandboxUnavailable
+
+    try:
+        grader = Grader(assignment, args.sandbox)
+    except SandboxUnavailable as exc:
+        err.print(f"[red]bpcheck grade: {escape(str(exc))}[/]")
+        return 2
+    if not grader.sandbox.contained:
         err.print(Panel(grader.sandbox_message, title="WARNING: NO SANDBOX", style="bold red"))
     state = Path(args.state or f"bpcheck-state/{assignment.name}")
     reused = 0
@@ -236,6 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")
     g.add_argument("--format", choices=["table", "json", "gradescope", "junit", "csv"], default="table")
     g.add_argument("--out", metavar="PATH", help="write the report here instead of standard output")
+    g.add_argument("--sandbox", choices=["auto", "bubblewrap", "process", "none"], default="auto",
+                   help="how submissions are contained: auto (default) is bubblewrap when it starts here, else process "
+                   "(needs root: each submission as its own unprivileged uid); none only for code you trust")
     g.add_argument("--state", metavar="DIR", help="where each result is saved as it finishes, for resuming "
                    "(default bpcheck-state/ASSIGNMENT)")
     g.set_defaults(func=_grade)
