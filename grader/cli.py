@@ -123,8 +123,14 @@ def _grade(args: argparse.Namespace) -> int:
         err.print("[red]bpcheck grade: --format gradescope writes one results.json per submission: "
                   "give one submission, or --out an existing directory[/]")
         return 2
-    grader = Grader(assignment)
-    if not grader.use_sandbox:
+    from .sandbox import SandboxUnavailable
+
+    try:
+        grader = Grader(assignment, args.sandbox)
+    except SandboxUnavailable as exc:
+        err.print(f"[red]bpcheck grade: {escape(str(exc))}[/]")
+        return 2
+    if not grader.sandbox.contained:
         err.print(Panel(grader.sandbox_message, title="WARNING: NO SANDBOX", style="bold red"))
     state = Path(args.state or f"bpcheck-state/{assignment.name}")
     reused = 0
@@ -231,7 +237,14 @@ def _assignment_check(args: argparse.Namespace) -> int:
     if solution is None:
         print("no solution to grade: add solution = \"path/to/solution.py\" to the file, or pass --solution")
         return 0
-    r = Grader(a).grade(solution)
+    from .sandbox import SandboxUnavailable
+
+    try:
+        grader = Grader(a, args.sandbox)
+    except SandboxUnavailable as exc:
+        err.print(f"[red]bpcheck assignment check: {escape(str(exc))}[/]", soft_wrap=True)
+        return 2
+    r = grader.grade(solution)
     print(f"solution {solution}: {r.verdict} {r.score:g}/{r.max_score:g}: {r.message}")
     for c in r.checks:
         if not c.passed:
@@ -267,6 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")
     g.add_argument("--format", choices=["table", "json", "gradescope", "junit", "csv"], default="table")
     g.add_argument("--out", metavar="PATH", help="write the report here instead of standard output")
+    g.add_argument("--sandbox", choices=["auto", "bubblewrap", "process", "none"], default="auto",
+                   help="how submissions are contained: auto (default) is bubblewrap when it starts here, else process "
+                   "(needs root: each submission as its own unprivileged uid); none only for code you trust")
     g.add_argument("--state", metavar="DIR", help="where each result is saved as it finishes, for resuming "
                    "(default bpcheck-state/ASSIGNMENT)")
     g.set_defaults(func=_grade)
@@ -280,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     chk = asg_sub.add_parser("check", help="validate an assignment TOML and grade its solution against it")
     chk.add_argument("file", metavar="NAME|PATH", help="a bundled assignment or a TOML file")
     chk.add_argument("--solution", metavar="PATH", help="the solution to grade (default: the file's solution = ...)")
+    chk.add_argument("--sandbox", choices=["auto", "bubblewrap", "process", "none"], default="auto",
+                     help="how the solution is contained (as for bpcheck grade)")
     chk.set_defaults(func=_assignment_check)
 
     z = sub.add_parser("autograder", help="build a Gradescope autograder zip (setup.sh + run_autograder) for an assignment")

@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path, PurePosixPath
 from typing import Callable, Optional, Sequence
@@ -25,6 +26,7 @@ import numpy as np
 import oracles
 
 from . import sandbox, variants
+from .untrusted import read_outputs
 from .assignment import Assignment
 from .contracts import Reading
 from .diagnose import Outcome, diagnose
@@ -33,7 +35,6 @@ from .submission import collect as collect_submission
 from .variants import LARGE, Expected, VariantState
 
 VERSION = "0.1.0"
-MAX_ARRAY_BYTES = 8 << 20
 
 
 @dataclass
@@ -58,7 +59,7 @@ class Result:
     sandbox: str = ""
     seconds: float = 0.0
     key: str = ""
-    notes: list[str] = field(default_factory=list)  # what was read and run: notebook cells, skipped driver code, links
+    notes: list[str] = field(default_factory=list)  # what was read and run: notebook cells, skipped driver code
     convention: str = ""  # the accepted convention the submission was graded under, in words ("" for the assignment's own)
     environment: str = ""  # the fix, when the grading machine (not the student) kept the submission from running
     duplicate_of: str = ""  # the submission in this batch with identical files, whose grading this result copies
@@ -72,36 +73,6 @@ class Result:
         d = {k: v for k, v in d.items() if k in known}
         d["checks"] = [Check(**c) for c in d.get("checks", [])]
         return cls(**d)
-
-
-def load_outputs(out: Path, probe_names: Sequence[str]) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, str]]:
-    """Arrays the runner saved, per probe, as base float64 copies; and a note for each file refused."""
-    arrays: dict[str, dict[str, np.ndarray]] = {}
-    refused: dict[str, str] = {}
-    for name in probe_names:
-        d = out / name
-        got: dict[str, np.ndarray] = {}
-        if d.is_dir() and not d.is_symlink():
-            for f in sorted(d.glob("*.npy"))[:200]:
-                try:
-                    if f.is_symlink() or f.stat().st_size > MAX_ARRAY_BYTES:
-                        raise ValueError("too large or a link")
-                    raw = np.load(f, allow_pickle=False)
-                    got[f.stem] = np.array(raw, dtype=np.float64, copy=True, subok=False)
-                except Exception as exc:  # object arrays, pickles, garbage: refused, never executed
-                    refused[f"{name}/{f.name}"] = f"{type(exc).__name__}: {str(exc)[:200]}"
-        arrays[name] = got
-    return arrays, refused
-
-
-def _status(out: Path) -> dict:
-    """status.json as written in the sandbox: untrusted text, used for feedback only."""
-    try:
-        with open(out / "status.json", "rb") as fh:
-            data = json.loads(fh.read(65536).decode("utf-8", errors="replace"))
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
 
 
 def _text(value: object, limit: int = 1500) -> Optional[str]:
@@ -138,11 +109,13 @@ class Evaluation:
 class Grader:
     """Grades submissions against one assignment; expected answers are computed once, here."""
 
-    def __init__(self, assignment: Assignment, use_sandbox: Optional[bool] = None):
+    def __init__(self, assignment: Assignment, sandbox_mode: "str | sandbox.Sandbox" = "auto"):
+        """``sandbox_mode``: auto | bubblewrap | process | none, or a chosen ``sandbox.Sandbox``; SandboxUnavailable
+        when the mode cannot run here (``auto`` never falls back to none)."""
         self.a = assignment
         self.contract = assignment.contract
-        self.sandbox_ok, self.sandbox_message = sandbox.sandbox_status()
-        self.use_sandbox = self.sandbox_ok if use_sandbox is None else (use_sandbox and self.sandbox_ok)
+        self.sandbox = sandbox_mode if isinstance(sandbox_mode, sandbox.Sandbox) else sandbox.select(sandbox_mode)
+        self.sandbox_message = self.sandbox.description
         self.hidden = {pc.probe.name for pc in assignment.probes if pc.hidden}
         self.states, self.calls = variants.build(assignment)
         self.default = self.states[0]
@@ -168,7 +141,7 @@ class Grader:
             h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
         return h.hexdigest()[:24]
 
-    def _job(self, job: Path, sub: Submission) -> None:
+    def _job(self, job: Path, sub: Submission, uid: Optional[int]) -> None:
         job.mkdir(parents=True)
         shutil.copy(sandbox.RUNNER, job / "runner.py")
         calls = []
@@ -183,7 +156,7 @@ class Grader:
         stubs["inert"] = [s for s in stubs["inert"] if s.split(".")[0] not in own]
         spec = {"main": {"path": sub.main, "name": sub.module, "sys_path": sub.sys_path, "statements": sub.statements},
                 "stubs": stubs, "calls": calls,
-                "drop_privileges": self.use_sandbox and os.geteuid() == 0, "processes": self.a.limits.processes}
+                "uid": uid if self.sandbox.mode == "bubblewrap" else None, "processes": self.a.limits.processes}
         (job / "job.json").write_text(json.dumps(spec))
         for dirpath, _, filenames in os.walk(job):
             os.chmod(dirpath, 0o755)
@@ -198,15 +171,12 @@ class Grader:
         except SubmissionError as exc:
             return self._error(str(path), str(exc), "")
         key = self.key(sub.files)
-        with tempfile.TemporaryDirectory(prefix="bpcheck-") as tmp:
-            tmp = Path(tmp)
-            os.chmod(tmp, 0o755)
-            self._job(tmp / "job", sub)
+        with self.sandbox.workspace() as (tmp, uid):
+            self._job(tmp / "job", sub, uid)
             scratch = tmp / "scratch"
-            sandbox.prepare(scratch, sub.files)
-            run = sandbox.run(tmp / "job", scratch, self.a.limits, self.use_sandbox)
-            arrays, refused = load_outputs(scratch / "out", [name for name, _, _ in self.calls])
-            status = _status(scratch / "out")
+            sandbox.prepare(scratch, sub.files, uid)
+            run = self.sandbox.run(tmp / "job", scratch, self.a.limits, uid)
+            arrays, refused, status = read_outputs(scratch / "out", [name for name, _, _ in self.calls])
         return self._assess(str(path), key, run, arrays, refused, status, sub)
 
     def _error(self, submission: str, message: str, key: str, notes: Optional[list[str]] = None, environment: str = "") -> Result:
@@ -235,14 +205,13 @@ class Grader:
     def _run_failure(self, run: sandbox.RunResult, status: dict, sub: Submission) -> Optional[str]:
         phase = _text(status.get("phase"), 200)
         probe = self._probe_of(phase) if phase not in (None, "import", "done") else phase
+        if run.stopped:
+            return f"stopped: it {run.stopped}"
         if run.timed_out:
             where = "while importing the submission" if phase in (None, "import") else f"during probe {probe!r}"
             return f"timed out after {self.a.limits.timeout_seconds:g} s {where} (an infinite loop, a sleep, or very slow code)"
         if status.get("import"):
-            missing = status["import"].get("missing_module") if isinstance(status["import"], dict) else None
-            link = next((k for k in sub.links if isinstance(missing, str) and missing.split(".")[0] in _provided({k: b""})), None)
-            return (f"importing {sub.shown} failed: {describe_error(status['import'], sub)}"
-                    + (f" ({link} is a symbolic link, which bpcheck never follows: hand in the file itself)" if link else ""))
+            return f"importing {sub.shown} failed: {describe_error(status['import'], sub)}"
         if phase not in ("done", None) and run.returncode is not None:
             return (f"the process ended (exit status {run.returncode}) during probe {probe!r} before finishing: "
                     "sys.exit/os._exit, a crash, or a resource limit (memory, processes, file size)")
@@ -346,7 +315,8 @@ class Grader:
         default = evaluations[0]
         if not any(default.outcomes[n].error is None for n in self.probe_names) and failure and not any(
                 ev.outcomes[n].error is None for ev in evaluations for n in self.probe_names):
-            result = self._error(submission, failure, key, notes)
+            left = "; ".join(f"refused {k}: {v}" for k, v in list(refused.items())[:4])
+            result = self._error(submission, failure + (f"; {left}" if left else ""), key, notes)
             result.seconds = run.seconds
             return result
         if chosen is None:
@@ -430,7 +400,7 @@ class Grader:
             if not isinstance(name, str) or not name:
                 continue
             root = name.split(".")[0][:100]
-            if root in _provided(sub.files) | _provided(dict.fromkeys(sub.links)) or root in sandbox.OWN_PACKAGES:
+            if root in _provided(sub.files) or root in sandbox.OWN_PACKAGES:
                 continue
             pip = PIP_NAMES.get(root, root)
             return (f"the submission imports {name[:100]!r}, which is not installed where bpcheck grades. Install it "
@@ -546,16 +516,30 @@ def code_fingerprint() -> str:
 # -- a batch ---------------------------------------------------------------------------------------------
 
 
+#: Words that mark a failure of the grading machine rather than of the submission (disk full, quota).
+ENVIRONMENT_ERRORS = ("No space left on device", "[Errno 28]", "Disk quota exceeded", "[Errno 122]", "internal grader error")
+RETRIES = 2
+
+
+def environmental(result: Result) -> bool:
+    """Whether ``result`` failed because of the grading machine (never cached, never final)."""
+    texts = [result.message, *(c.output for c in result.checks)]
+    return result.verdict != "pass" and any(marker in t for t in texts for marker in ENVIRONMENT_ERRORS)
+
+
 def grade_batch(grader: Grader, paths: Sequence[Path], jobs: int, state: Path,
                 on_result: Optional[Callable[[Result, bool], None]] = None) -> list[Result]:
     """Grade ``paths`` with ``jobs`` in parallel; each result is saved under ``state`` as it finishes and reused on rerun.
 
     ``on_result(result, reused)``: ``reused`` is True only for a result saved by an earlier run.  Identical submissions
     in one batch are graded once; the others copy that result, with ``duplicate_of`` naming the first.
+    A result that failed because of the machine (disk full, the grader's own error) is retried, and never saved:
+    a rerun grades it again.
     """
     state.mkdir(parents=True, exist_ok=True)
+    os.chmod(state, 0o700)  # results are the grader's: no submission's uid may read or write them
     lock = threading.Lock()
-    first: dict[str, tuple[str, concurrent.futures.Future]] = {}  # key -> (submission, its result) within this batch
+    first: dict[str, tuple[str, concurrent.futures.Future]] = {}  # key -> (submission, its (result, reused)) in this batch
 
     def report(result: Result, reused: bool) -> Result:
         with lock:
@@ -563,53 +547,64 @@ def grade_batch(grader: Grader, paths: Sequence[Path], jobs: int, state: Path,
                 on_result(result, reused)
         return result
 
+    def attempt(path: Path, sub: Optional[Submission], key: str) -> Result:
+        try:
+            return grader.grade(path, sub)
+        except Exception as exc:  # the grader's own failure on one submission must not stop the batch
+            return grader._error(str(path), f"internal grader error: {type(exc).__name__}: {exc}", key)
+
+    def graded(path: Path, sub: Optional[Submission], key: str, record: Optional[Path]) -> tuple[Result, bool]:
+        if record is not None and record.exists():
+            try:
+                result = Result.from_dict(json.loads(record.read_text()))
+                result.submission = str(path)
+                return result, True
+            except (ValueError, TypeError):
+                pass  # a damaged record is regraded
+        result = attempt(path, sub, key)
+        for _ in range(RETRIES):
+            if not environmental(result):
+                break
+            time.sleep(1.0)
+            result = attempt(path, sub, key)
+        if environmental(result):
+            result.verdict = "error"
+            result.message = f"not graded: the grading machine failed, not the submission (not saved; rerun to grade it): {result.message}"
+        elif record is not None:
+            try:
+                fd, tmp = tempfile.mkstemp(dir=state, prefix=f".{key}.", suffix=".tmp")
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(json.dumps(result.as_dict()))
+                os.replace(tmp, record)
+            except OSError as exc:  # the state folder's disk is full: the grade stands, only resuming loses it
+                result.message += f" (not saved for resuming: {exc.strerror})"
+        return result, False
+
     def one(path: Path) -> Result:
         try:
             sub: Optional[Submission] = grader.collect(path)
             key = grader.key(sub.files)
         except SubmissionError:
             sub, key = None, ""
-        record = state / f"{key}.json" if key else None
-        mine: Optional[concurrent.futures.Future] = None
-        if key:
-            with lock:
-                if key in first:
-                    original, future = first[key]
-                else:
-                    original, future = str(path), None
-                    mine = concurrent.futures.Future()
-                    first[key] = (original, mine)
-            if future is not None:  # an identical submission earlier in this batch
-                done, reused = future.result()
-                result = Result.from_dict(done.as_dict())
-                result.submission, result.duplicate_of = str(path), original
-                return report(result, reused)
+        if not key:
+            return report(*graded(path, None, "", None))
+        with lock:
+            original, future = first.get(key, (str(path), None))
+            mine = None if future else concurrent.futures.Future()
+            if mine:
+                first[key] = (original, mine)
+        if future is not None:  # an identical submission earlier in this batch: its result, not a second grading
+            done, reused = future.result()
+            result = Result.from_dict(done.as_dict())
+            result.submission, result.duplicate_of = str(path), original
+            return report(result, reused)
         try:
-            if record is not None and record.exists():
-                try:
-                    result = Result.from_dict(json.loads(record.read_text()))
-                    result.submission = str(path)
-                    if mine:
-                        mine.set_result((result, True))
-                    return report(result, True)
-                except (ValueError, TypeError):
-                    pass  # a damaged record is regraded
-            try:
-                result = grader.grade(path, sub)
-            except Exception as exc:  # the grader's own failure on one submission must not stop the batch
-                result = grader._error(str(path), f"internal grader error: {type(exc).__name__}: {exc}", key)
-                result.verdict = "error"
-            if record is not None and not result.message.startswith("internal grader error"):
-                tmp = record.with_suffix(f".{threading.get_ident()}.tmp")
-                tmp.write_text(json.dumps(result.as_dict()))
-                os.replace(tmp, record)
+            outcome = graded(path, sub, key, state / f"{key}.json")
         except BaseException as exc:
-            if mine and not mine.done():
-                mine.set_exception(exc)
+            mine.set_exception(exc)
             raise
-        if mine:
-            mine.set_result((result, False))
-        return report(result, False)
+        mine.set_result(outcome)
+        return report(*outcome)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return list(pool.map(one, paths))

@@ -31,7 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Optional, Sequence
 
-MAX_ENTRIES = 5000  # directory entries or zip members looked at
+from . import untrusted
+
+MAX_ENTRIES = 5000  # zip members looked at
 MAX_FILES = 200  # .py and .ipynb files kept
 MAX_DEPTH = 12
 MAX_PY_BYTES = 1 << 20
@@ -39,7 +41,7 @@ MAX_NOTEBOOK_BYTES = 16 << 20  # notebooks carry outputs (images): their code is
 MAX_CODE_BYTES = 1 << 20  # the code of one notebook, outputs stripped
 MAX_TOTAL_BYTES = 64 << 20  # everything read from one submission
 MAX_ZIP_BYTES = 64 << 20
-SKIP_DIRS = {"__pycache__", "__MACOSX", ".ipynb_checkpoints", "node_modules", ".git", "venv", ".venv", "env"}
+SKIP_DIRS = {"__pycache__", "__MACOSX"}  # in zips; hidden folders are skipped too
 NOTEBOOK_SUFFIX = ".ipynb.py"  # a notebook's code cells, as the module the runner loads
 
 
@@ -76,7 +78,6 @@ class Submission:
     statements: Optional[dict[str, str]]  # top-level statement line -> "run" | "tolerate"; absent lines are skipped
     notebooks: dict[str, Notebook] = field(default_factory=dict)  # generated module -> its notebook
     notes: list[str] = field(default_factory=list)
-    links: list[str] = field(default_factory=list)  # symbolic links found in it, never followed
 
     @property
     def shown(self) -> str:
@@ -98,99 +99,18 @@ class Submission:
 # --- reading files safely -------------------------------------------------------------------------------------
 
 
-class _Budget:
-    def __init__(self) -> None:
-        self.entries = 0
-        self.bytes = 0
-
-    def entry(self, where: str) -> None:
-        self.entries += 1
-        if self.entries > MAX_ENTRIES:
-            raise SubmissionError(f"{where}: more than {MAX_ENTRIES} files and folders; hand in the assignment's files only")
-
-    def spend(self, n: int, where: str) -> None:
-        self.bytes += n
-        if self.bytes > MAX_TOTAL_BYTES:
-            raise SubmissionError(f"{where}: more than {MAX_TOTAL_BYTES >> 20} MiB of code and notebooks")
-
-
-def _cap(name: str) -> int:
-    return MAX_NOTEBOOK_BYTES if name.endswith(".ipynb") else MAX_ZIP_BYTES if name.endswith(".zip") else MAX_PY_BYTES
-
-
-def _read_at(dir_fd: Optional[int], name: str, shown: str, budget: _Budget) -> bytes:
-    """A regular file's bytes, opened without following links, its size checked before reading."""
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(name, flags, dir_fd=dir_fd)
-    except OSError as exc:
-        raise SubmissionError(f"{shown}: cannot open ({exc.strerror}; links are never followed)") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise SubmissionError(f"{shown}: not a regular file")
-        cap = _cap(name)
-        if st.st_size > cap:
-            raise SubmissionError(f"{shown} is {st.st_size} bytes; at most {cap} are accepted")
-        chunks, size = [], 0
-        while size <= cap:
-            chunk = os.read(fd, min(1 << 20, cap + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > cap:
-            raise SubmissionError(f"{shown} grew past {cap} bytes while being read")
-        budget.spend(size, shown)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
 def _wanted(name: str) -> bool:
     return name.endswith((".py", ".ipynb"))
 
 
-def _read_folder(root: str, notes: list[str], links: list[str], budget: _Budget) -> dict[str, bytes]:
-    """Every .py and .ipynb file under ``root`` (already resolved), walked by directory descriptors, links refused."""
-    files: dict[str, bytes] = {}
-    root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
-    stack: list[tuple[int, str, int]] = [(root_fd, "", 0)]
-    try:
-        while stack:
-            fd, rel, depth = stack.pop()
-            try:
-                with os.scandir(fd) as it:
-                    entries = sorted(it, key=lambda e: e.name)
-                for e in entries:
-                    budget.entry(rel + e.name)
-                    shown = rel + e.name
-                    if e.is_symlink():
-                        notes.append(f"ignored the symbolic link {shown} (links in a submission are never followed)")
-                        links.append(shown)
-                    elif e.is_dir(follow_symlinks=False):
-                        if e.name in SKIP_DIRS or e.name.startswith("."):
-                            continue
-                        if depth + 1 > MAX_DEPTH:
-                            notes.append(f"ignored {shown}/: deeper than {MAX_DEPTH} folders")
-                            continue
-                        child = os.open(e.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
-                                        dir_fd=fd)
-                        stack.append((child, shown + "/", depth + 1))
-                    elif e.is_file(follow_symlinks=False) and _wanted(e.name):
-                        if len(files) >= MAX_FILES:
-                            raise SubmissionError(f"more than {MAX_FILES} .py/.ipynb files; hand in the assignment's files only")
-                        files[shown] = _read_at(fd, e.name, shown, budget)
-            finally:
-                os.close(fd)
-    except BaseException:
-        for fd, _, _ in stack:
-            os.close(fd)
-        raise
-    return files
+def _check_size(rel: str, data: bytes) -> None:
+    """Code files are capped tighter than notebooks (which carry their outputs)."""
+    cap = MAX_NOTEBOOK_BYTES if rel.endswith(".ipynb") else MAX_PY_BYTES
+    if len(data) > cap:
+        raise SubmissionError(f"{rel} is {len(data)} bytes; at most {cap} are accepted")
 
 
-def _read_zip(data: bytes, shown: str, notes: list[str], links: list[str], budget: _Budget) -> dict[str, bytes]:
+def _read_zip(data: bytes, shown: str, notes: list[str]) -> dict[str, bytes]:
     """The .py and .ipynb members of a zip, each bounded whatever its header says; unsafe paths and links refused."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
@@ -200,21 +120,20 @@ def _read_zip(data: bytes, shown: str, notes: list[str], links: list[str], budge
     if len(infos) > MAX_ENTRIES:
         raise SubmissionError(f"{shown}: {len(infos)} members; at most {MAX_ENTRIES}")
     files: dict[str, bytes] = {}
+    total = 0
     for info in infos:
         name = info.filename.replace("\\", "/")
         parts = PurePosixPath(name).parts
         if name.startswith("/") or ".." in parts or (parts and ":" in parts[0]):
             raise SubmissionError(f"{shown}: member {info.filename!r} has an unsafe path (absolute, or with ..)")
-        if info.is_dir() or not _wanted(name) or any(p in SKIP_DIRS or p.startswith(".") for p in parts[:-1]):
+        if info.is_dir() or not _wanted(name) or any(p in SKIP_DIRS or p.startswith(".") for p in parts):
             continue
         if stat.S_ISLNK(info.external_attr >> 16):
-            notes.append(f"ignored the symbolic link {name} in {shown}")
-            links.append(name)
-            continue
+            raise SubmissionError(f"{shown}: {name} is a symbolic link; links are never followed: hand in the file itself")
         if len(parts) > MAX_DEPTH + 1:
             notes.append(f"ignored {name} in {shown}: deeper than {MAX_DEPTH} folders")
             continue
-        cap = _cap(name)
+        cap = MAX_NOTEBOOK_BYTES if name.endswith(".ipynb") else MAX_PY_BYTES
         if info.file_size > cap:
             raise SubmissionError(f"{shown}: {name} is {info.file_size} bytes; at most {cap} are accepted")
         if len(files) >= MAX_FILES:
@@ -226,36 +145,51 @@ def _read_zip(data: bytes, shown: str, notes: list[str], links: list[str], budge
             raise SubmissionError(f"{shown}: cannot read {name} ({exc})") from None
         if len(content) > cap:
             raise SubmissionError(f"{shown}: {name} expands past {cap} bytes")
-        budget.spend(len(content), f"{shown}: {name}")
+        total += len(content)
+        if total > MAX_TOTAL_BYTES:
+            raise SubmissionError(f"{shown}: its files add up to more than {MAX_TOTAL_BYTES} bytes")
         files[name] = content
     return files
 
 
-def read_files(path: Path, notes: list[str], links: list[str]) -> tuple[dict[str, bytes], bool]:
-    """The submission's .py/.ipynb files by relative path, and whether it is a single file."""
-    budget = _Budget()
-    real = os.path.realpath(path)  # the path given on the command line may be a link: resolved once, here
+def read_files(path: Path, notes: list[str]) -> tuple[dict[str, bytes], bool]:
+    """The submission's .py/.ipynb files by relative path, and whether it is a single file.
+
+    A link anywhere a file or folder would be read is refused, naming it (``untrusted.read_tree``); the path given
+    on the command line may itself be a link, resolved once here.
+    """
+    real = Path(os.path.realpath(path))
     try:
-        st = os.lstat(real)
+        st = os.stat(real)
     except OSError:
         raise SubmissionError(f"not found: {path}") from None
-    if stat.S_ISDIR(st.st_mode):
-        files = _read_folder(real, notes, links, budget)
-        if not files:
-            raise SubmissionError(f"no .py or .ipynb file in the folder {path}")
-        return files, False
-    if not stat.S_ISREG(st.st_mode):
-        raise SubmissionError(f"{path}: not a regular file or a folder")
-    name = Path(real).name
+    try:
+        if stat.S_ISDIR(st.st_mode):
+            files = untrusted.read_tree(str(real), _wanted, max_files=MAX_FILES, max_file_bytes=MAX_NOTEBOOK_BYTES,
+                                        max_total_bytes=MAX_TOTAL_BYTES, max_depth=MAX_DEPTH)
+            for rel, data in files.items():
+                _check_size(rel, data)
+            if not files:
+                raise SubmissionError(f"no .py or .ipynb file in the folder {path}")
+            return files, False
+        if not stat.S_ISREG(st.st_mode):
+            raise SubmissionError(f"{path}: not a regular file or a folder")
+        name = real.name
+        if not (_wanted(name) or name.endswith(".zip")):
+            raise SubmissionError(f"expected a .py file, a .ipynb notebook, a .zip or a folder; got {Path(path).name}")
+        cap = MAX_ZIP_BYTES if name.endswith(".zip") else MAX_NOTEBOOK_BYTES if name.endswith(".ipynb") else MAX_PY_BYTES
+        if st.st_size > cap:
+            raise SubmissionError(f"{Path(path).name} is {st.st_size} bytes; at most {cap} are accepted")
+        with untrusted.open_dir(str(real.parent)) as d:
+            data = untrusted.read_regular(name, cap, d)
+    except untrusted.Refused as exc:
+        raise SubmissionError(str(exc)) from None
     if name.endswith(".zip"):
-        data = _read_at(None, real, Path(path).name, budget)
-        files = _read_zip(data, Path(path).name, notes, links, budget)
+        files = _read_zip(data, Path(path).name, notes)
         if not files:
             raise SubmissionError(f"no .py or .ipynb file in the zip {path}")
         return files, False
-    if not _wanted(name):
-        raise SubmissionError(f"expected a .py file, a .ipynb notebook, a .zip or a folder; got {Path(path).name}")
-    return {Path(path).name: _read_at(None, real, Path(path).name, _Budget())}, True
+    return {Path(path).name: data}, True
 
 
 # --- notebooks ----------------------------------------------------------------------------------------------------
@@ -469,8 +403,7 @@ def collect(path: Path, forms: Sequence[Sequence[tuple[str, ...]]], module_hint:
     """
     path = Path(path)
     notes: list[str] = []
-    links: list[str] = []
-    raw, single = read_files(path, notes, links)
+    raw, single = read_files(path, notes)
     candidates: list[_Candidate] = []
     for rel in sorted(raw):
         try:
@@ -513,7 +446,7 @@ def collect(path: Path, forms: Sequence[Sequence[tuple[str, ...]]], module_hint:
         notes.append(f"{main.shown}: ran code cells {', '.join(map(str, used))} (what the entry point needs); "
                      f"skipped the other {len(main.notebook.cells) - len(used)} (data loading, training, plots)")
     module, sys_path = _module_and_path(main.rel, files)
-    return Submission(path, files, main.rel, module, sys_path, statements, notebooks, notes, links)
+    return Submission(path, files, main.rel, module, sys_path, statements, notebooks, notes)
 
 
 def _module_and_path(rel: str, files: dict[str, bytes]) -> tuple[str, list[str]]:

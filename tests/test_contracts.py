@@ -13,6 +13,8 @@ from grader.cli import main
 from grader.contracts import Conventions, Encoder
 from grader.grade import Grader, grade_batch
 
+from .sandboxes import for_trusted_code
+
 ROOT = Path(__file__).resolve().parents[1]
 EX = ROOT / "examples"
 BUNDLED = ROOT / "grader" / "assignments"
@@ -92,7 +94,7 @@ def test_assignment_check_validates_and_grades_the_solution(tmp_path, capsys):
 
 def test_a_class_with_backward_dout_is_graded_from_its_toml_alone(tmp_path):
     a = load(str(EX / "assignments" / "modular-backward.toml"))
-    g = Grader(a)
+    g = Grader(a, for_trusted_code())
     assert g.grade(EX / "solutions" / "modular_backward.py").verdict == "pass"
     wrong = (EX / "solutions" / "modular_backward.py").read_text().replace("delta = dx * a * (1 - a)", "delta = dx")
     (tmp_path / "mlp.py").write_text(wrong)
@@ -101,7 +103,7 @@ def test_a_class_with_backward_dout_is_graded_from_its_toml_alone(tmp_path):
 
 
 def test_a_tanh_softmax_network_is_graded_from_its_toml_alone(tmp_path):
-    g = Grader(load(str(EX / "assignments" / "tanh-softmax.toml")))
+    g = Grader(load(str(EX / "assignments" / "tanh-softmax.toml")), for_trusted_code())
     assert g.grade(EX / "solutions" / "tanh_softmax.py").verdict == "pass"
     doubled = (EX / "solutions" / "tanh_softmax.py").read_text().replace(
         "0.5 * reg * sum(", "reg * sum(").replace("+ reg * W", "+ 2 * reg * W")
@@ -116,7 +118,7 @@ def test_a_tanh_softmax_network_is_graded_from_its_toml_alone(tmp_path):
 def test_the_assignment_decides_what_an_accepted_convention_costs(tmp_path):
     text = (BUNDLED / "blog-class.toml").read_text().replace("[grading]\n", "[grading]\nalternative_credit = 0.5\n")
     text = text.replace("../../examples/solutions/blog_class.py", str(EX / "solutions" / "blog_class.py"))
-    g = Grader(load(write(tmp_path, text)))
+    g = Grader(load(write(tmp_path, text)), for_trusted_code())
     r = g.grade(EX / "seeds" / "seed000_class.py")
     assert r.verdict == "pass" and r.score == r.max_score / 2
     assert "(correct, with the loss ½Σ(a − y)²); the assignment gives 50% of the points for that convention" in r.message
@@ -127,7 +129,7 @@ def test_a_convention_the_catalog_also_explains_is_pointed_out(tmp_path):
     """Nielsen's network2 uses δ = a − y (cross-entropy); under the quadratic cost that is catalog entry 4."""
     src = (EX / "solutions" / "nielsen.py").read_text().replace("delta = (a - y) * a * (1 - a)", "delta = a - y")
     (tmp_path / "network.py").write_text(src)
-    r = Grader(load("nielsen")).grade(tmp_path / "network.py")
+    r = Grader(load("nielsen"), for_trusted_code()).grade(tmp_path / "network.py")
     assert r.verdict == "pass" and "correct, with the cross-entropy loss" in r.message
     assert "under the assignment's own conventions the same numbers are matches catalog entry 4" in r.message
 
@@ -163,8 +165,8 @@ def test_conventions_round_trip_the_layouts():
 
 def test_the_key_changes_with_the_graders_code_and_the_assignment(tmp_path, monkeypatch):
     files = {"s.py": b"x = 1\n"}
-    g = Grader(load("canonical"))
-    other = Grader(load(write(tmp_path, (BUNDLED / "canonical.toml").read_text().replace("gradient = 10", "gradient = 12"))))
+    g = Grader(load("canonical"), for_trusted_code())
+    other = Grader(load(write(tmp_path, (BUNDLED / "canonical.toml").read_text().replace("gradient = 10", "gradient = 12"))), for_trusted_code())
     assert g.key(files) != other.key(files)
     before = g.key(files)
     monkeypatch.setattr(grader.grade, "code_fingerprint", lambda: "an upgraded grader")
@@ -172,7 +174,7 @@ def test_the_key_changes_with_the_graders_code_and_the_assignment(tmp_path, monk
 
 
 def test_reused_means_from_an_earlier_run_and_copies_are_named(tmp_path):
-    g = Grader(load("canonical"))
+    g = Grader(load("canonical"), for_trusted_code())
     paths = []
     for name in ("alice", "bob"):  # two folders holding the same file
         (tmp_path / name).mkdir()

@@ -18,6 +18,8 @@ import pytest
 from grader.assignment import load
 from grader.grade import Grader, grade_batch
 
+from .sandboxes import for_trusted_code
+
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / "examples" / "real-style"
 PANDAS = importlib.util.find_spec("pandas") is not None
@@ -65,7 +67,7 @@ def graded(tmp_path_factory):
     results = {}
     for assignment in dict.fromkeys(a for a, *_ in EXPECTED):
         paths = [REAL / s for a, s, *_ in EXPECTED if a == assignment] + ([archive] if assignment == "coursera-ex4" else [])
-        for r in grade_batch(Grader(load(assignment)), paths, jobs=2, state=tmp / assignment):
+        for r in grade_batch(Grader(load(assignment), for_trusted_code()), paths, jobs=2, state=tmp / assignment):
             results[Path(r.submission).relative_to(REAL).as_posix() if REAL in Path(r.submission).parents else "zip"] = r
     return results
 
