@@ -11,6 +11,7 @@ import difflib
 import hashlib
 import importlib.util
 import os
+import re
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -232,7 +233,9 @@ def _dataset(name: str, seed: int, where: str) -> tuple[tuple[int, ...], dict, n
 
 def _probe(contract: Contract, raw: Mapping[str, Any], where: str, onehot: bool) -> ProbeConfig:
     _keys(raw, ("name", "sizes", "batch", "seed", "gain", "reg", "hidden", "data"), where)
-    name = _get(raw, "name", str, where, where)
+    name = _get(raw, "name", str, where, f"probe-{where.rsplit('#', 1)[-1]}")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
+        raise AssignmentError(f"{where}: name = {name!r}; expected letters, digits, '.', '_' or '-' (it names a folder)")
     seed = _get(raw, "seed", int, where, 0)
     reg = float(_get(raw, "reg", (int, float), where, 0.0))
     conv = contract.conventions
