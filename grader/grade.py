@@ -199,12 +199,9 @@ class Grader:
             plan.append(("finite and right at large inputs", pts["large_inputs"], "large_inputs" in hidden_checks))
         return plan
 
-    def _probe_of(self, call: Optional[str]) -> Optional[str]:
-        return None if call is None else next((n for name, _, _ in self.calls if name == call for n in [call.split("@")[0]]), call)
-
     def _run_failure(self, run: sandbox.RunResult, status: dict, sub: Submission) -> Optional[str]:
         phase = _text(status.get("phase"), 200)
-        probe = self._probe_of(phase) if phase not in (None, "import", "done") else phase
+        probe = phase.split("@")[0] if phase else phase  # a call is named after its probe (@v<k>: another convention's)
         if run.stopped:
             return f"stopped: it {run.stopped}"
         if run.timed_out:
@@ -313,8 +310,7 @@ class Grader:
                 chosen = ev
                 break
         default = evaluations[0]
-        if not any(default.outcomes[n].error is None for n in self.probe_names) and failure and not any(
-                ev.outcomes[n].error is None for ev in evaluations for n in self.probe_names):
+        if failure and not any(ev.outcomes[n].error is None for ev in evaluations for n in self.probe_names):
             left = "; ".join(f"refused {k}: {v}" for k, v in list(refused.items())[:4])
             result = self._error(submission, failure + (f"; {left}" if left else ""), key, notes)
             result.seconds = run.seconds
@@ -386,9 +382,8 @@ class Grader:
         d["smallest_failing_case"] = self._smallest_failing(checks)
         if verdict == "fail" and d["smallest_failing_case"]:
             message += f" (smallest failing case: {d['smallest_failing_case']})"
-        cells = [n for n in sub.notes if "ran code cells" in n]
-        if cells:
-            message += f" [{cells[0].split(' (')[0]}]"
+        if sub.cells_used:
+            message += f" [{sub.cells_used}]"
         return Result(submission, verdict, score, max_score, checks, [d], message, self.sandbox_message, run.seconds, key,
                       notes=notes, convention=words)
 

@@ -1,12 +1,12 @@
 """Submissions as students hand them in: a .py file, a Jupyter notebook, a folder at any depth, or a zip of one.
 
-Collection runs in the grader's own process (often as root) on files nobody has checked, so it
-never follows a symbolic link (a link given on the command line as the submission itself is
-resolved once; nothing inside it is), opens every file with O_NOFOLLOW, checks that it is a
-regular file and within size *before* reading it, and caps the number of entries, the depth and
-the bytes read.  A zip is read in memory under the same caps: no absolute or ``..`` member paths,
-no links, and no member read past its cap whatever its header declares.  Notebooks keep their
-code cells only (outputs are dropped unread).
+Collection runs in the grader's own process (often as root) on files nobody has checked.  A folder
+is read by ``untrusted.read_tree``: every open relative to an open folder with O_NOFOLLOW, a link or
+special file refused by name, each file's size checked before it is read, files, depth and bytes
+capped (a link given on the command line as the submission itself is resolved once; nothing inside
+it is).  A zip is read in memory under the same caps: no absolute or ``..`` member path, no link
+member, and no member read past its cap whatever its header declares.  Notebooks keep their code
+cells only (outputs are dropped unread).
 
 The file that defines the entry point is found by parsing (never running) every Python file.  A
 driver script that only imports the entry point is never loaded.  Of the file itself only what
@@ -33,7 +33,7 @@ from typing import Optional, Sequence
 
 from . import untrusted
 
-MAX_ENTRIES = 5000  # zip members looked at
+MAX_ENTRIES = 5000  # members of a zip
 MAX_FILES = 200  # .py and .ipynb files kept
 MAX_DEPTH = 12
 MAX_PY_BYTES = 1 << 20
@@ -41,7 +41,7 @@ MAX_NOTEBOOK_BYTES = 16 << 20  # notebooks carry outputs (images): their code is
 MAX_CODE_BYTES = 1 << 20  # the code of one notebook, outputs stripped
 MAX_TOTAL_BYTES = 64 << 20  # everything read from one submission
 MAX_ZIP_BYTES = 64 << 20
-SKIP_DIRS = {"__pycache__", "__MACOSX"}  # in zips; hidden folders are skipped too
+SKIP_DIRS = {"__pycache__", "__MACOSX"}  # skipped in zips, as hidden entries are (read_tree skips them in folders)
 NOTEBOOK_SUFFIX = ".ipynb.py"  # a notebook's code cells, as the module the runner loads
 
 
@@ -78,6 +78,7 @@ class Submission:
     statements: Optional[dict[str, str]]  # top-level statement line -> "run" | "tolerate"; absent lines are skipped
     notebooks: dict[str, Notebook] = field(default_factory=dict)  # generated module -> its notebook
     notes: list[str] = field(default_factory=list)
+    cells_used: str = ""  # for a notebook: "hw.ipynb: ran code cells 2, 5"
 
     @property
     def shown(self) -> str:
@@ -441,12 +442,14 @@ def collect(path: Path, forms: Sequence[Sequence[tuple[str, ...]]], module_hint:
         notebooks[main.rel] = main.notebook
     roots = {n for g in forms[form] for n in g if n in defined[main.rel]}
     statements = plan(main.tree, main.source, roots, main.notebook is not None)
+    cells_used = ""
     if main.notebook is not None:
         used = sorted({cell[0] for line in map(int, statements) if (cell := main.notebook.cell_of(line))})
-        notes.append(f"{main.shown}: ran code cells {', '.join(map(str, used))} (what the entry point needs); "
-                     f"skipped the other {len(main.notebook.cells) - len(used)} (data loading, training, plots)")
+        cells_used = f"{main.shown}: ran code cells {', '.join(map(str, used))}"
+        notes.append(f"{cells_used} (what the entry point needs); skipped the other "
+                     f"{len(main.notebook.cells) - len(used)} (data loading, training, plots)")
     module, sys_path = _module_and_path(main.rel, files)
-    return Submission(path, files, main.rel, module, sys_path, statements, notebooks, notes)
+    return Submission(path, files, main.rel, module, sys_path, statements, notebooks, notes, cells_used)
 
 
 def _module_and_path(rel: str, files: dict[str, bytes]) -> tuple[str, list[str]]:
