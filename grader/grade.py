@@ -399,8 +399,9 @@ class Grader:
                 continue
             pip = PIP_NAMES.get(root, root)
             return (f"the submission imports {name[:100]!r}, which is not installed where bpcheck grades. Install it "
-                    f"(pip install {pip}), or list it under [environment] stub = [{root!r}] in the assignment if the graded "
-                    f"code does not need it. (If it is the student's own module, {root}.py is missing from the submission.)")
+                    f"(pip install {pip}), or, if the graded code does not need it, add stub = [{root!r}] to the "
+                    f"assignment's environment table. (If it is the student's own module, {root}.py is missing from the "
+                    "submission.)")
         return ""
 
     def _compare(self, e: Expected, r: Reading, state: VariantState) -> tuple[Optional[str], int]:

@@ -223,7 +223,7 @@ def _store(value, pattern, save, what):
     if pattern is None:
         return
     if isinstance(value, _Inert):
-        raise TypeError(f"{what}: got {value!r}, a stand-in from a module the assignment stubs ([environment] stub); "
+        raise TypeError(f"{what}: got {value!r}, a stand-in from a module the assignment stubs; "
                         "the graded code needs the real module")
     if isinstance(pattern, str):
         save(pattern, value)

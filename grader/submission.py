@@ -336,33 +336,37 @@ def plan(tree: ast.Module, source: str, roots: set[str], notebook_mode: bool) ->
     return out
 
 
+#: Python 2 constructs, matched against the line Python 3 could not parse (never against the whole file:
+#: backquotes in a docstring or a "print x" in a comment mark nothing).
 _PY2 = [
-    (re.compile(r"^\s*print\s+[^\s(=][^=]*$|^\s*print\s*$", re.M), "a print statement"),
-    (re.compile(r"^\s*except\s+[\w.]+\s*,\s*\w+\s*:", re.M), "except E, e:"),
-    (re.compile(r"^\s*raise\s+\w+\s*,", re.M), "raise E, \"message\""),
-    (re.compile(r"^\s*exec\s+[\"']", re.M), "an exec statement"),
-    (re.compile(r"`[^`\n]+`"), "backquotes"),
+    (re.compile(r"^\s*print\b\s*[^\s(=.]"), "a print statement"),
+    (re.compile(r"^\s*print\s*$"), "a print statement"),
+    (re.compile(r"^\s*except\s+[\w.]+\s*,\s*\w+\s*:"), "except E, e:"),
+    (re.compile(r"^\s*raise\s+[\w.]+\s*,"), "raise E, \"message\""),
+    (re.compile(r"^\s*exec\s+[\"'\w]"), "an exec statement"),
+    (re.compile(r"`[^`]+`"), "backquotes"),
     (re.compile(r"<>"), "the <> operator"),
-    (re.compile(r"\bur[\"']"), "a ur'' string"),
+    (re.compile(r"\b[uU][rR][\"']"), "a ur'' string"),
 ]
 
 
-def python2(source: str, exc: SyntaxError) -> Optional[str]:
-    """What marks ``source`` as Python 2, if the SyntaxError is one of Python 2's."""
-    text = exc.text or ""
-    if "Missing parentheses in call to 'print'" in str(exc.msg) or re.match(r"\s*print\s+[^\s(]", text):
-        return f"a print statement at line {exc.lineno}"
+def python2(exc: SyntaxError) -> Optional[str]:
+    """What marks the line Python 3 could not parse as Python 2, if anything does."""
+    text, msg = exc.text or "", str(exc.msg)
+    if "Missing parentheses in call to 'print'" in msg or "Missing parentheses in call to 'exec'" in msg:
+        return f"{'a print' if 'print' in msg else 'an exec'} statement at line {exc.lineno}"
+    if "leading zeros in decimal integer literals" in msg:
+        return f"an octal literal like 0777 at line {exc.lineno}"
     for pattern, what in _PY2:
-        m = pattern.search(source)
-        if m:
-            return f"{what} at line {source.count(chr(10), 0, m.start()) + 1}"
+        if pattern.search(text):
+            return f"{what} at line {exc.lineno}"
     return None
 
 
 def syntax_error(shown: str, source: str, exc: BaseException) -> SubmissionError:
     if not isinstance(exc, SyntaxError):
         return SubmissionError(f"{shown} cannot be compiled ({type(exc).__name__}: too deeply nested)")
-    py2 = python2(source, exc)
+    py2 = python2(exc)
     if py2:
         return SubmissionError(
             f"SyntaxError in {shown} line {exc.lineno}: this is Python 2 code ({py2}); bpcheck runs Python 3. "
