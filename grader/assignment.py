@@ -15,7 +15,7 @@ import re
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 
@@ -215,20 +215,29 @@ def _contract(raw: Mapping[str, Any], where: str) -> Contract:
 # --- probes -------------------------------------------------------------------------------------------------------
 
 
-def _dataset(name: str, seed: int, where: str) -> tuple[tuple[int, ...], dict, np.ndarray, np.ndarray, str]:
-    """A named data set of a published assignment: sizes, parameters, x, one-hot or valued y, and what it is."""
-    if name == "cs231n-toy":
-        spec, params, x, y = seeds.cs231n_toy()
-        return spec.sizes, params, x, y, "the assignment's toy model and data"
-    if name == "ex4-debug":
-        spec, params, x, y = seeds.ex4_debug()
-        return spec.sizes, params, x, y, "checkNNGradients' debug network"
-    if name == "seed002-xor":
-        x = np.array([[0, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1]], dtype=np.float64)
-        y = np.array([[0], [1], [1], [0]], dtype=np.float64)
-        rng = np.random.default_rng(seed)
-        return (3, 4, 1), {"W1": rng.random((3, 4)), "W2": rng.random((4, 1))}, x, y, "seed 002's XOR data"
-    raise AssignmentError(f"{where}: data = {name!r}; expected one of ['cs231n-toy', 'ex4-debug', 'seed002-xor']")
+def _seed002_xor(seed: int) -> tuple[tuple[int, ...], dict, np.ndarray, np.ndarray]:
+    x = np.array([[0, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1]], dtype=np.float64)
+    y = np.array([[0], [1], [1], [0]], dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    return (3, 4, 1), {"W1": rng.random((3, 4)), "W2": rng.random((4, 1))}, x, y
+
+
+def _published(example: Callable[[], tuple]) -> Callable[[int], tuple]:
+    """A worked example of ``reference.seeds`` as a data set (its parameters are fixed: the seed is unused)."""
+
+    def make(seed: int) -> tuple[tuple[int, ...], dict, np.ndarray, np.ndarray]:
+        spec, params, x, y = example()
+        return spec.sizes, params, x, y
+
+    return make
+
+
+#: Data sets of published assignments a probe may use (data = "..."): (sizes, parameters, x, y), and what they are.
+DATASETS = {
+    "cs231n-toy": (_published(seeds.cs231n_toy), "the assignment's toy model and data"),
+    "ex4-debug": (_published(seeds.ex4_debug), "checkNNGradients' debug network"),
+    "seed002-xor": (_seed002_xor, "seed 002's XOR data"),
+}
 
 
 def _probe(contract: Contract, raw: Mapping[str, Any], where: str, onehot: bool) -> ProbeConfig:
@@ -243,7 +252,11 @@ def _probe(contract: Contract, raw: Mapping[str, Any], where: str, onehot: bool)
         conv.scale if contract.reads_updates else None)
     try:
         if "data" in raw:
-            sizes, params, x, y, purpose = _dataset(_get(raw, "data", str, where), seed, where)
+            data = _get(raw, "data", str, where)
+            if data not in DATASETS:
+                raise AssignmentError(f"{where}: data = {data!r}; expected one of {list(DATASETS)}")
+            make, purpose = DATASETS[data]
+            sizes, params, x, y = make(seed)
             spec = conv.spec(sizes, reg, x.shape[0])
             probe = Probe(name, Case(spec, {k: v for k, v in params.items() if k in spec.param_shapes()}, x, y), lr, purpose)
         else:
