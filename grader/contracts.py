@@ -323,10 +323,6 @@ class Contract:
     def reads_updates(self) -> bool:
         return "update" in self.kinds()
 
-    def entry_names(self) -> list[tuple[str, ...]]:
-        """Every form's required top-level names, with aliases (for finding the file that defines the entry point)."""
-        return [names for f in self.forms for names in f.requires]
-
     def variants(self) -> list[Variant]:
         """The assignment's own conventions first, then every combination of accepted alternatives, fewest changes first."""
         keys = list(self.accept)

@@ -91,7 +91,8 @@ class Evaluation:
     forward_bad: list[str]
     steps_bad: list[str]
     arrays_right: int = 0  # gradient arrays right, over every probe
-    fitted_lr: Optional[float] = None
+    fitted_lr: Optional[float] = None  # the submission's own learning rate, when the conventions accept any
+    read_lr: Optional[float] = None  # the learning rate its steps were read with (None: the conventions' own)
 
     @property
     def right(self) -> bool:
@@ -241,16 +242,15 @@ class Grader:
         return reading, outcome
 
     def _evaluate(self, state: VariantState, arrays: dict, refused: dict, status: dict, sub: Submission,
-                  failure: Optional[str]) -> Optional[Evaluation]:
-        """The submission read under ``state``'s conventions; None when its learning rate cannot be fitted."""
-        fitted = None
+                  failure: Optional[str]) -> Evaluation:
+        """The submission read under ``state``'s conventions (its own learning rate fitted, when they accept any)."""
+        fitted, lr = None, None
         if state.updates and state.conventions.learning_rate == "any":
             fitted = self._fit_lr(state, arrays, refused, status, sub, failure)
-            if fitted is None:
-                return None
+            lr = fitted or 1.0  # no positive fit: read at 1, which cannot come out right
         readings, outcomes, problems, arrays_right = {}, {}, {}, 0
         for name in self.probe_names:
-            readings[name], outcomes[name] = self._read(state, name, arrays, refused, status, sub, failure, fitted)
+            readings[name], outcomes[name] = self._read(state, name, arrays, refused, status, sub, failure, lr)
             problems[name], right = self._compare(state.expected(name), readings[name], state)
             arrays_right += right
         loss_bad, forward_bad, steps_bad = [], [], []
@@ -266,11 +266,11 @@ class Grader:
                                                       f"shape {f.shape} vs {e.forward.shape}" if f.shape != e.forward.shape else
                                                       f"max |error| {np.max(np.abs(f - e.forward)):.3g}"))
             if self.a.steps > 1:
-                got, exp = r.steps or {}, state.trajectory(name, state.lr(fitted), self.a.steps)
+                got, exp = r.steps or {}, state.trajectory(name, state.lr(lr), self.a.steps)
                 for k in exp:
                     if k not in got or got[k].shape != exp[k].shape or not np.allclose(got[k], exp[k], rtol=1e-9, atol=1e-12):
                         steps_bad.append(f"{name}: {self.contract.display(k, state.conventions)} after {self.a.steps} steps")
-        return Evaluation(state, readings, outcomes, problems, loss_bad, forward_bad, steps_bad, arrays_right, fitted)
+        return Evaluation(state, readings, outcomes, problems, loss_bad, forward_bad, steps_bad, arrays_right, fitted, lr)
 
     def _fit_lr(self, state: VariantState, arrays: dict, refused: dict, status: dict, sub: Submission,
                 failure: Optional[str]) -> Optional[float]:
@@ -303,8 +303,6 @@ class Grader:
         chosen, diag = None, None
         for state in self.states:
             ev = self._evaluate(state, arrays, refused, status, sub, failure)
-            if ev is None:
-                continue
             evaluations.append(ev)
             if ev.right:
                 chosen = ev
@@ -322,7 +320,7 @@ class Grader:
                 diag = None
         state = chosen.state
         if diag is None:
-            ps = state.probe_set(state.lr(chosen.fitted_lr))
+            ps = state.probe_set(state.lr(chosen.read_lr))
             diag = diagnose(chosen.outcomes, ps, lambda k: self.contract.display(k, state.conventions))
         credit = 1.0 if state.variant.default else self.a.alternative_credit
         checks = [self._gradient_check(name, chosen, diag, credit) for name in self.probe_names]
@@ -351,7 +349,7 @@ class Grader:
             "not checked: the calls did not all finish" if not finished else
             "inputs unchanged" if some_right else "not credited: no gradient was right")
         if self.large is not None:
-            r, _ = self._read(state, LARGE, arrays, refused, status, sub, failure, chosen.fitted_lr)
+            r, _ = self._read(state, LARGE, arrays, refused, status, sub, failure, chosen.read_lr)
             finite = bool(r.grads) and all(np.all(np.isfinite(g)) for g in r.grads.values())
             ok = some_right and finite and not r.errors and self._compare(state.expected(LARGE), r, state)[0] is None
             add("finite and right at large inputs", ok,

@@ -188,3 +188,12 @@ def test_reused_means_from_an_earlier_run_and_copies_are_named(tmp_path):
     seen.clear()
     grade_batch(g, paths, jobs=2, state=tmp_path / "st", on_result=lambda r, reused: seen.append(reused))
     assert seen == [True, True]
+
+
+def test_a_fitted_learning_rate_is_never_negative(tmp_path):
+    """A step against the gradient is a sign slip, not a learning rate of −1."""
+    src = (EX / "real-style" / "blog" / "original.py").read_text()
+    (tmp_path / "blog.py").write_text(src.replace("self.weights1 += d_weights1", "self.weights1 -= d_weights1")
+                                         .replace("self.weights2 += d_weights2", "self.weights2 -= d_weights2"))
+    r = Grader(load("blog-class"), for_trusted_code()).grade(tmp_path / "blog.py")
+    assert r.verdict == "fail" and "differs only by a convention: sign" in r.message and "learning rate" not in r.message
