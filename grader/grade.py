@@ -455,6 +455,16 @@ PY2_NAMES = {"xrange": "range", "raw_input": "input", "unicode": "str", "basestr
              "cPickle": "pickle", "izip": "zip", "reduce": "functools.reduce"}
 
 
+#: Messages of library changes that break code written for older versions, and what the change was.
+DRIFT = {
+    "only 0-dimensional arrays can be converted to Python scalars":
+        "float() of an array with dimensions, such as a 1×1 matrix, no longer works in NumPy 2.x: the code was written "
+        "for an older NumPy; .item() works in both",
+    "object has no attribute 'as_matrix'": "DataFrame.as_matrix was removed in pandas 1.0: .to_numpy()",
+    "module 'numpy' has no attribute 'float'": "np.float, np.int and np.bool were removed in NumPy 1.24: float, int, bool",
+}
+
+
 def _provided(files: dict[str, bytes]) -> set[str]:
     """Every module or package name the submission's own files could provide."""
     names = set()
@@ -481,6 +491,7 @@ def describe_error(err: object, sub: Submission) -> str:
             if f"'{old}'" in msg and typ in ("NameError", "AttributeError", "ModuleNotFoundError", "ImportError"):
                 text += f" (Python 2's {old}: in Python 3 use {new})"
                 break
+        text += next((f" ({why})" for words, why in DRIFT.items() if words in msg), "")
     return text + (f" (at {where})" if where else "")
 
 

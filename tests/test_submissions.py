@@ -161,6 +161,11 @@ def test_python2_is_named_with_how_to_port(tmp_path):
     r = grader_for("canonical").grade(f)
     assert r.verdict == "error" and "SyntaxError in hw.py line 4: this is Python 2 code (a print statement" in r.message
     assert "futurize" in r.message
+    drift = tmp_path / "drift.py"  # written for NumPy 1: float() of a 1×1 matrix
+    drift.write_text(SOLUTION.replace("    n = x.shape[0]\n", "    n = x.shape[0]\n    cost = float(np.ones((1, 1)) * n)\n"))
+    r = grader_for("canonical").grade(drift)
+    if "only 0-dimensional arrays" in r.message:  # NumPy 2.x; older ones still convert it
+        assert "no longer works in NumPy 2.x" in r.message and ".item()" in r.message
     g = tmp_path / "runtime.py"  # valid Python 3 syntax, Python 2 names
     g.write_text(SOLUTION.replace("for l in range(", "for l in xrange("))
     r = grader_for("canonical").grade(g)
