@@ -59,6 +59,8 @@ class Result:
     sandbox: str = ""
     seconds: float = 0.0
     key: str = ""
+    id: str = ""  # the submission's id in its batch: unique, stable, derived from its path (grader/batch.py)
+    students: list[dict] = field(default_factory=list)  # {"id", "name", "email"} from the class's metadata
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -407,10 +409,14 @@ class Grader:
 
 
 def grade_batch(grader: Grader, paths: Sequence[Path], jobs: int, state: Path,
-                on_result: Optional[Callable[[Result, bool], None]] = None) -> list[Result]:
-    """Grade ``paths`` with ``jobs`` in parallel; each result is saved under ``state`` as it finishes and reused on rerun."""
+                on_result: Optional[Callable[[Result, bool], None]] = None, force: bool = False) -> list[Result]:
+    """Grade ``paths`` with ``jobs`` in parallel; each result is saved under ``state`` as it finishes and reused on rerun.
+
+    ``force``: regrade, ignoring results saved before this call (identical submissions in the batch are still graded once).
+    """
     state.mkdir(parents=True, exist_ok=True)
     lock = threading.Lock()
+    written: set[str] = set()
 
     def one(path: Path) -> Result:
         try:
@@ -419,7 +425,7 @@ def grade_batch(grader: Grader, paths: Sequence[Path], jobs: int, state: Path,
         except SubmissionError:
             files, key = None, ""
         record = state / f"{key}.json" if key else None
-        if record is not None and record.exists():
+        if record is not None and record.exists() and (not force or key in written):
             try:
                 result = Result.from_dict(json.loads(record.read_text()))
                 result.submission = str(path)
@@ -435,10 +441,11 @@ def grade_batch(grader: Grader, paths: Sequence[Path], jobs: int, state: Path,
             result = grader._error(str(path), f"internal grader error: {type(exc).__name__}: {exc}", key)
             result.verdict = "error"
         if record is not None and not result.message.startswith("internal grader error"):
-            tmp = record.with_suffix(".tmp")
+            tmp = record.with_suffix(f".{threading.get_ident()}.tmp")  # identical submissions may finish together
             tmp.write_text(json.dumps(result.as_dict()))
             os.replace(tmp, record)
         with lock:
+            written.add(key)
             if on_result:
                 on_result(result, False)
         return result
