@@ -198,7 +198,12 @@ def _grade(args: argparse.Namespace) -> int:
     extra = [f"{copies} identical to another submission in this batch, graded once" if copies else "",
              f"{reused} reused from an earlier run; --force regrades them" if reused else ""]
     _say(err, f"results saved in {state}/" + (f" ({'; '.join(e for e in extra if e)})" if any(extra) else ""))
-    return _write_reports(args, assignment.name, f"{assignment.title} ({assignment.name})", results, err, state)
+    return _write_reports(args, assignment.name, _title(assignment.title, assignment.name), results, err, state)
+
+
+def _title(title: str, name: str) -> str:
+    """The assignment's title, with its name unless the title says it already."""
+    return title if name in title else f"{title} ({name})" if title else (name or "bpcheck")
 
 
 def _write_reports(args: argparse.Namespace, name: str, title: str, results, err: Console, state: Optional[Path] = None) -> int:
@@ -274,8 +279,7 @@ def _report(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         _say(err, f"bpcheck report: cannot read {args.source}: {exc}", "red")
         return 2
-    title = f"{title} ({name})" if title and title != name else (name or "bpcheck")
-    return _write_reports(args, name, title, results, err)
+    return _write_reports(args, name, _title(title, name), results, err)
 
 
 def _autograder(args: argparse.Namespace) -> int:

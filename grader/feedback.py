@@ -84,8 +84,8 @@ def matched_bugs(r: Result) -> list:
 
 
 def _md(text: str) -> str:
-    """Inline Markdown text, every markup character escaped."""
-    return re.sub(r"([\\`*_{}\[\]<>()#+\-.!|~&])", r"\\\1", clean(text)).replace("\n", " ")
+    """Inline Markdown (never at a line's start): every character that could start markup, a link or HTML escaped."""
+    return re.sub(r"([\\`*_\[\]<>&~|])", r"\\\1", clean(text)).replace("\n", " ")
 
 
 def _md_block(text: str) -> str:

@@ -110,10 +110,13 @@ def identical_to(results: Sequence[Result]) -> dict[str, list[str]]:
 
 
 def diagnosis(r: Result) -> str:
+    """What went wrong, in a line: the diagnosis, or the failed checks when every gradient was right."""
     if r.verdict == "pass":
         return ""
     if r.verdict == "error" or not r.diagnoses:
         return r.message
+    if r.diagnoses[0].get("correct"):
+        return "; ".join(f"{c.name}: {c.output}" for c in r.checks if not c.passed) or r.message
     return r.diagnoses[0].get("summary") or r.message
 
 
