@@ -171,7 +171,7 @@ def _unpack(zf: zipfile.ZipFile, batch: Batch) -> Path:
     for info in infos:
         mode = info.external_attr >> 16
         parts = _safe_parts(info.filename)
-        if info.is_dir() or parts is None or stat.S_ISLNK(mode) or (mode and not stat.S_ISREG(mode)):
+        if info.is_dir() or parts is None or stat.S_IFMT(mode) not in (0, stat.S_IFREG):  # links, devices, FIFOs
             if not info.is_dir():
                 skipped.append(info.filename)
             continue

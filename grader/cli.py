@@ -110,7 +110,7 @@ def _say(console: Console, text: str, style: str = "") -> None:
     """Print text that may hold a submission's words: never read as markup, controls escaped."""
     from .report import clean
 
-    console.print(Text(clean(text), style=style))
+    console.print(Text(clean(text), style=style), soft_wrap=True)  # a log line: paths never broken
 
 
 def _grade(args: argparse.Namespace) -> int:

@@ -164,7 +164,9 @@ def table(results: Sequence[Result], title: str, console: Console) -> None:
     common, short = _short_ids(results)
     names = check_names(results)
     hidden = {c.name for r in results for c in r.checks if c.hidden}
-    id_width = max(12, min(max((len(clean(s)) for s in short.values()), default=12), int(console.width * 0.3)))
+    shown = [clean(s) for s in short.values()]
+    longest_name = max((len(part) + 1 for s in shown for part in s.split("/")), default=12)
+    id_width = max(12, min(max(map(len, shown), default=12), max(longest_name, int(console.width * 0.3)), console.width - 46))
     t = Table(title=Text(clean(title + (f" — submissions in {common}/" if common else ""))), title_justify="left",
               box=box.SIMPLE_HEAD)
     t.add_column("submission", no_wrap=True, width=id_width)
