@@ -306,8 +306,8 @@ def gradebook_csv(results: Sequence[Result]) -> str:
     copies = identical_to(results)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(["student_id", "name", "email", "submission", "total", "max_score", "verdict", *names, "diagnosis",
-                "smallest_failing_case", "identical_to"])
+    w.writerow(["student_id", "name", "email", "submission", "total", "max_score", "verdict", *map(_cell, names),
+                "diagnosis", "smallest_failing_case", "identical_to"])
     for r in results:
         by_name = {c.name: c for c in r.checks}
         smallest = (r.diagnoses[0].get("smallest_failing_case") if r.diagnoses else None) or ""
