@@ -62,7 +62,7 @@ def _bugs(args: argparse.Namespace) -> int:
         table.add_column(col, overflow="fold")
     for b in entries:
         table.add_row(str(b.number) if not b.correct else "ok", b.id, b.title, b.wrong, b.right, b.source)
-    Console(width=max(Console().width, 160)).print(table)
+    Console().print(table)
     return 0
 
 
@@ -131,8 +131,7 @@ def _grade(args: argparse.Namespace) -> int:
         _say(err, "bpcheck grade: give at least one SUBMISSION (a .py file, a folder, a class folder or an export zip)", "red")
         return 2
     per_file = args.format in ("gradescope", "prairielearn")
-    one = per_file and len(args.submissions) == 1 and not (args.out and Path(args.out).is_dir())
-    with expand(args.submissions, assignment.module, single=one) as batch:
+    with expand(args.submissions, assignment.module, single=args.as_is) as batch:
         for note in batch.notes:
             _say(err, f"note: {note}")
         items = batch.items
@@ -359,6 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--state", metavar="DIR", help="where each result is saved as it finishes, for resuming "
                    "(default bpcheck-state/ASSIGNMENT)")
     g.add_argument("--force", action="store_true", help="regrade, ignoring results saved by earlier runs")
+    g.add_argument("--as-is", action="store_true", help="each SUBMISSION is one submission, never a class folder or an "
+                   "export (what an autograder's submission folder is)")
     g.add_argument("--only", metavar="ID", help="grade only the submission with this id (or student id); "
                    "the other students' saved results stay in the state folder's index")
     _output_options(g, "table")

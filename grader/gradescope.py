@@ -59,7 +59,7 @@ RUN = """#!/usr/bin/env bash
 set -uo pipefail
 ROOT="${{BPCHECK_AUTOGRADER_ROOT:-/autograder}}"
 mkdir -p "$ROOT/results"
-"${{BPCHECK:-/opt/bpcheck/bin/bpcheck}}" grade "$ROOT/submission" --assignment "$ROOT/source/{toml}" \\
+"${{BPCHECK:-/opt/bpcheck/bin/bpcheck}}" grade --as-is "$ROOT/submission" --assignment "$ROOT/source/{toml}" \\
     --format gradescope --hidden-visibility {visibility} --out "$ROOT/results/results.json" \\
     --state "${{TMPDIR:-/tmp}}/bpcheck-state"
 """

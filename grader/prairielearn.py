@@ -39,7 +39,7 @@ else  # the stock image: bpcheck from the course's files, numpy, rich and hypoth
     export PYTHONPATH="$HERE/src${{PYTHONPATH:+:$PYTHONPATH}}"
     CMD=(python3 -m grader.cli)
 fi
-"${{CMD[@]}}" grade "$ROOT/student" --assignment "$HERE/{toml}" --format prairielearn \\
+"${{CMD[@]}}" grade --as-is "$ROOT/student" --assignment "$HERE/{toml}" --format prairielearn \\
     --out "$ROOT/results/results.json" --state "${{TMPDIR:-/tmp}}/bpcheck-state"
 """
 
