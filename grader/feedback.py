@@ -145,7 +145,7 @@ def html_page(r: Result, title: str, reveal: bool = False) -> str:
     body.append("<h2>Checks</h2><table><tr><th>check</th><th>points</th><th>output</th></tr>")
     for c in shown_checks(r, reveal):
         cls = "passed" if c.passed else "failed"
-        body.append(f"<tr><td class=\"{cls}\">{e(c.name)}</td><td>{c.score:g} / {c.max_score:g}</td>"
+        body.append(f"<tr><td class=\"{cls}\">{'✓' if c.passed else '✗'} {e(c.name)}</td><td>{c.score:g} / {c.max_score:g}</td>"
                     f"<td><pre>{e(check_output(c, r, top, reveal))}</pre></td></tr>")
     hidden = [c for c in r.checks if c not in shown_checks(r, reveal)]
     if hidden:
