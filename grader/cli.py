@@ -116,16 +116,13 @@ def _say(console: Console, text: str, style: str = "") -> None:
 def _grade(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
-    from .assignment import load
     from .batch import expand, load_index, save_index
     from .grade import Grader, grade_batch
     from .report import clean, identical_groups
 
     err = Console(stderr=True, highlight=False)
-    try:
-        assignment = load(args.assignment)
-    except ValueError as exc:
-        _say(err, f"bpcheck grade: {exc}", "red")
+    assignment = _load_assignment(args, err)
+    if assignment is None:
         return 2
     if not args.submissions:
         _say(err, "bpcheck grade: give at least one SUBMISSION (a .py file, a folder, a class folder or an export zip)", "red")
@@ -181,6 +178,7 @@ def _grade(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             if progress is not None:
                 progress.stop()
+            save_index(state, assignment.name, assignment.title, done, load_index(state).get("submissions", {}))
             _say(err, f"interrupted: {len(done)} results saved in {state}/; rerun the same command to resume", "yellow")
             return 130
         if progress is not None:
@@ -209,6 +207,7 @@ def _write_reports(args: argparse.Namespace, name: str, title: str, results, err
     """Every report the options ask for; a report that cannot be written never loses a result."""
     from . import feedback, gradescope, html_report, prairielearn, report
     from .batch import file_stem
+    from .report import rid
 
     def emit(text: str, target: Optional[str] = None) -> None:
         if target:
@@ -242,7 +241,7 @@ def _write_reports(args: argparse.Namespace, name: str, title: str, results, err
                 emit(one(results[0]), args.out)
             else:
                 for r in results:
-                    emit(one(r), str(Path(args.out) / f"{file_stem(r.id)}.results.json"))
+                    emit(one(r), str(Path(args.out) / f"{file_stem(rid(r))}.results.json"))
         links = None
         if args.feedback:
             feedback.write(results, Path(args.feedback), title, args.reveal_hidden)
@@ -281,14 +280,22 @@ def _report(args: argparse.Namespace) -> int:
     return _write_reports(args, name, _title(title, name), results, err)
 
 
-def _autograder(args: argparse.Namespace) -> int:
+def _load_assignment(args: argparse.Namespace, err: Console):
+    """The assignment --assignment names, or None after saying why it cannot be loaded."""
     from .assignment import load
-    from .gradescope import build_zip
 
     try:
-        assignment = load(args.assignment)
+        return load(args.assignment)
     except ValueError as exc:
-        _say(Console(stderr=True), f"bpcheck autograder: {exc}", "red")
+        _say(err, f"bpcheck {args.command}: {exc}", "red")
+        return None
+
+
+def _autograder(args: argparse.Namespace) -> int:
+    from .gradescope import build_zip
+
+    assignment = _load_assignment(args, Console(stderr=True))
+    if assignment is None:
         return 2
     out = Path(args.out or f"autograder-{assignment.name}.zip")
     build_zip(assignment, args.assignment, out, args.hidden_visibility)
@@ -298,13 +305,10 @@ def _autograder(args: argparse.Namespace) -> int:
 
 
 def _prairielearn(args: argparse.Namespace) -> int:
-    from .assignment import load
     from .prairielearn import build
 
-    try:
-        assignment = load(args.assignment)
-    except ValueError as exc:
-        _say(Console(stderr=True), f"bpcheck prairielearn: {exc}", "red")
+    assignment = _load_assignment(args, Console(stderr=True))
+    if assignment is None:
         return 2
     out = Path(args.out)
     written = build(assignment, args.assignment, out, args.image)

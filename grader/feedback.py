@@ -17,7 +17,7 @@ from reference.bugs import BUGS
 
 from .batch import file_stem
 from .grade import Check, Result
-from .report import PENALISE_HINT, clean, convention_only, students_text, write_atomic
+from .report import clean, convention_only, rid, students_text, write_atomic
 
 CATALOG = {b.id: b for b in BUGS}
 HIDDEN_PROBE = "a hidden probe"
@@ -97,7 +97,7 @@ def _md_block(text: str) -> str:
 def markdown(r: Result, title: str, reveal: bool = False) -> str:
     top = summary(r, reveal)
     lines = [f"# Feedback: {_md(title)}", ""]
-    lines.append(f"Submission: {_md(r.id or r.submission)}" + (f" ({_md(students_text(r))})" if r.students else ""))
+    lines.append(f"Submission: {_md(rid(r))}" + (f" ({_md(students_text(r))})" if r.students else ""))
     lines += ["", f"**Score: {_md(score_line(r, reveal))}**", "", "## What went wrong" if r.verdict != "pass" else "## Result",
               "", _md_block(top), ""]
     for bug in matched_bugs(r):
@@ -134,7 +134,7 @@ def html_page(r: Result, title: str, reveal: bool = False) -> str:
     e = lambda s: html.escape(clean(s))  # noqa: E731
     top = summary(r, reveal)
     body = [f"<h1>Feedback: {e(title)}</h1>",
-            f"<p>Submission <code>{e(r.id or r.submission)}</code>" + (f" — {e(students_text(r))}" if r.students else "") + "</p>",
+            f"<p>Submission <code>{e(rid(r))}</code>" + (f" — {e(students_text(r))}" if r.students else "") + "</p>",
             f"<p><strong>Score: {e(score_line(r, reveal))}</strong></p>",
             f"<h2>{'What went wrong' if r.verdict != 'pass' else 'Result'}</h2><pre>{e(top)}</pre>"]
     for bug in matched_bugs(r):
@@ -159,9 +159,9 @@ def write(results: Sequence[Result], out_dir: Path, title: str, reveal: bool = F
     """One ``.md`` and one ``.html`` per submission in ``out_dir``; returns id → file stem."""
     stems = {}
     for r in results:
-        stem = file_stem(r.id or r.submission)
+        stem = file_stem(rid(r))
         write_atomic(out_dir / f"{stem}.md", markdown(r, title, reveal))
         write_atomic(out_dir / f"{stem}.html", html_page(r, title, reveal))
-        stems[r.id or r.submission] = stem
+        stems[rid(r)] = stem
     return stems
 

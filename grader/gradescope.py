@@ -17,7 +17,7 @@ from pathlib import Path
 from . import feedback
 from .assignment import Assignment
 from .grade import Result
-from .report import write_atomic
+from .report import rid, write_atomic
 
 HIDDEN_VISIBILITY = ("after_due_date", "after_published")
 
@@ -34,7 +34,7 @@ def results_json(r: Result, hidden_visibility: str = "after_due_date", reproduci
         tests.append({"name": "diagnosis, all checks", "score": 0.0, "max_score": 0.0, "status": "passed",
                       "output": feedback.summary(r, reveal=True), "visibility": hidden_visibility})
     out = {"score": r.score, "output": top, "visibility": "visible", "stdout_visibility": "hidden",
-           "extra_data": {"submission": feedback.clean(r.id or r.submission), "verdict": r.verdict, "key": r.key},
+           "extra_data": {"submission": feedback.clean(rid(r)), "verdict": r.verdict, "key": r.key},
            "tests": tests}
     if not reproducible:
         out["execution_time"] = round(r.seconds, 3)

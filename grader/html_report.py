@@ -21,7 +21,7 @@ from reference.bugs import BUGS
 from . import feedback
 from .batch import file_stem
 from .grade import Result
-from .report import clean, convention_only, diagnosis, identical_groups, students_text
+from .report import clean, convention_only, diagnosis, identical_groups, rid, students_text
 
 CATALOG = {b.id: b for b in BUGS}
 COLOURS = {"pass": "#2e7d4f", "fail": "#d08c1a", "error": "#b3261e", "bar": "#3a6ea5"}
@@ -47,8 +47,11 @@ def _svg(fig, salt: str) -> str:
 
 
 def _figure(width: float, height: float):
-    from matplotlib.backends.backend_svg import FigureCanvasSVG
-    from matplotlib.figure import Figure
+    try:
+        from matplotlib.backends.backend_svg import FigureCanvasSVG
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError("the class report's plots need matplotlib: pip install 'bpcheck[report]'") from None
 
     fig = Figure(figsize=(width, height))
     FigureCanvasSVG(fig)
@@ -184,8 +187,8 @@ def page(results: Sequence[Result], title: str, assignment: str, feedback_dir: O
     body.append("<h2>Catalog mistakes</h2>")
     mistakes = mistake_counts(results)
     if mistakes:
-        body += [f"<p class=\"note\">How many submissions each known mistake explains, with the catalog's wrong formula "
-                 f"beside the right one (<code>bpcheck bugs</code> lists them all).</p>", mistakes_chart(mistakes),
+        body += ["<p class=\"note\">How many submissions each known mistake explains, with the catalog's wrong formula "
+                 "beside the right one (<code>bpcheck bugs</code> lists them all).</p>", mistakes_chart(mistakes),
                  _table(["entry", "mistake", "submissions", "wrong", "right"],
                         [[f"{CATALOG[i].number} <code>{_e(i)}</code>" if i in CATALOG else _e(i),
                           _e(CATALOG[i].title) if i in CATALOG else "", f"{k}",
@@ -210,7 +213,7 @@ def page(results: Sequence[Result], title: str, assignment: str, feedback_dir: O
 
     body.append("<h2>Identical submissions</h2>")
     groups = identical_groups(results)
-    body.append(_table(["files identical in", "submissions"], [[f"{len(g)}", ", ".join(f"<code>{_e(r.id)}</code>" for r in g)]
+    body.append(_table(["files identical in", "submissions"], [[f"{len(g)}", ", ".join(f"<code>{_e(rid(r))}</code>" for r in g)]
                                                                 for g in groups]) if groups else
                 "<p>No two submissions have identical files.</p>")
 
@@ -220,21 +223,21 @@ def page(results: Sequence[Result], title: str, assignment: str, feedback_dir: O
     else:
         slow = sorted(results, key=lambda r: -r.seconds)[:10]
         body.append(_table(["submission", "seconds", "verdict"],
-                           [[f"<code>{_e(r.id)}</code>", f"{r.seconds:.2f}", f"<span class=\"{r.verdict}\">{r.verdict}</span>"]
+                           [[f"<code>{_e(rid(r))}</code>", f"{r.seconds:.2f}", f"<span class=\"{r.verdict}\">{r.verdict}</span>"]
                             for r in slow]))
 
     body.append("<h2>Failed to run</h2>")
     errors = [r for r in results if r.verdict == "error"]
-    body.append(_table(["submission", "student", "why"], [[f"<code>{_e(r.id)}</code>", _e(students_text(r)), _e(r.message[:400])]
+    body.append(_table(["submission", "student", "why"], [[f"<code>{_e(rid(r))}</code>", _e(students_text(r)), _e(r.message[:400])]
                                                           for r in errors], "wide") if errors else
                 "<p>Every submission ran.</p>")
 
     body.append("<h2>Students</h2>")
     rows = []
     for r in results:
-        sid = f"<code>{_e(r.id)}</code>"
+        sid = f"<code>{_e(rid(r))}</code>"
         if feedback_dir is not None:
-            href = html.escape(os.path.join(feedback_dir, file_stem(r.id) + ".html").replace(os.sep, "/"), quote=True)
+            href = html.escape(os.path.join(feedback_dir, file_stem(rid(r)) + ".html").replace(os.sep, "/"), quote=True)
             sid = f"<a href=\"{href}\">{sid}</a>"
         rows.append([sid, _e(students_text(r)), f"<span class=\"{r.verdict}\">{r.verdict}</span>",
                      f"{r.score:g} / {r.max_score:g}", _e(diagnosis(r)[:300])])

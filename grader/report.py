@@ -86,6 +86,11 @@ def write_atomic(path: Union[str, Path], data: Union[str, bytes]) -> None:
 # -- what the reports share ---------------------------------------------------------------------------
 
 
+def rid(r: Result) -> str:
+    """The submission's id (results made outside a batch have only their path)."""
+    return r.id or r.submission
+
+
 def check_names(results: Sequence[Result]) -> list[str]:
     """Every check's name, in the order the assignment runs them."""
     return list(dict.fromkeys(c.name for r in results for c in r.checks))
@@ -105,7 +110,7 @@ def identical_to(results: Sequence[Result]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for group in identical_groups(results):
         for r in group:
-            out[r.id] = [o.id for o in group if o is not r]
+            out[rid(r)] = [rid(o) for o in group if o is not r]
     return out
 
 
@@ -139,7 +144,7 @@ PENALISE_HINT = ("differ from the reference only by a convention (sign, factor, 
 
 def _short_ids(results: Sequence[Result]) -> tuple[str, dict[str, str]]:
     """The folder all ids share (shown once, in the title) and each id without it."""
-    ids = [r.id or r.submission for r in results]
+    ids = [rid(r) for r in results]
     same_kind = all(i.startswith("/") == ids[0].startswith("/") for i in ids)
     common = os.path.commonpath(ids) if len(ids) > 1 and same_kind else ""
     if common in ids:
@@ -180,7 +185,7 @@ def table(results: Sequence[Result], title: str, console: Console) -> None:
         ran = r.verdict != "error"
         marks = "".join(MARKS[by_name[n].passed] if ran and n in by_name else "·" for n in names)
         what = diagnosis(r)[:300] + (" †" if convention_only(r) else "")
-        t.add_row(Text(wrap_path(clean(short[r.id or r.submission]), id_width)), Text(r.verdict, style=colour.get(r.verdict, "")),
+        t.add_row(Text(wrap_path(clean(short[rid(r)]), id_width)), Text(r.verdict, style=colour.get(r.verdict, "")),
                   f"{r.score:g}/{r.max_score:g}", Text(marks), Text(clean(what)))
     console.print(t)
     counts = {v: sum(1 for r in results if r.verdict == v) for v in ("pass", "fail", "error")}
@@ -192,7 +197,7 @@ def table(results: Sequence[Result], title: str, console: Console) -> None:
     if penalised:
         console.print(Text(f"† {penalised} submission(s) {PENALISE_HINT}."))
     for group in identical_groups(results):
-        console.print(Text(clean(f"identical files: {', '.join(short[r.id or r.submission] for r in group)}")))
+        console.print(Text(clean(f"identical files: {', '.join(short[rid(r)] for r in group)}")))
     console.print(Text("Every check's full output: --format json; the class report: --html FILE; "
                        "each student's feedback: --feedback DIR."))
 
@@ -209,7 +214,7 @@ def table_text(results: Sequence[Result], title: str, width: int = 120) -> str:
 
 def result_dict(r: Result, reproducible: bool = False, copies: Optional[list[str]] = None) -> dict:
     d = {
-        "id": r.id or r.submission,
+        "id": rid(r),
         "submission": r.submission,
         "students": r.students,
         "verdict": r.verdict,
@@ -232,7 +237,7 @@ def as_json(results: Sequence[Result], reproducible: bool = False, assignment: s
     copies = identical_to(results)
     out = []
     for r in results:
-        d = result_dict(r, reproducible, copies.get(r.id))
+        d = result_dict(r, reproducible, copies.get(rid(r)))
         if assignment:
             d["assignment"] = clean(assignment)
         out.append(d)
@@ -264,7 +269,7 @@ def junit(results: Sequence[Result], assignment: str, reproducible: bool = False
     """One <testsuite> per submission, named by its id; an error is reported once, its checks are skipped."""
     suites = ET.Element("testsuites", name=clean(f"bpcheck {assignment}"))
     for r in results:
-        name = clean(r.id or r.submission)
+        name = clean(rid(r))
         failed = [c for c in r.checks if not c.passed]
         attrs = {"name": name, "tests": str(len(r.checks) + (r.verdict == "error")),
                  "failures": str(len(failed) if r.verdict == "fail" else 0), "errors": str(int(r.verdict == "error")),
@@ -314,8 +319,8 @@ def gradebook_csv(results: Sequence[Result]) -> str:
         tail = [f"{r.score:g}", f"{r.max_score:g}", r.verdict,
                 *[f"{by_name[n].score:g}" if n in by_name else "" for n in names]]
         for s in r.students or [{}]:
-            w.writerow([_cell(s.get("id", "")), _cell(s.get("name", "")), _cell(s.get("email", "")), _cell(r.id or r.submission),
-                        *tail, _cell(diagnosis(r)), _cell(smallest), _cell(" ".join(copies.get(r.id, [])))])
+            w.writerow([_cell(s.get("id", "")), _cell(s.get("name", "")), _cell(s.get("email", "")), _cell(rid(r)),
+                        *tail, _cell(diagnosis(r)), _cell(smallest), _cell(" ".join(copies.get(rid(r), [])))])
     return buf.getvalue()
 
 

@@ -45,7 +45,6 @@ def test_golden_prints_the_published_set(capsys, tmp_path):
 
 import contextlib  # noqa: E402
 import io  # noqa: E402
-import os  # noqa: E402
 import shutil  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -85,7 +84,7 @@ def test_a_class_folder_grades_each_student_and_the_table_goes_to_out(tmp_path, 
     out = tmp_path / "table.txt"
     assert main(["grade", str(folder), "--assignment", "canonical", "--state", str(tmp_path / "st"), "--out", str(out)]) == 0
     err = capsys.readouterr().err
-    assert f"holds 3 submissions" in err and f"pass {folder}/* to say so explicitly" in err
+    assert "holds 3 submissions" in err and f"pass {folder}/* to say so explicitly" in err
     text = out.read_text(encoding="utf-8")
     assert not text.lstrip().startswith(("[", "{")) and "3 graded: 1 pass, 1 fail, 1 error" in text
     assert "checks, in column order" in text and "--format json" in text and "penalise_conventions" in text
