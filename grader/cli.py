@@ -146,8 +146,14 @@ def _grade(args: argparse.Namespace) -> int:
             _say(err, f"bpcheck grade: --format {args.format} writes one results.json per submission: "
                       f"give --out DIR for these {len(items)} submissions", "red")
             return 2
-        grader = Grader(assignment)
-        if not grader.use_sandbox:
+        from .sandbox import SandboxUnavailable
+
+        try:
+            grader = Grader(assignment, args.sandbox)
+        except SandboxUnavailable as exc:
+            _say(err, f"bpcheck grade: {exc}", "red")
+            return 2
+        if not grader.sandbox.contained:
             err.print(Panel(Text(grader.sandbox_message), title="WARNING: NO SANDBOX", style="bold red"))
         state = Path(args.state or f"bpcheck-state/{assignment.name}")
         earlier = {p.stem for p in state.glob("*.json")} if state.is_dir() and not args.force else set()
@@ -359,6 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--assignment", required=True, metavar="NAME|PATH",
                    help="a bundled assignment (canonical, blog-class, nielsen, cs231n-two-layer, coursera-ex4) or a TOML file")
     g.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")
+    g.add_argument("--sandbox", choices=["auto", "bubblewrap", "process", "none"], default="auto",
+                   help="how submissions are contained: auto (default) is bubblewrap when it starts here, else process "
+                   "(needs root: each submission as its own unprivileged uid); none only for code you trust")
     g.add_argument("--state", metavar="DIR", help="where each result is saved as it finishes, for resuming "
                    "(default bpcheck-state/ASSIGNMENT)")
     g.add_argument("--force", action="store_true", help="regrade, ignoring results saved by earlier runs")
