@@ -393,14 +393,38 @@ class Grader:
 
 
 #: Words that mark a failure of the grading machine rather than of the submission (disk full, quota).
-ENVIRONMENT_ERRORS = ("No space left on device", "[Errno 28]", "Disk quota exceeded", "[Errno 122]", "internal grader error")
+#: Words of a full disk.  A submission can print them too, so they only earn a retry; a result is the
+#: machine's (never saved) when they persist while the disk really is short, or when the grader itself failed.
+FULL_DISK = ("No space left on device", "[Errno 28]", "Disk quota exceeded", "[Errno 122]")
+INTERNAL = "internal grader error"
 RETRIES = 2
+DISK_MARGIN = 256 << 20
 
 
-def environmental(result: Result) -> bool:
-    """Whether ``result`` failed because of the grading machine (never cached, never final)."""
-    texts = [result.message, *(c.output for c in result.checks)]
-    return result.verdict != "pass" and any(marker in t for t in texts for marker in ENVIRONMENT_ERRORS)
+def _texts(result: Result) -> list[str]:
+    return [result.message, *(c.output for c in result.checks)]
+
+
+def _suspect(result: Result) -> bool:
+    """Worth grading again: the grader failed, or something reported a full disk."""
+    return result.verdict != "pass" and any(m in t for t in _texts(result) for m in (INTERNAL, *FULL_DISK))
+
+
+def environmental(result: Result, *folders: Path) -> bool:
+    """Whether ``result`` is the grading machine's failure, not the submission's (never saved, never final)."""
+    if result.verdict == "pass":
+        return False
+    if any(INTERNAL in t for t in _texts(result)):
+        return True
+    return _suspect(result) and any(_free_bytes(f) < DISK_MARGIN for f in folders)
+
+
+def _free_bytes(folder: Path) -> int:
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return 0
+    return st.f_bavail * st.f_frsize
 
 
 def grade_batch(grader: Grader, paths: Sequence[Path], jobs: int, state: Path,
@@ -441,11 +465,11 @@ def grade_batch(grader: Grader, paths: Sequence[Path], jobs: int, state: Path,
                 pass  # a damaged record is regraded
         result = attempt(path, files, key)
         for _ in range(RETRIES):
-            if not environmental(result):
+            if not _suspect(result):
                 break
             time.sleep(1.0)
             result = attempt(path, files, key)
-        if environmental(result):
+        if environmental(result, state, Path(tempfile.gettempdir())):
             result.verdict = "error"
             result.message = f"not graded: the grading machine failed, not the submission (not saved; rerun to grade it): {result.message}"
         elif record is not None:

@@ -99,3 +99,16 @@ def test_a_full_disk_is_never_saved_as_a_grade(tmp_path, monkeypatch):
     [again] = grade_batch(grader, [sub], 1, state)
     assert again.verdict == "pass"
     assert len(list(state.glob("*.json"))) == 1
+
+
+def test_a_submission_claiming_a_full_disk_is_graded_as_itself(tmp_path, monkeypatch):
+    """The words of a full disk only earn a retry: on a machine with room, the result is the submission's, and saved."""
+    sub = tmp_path / "submission.py"
+    sub.write_text("def backprop(weights, biases, x, y):\n    raise OSError(28, 'No space left on device')\n")
+    grader = Grader(load(HOSTILE_TOML), sandbox.select("none"))
+    monkeypatch.setattr("grader.grade.time.sleep", lambda s: None)
+    state = tmp_path / "state"
+    [r] = grade_batch(grader, [sub], 1, state)
+    assert r.verdict == "error" and r.score == 0 and "No space left on device" in r.message
+    assert "not graded" not in r.message
+    assert len(list(state.glob("*.json"))) == 1
