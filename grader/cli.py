@@ -196,15 +196,28 @@ def _autograder(args: argparse.Namespace) -> int:
 
 
 def _golden(args: argparse.Namespace) -> int:
-    from reference.golden import export
+    from oracles.exact import unavailable
+    from reference.golden import builders, export, text
 
-    text = json.dumps(export(), indent=1, ensure_ascii=False) + "\n"
+    if unavailable():
+        Console(stderr=True).print(f"bpcheck golden needs the exact oracle: {unavailable()}", markup=False)
+        return 2
+    with Progress(TextColumn("exact values"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as progress:
+        names = [name for name, _ in builders()]
+        task = progress.add_task(names[0], total=len(names))
+
+        def done(name: str) -> None:
+            k = names.index(name) + 1
+            progress.update(task, advance=1, description=names[k] if k < len(names) else "")
+
+        content = text(export(on_entry=done))
     if args.out:
         with open(args.out, "w", encoding="utf-8") as fh:
-            fh.write(text)
+            fh.write(content)
         Console(stderr=True).print(f"wrote {args.out}")
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(content)
     return 0
 
 
