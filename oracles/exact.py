@@ -380,3 +380,13 @@ def gradients(spec: NetworkSpec, params: Mapping[str, Any], x: Any, y: Any) -> E
 def loss_value(spec: NetworkSpec, params: Mapping[str, Any], x: Any, y: Any) -> float:
     """C(θ), correctly rounded."""
     return exact(spec, params, x, y).loss
+
+
+def ulps(candidate: Mapping[str, Any], truth: Mapping[str, np.ndarray]) -> float:
+    """The worst |candidate − exact| over every element, in units in the last place of the exact float64 value."""
+    worst = 0.0
+    for k, e in truth.items():
+        e = np.asarray(e, dtype=np.float64)
+        if e.size:
+            worst = max(worst, float(np.max(np.abs(np.asarray(candidate[k], dtype=np.float64) - e) / np.spacing(np.abs(e)))))
+    return worst
