@@ -108,8 +108,8 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 def _sigmoid_backward(z: np.ndarray, a: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """σ' = σ(1 − σ)."""
-    return g * a * (1 - a)
+    """σ' = σ(1 − σ), with 1 − σ(z) = σ(−z): the ball of 1 − σ(z) would need ~1.44·z bits to exclude 0."""
+    return g * a * _sigmoid(-z)
 
 
 def _tanh(z: np.ndarray) -> np.ndarray:
@@ -117,8 +117,8 @@ def _tanh(z: np.ndarray) -> np.ndarray:
 
 
 def _tanh_backward(z: np.ndarray, a: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """tanh' = 1 − tanh²."""
-    return g * (1 - a * a)
+    """tanh' = 1 − tanh² = sech² (the same number; sech keeps its relative accuracy when tanh → ±1)."""
+    return g * _map(lambda t: t.sech() ** 2, z)
 
 
 def _relu(z: np.ndarray) -> np.ndarray:
@@ -186,9 +186,9 @@ LOSSES = {
     "half_sse": Loss(lambda z, a, y: ((a - y) ** 2).sum(axis=1) / 2, lambda z, a, y: a - y),
     # ℓ = (1/n) Σ_j (a_j − y_j)²                ∂ℓ/∂a = 2(a − y)/n
     "mse": Loss(lambda z, a, y: ((a - y) ** 2).sum(axis=1) / y.shape[1], lambda z, a, y: 2 * (a - y) / y.shape[1]),
-    # ℓ = −Σ_j [y log a + (1 − y) log(1 − a)]  ∂ℓ/∂a = −y/a + (1 − y)/(1 − a)
+    # ℓ = −Σ_j [y log a + (1 − y) log(1 − a)]  ∂ℓ/∂a = −y/a + (1 − y)/(1 − a), a = σ(z), 1 − a = σ(−z)
     "bce": Loss(lambda z, a, y: -(y * _log_sigmoid(z) + (1 - y) * _log_sigmoid(-z)).sum(axis=1),
-                lambda z, a, y: -y / a + (1 - y) / (1 - a)),
+                lambda z, a, y: -y / a + (1 - y) / _sigmoid(-z)),
     # ℓ = −Σ_j y_j log a_j                      ∂ℓ/∂a = −y/a
     "softmax_ce": Loss(lambda z, a, y: -(y * _log_softmax(z)).sum(axis=1), lambda z, a, y: -y / a),
 }
@@ -278,13 +278,26 @@ def _to_float(q: Fraction) -> float:
     return q.numerator / q.denominator
 
 
-def rounded(v: Any) -> float:
-    """The correctly rounded float64 of the exact value in ball ``v``; Imprecise if the ball spans two."""
+def _nearest(v: Any, faithful: bool = False) -> tuple[float, bool]:
+    """(the float64 nearest the exact value in ball ``v``, whether that is proven).
+
+    Imprecise if the ball spans two float64 values, unless ``faithful``: then a ball spanning two adjacent ones
+    (a near-tie that no affordable precision splits) gives the one nearer its midpoint, unproven but within
+    one ulp of the exact value.
+    """
     lo, hi = _endpoints(v)
     a, b = _to_float(lo), _to_float(hi)
-    if a != b:
+    if a == b:
+        return a + 0.0, True  # -0.0 -> 0.0: the exact value's sign is not resolved by rounding
+    if not faithful or b != float(np.nextafter(a, np.inf)):
         raise Imprecise(f"{v} spans the float64 values {a!r} and {b!r}")
-    return a + 0.0  # -0.0 -> 0.0: the exact value's sign is not resolved by rounding
+    mid = (lo + hi) / 2
+    return (a if abs(mid - Fraction(a)) <= abs(Fraction(b) - mid) else b), False
+
+
+def rounded(v: Any) -> float:
+    """The correctly rounded float64 of the exact value in ball ``v``; Imprecise if the ball spans two."""
+    return _nearest(v)[0]
 
 
 def _floor_digits(q: Fraction, digits: int) -> tuple[int, int]:
@@ -351,34 +364,50 @@ def _exact_inputs(spec: NetworkSpec, params: Mapping[str, Any], x: Any, y: Any) 
 
 @dataclass
 class Exact:
-    """The exact loss and gradient, correctly rounded to float64, and the bits of precision that took."""
+    """The exact loss and gradient rounded to float64, and the bits of precision that took.
+
+    ``unproven``: how many of the values are only faithfully rounded (within one ulp, not provably the nearest):
+    near-ties that even MAX_PREC bits cannot split, such as a loss that is a float64 midpoint plus e^−10⁵.
+    """
 
     loss: float
     grads: dict[str, np.ndarray]
     precision: int
+    unproven: int = 0
 
 
 def exact(spec: NetworkSpec, params: Mapping[str, Any], x: Any, y: Any) -> Exact:
     """C(θ) and ∂C/∂θ of the network the float64 inputs describe, each correctly rounded to float64."""
     params, x, y = _exact_inputs(spec, params, x, y)
 
-    def compute() -> tuple[float, dict[str, np.ndarray]]:
+    def compute(faithful: bool) -> Exact:
         p = network_pass(spec, {k: balls(v) for k, v in params.items()}, balls(x), balls(y))
-        grads = {k: _map(rounded, g).astype(np.float64) for k, g in p.grads.items()}
-        return rounded(p.loss), grads
+        unproven = 0
 
-    (loss, grads), bits = solve(compute)
-    return Exact(loss, grads, bits)
+        def near(v: Any) -> float:
+            nonlocal unproven
+            value, proven = _nearest(v, faithful)
+            unproven += not proven
+            return value
+
+        grads = {k: _map(near, g).astype(np.float64) for k, g in p.grads.items()}
+        return Exact(near(p.loss), grads, _flint().ctx.prec, unproven)
+
+    try:
+        return solve(lambda: compute(False))[0]
+    except ExactFailed:
+        return solve(lambda: compute(True), start=MAX_PREC)[0]
 
 
 def gradients(spec: NetworkSpec, params: Mapping[str, Any], x: Any, y: Any) -> Estimate:
-    """The oracle interface: the correctly rounded gradient, whose error is at most half an ulp."""
+    """The oracle interface: the correctly rounded gradient, whose error is at most half an ulp (one if unproven)."""
     result = exact(spec, params, x, y)
-    return Estimate("exact", result.grads, {k: np.spacing(np.abs(g)) / 2 for k, g in result.grads.items()})
+    share = 1.0 if result.unproven else 0.5
+    return Estimate("exact", result.grads, {k: share * np.spacing(np.abs(g)) for k, g in result.grads.items()})
 
 
 def loss_value(spec: NetworkSpec, params: Mapping[str, Any], x: Any, y: Any) -> float:
-    """C(θ), correctly rounded."""
+    """C(θ), correctly rounded (faithfully, for a near-tie: see ``Exact``)."""
     return exact(spec, params, x, y).loss
 
 

@@ -37,6 +37,10 @@ def test_rounding_is_to_nearest_with_ties_to_even():
         assert exact.rounded(1 + arb(2) ** -53 + arb(2) ** -150) == 1 + 2.0**-52  # just past the midpoint
         with pytest.raises(exact.Imprecise):
             exact.rounded(arb(1, 2.0**-40))  # [1 ± 2⁻⁴⁰] spans many float64 values
+        near_tie = 1 + arb(2) ** -53 + (-arb(10) ** 5).exp()  # a midpoint plus e^−10⁵: 200 bits cannot split it
+        with pytest.raises(exact.Imprecise):
+            exact.rounded(near_tie)
+        assert exact._nearest(near_tie, faithful=True) in ((1.0, False), (1 + 2.0**-52, False))
 
 
 def test_enclosures_are_consecutive_decimals_around_the_exact_value():
