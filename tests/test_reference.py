@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from reference import NetworkSpec, backward, forward, init_params, loss_and_grad, sgd_step, train
-from reference import activations
+from reference import activations, losses
 
 SPEC = NetworkSpec((3, 4, 2), ("tanh", "sigmoid"), "half_sse", "mean", l2=0.1)
 EPS = np.finfo(np.float64).eps
@@ -102,3 +102,20 @@ def test_train_keeps_float32_parameters_in_float32():
     out64 = train(SPEC, {k: v.astype(np.float64) for k, v in params32.items()}, x, y, lr=0.5, steps=3)
     gap = max(float(np.max(np.abs(out[k] - out64[k]))) for k in out)
     assert 1e-10 < gap < 1e-5
+
+
+@pytest.mark.parametrize("lr", [0.0, -0.1, float("inf"), float("nan")])
+def test_sgd_step_and_train_refuse_a_step_size_that_is_not_finite_and_positive(lr):
+    params, x, y = _case()
+    for call in (lambda: sgd_step(SPEC, params, x, y, lr=lr), lambda: train(SPEC, params, x, y, lr=lr, steps=1)):
+        with pytest.raises(ValueError, match=r"lr: expected a finite number > 0, got"):
+            call()
+
+
+def test_leaky_relu_default_slope_and_unknown_names():
+    z = np.array([[-2.0, 4.0]])
+    np.testing.assert_array_equal(activations.get("leaky_relu").f(z), [[-0.02, 4.0]])  # default slope 0.01
+    with pytest.raises(ValueError, match=r"activation: unknown name 'swish'; expected one of \['identity', 'leaky_relu'"):
+        activations.get("swish")
+    with pytest.raises(ValueError, match=r"loss: unknown name 'hinge'; expected one of \['bce', 'half_sse', 'mse', 'softmax_ce'\]"):
+        losses.get("hinge")
