@@ -220,8 +220,9 @@ def _golden(args: argparse.Namespace) -> int:
     if unavailable():
         Console(stderr=True).print(f"bpcheck golden needs the exact oracle: {unavailable()}", markup=False)
         return 2
+    err = Console(stderr=True)
     with Progress(TextColumn("exact values"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as progress:
+                  TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal) as progress:
         names = [name for name, _ in builders()]
         task = progress.add_task(names[0], total=len(names))
 
@@ -233,7 +234,7 @@ def _golden(args: argparse.Namespace) -> int:
     if args.out:
         with open(args.out, "w", encoding="utf-8") as fh:
             fh.write(content)
-        Console(stderr=True).print(f"wrote {args.out}")
+        err.print(f"wrote {args.out}", markup=False)
     else:
         sys.stdout.write(content)
     return 0
