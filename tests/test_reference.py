@@ -90,6 +90,8 @@ def test_train_logs_before_every_every_th_update():
     train(SPEC, params, x, y, lr=0.5, steps=7, every=3, on_log=lambda step, C, cache: seen.append((step, C)))
     assert [s for s, _ in seen] == [0, 3, 6]
     assert seen[0][1] == pytest.approx(forward(SPEC, params, x, y)[0], rel=4 * EPS)
+    train(SPEC, params, x, y, lr=0.5, steps=2, on_log=lambda step, C, cache: seen.append((step, C)))
+    assert len(seen) == 3  # every = 0, the default: never logs
 
 
 def test_train_keeps_float32_parameters_in_float32():
