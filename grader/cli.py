@@ -168,7 +168,7 @@ def _grade(args: argparse.Namespace) -> int:
 
         try:
             grader = Grader(assignment, args.sandbox)
-        except SandboxUnavailable as exc:
+        except (SandboxUnavailable, ValueError) as exc:  # ValueError: an unknown mode in $BPCHECK_SANDBOX
             _say(err, f"bpcheck grade: {exc}", "red")
             return 2
         if not grader.sandbox.contained:
@@ -397,9 +397,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--assignment", required=True, metavar="NAME|PATH",
                    help="a bundled assignment (canonical, blog-class, nielsen, cs231n-two-layer, coursera-ex4) or a TOML file")
     g.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")
-    g.add_argument("--sandbox", choices=["auto", "bubblewrap", "process", "none"], default="auto",
-                   help="how submissions are contained: auto (default) is bubblewrap when it starts here, else process "
-                   "(needs root: each submission as its own unprivileged uid); none only for code you trust")
+    g.add_argument("--sandbox", choices=["auto", "bubblewrap", "process", "none"], default=os.environ.get("BPCHECK_SANDBOX") or "auto",
+                   help="how submissions are contained: auto (default, or $BPCHECK_SANDBOX) is bubblewrap when it starts here, "
+                   "else process (needs root: each submission as its own unprivileged uid); none only for code you trust")
     g.add_argument("--state", metavar="DIR", help="where each result is saved as it finishes, for resuming "
                    "(default bpcheck-state/ASSIGNMENT)")
     g.add_argument("--force", action="store_true", help="regrade, ignoring results saved by earlier runs")
