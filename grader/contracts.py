@@ -305,6 +305,11 @@ class Contract:
     weight_name: str = ""  # feedback templates with {l} (1-based) and {i} (0-based)
     bias_name: str = ""
 
+    @property
+    def entry(self) -> str:
+        """The name a submission defines, as the assignment's first form spells it (a class, or its first function)."""
+        return (self.forms[0].cls or self.forms[0].calls[0].names)[0]
+
     # -- what the contract produces --
 
     def kinds(self) -> set[str]:

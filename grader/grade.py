@@ -59,6 +59,8 @@ class Result:
     sandbox: str = ""
     seconds: float = 0.0
     key: str = ""
+    id: str = ""  # the submission's id in its batch: unique, stable, derived from its path (grader/batch.py)
+    students: list[dict] = field(default_factory=list)  # {"id", "name", "email"} from the class's metadata
     notes: list[str] = field(default_factory=list)  # what was read and run: notebook cells, skipped driver code
     convention: str = ""  # the accepted convention the submission was graded under, in words ("" for the assignment's own)
     environment: str = ""  # the fix, when the grading machine (not the student) kept the submission from running
@@ -522,24 +524,49 @@ def code_fingerprint() -> str:
 
 
 #: Words that mark a failure of the grading machine rather than of the submission (disk full, quota).
-ENVIRONMENT_ERRORS = ("No space left on device", "[Errno 28]", "Disk quota exceeded", "[Errno 122]", "internal grader error")
+#: Words of a full disk.  A submission can print them too, so they only earn a retry; a result is the
+#: machine's (never saved) when they persist while the disk really is short, or when the grader itself failed.
+FULL_DISK = ("No space left on device", "[Errno 28]", "Disk quota exceeded", "[Errno 122]")
+INTERNAL = "internal grader error"
 RETRIES = 2
+DISK_MARGIN = 256 << 20
 
 
-def environmental(result: Result) -> bool:
-    """Whether ``result`` failed because of the grading machine (never cached, never final)."""
-    texts = [result.message, *(c.output for c in result.checks)]
-    return result.verdict != "pass" and any(marker in t for t in texts for marker in ENVIRONMENT_ERRORS)
+def _texts(result: Result) -> list[str]:
+    return [result.message, *(c.output for c in result.checks)]
+
+
+def _suspect(result: Result) -> bool:
+    """Worth grading again: the grader failed, or something reported a full disk."""
+    return result.verdict != "pass" and any(m in t for t in _texts(result) for m in (INTERNAL, *FULL_DISK))
+
+
+def environmental(result: Result, *folders: Path) -> bool:
+    """Whether ``result`` is the grading machine's failure, not the submission's (never saved, never final)."""
+    if result.verdict == "pass":
+        return False
+    if any(INTERNAL in t for t in _texts(result)):
+        return True
+    return _suspect(result) and any(_free_bytes(f) < DISK_MARGIN for f in folders)
+
+
+def _free_bytes(folder: Path) -> int:
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return 0
+    return st.f_bavail * st.f_frsize
 
 
 def grade_batch(grader: Grader, paths: Sequence[Path], jobs: int, state: Path,
-                on_result: Optional[Callable[[Result, bool], None]] = None) -> list[Result]:
+                on_result: Optional[Callable[[Result, bool], None]] = None, force: bool = False) -> list[Result]:
     """Grade ``paths`` with ``jobs`` in parallel; each result is saved under ``state`` as it finishes and reused on rerun.
 
     ``on_result(result, reused)``: ``reused`` is True only for a result saved by an earlier run.  Identical submissions
     in one batch are graded once; the others copy that result, with ``duplicate_of`` naming the first.
     A result that failed because of the machine (disk full, the grader's own error) is retried, and never saved:
-    a rerun grades it again.
+    a rerun grades it again.  ``force``: regrade, ignoring results saved before this call (identical submissions in
+    the batch are still graded once).
     """
     state.mkdir(parents=True, exist_ok=True)
     os.chmod(state, 0o700)  # results are the grader's: no submission's uid may read or write them
@@ -559,7 +586,7 @@ def grade_batch(grader: Grader, paths: Sequence[Path], jobs: int, state: Path,
             return grader._error(str(path), f"internal grader error: {type(exc).__name__}: {exc}", key)
 
     def graded(path: Path, sub: Optional[Submission], key: str, record: Optional[Path]) -> tuple[Result, bool]:
-        if record is not None and record.exists():
+        if record is not None and record.exists() and not force:
             try:
                 result = Result.from_dict(json.loads(record.read_text()))
                 result.submission = str(path)
@@ -568,11 +595,11 @@ def grade_batch(grader: Grader, paths: Sequence[Path], jobs: int, state: Path,
                 pass  # a damaged record is regraded
         result = attempt(path, sub, key)
         for _ in range(RETRIES):
-            if not environmental(result):
+            if not _suspect(result):
                 break
             time.sleep(1.0)
             result = attempt(path, sub, key)
-        if environmental(result):
+        if environmental(result, state, Path(tempfile.gettempdir())):
             result.verdict = "error"
             result.message = f"not graded: the grading machine failed, not the submission (not saved; rerun to grade it): {result.message}"
         elif record is not None:

@@ -401,6 +401,18 @@ def _parse(rel: str, data: bytes) -> _Candidate:
         return _Candidate(rel, rel, source, None, exc, None)
 
 
+def mentions_entry(path: Path, forms: Sequence[Sequence[tuple[str, ...]]]) -> bool:
+    """Whether a folder or zip holds a file that defines (or, in Python 2 or broken code, seems to define) the entry
+    point: what tells a student's folder from a helper folder when a class folder is expanded."""
+    names = {n for groups in forms for g in groups for n in g}
+    pattern = re.compile(rb"\b(?:def|class)\s+(?:" + b"|".join(re.escape(n.encode()) for n in sorted(names)) + rb")\b")
+    try:
+        files, _ = read_files(path, [])
+    except SubmissionError:
+        return False
+    return any(pattern.search(data) for data in files.values())
+
+
 def collect(path: Path, forms: Sequence[Sequence[tuple[str, ...]]], module_hint: str = "") -> Submission:
     """Read a submission and find the file that defines the entry point.
 

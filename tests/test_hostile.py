@@ -15,6 +15,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ import pytest
 from grader import sandbox
 from grader.assignment import load
 from grader.grade import Grader, Result, grade_batch
+from grader.untrusted import remove_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE_TOML = ROOT / "tests" / "data" / "hostile.toml"
@@ -262,12 +264,6 @@ def _leftovers() -> list[str]:
     return left
 
 
-def _temp_dirs() -> set[str]:
-    import tempfile
-
-    return {e.name for e in os.scandir(tempfile.gettempdir()) if e.name.startswith("bpcheck-sub-")}
-
-
 def _mode_or_skip(mode: str) -> sandbox.Sandbox:
     try:
         return sandbox.select(mode)
@@ -315,11 +311,14 @@ def batch(request, tmp_path_factory):
     listing.write_text(json.dumps([str(p) for p in paths]))
     watched = (ROOT / "grader", ROOT / "reference", ROOT / "oracles")
     before = [_hash_tree(w) for w in watched], victim.read_bytes(), Path(np.__file__).read_bytes()
-    temps_before = _temp_dirs()
+    # The batch's own temporary folder (reachable by the submissions' uids, as /tmp is), so that what it leaves
+    # is told apart from other graders running on this machine.
+    work = Path(tempfile.mkdtemp(prefix="bpcheck-hostile-"))
+    os.chmod(work, 0o711)
     out = d / "out.json"
     start = time.monotonic()
     run = subprocess.run([sys.executable, "-c", BATCH, mode, str(HOSTILE_TOML), str(listing), str(state), str(out)],
-                         capture_output=True, text=True, cwd=ROOT, timeout=900)
+                         capture_output=True, text=True, cwd=ROOT, timeout=900, env={**os.environ, "TMPDIR": str(work)})
     seconds = time.monotonic() - start
     assert run.returncode == 0, run.stderr[-3000:]
     data = json.loads(out.read_text())
@@ -327,7 +326,14 @@ def batch(request, tmp_path_factory):
     results = {Path(r["submission"]).stem: Result.from_dict(r) for r in data["results"]}
     return {"mode": mode, "results": results, "before": before, "after": after, "marker": marker, "state": state,
             "maxrss_mb": data["maxrss_kb"] / 1024, "seconds": seconds, "count": len(paths),
-            "leaked_temps": _temp_dirs() - temps_before}
+            "leaked_temps": _drain(work)}
+
+
+def _drain(work: Path) -> list[str]:
+    """What the batch left in its temporary folder (the bubblewrap probe's and the submissions'); then it goes."""
+    left = sorted(e.name for e in os.scandir(work))
+    remove_tree(str(work))
+    return left
 
 
 # Folder submissions whose files are links or too large: refused while collecting, before anything is read.

@@ -67,6 +67,7 @@ def test_cli_refuses_without_a_sandbox_and_warns_with_none(monkeypatch, tmp_path
     sub.write_text(CORRECT)
     monkeypatch.setattr(sandbox, "bubblewrap_starts", lambda: "bubblewrap is not installed")
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.delenv("BPCHECK_SANDBOX", raising=False)
     assert main(["grade", str(sub), "--assignment", HOSTILE_TOML, "--state", str(tmp_path / "s1")]) == 2
     assert "no sandbox available" in capsys.readouterr().err
     assert not (tmp_path / "s1").exists()  # refused before anything ran
@@ -75,6 +76,9 @@ def test_cli_refuses_without_a_sandbox_and_warns_with_none(monkeypatch, tmp_path
                  "--format", "json", "--out", str(out)]) == 0
     assert "NO SANDBOX" in capsys.readouterr().err
     assert json.loads(out.read_text())[0]["verdict"] == "pass"
+    monkeypatch.setenv("BPCHECK_SANDBOX", "none")  # the default of --sandbox, for machines without one
+    assert main(["grade", str(sub), "--assignment", HOSTILE_TOML, "--state", str(tmp_path / "s3")]) == 0
+    assert "NO SANDBOX" in capsys.readouterr().err
 
 
 def test_a_full_disk_is_never_saved_as_a_grade(tmp_path, monkeypatch):
@@ -98,4 +102,17 @@ def test_a_full_disk_is_never_saved_as_a_grade(tmp_path, monkeypatch):
     monkeypatch.setattr(sandbox, "prepare", real_prepare)
     [again] = grade_batch(grader, [sub], 1, state)
     assert again.verdict == "pass"
+    assert len(list(state.glob("*.json"))) == 1
+
+
+def test_a_submission_claiming_a_full_disk_is_graded_as_itself(tmp_path, monkeypatch):
+    """The words of a full disk only earn a retry: on a machine with room, the result is the submission's, and saved."""
+    sub = tmp_path / "submission.py"
+    sub.write_text("def backprop(weights, biases, x, y):\n    raise OSError(28, 'No space left on device')\n")
+    grader = Grader(load(HOSTILE_TOML), sandbox.select("none"))
+    monkeypatch.setattr("grader.grade.time.sleep", lambda s: None)
+    state = tmp_path / "state"
+    [r] = grade_batch(grader, [sub], 1, state)
+    assert r.verdict == "error" and r.score == 0 and "No space left on device" in r.message
+    assert "not graded" not in r.message
     assert len(list(state.glob("*.json"))) == 1
