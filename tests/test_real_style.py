@@ -104,3 +104,21 @@ def test_driver_code_after_the_entry_point_is_skipped(graded):
 def test_notebooks_report_the_cells_they_ran(graded):
     note = next(n for n in graded["ex4-notebook"].notes if "ran code cells" in n)
     assert note.startswith("exercise4.ipynb: ran code cells 1, 5, 8 ") and "skipped the other 11" in note
+
+
+def test_a_folder_whose_code_sits_in_sub_folders_is_one_submission_not_a_class(tmp_path):
+    """cs231n-2019 holds only cs231n/ (a package); ex4-port-packages holds ex2/ (helpers) beside ex4/."""
+    from grader.batch import expand
+    from grader.submission import mentions_entry
+
+    def items(assignment: str, *paths: Path) -> list[str]:
+        forms = [f.requires for f in load(assignment).contract.forms]
+        with expand([str(p) for p in paths], "x", is_submission=lambda p: mentions_entry(p, forms)) as batch:
+            return [i.id for i in batch.items]
+
+    assert items("cs231n-two-layer", REAL / "cs231n-2019") == [(REAL / "cs231n-2019").as_posix()]
+    assert items("coursera-ex4", REAL / "ex4-port-packages") == [(REAL / "ex4-port-packages").as_posix()]
+    for student in ("alice", "bob"):  # a class folder: every sub-folder a student's
+        (tmp_path / "class" / student).mkdir(parents=True)
+        (tmp_path / "class" / student / "hw.py").write_text("def backprop(weights, biases, x, y):\n    pass\n")
+    assert items("canonical", tmp_path / "class") == [f"{(tmp_path / 'class').as_posix()}/{s}" for s in ("alice", "bob")]
