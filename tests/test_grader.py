@@ -17,6 +17,7 @@ from grader.cli import main
 from grader.grade import Grader, grade_batch
 
 from .sandboxes import for_trusted_code
+from .verdicts import assert_graded
 
 ROOT = Path(__file__).resolve().parents[1]
 EX = ROOT / "examples"
@@ -59,13 +60,7 @@ def test_every_contract_is_bundled():
 
 @pytest.mark.parametrize("assignment, example, verdict, words", EXPECTED, ids=[f"{a}:{e}" for a, e, *_ in EXPECTED])
 def test_examples_grade_as_expected(assignment, example, verdict, words):
-    r = grader_for(assignment).grade(EX / example)
-    assert r.verdict == verdict, (r.message, [(c.name, c.output) for c in r.checks if not c.passed])
-    assert words in r.message
-    if verdict == "pass":
-        assert r.score == r.max_score > 0
-    else:
-        assert r.score < r.max_score
+    assert_graded(grader_for(assignment).grade(EX / example), verdict, words)
 
 
 def test_convention_only_difference_can_be_accepted(tmp_path):

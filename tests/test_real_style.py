@@ -19,6 +19,7 @@ from grader.assignment import load
 from grader.grade import Grader, grade_batch
 
 from .sandboxes import for_trusted_code
+from .verdicts import assert_graded
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / "examples" / "real-style"
@@ -74,13 +75,7 @@ def graded(tmp_path_factory):
 
 @pytest.mark.parametrize("assignment, submission, verdict, words", EXPECTED, ids=[s for _, s, *_ in EXPECTED])
 def test_real_style_submission_gets_the_right_verdict(graded, assignment, submission, verdict, words):
-    r = graded[submission]
-    assert r.verdict == verdict, (r.message, [(c.name, c.output[:300]) for c in r.checks if not c.passed])
-    assert words in r.message
-    if verdict == "pass":
-        assert r.score == r.max_score > 0
-    else:
-        assert r.score < r.max_score
+    assert_graded(graded[submission], verdict, words)
 
 
 def test_a_zip_of_a_folder_grades_like_the_folder(graded):
