@@ -22,7 +22,7 @@ import numpy as np
 from oracles.strategies import Case
 from reference import seeds
 
-from .contracts import ACCEPTABLE, CHOICES, Contract, ContractError, Conventions, Encoder, Variant, output_kind, parse_form
+from .contracts import ACCEPTABLE, Contract, ContractError, Conventions, Encoder, Variant, output_kind, parse_form
 from .diagnose import Probe, make_probe
 from .sandbox import Limits
 
@@ -398,4 +398,4 @@ def _check_variants(contract: Contract, variants: list[Variant], probes: list[Pr
                 raise AssignmentError(f"{where} [[probe]] {pc.probe.name!r}{label}: {exc}") from None
 
 
-__all__ = ["Assignment", "AssignmentError", "ProbeConfig", "bundled", "load", "resolve", "CHOICES"]
+__all__ = ["Assignment", "AssignmentError", "ProbeConfig", "bundled", "load", "resolve"]
