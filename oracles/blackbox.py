@@ -177,7 +177,7 @@ class BlackBox:
         """(valid, why not, the complex-step value along u): the self-test, given central differences along u."""
         if self._complex is not None and not self._complex[0]:
             return False, self._complex[1], None
-        why = "complex step needs code that accepts complex input and keeps the imaginary part: "
+        why = f"complex step needs {self.what} to accept complex input and keep the imaginary part, but "
         try:
             cs = self.complex_step(u)
         except CodeRaised as e:
@@ -188,7 +188,7 @@ class BlackBox:
                              "values real (float(), .astype(float), or a write into a float array)")
             return False, self._complex[1], None
         if not np.isfinite(cs) or abs(cs - central) > bound + self.rtol * abs(cs):
-            self._complex = (False, why + f"along a random direction complex step gives {cs:.10e} but central differences "
+            self._complex = (False, why + f"along a random direction complex step gives {cs:.10e} and central differences "
                              f"{central:.10e} ± {bound:.1e}, so {self.what} is not analytic in its inputs "
                              "(np.abs, np.var, .real, max/min or comparisons on complex numbers drop the derivative)")
             return False, self._complex[1], cs

@@ -27,7 +27,8 @@ class CheckError(ValueError):
 def name_of(fn: Callable) -> str:
     if isinstance(fn, functools.partial):
         return f"{name_of(fn.func)} (partial)"
-    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
+    return name.rsplit("<locals>.", 1)[-1]  # Layer.forward, not test_x.<locals>.Layer.forward
 
 
 def where_raised(error: BaseException) -> str:
