@@ -51,6 +51,13 @@ FAST_PASSES_CENTRAL = 4
 LOCALISE_BUDGET = 40
 PATTERN_DIRECTIONS = 3
 SHOWN_ELEMENTS = 5
+#: Random streams of their own, so a cotangent or a direction never repeats the caller's
+#: ``default_rng(seed)`` draws (a cotangent equal to x made x.T @ dout symmetric and hid a transposed dw).
+COTANGENT_STREAM, DIRECTION_STREAM = 0x62700001, 0x62700002
+
+
+def _rng(stream: int, seed: int) -> np.random.Generator:
+    return np.random.default_rng([stream, seed])
 
 
 @dataclass
@@ -236,7 +243,7 @@ def _run(case: _Case, mode: str, seed: int, rtol: Optional[float]) -> CheckResul
                                + (f" (numpy warned: {seen})" if seen else ""))
         return result
     grads = [np.asarray(g, dtype=np.float64) for g in case.grads]
-    rng = np.random.default_rng(seed)
+    rng = _rng(DIRECTION_STREAM, seed)
     sizes = patterns.sizes_of(case.named_for_sizes)
     if mode == "full":
         _full(box, case, grads, rtol, rng, sizes, result)
@@ -407,6 +414,11 @@ def _split_forward(result: Any, what: str, kinds: str = "fiu") -> tuple[np.ndarr
     return arr, cache
 
 
+def _cotangent(out: np.ndarray, seed: int) -> np.ndarray:
+    """dout: standard normal, in the output's float dtype."""
+    return _rng(COTANGENT_STREAM, seed).standard_normal(out.shape).astype(out.dtype if out.dtype.kind == "f" else np.float64)
+
+
 def check_vjp(
     forward: Callable[..., Any],
     backward: Callable[[np.ndarray, Any], Any],
@@ -432,7 +444,7 @@ def check_vjp(
     fwd = name_of(forward)
     out, cache = _split_forward(_call(call_with, f"{fwd} at the inputs given", forward, tree, [leaf.value.copy() for leaf in leaves], fixed), fwd)
     problem = _non_finite(f"{fwd}'s output", out)
-    dout = np.random.default_rng(seed).standard_normal(out.shape).astype(out.dtype if out.dtype.kind == "f" else np.float64)
+    dout = _cotangent(out, seed)
     grads = tree.match(_call(backward, f"{name_of(backward)}(dout, cache)", dout.copy(), cache), name_of(backward),
                        [leaf.value.shape for leaf in leaves])
     weights = dout.astype(np.float64)
@@ -543,7 +555,7 @@ def _gradients_of(impl: Any, returns: str, tree: Tree, leaves: list[Leaf], fixed
     if isinstance(impl, tuple):
         forward, backward = impl
         out, cache = _split_forward(_call(call_with, f"{label} {name_of(forward)}", forward, tree, copies, copy.deepcopy(fixed)), name_of(forward))
-        dout = np.random.default_rng(dout_seed).standard_normal(out.shape).astype(out.dtype if out.dtype.kind == "f" else np.float64)
+        dout = _cotangent(out, dout_seed)
         return tree.match(_call(backward, f"{label} {name_of(backward)}", dout, cache), f"{label} {name_of(backward)}", shapes), out, None
     value = _call(call_with, f"{label} {name_of(impl)}", impl, tree, copies, copy.deepcopy(fixed))
     if returns == "loss_and_grad":
@@ -597,7 +609,7 @@ def assert_same_gradients(
     if not result.problems:
         sizes = patterns.sizes_of({**_named_static(fixed), **{leaf.name: leaf.value for leaf in leaves}})
         comparison = compare(dict(zip(names, g_new)), dict(zip(names, [g.astype(np.float64) for g in g_old])), rtol, None, "old")
-        rng = np.random.default_rng(seed)
+        rng = _rng(DIRECTION_STREAM, seed)
         for a, g, o in zip(comparison.arrays, g_new, g_old):
             g, o = g.astype(np.float64), o.astype(np.float64)
             bnd = rtol * (np.abs(o) + comparison.scale)
