@@ -135,7 +135,8 @@ class CheckResult:
         if self.fast is not None:
             f = self.fast
             lines.append(f"fast mode: {f['passes']} directional derivatives along random ±1 directions, "
-                         f"{f['failed']} out of tolerance (worst |error| / tolerance {f['worst']:.2e})")
+                         f"{f['failed']} out of tolerance (worst |error| / tolerance {f['worst']:.2e}; "
+                         f"{f['evaluations']} evaluations to this verdict)")
         if self.oracle:
             lines.append(f"oracle: {self.oracle}")
         lines += self.notes
@@ -329,7 +330,7 @@ def _fast(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng:
         c = sum(float(np.sum(a * g)) for a, g in zip(u, grads))
         ratios.append(abs(c - d) / tolerance_along(u, e) if np.isfinite(d) else np.inf)
     failed = [j for j, r in enumerate(ratios) if not r <= 1]
-    result.fast = {"passes": len(measured), "failed": len(failed), "worst": float(max(ratios))}
+    result.fast = {"passes": len(measured), "failed": len(failed), "worst": float(max(ratios)), "evaluations": box.evaluations}
     result.oracle = (f"{'complex step' if valid else 'central differences'} along {len(measured)} random ±1 directions "
                      f"(n = {n} elements)")
     if case.allow_complex:
