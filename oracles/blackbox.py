@@ -82,6 +82,7 @@ class BlackBox:
         self._views = [_read_only(a) for a in self.base]
         self._complex: Optional[tuple[bool, str]] = None if allow_complex else (False, "not asked for")
         self.rounding_error: Optional[float] = None  # ε_F, set by ``line``
+        self.line_finite = True
         with self.warnings:
             self.f0 = self.real(self._views, "the inputs given")
 
@@ -144,7 +145,9 @@ class BlackBox:
         with self.warnings:
             f = {j: self.real(p, f"the inputs moved by {j}·{h:.1e} along a random direction") for j, p in points.items()}
         f[0] = self.f0
-        sigma = noise([f[j] for j in range(-3, 4)])
+        values = [f[j] for j in range(-3, 4)]
+        self.line_finite = bool(np.all(np.isfinite(values)))
+        sigma = noise(values) if self.line_finite else 0.0
         self.rounding_error = max(NOISE_SIGMAS * sigma, 2 * EPS * abs(self.f0))
         d1 = (f[1] - f[-1]) / (2 * h)
         d2 = (f[2] - f[-2]) / (4 * h)
@@ -176,6 +179,10 @@ class BlackBox:
     def complex_status(self, u: Sequence[np.ndarray], central: float, bound: float) -> tuple[bool, str, Optional[float]]:
         """(valid, why not, the complex-step value along u): the self-test, given central differences along u."""
         if self._complex is not None and not self._complex[0]:
+            return False, self._complex[1], None
+        if not (np.isfinite(central) and np.isfinite(bound)):  # nothing to test against: never trust it untested
+            self._complex = (False, "its self-test needs central differences, and F is not finite within "
+                             f"{3 * self.step():.1e} of the inputs along a random direction")
             return False, self._complex[1], None
         why = f"complex step needs {self.what} to accept complex input and keep the imaginary part, but "
         try:

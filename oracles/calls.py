@@ -18,6 +18,7 @@ import numpy as np
 
 _OURS = os.path.dirname(os.path.abspath(__file__))
 _NUMPY = os.path.dirname(os.path.abspath(np.__file__))
+_STDLIB = os.path.dirname(os.path.abspath(os.__file__))
 
 
 class CheckError(ValueError):
@@ -34,7 +35,8 @@ def name_of(fn: Callable) -> str:
 def where_raised(error: BaseException) -> str:
     """' (at file.py:12, in fn)': the deepest frame of the caller's code, not numpy's nor bpcheck's."""
     frames = [f for f in traceback.extract_tb(error.__traceback__)
-              if not os.path.abspath(f.filename).startswith((_OURS, _NUMPY))]
+              if not os.path.abspath(f.filename).startswith((_OURS, _NUMPY))
+              and os.path.dirname(os.path.abspath(f.filename)) != _STDLIB]
     if not frames:
         return ""
     f = frames[-1]

@@ -158,7 +158,11 @@ def _static(static: Any) -> Any:
         return {}
     if not isinstance(static, (dict, tuple, list)):
         raise CheckError(f"static: expected a dict (passed by keyword) or a tuple (passed by position), got {type(static).__name__}")
-    return copy.deepcopy(static)
+    try:
+        return copy.deepcopy(static)
+    except Exception as e:
+        raise CheckError(f"static: bpcheck copies the fixed arguments so the code under check cannot change yours, "
+                         f"but copy.deepcopy failed: {describe_error(e)}; pass what can be copied") from e
 
 
 def _call(fn: Callable, what: str, *args: Any, **kwargs: Any) -> Any:
@@ -325,6 +329,12 @@ def _fast(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng:
     def tolerance_along(u: Sequence[np.ndarray], error: float) -> float:
         return rtol * sum(float(np.sum(np.abs(a) * (np.abs(g) + G))) for a, g in zip(u, grads)) + error
 
+    if not all(np.isfinite(d) and np.isfinite(e) for d, e, _ in measured):
+        seen = box.warnings.summary()
+        result.problems.append(f"F is not finite within {3 * box.step():.1e} of the inputs along a random direction, "
+                               "so no directional derivative can be checked" + (f" (numpy warned: {seen})" if seen else ""))
+        result.ok = False
+        return
     ratios = []
     for d, e, u in measured:
         c = sum(float(np.sum(a * g)) for a, g in zip(u, grads))

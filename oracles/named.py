@@ -71,6 +71,8 @@ class Tree:
 
     def _match(self, value: Any, what: str, out: list[np.ndarray]) -> None:
         if self.kind == "array":
+            if isinstance(value, tuple) and len(value) == 1:
+                value = value[0]  # (dx,) for a single input
             out.append(_gradient_array(value, self.name, what))
             return
         keys = [k for k, _ in self.children]

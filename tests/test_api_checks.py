@@ -82,7 +82,7 @@ def test_one_wrong_element_is_named_within_64_evaluations():
 
 def test_fast_mode_has_no_false_alarms_over_seeds():
     f = Counted(limit=10**6)
-    assert all(bpcheck.check_function(f.loss, {"W": f.W}, f.grad, seed=s) for s in range(20))
+    assert all(bpcheck.check_function(f.loss, {"W": f.W}, f.grad, seed=s) for s in range(8))  # 1000 seeds: bench/check_api.py
 
 
 # --- modes and patterns ---------------------------------------------------------------------------------
@@ -291,13 +291,26 @@ def test_gradcheck_vjp_draws_shapes_and_shrinks_a_failure(pytester):
         SHAPES = {"x": ("N", "D"), "w": ("D", "M"), "b": ("M",)}
 
         def test_right(gradcheck):
-            gradcheck.vjp(forward, backward, shapes=SHAPES, dims={"N": (1, 6), "D": (1, 4), "M": (1, 3)})
+            gradcheck.vjp(forward, backward, shapes=SHAPES, dims={"N": (1, 6), "D": (1, 4), "M": (1, 3)}, max_examples=10)
 
         def test_broken(gradcheck):
-            gradcheck.vjp(forward, backward_first_row_db, shapes=SHAPES, dims={"N": (1, 6), "D": (1, 4), "M": (1, 3)})
+            gradcheck.vjp(forward, backward_first_row_db, shapes=SHAPES, dims={"N": (1, 6), "D": (1, 4), "M": (1, 3)}, max_examples=10)
         """
     )
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
     # shrunk to the smallest failing sizes: N = 2 (N = 1 passes), D = M = 1
     result.stdout.fnmatch_lines(["*check_vjp(forward, backward_first_row_db) is wrong at D = 1, M = 1, N = 2 *", "*b (1,)*wrong*"])
+
+
+@pytest.mark.parametrize("mode", ["full", "fast"])
+def test_inputs_at_the_edge_of_the_domain_fail_and_say_so(mode):
+    """log(x) with x within a step of 0: nothing can be measured there, and complex step is never trusted untested."""
+    x = np.array([1.0, 2.0, 1e-7])
+    result = bpcheck.check_function(lambda x: np.sum(np.log(x)), x, lambda x: 1 / x, mode=mode)
+    assert not result.ok and "not finite" in result.message() and "invalid value encountered in log" in result.message()
+
+
+def test_static_that_cannot_be_copied_is_refused_clearly():
+    with pytest.raises(CheckError, match=r"static: .* copy.deepcopy failed: TypeError: cannot pickle 'generator' object"):
+        bpcheck.check_function(lambda x, g: 0.0, np.ones(2), lambda x, g: x, static={"g": (i for i in range(3))})
