@@ -3,6 +3,7 @@
     python bench/check_api.py                 # full (3 interleaved repeats) + fast (1000 seeds), ~5 minutes on 2 cores
     python bench/check_api.py --quick         # 1 repeat, 100 seeds
     python bench/check_api.py --batch 16,64   # the batch sizes N for the full-mode comparison
+    python bench/check_api.py --threads 1     # BLAS and torch pinned to one thread each (steadier on a loaded machine)
 
 The function is a CS231n-style affine layer and softmax loss, loss(W) = mean_n softmax_ce(X W + b, y),
 with W (128, 256) the checked input, X (N, 128), b (256,) and labels y fixed; each library checks
@@ -209,9 +210,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="1 repeat and 100 seeds")
     parser.add_argument("--batch", default="16,64", help="batch sizes N for the full check (the first is used for fast)")
+    parser.add_argument("--threads", type=int, default=0, help="pin numpy's BLAS and torch to this many threads (0: their defaults)")
     args = parser.parse_args()
+    if args.threads:
+        import torch
+        from threadpoolctl import threadpool_limits
+
+        torch.set_num_threads(args.threads)
+        threadpool_limits(args.threads)
     batches = [int(b) for b in args.batch.split(",")]
-    r: dict = {"started": dt.datetime.now(dt.timezone.utc).isoformat(), "load_average_before": os.getloadavg()}
+    r: dict = {"started": dt.datetime.now(dt.timezone.utc).isoformat(), "load_average_before": os.getloadavg(),
+               "threads": args.threads or "defaults"}
     try:
         from bench.run import machine
     except Exception:  # run as a script: bench/ is not a package
@@ -230,7 +239,7 @@ def main() -> None:
     path = out / ("check_api-" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + ".json")
     path.write_text(json.dumps(r, indent=2, default=float))
     print(markdown(r))
-    print(f"\nload average before {r['load_average_before']}, after {r['load_average_after']}")
+    print(f"\nthreads: {r['threads']}; load average before {r['load_average_before']}, after {r['load_average_after']}")
     print(f"(JSON: {path.relative_to(ROOT)})")
 
 
