@@ -112,6 +112,7 @@ class CheckResult:
     oracle: str = ""
     evaluations: int = 0
     evaluated: str = ""
+    checked: str = ""
     inputs: list[InputVerdict] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -137,6 +138,8 @@ class CheckResult:
             lines.append(f"fast mode: {f['passes']} directional derivatives along random ±1 directions, "
                          f"{f['failed']} out of tolerance (worst |error| / tolerance {f['worst']:.2e}; "
                          f"{f['evaluations']} evaluations to this verdict)")
+        if self.checked:
+            lines.append(f"checked: {self.checked}")
         if self.oracle:
             lines.append(f"oracle: {self.oracle}")
         lines += self.notes
@@ -221,6 +224,7 @@ class _Case:
     shapes_for_depth: list[np.ndarray]
     named_for_sizes: dict[str, np.ndarray]
     allow_complex: bool = True
+    checked: str = ""  # what F is, in words
 
 
 def _run(case: _Case, mode: str, seed: int, rtol: Optional[float]) -> CheckResult:
@@ -233,6 +237,7 @@ def _run(case: _Case, mode: str, seed: int, rtol: Optional[float]) -> CheckResul
     n = sum(leaf.value.size for leaf in case.leaves)
     mode = ("full" if n <= AUTO_FULL_LIMIT else "fast") if mode == "auto" else mode
     result = CheckResult(True, case.title, mode, str(dtype), rtol, depth, evaluated=case.evaluated)
+    result.checked = case.checked
     names = [leaf.name for leaf in case.leaves]
     bad = [p for p in (_non_finite(f"the gradient for {leaf.name}", g) for leaf, g in zip(case.leaves, case.grads)) if p]
     if bad:
@@ -473,7 +478,9 @@ def check_vjp(
 
     case = _Case(title, name_of(oracle), tree, leaves, grads, bind,
                  [leaf.value for leaf in leaves] + static_arrays(fixed) + [out],
-                 {**_named_static(fixed), **{leaf.name: leaf.value for leaf in leaves}, "the output": out}, complex_step)
+                 {**_named_static(fixed), **{leaf.name: leaf.value for leaf in leaves}, "the output": out}, complex_step,
+                 f"F = ⟨dout, {name_of(oracle)}(inputs)⟩ with dout standard normal (seed {seed}); its gradient is "
+                 f"{name_of(backward)}(dout, cache)")
     if problem:
         result = CheckResult(False, title, mode, str(_dtype([leaf.value for leaf in leaves])), 0.0, _depth(case.shapes_for_depth))
         result.problems.append(problem)
@@ -551,7 +558,8 @@ def check_function(
 
     case = _Case(f"check_function({fname})", name_of(oracle), tree, leaves, grads, bind,
                  [leaf.value for leaf in leaves] + static_arrays(fixed),
-                 {**_named_static(fixed), **{leaf.name: leaf.value for leaf in leaves}}, complex_step)
+                 {**_named_static(fixed), **{leaf.name: leaf.value for leaf in leaves}}, complex_step,
+                 f"F = the loss {name_of(oracle)} returns (summed, if it returns one per example)")
     if problems:
         result = CheckResult(False, case.title, mode, str(_dtype(copies)), 0.0, _depth(case.shapes_for_depth), problems=problems)
         return result
