@@ -314,3 +314,21 @@ def test_inputs_at_the_edge_of_the_domain_fail_and_say_so(mode):
 def test_static_that_cannot_be_copied_is_refused_clearly():
     with pytest.raises(CheckError, match=r"static: .* copy.deepcopy failed: TypeError: cannot pickle 'generator' object"):
         bpcheck.check_function(lambda x, g: 0.0, np.ones(2), lambda x, g: x, static={"g": (i for i in range(3))})
+
+
+def test_nested_parameters_are_named_as_written():
+    rng = np.random.default_rng(5)
+    W, b, X = rng.standard_normal((3, 2)), rng.standard_normal(2), rng.standard_normal((4, 3))
+
+    def loss(params, X):
+        return np.sum(np.tanh(X @ params["layer"]["W"] + params["layer"]["b"]) ** 2)
+
+    def grad(params, X):
+        t = np.tanh(X @ params["layer"]["W"] + params["layer"]["b"])
+        d = 2 * t * (1 - t * t)
+        return {"layer": {"W": X.T @ d, "b": 1.5 * d.sum(axis=0)}}
+
+    result = bpcheck.check_function(loss, {"params": {"layer": {"W": W, "b": b}}}, grad, static={"X": X})
+    assert "params.layer.W (3, 2): ok" in result.message()
+    assert "params.layer.b (2,): 2 of 2 elements wrong; pattern: × 1.500" in result.message()
+    assert "params.layer.b[0]: got" in result.message()
