@@ -2,7 +2,7 @@
 
     python bench/check_api.py                 # full (3 interleaved repeats) + fast (1000 seeds), ~5 minutes on 2 cores
     python bench/check_api.py --quick         # 1 repeat, 100 seeds
-    python bench/check_api.py --batch 16,64   # the batch sizes N for the full-mode comparison
+    python bench/check_api.py --batch 16,4,64 # the batch sizes N for the full check (the first also for fast)
     python bench/check_api.py --threads 1     # BLAS and torch pinned to one thread each (steadier on a loaded machine)
 
 The function is a CS231n-style affine layer and softmax loss, loss(W) = mean_n softmax_ce(X W + b, y),
@@ -113,6 +113,13 @@ def jax_checker(static):
     return passes
 
 
+def _per_call(fn, calls: int = 200) -> float:
+    t = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - t) / calls
+
+
 def bench_full(batch: int, repeats: int) -> dict:
     import torch
 
@@ -130,7 +137,13 @@ def bench_full(batch: int, repeats: int) -> dict:
         rows["bpcheck full"].append(time.perf_counter() - t)
         evaluations, ok = result.evaluations, ok and result.ok
     med = {k: statistics.median(v) for k, v in rows.items()}
+    one = {"numpy loss": [], "torch loss": []}  # one evaluation each: what both full checks repeat twice per element
+    with torch.no_grad():
+        for _ in range(5):
+            one["numpy loss"].append(_per_call(lambda: loss(W, **static)))
+            one["torch loss"].append(_per_call(lambda: f(Wt)))
     return {"batch": batch, "elements": W.size, "median_seconds": med, "all_seconds": rows,
+            "one_evaluation_seconds": {k: statistics.median(v) for k, v in one.items()},
             "speedup_vs_torch_full": med["torch gradcheck (full)"] / med["bpcheck full"],
             "bpcheck_evaluations": evaluations, "bpcheck_passed_right_gradient": ok}
 
@@ -192,6 +205,9 @@ def markdown(r: dict) -> str:
             lines.append(f"| full, W {SHAPE}, batch {f['batch']}: {k} | {v:.2f} s (median of {len(f['all_seconds'][k])}) |")
         lines.append(f"| full, batch {f['batch']}: torch time / bpcheck time | {f['speedup_vs_torch_full']:.2f}× "
                      f"({f['bpcheck_evaluations']} evaluations of loss) |")
+        one = f["one_evaluation_seconds"]
+        lines.append(f"| batch {f['batch']}: one evaluation of the loss, numpy / torch | {1e6 * one['numpy loss']:.0f} µs / "
+                     f"{1e6 * one['torch loss']:.0f} µs |")
     f = r["fast"]
     for k in f["caught"]:
         if f["seeds"][k]:
@@ -209,7 +225,7 @@ def markdown(r: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="1 repeat and 100 seeds")
-    parser.add_argument("--batch", default="16,64", help="batch sizes N for the full check (the first is used for fast)")
+    parser.add_argument("--batch", default="16,4,64", help="batch sizes N for the full check (the first is used for fast)")
     parser.add_argument("--threads", type=int, default=0, help="pin numpy's BLAS and torch to this many threads (0: their defaults)")
     args = parser.parse_args()
     if args.threads:
