@@ -111,11 +111,11 @@ def run_vjp(
 class GradCheck:
     """The ``gradcheck`` fixture: ``gradcheck(backward, spec=...)`` for networks, ``gradcheck.vjp(...)`` for any layer."""
 
-    def __call__(self, backward: Callable, **kwargs: Any) -> None:
-        run_gradcheck(backward, **kwargs)
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        run_gradcheck(*args, **kwargs)
 
-    def vjp(self, forward: Callable, backward: Callable, **kwargs: Any) -> None:
-        run_vjp(forward, backward, **kwargs)
+    def vjp(self, *args: Any, **kwargs: Any) -> None:
+        run_vjp(*args, **kwargs)
 
 
 @pytest.fixture
