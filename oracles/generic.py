@@ -559,7 +559,7 @@ def check_function(
     case = _Case(f"check_function({fname})", name_of(oracle), tree, leaves, grads, bind,
                  [leaf.value for leaf in leaves] + static_arrays(fixed),
                  {**_named_static(fixed), **{leaf.name: leaf.value for leaf in leaves}}, complex_step,
-                 f"F = the loss {name_of(oracle)} returns (summed, if it returns one per example)")
+                 f"F = what {name_of(oracle)} returns as the loss (summed, when it is one loss per example)")
     if problems:
         result = CheckResult(False, case.title, mode, str(_dtype(copies)), 0.0, _depth(case.shapes_for_depth), problems=problems)
         return result
