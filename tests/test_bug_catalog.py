@@ -100,7 +100,7 @@ def test_confusion_lookalikes_are_named_correct(lookalike, probe_set):
 
 def test_reference_is_named_correct(probe_set):
     d = diagnose_function(lambda s, p, x, y, lr: loss_and_grad(s, p, x, y)[1], probe_set)
-    assert d.correct and d.summary == "correct on every probe"
+    assert d.correct and d.summary == "gradients correct on every probe"
 
 
 def _scaled(c):
@@ -130,8 +130,8 @@ def test_right_and_wrong_arrays_are_named(probe_set):
         return g
 
     d = diagnose_function(first_layer_noisy, probe_set)
-    assert d.wrong_arrays == ["W1"]
-    assert "layer 1 wrong" in d.summary and "output layer correct" in d.summary
+    assert d.wrong_arrays == ["W1"] and not d.explained
+    assert "wrong: W1," in d.summary and "right: b1, W2, b2, W3, b3" in d.summary
 
 
 def test_entries_identical_on_every_probe_are_named_together_with_the_reason():
