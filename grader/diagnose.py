@@ -32,7 +32,8 @@ import numpy as np
 import oracles
 from oracles.strategies import KINK_MARGIN, Case, kink_distance, make_targets
 from reference import NetworkSpec, loss_and_grad
-from reference.bugs import BUGS, LOOKALIKES, Bug, Placement, conflict, plan_gradients
+from reference.bugs import BUGS, LOOKALIKES, Bug, Placement, combine, conflict
+from reference.network import Backprop, Cache, forward
 
 from .kill_matrix import Outcome, run_candidate
 
@@ -143,6 +144,8 @@ def default_probes() -> list[Probe]:
                    S((2, 3, 2), ("sigmoid", "sigmoid"), "bce", "mean"), 3, 4, 0.5, gains={1: 8.0}),
         make_probe("relu", "relu and leaky_relu with inactive units, softmax output, λ > 0",
                    S((3, 5, 4, 3), ("relu", "leaky_relu", "softmax"), "softmax_ce", "mean", l2=0.05, leaky_slope=0.1), 5, 5, 0.2),
+        make_probe("square-softmax", "square layers under softmax cross-entropy, moderate logits, batch 3",
+                   S((3, 3, 3), ("sigmoid", "softmax"), "softmax_ce", "mean"), 3, 7, 0.5),
         make_probe("large-logits", "logits ~1e3 (past exp overflow at 709) under softmax cross-entropy",
                    S((2, 3, 3), ("tanh", "softmax"), "softmax_ce", "sum"), 2, 6, 0.1, gains={2: 5000.0}),
     ]
@@ -167,21 +170,19 @@ def _nonreal(g: object) -> bool:
 
 
 def _real(g: object) -> np.ndarray:
-    return np.array(np.real(g) if np.iscomplexobj(g) else g, dtype=np.float64)
+    return np.asarray(np.real(g) if np.iscomplexobj(g) else g, dtype=np.float64)
 
 
 def _same(a: object, b: object, rtol: float, scale: float) -> bool:
     """Equal shapes and values to tolerance, NaN matching NaN; a complex value never equals a real one."""
-    if _nonreal(a) != _nonreal(b):
+    if (np.iscomplexobj(a) or np.iscomplexobj(b)) and _nonreal(a) != _nonreal(b):
         return False
     ga, gb = _real(a), _real(b)
     if ga.shape != gb.shape:
         return False
-    both_nan = np.isnan(ga) & np.isnan(gb)
-    ga, gb = np.where(both_nan, 0.0, ga), np.where(both_nan, 0.0, gb)
     with np.errstate(invalid="ignore"):
-        diff = np.abs(ga - gb)
-    return bool(np.all(diff <= rtol * (np.abs(gb) + scale)))
+        close = np.abs(ga - gb) <= rtol * (np.abs(gb) + scale)
+    return bool(np.all(close) or np.all(close | (np.isnan(ga) & np.isnan(gb))))
 
 
 def _agree(a: Outcome, b: Outcome, probe: Probe, rtol: float, scale: float) -> bool:
@@ -193,10 +194,6 @@ def _agree(a: Outcome, b: Outcome, probe: Probe, rtol: float, scale: float) -> b
     if bool(a.mutated) != bool(b.mutated) or set(a.grads) != set(b.grads):
         return False
     return all(_same(a.grads[k], b.grads[k], rtol, scale) for k in b.grads)
-
-
-def _reference(spec, params, x, y, lr=None) -> Params:
-    return loss_and_grad(spec, params, x, y)[1]
 
 
 def _first_example(case: Case) -> Case:
@@ -226,6 +223,7 @@ class ProbeSet:
     rtol: dict[str, float] = field(default_factory=dict)
     scale: dict[str, float] = field(default_factory=dict)
     _runs: dict[tuple, Outcome] = field(default_factory=dict, repr=False)
+    _forwards: dict[tuple, Cache] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, probes: Sequence[Probe], confirm_with: Sequence[str] = ("complex_step", "central")) -> "ProbeSet":
@@ -265,10 +263,23 @@ class ProbeSet:
         return self._runs[key]
 
     def _run(self, plan: Sequence[Placement], world: World, p: Probe, first: bool) -> Outcome:
-        fn = plan_gradients(plan) if plan else _reference
+        """One plan's backward pass over the forward pass of its case, which every plan shares (catalog
+        entries change backward only), on private copies so in-place entries change nothing shared."""
         case = world.case(p.case) if world is not None and world.case is not None else p.case
-        out = run_candidate(fn, _first_example(case) if first else case, p.lr)
-        grads = out.grads
+        run_on = _first_example(case) if first else case
+        key = (world.id if world else "", p.name, first)
+        if key not in self._forwards:
+            self._forwards[key] = forward(run_on.spec, run_on.params, run_on.x, run_on.y)[1]
+        shared = self._forwards[key]
+        params = {k: np.array(v, dtype=np.float64, copy=True) for k, v in run_on.params.items()}
+        cache = Cache([None if z is None else z.copy() for z in shared.z], [a.copy() for a in shared.a], shared.y.copy())
+        try:
+            with np.errstate(all="ignore"):
+                grads = (combine(plan) if plan else Backprop)(run_on.spec, params, cache, p.lr).run()
+            error = None
+        except Exception as exc:  # a variant that crashes on this case (a shape error) is an outcome too
+            grads, error = None, f"{type(exc).__name__}: {exc}"
+        out = Outcome(grads, error, [k for k in params if not np.array_equal(params[k], run_on.params[k])])
         if grads is not None and first:
             n = case.batch if case.spec.reduction == "mean" else 1
             grads = {k: g / n + (case.spec.l2 * case.params[k] if k.startswith("W") and np.shape(g) == case.params[k].shape else 0.0)
@@ -405,6 +416,24 @@ def _role_of(key: str, p: Probe) -> str:
 Group = tuple[str, str]
 
 
+def _merged(plan: Sequence[Placement]) -> list[Placement]:
+    """One entry on both layer roles is that entry; a family's per-layer halves are the family's entry;
+    an all-layer entry on one role is its per-layer family member where there is one."""
+    merged: dict[str, Placement] = {}
+    for b, r in plan:
+        key = b.family or b.id
+        if key in merged:
+            merged[key] = (next((x for x in BUGS if x.id == key), b), merged[key][1] | r)
+        else:
+            merged[key] = (b, r)
+    out = []
+    for b, r in merged.values():
+        if r != b.roles:
+            b = next((x for x in BUGS if x.family == (b.family or b.id) and x.roles == r), b)
+        out.append((b, r))
+    return out
+
+
 @dataclass
 class _Explanation:
     world: World
@@ -416,7 +445,8 @@ class _Explanation:
     def cost(self) -> tuple[int, int]:
         """(names, with 100 per unexplained group; transforms among them): catalog entries win ties."""
         kinds = len(set(self.transforms.values()))  # one transform on several groups is one name
-        names = (self.world is not None) + len(self.plan) + kinds + 100 * len(self.unexplained)
+        entries = len(_merged(self.plan))  # one entry on both layer roles is one name
+        names = (self.world is not None) + entries + kinds + 100 * len(self.unexplained)
         return names, kinds
 
 
@@ -519,7 +549,8 @@ class _Diagnoser:
             times_j = all(self.ps.same(p, np.imag(o[p.name].grads[k]), ps.expected[p.name].grads[k]) and
                           not np.any(np.real(o[p.name].grads[k]))
                           for p in self.produced for k in ps.expected[p.name].grads if k in o[p.name].grads)
-            return (f"complex numbers in {self.arrays(nonreal)}: a gradient is real"
+            where = "every gradient" if len(nonreal) == len(self.keys) else self.arrays(nonreal)
+            return (f"complex numbers in {where}: a gradient is real"
                     + (" (these are the right values times 1j)" if times_j else " (a complex step or sqrt left in?)"))
         if all(not np.any(_real(g)) for p in self.produced for g in o[p.name].grads.values()):
             return "returns zeros for every gradient: not implemented, or an exception swallowed?"
@@ -664,19 +695,12 @@ class _Diagnoser:
             plan = fixed + extra
             if conflict(plan):
                 return None
-            found: dict[Group, str] = {}
-            left = []
-            for g in groups:
-                if not any(self.group_keys(g, p) for p in self.produced) or self.group_matches(g, base(plan)):
-                    continue
-                words = self.transform(g, plan, world) if transforms else None
-                if words is None:
-                    if not transforms:
-                        return None
-                    left.append(g)
-                else:
-                    found[g] = words
-            return _Explanation(world, plan, found, left)
+            present = [g for g in groups if any(self.group_keys(g, p) for p in self.produced)]
+            unmatched = [g for g in present if not self.group_matches(g, base(plan))]
+            if unmatched and (not transforms or (extra and len(unmatched) == len(present))):
+                return None  # an entry that explains none of this role's arrays is no better than none
+            found = {g: w for g in unmatched if (w := self.transform(g, plan, world)) is not None}
+            return _Explanation(world, plan, found, [g for g in unmatched if g not in found])
 
         here = [pl for pl in ps.placements() if role in pl[1]]
         options = [e for e in [score((), True)] if e]
@@ -698,8 +722,7 @@ class _Diagnoser:
                     e = score((a, b), False)
                     if e is not None:
                         options.append(e)
-        best = min(e.cost for e in options)
-        return [e for e in options if e.cost == best]
+        return sorted(options, key=lambda e: (e.cost, self.preference(e)))
 
     def same_outcome(self, a: Outcome, b: Outcome, p: Probe, groups: Sequence[Group]) -> bool:
         if (a.grads is None) != (b.grads is None):
@@ -712,39 +735,47 @@ class _Diagnoser:
     def layered(self) -> dict:
         candidates: list[_Explanation] = []
         for world in (None, *self.terms.conventions):
+            # a dearer explanation of the output layer may make the hidden layers cheaper: keep a few
             for top in self.role_step("output", (), world)[:4]:
-                for low in self.role_step("hidden", top.plan, world)[:4]:
+                lows = self.role_step("hidden", top.plan, world)
+                for low in lows[:1] + [e for e in lows[1:] if e.cost == lows[0].cost]:
                     candidates.append(_Explanation(world, low.plan, {**top.transforms, **low.transforms},
                                                    top.unexplained + low.unexplained))
-        best = min(candidates, key=lambda e: (e.cost, self.preference(e)))
-        return self.describe(best)
+        candidates.sort(key=lambda e: (e.cost, self.preference(e)))
+        best = candidates[0]
+        ties = [e for e in candidates[1:] if e.cost == best.cost and not e.unexplained
+                and self.families(e) != self.families(best)]
+        return self.describe(best, list({self.names_of(e): e for e in ties}.values()))
+
+    @staticmethod
+    def families(e: _Explanation) -> tuple[str, ...]:
+        """What an explanation names, up to one mistake's per-layer forms (sigma-of-a where only its
+        output-layer half shows is sigma-of-a-output): ties that differ only so are no news."""
+        return (e.world.id if e.world else "", *sorted({b.family or b.id for b, _ in e.plan}), *sorted(set(e.transforms.values())))
+
+    @staticmethod
+    def names_of(e: _Explanation) -> tuple[str, ...]:
+        """What an explanation names: its convention, its entries (merged over layers), its transforms."""
+        entries = [f"'{b.id}'" + ("" if r == b.roles else f" ({'/'.join(sorted(r))})") for b, r in _merged(e.plan)]
+        return (e.world.id if e.world else "", *sorted(entries), *sorted(set(e.transforms.values())))
 
     @staticmethod
     def preference(e: _Explanation) -> tuple:
-        """Among equal costs: entries on their own layers before restricted ones, then catalog order."""
+        """Among equal costs: fewer placements (none masked by another), entries on their own layers
+        before restricted ones, then catalog order."""
         order = {b.id: i for i, b in enumerate(BUGS)}
-        return (sum(r != b.roles for b, r in e.plan), sorted(order[b.id] for b, _ in e.plan))
+        return (len(e.plan), sum(r != b.roles for b, r in e.plan), sorted(order[b.id] for b, _ in e.plan))
 
     # -- words for an explanation ------------------------------------------------------------------------
 
-    def describe(self, e: _Explanation) -> dict:
-        merged: dict[str, tuple[Bug, frozenset]] = {}
-        for b, r in e.plan:  # one entry on both roles is that entry; a family's two halves are the family
-            key = b.family or b.id
-            if key in merged:
-                whole = next((x for x in BUGS if x.id == key), b)
-                merged[key] = (whole, merged[key][1] | r)
-            else:
-                merged[key] = (b, r)
+    def describe(self, e: _Explanation, ties: Sequence[_Explanation] = ()) -> dict:
         items: list[tuple[str, str, list[str]]] = []  # (label, words, arrays it explains)
         matches = []
         wrong = self.wrong_and_right()[0]
         if e.world is not None:
             items.append((e.world.id, f"correct if {e.world.words}" if len(e.plan) + len(e.transforms) == 0
                           else f"computed as if {e.world.words}", wrong))
-        for b, r in merged.values():
-            if r != b.roles:
-                b, r = next(((x, r) for x in BUGS if x.family == (b.family or b.id) and x.roles == r), (b, r))
+        for b, r in _merged(e.plan):
             matches.append(b)
             only = "" if r == b.roles else f", in {self.where(r)} only"
             items.append((b.id + (f" ({'/'.join(sorted(r))})" if only else ""),
@@ -752,7 +783,7 @@ class _Diagnoser:
         for words in dict.fromkeys(e.transforms.values()):
             groups = [g for g, w in e.transforms.items() if w == words]
             keys = [k for k in self.keys if any(k in self.group_keys(g, p) for g in groups for p in self.ps.probes)]
-            who = self.groups_words(groups)
+            who = self.groups_words(sorted(groups, key=lambda g: (g[0] == "output", g[1] == "b")))
             items.append((f"{who}: {words}", f"{who}: {words}", keys))
         notes = self.leftovers(e)
         attribution = {self.terms.array(k): [label for label, _, keys in items if k in keys] for k in wrong}
@@ -760,10 +791,17 @@ class _Diagnoser:
         if not items:
             summary = notes or self.unexplained_words(e)
         else:
-            body = items[0][1] if len(items) == 1 else f"{len(items)} mistakes: " + "; ".join(f"({i}) {w}" for i, (_, w, _) in enumerate(items, 1))
+            body = items[0][1] if len(items) == 1 else f"{len(items)} mistakes: " + "; ".join(
+                f"({i}) {w.removeprefix('catalog entry ').lstrip('0123456789 ')}" for i, (_, w, _) in enumerate(items, 1))
             if e.unexplained:
                 body += f"; still wrong, unexplained: {', '.join(self.group_words(g) for g in e.unexplained)}"
             summary = body + (f"; {notes}" if notes else "")
+        if ties:
+            ours = self.names_of(e)
+            for t in ties[:2]:
+                theirs = self.names_of(t)
+                instead = [n for n in theirs if n and n not in ours], [n for n in ours if n and n not in theirs]
+                summary += f"; {' + '.join(instead[0])} for {' + '.join(instead[1])} gives the same numbers here"
         conv_only = e.world is not None and not e.plan and not e.transforms and explained
         return dict(matches=matches, summary=summary, convention_only=conv_only, accepted=conv_only and e.world.accepted,
                     explained=explained, named=[label for label, _, _ in items], attribution=attribution)
@@ -814,7 +852,8 @@ class _Diagnoser:
 
 def diagnose(outcomes: Mapping[str, Outcome], ps: ProbeSet, terms: Optional[Terms] = None) -> Diagnosis:
     """What explains ``outcomes`` (one per probe name), in the order of the module docstring, in ``terms``."""
-    return _Diagnoser(outcomes, ps, terms or Terms()).run()
+    with np.errstate(all="ignore"):  # a submission's numbers may be anything: inf − inf is a finding, not a warning
+        return _Diagnoser(outcomes, ps, terms or Terms()).run()
 
 
 def diagnose_function(fn: Callable, ps: ProbeSet, terms: Optional[Terms] = None) -> Diagnosis:

@@ -408,7 +408,9 @@ class Grader:
             return None
         bad = result.failures()
         worst = max(a.normwise for a in bad)
-        return f"{', '.join(terms.array(a.name) for a in bad)} wrong (relative error up to {worst:.1e})"
+        names = [terms.array(a.name) for a in bad]
+        listed = ", ".join(names) if len(names) <= 3 else f"{', '.join(names[:2])} and {len(names) - 2} more arrays"
+        return f"{listed} wrong (relative error up to {worst:.1e})"
 
     def _gradient_check(self, p: Probe, r: Reading, diag: Diagnosis, terms: Terms) -> Check:
         pts = self.a.points["gradient"]

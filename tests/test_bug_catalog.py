@@ -32,6 +32,10 @@ FEATURE = {
     "unstable-output": lambda c, lr: c.spec.loss in ("bce", "softmax_ce"),
     "bp2-no-transpose": lambda c, lr: c.spec.depth > 1,
     "inplace-cache": lambda c, lr: "sigmoid" in c.spec.activations[:-1],
+    "sigma-of-a-hidden": lambda c, lr: c.spec.depth > 1,
+    "ce-extra-softmax-diag": lambda c, lr: c.spec.loss == "softmax_ce",
+    "reg-2016-all-params": lambda c, lr: c.spec.l2 > 0,
+    "ex4-bias-slice": lambda c, lr: c.spec.depth > 1 and c.spec.bias,
 }
 
 
