@@ -185,7 +185,7 @@ def _same(a: object, b: object, rtol: float, scale: float) -> bool:
     return bool(np.all(close) or np.all(close | (np.isnan(ga) & np.isnan(gb))))
 
 
-def _agree(a: Outcome, b: Outcome, probe: Probe, rtol: float, scale: float) -> bool:
+def _agree(a: Outcome, b: Outcome, rtol: float, scale: float) -> bool:
     """Same error (or none), same inputs changed, same arrays, and values equal to tolerance."""
     if (a.error is None) != (b.error is None):
         return False
@@ -239,7 +239,7 @@ class ProbeSet:
         return ps
 
     def agrees(self, a: Mapping[str, Outcome], b: Mapping[str, Outcome]) -> bool:
-        return all(_agree(a[p.name], b[p.name], p, self.rtol[p.name], self.scale[p.name]) for p in self.probes)
+        return all(_agree(a[p.name], b[p.name], self.rtol[p.name], self.scale[p.name]) for p in self.probes)
 
     def testable(self, bug: Bug) -> bool:
         """Whether these probes can tell ``bug`` from a correct implementation."""
@@ -470,7 +470,8 @@ class _Diagnoser:
         if self.fixed_depth:
             keys = self.group_keys(group, self.ps.probes[0])
             return ", ".join(self.terms.array(k) for k in keys)
-        return f"the {role} layer{'s' + chr(39) if role == 'hidden' else chr(39) + 's'} {'weights' if kind == 'W' else 'biases'}"
+        whose = {"output": "the output layer's", "hidden": "the hidden layers'"}[role]
+        return f"{whose} {'weights' if kind == 'W' else 'biases'}"
 
     def groups_words(self, groups: Sequence[Group]) -> str:
         kinds = {k for _, k in groups}
@@ -492,7 +493,7 @@ class _Diagnoser:
         ps, o = self.ps, self.o
         if ps.agrees(o, ps.expected):
             return Diagnosis(True, [], {}, [], list(self.keys), "gradients correct on every probe", explained=True)
-        failing = next(p.name for p in ps.probes if not _agree(o[p.name], ps.expected[p.name], p, ps.rtol[p.name], ps.scale[p.name]))
+        failing = next(p.name for p in ps.probes if not _agree(o[p.name], ps.expected[p.name], ps.rtol[p.name], ps.scale[p.name]))
         wrong, right = self.wrong_and_right()
         base = dict(correct=False, matches=[], conventions={}, wrong_arrays=wrong, right_arrays=right, summary="", failing_probe=failing)
         facts = self.facts()
@@ -581,7 +582,7 @@ class _Diagnoser:
         """The assignment's conventions under which the candidate is right."""
         out = []
         for c in self.terms.conventions:
-            if all(_agree(self.o[p.name], self.ps.outcome((), c, p), p, self.ps.rtol[p.name], self.ps.scale[p.name]) for p in self.ps.probes):
+            if all(_agree(self.o[p.name], self.ps.outcome((), c, p), self.ps.rtol[p.name], self.ps.scale[p.name]) for p in self.ps.probes):
                 out.append(c)
         return out
 
@@ -667,17 +668,18 @@ class _Diagnoser:
             return None
         if all(all(ps.same(p, g, b) for g, b in zip(c, bs)) for p, _, c, bs in paid):
             return None
-        # the residual against λθ: α = 1 is a whole extra penalty gradient, ½ half of one, 0 none
-        pairs = [([_real(g) - _real(b) for g, b in zip(c, bs)], [p.case.spec.l2 * p.case.params[k] for k in keys], p)
-                 for p, keys, c, bs in paid]
-        alpha = _fit(pairs, ps, [("0", lambda n: 0.0), ("1", lambda n: 1.0), ("½", lambda n: 0.5), ("2", lambda n: 2.0),
-                                 ("1/N", lambda n: 1.0 / n), ("N", lambda n: float(n))])
+        # the candidate's own penalty gradient, as a multiple β of λθ (the right one is λW, and none for b)
         weights = group[1] == "W"
+        penalty = [[p.case.spec.l2 * p.case.params[k] for k in keys] for p, keys, _, _ in paid]
+        pairs = [([_real(g) - _real(b) + (r if weights else 0.0) for g, b, r in zip(c, bs, pen)], pen, p)
+                 for (p, _, c, bs), pen in zip(paid, penalty)]
+        beta = _fit(pairs, ps, [("0", lambda n: 0.0), ("1", lambda n: 1.0), ("½", lambda n: 0.5), ("2", lambda n: 2.0),
+                                ("1/N", lambda n: 1.0 / n), ("N", lambda n: float(n))])
         how = {("0", True): "no penalty gradient", ("½", True): "half the penalty gradient (0.5·{r}?)",
                ("2", True): "twice the penalty gradient", ("1/N", True): "the penalty gradient divided by N again",
                ("N", True): "the penalty gradient N× too large", ("1", False): "the biases are regularised too",
                ("½", False): "the biases are regularised too, with 0.5·{r}"}
-        detail = how.get((alpha[0], weights)) if alpha else None
+        detail = how.get((beta[0], weights)) if beta else None
         where = "" if not free else f"right when {reg}=0, wrong when {reg}>0: "
         return f"{where}check the regularisation term" + (f" ({detail.format(r=reg)})" if detail else "")
 
@@ -870,12 +872,12 @@ def explain_probe(outcome: Outcome, probe: Probe, expected: Params, terms: Optio
     c = probe.case
     rtol, scale = oracles.rtol_for(c.spec, c.batch), oracles.term_scale(c.spec, c.params, c.x, c.y)
     want = Outcome(expected, None, [])
-    if _agree(outcome, want, probe, rtol, scale):
+    if _agree(outcome, want, rtol, scale):
         return ""
     if outcome.grads is not None:
         for b in dict.fromkeys((*prefer, *BUGS)):
             theirs = run_candidate(b.gradients, c, probe.lr)
-            if not _agree(theirs, want, probe, rtol, scale) and _agree(outcome, theirs, probe, rtol, scale):
+            if not _agree(theirs, want, rtol, scale) and _agree(outcome, theirs, rtol, scale):
                 return f"{_entry_label(b)} (right: {b.right})"
         bad = [k for k, g in outcome.grads.items() if not np.all(np.isfinite(_real(g)))]
         if bad:

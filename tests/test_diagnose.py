@@ -102,7 +102,7 @@ def test_two_per_layer_bugs_cover_the_issue_example(probe_set):
 def test_array_bugs_with_per_layer_bugs_are_named_as_both(probe_set):
     """An array's own formula (bias sum, transpose, penalty) wrong on every layer, plus a per-layer delta bug."""
     pairs = [((a, a.roles), (b, b.roles)) for a in PER_LAYER for b in ARRAY_LEVEL if _combinable((a, a.roles), (b, b.roles))]
-    pairs = pairs if THOROUGH else pairs[::3]
+    pairs = pairs if THOROUGH else pairs[::5]
     failures = [f"{a[0].id}+{b[0].id}: {why}" for a, b in pairs if (why := _check_pair((a, b), probe_set))]
     assert not failures, "\n".join(failures)
 
@@ -111,7 +111,7 @@ def test_array_bugs_in_one_layer_are_named_in_that_layer(probe_set):
     """The same array formulas wrong in the output layer only or the hidden layers only."""
     pairs = [((a, a.roles), (b, frozenset({r}))) for a in PER_LAYER for b in ARRAY_LEVEL for r in ("output", "hidden")]
     pairs = [pl for pl in pairs if _combinable(*pl)]
-    pairs = pairs if THOROUGH else pairs[1::5]
+    pairs = pairs if THOROUGH else pairs[1::9]
     failures = [f"{a[0].id}+{b[0].id}@{'/'.join(b[1])}: {why}" for a, b in pairs if (why := _check_pair((a, b), probe_set))]
     assert not failures, "\n".join(failures)
 
@@ -199,6 +199,19 @@ def test_a_fault_in_the_regularisation_term_only(probe_set):
     d = diagnose_function(l1, probe_set)
     assert d.summary == "every layer's weights: right when l2=0, wrong when l2>0: check the regularisation term"
     assert not d.matches and d.explained
+
+
+@pytest.mark.parametrize("penalty, words", [
+    (lambda s, w: 0 * w, "(no penalty gradient)"),
+    (lambda s, w: 2 * s.l2 * w, "(twice the penalty gradient)"),
+])
+def test_the_regularisation_term_says_how(penalty, words, probe_set):
+    def weights_penalised(s, p, x, y, lr):
+        g = _reference(s, p, x, y, lr)
+        return {k: (v - s.l2 * p[k] + penalty(s, p[k]) if k.startswith("W") else v) for k, v in g.items()}
+
+    d = diagnose_function(weights_penalised, probe_set)
+    assert d.summary == f"every layer's weights: right when l2=0, wrong when l2>0: check the regularisation term {words}"
 
 
 # --- the student's terms --------------------------------------------------------------------------
