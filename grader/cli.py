@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 from typing import Optional, Sequence
 
 from rich.console import Console
+from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 import oracles
 
@@ -58,7 +62,7 @@ def _bugs(args: argparse.Namespace) -> int:
         table.add_column(col, overflow="fold")
     for b in entries:
         table.add_row(str(b.number) if not b.correct else "ok", b.id, b.title, b.wrong, b.right, b.source)
-    Console(width=max(Console().width, 160)).print(table)
+    Console().print(table)
     return 0
 
 
@@ -99,99 +103,223 @@ def kill_matrix_markdown(cells, families) -> str:
     return "\n".join(lines)
 
 
+PROGRESS_EVERY = 10  # submissions between progress lines when stderr is not a terminal (logs, CI)
+
+
+def _say(console: Console, text: str, style: str = "") -> None:
+    """Print text that may hold a submission's words: never read as markup, controls escaped."""
+    from .report import clean
+
+    console.print(Text(clean(text), style=style), soft_wrap=True)  # a log line: paths never broken
+
+
 def _grade(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from rich.markup import escape
 
-    from rich.panel import Panel
-
-    from .assignment import load
+    from .batch import expand, load_index, save_index
     from .grade import Grader, grade_batch
+    from .report import clean, identical_groups
 
-    err = Console(stderr=True)
-    try:
-        assignment = load(args.assignment)
-    except ValueError as exc:
-        err.print(f"[red]bpcheck grade: {exc}[/]")
+    err = Console(stderr=True, highlight=False)
+    assignment = _load_assignment(args, err)
+    if assignment is None:
         return 2
-    paths = [Path(p) for p in args.submissions]
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        err.print(f"[red]bpcheck grade: submission(s) not found: {', '.join(missing)}[/]")
+    if not args.submissions:
+        _say(err, "bpcheck grade: give at least one SUBMISSION (a .py file, a folder, a class folder or an export zip)", "red")
         return 2
-    if args.format == "gradescope" and len(paths) > 1 and not (args.out and Path(args.out).is_dir()):
-        err.print("[red]bpcheck grade: --format gradescope writes one results.json per submission: "
-                  "give one submission, or --out an existing directory[/]")
-        return 2
-    grader = Grader(assignment)
-    if not grader.use_sandbox:
-        err.print(Panel(grader.sandbox_message, title="WARNING: NO SANDBOX", style="bold red"))
-    state = Path(args.state or f"bpcheck-state/{assignment.name}")
-    reused = 0
-    with Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.description}"),
-                  console=err, transient=True) as progress:
-        task = progress.add_task("", total=len(paths))
+    per_file = args.format in ("gradescope", "prairielearn")
+    with expand(args.submissions, assignment.module, single=args.as_is) as batch:
+        for note in batch.notes:
+            _say(err, f"note: {note}")
+        items = batch.items
+        if args.only:
+            items = [i for i in items if args.only in (i.id, *(s.id for s in i.students))]
+            if not items:
+                _say(err, f"bpcheck grade --only: no submission has the id {args.only!r}; the ids are: "
+                          + ", ".join(i.id for i in batch.items[:8]) + (" ..." if len(batch.items) > 8 else ""), "red")
+                return 2
+        if all(i.path is None for i in items):
+            for i in items:
+                _say(err, f"bpcheck grade: {i.error}", "red")
+            return 2
+        if per_file and len(items) > 1 and not args.out:
+            _say(err, f"bpcheck grade: --format {args.format} writes one results.json per submission: "
+                      f"give --out DIR for these {len(items)} submissions", "red")
+            return 2
+        from .sandbox import SandboxUnavailable
 
-        def done(result, from_state):
-            nonlocal reused
-            reused += from_state
-            progress.update(task, advance=1, description=f"{Path(result.submission).name}: {result.verdict}")
+        try:
+            grader = Grader(assignment, args.sandbox)
+        except SandboxUnavailable as exc:
+            _say(err, f"bpcheck grade: {exc}", "red")
+            return 2
+        if not grader.sandbox.contained:
+            err.print(Panel(Text(grader.sandbox_message), title="WARNING: NO SANDBOX", style="bold red"))
+        state = Path(args.state or f"bpcheck-state/{assignment.name}")
+        earlier = {p.stem for p in state.glob("*.json")} if state.is_dir() and not args.force else set()
+        gradable = [i for i in items if i.path is not None]
+        by_path = {str(i.path): i for i in gradable}
+        done: list = []
+        progress: Optional[Progress] = None
 
-        results = grade_batch(grader, paths, args.jobs, state, on_result=done)
-    err.print(f"results saved in {state}/ ({reused} reused from an earlier run)" if reused else f"results saved in {state}/")
+        def finished(result, from_state: bool) -> None:
+            item = by_path.get(result.submission)
+            if item is not None:
+                result.id, result.submission, result.students = item.id, item.id, [s.as_dict() for s in item.students]
+            done.append(result)
+            if progress is not None:
+                progress.update(task, advance=1, description=escape(clean(f"{result.id}: {result.verdict}")))
+            elif len(done) % PROGRESS_EVERY == 0 or len(done) == len(gradable):
+                tally = {v: sum(1 for r in done if r.verdict == v) for v in ("pass", "fail", "error")}
+                _say(err, f"graded {len(done)} of {len(gradable)}: {tally['pass']} pass, {tally['fail']} fail, {tally['error']} error")
 
-    def emit(text: str, target=None) -> None:
-        target = target or args.out
+        try:
+            if err.is_terminal:
+                progress = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                    TextColumn("{task.description}"), console=err, transient=True)
+                progress.start()
+                task = progress.add_task("", total=len(gradable))
+            graded = iter(grade_batch(grader, [i.path for i in gradable], args.jobs, state, on_result=finished,
+                                      force=args.force))
+        except KeyboardInterrupt:
+            if progress is not None:
+                progress.stop()
+            save_index(state, assignment.name, assignment.title, done, load_index(state).get("submissions", {}))
+            _say(err, f"interrupted: {len(done)} results saved in {state}/; rerun the same command to resume", "yellow")
+            return 130
+        if progress is not None:
+            progress.stop()
+        results = []
+        for item in items:
+            r = next(graded) if item.path is not None else grader._error(item.id, item.error, "")
+            r.id, r.submission, r.students = item.id, item.id, [s.as_dict() for s in item.students]
+            results.append(r)
+    keep = load_index(state).get("submissions", {}) if args.only else None
+    save_index(state, assignment.name, assignment.title, results, keep)
+    reused = sum(1 for r in results if r.key in earlier)
+    copies = sum(len(g) - 1 for g in identical_groups(results))
+    extra = [f"{copies} identical to another submission in this batch, graded once" if copies else "",
+             f"{reused} reused from an earlier run; --force regrades them" if reused else ""]
+    _say(err, f"results saved in {state}/" + (f" ({'; '.join(e for e in extra if e)})" if any(extra) else ""))
+    return _write_reports(args, assignment.name, _title(assignment.title, assignment.name), results, err, state)
+
+
+def _title(title: str, name: str) -> str:
+    """The assignment's title, with its name unless the title says it already."""
+    return title if name in title else f"{title} ({name})" if title else (name or "bpcheck")
+
+
+def _write_reports(args: argparse.Namespace, name: str, title: str, results, err: Console, state: Optional[Path] = None) -> int:
+    """Every report the options ask for; a report that cannot be written never loses a result."""
+    from . import feedback, gradescope, html_report, prairielearn, report
+    from .batch import file_stem
+    from .report import rid
+
+    def emit(text: str, target: Optional[str] = None) -> None:
         if target:
-            Path(target).write_text(text)
+            report.write_atomic(target, text)
+        elif getattr(sys.stdout, "buffer", None) is not None:
+            sys.stdout.flush()
+            sys.stdout.buffer.write(text.encode("utf-8"))
+            sys.stdout.buffer.flush()
         else:
-            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+            sys.stdout.write(text)
 
     try:
-        _report(args, assignment, results, emit)
-    except OSError as exc:
-        err.print(f"[red]bpcheck grade: could not write the report ({exc}); every result is still saved in {state}/ "
-                  "and a rerun with a writable --out reuses them without regrading[/]")
+        if args.format == "table":
+            if args.out:
+                emit(report.table_text(results, title), args.out)
+            else:
+                report.table(results, title, Console(highlight=False))
+        elif args.format == "json":
+            emit(report.as_json(results, args.reproducible, name), args.out)
+        elif args.format == "csv":
+            emit(report.gradebook_csv(results), args.out)
+        elif args.format == "junit":
+            emit(report.junit(results, name, args.reproducible), args.out)
+        else:
+            def one(r) -> str:
+                data = (gradescope.results_json(r, args.hidden_visibility, args.reproducible) if args.format == "gradescope"
+                        else prairielearn.results_json(r))
+                return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+            if len(results) == 1 and not (args.out and Path(args.out).is_dir()):
+                emit(one(results[0]), args.out)
+            else:
+                for r in results:
+                    emit(one(r), str(Path(args.out) / f"{file_stem(rid(r))}.results.json"))
+        links = None
+        if args.feedback:
+            feedback.write(results, Path(args.feedback), title, args.reveal_hidden)
+            _say(err, f"feedback for {len(results)} submissions in {args.feedback}/ (Markdown and HTML)")
+            if args.html:
+                links = os.path.relpath(args.feedback, os.path.dirname(os.path.abspath(args.html)) or ".")
+        if args.html:
+            report.write_atomic(args.html, html_report.page(results, title, name, links, args.reproducible))
+            _say(err, f"class report: {args.html}")
+    except (OSError, ImportError) as exc:
+        saved = f"every result is still saved in {state}/, and a rerun reuses them without regrading" if state else \
+            "the results it reads are untouched"
+        _say(err, f"bpcheck: could not write a report ({exc}); {saved}", "red")
         return 2
     return 0
 
 
-def _report(args: argparse.Namespace, assignment, results, emit) -> None:
-    from pathlib import Path
-
+def _report(args: argparse.Namespace) -> int:
+    """bpcheck report: the reports of a graded batch, from its state folder or a --format json file, without regrading."""
     from . import report
+    from .batch import load_results
 
-    if args.format == "table":
-        report.table(results, f"{assignment.title} ({assignment.name})", Console())
-        if args.out:
-            emit(report.as_json(results))
-    elif args.format == "json":
-        emit(report.as_json(results))
-    elif args.format == "csv":
-        emit(report.gradebook_csv(results))
-    elif args.format == "junit":
-        emit(report.junit(results, assignment.name))
-    elif args.format == "gradescope":
-        if len(results) == 1 and not (args.out and Path(args.out).is_dir()):
-            emit(json.dumps(report.gradescope(results[0]), indent=2, ensure_ascii=False))
+    err = Console(stderr=True, highlight=False)
+    source = Path(args.source)
+    try:
+        if source.is_dir():
+            name, title, results = load_results(source)
         else:
-            for r in results:
-                emit(json.dumps(report.gradescope(r), indent=2, ensure_ascii=False), Path(args.out) / f"{Path(r.submission).stem}.results.json")
+            data = json.loads(source.read_bytes().decode("utf-8", errors="replace"))
+            results = report.from_json(data)
+            name = str(data[0].get("assignment", "")) if data else ""
+            title = name
+    except (OSError, ValueError) as exc:
+        _say(err, f"bpcheck report: cannot read {args.source}: {exc}", "red")
+        return 2
+    return _write_reports(args, name, _title(title, name), results, err)
+
+
+def _load_assignment(args: argparse.Namespace, err: Console):
+    """The assignment --assignment names, or None after saying why it cannot be loaded."""
+    from .assignment import load
+
+    try:
+        return load(args.assignment)
+    except ValueError as exc:
+        _say(err, f"bpcheck {args.command}: {exc}", "red")
+        return None
 
 
 def _autograder(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from .assignment import load
     from .gradescope import build_zip
 
-    try:
-        assignment = load(args.assignment)
-    except ValueError as exc:
-        Console(stderr=True).print(f"[red]bpcheck autograder: {exc}[/]")
+    assignment = _load_assignment(args, Console(stderr=True))
+    if assignment is None:
         return 2
     out = Path(args.out or f"autograder-{assignment.name}.zip")
-    build_zip(assignment, args.assignment, out)
-    print(f"wrote {out}: upload it as the Gradescope autograder (setup.sh + run_autograder)")
+    build_zip(assignment, args.assignment, out, args.hidden_visibility)
+    print(f"wrote {out}: upload it as the Gradescope autograder (setup.sh + run_autograder); "
+          f"hidden checks are shown {args.hidden_visibility.replace('_', ' ')}")
+    return 0
+
+
+def _prairielearn(args: argparse.Namespace) -> int:
+    from .prairielearn import build
+
+    assignment = _load_assignment(args, Console(stderr=True))
+    if assignment is None:
+        return 2
+    out = Path(args.out)
+    written = build(assignment, args.assignment, out, args.image)
+    print(f"wrote {len(written)} files and bpcheck's source under {out}/: copy questions/ and serverFilesCourse/ into "
+          f"your course; the question runs {args.image} (see serverFilesCourse/bpcheck/Dockerfile to build your own)")
     return 0
 
 
@@ -210,6 +338,7 @@ def _golden(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bpcheck", description="Reference backpropagation, gradient oracles and a grader.")
+    parser.add_argument("--version", action="version", version=f"bpcheck {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     v = sub.add_parser("verify", help="check the reference against every installed oracle on generated networks")
@@ -230,15 +359,29 @@ def build_parser() -> argparse.ArgumentParser:
     k.set_defaults(func=_kill_matrix)
 
     g = sub.add_parser("grade", help="grade students' backprop submissions against an assignment contract")
-    g.add_argument("submissions", nargs="+", metavar="SUBMISSION", help="a .py file or a folder holding one")
+    g.add_argument("submissions", nargs="*", metavar="SUBMISSION",
+                   help="a .py file or a folder holding one; a class folder (a sub-folder per student); a Gradescope "
+                        "'Export Submissions' zip; an LMS zip of files named by student")
     g.add_argument("--assignment", required=True, metavar="NAME|PATH",
                    help="a bundled assignment (canonical, blog-class, nielsen, cs231n-two-layer, coursera-ex4) or a TOML file")
     g.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")
-    g.add_argument("--format", choices=["table", "json", "gradescope", "junit", "csv"], default="table")
-    g.add_argument("--out", metavar="PATH", help="write the report here instead of standard output")
+    g.add_argument("--sandbox", choices=["auto", "bubblewrap", "process", "none"], default="auto",
+                   help="how submissions are contained: auto (default) is bubblewrap when it starts here, else process "
+                   "(needs root: each submission as its own unprivileged uid); none only for code you trust")
     g.add_argument("--state", metavar="DIR", help="where each result is saved as it finishes, for resuming "
                    "(default bpcheck-state/ASSIGNMENT)")
+    g.add_argument("--force", action="store_true", help="regrade, ignoring results saved by earlier runs")
+    g.add_argument("--as-is", action="store_true", help="each SUBMISSION is one submission, never a class folder or an "
+                   "export (what an autograder's submission folder is)")
+    g.add_argument("--only", metavar="ID", help="grade only the submission with this id (or student id); "
+                   "the other students' saved results stay in the state folder's index")
+    _output_options(g, "table")
     g.set_defaults(func=_grade)
+
+    r = sub.add_parser("report", help="reports of a graded batch (class HTML page, feedback, any format), without regrading")
+    r.add_argument("source", metavar="STATE_DIR|RESULTS.json", help="a --state folder of bpcheck grade, or its --format json output")
+    _output_options(r, "table")
+    r.set_defaults(func=_report)
 
     gd = sub.add_parser("golden", help="export the golden data set (JSON, with provenance and published digits)")
     gd.add_argument("--out", metavar="PATH", help="write here instead of standard output")
@@ -247,18 +390,65 @@ def build_parser() -> argparse.ArgumentParser:
     z = sub.add_parser("autograder", help="build a Gradescope autograder zip (setup.sh + run_autograder) for an assignment")
     z.add_argument("--assignment", required=True, metavar="NAME|PATH")
     z.add_argument("--out", metavar="ZIP", help="default autograder-ASSIGNMENT.zip")
+    _hidden_visibility(z)
     z.set_defaults(func=_autograder)
+
+    pl = sub.add_parser("prairielearn", help="build a PrairieLearn externally graded question for an assignment")
+    pl.add_argument("--assignment", required=True, metavar="NAME|PATH")
+    pl.add_argument("--out", required=True, metavar="DIR", help="gets questions/bpcheck-NAME/ and serverFilesCourse/bpcheck/")
+    pl.add_argument("--image", default="prairielearn/grader-python",
+                    help="the grading container image (default prairielearn/grader-python; it needs numpy, rich and hypothesis)")
+    pl.set_defaults(func=_prairielearn)
     return parser
+
+
+def _hidden_visibility(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--hidden-visibility", choices=["after_due_date", "after_published"], default="after_due_date",
+                   help="when Gradescope shows students the hidden checks and a total that counts them (default after_due_date)")
+
+
+def _output_options(p: argparse.ArgumentParser, default: str) -> None:
+    p.add_argument("--format", choices=["table", "json", "csv", "junit", "gradescope", "prairielearn"], default=default,
+                   help="table (terminal), json (everything), csv (gradebook: a row per student), junit, "
+                        "gradescope / prairielearn (a results.json per submission)")
+    p.add_argument("--out", metavar="PATH", help="write the --format report here (a folder for one results.json per submission)")
+    p.add_argument("--html", metavar="FILE", help="also write the class report: one self-contained HTML page")
+    p.add_argument("--feedback", metavar="DIR", help="also write each student's feedback, Markdown and HTML, here")
+    p.add_argument("--reveal-hidden", action="store_true", help="feedback shows hidden checks too (after the due date)")
+    p.add_argument("--reproducible", action="store_true", help="leave out times, so that the same inputs give the same bytes")
+    _hidden_visibility(p)
+
+
+def version() -> str:
+    try:
+        from importlib.metadata import PackageNotFoundError, version as installed
+        return installed("bpcheck")
+    except PackageNotFoundError:
+        from .grade import VERSION
+        return VERSION
+
+
+def _paths_as_paths(argv: list[str]) -> list[str]:
+    """``bpcheck grade *.py`` with a file named ``-rf.py``: an existing path is a submission, never an option."""
+    if "grade" not in argv:
+        return argv
+    at = argv.index("grade") + 1
+    return argv[:at] + [f"./{a}" if a.startswith("-") and a not in ("-h", "--help") and os.path.lexists(a) else a
+                        for a in argv[at:]]
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_paths_as_paths(list(sys.argv[1:] if argv is None else argv)))
     if getattr(args, "cases", 1) < 1:
         parser.error(f"--cases: expected an integer >= 1, got {args.cases}")
     if getattr(args, "jobs", 1) < 1:
         parser.error(f"--jobs: expected an integer >= 1, got {args.jobs}")
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

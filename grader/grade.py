@@ -15,8 +15,10 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 import threading
+import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -30,11 +32,13 @@ from .assignment import Assignment
 from .contracts import BLOG_LR, Reading
 from .diagnose import Diagnosis, Outcome, Probe, ProbeSet, Terms, confirmed_gradients, diagnose, explain_probe
 from . import sandbox
+from . import untrusted
+from .untrusted import read_outputs
 
 VERSION = "0.1.0"
 MAX_FILES = 100
 MAX_FILE_BYTES = 1 << 20
-MAX_ARRAY_BYTES = 8 << 20
+MAX_SUBMISSION_BYTES = 8 << 20
 
 
 @dataclass
@@ -59,6 +63,8 @@ class Result:
     sandbox: str = ""
     seconds: float = 0.0
     key: str = ""
+    id: str = ""  # the submission's id in its batch: unique, stable, derived from its path (grader/batch.py)
+    students: list[dict] = field(default_factory=list)  # {"id", "name", "email"} from the class's metadata
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -75,28 +81,36 @@ class SubmissionError(Exception):
 
 
 def collect(path: Path, module: str) -> dict[str, bytes]:
-    """The submission's Python files, with the main one renamed to ``<module>.py`` as the runner imports it."""
-    if path.is_file():
-        if path.suffix != ".py":
-            raise SubmissionError(f"expected a .py file or a folder holding one, got {path.name}")
-        files = {path.name: path.read_bytes()}
-        main = path.name
-    elif path.is_dir():
-        found = sorted(p for p in path.rglob("*.py") if p.is_file() and "__pycache__" not in p.parts)
-        if not found:
-            raise SubmissionError(f"no .py file in folder {path}")
-        if len(found) > MAX_FILES:
-            raise SubmissionError(f"{len(found)} .py files in {path}; at most {MAX_FILES} are accepted")
-        files = {str(p.relative_to(path)): p.read_bytes() for p in found}
-        top = [k for k in files if "/" not in k]
-        main = f"{module}.py" if f"{module}.py" in files else (top[0] if len(top) == 1 else "")
-        if not main:
-            raise SubmissionError(f"expected {module}.py in {path} (found {', '.join(sorted(top)) or 'no top-level .py file'})")
-    else:
-        raise SubmissionError(f"not found: {path}")
-    for name, data in files.items():
-        if len(data) > MAX_FILE_BYTES:
-            raise SubmissionError(f"{name} is {len(data)} bytes; at most {MAX_FILE_BYTES} are accepted")
+    """The submission's Python files, with the main one renamed to ``<module>.py`` as the runner imports it.
+
+    Read as untrusted: links inside a folder are refused, never followed; sizes are checked before reading.
+    """
+    try:
+        st = path.stat()  # the path given on the command line may itself be a link: resolved once, here
+    except OSError:
+        raise SubmissionError(f"not found: {path}") from None
+    try:
+        if stat.S_ISREG(st.st_mode):
+            if path.suffix != ".py":
+                raise SubmissionError(f"expected a .py file or a folder holding one, got {path.name}")
+            if st.st_size > MAX_FILE_BYTES:
+                raise SubmissionError(f"{path.name} is {st.st_size} bytes; at most {MAX_FILE_BYTES} are accepted")
+            with untrusted.open_dir(str(path.resolve().parent)) as d:
+                files = {path.name: untrusted.read_regular(path.resolve().name, MAX_FILE_BYTES, d)}
+            main = path.name
+        elif stat.S_ISDIR(st.st_mode):
+            files = untrusted.read_tree(str(path.resolve()), lambda rel: rel.endswith(".py"), max_files=MAX_FILES,
+                                        max_file_bytes=MAX_FILE_BYTES, max_total_bytes=MAX_SUBMISSION_BYTES)
+            if not files:
+                raise SubmissionError(f"no .py file in folder {path}")
+            top = [k for k in files if "/" not in k]
+            main = f"{module}.py" if f"{module}.py" in files else (top[0] if len(top) == 1 else "")
+            if not main:
+                raise SubmissionError(f"expected {module}.py in {path} (found {', '.join(sorted(top)) or 'no top-level .py file'})")
+        else:
+            raise SubmissionError(f"{path}: not a file or a folder")
+    except untrusted.Refused as exc:
+        raise SubmissionError(str(exc)) from None
     if main != f"{module}.py":
         files[f"{module}.py"] = files.pop(main)
     return files
@@ -124,37 +138,6 @@ def static_check(source: bytes, filename: str, entry: str) -> None:
                               + (f"; did you mean {', '.join(repr(n) for n in near)}?" if near else f"; it defines {sorted(defined) or 'nothing'}"))
 
 
-def load_outputs(out: Path, probe_names: Sequence[str]) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, str]]:
-    """Arrays the runner saved, per probe, as base float64 copies; and a note for each file refused."""
-    arrays: dict[str, dict[str, np.ndarray]] = {}
-    refused: dict[str, str] = {}
-    for name in probe_names:
-        d = out / name
-        got: dict[str, np.ndarray] = {}
-        if d.is_dir() and not d.is_symlink():
-            for f in sorted(d.glob("*.npy"))[:200]:
-                try:
-                    if f.is_symlink() or f.stat().st_size > MAX_ARRAY_BYTES:
-                        raise ValueError("too large or a link")
-                    raw = np.load(f, allow_pickle=False)
-                    kind = np.complex128 if np.iscomplexobj(raw) and np.any(np.imag(raw)) else np.float64
-                    got[f.stem] = np.array(raw.real if kind is np.float64 and np.iscomplexobj(raw) else raw, dtype=kind, copy=True, subok=False)
-                except Exception as exc:  # object arrays, pickles, garbage: refused, never executed
-                    refused[f"{name}/{f.name}"] = f"{type(exc).__name__}: {str(exc)[:200]}"
-        arrays[name] = got
-    return arrays, refused
-
-
-def _status(out: Path) -> dict:
-    """status.json as written in the sandbox: untrusted text, used for feedback only."""
-    try:
-        with open(out / "status.json", "rb") as fh:
-            data = json.loads(fh.read(65536).decode("utf-8", errors="replace"))
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
 def _text(value: object, limit: int = 1500) -> Optional[str]:
     return str(value)[:limit] if value is not None else None
 
@@ -178,11 +161,13 @@ def credit(verdict: str, checks: list[Check]) -> list[Check]:
 class Grader:
     """Grades submissions against one assignment; expected answers are computed once, here."""
 
-    def __init__(self, assignment: Assignment, use_sandbox: Optional[bool] = None):
+    def __init__(self, assignment: Assignment, sandbox_mode: "str | sandbox.Sandbox" = "auto"):
+        """``sandbox_mode``: auto | bubblewrap | process | none, or a chosen ``sandbox.Sandbox``; SandboxUnavailable
+        when the mode cannot run here (``auto`` never falls back to none)."""
         self.a = assignment
         self.contract = assignment.contract
-        self.sandbox_ok, self.sandbox_message = sandbox.sandbox_status()
-        self.use_sandbox = self.sandbox_ok if use_sandbox is None else (use_sandbox and self.sandbox_ok)
+        self.sandbox = sandbox_mode if isinstance(sandbox_mode, sandbox.Sandbox) else sandbox.select(sandbox_mode)
+        self.sandbox_message = self.sandbox.description
         probes = [pc.probe for pc in assignment.probes]
         self.hidden = {pc.probe.name for pc in assignment.probes if pc.hidden}
         if assignment.large_inputs:
@@ -218,7 +203,7 @@ class Grader:
             h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
         return h.hexdigest()[:24]
 
-    def _job(self, job: Path) -> None:
+    def _job(self, job: Path, uid: Optional[int]) -> None:
         job.mkdir(parents=True)
         shutil.copy(sandbox.RUNNER, job / "runner.py")
         calls = []
@@ -229,7 +214,7 @@ class Grader:
                 np.save(job / p.name / f"{k}.npy", np.asarray(v), allow_pickle=False)
             calls.append({"name": p.name, "inputs": sorted(inputs)})
         spec = {"contract": self.contract.name, "module": self.a.module, "calls": calls,
-                "drop_privileges": self.use_sandbox and os.geteuid() == 0, "processes": self.a.limits.processes}
+                "uid": uid if self.sandbox.mode == "bubblewrap" else None, "processes": self.a.limits.processes}
         (job / "job.json").write_text(json.dumps(spec))
         for dirpath, _, filenames in os.walk(job):
             os.chmod(dirpath, 0o755)
@@ -249,15 +234,12 @@ class Grader:
         except SubmissionError as exc:
             return self._error(str(path), str(exc), key)
         terms = replace(self.contract.terms, files=((f"{self.a.module}.py", student_file(path, self.a.module)),))
-        with tempfile.TemporaryDirectory(prefix="bpcheck-") as tmp:
-            tmp = Path(tmp)
-            os.chmod(tmp, 0o755)
-            self._job(tmp / "job")
+        with self.sandbox.workspace() as (tmp, uid):
+            self._job(tmp / "job", uid)
             scratch = tmp / "scratch"
-            sandbox.prepare(scratch, files)
-            run = sandbox.run(tmp / "job", scratch, self.a.limits, self.use_sandbox)
-            arrays, refused = load_outputs(scratch / "out", [p.name for p in self.all_probes])
-            status = _status(scratch / "out")
+            sandbox.prepare(scratch, files, uid)
+            run = self.sandbox.run(tmp / "job", scratch, self.a.limits, uid)
+            arrays, refused, status = read_outputs(scratch / "out", [p.name for p in self.all_probes])
         return self._assess(str(path), key, run, arrays, refused, status, terms)
 
     def _error(self, submission: str, message: str, key: str) -> Result:
@@ -282,6 +264,8 @@ class Grader:
 
     def _run_failure(self, run: sandbox.RunResult, status: dict) -> Optional[str]:
         phase = _text(status.get("phase"), 200)
+        if run.stopped:
+            return f"stopped: it {run.stopped}"
         if run.timed_out:
             where = "while importing the submission" if phase in (None, "import") else f"during probe {phase!r}"
             return f"timed out after {self.a.limits.timeout_seconds:g} s {where} (an infinite loop, a sleep, or very slow code)"
@@ -317,7 +301,8 @@ class Grader:
                                        reading.mutated)
         ran_any = any(outcomes[p.name].error is None for p in self.all_probes)
         if not ran_any and failure:
-            result = self._error(submission, failure, key)
+            left = "; ".join(f"refused {k}: {v}" for k, v in list(refused.items())[:4])
+            result = self._error(submission, failure + (f"; {left}" if left else ""), key)
             result.sandbox, result.seconds = self.sandbox_message, run.seconds
             return result
 
@@ -447,11 +432,59 @@ class Grader:
 # -- a batch ---------------------------------------------------------------------------------------------
 
 
+#: Words that mark a failure of the grading machine rather than of the submission (disk full, quota).
+#: Words of a full disk.  A submission can print them too, so they only earn a retry; a result is the
+#: machine's (never saved) when they persist while the disk really is short, or when the grader itself failed.
+FULL_DISK = ("No space left on device", "[Errno 28]", "Disk quota exceeded", "[Errno 122]")
+INTERNAL = "internal grader error"
+RETRIES = 2
+DISK_MARGIN = 256 << 20
+
+
+def _texts(result: Result) -> list[str]:
+    return [result.message, *(c.output for c in result.checks)]
+
+
+def _suspect(result: Result) -> bool:
+    """Worth grading again: the grader failed, or something reported a full disk."""
+    return result.verdict != "pass" and any(m in t for t in _texts(result) for m in (INTERNAL, *FULL_DISK))
+
+
+def environmental(result: Result, *folders: Path) -> bool:
+    """Whether ``result`` is the grading machine's failure, not the submission's (never saved, never final)."""
+    if result.verdict == "pass":
+        return False
+    if any(INTERNAL in t for t in _texts(result)):
+        return True
+    return _suspect(result) and any(_free_bytes(f) < DISK_MARGIN for f in folders)
+
+
+def _free_bytes(folder: Path) -> int:
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return 0
+    return st.f_bavail * st.f_frsize
+
+
 def grade_batch(grader: Grader, paths: Sequence[Path], jobs: int, state: Path,
-                on_result: Optional[Callable[[Result, bool], None]] = None) -> list[Result]:
-    """Grade ``paths`` with ``jobs`` in parallel; each result is saved under ``state`` as it finishes and reused on rerun."""
+                on_result: Optional[Callable[[Result, bool], None]] = None, force: bool = False) -> list[Result]:
+    """Grade ``paths`` with ``jobs`` in parallel; each result is saved under ``state`` as it finishes and reused on rerun.
+
+    A result that failed because of the machine (disk full, the grader's own error) is retried, and never saved:
+    a rerun grades it again.  ``force``: regrade, ignoring results saved before this call (identical submissions in
+    the batch are still graded once).
+    """
     state.mkdir(parents=True, exist_ok=True)
+    os.chmod(state, 0o700)  # results are the grader's: no submission's uid may read or write them
     lock = threading.Lock()
+    written: set[str] = set()
+
+    def attempt(path: Path, files: Optional[dict[str, bytes]], key: str) -> Result:
+        try:
+            return grader.grade(path, files)
+        except Exception as exc:  # the grader's own failure on one submission must not stop the batch
+            return grader._error(str(path), f"internal grader error: {type(exc).__name__}: {exc}", key)
 
     def one(path: Path) -> Result:
         try:
@@ -460,7 +493,7 @@ def grade_batch(grader: Grader, paths: Sequence[Path], jobs: int, state: Path,
         except SubmissionError:
             files, key = None, ""
         record = state / f"{key}.json" if key else None
-        if record is not None and record.exists():
+        if record is not None and record.exists() and (not force or key in written):
             try:
                 result = Result.from_dict(json.loads(record.read_text()))
                 result.submission = str(path)
@@ -470,16 +503,25 @@ def grade_batch(grader: Grader, paths: Sequence[Path], jobs: int, state: Path,
                 return result
             except (ValueError, TypeError):
                 pass  # a damaged record is regraded
-        try:
-            result = grader.grade(path, files)
-        except Exception as exc:  # the grader's own failure on one submission must not stop the batch
-            result = grader._error(str(path), f"internal grader error: {type(exc).__name__}: {exc}", key)
+        result = attempt(path, files, key)
+        for _ in range(RETRIES):
+            if not _suspect(result):
+                break
+            time.sleep(1.0)
+            result = attempt(path, files, key)
+        if environmental(result, state, Path(tempfile.gettempdir())):
             result.verdict = "error"
-        if record is not None and not result.message.startswith("internal grader error"):
-            tmp = record.with_suffix(".tmp")
-            tmp.write_text(json.dumps(result.as_dict()))
-            os.replace(tmp, record)
+            result.message = f"not graded: the grading machine failed, not the submission (not saved; rerun to grade it): {result.message}"
+        elif record is not None:
+            try:
+                fd, tmp = tempfile.mkstemp(dir=state, prefix=f".{key}.", suffix=".tmp")
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(json.dumps(result.as_dict()))
+                os.replace(tmp, record)
+            except OSError as exc:  # the state folder's disk is full: the grade stands, only resuming loses it
+                result.message += f" (not saved for resuming: {exc.strerror})"
         with lock:
+            written.add(key)
             if on_result:
                 on_result(result, False)
         return result

@@ -17,13 +17,31 @@ import sys
 import traceback
 
 
-def _drop_privileges(processes):
-    """Under bubblewrap the runner starts as root only when the grader does: become nobody, then cap processes."""
-    if os.getuid() == 0:
+def _drop_privileges(uid, processes):
+    """Under bubblewrap as root, the runner starts as root: become the submission's own uid, then cap processes."""
+    if os.getuid() == 0 and uid is not None:
         os.setgroups([])
-        os.setgid(65534)
-        os.setuid(65534)
+        os.setgid(uid)
+        os.setuid(uid)
         resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
+
+
+def _fresh_keyrings():
+    """A new, empty session keyring (not the grader's inherited one), and this uid's user keyrings cleared.
+
+    Kernel keyrings outlive processes: without this a submission could read what an earlier one left, or the
+    keys of the session it was started from.  Where keyctl is forbidden (Docker's seccomp) there is nothing to do.
+    """
+    import ctypes
+    import platform
+
+    nr = {"x86_64": 250, "aarch64": 219, "i686": 288, "ppc64le": 289, "s390x": 280}.get(platform.machine())
+    if nr is None:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall(nr, 1, None)  # KEYCTL_JOIN_SESSION_KEYRING, anonymous
+    for ring in (-4, -5):  # KEYCTL_CLEAR the user and user-session keyrings
+        libc.syscall(nr, 7, ring)
 
 
 def _load(job_dir, call, names):
@@ -146,8 +164,8 @@ CONTRACTS = {
 def main(job_dir, submission_dir, out_dir):
     with open(os.path.join(job_dir, "job.json")) as fh:
         job = json.load(fh)
-    if job.get("drop_privileges"):
-        _drop_privileges(int(job.get("processes", 64)))
+    _drop_privileges(job.get("uid"), int(job.get("processes", 64)))
+    _fresh_keyrings()
     status = {"phase": "import", "import": None, "calls": {}}
     status_path = os.path.join(out_dir, "status.json")
 

@@ -1,36 +1,63 @@
-"""Run one submission's runner in its own process, under bubblewrap when it is installed.
+"""Run one submission's runner in its own process, contained by one of three sandbox modes.
 
-Under bubblewrap the submission sees: the system's /usr, the Python installation (read-only,
-with bpcheck's own packages hidden so the reference cannot be imported), its job (read-only) and
-a fresh scratch directory (the only writable place besides a private /tmp).  It has no network,
-its own PID, IPC and UTS namespaces, a new session, and dies with the grader.  When the grader
-runs as root the runner drops to uid/gid 65534 before importing the submission, so the process
-limit applies.  Limits: wall clock, CPU seconds, address space, processes, file size, open files;
-stdout and stderr go to files whose size the file-size limit caps, and only their first bytes
-are ever read.
+``bubblewrap``  The submission sees the system's /usr, the Python environment bpcheck is installed
+                in (read-only, with bpcheck's own packages hidden), its job (read-only), its scratch
+                folder, and a private, size-limited /tmp and /dev/shm.  No network; its own PID, IPC
+                and UTS namespaces; a new session; it dies with the grader.
+``process``     For machines where bubblewrap cannot start (Docker's default seccomp, as on
+                Gradescope; no user namespaces) and the grader runs as root (as on Gradescope,
+                PrairieLearn and CI).  The runner is started directly as an unprivileged uid of its
+                own, from a pool (``UID_BASE``...), so it cannot signal, read or write the grader, its
+                files, its results or other submissions; bpcheck's package folders are made private
+                to root (o-rwx) once.  Its network is not isolated.
+``none``        Only its own process and the limits below: it can read and write whatever the grader
+                can.  Chosen only when asked for by name, with a loud warning.
 
-Without bubblewrap the submission still runs in its own process with every limit, but it can read
-(and, if the grader runs as root, write) the grader's files: ``sandbox_status`` says so, and the
-grader prints it loudly.
+``auto`` is bubblewrap when bubblewrap starts here (tried, not just found), else process as root;
+otherwise there is no sandbox and ``select`` refuses, saying how to get one.
+
+In every mode: limits on wall clock, CPU seconds, address space, processes, file size, open files;
+a watchdog on the scratch folder's size, file count and depth (the ``scratch_mb`` limit), so a
+submission filling the disk is stopped before its neighbours notice; stdout and stderr go to
+files of which only the first bytes are read.  Afterwards, as root: every process of the uid is
+killed (``kill(-1)`` from that uid, until none is left), its kernel keyrings are cleared, its
+System V IPC objects and every file it left in a world-writable folder are removed.  Nothing a
+submission starts or creates outlives it.  Reading its outputs is ``untrusted``'s job.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import functools
 import importlib.util
 import os
+import pwd
+import random
 import resource
 import shutil
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
+
+from .untrusted import remove_tree
 
 RUNNER = Path(__file__).with_name("runner.py")
-NOBODY = 65534
-OWN_PACKAGES = ("reference", "oracles", "grader")
+OWN_PACKAGES = ("reference", "oracles", "grader", "bpcheck")
+MODES = ("auto", "bubblewrap", "process", "none")
+#: The pool of uids a root grader runs submissions as: one per running submission, never a real user.
+UID_BASE = int(os.environ.get("BPCHECK_UID_BASE", "62000"))
+UID_COUNT = int(os.environ.get("BPCHECK_UID_COUNT", "1000"))
+#: The watchdog looks at the scratch folder this often (seconds).
+WATCH_INTERVAL = 0.2
+MAX_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -43,6 +70,8 @@ class Limits:
     file_size_mb: int = 32
     open_files: int = 256
     output_bytes: int = 8192
+    scratch_mb: int = 64  # everything it writes: scratch folder, /tmp, /dev/shm
+    scratch_files: int = 4096
 
 
 @dataclass
@@ -53,62 +82,70 @@ class RunResult:
     stdout: str
     stderr: str
     sandbox: str
+    stopped: Optional[str] = None  # why the watchdog stopped it (a limit it broke), if it did
 
 
-def bwrap_path() -> Optional[str]:
-    return shutil.which("bwrap")
+class SandboxUnavailable(RuntimeError):
+    """The requested sandbox cannot run here; the message says why and how to get one."""
 
 
-def sandbox_status() -> tuple[bool, str]:
-    """(True, description) when submissions will run under bubblewrap; (False, the loud warning) otherwise."""
-    path = bwrap_path()
-    if path is None:
-        return False, ("NO SANDBOX: bubblewrap (Debian package 'bubblewrap') is not installed. Submissions run in their own "
-                       "process with resource limits, but can read and write this machine's files. Install it: apt-get install bubblewrap")
-    probe = subprocess.run([path, *_namespaces(), "--ro-bind", "/", "/", "--die-with-parent", "true"],
-                           capture_output=True, text=True, timeout=30)
-    if probe.returncode != 0:
-        return False, f"NO SANDBOX: bubblewrap is installed but cannot create namespaces here ({probe.stderr.strip()[:200]})"
-    who = "uid 65534" if os.geteuid() == 0 else f"uid {os.geteuid()}"
-    return True, f"bubblewrap {path}: read-only system, no network, own PID namespace, runs as {who}"
+# --- what the submission may see: the Python environment bpcheck runs in ------------------------------
 
 
-def _namespaces() -> list[str]:
-    # As root, no user namespace: the runner then drops to uid 65534 for real, so RLIMIT_NPROC binds.
-    ns = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
-    return ns if os.geteuid() == 0 else ["--unshare-user", *ns]
-
-
-def _python_roots() -> list[str]:
-    """Directories the interpreter and numpy need, outermost first."""
-    import numpy
-
-    roots = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix),
-             os.path.realpath(os.path.dirname(os.path.dirname(numpy.__file__)))}
-    keep = []
-    for r in sorted(roots, key=len):
-        if not any(r == k or r.startswith(k + os.sep) for k in keep):
-            keep.append(r)
-    return keep
-
-
-def _hidden_packages(roots: list[str]) -> list[str]:
-    """bpcheck's own packages when they sit inside a bound directory (a non-editable install)."""
-    hidden = []
+def _own_package_dirs() -> list[str]:
+    dirs = []
     for name in OWN_PACKAGES:
         spec = importlib.util.find_spec(name)
         if spec and spec.origin:
-            d = os.path.realpath(os.path.dirname(spec.origin))
-            if any(d.startswith(r + os.sep) for r in roots):
-                hidden.append(d)
-    return hidden
+            dirs.append(os.path.realpath(os.path.dirname(spec.origin)))
+    return dirs
 
 
-def _bwrap_command(job: Path, scratch: Path) -> list[str]:
-    roots = _python_roots()
-    cmd = [bwrap_path(), *_namespaces(), "--die-with-parent", "--new-session",
-           "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
-           "--symlink", "usr/bin", "/bin", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+def _outermost(paths: set[str]) -> list[str]:
+    keep: list[str] = []
+    for p in sorted(paths, key=len):
+        if not any(p == k or p.startswith(k + os.sep) for k in keep):
+            keep.append(p)
+    return keep
+
+
+def python_roots() -> list[str]:
+    """Folders the interpreter needs: the venv (if any), the base installation, and every import path outside them.
+
+    A folder that holds bpcheck's own packages directly (a source checkout on sys.path) is left out; inside a
+    bound site-packages they are hidden instead (``_bwrap_command``).
+    """
+    own_parents = {os.path.dirname(d) for d in _own_package_dirs()}
+    roots = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
+    roots.add(os.path.dirname(os.path.realpath(sys.executable)))
+    for entry in sys.path:
+        real = os.path.realpath(entry or os.curdir)
+        if os.path.isdir(real) and real not in own_parents and not real.startswith("/usr/"):
+            roots.add(real)
+    return [r for r in _outermost(roots) if r != "/usr" and not r.startswith("/usr/")]
+
+
+def _system_dirs() -> list[str]:
+    """/bin, /lib, ... as on the host: links (merged /usr) recreated as links, real folders bound read-only."""
+    args: list[str] = []
+    for d in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(d):
+            args += ["--symlink", os.readlink(d), d]
+        elif os.path.isdir(d):
+            args += ["--ro-bind", d, d]
+    return args
+
+
+def _bwrap_prefix(limits: Limits, binds: list[str]) -> list[str]:
+    """bubblewrap's arguments up to the command: namespaces, the system, this Python environment, ``binds``."""
+    roots = python_roots()
+    as_root = os.geteuid() == 0
+    cmd = [shutil.which("bwrap") or "bwrap", *([] if as_root else ["--unshare-user"]),
+           "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+           "--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr", *_system_dirs(),
+           "--proc", "/proc", "--dev", "/dev",
+           "--perms", "1777", "--size", str(limits.scratch_mb << 20), "--tmpfs", "/tmp",
+           "--perms", "1777", "--size", str(limits.scratch_mb << 20), "--tmpfs", "/dev/shm"]
     made = {"/", "/usr", "/tmp", "/proc", "/dev"}
     for root in roots:
         parts = Path(root).parts
@@ -118,44 +155,297 @@ def _bwrap_command(job: Path, scratch: Path) -> list[str]:
                 cmd += ["--perms", "0755", "--dir", d]
                 made.add(d)
         cmd += ["--ro-bind", root, root]
-    for d in _hidden_packages(roots):
-        cmd += ["--tmpfs", d]
-    cmd += ["--ro-bind", str(job), "/job", "--bind", str(scratch), "/sandbox", "--chdir", "/sandbox/out",
-            "--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/sandbox",
-            "--setenv", "LANG", "C.UTF-8", "--setenv", "OPENBLAS_NUM_THREADS", "1", "--setenv", "OMP_NUM_THREADS", "1",
-            os.path.realpath(sys.executable), "-I", "-B", "/job/runner.py", "/job", "/sandbox/submission", "/sandbox/out"]
-    return cmd
+    for d in _own_package_dirs():
+        if any(d.startswith(r + os.sep) for r in roots):
+            cmd += ["--tmpfs", d]
+    return cmd + binds
 
 
-def _prlimit(limits: Limits) -> Optional[list[str]]:
-    """The limits as a ``prlimit`` prefix (util-linux), which sets them without running Python in a forked child."""
+def _bwrap_command(job: Path, scratch: Path, limits: Limits) -> list[str]:
+    binds = ["--ro-bind", str(job), "/job", "--bind", str(scratch), "/sandbox", "--chdir", "/sandbox/out",
+             "--clearenv", *_env_args({"HOME": "/sandbox", "TMPDIR": "/tmp"})]
+    return [*_bwrap_prefix(limits, binds), sys.executable, "-I", "-B", "/job/runner.py", "/job", "/sandbox/submission", "/sandbox/out"]
+
+
+def _env(extra: dict[str, str]) -> dict[str, str]:
+    return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg", **extra}
+
+
+def _env_args(extra: dict[str, str]) -> list[str]:
+    return [a for k, v in _env(extra).items() for a in ("--setenv", k, v)]
+
+
+def _prlimit(limits: Limits) -> list[str]:
+    """The limits as a ``prlimit`` prefix (util-linux): set in the child without running Python code after fork."""
     path = shutil.which("prlimit")
     if path is None:
-        return None
+        raise SandboxUnavailable("prlimit (util-linux) is not installed; it sets each submission's limits. "
+                                 "Install it: apt-get install util-linux")
     cpu = int(limits.timeout_seconds) + 1
-    args = [path, f"--cpu={cpu}", f"--as={limits.memory_mb * 1024 * 1024}", f"--fsize={limits.file_size_mb * 1024 * 1024}",
-            f"--nofile={limits.open_files}", "--core=0"]
-    if os.geteuid() != 0:
-        args.append(f"--nproc={limits.processes}")
-    return [*args, "--"]
+    return [path, f"--cpu={cpu}", f"--as={limits.memory_mb << 20}", f"--fsize={limits.file_size_mb << 20}",
+            f"--nofile={limits.open_files}", f"--nproc={limits.processes}", "--core=0", "--"]
 
 
-def _limit(limits: Limits):
-    """The same limits as a preexec_fn, for machines without prlimit (Python code in a forked child: a last resort)."""
+# --- the pool of unprivileged uids ---------------------------------------------------------------------
 
-    def apply() -> None:
-        cpu = int(limits.timeout_seconds) + 1
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
-        mem = limits.memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-        fsize = limits.file_size_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-        resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if os.geteuid() != 0:  # as root the runner sets it after dropping to nobody (root is exempt anyway)
-            resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
 
-    return apply
+def _lock_dir() -> Path:
+    d = Path(os.environ.get("BPCHECK_LOCK_DIR", "/run/bpcheck" if os.access("/run", os.W_OK) else "/tmp/bpcheck-root"))
+    d.mkdir(mode=0o700, exist_ok=True)
+    st = os.lstat(d)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != 0 or st.st_mode & 0o077:
+        raise SandboxUnavailable(f"{d}: the uid pool's lock folder must be a folder owned by root with mode 0700")
+    return d
+
+
+def _uid_has_processes(uid: int) -> bool:
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if os.stat(f"/proc/{pid}").st_uid == uid:
+                    return True
+            except OSError:
+                continue
+    return False
+
+
+@contextmanager
+def uid_slot() -> Iterator[int]:
+    """An unused uid from the pool, held (by a lock file) for as long as the block runs."""
+    locks = _lock_dir()
+    start = random.randrange(UID_COUNT)
+    for i in range(UID_COUNT):
+        uid = UID_BASE + (start + i) % UID_COUNT
+        try:
+            pwd.getpwuid(uid)
+            continue  # a real account: never ours
+        except KeyError:
+            pass
+        fd = os.open(locks / f"uid-{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        try:
+            if _uid_has_processes(uid):  # left over from a grader that was killed: clean it before use
+                sweep(uid, "process" if _interpreter_reachable(uid) is None else "bubblewrap")
+            yield uid
+            return
+        finally:
+            os.close(fd)
+    raise SandboxUnavailable(f"all {UID_COUNT} uids from {UID_BASE} are in use by running submissions")
+
+
+# --- after a submission: nothing it started or created survives -----------------------------------------
+
+# Runs as root (under bubblewrap) or as the submission's uid (process mode), given the uid: becomes it, then
+# kill(-1) reaches exactly that uid's processes; then its keyrings and System V IPC objects.  Standard library
+# only, no site (-S): nothing of the submission's can run here.
+_SWEEP = r"""
+import ctypes, os, platform, signal, sys
+uid = int(sys.argv[1])
+if os.getuid() == 0:
+    os.setgroups([]); os.setgid(uid); os.setuid(uid)
+libc = ctypes.CDLL(None, use_errno=True)
+nr = {"x86_64": 250, "aarch64": 219, "i686": 288, "ppc64le": 289, "s390x": 280}.get(platform.machine())
+if nr:
+    libc.syscall(nr, 1, None)  # join a fresh session keyring first: never touch the grader's inherited one
+    for ring in (-4, -5):  # KEYCTL_CLEAR the uid's user and user-session keyrings
+        libc.syscall(nr, 7, ring)
+for _ in range(1000):
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except ProcessLookupError:
+        break
+for kind, col, rm in (("shm", 7, lambda i: libc.shmctl(i, 0, None)), ("sem", 4, lambda i: libc.semctl(i, 0, 0)),
+                      ("msg", 7, lambda i: libc.msgctl(i, 0, None))):
+    try:
+        rows = open("/proc/sysvipc/" + kind).read().splitlines()[1:]
+    except OSError:
+        continue
+    for row in rows:
+        f = row.split()
+        if len(f) > col and int(f[col]) == uid:
+            rm(int(f[1]))
+"""
+
+
+def sweep(uid: int, mode: str) -> None:
+    """Kill every process of ``uid``, clear its keyrings and IPC objects; in process mode also remove its files
+    in world-writable folders.  Under bubblewrap the sweep runs in a sandbox of its own (as root, then as ``uid``),
+    since this machine's Python may not be reachable by ``uid`` outside one."""
+    if mode == "bubblewrap":
+        cmd, extra = [*_bwrap_prefix(Limits(), ["--clearenv"]), sys.executable, "-I", "-S", "-c", _SWEEP, str(uid)], {}
+    else:
+        cmd, extra = [sys.executable, "-I", "-S", "-c", _SWEEP, str(uid)], {"user": uid, "group": uid, "extra_groups": []}
+    for _ in range(5):
+        subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       env={"PATH": "/usr/bin:/bin"}, cwd="/", timeout=30, **extra)
+        if not _uid_has_processes(uid):
+            break
+    if mode != "process":
+        return  # under bubblewrap it could write nowhere but its scratch folder and its own /tmp
+    for d in world_writable_dirs():
+        try:
+            with os.scandir(d) as it:
+                theirs = [e.path for e in it if e.stat(follow_symlinks=False).st_uid == uid]
+        except OSError:
+            continue
+        for path in theirs:
+            try:
+                remove_tree(path)
+            except OSError:
+                pass
+
+
+@functools.lru_cache(maxsize=1)
+def world_writable_dirs() -> tuple[str, ...]:
+    """Every folder an unprivileged uid with no groups can create files in: world-writable and reachable.
+
+    Found once per grader process by walking from / through folders others may enter (o+x), skipping /proc,
+    /sys and the distribution's /usr; /dev/shm and /dev/mqueue are added by name.
+    """
+    found = [d for d in ("/dev/shm", "/dev/mqueue") if os.path.isdir(d) and os.stat(d).st_mode & 0o003 == 0o003]
+    stack = ["/"]
+    skip = {"/proc", "/sys", "/dev", "/usr"}
+    while stack:
+        d = stack.pop()
+        try:
+            it = os.scandir(d)
+        except OSError:
+            continue
+        with it:
+            for e in it:
+                try:
+                    if e.path in skip or not e.is_dir(follow_symlinks=False):
+                        continue
+                    mode = e.stat(follow_symlinks=False).st_mode
+                except OSError:
+                    continue
+                if mode & 0o001:
+                    if mode & 0o003 == 0o003:
+                        found.append(e.path)
+                    stack.append(e.path)
+    return tuple(sorted(set(found)))
+
+
+# --- the watchdog --------------------------------------------------------------------------------------
+
+
+def _usage(roots: list[str], uid: Optional[int], limits: Limits) -> Optional[str]:
+    """The limit the files below ``roots`` (only those owned by ``uid``, if given) break, or None."""
+    budget, files = limits.scratch_mb << 20, 0
+    used = 0
+    stack = [(r, 0) for r in roots]
+    while stack:
+        d, depth = stack.pop()
+        try:
+            it = os.scandir(d)
+        except OSError:
+            continue
+        with it:
+            for e in it:
+                try:
+                    st = e.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if uid is not None and st.st_uid != uid:
+                    continue
+                files += 1
+                used += st.st_blocks * 512
+                if stat.S_ISDIR(st.st_mode):
+                    if depth + 1 > MAX_DEPTH:
+                        return f"made folders nested more than {MAX_DEPTH} deep"
+                    stack.append((e.path, depth + 1))
+                if used > budget:
+                    return f"wrote more than {limits.scratch_mb} MB (the scratch limit)"
+                if files > limits.scratch_files:
+                    return f"created more than {limits.scratch_files} files (the scratch limit)"
+    return None
+
+
+# --- the modes -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """A chosen sandbox mode; ``run`` runs one submission's runner in it."""
+
+    mode: str  # bubblewrap | process | none
+    description: str
+
+    @property
+    def contained(self) -> bool:
+        return self.mode != "none"
+
+    @property
+    def drops_to_uid(self) -> bool:
+        """Whether submissions run as a pool uid (the grader is root and the mode is a real sandbox)."""
+        return self.contained and os.geteuid() == 0
+
+    @contextmanager
+    def workspace(self) -> Iterator[tuple[Path, Optional[int]]]:
+        """A fresh temporary folder for one submission, and its uid; afterwards nothing of it is left."""
+        with uid_slot() if self.drops_to_uid else _no_uid() as uid:
+            tmp = Path(tempfile.mkdtemp(prefix="bpcheck-sub-"))
+            try:
+                os.chmod(tmp, 0o711)  # the uid may reach job/ and scratch/ by name, never list or write here
+                yield tmp, uid
+            finally:
+                if uid is not None and _uid_has_processes(uid):  # the run never reached its own sweep
+                    sweep(uid, self.mode)
+                remove_tree(str(tmp))
+
+    def run(self, job: Path, scratch: Path, limits: Limits, uid: Optional[int]) -> RunResult:
+        """Run the runner on ``job`` with the submission already in ``scratch`` (see ``prepare``), as ``uid``."""
+        logs = scratch.parent / "logs"
+        logs.mkdir(mode=0o700)
+        out_path, err_path = logs / "stdout", logs / "stderr"
+        if self.mode == "bubblewrap":
+            cmd, user, env = _bwrap_command(job, scratch, limits), None, _env({})
+        else:
+            cmd = [sys.executable, "-I", "-B", str(job / "runner.py"), str(job), str(scratch / "submission"), str(scratch / "out")]
+            env = _env({"HOME": str(scratch), "TMPDIR": str(scratch / "tmp")})
+            user = uid if self.mode == "process" else None
+        watched = [str(scratch)] if self.mode != "process" else [str(scratch), *world_writable_dirs()]
+        start = time.monotonic()
+        timed_out, stopped = False, None
+        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+            extra = {"user": user, "group": user, "extra_groups": []} if user is not None else {}
+            proc = subprocess.Popen([*_prlimit(limits), *cmd], stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                    cwd=scratch / "out", env=env, start_new_session=True, **extra)
+            try:
+                next_look = start + WATCH_INTERVAL
+                while proc.poll() is None:
+                    now = time.monotonic()
+                    if now - start > limits.timeout_seconds:
+                        timed_out = True
+                        break
+                    if now >= next_look:
+                        stopped = _usage(watched, uid if self.mode == "process" else None, limits)
+                        if stopped:
+                            break
+                        next_look = now + WATCH_INTERVAL
+                    time.sleep(0.02)
+            finally:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)  # under bubblewrap, the whole PID namespace dies with it
+                except (ProcessLookupError, PermissionError):
+                    pass
+                proc.wait()
+                if uid is not None:
+                    sweep(uid, self.mode)  # before anything it left is read: nothing can change it any more
+        if stopped is None and not timed_out:
+            stopped = _usage(watched, uid if self.mode == "process" else None, limits)
+        return RunResult(None if timed_out or stopped else proc.returncode, timed_out, time.monotonic() - start,
+                         _head(out_path, limits.output_bytes), _head(err_path, limits.output_bytes), self.mode, stopped)
+
+
+@contextmanager
+def _no_uid() -> Iterator[None]:
+    yield None
 
 
 def _head(path: Path, limit: int) -> str:
@@ -165,48 +455,110 @@ def _head(path: Path, limit: int) -> str:
     return text + ("\n[... output truncated]" if len(data) > limit else "")
 
 
-def prepare(scratch: Path, submission_files: dict[str, bytes]) -> None:
-    """A fresh scratch directory: submission/ with the student's files, out/ for results; writable by the runner."""
-    for sub in ("submission", "out"):
+def prepare(scratch: Path, submission_files: dict[str, bytes], uid: Optional[int]) -> None:
+    """A fresh scratch folder: submission/ with the student's files, out/ for results, tmp/; owned by ``uid``."""
+    for sub in ("submission", "out", "tmp"):
         (scratch / sub).mkdir(parents=True, exist_ok=True)
     for rel, data in submission_files.items():
         target = scratch / "submission" / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
     for dirpath, dirnames, filenames in os.walk(scratch):
-        os.chmod(dirpath, 0o777)
-        for f in filenames:
-            os.chmod(os.path.join(dirpath, f), 0o666)
+        for name in [dirpath, *(os.path.join(dirpath, f) for f in filenames)]:
+            if uid is not None:
+                os.chown(name, uid, uid, follow_symlinks=False)
+            os.chmod(name, 0o700 if os.path.isdir(name) else 0o600)
+    if uid is None:  # bubblewrap without root maps the grader's own uid; none: the grader itself
+        return
 
 
-def run(job: Path, scratch: Path, limits: Limits, use_sandbox: bool) -> RunResult:
-    """Run the runner on ``job`` with the submission already in ``scratch`` (see ``prepare``)."""
-    logs = scratch.parent / (scratch.name + ".logs")
-    logs.mkdir(exist_ok=True)
-    out_path, err_path = logs / "stdout", logs / "stderr"
-    if use_sandbox:
-        cmd = _bwrap_command(job, scratch)
-        mode = "bubblewrap"
-    else:
-        cmd = [sys.executable, "-I", "-B", str(job / "runner.py"), str(job), str(scratch / "submission"), str(scratch / "out")]
-        mode = "none"
-    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    start = time.monotonic()
-    with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        prefix = _prlimit(limits)
-        proc = subprocess.Popen([*prefix, *cmd] if prefix else cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                cwd=scratch / "out", env=env, preexec_fn=None if prefix else _limit(limits),
-                                start_new_session=True)
-        timed_out = False
+# --- choosing a mode -----------------------------------------------------------------------------------
+
+
+def _protect_own_packages() -> list[str]:
+    """As root, in process mode: bpcheck's package folders closed to other users (o-rwx), once."""
+    changed = []
+    for d in _own_package_dirs():
+        mode = os.stat(d).st_mode
+        if mode & 0o007:
+            os.chmod(d, stat.S_IMODE(mode) & ~0o007)
+            changed.append(d)
+    return changed
+
+
+@functools.lru_cache(maxsize=None)
+def bubblewrap_starts() -> Optional[str]:
+    """None when bubblewrap runs this environment's Python here; else why not (tried, not just found)."""
+    if shutil.which("bwrap") is None:
+        return "bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+    with tempfile.TemporaryDirectory(prefix="bpcheck-probe-") as tmp:
+        job, scratch = Path(tmp) / "job", Path(tmp) / "scratch"
+        for d in (job, scratch / "out", scratch / "submission"):
+            d.mkdir(parents=True)
+        (job / "runner.py").write_text("import numpy\n")
+        os.chmod(tmp, 0o755)
+        cmd = _bwrap_command(job, scratch, Limits())
         try:
-            proc.wait(timeout=limits.timeout_seconds)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        finally:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)  # bwrap's children die with it (--die-with-parent)
-            except ProcessLookupError:
-                pass
-            proc.wait()
-    return RunResult(None if timed_out else proc.returncode, timed_out, time.monotonic() - start,
-                     _head(out_path, limits.output_bytes), _head(err_path, limits.output_bytes), mode)
+            probe = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"bubblewrap could not start: {exc}"
+    if probe.returncode != 0:
+        return f"bubblewrap is installed but cannot start here ({(probe.stderr.strip() or 'exit ' + str(probe.returncode))[:300]})"
+    return None
+
+
+def _interpreter_reachable(uid: int) -> Optional[str]:
+    """None when ``uid`` can run this Python environment and import numpy; else why not."""
+    try:
+        probe = subprocess.run([sys.executable, "-I", "-c", "import numpy"], user=uid, group=uid, extra_groups=[],
+                               capture_output=True, text=True, timeout=60, cwd="/", env={"PATH": "/usr/bin:/bin"})
+    except OSError as exc:
+        probe = None
+        why = exc.strerror
+    else:
+        why = (probe.stderr.strip().splitlines() or [f"exit {probe.returncode}"])[-1]
+    if probe is not None and probe.returncode == 0:
+        return None
+    chain = [*reversed(Path(sys.executable).parents), *reversed(Path(os.path.realpath(sys.executable)).parents)]
+    blocked = next((str(p) for p in chain if not os.stat(p).st_mode & 0o001), None)
+    return (f"an unprivileged uid cannot run {sys.executable} ({why})"
+            + (f": {blocked} is closed to other users (mode {stat.S_IMODE(os.stat(blocked).st_mode):o}); "
+               f"chmod o+x {blocked}, or install bpcheck in a venv made from a system Python (e.g. /usr/bin/python3 -m venv /opt/bpcheck)"
+               if blocked else ""))
+
+
+HOW_TO = ("Ways to get a sandbox: install bubblewrap (apt-get install bubblewrap) where user namespaces are allowed; "
+          "or run the grader as root (as Gradescope, PrairieLearn and CI do), which uses --sandbox process; "
+          "or, only for code you trust, pass --sandbox none.")
+
+
+def select(requested: str = "auto") -> Sandbox:
+    """The sandbox for ``requested`` (auto | bubblewrap | process | none); SandboxUnavailable says why and what to do."""
+    if requested not in MODES:
+        raise ValueError(f"--sandbox: expected one of {', '.join(MODES)}, got {requested!r}")
+    if requested in ("auto", "bubblewrap"):
+        why = bubblewrap_starts()
+        if why is None:
+            who = "each submission as its own unprivileged uid" if os.geteuid() == 0 else f"uid {os.geteuid()} in a user namespace"
+            return Sandbox("bubblewrap", f"bubblewrap: read-only system, no network, own PID namespace, {who}")
+        if requested == "bubblewrap":
+            raise SandboxUnavailable(f"--sandbox bubblewrap: {why}. {HOW_TO}")
+    if requested in ("auto", "process"):
+        if os.geteuid() != 0:
+            prefix = "no sandbox available" if requested == "auto" else "--sandbox process needs root"
+            raise SandboxUnavailable(f"{prefix}: bubblewrap cannot run ({bubblewrap_starts()}) and the grader is not root, "
+                                     f"so submissions cannot be run as another user. {HOW_TO}")
+        _prlimit(Limits())
+        with uid_slot() as uid:
+            why = _interpreter_reachable(uid)
+        if why:
+            raise SandboxUnavailable(f"no sandbox available: bubblewrap cannot run ({bubblewrap_starts()}), and in process mode {why}. {HOW_TO}"
+                                     if requested == "auto" else f"--sandbox process: {why}. {HOW_TO}")
+        _protect_own_packages()
+        return Sandbox("process", "process: each submission as its own unprivileged uid, with limits; "
+                       "bubblewrap unavailable" + (f" ({bubblewrap_starts()})" if requested == "auto" else "")
+                       + "; no network isolation")
+    return Sandbox("none", "NO SANDBOX (--sandbox none): submissions run as the grader's own user and can read and "
+                   "write everything it can. Use only for code you trust. " + HOW_TO)

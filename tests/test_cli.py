@@ -39,3 +39,111 @@ def test_golden_prints_the_published_set(capsys, tmp_path):
     out = tmp_path / "g.json"
     assert main(["golden", "--out", str(out)]) == 0
     assert json.loads(out.read_text())["version"]
+
+
+# -- bpcheck grade's command line and output options ----------------------------------------------------
+
+import contextlib  # noqa: E402
+import io  # noqa: E402
+import shutil  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from grader import grade as grade_module  # noqa: E402
+
+EX = Path(__file__).resolve().parents[1] / "examples"
+
+
+def _class(tmp_path: Path, names=("ann", "ben", "cai")) -> Path:
+    folder = tmp_path / "classfolder"
+    for name, source in zip(names, ("solutions/canonical.py", "buggy/canonical_sign.py", "starters/canonical.py")):
+        (folder / name).mkdir(parents=True)
+        shutil.copy(EX / source, folder / name / "submission.py")
+    return folder
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out.strip() == "bpcheck 0.1.0"
+
+
+def test_odd_and_missing_paths_never_abort_the_batch(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(EX / "solutions" / "canonical.py", tmp_path / "-rf.py")
+    shutil.copy(EX / "buggy" / "canonical_sign.py", tmp_path / "ok.py")
+    code = main(["grade", "-rf.py", "gone.py", "ok.py", "--assignment", "canonical", "--state", "st", "--format", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and [(d["id"], d["verdict"]) for d in data] == [("-rf.py", "pass"), ("gone.py", "error"), ("ok.py", "fail")]
+    assert data[1]["message"] == "not found: gone.py"
+
+
+def test_a_class_folder_grades_each_student_and_the_table_goes_to_out(tmp_path, capsys):
+    folder = _class(tmp_path)
+    out = tmp_path / "table.txt"
+    assert main(["grade", str(folder), "--assignment", "canonical", "--state", str(tmp_path / "st"), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "holds 3 submissions" in err and f"pass {folder}/* to say so explicitly" in err
+    text = out.read_text(encoding="utf-8")
+    assert not text.lstrip().startswith(("[", "{")) and "3 graded: 1 pass, 1 fail, 1 error" in text
+    assert "checks, in column order" in text and "--format json" in text and "penalise_conventions" in text
+
+
+def test_only_and_force_regrade_one_student_and_keep_the_class(tmp_path, capsys):
+    folder, state = _class(tmp_path), tmp_path / "st"
+    assert main(["grade", str(folder), "--assignment", "canonical", "--state", str(state), "--format", "csv"]) == 0
+    capsys.readouterr()
+    shutil.copy(EX / "solutions" / "canonical.py", folder / "ben" / "submission.py")  # ben fixes his sign
+    only = str(folder / "ben")
+    assert main(["grade", str(folder), "--only", only, "--assignment", "canonical", "--state", str(state),
+                 "--format", "json", "--force"]) == 0
+    out = capsys.readouterr()
+    assert [(d["id"], d["verdict"]) for d in json.loads(out.out)] == [(only, "pass")] and "reused" not in out.err
+    assert main(["report", str(state), "--format", "json"]) == 0  # the whole class, ben's new result in place
+    assert [d["verdict"] for d in json.loads(capsys.readouterr().out)] == ["pass", "pass", "error"]
+    assert main(["grade", str(folder), "--only", "nobody", "--assignment", "canonical", "--state", str(state)]) == 2
+    assert "no submission has the id 'nobody'" in capsys.readouterr().err
+    assert main(["grade", str(folder), "--assignment", "canonical", "--state", str(state), "--format", "csv"]) == 0
+    assert "3 reused from an earlier run" in capsys.readouterr().err
+
+
+def test_ctrl_c_saves_what_is_done_and_says_how_to_resume(tmp_path, monkeypatch):
+    folder, state = _class(tmp_path, ("ann", "ben")), tmp_path / "st"
+    (folder / "dee").mkdir()
+    shutil.copy(EX / "buggy" / "canonical_deriv_on_z.py", folder / "dee" / "submission.py")
+    real, calls = grade_module.Grader.grade, []
+
+    def grade_then_interrupt(self, path, files=None):
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(self, path, files)
+
+    monkeypatch.setattr(grade_module.Grader, "grade", grade_then_interrupt)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["grade", str(folder), "--assignment", "canonical", "--state", str(state)])
+    assert code == 130
+    last = err.getvalue().strip().splitlines()[-1]
+    assert last == f"interrupted: 2 results saved in {state}/; rerun the same command to resume"
+    assert "Traceback" not in err.getvalue()
+    monkeypatch.setattr(grade_module.Grader, "grade", real)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        assert main(["grade", str(folder), "--assignment", "canonical", "--state", str(state)]) == 0
+    assert "2 reused from an earlier run" in err.getvalue()
+
+
+def test_bugs_fits_the_terminal(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["bugs"]) == 0
+    assert max(len(line) for line in capsys.readouterr().out.splitlines()) <= 80
+
+
+def test_per_submission_formats_need_a_folder_for_many(tmp_path, capsys):
+    folder = _class(tmp_path)
+    args = ["grade", str(folder), "--assignment", "canonical", "--state", str(tmp_path / "st"), "--format", "gradescope"]
+    assert main(args) == 2 and "give --out DIR for these 3 submissions" in capsys.readouterr().err
+    assert main(args + ["--out", str(tmp_path / "gs")]) == 0
+    assert len(list((tmp_path / "gs").glob("*.results.json"))) == 3

@@ -16,6 +16,8 @@ from grader.assignment import bundled, load
 from grader.cli import main
 from grader.grade import Grader, grade_batch
 
+from .sandboxes import for_trusted_code
+
 ROOT = Path(__file__).resolve().parents[1]
 EX = ROOT / "examples"
 
@@ -46,7 +48,7 @@ _GRADERS: dict[str, Grader] = {}
 
 def grader_for(name: str) -> Grader:
     if name not in _GRADERS:
-        _GRADERS[name] = Grader(load(name))
+        _GRADERS[name] = Grader(load(name), for_trusted_code())
     return _GRADERS[name]
 
 
@@ -68,10 +70,10 @@ def test_examples_grade_as_expected(assignment, example, verdict, words):
 def test_convention_only_difference_can_be_accepted(tmp_path):
     toml = (ROOT / "grader" / "assignments" / "canonical.toml").read_text().replace("penalise_conventions = true", "penalise_conventions = false")
     (tmp_path / "lenient.toml").write_text(toml)
-    r = Grader(load(str(tmp_path / "lenient.toml"))).grade(EX / "buggy" / "canonical_sign.py")
+    r = Grader(load(str(tmp_path / "lenient.toml")), for_trusted_code()).grade(EX / "buggy" / "canonical_sign.py")
     grads = [c for c in r.checks if c.name.startswith("gradient")]
     assert all(c.passed and "accepted: differs only by a convention: sign" in c.output for c in grads)
-    deriv = Grader(load(str(tmp_path / "lenient.toml"))).grade(EX / "buggy" / "canonical_deriv_on_z.py")
+    deriv = Grader(load(str(tmp_path / "lenient.toml")), for_trusted_code()).grade(EX / "buggy" / "canonical_deriv_on_z.py")
     assert not any(c.passed for c in deriv.checks if c.name.startswith("gradient"))  # a real bug is never accepted
 
 
@@ -143,8 +145,9 @@ def test_gradescope_results_schema(two_results):
     assert gs["score"] == sum(t["score"] for t in gs["tests"])
     for t in gs["tests"]:
         assert set(t) == {"name", "score", "max_score", "status", "output", "visibility"}
-        assert t["status"] in ("passed", "failed") and t["visibility"] in ("visible", "hidden")
-    assert [t["visibility"] for t in gs["tests"] if t["name"] == "gradient: deep-saturated"] == ["hidden"]
+        assert t["status"] in ("passed", "failed") and t["visibility"] in ("visible", "after_due_date")
+    # a hidden check carries points: Gradescope's "hidden" is for tests worth none, after_due_date hides the total too
+    assert [t["visibility"] for t in gs["tests"] if t["name"] == "gradient: deep-saturated"] == ["after_due_date"]
 
 
 def test_junit_and_csv(two_results):

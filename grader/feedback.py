@@ -1,0 +1,167 @@
+"""What a student may see of their result, and their feedback files (Markdown and HTML).
+
+Hidden checks (a probe with ``hidden = true``, or a side check in ``hidden_checks``) are the
+instructor's until the due date: student-facing text never names a hidden probe, never shows a hidden
+check's output or points, and the score it shows covers the visible checks only.  ``reveal`` (after the
+due date) shows everything.  The same view feeds Gradescope's and PrairieLearn's visible fields.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+from typing import Sequence
+
+from reference.bugs import BUGS
+
+from .batch import file_stem
+from .grade import Check, Result
+from .report import clean, convention_only, rid, students_text, write_atomic
+
+CATALOG = {b.id: b for b in BUGS}
+HIDDEN_PROBE = "a hidden probe"
+NOT_RUN = "not run: the submission could not be run (see the message above)"
+
+
+def hidden_probe_names(r: Result) -> list[str]:
+    return [c.name.removeprefix("gradient: ") for c in r.checks if c.hidden and c.name.startswith("gradient: ")]
+
+
+def redact(text: str, r: Result) -> str:
+    """``text`` with every hidden probe's name replaced, quoted or not."""
+    for name in sorted(hidden_probe_names(r), key=len, reverse=True):
+        text = re.sub(rf"(?:probe )?(['\"]){re.escape(name)}\1", HIDDEN_PROBE, text)
+        text = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", HIDDEN_PROBE, text)
+    return text
+
+
+def shown_checks(r: Result, reveal: bool = False) -> list[Check]:
+    return [c for c in r.checks if reveal or not c.hidden]
+
+
+def summary(r: Result, reveal: bool = False) -> str:
+    """One paragraph on what went wrong, from the checks the student may see."""
+    if r.verdict == "error" or not r.diagnoses:
+        text = r.message or "the submission could not be graded"
+    elif all(c.passed for c in shown_checks(r, reveal)):
+        hidden = len(r.checks) - len(shown_checks(r, reveal))
+        text = "All checks pass." if not hidden else (
+            f"All visible checks pass; {hidden} hidden check(s) are scored and shown after the due date.")
+    else:
+        text = r.message or str(r.diagnoses[0].get("summary"))
+        smallest = r.diagnoses[0].get("smallest_failing_case")
+        if smallest and not reveal and str(smallest).split(":")[0] in hidden_probe_names(r):
+            text = text.replace(f" (smallest failing case: {smallest})", "")
+        if convention_only(r):
+            text += (". Only a convention differs from the reference (sign, factor or 1/N); "
+                     "the assignment counts it as wrong")
+    return clean(text if reveal else redact(text, r))
+
+
+def check_output(c: Check, r: Result, top: str, reveal: bool = False) -> str:
+    """A check's output for the student: an error the whole submission shares is said once, above."""
+    if r.verdict == "error":
+        return NOT_RUN
+    out = clean(c.output if reveal else redact(c.output, r))
+    return "see the message above" if out == top else out
+
+
+def score_line(r: Result, reveal: bool = False) -> str:
+    shown = shown_checks(r, reveal)
+    got, total = sum(c.score for c in shown), sum(c.max_score for c in shown)
+    hidden_points = r.max_score - total
+    if hidden_points > 0 and not reveal:
+        return f"{got:g} / {total:g} on the visible checks; hidden checks ({hidden_points:g} points) are scored after the due date"
+    return f"{r.score:g} / {r.max_score:g}"
+
+
+def matched_bugs(r: Result) -> list:
+    return [CATALOG[b] for b in (r.diagnoses[0].get("matches", []) if r.diagnoses else []) if b in CATALOG]
+
+
+# -- files ----------------------------------------------------------------------------------------------
+
+
+def _md(text: str) -> str:
+    """Inline Markdown (never at a line's start): every character that could start markup, a link or HTML escaped."""
+    return re.sub(r"([\\`*_\[\]<>&~|])", r"\\\1", clean(text)).replace("\n", " ")
+
+
+def _md_block(text: str) -> str:
+    """A fenced block: nothing inside is interpreted, whatever the text holds."""
+    fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", text)), default=0))
+    return f"{fence}text\n{text}\n{fence}"
+
+
+def markdown(r: Result, title: str, reveal: bool = False) -> str:
+    top = summary(r, reveal)
+    lines = [f"# Feedback: {_md(title)}", ""]
+    lines.append(f"Submission: {_md(rid(r))}" + (f" ({_md(students_text(r))})" if r.students else ""))
+    lines += ["", f"**Score: {_md(score_line(r, reveal))}**", "", "## What went wrong" if r.verdict != "pass" else "## Result",
+              "", _md_block(top), ""]
+    for bug in matched_bugs(r):
+        lines += [f"### Catalog entry {bug.number}: {_md(bug.title)}", "",
+                  f"- what the code computes: {_md(bug.wrong)}", f"- the right formula: {_md(bug.right)}",
+                  f"- how it shows: {_md(bug.symptom)}", ""]
+    lines += ["## Checks", ""]
+    for c in shown_checks(r, reveal):
+        mark = "passed" if c.passed else "failed"
+        lines += [f"- **{_md(c.name)}**: {mark}, {c.score:g} / {c.max_score:g}", "", _md_block(check_output(c, r, top, reveal)), ""]
+    hidden = [c for c in r.checks if c not in shown_checks(r, reveal)]
+    if hidden:
+        lines += [f"- {len(hidden)} hidden check(s), {sum(c.max_score for c in hidden):g} points: "
+                  "results are shown after the due date", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+STYLE = """body{font:15px/1.45 system-ui,sans-serif;max-width:52em;margin:2em auto;padding:0 1em;color:#1d2329}
+h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em}pre{background:#f4f5f7;padding:.6em;white-space:pre-wrap;
+overflow-wrap:anywhere}.passed{color:#17723a}.failed{color:#b3261e}code{background:#f4f5f7;padding:0 .2em}
+table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:.25em .6em;text-align:left;vertical-align:top}"""
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+
+def page(title: str, body: str, style: str = STYLE) -> str:
+    """A self-contained page: inline style, nothing fetched, no script allowed to run."""
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">"
+            "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+            f"<title>{html.escape(clean(title))}</title><style>{style}</style></head>\n<body>\n{body}\n</body></html>\n")
+
+
+def html_page(r: Result, title: str, reveal: bool = False) -> str:
+    e = lambda s: html.escape(clean(s))  # noqa: E731
+    top = summary(r, reveal)
+    body = [f"<h1>Feedback: {e(title)}</h1>",
+            f"<p>Submission <code>{e(rid(r))}</code>" + (f" — {e(students_text(r))}" if r.students else "") + "</p>",
+            f"<p><strong>Score: {e(score_line(r, reveal))}</strong></p>",
+            f"<h2>{'What went wrong' if r.verdict != 'pass' else 'Result'}</h2><pre>{e(top)}</pre>"]
+    for bug in matched_bugs(r):
+        body.append(f"<h3>Catalog entry {bug.number}: {e(bug.title)}</h3><table>"
+                    f"<tr><th>what the code computes</th><td><code>{e(bug.wrong)}</code></td></tr>"
+                    f"<tr><th>the right formula</th><td><code>{e(bug.right)}</code></td></tr>"
+                    f"<tr><th>how it shows</th><td>{e(bug.symptom)}</td></tr></table>")
+    body.append("<h2>Checks</h2><table><tr><th>check</th><th>points</th><th>output</th></tr>")
+    for c in shown_checks(r, reveal):
+        cls = "passed" if c.passed else "failed"
+        body.append(f"<tr><td class=\"{cls}\">{'✓' if c.passed else '✗'} {e(c.name)}</td><td>{c.score:g} / {c.max_score:g}</td>"
+                    f"<td><pre>{e(check_output(c, r, top, reveal))}</pre></td></tr>")
+    hidden = [c for c in r.checks if c not in shown_checks(r, reveal)]
+    if hidden:
+        body.append(f"<tr><td>{len(hidden)} hidden check(s)</td><td>– / {sum(c.max_score for c in hidden):g}</td>"
+                    "<td>results are shown after the due date</td></tr>")
+    body.append("</table>")
+    return page(f"Feedback: {title}", "\n".join(body))
+
+
+def write(results: Sequence[Result], out_dir: Path, title: str, reveal: bool = False) -> dict[str, str]:
+    """One ``.md`` and one ``.html`` per submission in ``out_dir``; returns id → file stem."""
+    stems = {}
+    for r in results:
+        stem = file_stem(rid(r))
+        write_atomic(out_dir / f"{stem}.md", markdown(r, title, reveal))
+        write_atomic(out_dir / f"{stem}.html", html_page(r, title, reveal))
+        stems[rid(r)] = stem
+    return stems
+

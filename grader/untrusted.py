@@ -1,0 +1,300 @@
+"""Reading and removing what a submission left behind, without trusting any of it.
+
+Everything under a submission's scratch directory may be a trap: a FIFO or socket named like a
+result file (opening it blocks), a link to ``/proc/self/fd/0`` or ``/etc/shadow`` (reading it
+leaks or hangs), a file of gigabytes, folders nested thousands deep (``shutil.rmtree`` and
+path-based calls fail with RecursionError or ENAMETOOLONG).  So, here:
+
+- every open is relative to an already-open directory, with ``O_NOFOLLOW | O_NONBLOCK``: a link is
+  never followed and a FIFO never blocks;
+- only regular files are read (``fstat`` after opening, so what is checked is what is read), and
+  only when their size is within the caller's bound, which is checked before reading;
+- ``remove_tree`` never recurses and never builds long paths: it lifts each sub-directory's entries
+  up to the top directory, so any depth is removed with two open directories.
+
+The submission's processes are all dead before any of this runs (see ``sandbox``), so what is
+checked cannot change before it is read.
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import os
+import stat
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator, Optional, Sequence
+
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_DIR_FLAGS = _OPEN_FLAGS | os.O_DIRECTORY
+
+
+class Refused(Exception):
+    """A file the grader will not read, with the reason (a link, a FIFO, too large, ...)."""
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+@contextmanager
+def open_dir(path: str, dir_fd: Optional[int] = None) -> Iterator[int]:
+    """A directory descriptor for ``path`` (relative to ``dir_fd``), refusing links and non-directories."""
+    try:
+        fd = os.open(path, _DIR_FLAGS, dir_fd=dir_fd)
+    except OSError as exc:
+        raise Refused(f"{path}: not a folder that can be opened ({exc.strerror})") from None
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def read_regular(name: str, limit: int, dir_fd: Optional[int] = None) -> bytes:
+    """The bytes of regular file ``name`` (relative to ``dir_fd``), at most ``limit`` of them, or Refused."""
+    try:
+        fd = os.open(name, _OPEN_FLAGS, dir_fd=dir_fd)
+    except OSError as exc:
+        why = {errno.ELOOP: "a symbolic link (never followed)", errno.ENXIO: "a socket or device"}.get(exc.errno, exc.strerror)
+        raise Refused(f"{name}: cannot be read: {why}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise Refused(f"{name}: {_kind(st.st_mode)}, not a regular file")
+        if st.st_size > limit:
+            raise Refused(f"{name}: {st.st_size} bytes; at most {limit} are read")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:  # grew after fstat (impossible once its writers are dead, checked anyway)
+            raise Refused(f"{name}: more than {limit} bytes")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def entries(dir_fd: int, limit: int) -> list[tuple[str, os.stat_result]]:
+    """Up to ``limit`` (name, lstat) pairs of an open directory, sorted by name; links reported as links."""
+    out = []
+    with os.scandir(dir_fd) as it:
+        for e in itertools.islice(it, limit):
+            try:
+                out.append((e.name, e.stat(follow_symlinks=False)))
+            except OSError:
+                continue
+    return sorted(out, key=lambda pair: pair[0])
+
+
+_lifted = itertools.count()
+
+
+def _lift(name: str, src: int, top: int) -> None:
+    """Rename ``name`` from directory ``src`` into ``top`` under a fresh name (names the submission took are skipped)."""
+    for _ in range(1000):
+        try:
+            os.rename(name, f".bpcheck-lifted-{next(_lifted)}", src_dir_fd=src, dst_dir_fd=top)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.EISDIR, errno.ENOTDIR):
+                raise
+    raise OSError(f"no free name to lift {name!r} into")
+
+
+def remove_tree(path: str) -> None:
+    """Remove ``path`` and everything below it, whatever its depth, modes or links (a link is removed, never followed).
+
+    Each sub-directory's entries are renamed up into ``path`` itself before the sub-directory is removed,
+    so the walk is flat: no recursion, no long paths, two directory descriptors open at a time.
+    OSError only if a pass over ``path`` removes nothing (an entry this process may not remove).
+    """
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        os.unlink(path)
+        return
+    os.chmod(path, 0o700)
+    top = os.open(path, _DIR_FLAGS)
+    try:
+        while names := [e.name for e in os.scandir(top)]:
+            progress = False
+            for name in names:
+                try:
+                    mode = os.stat(name, dir_fd=top, follow_symlinks=False).st_mode
+                    if stat.S_ISDIR(mode):
+                        os.chmod(name, 0o700, dir_fd=top)  # a folder its owner made unreadable; a dir, so no link is followed
+                        sub = os.open(name, _DIR_FLAGS, dir_fd=top)
+                        try:
+                            for child in [e.name for e in os.scandir(sub)]:
+                                _lift(child, sub, top)
+                        finally:
+                            os.close(sub)
+                        os.rmdir(name, dir_fd=top)
+                    else:
+                        os.unlink(name, dir_fd=top)
+                    progress = True
+                except FileNotFoundError:
+                    progress = True
+                except OSError:
+                    continue
+            if not progress:
+                raise OSError(f"cannot remove {path}: {len(names)} entries resist removal, e.g. {names[0]!r}")
+    finally:
+        os.close(top)
+    os.rmdir(path)
+
+
+# --- a submission's own files ------------------------------------------------------------------------------
+
+
+def read_tree(root: str, wanted: Callable[[str], bool], *, max_files: int, max_file_bytes: int,
+              max_total_bytes: int, max_depth: int = 32) -> dict[str, bytes]:
+    """Every regular file below folder ``root`` whose relative path ``wanted`` accepts, read without following links.
+
+    Refused: a link where a wanted file or a folder would be (named, with where it points), a special file,
+    a file over ``max_file_bytes`` or a total over ``max_total_bytes`` (both checked before reading), more than
+    ``max_files`` wanted files, folders deeper than ``max_depth``.  Hidden entries and __pycache__ are skipped.
+    """
+    files: dict[str, bytes] = {}
+    total = 0
+    with open_dir(root) as top:
+        stack: list[tuple[str, int]] = [("", os.dup(top))]
+        try:
+            while stack:
+                rel, fd = stack.pop()
+                try:
+                    for name, st in entries(fd, 10 * max_files + 100):
+                        path = f"{rel}{name}"
+                        if name.startswith(".") or name == "__pycache__":
+                            continue
+                        if stat.S_ISLNK(st.st_mode):
+                            if wanted(path) or _is_dir_link(name, fd):
+                                target = os.readlink(name, dir_fd=fd)
+                                raise Refused(f"{path} is a symbolic link (to {target}); links are never followed: "
+                                              "hand in the file itself")
+                            continue
+                        if stat.S_ISDIR(st.st_mode):
+                            if path.count("/") + 1 > max_depth:
+                                raise Refused(f"{path}: folders nested more than {max_depth} deep")
+                            stack.append((path + "/", os.open(name, _DIR_FLAGS, dir_fd=fd)))
+                            continue
+                        if not wanted(path):
+                            continue
+                        if not stat.S_ISREG(st.st_mode):
+                            raise Refused(f"{path}: {_kind(st.st_mode)}, not a regular file")
+                        if len(files) >= max_files:
+                            raise Refused(f"more than {max_files} files to read in {root}")
+                        if st.st_size > max_file_bytes:
+                            raise Refused(f"{path} is {st.st_size} bytes; at most {max_file_bytes} are accepted")
+                        if total + st.st_size > max_total_bytes:
+                            raise Refused(f"the files in {root} add up to more than {max_total_bytes} bytes")
+                        files[path] = read_regular(name, max_file_bytes, fd)
+                        total += len(files[path])
+                finally:
+                    os.close(fd)
+        finally:
+            for _, fd in stack:
+                os.close(fd)
+    return files
+
+
+def _is_dir_link(name: str, dir_fd: int) -> bool:
+    try:
+        return stat.S_ISDIR(os.stat(name, dir_fd=dir_fd).st_mode)  # where it points, only to name the refusal
+    except OSError:
+        return False
+
+
+# --- the runner's outputs: OUT/status.json and OUT/<call>/<name>.npy --------------------------------------
+
+#: Bounds on what one submission's outputs may cost the grader, whatever they claim to be.
+MAX_STATUS_BYTES = 64 << 10
+MAX_ARRAY_FILE_BYTES = 8 << 20
+MAX_ARRAYS_PER_CALL = 200
+MAX_FLOAT64_BYTES = 32 << 20  # all arrays of one submission, once widened to float64
+READ_SECONDS = 10.0
+
+
+def _array(data: bytes, budget: int):
+    """A base float64 copy of the .npy in ``data`` (complex128 when it holds non-real numbers, so the diagnosis can
+    say so); ValueError if its header is not a plain numeric array within ``budget``."""
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO(data)
+    version = np.lib.format.read_magic(buf)
+    header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = header(buf)
+    if dtype.kind not in "biufc" or dtype.hasobject:
+        raise ValueError(f"dtype {dtype.str!r}: not an array of real numbers")
+    widened = (16 if dtype.kind == "c" else 8) * int(np.prod(shape, dtype=np.int64))
+    if widened > budget:
+        raise ValueError(f"shape {shape}: {widened} bytes as float64, over what is left of this submission's "
+                         f"{MAX_FLOAT64_BYTES >> 20} MiB")
+    raw = np.load(io.BytesIO(data), allow_pickle=False)
+    if np.iscomplexobj(raw) and np.any(np.imag(raw)):
+        return np.array(raw, dtype=np.complex128, copy=True, subok=False)
+    return np.array(np.real(raw), dtype=np.float64, copy=True, subok=False)
+
+
+def _status(out_fd: int, refused: dict[str, str]) -> dict:
+    """status.json as the runner wrote it: untrusted text, for feedback only; {} when missing or malformed."""
+    import json
+
+    try:
+        data = json.loads(read_regular("status.json", MAX_STATUS_BYTES, out_fd).decode("utf-8", errors="replace"))
+    except Refused as exc:
+        if "No such file" not in str(exc):
+            refused["status.json"] = str(exc)
+        return {}
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
+        refused["status.json"] = "not valid JSON, or nested too deep"
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def read_outputs(out: Path, calls: Sequence[str]) -> tuple[dict[str, dict], dict[str, str], dict]:
+    """(arrays per call as base float64 copies, a note per file refused, status.json) from the runner's OUT folder.
+
+    Only regular files are read, links never followed; every read and the float64 total are bounded,
+    and so is the time spent.
+    """
+    arrays: dict[str, dict] = {name: {} for name in calls}
+    refused: dict[str, str] = {}
+    budget = MAX_FLOAT64_BYTES
+    deadline = time.monotonic() + READ_SECONDS
+    try:
+        with open_dir(str(out)) as out_fd:
+            status = _status(out_fd, refused)
+            for name in calls:
+                try:
+                    with open_dir(name, out_fd) as call_fd:
+                        files = [(n, st) for n, st in entries(call_fd, 4 * MAX_ARRAYS_PER_CALL) if n.endswith(".npy")]
+                        for fname, st in files[:MAX_ARRAYS_PER_CALL]:
+                            if time.monotonic() > deadline:
+                                refused[f"{name}/{fname}"] = f"not read: reading this submission's outputs took over {READ_SECONDS:g} s"
+                                continue
+                            try:
+                                arr = _array(read_regular(fname, MAX_ARRAY_FILE_BYTES, call_fd), budget)
+                            except (Refused, ValueError, OSError, EOFError) as exc:  # links, FIFOs, pickles, garbage
+                                refused[f"{name}/{fname}"] = str(exc)[:300]
+                                continue
+                            budget -= arr.nbytes
+                            arrays[name][fname[:-4]] = arr
+                except Refused:
+                    continue  # the call wrote nothing (or left something that is not a folder)
+    except Refused:
+        status = {}
+    return arrays, refused, status

@@ -1,0 +1,151 @@
+"""Batch input as instructors receive it: class folders, Gradescope exports, LMS zips; ids that never collide."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader.batch import expand, file_stem
+
+ROOT = Path(__file__).resolve().parents[1]
+CLASS = ROOT / "examples" / "class"
+SOLUTION = (ROOT / "examples" / "solutions" / "canonical.py").read_text()
+
+METADATA = """\
+submission_101:
+  :submitters:
+  - :name: Ada Lovelace
+    :sid: '1815'
+    :email: ada@example.edu
+  :created_at: 2024-03-01 12:00:00.000000000 -08:00
+  :score: 0.0
+  :results: !ruby/hash:ActiveSupport::HashWithIndifferentAccess
+    tests: []
+submission_102:
+  :submitters:
+  - :name: Alan Turing
+    :sid: '1912'
+  - :name: Grace Hopper
+    :sid: '1906'
+submission_103:
+  :submitters:
+  - :name: Nobody Here
+    :sid: '0'
+"""
+
+
+def test_a_class_folder_is_a_submission_per_sub_folder(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    batch = expand(["examples/class"], "submission")
+    assert len(batch.items) == 32 and batch.items[0].id == "examples/class/ahmed"
+    assert "pass examples/class/* to say so explicitly" in batch.notes[0]
+    globbed = expand(sorted(f"examples/class/{p.name}" for p in CLASS.iterdir()), "submission")
+    assert [i.id for i in globbed.items] == [i.id for i in batch.items] and not globbed.notes
+    single = expand(["examples/class/chen"], "submission")  # a student's own folder stays one submission
+    assert [i.id for i in single.items] == ["examples/class/chen"]
+
+
+def test_missing_paths_are_error_items_and_duplicates_are_graded_once(tmp_path):
+    (tmp_path / "a.py").write_text(SOLUTION)
+    batch = expand([str(tmp_path / "a.py"), str(tmp_path / "gone.py"), str(tmp_path / "a.py")], "submission")
+    assert [(i.path is None, i.error) for i in batch.items] == [(False, ""), (True, f"not found: {tmp_path / 'gone.py'}")]
+    assert "given more than once" in batch.notes[0]
+
+
+def _export(tmp_path: Path) -> Path:
+    out = tmp_path / "export.zip"
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("assignment_77_export/submission_metadata.yml", METADATA)
+        z.writestr("assignment_77_export/submission_101/submission.py", SOLUTION)
+        z.writestr("assignment_77_export/submission_102/submission.py", SOLUTION)
+        z.writestr("assignment_77_export/submission_104/submission.py", SOLUTION)  # not in the metadata
+    return out
+
+
+def test_gradescope_export_carries_names_and_ids(tmp_path):
+    with expand([str(_export(tmp_path))], "submission") as batch:
+        by_id = {i.id.rsplit("/", 1)[1]: i for i in batch.items}
+        assert set(by_id) == {"submission_101", "submission_102", "submission_103", "submission_104"}
+        assert by_id["submission_101"].id == f"{tmp_path}/export.zip/assignment_77_export/submission_101"
+        assert [(s.id, s.name, s.email) for s in by_id["submission_101"].students] == [("1815", "Ada Lovelace", "ada@example.edu")]
+        assert [s.name for s in by_id["submission_102"].students] == ["Alan Turing", "Grace Hopper"]
+        assert by_id["submission_103"].path is None and "its folder is not in the export" in by_id["submission_103"].error
+        assert by_id["submission_104"].students == () and (by_id["submission_104"].path / "submission.py").read_text() == SOLUTION
+        unpacked = by_id["submission_101"].path
+    assert not unpacked.exists()  # the temporary folder goes with the batch
+
+
+def test_gradescope_export_unpacked_is_read_the_same(tmp_path):
+    with zipfile.ZipFile(_export(tmp_path)) as z:
+        z.extractall(tmp_path / "unpacked")
+    batch = expand([str(tmp_path / "unpacked")], "submission")
+    assert sorted(i.id.rsplit("/", 1)[1] for i in batch.items) == ["submission_101", "submission_102", "submission_103",
+                                                                    "submission_104"]
+    assert [s.name for i in batch.items for s in i.students][:1] == ["Ada Lovelace"]
+
+
+def test_lms_zip_of_files_named_by_student(tmp_path):
+    canvas = tmp_path / "canvas.zip"
+    with zipfile.ZipFile(canvas, "w") as z:
+        z.writestr("lovelaceada_1815_9001_submission.py", SOLUTION)
+        z.writestr("turingalan_LATE_1912_9002_submission-1.py", SOLUTION)  # a late resubmission
+        z.writestr("turingalan_LATE_1912_9002_helpers.py", "x = 1\n")
+    moodle = tmp_path / "moodle.zip"
+    with zipfile.ZipFile(moodle, "w") as z:
+        z.writestr("Ada Lovelace_1815_assignsubmission_file_submission.py", SOLUTION)
+        z.writestr("Alan Turing_1912_assignsubmission_file_/submission.py", SOLUTION)
+    with expand([str(canvas), str(moodle)], "submission") as batch:
+        got = {i.id.split("/", 1)[1] if "/" in i.id else i.id: i for i in batch.items}
+        names = {(i.id.rsplit("/", 1)[1], tuple((s.id, s.name) for s in i.students)) for i in batch.items}
+        assert names == {("lovelaceada_1815", (("1815", "lovelaceada"),)), ("turingalan_1912", (("1912", "turingalan"),)),
+                         ("Ada Lovelace_1815", (("1815", "Ada Lovelace"),)), ("Alan Turing_1912", (("1912", "Alan Turing"),))}
+        turing = next(i for i in batch.items if i.id.endswith("turingalan_1912"))
+        assert sorted(p.name for p in turing.path.iterdir()) == ["helpers.py", "submission.py"]
+        assert len(got) == 4
+
+
+def test_zips_never_write_outside_their_folder(tmp_path):
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as z:
+        z.writestr("assignment_1_export/submission_metadata.yml", "submission_1:\n  :submitters: []\n")
+        z.writestr("assignment_1_export/submission_1/submission.py", SOLUTION)
+        z.writestr("assignment_1_export/submission_1/../../../escaped.py", "x = 1\n")
+        z.writestr("/abs.py", "x = 1\n")
+        link = zipfile.ZipInfo("assignment_1_export/submission_1/link.py")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        z.writestr(link, "/etc/passwd")
+    with expand([str(evil)], "submission") as batch:
+        (item,) = batch.items
+        assert sorted(p.name for p in item.path.iterdir()) == ["submission.py"]
+        assert "3 zip member(s) not unpacked" in " ".join(batch.notes)
+    assert not (tmp_path / "escaped.py").exists() and not Path("/abs.py").exists()
+
+
+def test_file_stems_are_unique_where_names_repeat():
+    ids = ["class/a/submission.py", "class/b/submission.py", "class/a_submission.py", "class/a/submission_py",
+           "x/\udcff.py", "x/\ud800.py", "-rf.py"]
+    stems = [file_stem(i) for i in ids]
+    assert len(set(stems)) == len(ids)
+    assert all(s == s.encode("ascii").decode() and "/" not in s and not s.startswith(("-", ".")) for s in stems)
+    assert stems[0].startswith("class_a_submission.py-") and stems[0] == file_stem(ids[0])  # stable
+
+
+def test_a_folder_of_loose_files_is_one_submission_with_a_hint(tmp_path):
+    for name in ("alice.py", "bob.py"):
+        (tmp_path / name).write_text(SOLUTION)
+    batch = expand([str(tmp_path)], "submission")
+    assert len(batch.items) == 1 and f"pass {tmp_path}/*.py" in batch.notes[0]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file names as bytes")
+def test_non_utf8_file_names_give_ids_that_every_report_can_write(tmp_path):
+    folder = tmp_path / "class"
+    (folder / os.fsdecode(b"st\xffudent")).mkdir(parents=True)
+    shutil.copy(ROOT / "examples" / "solutions" / "canonical.py", folder / os.fsdecode(b"st\xffudent") / "submission.py")
+    (item,) = expand([str(folder)], "submission").items
+    assert item.id.endswith("st\udcffudent") and (item.path / "submission.py").exists()

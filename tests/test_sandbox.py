@@ -1,0 +1,114 @@
+"""Choosing a sandbox, the environment submissions run in, and failures that are the machine's, not the student's."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import sysconfig
+import uuid
+from pathlib import Path
+
+import pytest
+
+from grader import sandbox
+from grader.assignment import load
+from grader.cli import main
+from grader.grade import Grader, grade_batch
+
+ROOT = Path(__file__).resolve().parents[1]
+HOSTILE_TOML = str(ROOT / "tests" / "data" / "hostile.toml")
+CORRECT = (ROOT / "examples" / "solutions" / "canonical.py").read_text()
+
+
+def _mode_or_skip(mode: str) -> sandbox.Sandbox:
+    try:
+        return sandbox.select(mode)
+    except sandbox.SandboxUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.mark.parametrize("mode", ["bubblewrap", "process"])
+def test_submissions_import_what_is_installed_in_the_graders_environment(mode, tmp_path):
+    """A module installed only where bpcheck runs (its venv, when it has one) is importable by a sandboxed submission."""
+    chosen = _mode_or_skip(mode)
+    name = f"bpcheck_env_probe_{uuid.uuid4().hex[:8]}"
+    module = Path(sysconfig.get_paths()["purelib"]) / f"{name}.py"
+    module.write_text("def one():\n    return 1.0\n")
+    os.chmod(module, 0o644)
+    try:
+        sub = tmp_path / "uses_env.py"
+        sub.write_text(f"import {name}\n" + CORRECT.replace("import numpy as np", f"import numpy as np\nassert {name}.one() == 1.0"))
+        r = Grader(load(HOSTILE_TOML), chosen).grade(sub)
+    finally:
+        module.unlink()
+    assert r.verdict == "pass", r.message
+
+
+def test_no_sandbox_is_refused_with_how_to_get_one(monkeypatch):
+    monkeypatch.setattr(sandbox, "bubblewrap_starts", lambda: "bubblewrap is not installed")
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    for mode in ("auto", "process", "bubblewrap"):
+        with pytest.raises(sandbox.SandboxUnavailable) as info:
+            sandbox.select(mode)
+        text = str(info.value)
+        assert "apt-get install bubblewrap" in text and "root" in text and "--sandbox none" in text, (mode, text)
+    chosen = sandbox.select("none")
+    assert not chosen.contained and "NO SANDBOX" in chosen.description
+
+
+def test_unknown_mode_is_named():
+    with pytest.raises(ValueError, match="--sandbox: expected one of auto, bubblewrap, process, none, got 'docker'"):
+        sandbox.select("docker")
+
+
+def test_cli_refuses_without_a_sandbox_and_warns_with_none(monkeypatch, tmp_path, capsys):
+    sub = tmp_path / "submission.py"
+    sub.write_text(CORRECT)
+    monkeypatch.setattr(sandbox, "bubblewrap_starts", lambda: "bubblewrap is not installed")
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert main(["grade", str(sub), "--assignment", HOSTILE_TOML, "--state", str(tmp_path / "s1")]) == 2
+    assert "no sandbox available" in capsys.readouterr().err
+    assert not (tmp_path / "s1").exists()  # refused before anything ran
+    out = tmp_path / "r.json"
+    assert main(["grade", str(sub), "--assignment", HOSTILE_TOML, "--state", str(tmp_path / "s2"), "--sandbox", "none",
+                 "--format", "json", "--out", str(out)]) == 0
+    assert "NO SANDBOX" in capsys.readouterr().err
+    assert json.loads(out.read_text())[0]["verdict"] == "pass"
+
+
+def test_a_full_disk_is_never_saved_as_a_grade(tmp_path, monkeypatch):
+    """The machine's failure (ENOSPC while preparing a submission) is retried, then reported, never cached."""
+    sub = tmp_path / "submission.py"
+    sub.write_text(CORRECT)
+    grader = Grader(load(HOSTILE_TOML), sandbox.select("none"))
+    real_prepare, calls = sandbox.prepare, []
+
+    def full_disk(*args, **kwargs):
+        calls.append(1)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(sandbox, "prepare", full_disk)
+    monkeypatch.setattr("grader.grade.time.sleep", lambda s: None)
+    state = tmp_path / "state"
+    [r] = grade_batch(grader, [sub], 1, state)
+    assert r.verdict == "error" and r.score == 0 and "not graded: the grading machine failed" in r.message
+    assert len(calls) == 1 + 2  # retried twice
+    assert not list(state.glob("*.json"))  # nothing saved: a rerun grades it again
+    monkeypatch.setattr(sandbox, "prepare", real_prepare)
+    [again] = grade_batch(grader, [sub], 1, state)
+    assert again.verdict == "pass"
+    assert len(list(state.glob("*.json"))) == 1
+
+
+def test_a_submission_claiming_a_full_disk_is_graded_as_itself(tmp_path, monkeypatch):
+    """The words of a full disk only earn a retry: on a machine with room, the result is the submission's, and saved."""
+    sub = tmp_path / "submission.py"
+    sub.write_text("def backprop(weights, biases, x, y):\n    raise OSError(28, 'No space left on device')\n")
+    grader = Grader(load(HOSTILE_TOML), sandbox.select("none"))
+    monkeypatch.setattr("grader.grade.time.sleep", lambda s: None)
+    state = tmp_path / "state"
+    [r] = grade_batch(grader, [sub], 1, state)
+    assert r.verdict == "error" and r.score == 0 and "No space left on device" in r.message
+    assert "not graded" not in r.message
+    assert len(list(state.glob("*.json"))) == 1
