@@ -8,7 +8,7 @@ from hypothesis import given, note
 
 import oracles
 from grader.diagnose import ProbeSet, default_probes, diagnose_function
-from grader.kill_matrix import FAMILIES, KINK_ONLY, disagreement, kill, run_candidate
+from grader.kill_matrix import FAMILIES, KINK_ONLY, disagreement, kill, run_candidate, shows
 from oracles.objective import Objective
 from oracles.strategies import KINK_MARGIN, Case, cases
 from reference import loss_and_grad
@@ -52,6 +52,19 @@ def test_kill_matrix_cell(bug, oracle):
     print(f"{bug.id} × {oracle}: smallest {cell.smallest}, lr {cell.lr}")
     if bug.id in FEATURE:
         assert FEATURE[bug.id](cell.case, cell.lr), f"{bug.id}: shrunk to {cell.smallest}, which lacks the revealing feature"
+
+
+def test_a_case_the_bug_does_not_change_is_no_catch():
+    """On a one-class softmax every gradient is 0 with or without the bug, yet central differences read ~1e-12:
+    such a case must not count as catching the bug."""
+    from reference import NetworkSpec
+
+    spec = NetworkSpec((1, 1, 1, 1, 1), ("identity",) * 3 + ("softmax",), "softmax_ce", "mean", bias=False)
+    case = Case(spec, {f"W{l}": np.array([[0.5]]) for l in range(1, 5)}, np.array([[0.63]]), np.array([[1.0]]))
+    assert not shows(run_candidate(CATALOG["ce-extra-softmax-diag"].gradients, case, 0.1), case)
+    two = Case(NetworkSpec((1, 2), ("softmax",), "softmax_ce", "mean", bias=False), {"W1": np.array([[0.5, -0.3]])},
+               np.array([[0.63]]), np.array([[1.0, 0.0]]))
+    assert shows(run_candidate(CATALOG["ce-extra-softmax-diag"].gradients, two, 0.1), two)
 
 
 def test_the_headline_bug_shrinks_to_one_unit():
