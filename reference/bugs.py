@@ -410,7 +410,7 @@ BUGS: tuple[Bug, ...] = (
         "hidden gradients wrong by the column sums of W (and unbounded when a column sums to ~0)", "a hidden layer with 2+ inputs to the next layer",
         {"bp2": _proportional_bp2}),
     Bug("unstable-output", 18, "numerically unstable softmax / cross-entropy delta",
-        "softmax = e^z / Σe^z;  δ = (a − y)/(a(1 − a)) · a(1 − a)", "shifted softmax;  δ = a − y",
+        "softmax = e^z / Σe^z;  δ = (a − y)/(a(1 − a)) · a(1 − a)", "shifted softmax; δ = a − y",
         "the textbook formulas evaluated literally", "NaN once a logit passes ~709 (softmax) or an output rounds to 0 or 1 (bce)",
         "large logits with a cross-entropy loss",
         {"bp1": _bp1_unstable}),
