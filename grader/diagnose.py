@@ -571,6 +571,9 @@ class _Diagnoser:
         else:
             summary = (f"matches {len(matches)} catalog entries ({', '.join(names)}), which give identical results on every probe; "
                        "telling them apart needs " + " vs ".join(b.reveals for b in matches))
+        mutated = sorted({m for p in ps.probes for m in self.o[p.name].mutated})
+        if mutated:
+            summary += f" ({', '.join(mutated)})"
         if too:
             summary += f"; the same gradients as a correct submission if {too[0].words}"
         conv = len(matches) == 1 and bool(matches[0].convention) or bool(too)

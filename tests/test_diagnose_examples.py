@@ -27,6 +27,7 @@ NAMED = {
     "canonical_sign.py": ["differs only by a convention: sign"],
     "canonical_two_bugs.py": ["2 mistakes: (1) 'sigma-of-a-output'", "(2) 'bp2-no-sigma-prime'"],
     "coursera_ex4_bias_slice.py": ["'ex4-bias-slice'"],
+    "coursera_ex4_bias_zeroed_in_place.py": ["'mutates-params': in-place mutation of the caller's arrays (nn_params)"],
     "coursera_ex4_labels_from_one.py": ["correct if labels run 1..K"],
     "coursera_ex4_numerical_gradient.py": ["close, but with finite-difference-sized errors", "computed analytically"],
     "coursera_ex4_reg_bias.py": ["'reg-on-biases'"],
