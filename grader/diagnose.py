@@ -349,27 +349,19 @@ class Diagnosis:
         }
 
 
-_SCALARS: list[tuple[str, Callable[[int], float]]] = [
-    ("correct", lambda n: 1.0),
-    ("sign flipped (c = −1)", lambda n: -1.0),
-    ("factor 2 (c = 2: the derivative of Σ(a−y)² for ½Σ(a−y)²)", lambda n: 2.0),
-    ("factor ½ (c = ½)", lambda n: 0.5),
-    ("sign flipped and factor 2 (c = −2)", lambda n: -2.0),
-    ("batch mean missing its 1/N (c = N)", lambda n: float(n)),
-    ("batch mean applied twice (c = 1/N)", lambda n: 1.0 / n),
+#: The scalars c of g = c·g* that mean something: (c for a batch of N, words for the whole gradient,
+#: a convention; words for one array's values, a mistake).
+SCALARS: list[tuple[Callable[[int], float], str, str]] = [
+    (lambda n: 1.0, "correct", "correct"),
+    (lambda n: -1.0, "sign flipped (c = −1)", "the sign flipped (−1×)"),
+    (lambda n: 2.0, "factor 2 (c = 2: the derivative of Σ(a−y)² for ½Σ(a−y)²)", "twice the right values"),
+    (lambda n: 0.5, "factor ½ (c = ½)", "half the right values"),
+    (lambda n: -2.0, "sign flipped and factor 2 (c = −2)", "−2× the right values"),
+    (lambda n: float(n), "batch mean missing its 1/N (c = N)", "N× the right values (the batch's 1/N missing)"),
+    (lambda n: 1.0 / n, "batch mean applied twice (c = 1/N)", "1/N× the right values (1/N applied twice)"),
 ]
-
-
-#: The same scalars for one array group, where no convention is meant.
-_ARRAY_SCALARS: list[tuple[str, Callable[[int], float]]] = [
-    ("correct", lambda n: 1.0),
-    ("the sign flipped (−1×)", lambda n: -1.0),
-    ("twice the right values", lambda n: 2.0),
-    ("half the right values", lambda n: 0.5),
-    ("−2× the right values", lambda n: -2.0),
-    ("N× the right values (the batch's 1/N missing)", lambda n: float(n)),
-    ("1/N× the right values (1/N applied twice)", lambda n: 1.0 / n),
-]
+_SCALARS = [(whole, f) for f, whole, _ in SCALARS]
+_ARRAY_SCALARS = [(one, f) for f, _, one in SCALARS]
 
 
 def _fit(pairs: Iterable[tuple[Sequence[object], Sequence[np.ndarray], Probe]], ps: ProbeSet,
