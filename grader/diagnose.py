@@ -396,6 +396,21 @@ def _fit(pairs: Iterable[tuple[Sequence[object], Sequence[np.ndarray], Probe]], 
     return None
 
 
+#: How a transform that only reshapes right values begins: a bias-shape convention, never a mistake in the numbers.
+RESHAPED = "right values, "
+
+
+def _shape_words(got: tuple, want: tuple) -> str:
+    """The shape slip in general terms, the same for every layer: a (1, n) row for (n,), ..."""
+    if got == (1, *want):
+        return "as a (1, n) row where (n,) is expected (keepdims=True?)"
+    if got == (*want, 1):
+        return "as an (n, 1) column where (n,) is expected"
+    if len(got) == 1 and len(want) == 2 and 1 in want:
+        return f"flattened to (n,) where {'(1, n)' if want[0] == 1 else '(n, 1)'} is expected"
+    return f"in shape {got} where {want} is expected"
+
+
 def _entry_label(b: Bug) -> str:
     return f"catalog entry {b.number} '{b.id}': {b.title}"
 
@@ -636,8 +651,7 @@ class _Diagnoser:
             if all(ps.same(p, np.transpose(g), b) for p, _, c, bs in rows for g, b in zip(c, bs)):
                 return "transposed"
             if all(np.size(g) == np.size(b) and ps.same(p, np.reshape(_real(g), np.shape(b)), b) for p, _, c, bs in rows for g, b in zip(c, bs)):
-                got, want = next((s, t) for s, t in shapes if s != t)
-                return f"right values in the wrong shape ({got} instead of {want})"
+                return RESHAPED + _shape_words(*next((s, t) for s, t in shapes if s != t))
             return None
         if group[1] == "W":
             if all(ps.same(p, np.transpose(g), b) for p, _, c, bs in rows for g, b in zip(c, bs)):
@@ -799,8 +813,10 @@ class _Diagnoser:
                 theirs = self.names_of(t)
                 instead = [n for n in theirs if n and n not in ours], [n for n in ours if n and n not in theirs]
                 summary += f"; {' + '.join(instead[0])} for {' + '.join(instead[1])} gives the same numbers here"
-        conv_only = e.world is not None and not e.plan and not e.transforms and explained
-        return dict(matches=matches, summary=summary, convention_only=conv_only, accepted=conv_only and e.world.accepted,
+        # a convention of the assignment, or right values in another shape (the bias shape), and nothing else
+        conv_only = explained and not e.plan and (e.world is not None or bool(e.transforms)) and all(
+            w.startswith(RESHAPED) for w in e.transforms.values())
+        return dict(matches=matches, summary=summary, convention_only=conv_only, accepted=conv_only and e.world is not None and e.world.accepted,
                     explained=explained, named=[label for label, _, _ in items], attribution=attribution)
 
     def touched(self, e: _Explanation, bug: Bug, wrong: list[str]) -> list[str]:

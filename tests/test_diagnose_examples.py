@@ -32,6 +32,7 @@ NAMED = {
     "coursera_ex4_numerical_gradient.py": ["close, but with finite-difference-sized errors", "computed analytically"],
     "coursera_ex4_reg_bias.py": ["'reg-on-biases'"],
     "coursera_ex4_unrolled_columns.py": ["correct if grad is read column by column (order='F')"],
+    "cs231n_bias_keepdims.py": ["grads['b1'], grads['b2']: right values, as a (1, n) row where (n,) is expected"],
     "cs231n_extra_softmax_derivative.py": ["'ce-extra-softmax-diag'"],
     "cs231n_l1_penalty_gradient.py": ["grads['W1'], grads['W2']: right when reg=0, wrong when reg>0: check the regularisation term"],
     "cs231n_reg_2016_all_params.py": ["'reg-2016-all-params'"],
@@ -96,6 +97,15 @@ def test_zeros_earn_nothing_when_conventions_are_accepted(tmp_path):
     r = Grader(load(str(tmp_path / "lenient.toml"))).grade(BUGGY / "cs231n_swallowed_exception.py")
     grads = [c for c in r.checks if c.name.startswith("gradient")]
     assert grads and not any(c.passed or c.score for c in grads)
+
+
+def test_a_bias_shape_slip_is_a_convention(tmp_path):
+    toml = (ROOT / "grader" / "assignments" / "cs231n-two-layer.toml").read_text()
+    (tmp_path / "lenient.toml").write_text(toml.replace("penalise_conventions = true", "penalise_conventions = false"))
+    r = Grader(load(str(tmp_path / "lenient.toml"))).grade(BUGGY / "cs231n_bias_keepdims.py")
+    assert r.diagnoses[0]["convention_only"]
+    assert all(c.passed and c.output.startswith("accepted: grads['b1'], grads['b2']: right values")
+               for c in r.checks if c.name.startswith("gradient"))
 
 
 def test_tracebacks_name_the_students_file(tmp_path):
