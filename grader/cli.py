@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -25,9 +26,12 @@ def _verify(args: argparse.Namespace) -> int:
     with Progress(TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
         task = progress.add_task("cases", total=args.cases)
-        tallies = verify(args.cases, args.seed, args.oracles, on_case=lambda: progress.advance(task))
+        versus_exact: dict = {}
+        tallies = verify(args.cases, args.seed, args.oracles, on_case=lambda: progress.advance(task),
+                         versus_exact=versus_exact)
     if args.format == "json":
-        print(json.dumps({"cases": args.cases, "oracles": [t.as_dict() for t in tallies]}, indent=2))
+        print(json.dumps({"cases": args.cases, "oracles": [t.as_dict() for t in tallies],
+                          "versus_exact": [t.as_dict() for t in versus_exact.values()]}, indent=2))
     else:
         table = Table(title=f"reference vs oracles on {args.cases} generated networks (float64)")
         for col in ("oracle", "cases", "max normwise rel. error (whole gradient)", "max elementwise error",
@@ -43,11 +47,25 @@ def _verify(args: argparse.Namespace) -> int:
         console.print(table)
         console.print("Elementwise bound: 2·D·ε·(|o| + S) plus the oracle's own error estimate (oracles/compare.py); "
                       "finite differences are approximate, so their errors are large where their own bound is.")
-        for t in tallies:
+        if versus_exact:
+            _print_versus_exact(console, args.cases, versus_exact.values())
+        for t in [*tallies, *versus_exact.values()]:
             for failure in t.failures[:3]:
-                console.print(f"[red]{t.name}[/]: {failure}")
+                console.print(f"[red]{t.name}[/]: {escape(failure)}")
     ran = [t for t in tallies if not t.unavailable]
-    return 0 if ran and all(t.agrees for t in ran) else 1
+    return 0 if ran and all(t.agrees for t in ran) and all(t.within_bound for t in versus_exact.values()) else 1
+
+
+def _print_versus_exact(console: Console, cases: int, tallies) -> None:
+    table = Table(title=f"errors against the exact gradient on {cases} generated networks")
+    for col in ("gradient from", "cases", "worst error (ulps)", "worst error / its bound", "median case", "within bound"):
+        table.add_column(col, justify="right" if col != "gradient from" else "left")
+    for t in tallies:
+        within = "[green]yes[/]" if t.within_bound else "[red]NO[/]"
+        table.add_row(t.name, str(t.cases), f"{t.max_ulps:.3g}", f"{t.worst_ratio:.3f}", f"{t.median_ratio:.3g}", within)
+    console.print(table)
+    console.print("Exact: ball arithmetic on the float64 inputs, correctly rounded (oracles/exact.py). ulps of the exact "
+                  "value (large where cancellation leaves it small); the bound is the one each source is checked with.")
 
 
 def _bugs(args: argparse.Namespace) -> int:
@@ -150,7 +168,7 @@ def _grade(args: argparse.Namespace) -> int:
 
         try:
             grader = Grader(assignment, args.sandbox)
-        except SandboxUnavailable as exc:
+        except (SandboxUnavailable, ValueError) as exc:  # ValueError: an unknown mode in $BPCHECK_SANDBOX
             _say(err, f"bpcheck grade: {exc}", "red")
             return 2
         if not grader.sandbox.contained:
@@ -324,15 +342,29 @@ def _prairielearn(args: argparse.Namespace) -> int:
 
 
 def _golden(args: argparse.Namespace) -> int:
-    from reference.golden import export
+    from oracles.exact import unavailable
+    from reference.golden import builders, export, text
 
-    text = json.dumps(export(), indent=1, ensure_ascii=False) + "\n"
+    if unavailable():
+        Console(stderr=True).print(f"bpcheck golden needs the exact oracle: {unavailable()}", markup=False)
+        return 2
+    err = Console(stderr=True)
+    with Progress(TextColumn("exact values"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                  TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal) as progress:
+        names = [name for name, _ in builders()]
+        task = progress.add_task(names[0], total=len(names))
+
+        def done(name: str) -> None:
+            k = names.index(name) + 1
+            progress.update(task, advance=1, description=names[k] if k < len(names) else "")
+
+        content = text(export(on_entry=done))
     if args.out:
         with open(args.out, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        Console(stderr=True).print(f"wrote {args.out}")
+            fh.write(content)
+        err.print(f"wrote {args.out}", markup=False)
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(content)
     return 0
 
 
@@ -365,9 +397,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--assignment", required=True, metavar="NAME|PATH",
                    help="a bundled assignment (canonical, blog-class, nielsen, cs231n-two-layer, coursera-ex4) or a TOML file")
     g.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")
-    g.add_argument("--sandbox", choices=["auto", "bubblewrap", "process", "none"], default="auto",
-                   help="how submissions are contained: auto (default) is bubblewrap when it starts here, else process "
-                   "(needs root: each submission as its own unprivileged uid); none only for code you trust")
+    g.add_argument("--sandbox", choices=["auto", "bubblewrap", "process", "none"], default=os.environ.get("BPCHECK_SANDBOX") or "auto",
+                   help="how submissions are contained: auto (default, or $BPCHECK_SANDBOX) is bubblewrap when it starts here, "
+                   "else process (needs root: each submission as its own unprivileged uid); none only for code you trust")
     g.add_argument("--state", metavar="DIR", help="where each result is saved as it finishes, for resuming "
                    "(default bpcheck-state/ASSIGNMENT)")
     g.add_argument("--force", action="store_true", help="regrade, ignoring results saved by earlier runs")

@@ -509,6 +509,15 @@ def bubblewrap_starts() -> Optional[str]:
     return None
 
 
+def _closed_to_others(path: str) -> Optional[str]:
+    """The first folder on the way to ``path`` that other users may not pass through, or None."""
+    for p in [*reversed(Path(path).parents), Path(path)]:
+        mode = os.stat(p).st_mode
+        if not mode & 0o001:
+            return f"{p} (mode {stat.S_IMODE(mode):o})"
+    return None
+
+
 def _interpreter_reachable(uid: int) -> Optional[str]:
     """None when ``uid`` can run this Python environment and import numpy; else why not."""
     try:
@@ -553,6 +562,10 @@ def select(requested: str = "auto") -> Sandbox:
         _prlimit(Limits())
         with uid_slot() as uid:
             why = _interpreter_reachable(uid)
+        closed = _closed_to_others(tempfile.gettempdir())
+        if not why and closed:
+            why = (f"the uid could not reach its temporary folder in {tempfile.gettempdir()}: {closed} is closed to "
+                   "other users; set TMPDIR to a folder they may pass through (such as /tmp)")
         if why:
             raise SandboxUnavailable(f"no sandbox available: bubblewrap cannot run ({bubblewrap_starts()}), and in process mode {why}. {HOW_TO}"
                                      if requested == "auto" else f"--sandbox process: {why}. {HOW_TO}")

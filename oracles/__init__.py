@@ -4,8 +4,9 @@
     estimate = run_oracle("jax", spec, params, x, y)   # estimate.grads["W1"], estimate.error["W1"]
 
 Families: finite differences (``central``, ``richardson``, ``complex_step``), PyTorch
-autograd (``torch``) and JAX ``grad`` (``jax``), all in float64.  None of them imports the
-reference's math; they share only the plain ``NetworkSpec``.
+autograd (``torch``) and JAX ``grad`` (``jax``), all in float64, and the exact gradient
+(``exact``: ball arithmetic, correctly rounded).  None of them imports the reference's math;
+they share only the plain ``NetworkSpec``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 
 from reference.spec import NetworkSpec
 
-from . import finite_diff, jax_oracle, torch_oracle
+from . import exact, finite_diff, jax_oracle, torch_oracle
 from .compare import Comparison, Consensus, Estimate, compare, consensus, op_depth, rtol_for
 from .finite_diff import ComplexStepNotValid
 
@@ -26,17 +27,20 @@ ORACLES: dict[str, Callable[..., Estimate]] = {
     "complex_step": finite_diff.complex_step,
     "torch": torch_oracle.gradients,
     "jax": jax_oracle.gradients,
+    "exact": exact.gradients,
 }
 
 LOSS_VALUES: dict[str, Callable[..., float]] = {
     "numpy": finite_diff.loss_value,
     "torch": torch_oracle.loss_value,
     "jax": jax_oracle.loss_value,
+    "exact": exact.loss_value,
 }
 
 _MISSING: dict[str, Callable[[], Optional[str]]] = {
     "torch": torch_oracle.unavailable,
     "jax": jax_oracle.unavailable,
+    "exact": exact.unavailable,
 }
 
 

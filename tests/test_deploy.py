@@ -36,7 +36,8 @@ def _python_from(tmp: Path, source: Path) -> Path:
 
 
 def _run(script: Path, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(script)], env={"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), **env},
+    passed = {k: os.environ[k] for k in ("BPCHECK_SANDBOX",) if k in os.environ}  # set by conftest where no sandbox runs
+    return subprocess.run(["bash", str(script)], env={"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), **passed, **env},
                           capture_output=True, text=True, timeout=300)
 
 
