@@ -133,7 +133,7 @@ def load(name_or_path: str) -> Assignment:
         limits=Limits(**limits_raw),
         points=points,
         penalise_conventions=bool(grading.get("penalise_conventions", True)),
-        large_inputs=bool(grading.get("large_inputs", False)),
+        large_inputs=bool(grading.get("large_inputs", contract.large_inputs)),
         steps=int(grading.get("steps", 1)),
         probes=probes,
         fingerprint=hashlib.sha256(text).hexdigest()[:16],

@@ -13,13 +13,15 @@ The calls themselves live in ``runner.py``, which runs inside the sandbox.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Optional
 
 import numpy as np
 
 from oracles.strategies import Case
 from reference import NetworkSpec
+
+from .diagnose import Convention, Terms
 
 
 @dataclass
@@ -52,6 +54,10 @@ def _shaped(arr: Optional[np.ndarray], shape: tuple, student: str, reading: Read
     return arr
 
 
+def _scalar(arr: Optional[np.ndarray]) -> Optional[float]:
+    return float(arr.reshape(-1)[0]) if arr is not None and arr.size == 1 and not np.iscomplexobj(arr) else None
+
+
 def _unchanged(arrays: dict[str, np.ndarray], pairs: list[tuple[str, np.ndarray, str]], reading: Reading) -> None:
     for key, before, student in pairs:
         after = arrays.get(key)
@@ -69,6 +75,8 @@ class Contract:
     inputs: Callable[..., dict[str, np.ndarray]]  # (case, steps) -> arrays
     read: Callable[[Case, dict[str, np.ndarray]], Reading]
     lr: Optional[float] = None  # gradients are read off a training step of this size (our convention)
+    terms: Terms = Terms()  # the student's names, hyperparameters and conventions, for the diagnosis
+    large_inputs: bool = False  # whether assignments of this contract probe large inputs unless they say otherwise
 
 
 # --- canonical -----------------------------------------------------------------------------------
@@ -104,6 +112,10 @@ def _canonical_names(ours: str) -> str:
 
 #: backprop() adds −∂L/∂W for L = Σ(y − ŷ)² = 2·(½Σ(y − ŷ)²), so in our convention the step is lr = 2.
 BLOG_LR = 2.0
+
+
+def _blog_names(ours: str) -> str:
+    return {"W1": "weights1", "W2": "weights2"}[ours]
 
 
 def _blog_inputs(case: Case, steps: int = 5) -> dict[str, np.ndarray]:
@@ -175,7 +187,7 @@ def _cs231n_read(case: Case, arrays: dict[str, np.ndarray]) -> Reading:
         if g is not None:
             r.grads[k] = g
     loss = _get(arrays, "loss", "loss", r)
-    r.loss = float(loss) if loss is not None and loss.size == 1 else None
+    r.loss = _scalar(loss)
     r.forward = arrays.get("scores")
     _unchanged(arrays, [("after_X", case.x, "X")], r)
     return r
@@ -196,6 +208,14 @@ def _ex4_inputs(case: Case, steps: int = 1) -> dict[str, np.ndarray]:
             "X": case.x, "y": np.argmax(case.y, axis=1), "lambda_": np.array(case.spec.l2 * m)}
 
 
+def _ex4_split(case: Case, flat: np.ndarray) -> dict[str, np.ndarray]:
+    """W1, b1, W2, b2 from grad = [Theta1_grad(:), Theta2_grad(:)] unrolled row by row, bias column first."""
+    n, h, K = case.spec.sizes
+    t1 = flat[: h * (n + 1)].reshape(h, n + 1)
+    t2 = flat[h * (n + 1):].reshape(K, h + 1)
+    return {"W1": t1[:, 1:].T, "b1": t1[:, 0], "W2": t2[:, 1:].T, "b2": t2[:, 0]}
+
+
 def _ex4_read(case: Case, arrays: dict[str, np.ndarray]) -> Reading:
     r = Reading()
     n, h, K = case.spec.sizes
@@ -205,12 +225,9 @@ def _ex4_read(case: Case, arrays: dict[str, np.ndarray]) -> Reading:
         if grad.size != expected:
             r.errors.append(f"grad: expected {expected} entries (Theta1 {h}x{n + 1} then Theta2 {K}x{h + 1}, unrolled), got shape {grad.shape}")
         else:
-            flat = grad.reshape(-1)
-            t1 = flat[: h * (n + 1)].reshape(h, n + 1)
-            t2 = flat[h * (n + 1):].reshape(K, h + 1)
-            r.grads = {"W1": t1[:, 1:].T, "b1": t1[:, 0], "W2": t2[:, 1:].T, "b2": t2[:, 0]}
+            r.grads = _ex4_split(case, grad.reshape(-1))
     J = _get(arrays, "J", "J", r)
-    r.loss = float(J) if J is not None and J.size == 1 else None
+    r.loss = _scalar(J)
     t1, t2 = ex4_thetas(case.params)
     _unchanged(arrays, [("after_nn_params", np.concatenate([t1.ravel(), t2.ravel()]), "nn_params")], r)
     return r
@@ -221,13 +238,53 @@ def _ex4_names(ours: str) -> str:
     return f"{theta}[:, 1:] (weights)" if ours[0] == "W" else f"{theta}[:, 0] (bias column)"
 
 
+# --- the student's terms and conventions ---------------------------------------------------------------
+
+
+def _labels_from_one(case: Case) -> Case:
+    """Y = eye(K)[y - 1]: every label read one class down, label 0 wrapping round to the last class."""
+    return replace(case, y=np.roll(case.y, -1, axis=1))
+
+
+def _labels_one_to_k(case: Case) -> Case:
+    """Y[:, k - 1] = (y == k) for k = 1..K: label j read as class j − 1, label 0 as no class at all."""
+    y = np.zeros_like(case.y)
+    y[:, :-1] = case.y[:, 1:]
+    return replace(case, y=y)
+
+
+def _ex4_unrolled_by_columns(case: Case, grads: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """What bpcheck reads when Theta1_grad and Theta2_grad are unrolled column by column (Octave's (:))."""
+    t1, t2 = ex4_thetas(grads)
+    return _ex4_split(case, np.concatenate([t1.ravel(order="F"), t2.ravel(order="F")]))
+
+
+def _half_penalty(case: Case) -> Case:
+    return replace(case, spec=replace(case.spec, l2=case.spec.l2 / 2))
+
+
+EX4_TERMS = Terms(
+    _ex4_names, lambda c: {"lambda_": c.spec.l2 * c.batch}, "lambda_",
+    (Convention("labels-1..K", "labels run 1..K (Y = eye(K)[y - 1]); this assignment's run 0..K−1", case=_labels_from_one),
+     Convention("labels-y==k", "labels run 1..K (Y[:, k-1] = (y == k)); this assignment's run 0..K−1", case=_labels_one_to_k),
+     Convention("unroll-columns", "grad is read column by column (order='F'); this assignment unrolls row by row (C order)",
+                read=_ex4_unrolled_by_columns)))
+CS231N_TERMS = Terms(
+    lambda o: f"grads['{o}']", lambda c: {"reg": c.spec.l2 / 2}, "reg",
+    (Convention("reg-2016", "the penalty is the 2016 0.5·reg·ΣW²; this assignment's is reg·ΣW²", case=_half_penalty),))
+
+
 CONTRACTS: dict[str, Contract] = {
-    "canonical": Contract("canonical", "backprop", _canonical_names, False, False, _canonical_inputs, _canonical_read),
-    "blog-class": Contract("blog-class", "NeuralNetwork", lambda o: {"W1": "weights1", "W2": "weights2"}[o], False, True,
-                           _blog_inputs, _blog_read, lr=BLOG_LR),
-    "nielsen": Contract("nielsen", "Network", _nielsen_names, False, True, _nielsen_inputs, _nielsen_read),
-    "cs231n-two-layer": Contract("cs231n-two-layer", "TwoLayerNet", lambda o: f"grads['{o}']", True, True, _cs231n_inputs, _cs231n_read),
-    "coursera-ex4": Contract("coursera-ex4", "nn_cost_function", _ex4_names, True, False, _ex4_inputs, _ex4_read),
+    "canonical": Contract("canonical", "backprop", _canonical_names, False, False, _canonical_inputs, _canonical_read,
+                          terms=Terms(_canonical_names)),
+    "blog-class": Contract("blog-class", "NeuralNetwork", _blog_names, False, True, _blog_inputs, _blog_read, lr=BLOG_LR,
+                           terms=Terms(_blog_names)),
+    "nielsen": Contract("nielsen", "Network", _nielsen_names, False, True, _nielsen_inputs, _nielsen_read,
+                        terms=Terms(_nielsen_names)),
+    "cs231n-two-layer": Contract("cs231n-two-layer", "TwoLayerNet", CS231N_TERMS.array, True, True, _cs231n_inputs, _cs231n_read,
+                                 terms=CS231N_TERMS, large_inputs=True),
+    "coursera-ex4": Contract("coursera-ex4", "nn_cost_function", _ex4_names, True, False, _ex4_inputs, _ex4_read,
+                             terms=EX4_TERMS),
 }
 
 

@@ -19,7 +19,7 @@ import stat
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -30,7 +30,7 @@ from reference import forward, train
 
 from .assignment import Assignment
 from .contracts import BLOG_LR, Reading
-from .diagnose import Outcome, Probe, ProbeSet, confirmed_gradients, diagnose
+from .diagnose import Diagnosis, Outcome, Probe, ProbeSet, Terms, confirmed_gradients, diagnose, explain_probe
 from . import sandbox
 from . import untrusted
 from .untrusted import read_outputs
@@ -142,6 +142,22 @@ def _text(value: object, limit: int = 1500) -> Optional[str]:
     return str(value)[:limit] if value is not None else None
 
 
+def student_file(path: Path, module: str) -> str:
+    """The name the student gave the file bpcheck imports as ``<module>.py``."""
+    if path.is_file():
+        return path.name
+    top = sorted(p.name for p in path.glob("*.py") if p.is_file())
+    return top[0] if f"{module}.py" not in top and len(top) == 1 else f"{module}.py"
+
+
+def credit(verdict: str, checks: list[Check]) -> list[Check]:
+    """The one scoring rule beyond each check's own: an ``error`` verdict (not one probe produced
+    gradients, so nothing was graded on its merits) earns nothing, whatever the side checks say."""
+    if verdict != "error":
+        return checks
+    return [replace(c, score=0.0, passed=False) for c in checks]
+
+
 class Grader:
     """Grades submissions against one assignment; expected answers are computed once, here."""
 
@@ -217,13 +233,14 @@ class Grader:
             static_check(files[f"{self.a.module}.py"], f"{self.a.module}.py" if path.is_dir() else path.name, self.contract.entry)
         except SubmissionError as exc:
             return self._error(str(path), str(exc), key)
+        terms = replace(self.contract.terms, files=((f"{self.a.module}.py", student_file(path, self.a.module)),))
         with self.sandbox.workspace() as (tmp, uid):
             self._job(tmp / "job", uid)
             scratch = tmp / "scratch"
             sandbox.prepare(scratch, files, uid)
             run = self.sandbox.run(tmp / "job", scratch, self.a.limits, uid)
             arrays, refused, status = read_outputs(scratch / "out", [p.name for p in self.all_probes])
-        return self._assess(str(path), key, run, arrays, refused, status)
+        return self._assess(str(path), key, run, arrays, refused, status, terms)
 
     def _error(self, submission: str, message: str, key: str) -> Result:
         checks = [Check(name, 0.0, pts, False, message, hidden) for name, pts, hidden in self._check_plan()]
@@ -262,14 +279,17 @@ class Grader:
             return f"the process ended with exit status {run.returncode} before reporting" + (f": {tail[0][:300]}" if tail else "")
         return None
 
-    def _assess(self, submission: str, key: str, run: sandbox.RunResult, arrays: dict, refused: dict, status: dict) -> Result:
+    def _assess(self, submission: str, key: str, run: sandbox.RunResult, arrays: dict, refused: dict, status: dict,
+                terms: Optional[Terms] = None) -> Result:
         contract, calls = self.contract, status.get("calls") if isinstance(status.get("calls"), dict) else {}
+        terms = terms or contract.terms
         failure = self._run_failure(run, status)
+        failure = terms.say(failure) if failure else failure
         readings: dict[str, Reading] = {}
         outcomes: dict[str, Outcome] = {}
         for p in self.all_probes:
             reading = contract.read(p.case, arrays.get(p.name, {}))
-            err = f"raised {_text(calls[p.name])}" if calls.get(p.name) else None
+            err = f"raised {terms.say(_text(calls[p.name]))}" if calls.get(p.name) else None
             if not arrays.get(p.name) and not err:
                 err = failure or "produced no output"
             if err:
@@ -286,8 +306,8 @@ class Grader:
             result.sandbox, result.seconds = self.sandbox_message, run.seconds
             return result
 
-        diag = diagnose({p.name: outcomes[p.name] for p in self.probe_set.probes}, self.probe_set, contract.names)
-        checks = [self._gradient_check(p, readings[p.name], diag) for p in self.probe_set.probes]
+        diag = diagnose({p.name: outcomes[p.name] for p in self.probe_set.probes}, self.probe_set, terms)
+        checks = [self._gradient_check(p, readings[p.name], diag, terms) for p in self.probe_set.probes]
         plan = {name: (pts, hidden) for name, pts, hidden in self._check_plan()}
 
         def add(name: str, passed: bool, output: str) -> None:
@@ -330,31 +350,40 @@ class Grader:
         if self.large is not None:
             r = readings[self.large.name]
             finite = bool(r.grads) and all(np.all(np.isfinite(g)) for g in r.grads.values())
-            ok = some_right and finite and not r.errors and self._matches(self.large, r) is None
+            problem = None if r.errors or not r.grads else self._matches(self.large, r, terms)
+            ok = some_right and finite and not r.errors and bool(r.grads) and problem is None
+            named = "" if ok or r.errors or not r.grads or (finite and problem is None) else explain_probe(
+                outcomes[self.large.name], self.large, self.expected[self.large.name]["grads"], terms, diag.matches)
+            where = "at large inputs (pre-activations ~1e4)"
             add("finite and right at large inputs", ok,
                 "finite and right for pre-activations ~1e4" if ok else
-                ("NaN or Inf at large inputs (an unstable sigmoid, softmax or log?)" if r.grads and not finite
-                 else "; ".join(r.errors) or "wrong gradients at large inputs"))
+                "; ".join(r.errors) if r.errors or not r.grads else
+                f"NaN or Inf {where}: {named or 'an unstable sigmoid, softmax or log?'}" if not finite else
+                f"wrong {where}: {named or problem}" if problem else
+                f"right {where}, but not credited: no gradient was right on the other probes")
 
-        score = sum(c.score for c in checks)
-        max_score = sum(c.max_score for c in checks)
         verdict = "pass" if all(c.passed for c in checks) else "fail"
         if not any(outcomes[p.name].error is None for p in self.probe_set.probes):
             verdict = "error"  # not one probe produced gradients: nothing was graded on its merits
-        message = diag.summary if not diag.correct else "all gradient checks pass"
+        checks = credit(verdict, checks)
+        score = sum(c.score for c in checks)
+        max_score = sum(c.max_score for c in checks)
+        message = self._summary(diag, checks)
         if failure and verdict != "pass":
             message = f"{failure}; {message}"
         d = diag.as_dict()
-        d["smallest_failing_case"] = self._smallest_failing(checks)
+        d["smallest_failing_case"] = self._smallest_failing(checks, terms)
         if verdict == "fail" and d["smallest_failing_case"]:
             message += f" (smallest failing case: {d['smallest_failing_case']})"
         return Result(submission, verdict, score, max_score, checks, [d], message, self.sandbox_message, run.seconds, key)
 
-    def _matches(self, p: Probe, r: Reading) -> Optional[str]:
-        """None when the reading's gradients match the expected ones; else the message, in the student's names."""
+    def _matches(self, p: Probe, r: Reading, terms: Terms) -> Optional[str]:
+        """None when the reading's gradients match the expected ones; else which arrays are wrong, in the student's names."""
         e = self.expected[p.name]
         if r.errors:
-            return "; ".join(r.errors)
+            return "; ".join(terms.say(m) for m in r.errors)
+        if any(np.iscomplexobj(g) for g in r.grads.values()):
+            return f"complex values in {', '.join(terms.array(k) for k, g in r.grads.items() if np.iscomplexobj(g))}"
         try:
             result = oracles.compare(r.grads, e["grads"], e["rtol"], r.uncertainty or None,
                                      "the reference (confirmed by an independent oracle)", e["scale"])
@@ -362,31 +391,42 @@ class Grader:
             return str(exc)
         if result.ok:
             return None
-        lines = []
-        for a in result.failures():
-            who = self.contract.names(a.name)
-            lines.append(f"{who}: {a.bad} of {a.size} entries wrong; normwise relative error {a.normwise:.2e}")
-        return "; ".join(lines)
+        bad = result.failures()
+        worst = max(a.normwise for a in bad)
+        names = [terms.array(a.name) for a in bad]
+        listed = ", ".join(names) if len(names) <= 3 else f"{', '.join(names[:2])} and {len(names) - 2} more arrays"
+        return f"{listed} wrong (relative error up to {worst:.1e})"
 
-    def _gradient_check(self, p: Probe, r: Reading, diag) -> Check:
+    def _gradient_check(self, p: Probe, r: Reading, diag: Diagnosis, terms: Terms) -> Check:
         pts = self.a.points["gradient"]
-        problem = self._matches(p, r)
+        problem = self._matches(p, r, terms)
         hidden = p.name in self.hidden
-        where = f"on {p.case.spec.describe()}, batch {p.case.batch}"
+        where = f"on {terms.describe(p.case)}"
         if problem is None:
             return Check(f"gradient: {p.name}", pts, pts, True, f"correct {where}", hidden)
-        convention_only = diag.summary.startswith("differs only by a convention")
         explanation = f" Diagnosis: {diag.summary}." if not diag.correct else ""
-        if convention_only and not self.a.penalise_conventions:
+        if diag.convention_only and (diag.accepted or not self.a.penalise_conventions):
             return Check(f"gradient: {p.name}", pts, pts, True, f"accepted: {diag.summary} ({where})", hidden)
         return Check(f"gradient: {p.name}", 0.0, pts, False, f"wrong {where}: {problem}.{explanation}", hidden)
 
-    def _smallest_failing(self, checks: list[Check]) -> Optional[str]:
+    @staticmethod
+    def _summary(diag: Diagnosis, checks: list[Check]) -> str:
+        """The result in one line; it never calls gradients right when one is wrong, nor all right when a side check failed."""
+        failed = [c for c in checks if not c.passed]
+        if not diag.correct:
+            return diag.summary
+        if not failed:
+            return "all gradient checks pass"
+        head = "" if failed[0].name.startswith("gradient") else "gradients correct on every probe, but "
+        return f"{head}{failed[0].name} failed: {failed[0].output}" + (
+            f" (and {len(failed) - 1} more check{'s' if len(failed) > 2 else ''})" if len(failed) > 1 else "")
+
+    def _smallest_failing(self, checks: list[Check], terms: Terms) -> Optional[str]:
         failing = [p for p, c in zip(self.probe_set.probes, checks) if not c.passed]
         if not failing:
             return None
         p = min(failing, key=lambda q: (sum(q.case.spec.sizes), q.case.batch))
-        return f"{p.name}: {p.case.spec.describe()}, batch {p.case.batch}"
+        return f"{p.name}: {terms.describe(p.case)}"
 
 
 # -- a batch ---------------------------------------------------------------------------------------------
