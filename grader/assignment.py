@@ -22,7 +22,7 @@ import numpy as np
 from oracles.strategies import Case
 from reference import seeds
 
-from .contracts import ACCEPTABLE, Contract, ContractError, Conventions, Encoder, Variant, output_kind, parse_form
+from .contracts import ACCEPTABLE, DIAGNOSED, Contract, ContractError, Conventions, Encoder, Variant, output_kind, parse_form
 from .diagnose import Probe, make_probe
 from .sandbox import Limits
 
@@ -199,9 +199,16 @@ def _contract(raw: Mapping[str, Any], where: str) -> Contract:
         raise AssignmentError(f"{where}: needs at least one [[entry]] (the function or class the submission defines)")
     forms = tuple(parse_form(e, f"{where} [[entry]] #{i + 1}", _keys) for i, e in enumerate(entries))
     feedback = raw.get("feedback", {})
-    _keys(feedback, ("names", "weight", "bias"), f"{where} [feedback]")
+    _keys(feedback, ("names", "weight", "bias", "conventions"), f"{where} [feedback]")
+    diagnosed = _get(feedback, "conventions", list, f"{where} [feedback]", [])
+    for c in diagnosed:
+        if c not in DIAGNOSED:
+            near = difflib.get_close_matches(str(c), list(DIAGNOSED), n=1)
+            raise AssignmentError(f"{where} [feedback]: conventions lists {c!r}" + (f"; did you mean {near[0]!r}?" if near else "")
+                                  + f" (known: {', '.join(DIAGNOSED)})")
     contract = Contract(forms, conv, _accept(raw, conv, where), dict(feedback.get("names", {})),
-                        _get(feedback, "weight", str, f"{where} [feedback]", ""), _get(feedback, "bias", str, f"{where} [feedback]", ""))
+                        _get(feedback, "weight", str, f"{where} [feedback]", ""), _get(feedback, "bias", str, f"{where} [feedback]", ""),
+                        tuple(diagnosed))
     kinds = [{k for k in ("loss", "forward", "gradient", "update") if any(output_kind(s) == k for s in f.outputs())} for f in forms]
     if any(k != kinds[0] for k in kinds):
         raise AssignmentError(f"{where}: every [[entry]] form must give the same outputs (loss, forward, gradients or updates); "

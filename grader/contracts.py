@@ -31,6 +31,8 @@ from oracles.strategies import Case
 from reference import Backprop, NetworkSpec, forward
 from reference.spec import ACTIVATIONS
 
+from .diagnose import Convention, Terms
+
 #: A contract's loss: (the reference's loss, the factor s with contract objective = s · reference objective).
 LOSSES = {"half_sse": ("half_sse", 1.0), "sse": ("half_sse", 2.0), "mse": ("mse", 1.0), "bce": ("bce", 1.0),
           "softmax_ce": ("softmax_ce", 1.0)}
@@ -200,6 +202,52 @@ def describe(key: str, value: Any) -> str:
     return f"{key} = {value}"
 
 
+# --- conventions the diagnosis names when a submission does not follow any accepted one ---------------------
+
+
+def _labels_from_one(case: Case) -> Case:
+    """Y = eye(K)[y - 1]: every label read one class down, label 0 wrapping round to the last class."""
+    return replace(case, y=np.roll(case.y, -1, axis=1))
+
+
+def _labels_one_to_k(case: Case) -> Case:
+    """Y[:, k - 1] = (y == k) for k = 1..K: label j read as class j − 1, label 0 as no class at all."""
+    y = np.zeros_like(case.y)
+    y[:, :-1] = case.y[:, 1:]
+    return replace(case, y=y)
+
+
+def _half_penalty(case: Case) -> Case:
+    return replace(case, spec=replace(case.spec, l2=case.spec.l2 / 2))
+
+
+def unrolled_in_other_order(conv: "Conventions", case: Case, grads: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """What bpcheck reads, in ``conv``'s layout, from gradients unrolled in the other order (C for F, F for C)."""
+    enc = Encoder(replace(conv, order="F" if conv.order == "C" else "C"), case, 0.0)
+    pieces = []
+    for l in range(1, case.spec.depth + 1):
+        W, b = enc.conv.to_student(grads[f"W{l}"], grads.get(f"b{l}"))
+        pieces += [W.ravel(order=enc.conv.order)] + ([b.ravel(order=enc.conv.order)] if b is not None else [])
+    reading = Reading()
+    out = Contract((Form(),), conv)._params("d_params", "", Encoder(conv, case, 0.0), {"d_params": np.concatenate(pieces)}, reading)
+    return out if not reading.errors else dict(grads)
+
+
+#: Ways of being differently right that a diagnosis recognises in a submission that follows no accepted combination
+#: (an assignment lists those it wants named in [feedback] conventions); each completes "correct if ...".
+DIAGNOSED: dict[str, Callable[["Conventions"], Convention]] = {
+    "labels-1..K": lambda conv: Convention(
+        "labels-1..K", "labels run 1..K (Y = eye(K)[y - 1]); this assignment's run 0..K−1", case=_labels_from_one),
+    "labels-y==k": lambda conv: Convention(
+        "labels-y==k", "labels run 1..K (Y[:, k-1] = (y == k)); this assignment's run 0..K−1", case=_labels_one_to_k),
+    "unroll-columns": lambda conv: Convention(
+        "unroll-columns", f"grad is read column by column (order='F'); this assignment unrolls row by row (C order)",
+        read=lambda case, grads: unrolled_in_other_order(conv, case, grads)),
+    "reg-2016": lambda conv: Convention(
+        "reg-2016", "the penalty is the 2016 0.5·reg·ΣW²; this assignment's is reg·ΣW²", case=_half_penalty),
+}
+
+
 @dataclass(frozen=True)
 class Variant:
     """One combination of accepted conventions; ``choices`` are those that differ from the assignment's own."""
@@ -304,6 +352,28 @@ class Contract:
     names: Mapping[str, str] = field(default_factory=dict)  # the student's name for a symbol, for feedback
     weight_name: str = ""  # feedback templates with {l} (1-based) and {i} (0-based)
     bias_name: str = ""
+    diagnosed: tuple[str, ...] = ()  # DIAGNOSED conventions the diagnosis may name
+
+    def terms(self, conv: Optional[Conventions] = None) -> Terms:
+        """The student's words for the diagnosis: array names, the regularisation strength as passed, conventions."""
+        conv = conv or self.conventions
+        reg_name = self.names.get("reg", "reg")
+        hyper = (lambda case: {reg_name: self.reg_passed(conv, case)}) if self.passes("reg") else (lambda case: {})
+        return Terms(lambda ref: self.display(ref, conv), hyper, reg_name, tuple(DIAGNOSED[c](conv) for c in self.diagnosed))
+
+    def passes(self, symbol: str) -> bool:
+        """Whether any call or constructor receives ``symbol`` as an argument."""
+        def mentions(e: Any) -> bool:
+            return e == symbol or (isinstance(e, list) and any(map(mentions, e))) or (
+                isinstance(e, dict) and any(map(mentions, e.values())))
+        return any(mentions(list(f.args) + list(f.kwargs.values()) + list(f.optional.values()) + [v for _, v in f.attributes]
+                            + [a for c in f.calls for a in (*c.args, *c.kwargs.values(), *c.optional.values())])
+                   for f in self.forms)
+
+    @staticmethod
+    def reg_passed(conv: Conventions, case: Case) -> float:
+        """The strength the submission was passed on ``case`` (the reference's l2 back through s and the penalty)."""
+        return case.spec.l2 * conv.scale / PENALTIES[conv.penalty](1.0, case.batch)
 
     @property
     def entry(self) -> str:
@@ -442,8 +512,9 @@ class Contract:
                 J = arrays.get("loss")
                 if J is None:
                     r.errors.append(f"{self.shows('loss')}: missing (not returned, or not a number)")
-                elif J.size != 1:
-                    r.errors.append(f"{self.shows('loss')}: expected one number, got shape {J.shape}")
+                elif J.size != 1 or np.iscomplexobj(J):
+                    r.errors.append(f"{self.shows('loss')}: expected one real number, got shape {J.shape}"
+                                    + (" of complex numbers" if np.iscomplexobj(J) else ""))
                 else:
                     bias_pen = 0.5 * l2c * sum(float(np.sum(case.params[f"b{l}"] ** 2)) for l in range(1, case.spec.depth + 1)) \
                         if conv.penalise_biases and conv.has_bias else 0.0
@@ -499,9 +570,10 @@ class Contract:
                 r.errors.append(f"{who}: missing (not returned, or not an array of numbers)")
                 return
             want = conv.weight_shape(sizes[l - 1], sizes[l])
-            if arr.shape != want:
-                hint = " (the transpose of the expected layout)" if arr.shape == want[::-1] else ""
-                r.errors.append(f"{who}: expected shape {want}, got {arr.shape}{hint}")
+            if arr.shape != want:  # kept for the diagnosis, which names a transpose ('bp3-transposed')
+                r.errors.append(f"{who}: expected shape {want}, got {arr.shape}")
+                if arr.ndim == 2 and not conv.augmented:
+                    out[f"W{l}"] = conv.from_student(arr)[0]
                 return
             W, b = conv.from_student(arr)
             out[f"W{l}"] = W
@@ -513,8 +585,9 @@ class Contract:
                 r.errors.append(f"{who}: missing (not returned, or not an array of numbers)")
                 return
             want = conv.bias_shape(sizes[l], gradient=grad)
-            if arr.shape != want:
+            if arr.shape != want:  # kept as it came, for the diagnosis ("right values, as a (1, n) row")
                 r.errors.append(f"{who}: expected shape {want}, got {arr.shape}")
+                out[f"b{l}"] = arr
                 return
             out[f"b{l}"] = arr.reshape(-1)
 

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path, PurePosixPath
 from typing import Callable, Optional, Sequence
 
@@ -29,7 +29,7 @@ from . import sandbox, variants
 from .untrusted import read_outputs
 from .assignment import Assignment
 from .contracts import Reading
-from .diagnose import Outcome, diagnose
+from .diagnose import Diagnosis, Outcome, Terms, diagnose, explain_probe
 from .submission import Submission, SubmissionError
 from .submission import collect as collect_submission
 from .variants import LARGE, Expected, VariantState
@@ -109,6 +109,14 @@ class Evaluation:
         return self.state.variant.words(self.fitted_lr)
 
 
+def credit(verdict: str, checks: list[Check]) -> list[Check]:
+    """The one scoring rule beyond each check's own: an ``error`` verdict (not one probe produced
+    gradients, so nothing was graded on its merits) earns nothing, whatever the side checks say."""
+    if verdict != "error":
+        return checks
+    return [replace(c, score=0.0, passed=False) for c in checks]
+
+
 class Grader:
     """Grades submissions against one assignment; expected answers are computed once, here."""
 
@@ -121,6 +129,7 @@ class Grader:
         self.sandbox_message = self.sandbox.description
         self.hidden = {pc.probe.name for pc in assignment.probes if pc.hidden}
         self.states, self.calls = variants.build(assignment)
+        self.terms = {id(st): self.contract.terms(st.conventions) for st in self.states}
         self.default = self.states[0]
         self.probe_set = self.default.probe_set(self.default.lr())  # builds and confirms the expected answers
         self.large = self.default.large_probe()
@@ -230,15 +239,17 @@ class Grader:
         reading = self.contract.decode(self.contract.forms[form], state.encoders[name], got, lr)
         calls = status.get("calls") if isinstance(status.get("calls"), dict) else {}
         err = describe_error(calls[call], sub) if calls.get(call) else None
-        complete = len(reading.grads) == len(state.encoders[name].case.spec.param_shapes()) and not reading.errors
+        complete = len(reading.grads) == len(state.encoders[name].case.spec.param_shapes())
         if err and not complete:
             reading.errors = [err]  # what is missing after that follows from it
         elif not got and not err:
             reading.errors = [failure or "produced no output"]
         if err and complete:
             reading.call_error = err
-        reading.errors += [f"refused {k}: {v}" for k, v in refused.items() if k.startswith(call + "/")]
-        complete = len(reading.grads) == len(state.encoders[name].case.spec.param_shapes()) and not reading.errors
+        left = [f"refused {k}: {v}" for k, v in refused.items() if k.startswith(call + "/")]
+        reading.errors += left
+        # Wrong shapes still go to the diagnosis, which names them; a call that failed or a refused file does not.
+        complete = complete and not left and not (err and not reading.call_error)
         outcome = Outcome(reading.grads if complete else None, None if complete else "; ".join(reading.errors) or "error",
                           reading.mutated)
         return reading, outcome
@@ -316,22 +327,22 @@ class Grader:
             result.seconds = run.seconds
             return result
         if chosen is None:
-            diag = diagnose(default.outcomes, self.probe_set, lambda k: self.contract.display(k, default.state.conventions))
+            diag = diagnose(default.outcomes, self.probe_set, self.terms[id(default.state)])
             chosen = default if diag.matches else max(evaluations, key=lambda ev: ev.score)
             if chosen is not default:
                 diag = None
         state = chosen.state
         if diag is None:
             ps = state.probe_set(state.lr(chosen.read_lr))
-            diag = diagnose(chosen.outcomes, ps, lambda k: self.contract.display(k, state.conventions))
-        credit = 1.0 if state.variant.default else self.a.alternative_credit
-        checks = [self._gradient_check(name, chosen, diag, credit) for name in self.probe_names]
+            diag = diagnose(chosen.outcomes, ps, self.terms[id(state)])
+        share = 1.0 if state.variant.default else self.a.alternative_credit
+        checks = [self._gradient_check(name, chosen, diag, share) for name in self.probe_names]
         plan = {name: (pts, hidden) for name, pts, hidden in self._check_plan()}
 
         def add(name: str, passed: bool, output: str) -> None:
             if name in plan:
                 pts, hidden = plan[name]
-                checks.append(Check(name, pts * credit if passed else 0.0, pts, passed, output, hidden))
+                checks.append(Check(name, pts * share if passed else 0.0, pts, passed, output, hidden))
 
         if self.contract.has_loss:
             add("loss value", not chosen.loss_bad,
@@ -351,29 +362,37 @@ class Grader:
             "not checked: the calls did not all finish" if not finished else
             "inputs unchanged" if some_right else "not credited: no gradient was right")
         if self.large is not None:
-            r, _ = self._read(state, LARGE, arrays, refused, status, sub, failure, chosen.read_lr)
+            r, outcome = self._read(state, LARGE, arrays, refused, status, sub, failure, chosen.read_lr)
             finite = bool(r.grads) and all(np.all(np.isfinite(g)) for g in r.grads.values())
-            ok = some_right and finite and not r.errors and self._compare(state.expected(LARGE), r, state)[0] is None
+            problem = None if r.errors or not r.grads else self._compare(state.expected(LARGE), r, state)[0]
+            ok = some_right and finite and not r.errors and bool(r.grads) and problem is None
+            large = state.large_probe()
+            named = "" if ok or r.errors or not r.grads or (finite and problem is None) else explain_probe(
+                outcome, large, state.expected(LARGE).grads, self.terms[id(state)], diag.matches)
+            where = "at large inputs (pre-activations ~1e4)"
             add("finite and right at large inputs", ok,
                 "finite and right for pre-activations ~1e4" if ok else
-                ("NaN or Inf at large inputs (an unstable sigmoid, softmax or log?)" if r.grads and not finite
-                 else "; ".join(r.errors) or "wrong gradients at large inputs"))
+                "; ".join(r.errors) if r.errors or not r.grads else
+                f"NaN or Inf {where}: {named or 'an unstable sigmoid, softmax or log?'}" if not finite else
+                f"wrong {where}: {named or problem}" if problem else
+                f"right {where}, but not credited: no gradient was right on the other probes")
 
-        score = sum(c.score for c in checks)
-        max_score = sum(c.max_score for c in checks)
         verdict = "pass" if all(c.passed for c in checks) else "fail"
         if not any(chosen.outcomes[n].error is None for n in self.probe_names):
             verdict = "error"  # not one probe produced gradients: nothing was graded on its merits
+        checks = credit(verdict, checks)
+        score = sum(c.score for c in checks)
+        max_score = sum(c.max_score for c in checks)
         words = chosen.words()
-        message = diag.summary if not diag.correct else "all gradient checks pass"
+        message = self._summary(diag, checks)
         if words and chosen.right:
             message += f" (correct, with {words})"
-            own = diagnose(default.outcomes, self.probe_set, lambda k: self.contract.display(k, default.state.conventions))
+            own = diagnose(default.outcomes, self.probe_set, self.terms[id(default.state)])
             if own.matches and not all(b.convention for b in own.matches):
                 message += (f"; note: under the assignment's own conventions the same numbers are {own.summary}, "
                             "so check which the student meant")
-            if credit < 1:
-                message += f"; the assignment gives {credit:.0%} of the points for that convention"
+            if share < 1:
+                message += f"; the assignment gives {share:.0%} of the points for that convention"
         elif words:
             message += f" (graded as following its convention: {words})"
         if failure and verdict != "pass":
@@ -405,47 +424,58 @@ class Grader:
         return ""
 
     def _compare(self, e: Expected, r: Reading, state: VariantState) -> tuple[Optional[str], int]:
-        """(None when the reading's gradients match the expected ones, else why not in the student's names; arrays right)."""
+        """(None when the reading's gradients match the expected ones, else which arrays are wrong in the student's names;
+        how many arrays are right)."""
+        terms = self.terms[id(state)]
         if r.errors:
             return "; ".join(r.errors), 0
+        if any(np.iscomplexobj(g) for g in r.grads.values()):
+            return f"complex values in {', '.join(terms.array(k) for k, g in r.grads.items() if np.iscomplexobj(g))}", 0
         try:
             result = oracles.compare(r.grads, e.grads, e.rtol, r.uncertainty or None,
                                      "the reference (confirmed by an independent oracle)", e.scale)
         except ValueError as exc:
             return str(exc), 0
-        failures = result.failures()
         if result.ok:
             return None, len(e.grads)
-        lines = []
-        for a in failures:
-            who = self.contract.display(a.name, state.conventions)
-            lines.append(f"{who}: {a.bad} of {a.size} entries wrong; normwise relative error {a.normwise:.2e}")
-        return "; ".join(lines), len(e.grads) - len(failures)
+        bad = result.failures()
+        worst = max(a.normwise for a in bad)
+        names = [terms.array(a.name) for a in bad]
+        listed = ", ".join(names) if len(names) <= 3 else f"{', '.join(names[:2])} and {len(names) - 2} more arrays"
+        return f"{listed} wrong (relative error up to {worst:.1e})", len(e.grads) - len(bad)
 
-    def _gradient_check(self, name: str, ev: Evaluation, diag, credit: float) -> Check:
+    def _gradient_check(self, name: str, ev: Evaluation, diag: Diagnosis, share: float) -> Check:
         pts = self.a.points["gradient"]
         problem = ev.problems[name]
         hidden = name in self.hidden
-        case = ev.state.encoders[name].case
-        where = f"on {case.spec.describe()}, batch {case.batch}"
+        where = f"on {self.terms[id(ev.state)].describe(ev.state.encoders[name].case)}"
         words = ev.words()
         if problem is None:
-            return Check(f"gradient: {name}", pts * credit, pts, True, f"correct{', with ' + words + ',' if words else ''} {where}",
+            return Check(f"gradient: {name}", pts * share, pts, True, f"correct{', with ' + words + ',' if words else ''} {where}",
                          hidden)
-        convention_only = diag.summary.startswith("differs only by a convention")
         explanation = f" Diagnosis: {diag.summary}." if not diag.correct else ""
-        if convention_only and not self.a.penalise_conventions:
-            return Check(f"gradient: {name}", pts * credit, pts, True, f"accepted: {diag.summary} ({where})", hidden)
-        hint = (" This is only a convention: the assignment takes points for it ([grading] penalise_conventions = true)."
-                if convention_only else "")
-        return Check(f"gradient: {name}", 0.0, pts, False, f"wrong {where}: {problem}.{explanation}{hint}", hidden)
+        if diag.convention_only and (diag.accepted or not self.a.penalise_conventions):
+            return Check(f"gradient: {name}", pts * share, pts, True, f"accepted: {diag.summary} ({where})", hidden)
+        return Check(f"gradient: {name}", 0.0, pts, False, f"wrong {where}: {problem}.{explanation}", hidden)
+
+    @staticmethod
+    def _summary(diag: Diagnosis, checks: list[Check]) -> str:
+        """The result in one line; it never calls gradients right when one is wrong, nor all right when a side check failed."""
+        failed = [c for c in checks if not c.passed]
+        if not diag.correct:
+            return diag.summary
+        if not failed:
+            return "all gradient checks pass"
+        head = "" if failed[0].name.startswith("gradient") else "gradients correct on every probe, but "
+        return f"{head}{failed[0].name} failed: {failed[0].output}" + (
+            f" (and {len(failed) - 1} more check{'s' if len(failed) > 2 else ''})" if len(failed) > 1 else "")
 
     def _smallest_failing(self, checks: list[Check]) -> Optional[str]:
         failing = [p for p, c in zip(self.probe_set.probes, checks) if not c.passed]
         if not failing:
             return None
         p = min(failing, key=lambda q: (sum(q.case.spec.sizes), q.case.batch))
-        return f"{p.name}: {p.case.spec.describe()}, batch {p.case.batch}"
+        return f"{p.name}: {self.terms[id(self.default)].describe(p.case)}"
 
 
 #: pip's name for modules whose import name differs

@@ -127,8 +127,10 @@ def diagnosis(r: Result) -> str:
 
 def convention_only(r: Result) -> bool:
     """A fail whose only fault is a convention (sign, factor, 1/N) that the assignment penalises."""
-    return r.verdict == "fail" and bool(r.diagnoses) and str(r.diagnoses[0].get("summary", "")).startswith(
-        "differs only by a convention")
+    if r.verdict != "fail" or not r.diagnoses:
+        return False
+    d = r.diagnoses[0]
+    return bool(d["convention_only"]) if "convention_only" in d else str(d.get("summary", "")).startswith("differs only by a convention")
 
 
 def students_text(r: Result) -> str:

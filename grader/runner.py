@@ -322,9 +322,11 @@ def _load(job_dir, call, names):
 def _save(out_dir, call, name, value):
     import numpy as np
 
-    arr = np.asarray(value, dtype=np.float64)  # anything that is not numbers fails here, as an error of this call
+    # anything that is not numbers fails here, as an error of this call; complex numbers are kept, to be named
+    kind = np.complex128 if np.iscomplexobj(value) else np.float64
+    arr = np.asarray(value, dtype=kind)
     os.makedirs(os.path.join(out_dir, call), exist_ok=True)
-    np.save(os.path.join(out_dir, call, name + ".npy"), np.array(arr, dtype=np.float64), allow_pickle=False)
+    np.save(os.path.join(out_dir, call, name + ".npy"), np.array(arr, dtype=kind), allow_pickle=False)
 
 
 def _error(exc, submission_dir):

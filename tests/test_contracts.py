@@ -131,7 +131,7 @@ def test_a_convention_the_catalog_also_explains_is_pointed_out(tmp_path):
     (tmp_path / "network.py").write_text(src)
     r = Grader(load("nielsen"), for_trusted_code()).grade(tmp_path / "network.py")
     assert r.verdict == "pass" and "correct, with the cross-entropy loss" in r.message
-    assert "under the assignment's own conventions the same numbers are matches catalog entry 4" in r.message
+    assert "under the assignment's own conventions the same numbers are catalog entry 4 'output-delta-no-sigma-prime'" in r.message
 
 
 def test_conventions_round_trip_the_layouts():
