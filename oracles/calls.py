@@ -16,6 +16,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+# numpy.exceptions is numpy >= 1.25; pyproject allows 1.24, where the class lives at the top level.
+_COMPLEX_WARNING = getattr(getattr(np, "exceptions", np), "ComplexWarning")
+
 _OURS = os.path.dirname(os.path.abspath(__file__))
 _NUMPY = os.path.dirname(os.path.abspath(np.__file__))
 _STDLIB = os.path.dirname(os.path.abspath(os.__file__))
@@ -74,7 +77,7 @@ class Recorder:
         """Take in the warnings collected so far (keeps memory flat in long loops)."""
         for m in self._list:
             self.count += 1
-            if issubclass(m.category, np.exceptions.ComplexWarning):
+            if issubclass(m.category, _COMPLEX_WARNING):
                 self.complex_discarded = True
             text = f"{m.category.__name__}: {m.message}"
             if len(self.first) < 3 and text not in self.first:
