@@ -7,12 +7,50 @@
     BPCHECK_PROFILE=thorough pytest        (or: pytest --hypothesis-profile=thorough)
 """
 
+from __future__ import annotations
+
 import os
 
+import numpy as np
+import pytest
 from hypothesis import HealthCheck, settings
+
+from reference import Backprop, seeds, train
+from reference.bugs import get as get_bug
 
 _common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 settings.register_profile("default", max_examples=40, **_common)
 settings.register_profile("ci", max_examples=40, derandomize=True, print_blob=True, **_common)
 settings.register_profile("thorough", max_examples=1000, **_common)
 settings.load_profile(os.environ.get("BPCHECK_PROFILE") or ("ci" if os.environ.get("CI") else "default"))
+
+
+# -- Long float64 training runs, shared by tests/test_golden.py and tests/test_golden_data.py -------------
+# Each is a few seconds of the reference's own training loop; the published figures and the exact
+# trajectories are checked against the same runs, so each runs once per session.
+
+@pytest.fixture(scope="session")
+def xor_run() -> tuple[list[tuple[int, float]], dict[str, np.ndarray]]:
+    """Seed 000's XOR run by ``train`` (η = 1, 60,000 steps): ([(step, mean |y − a| before its update) at steps
+    0, 5,000, …, 55,000], the parameters after the last step)."""
+    spec, params, x, y = seeds.xor_seed000()
+    errors: list[tuple[int, float]] = []
+    trained = train(spec, params, x, y, lr=1.0, steps=60000, every=5000,
+                    on_log=lambda step, C, cache: errors.append((step, float(np.mean(np.abs(cache.y - cache.a[-1]))))))
+    return errors, trained
+
+
+@pytest.fixture(scope="session")
+def mazur_runs() -> dict[str, dict[int, dict[str, np.ndarray]]]:
+    """Mazur's network trained with η = 0.5 and fixed biases, by backprop and by the stale-weights algorithm:
+    {algorithm: {steps: parameters}} after 1, 9,999 and 10,000 rounds (the post's figures)."""
+    spec, params, x, y = seeds.mazur()
+
+    def rounds(start: dict, steps: int, backprop: type[Backprop]) -> dict[str, np.ndarray]:
+        return train(spec, start, x, y, lr=0.5, steps=steps, update_biases=False, backprop=backprop)
+
+    runs = {}
+    for algorithm, backprop in (("backprop", Backprop), ("stale_weights", get_bug("stale-weights").backprop)):
+        many = rounds(params, 9999, backprop)
+        runs[algorithm] = {1: rounds(params, 1, backprop), 9999: many, 10000: rounds(many, 1, backprop)}
+    return runs
