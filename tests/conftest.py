@@ -5,24 +5,37 @@
 (exploration belongs to the thorough profile, whose finds are kept as ``@example``s).
 ``thorough``: many more examples per property, for long runs:
     BPCHECK_PROFILE=thorough pytest        (or: pytest --hypothesis-profile=thorough)
+``mutation``: the ci examples without shrinking (a failure kills the mutant; its smallest form is not needed),
+loaded under mutmut (CONTRIBUTING.md, "Mutation testing").
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
-import numpy as np
-import pytest
-from hypothesis import HealthCheck, settings
+# Under mutmut (it sets MUTANT_UNDER_TEST), torch and jax are kept out: mutmut forks a worker per mutant
+# from a process that has run the tests, and a forked process waits forever (0 % CPU) on the threads jax
+# started in its parent.  They then report themselves unavailable, and the numpy oracles (central,
+# Richardson, complex step) and the exact one check the reference.  Before anything imports them.
+MUTATION_RUN = "MUTANT_UNDER_TEST" in os.environ
+if MUTATION_RUN:
+    sys.modules.update({"torch": None, "jax": None})
 
-from reference import Backprop, seeds, train
-from reference.bugs import get as get_bug
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, Phase, settings  # noqa: E402
+
+from reference import Backprop, seeds, train  # noqa: E402
+from reference.bugs import get as get_bug  # noqa: E402
 
 _common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 settings.register_profile("default", max_examples=40, **_common)
 settings.register_profile("ci", max_examples=40, derandomize=True, print_blob=True, **_common)
 settings.register_profile("thorough", max_examples=1000, **_common)
-settings.load_profile(os.environ.get("BPCHECK_PROFILE") or ("ci" if os.environ.get("CI") else "default"))
+settings.register_profile("mutation", parent=settings.get_profile("ci"), phases=[Phase.explicit, Phase.generate])
+settings.load_profile(os.environ.get("BPCHECK_PROFILE")
+                      or ("mutation" if MUTATION_RUN else "ci" if os.environ.get("CI") else "default"))
 
 
 # -- Long float64 training runs, shared by tests/test_golden.py and tests/test_golden_data.py -------------
