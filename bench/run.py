@@ -2,7 +2,7 @@
 
     python bench/run.py                 # everything (about 10 minutes on 2 cores)
     python bench/run.py --quick         # fewer repeats and trials, no test-suite timing
-    python bench/run.py --only fullcheck,fastcheck,step,grader,tests
+    python bench/run.py --only fullcheck,fastcheck,step,grader,realstyle,tests
 
 Prints a markdown table and writes JSON (machine info, medians over repeats, ratios) to
 bench/results/<UTC timestamp>.json.  These machines are shared and noisy, so the figures that
@@ -227,6 +227,64 @@ def bench_grader(n: int) -> dict:
     return out
 
 
+#: examples/real-style, by assignment (tests/test_real_style.py says what each one is and the verdict it gets)
+REAL_STYLE = {
+    "cs231n-two-layer": ["cs231n-2016-python2", "cs231n-2016-ported", "cs231n-2017", "cs231n-2019", "cs231n-2019-buggy"],
+    "nielsen": ["nielsen-original", "nielsen-python2", "nielsen-network2", "nielsen-rewrite", "nielsen-rewrite-sse",
+                "nielsen-src-layout", "nielsen-buggy"],
+    "coursera-ex4": ["ex4-notebook", "ex4-port", "ex4-port-packages", "ex4-port-split", "ex4-port-buggy", "ex4-port-pandas",
+                     "ex4-python2"],
+    "blog-class": ["blog/original.py", "blog/half_loss.py", "blog/learning_rate.py", "blog/stale.py", "blog/python2.py",
+                   "blog-notebook"],
+}
+
+
+def _distinct_copy(src: Path, dst: Path, i: int) -> None:
+    """A copy of a submission whose files differ from every other copy's, so nothing is deduplicated or reused."""
+    import shutil
+
+    import nbformat
+
+    shutil.copytree(src, dst) if src.is_dir() else (dst.parent.mkdir(parents=True, exist_ok=True), shutil.copy(src, dst))
+    for f in ([dst] if dst.is_file() else sorted(dst.rglob("*"))):
+        if f.suffix == ".py":
+            f.write_text(f.read_text() + f"\n# copy {i}\n")
+        elif f.suffix == ".ipynb":
+            nb = nbformat.read(str(f), as_version=4)
+            nb.cells.append(nbformat.v4.new_code_cell(f"# copy {i}"))
+            nbformat.write(nb, str(f))
+
+
+def bench_realstyle(copies: int) -> dict:
+    """Submissions per second on the real-style files as found (folders, notebooks, Python 2, ...), --jobs 2."""
+    from grader.assignment import load
+    from grader.grade import Grader, grade_batch
+
+    real = ROOT / "examples" / "real-style"
+    out: dict = {"copies": copies, "by_assignment": {}}
+    total_n, total_s = 0, 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        for assignment, items in REAL_STYLE.items():
+            grader = Grader(load(assignment))
+            paths = []
+            for i in range(copies):
+                for item in items:
+                    dst = Path(tmp) / assignment / f"copy{i}" / item
+                    _distinct_copy(real / item, dst, i)
+                    paths.append(dst)
+            t = time.perf_counter()
+            results = grade_batch(grader, paths, 2, Path(tmp) / f"state-{assignment}")
+            seconds = time.perf_counter() - t
+            out["by_assignment"][assignment] = {"submissions": len(paths), "seconds": seconds,
+                                                "submissions_per_second": len(paths) / seconds,
+                                                "verdicts": {v: sum(r.verdict == v for r in results) for v in ("pass", "fail", "error")}}
+            total_n += len(paths)
+            total_s += seconds
+        out["sandbox"] = grader.sandbox_message
+    out["submissions"], out["seconds"], out["jobs=2 submissions_per_second"] = total_n, total_s, total_n / total_s
+    return out
+
+
 def bench_tests() -> dict:
     t = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=ROOT, capture_output=True, text=True)
@@ -283,6 +341,13 @@ def markdown(r: dict) -> str:
             if k.endswith("per_second"):
                 lines.append(f"| grader, canonical, {g['submissions']} submissions, {k.replace('_', ' ')} | {v:.2f} |")
         lines.append(f"| grader sandbox | {g['sandbox']} |")
+    if "realstyle" in r:
+        g = r["realstyle"]
+        for a, v in g["by_assignment"].items():
+            lines.append(f"| grader, real-style {a}, {v['submissions']} submissions, jobs=2 | {v['submissions_per_second']:.2f} "
+                         f"submissions/s ({v['verdicts']['pass']} pass, {v['verdicts']['fail']} fail, {v['verdicts']['error']} error) |")
+        lines.append(f"| grader, all real-style files (notebooks, folders, Python 2 included), {g['submissions']} submissions, "
+                     f"jobs=2 | {g['jobs=2 submissions_per_second']:.2f} submissions/s |")
     if "tests" in r:
         lines.append(f"| README test command wall time | {r['tests']['seconds']:.0f} s ({' '.join(r['tests']['summary'])}) |")
     return "\n".join(lines)
@@ -291,7 +356,7 @@ def markdown(r: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repeats and trials, and no test-suite timing")
-    parser.add_argument("--only", default="fullcheck,fastcheck,step,grader,tests")
+    parser.add_argument("--only", default="fullcheck,fastcheck,step,grader,realstyle,tests")
     args = parser.parse_args()
     parts = set(args.only.split(","))
     if args.quick:
@@ -309,6 +374,9 @@ def main() -> None:
     if "grader" in parts:
         print("grader throughput ...", file=sys.stderr)
         r["grader"] = bench_grader(20 if args.quick else 60)
+    if "realstyle" in parts:
+        print("grader throughput on real-style submissions ...", file=sys.stderr)
+        r["realstyle"] = bench_realstyle(1 if args.quick else 3)
     if "tests" in parts:
         print("README test command ...", file=sys.stderr)
         r["tests"] = bench_tests()

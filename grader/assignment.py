@@ -1,22 +1,28 @@
-"""Assignments: a TOML file per assignment, turned into probe cases with the contract's conventions.
+"""Assignments: one TOML file each, holding the contract (docs/assignments.md), the probes, points and limits.
 
-Bundled assignments (``grader/assignments/*.toml``) are selected by name; any other path works too.
+Bundled assignments (``grader/assignments/*.toml``) are selected by name, case-insensitively, before
+any path; any other TOML file works too.  Every key is checked: an unknown one is an error with the
+nearest known key, so a typo can neither hide a check nor drop a limit.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import importlib.util
+import os
+import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 
 from oracles.strategies import Case
 from reference import seeds
 
-from .contracts import CONTRACTS, Contract, spec_for
+from .contracts import ACCEPTABLE, DIAGNOSED, Contract, ContractError, Conventions, Encoder, Variant, output_kind, parse_form
 from .diagnose import Probe, make_probe
 from .sandbox import Limits
 
@@ -26,116 +32,377 @@ else:  # Python 3.10 (Ubuntu 22.04, Gradescope's default image): the same parser
     import tomli as tomllib
 
 BUNDLED = Path(__file__).with_name("assignments")
+#: Imported by starters of every year, needed by no graded code: stubbed unless an assignment says otherwise.
+DEFAULT_STUBS = ("matplotlib",)
+#: Python 2 compatibility imports, served as their Python 3 equivalents.
+SHIMS = ("past", "past.builtins")
+CHECKS = ("loss", "forward", "unmutated", "large_inputs", "steps")
+POINTS = {"gradient": 10.0, "loss": 5.0, "forward": 5.0, "unmutated": 5.0, "large_inputs": 5.0, "steps": 10.0}
+
+
+class AssignmentError(ValueError):
+    """An assignment file that cannot be used, with what was wrong, where, and what was expected."""
 
 
 @dataclass(frozen=True)
 class ProbeConfig:
     probe: Probe
     hidden: bool
+    reg: float  # the regularisation strength as the submission receives it
+
+    def case(self, variant: Variant) -> Case:
+        """This probe's network under ``variant``'s conventions (same parameters and data)."""
+        c = self.probe.case
+        return Case(variant.conventions.spec(c.spec.sizes, self.reg, c.batch), c.params, c.x, c.y)
+
+
+@dataclass(frozen=True)
+class Environment:
+    stub: tuple[str, ...] = ()
+    require: tuple[str, ...] = ()
+    default_stubs: bool = True
+
+    def stubs(self) -> dict[str, list[str]]:
+        inert = [*(DEFAULT_STUBS if self.default_stubs else ()), *self.stub]
+        return {"inert": list(dict.fromkeys(inert)), "shim": list(SHIMS) if self.default_stubs else []}
 
 
 @dataclass
 class Assignment:
     name: str
-    contract: Contract
     title: str
     module: str
+    contract: Contract
     limits: Limits
     points: dict[str, float]
     penalise_conventions: bool
+    alternative_credit: float
     large_inputs: bool
     steps: int
     probes: list[ProbeConfig]
     fingerprint: str
+    environment: Environment = field(default_factory=Environment)
     hidden_checks: set[str] = field(default_factory=set)
+    solution: Optional[Path] = None
+    path: Optional[Path] = None
 
 
 def bundled() -> list[str]:
     return sorted(p.stem for p in BUNDLED.glob("*.toml"))
 
 
-def _fail(where: str, message: str) -> ValueError:
-    return ValueError(f"assignment {where}: {message}")
+def resolve(name_or_path: str) -> Path:
+    """A bundled assignment by name (case-insensitive), else a TOML file by path.
+
+    A bare name is looked up among the bundled assignments first, so a folder of submissions that happens to
+    share the assignment's name never stands in for it; ``name.toml`` is a file when one exists there.
+    """
+    by_name = {p.stem.lower(): p for p in BUNDLED.glob("*.toml")}
+    key = name_or_path.lower().removesuffix(".toml")
+    bare = "/" not in name_or_path and os.sep not in name_or_path
+    path = Path(name_or_path)
+    if bare and key in by_name and not (name_or_path.lower().endswith(".toml") and path.is_file()):
+        return by_name[key]
+    if path.is_dir():
+        raise AssignmentError(f"--assignment: {name_or_path} is a folder; expected a bundled name ({', '.join(bundled())}) "
+                              "or a .toml file")
+    if path.is_file():
+        return path
+    near = difflib.get_close_matches(key, list(by_name), n=1, cutoff=0.5)
+    hint = f"; did you mean {by_name[near[0]].stem!r}?" if near else ""
+    if not bare or path.suffix:
+        raise AssignmentError(f"--assignment: file not found: {name_or_path}{hint}")
+    raise AssignmentError(f"--assignment: no bundled assignment {name_or_path!r}{hint or '.'} Bundled: {bundled()} "
+                          "(or give a path to a .toml file)")
 
 
-def _probe(contract: str, raw: dict[str, Any], where: str, lr: Optional[float]) -> Probe:
-    name = raw.get("name") or where
-    seed = int(raw.get("seed", 0))
-    gain = float(raw.get("gain", 1.0))
-    if contract == "cs231n-two-layer" and raw.get("toy"):
-        spec, params, X, Y = seeds.cs231n_toy(float(raw.get("reg", 0.05)))
-        return Probe(name, Case(spec, params, X, Y), lr, "the assignment's toy model and data")
-    if contract == "coursera-ex4" and raw.get("debug"):
-        spec, params, X, Y = seeds.ex4_debug(float(raw.get("lambda_", 0.0)))
-        return Probe(name, Case(spec, params, X, Y), lr, "checkNNGradients' debug network")
-    if contract == "blog-class":
-        n_in = int(raw.get("n_in", 3))
-        sizes, batch = (n_in, 4, 1), int(raw.get("batch", 4))
-        if raw.get("xor"):
-            x = np.array([[0, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1]], dtype=np.float64)
-            y = np.array([[0], [1], [1], [0]], dtype=np.float64)
-            rng = np.random.default_rng(seed)
-            params = {"W1": rng.random((3, 4)), "W2": rng.random((4, 1))}
-            return Probe(name, Case(spec_for(contract, (3, 4, 1)), params, x, y), lr, "seed 002's XOR data")
-    else:
-        if "sizes" not in raw:
-            raise _fail(where, "a probe needs sizes = [n_0, ..., n_L]")
-        sizes = tuple(int(s) for s in raw["sizes"])
-        batch = 1 if contract == "nielsen" else int(raw.get("batch", 1))
-    reg = float(raw.get("reg", raw.get("lambda_", 0.0)))
-    spec = spec_for(contract, sizes, reg=reg, batch=batch)
-    gains = {l: gain for l in range(1, spec.depth + 1)}
-    probe = make_probe(name, f"{spec.describe()}, batch {batch}", spec, batch, seed, lr, gains)
-    if contract in ("cs231n-two-layer", "coursera-ex4"):  # class labels, sent as integers, held one-hot
-        labels = np.random.default_rng(seed + 1).integers(0, sizes[-1], batch)
-        probe = Probe(name, Case(spec, probe.case.params, probe.case.x, np.eye(sizes[-1])[labels]), lr, probe.purpose)
-    return probe
+# --- strict reading -------------------------------------------------------------------------------------------
+
+
+def _keys(table: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    if not isinstance(table, dict):
+        raise AssignmentError(f"{where}: expected a table, got {type(table).__name__} {table!r}")
+    for key, value in table.items():
+        if key not in allowed:
+            near = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+            shown = f"[{key}]" if isinstance(value, dict) else repr(key)
+            raise AssignmentError(f"{where}: unknown key {shown}" + (f"; did you mean {near[0]!r}?" if near else "")
+                                  + f" (expected one of: {', '.join(allowed)})")
+
+
+def _get(table: Mapping[str, Any], key: str, kind: Any, where: str, default: Any = None) -> Any:
+    if key not in table:
+        return default
+    value = table[key]
+    ok = isinstance(value, kind) and not (isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)))
+    if not ok:
+        names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+        raise AssignmentError(f"{where}: {key} = {value!r}; expected {names}")
+    return value
+
+
+def _conventions(raw: Mapping[str, Any], where: str) -> Conventions:
+    network = raw.get("network", {})
+    layout = raw.get("layout", {})
+    _keys(network, ("activations", "hidden", "output", "loss", "reduction", "penalty", "penalise_biases", "learning_rate", "depth"),
+          f"{where} [network]")
+    _keys(layout, ("examples", "targets", "label_base", "weights", "biases", "bias_gradients", "parameters", "order",
+                   "weight_key", "bias_key"), f"{where} [layout]")
+    values: dict[str, Any] = {}
+    acts = network.get("activations")
+    if isinstance(acts, str):
+        values["hidden"] = values["output"] = acts
+    elif isinstance(acts, list):
+        values["layers"] = tuple(acts)
+        values["depth"] = len(acts)
+    elif acts is not None:
+        raise AssignmentError(f"{where} [network]: activations = {acts!r}; expected a name or a list of names")
+    for key in ("hidden", "output"):
+        if key in network:
+            values[key] = _get(network, key, str, f"{where} [network]")
+    for key in ("loss", "reduction", "penalty"):
+        if key in network:
+            values[key] = network[key]
+    values["penalise_biases"] = _get(network, "penalise_biases", bool, f"{where} [network]", False)
+    if "learning_rate" in network:
+        values["learning_rate"] = _get(network, "learning_rate", (int, float, str), f"{where} [network]")
+    if "depth" in network:
+        values["depth"] = _get(network, "depth", int, f"{where} [network]")
+    values.update({k: v for k, v in layout.items()})
+    conv = Conventions(**values)
+    conv.check(where)
+    return conv
+
+
+def _accept(raw: Mapping[str, Any], base: Conventions, where: str) -> dict[str, tuple]:
+    table = raw.get("accept", {})
+    _keys(table, ACCEPTABLE, f"{where} [accept]")
+    accept = {}
+    for key, values in table.items():
+        if not isinstance(values, list) or not values:
+            raise AssignmentError(f"{where} [accept]: {key} = {values!r}; expected a list of the other values accepted")
+        for v in values:
+            if v == getattr(base, key):
+                raise AssignmentError(f"{where} [accept]: {key} lists {v!r}, which is already the assignment's own convention")
+            try:
+                Conventions(**{**base.__dict__, key: v}).check(f"{where} [accept] {key}")
+            except ContractError as exc:
+                raise AssignmentError(str(exc)) from None
+        accept[key] = tuple(values)
+    return accept
+
+
+def _contract(raw: Mapping[str, Any], where: str) -> Contract:
+    conv = _conventions(raw, where)
+    entries = raw.get("entry")
+    if not isinstance(entries, list) or not entries:
+        raise AssignmentError(f"{where}: needs at least one [[entry]] (the function or class the submission defines)")
+    forms = tuple(parse_form(e, f"{where} [[entry]] #{i + 1}", _keys) for i, e in enumerate(entries))
+    feedback = raw.get("feedback", {})
+    _keys(feedback, ("names", "weight", "bias", "conventions"), f"{where} [feedback]")
+    diagnosed = _get(feedback, "conventions", list, f"{where} [feedback]", [])
+    for c in diagnosed:
+        if c not in DIAGNOSED:
+            near = difflib.get_close_matches(str(c), list(DIAGNOSED), n=1)
+            raise AssignmentError(f"{where} [feedback]: conventions lists {c!r}" + (f"; did you mean {near[0]!r}?" if near else "")
+                                  + f" (known: {', '.join(DIAGNOSED)})")
+    contract = Contract(forms, conv, _accept(raw, conv, where), dict(feedback.get("names", {})),
+                        _get(feedback, "weight", str, f"{where} [feedback]", ""), _get(feedback, "bias", str, f"{where} [feedback]", ""),
+                        tuple(diagnosed))
+    kinds = [{k for k in ("loss", "forward", "gradient", "update") if any(output_kind(s) == k for s in f.outputs())} for f in forms]
+    if any(k != kinds[0] for k in kinds):
+        raise AssignmentError(f"{where}: every [[entry]] form must give the same outputs (loss, forward, gradients or updates); "
+                              f"got {[sorted(k) for k in kinds]}")
+    if not kinds[0] & {"gradient", "update"}:
+        raise AssignmentError(f"{where}: the entry point returns no gradients (d_weights, d_params, d_W1, ...) and reads no "
+                              "updated weights, so there is nothing to grade")
+    return contract
+
+
+# --- probes -------------------------------------------------------------------------------------------------------
+
+
+def _seed002_xor(seed: int) -> tuple[tuple[int, ...], dict, np.ndarray, np.ndarray]:
+    x = np.array([[0, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1]], dtype=np.float64)
+    y = np.array([[0], [1], [1], [0]], dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    return (3, 4, 1), {"W1": rng.random((3, 4)), "W2": rng.random((4, 1))}, x, y
+
+
+def _published(example: Callable[[], tuple]) -> Callable[[int], tuple]:
+    """A worked example of ``reference.seeds`` as a data set (its parameters are fixed: the seed is unused)."""
+
+    def make(seed: int) -> tuple[tuple[int, ...], dict, np.ndarray, np.ndarray]:
+        spec, params, x, y = example()
+        return spec.sizes, params, x, y
+
+    return make
+
+
+#: Data sets of published assignments a probe may use (data = "..."): (sizes, parameters, x, y), and what they are.
+DATASETS = {
+    "cs231n-toy": (_published(seeds.cs231n_toy), "the assignment's toy model and data"),
+    "ex4-debug": (_published(seeds.ex4_debug), "checkNNGradients' debug network"),
+    "seed002-xor": (_seed002_xor, "seed 002's XOR data"),
+}
+
+
+def _probe(contract: Contract, raw: Mapping[str, Any], where: str, onehot: bool) -> ProbeConfig:
+    _keys(raw, ("name", "sizes", "batch", "seed", "gain", "reg", "hidden", "data"), where)
+    name = _get(raw, "name", str, where, f"probe-{where.rsplit('#', 1)[-1]}")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
+        raise AssignmentError(f"{where}: name = {name!r}; expected letters, digits, '.', '_' or '-' (it names a folder)")
+    seed = _get(raw, "seed", int, where, 0)
+    reg = float(_get(raw, "reg", (int, float), where, 0.0))
+    conv = contract.conventions
+    lr = float(conv.learning_rate) * conv.scale if contract.reads_updates and conv.learning_rate != "any" else (
+        conv.scale if contract.reads_updates else None)
+    try:
+        if "data" in raw:
+            data = _get(raw, "data", str, where)
+            if data not in DATASETS:
+                raise AssignmentError(f"{where}: data = {data!r}; expected one of {list(DATASETS)}")
+            make, purpose = DATASETS[data]
+            sizes, params, x, y = make(seed)
+            spec = conv.spec(sizes, reg, x.shape[0])
+            probe = Probe(name, Case(spec, {k: v for k, v in params.items() if k in spec.param_shapes()}, x, y), lr, purpose)
+        else:
+            if "sizes" not in raw:
+                raise AssignmentError(f"{where}: a probe needs sizes = [n_0, ..., n_L] (or data = a named data set)")
+            sizes = tuple(_get(raw, "sizes", list, where))
+            batch = _get(raw, "batch", int, where, 1)
+            spec = conv.spec(sizes, reg, batch)
+            gain = float(_get(raw, "gain", (int, float), where, 1.0))
+            probe = make_probe(name, f"{spec.describe()}, batch {batch}", spec, batch, seed, lr,
+                               {l: gain for l in range(1, spec.depth + 1)})
+            if onehot:  # class labels, sent as integers, held one-hot
+                labels = np.random.default_rng(seed + 1).integers(0, sizes[-1], batch)
+                probe = Probe(name, Case(spec, probe.case.params, probe.case.x, np.eye(sizes[-1])[labels]), lr, probe.purpose)
+    except (ValueError, TypeError) as exc:
+        if isinstance(exc, AssignmentError):
+            raise
+        raise AssignmentError(f"{where}: {exc}") from None
+    if conv.depth is not None and probe.case.spec.depth != conv.depth:
+        raise AssignmentError(f"{where}: this contract's network has {conv.depth} layers; sizes "
+                              f"{list(probe.case.spec.sizes)} has {probe.case.spec.depth}")
+    return ProbeConfig(probe, bool(_get(raw, "hidden", bool, where, False)), reg)
+
+
+#: The tables that make up a contract: what ``contract = "NAME"`` takes from a bundled assignment.
+CONTRACT_TABLES = ("network", "layout", "entry", "accept", "feedback", "environment")
+
+
+def _inherit(raw: dict[str, Any], base: str, where: str) -> dict[str, Any]:
+    """``contract = "canonical"``: the bundled assignment's contract tables, unless this file gives its own."""
+    if base.lower() not in {b.lower() for b in bundled()}:
+        near = difflib.get_close_matches(base, bundled(), n=1, cutoff=0.5)
+        raise AssignmentError(f"{where}: contract = {base!r}; expected a bundled assignment whose contract to use: "
+                              f"{bundled()}" + (f"; did you mean {near[0]!r}?" if near else ""))
+    parent = tomllib.loads(resolve(base).read_text(encoding="utf-8"))
+    out = {k: v for k, v in raw.items() if k != "contract"}
+    for table in CONTRACT_TABLES:
+        if table not in out and table in parent:
+            out[table] = parent[table]
+    out.setdefault("module", parent.get("module", "submission"))
+    return out
 
 
 def load(name_or_path: str) -> Assignment:
-    """An assignment by bundled name (``canonical``, ...) or by path to a TOML file."""
-    path = Path(name_or_path)
-    if not path.suffix and not path.exists():
-        path = BUNDLED / f"{name_or_path}.toml"
-        if not path.exists():
-            raise ValueError(f"--assignment: no bundled assignment {name_or_path!r}; bundled: {bundled()} (or give a path to a .toml file)")
-    if not path.exists():
-        raise ValueError(f"--assignment: file not found: {name_or_path}")
+    """An assignment by bundled name (``canonical``, ...) or by path to a TOML file, every key checked."""
+    path = resolve(name_or_path)
     text = path.read_bytes()
+    where = path.name
     try:
         raw = tomllib.loads(text.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise _fail(str(path), f"not valid TOML: {exc}") from None
-    contract_name = raw.get("contract")
-    if contract_name not in CONTRACTS:
-        raise _fail(str(path), f"contract: expected one of {list(CONTRACTS)}, got {contract_name!r}")
-    contract = CONTRACTS[contract_name]
+        raise AssignmentError(f"assignment {path}: not valid TOML: {exc}") from None
+    _keys(raw, ("name", "title", "module", "solution", "contract", "hidden_checks", "network", "layout", "entry", "accept",
+                "feedback", "environment", "grading", "points", "limits", "probe"), where)
+    if "contract" in raw:
+        raw = _inherit(raw, _get(raw, "contract", str, where), where)
+    try:
+        contract = _contract(raw, where)
+    except ContractError as exc:
+        raise AssignmentError(str(exc)) from None
     limits_raw = raw.get("limits", {})
-    unknown = set(limits_raw) - set(Limits.__dataclass_fields__)
-    if unknown:
-        raise _fail(str(path), f"[limits]: unknown keys {sorted(unknown)}; expected {sorted(Limits.__dataclass_fields__)}")
+    _keys(limits_raw, tuple(f.name for f in fields(Limits)), f"{where} [limits]")
     grading = raw.get("grading", {})
-    probes_raw = raw.get("probe", [])
+    _keys(grading, ("penalise_conventions", "alternative_credit", "large_inputs", "steps"), f"{where} [grading]")
+    points_raw = raw.get("points", {})
+    _keys(points_raw, tuple(POINTS), f"{where} [points]")
+    points = dict(POINTS)
+    points.update({k: float(_get(points_raw, k, (int, float), f"{where} [points]")) for k in points_raw})
+    env_raw = raw.get("environment", {})
+    _keys(env_raw, ("stub", "require", "default_stubs"), f"{where} [environment]")
+    environment = Environment(tuple(_get(env_raw, "stub", list, f"{where} [environment]", [])),
+                              tuple(_get(env_raw, "require", list, f"{where} [environment]", [])),
+                              _get(env_raw, "default_stubs", bool, f"{where} [environment]", True))
+    for package in environment.require:
+        if importlib.util.find_spec(package.split(".")[0]) is None:
+            raise AssignmentError(f"{where} [environment]: the assignment requires {package!r}, which is not installed where "
+                                  f"bpcheck runs: pip install {package.split('.')[0]}")
+    hidden_checks = _get(raw, "hidden_checks", list, where, [])
+    for h in hidden_checks:
+        if h not in CHECKS:
+            near = difflib.get_close_matches(str(h), CHECKS, n=1)
+            raise AssignmentError(f"{where}: hidden_checks lists {h!r}" + (f"; did you mean {near[0]!r}?" if near else "")
+                                  + f" (expected some of {list(CHECKS)}; probes are hidden with hidden = true)")
+    steps = _get(grading, "steps", int, f"{where} [grading]", 1)
+    if steps < 1 or (steps > 1 and not contract.reads_updates):
+        raise AssignmentError(f"{where} [grading]: steps = {steps}; expected 1, or more only for a contract that reads "
+                              "weights back after a training step")
+    credit = float(_get(grading, "alternative_credit", (int, float), f"{where} [grading]", 1.0))
+    if not 0 <= credit <= 1:
+        raise AssignmentError(f"{where} [grading]: alternative_credit = {credit}; expected a fraction in [0, 1]")
+    probes_raw = _get(raw, "probe", list, where, [])
     if not probes_raw:
-        raise _fail(str(path), "needs at least one [[probe]]")
-    probes = [ProbeConfig(_probe(contract_name, p, f"[[probe]] #{i + 1}", contract.lr), bool(p.get("hidden", False)))
-              for i, p in enumerate(probes_raw)]
+        raise AssignmentError(f"{where}: needs at least one [[probe]]")
+    variants = contract.variants()
+    onehot = any(v.conventions.targets != "values" for v in variants)
+    probes = [_probe(contract, p, f"{where} [[probe]] #{i + 1}", onehot) for i, p in enumerate(probes_raw)]
     names = [p.probe.name for p in probes]
     if len(set(names)) != len(names):
-        raise _fail(str(path), f"probe names must be unique, got {names}")
-    points = {"gradient": 10.0, "loss": 5.0, "forward": 5.0, "unmutated": 5.0, "large_inputs": 5.0, "steps": 10.0}
-    points.update({k: float(v) for k, v in raw.get("points", {}).items()})
+        raise AssignmentError(f"{where}: probe names must be unique, got {names}")
+    _check_variants(contract, variants, probes, where)
+    solution = _get(raw, "solution", str, where)
     return Assignment(
-        name=str(raw.get("name", path.stem)),
+        name=str(_get(raw, "name", str, where, path.stem)),
         contract=contract,
-        title=str(raw.get("title", path.stem)),
-        module=str(raw.get("module", "submission")),
+        title=str(_get(raw, "title", str, where, path.stem)),
+        module=str(_get(raw, "module", str, where, "submission")),
         limits=Limits(**limits_raw),
         points=points,
-        penalise_conventions=bool(grading.get("penalise_conventions", True)),
-        large_inputs=bool(grading.get("large_inputs", False)),
-        steps=int(grading.get("steps", 1)),
+        penalise_conventions=_get(grading, "penalise_conventions", bool, f"{where} [grading]", True),
+        alternative_credit=credit,
+        large_inputs=_get(grading, "large_inputs", bool, f"{where} [grading]", False),
+        steps=steps,
         probes=probes,
         fingerprint=hashlib.sha256(text).hexdigest()[:16],
-        hidden_checks=set(raw.get("hidden_checks", [])),
+        environment=environment,
+        hidden_checks=set(hidden_checks),
+        solution=(path.parent / solution).resolve() if solution else None,
+        path=path,
     )
+
+
+MAX_VARIANTS = 32
+
+
+def _check_variants(contract: Contract, variants: list[Variant], probes: list[ProbeConfig], where: str) -> None:
+    """Every accepted combination must be a valid network on every probe, and every argument must be buildable."""
+    if len(variants) > MAX_VARIANTS:
+        raise AssignmentError(f"{where} [accept]: {len(variants)} combinations of conventions; at most {MAX_VARIANTS} "
+                              "(each is tried on every probe)")
+    for v in variants:
+        for pc in probes:
+            try:
+                case = pc.case(v)
+                enc = Encoder(v.conventions, case, pc.reg)
+                for form in contract.forms:
+                    contract.ops(form, enc, 1)
+            except (ValueError, ContractError) as exc:
+                label = f" (accepted: {v.words()})" if v.choices else ""
+                raise AssignmentError(f"{where} [[probe]] {pc.probe.name!r}{label}: {exc}") from None
+
+
+__all__ = ["Assignment", "AssignmentError", "ProbeConfig", "bundled", "load", "resolve"]

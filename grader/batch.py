@@ -26,7 +26,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 SUBMISSION_SUFFIXES = (".py", ".ipynb")
 METADATA = "submission_metadata.yml"
@@ -88,10 +88,14 @@ def _id(arg: str) -> str:
     return PurePosixPath(os.path.normpath(arg).replace(os.sep, "/")).as_posix()
 
 
-def expand(args: Sequence[str], module: str, single: bool = False) -> Batch:
+def expand(args: Sequence[str], module: str, single: bool = False,
+           is_submission: Optional[Callable[[Path], bool]] = None) -> Batch:
     """The submissions that ``args`` name; a missing or unreadable input is an item with an ``error``, never an abort.
 
     ``single``: each argument is one submission as it is (an autograder's submission folder), never a class.
+    ``is_submission``: whether a folder or zip holds a submission (defines the entry point somewhere); with it, a
+    folder whose code sits in sub-folders (``cs231n/classifiers/neural_net.py``, ``ex2/`` beside ``ex4/``) is one
+    submission unless two of its sub-folders, or every one of them, are submissions.
     """
     batch = Batch()
     seen: set[str] = set()
@@ -100,7 +104,7 @@ def expand(args: Sequence[str], module: str, single: bool = False) -> Batch:
             if single:
                 found = [Item(_id(arg), Path(arg)) if os.path.lexists(arg) else Item(_id(arg), None, (), f"not found: {arg}")]
             else:
-                found = _expand_one(arg, module, batch)
+                found = _expand_one(arg, module, batch, is_submission)
         except (OSError, zipfile.BadZipFile, ValueError) as exc:
             found = [Item(_id(arg), None, (), f"cannot read {arg}: {exc}")]
         for item in found:
@@ -112,7 +116,7 @@ def expand(args: Sequence[str], module: str, single: bool = False) -> Batch:
     return batch
 
 
-def _expand_one(arg: str, module: str, batch: Batch) -> list[Item]:
+def _expand_one(arg: str, module: str, batch: Batch, is_submission: Optional[Callable[[Path], bool]] = None) -> list[Item]:
     path, sid = Path(arg), _id(arg)
     if not os.path.lexists(path):
         return [Item(sid, None, (), f"not found: {arg}")]
@@ -130,7 +134,7 @@ def _expand_one(arg: str, module: str, batch: Batch) -> list[Item]:
         names = [p.name for p in path.iterdir()]
         if _lms_groups(names):
             return _lms(sid, path, batch)
-        members = _class_members(path)
+        members = _class_members(path, is_submission)
         if members:
             batch.notes.append(f"{sid}/ holds {len(members)} submissions (no submission file at its top level): "
                                f"each sub-folder is graded as one (pass {sid}/* to say so explicitly)")
@@ -142,12 +146,21 @@ def _expand_one(arg: str, module: str, batch: Batch) -> list[Item]:
     return [Item(sid, path)]
 
 
-def _class_members(path: Path) -> list[Path]:
-    """The sub-folders and zips of a folder that has no submission file at its top level; else []."""
+def _class_members(path: Path, is_submission: Optional[Callable[[Path], bool]] = None) -> list[Path]:
+    """The sub-folders and zips of a folder that has no submission file at its top level; else [].
+
+    With ``is_submission``, only when at least two members are submissions, or every member is and none is a
+    Python package (a package is a submission's code, not a student's folder).
+    """
     entries = sorted((p for p in path.iterdir() if not p.name.startswith((".", "__"))), key=lambda p: p.name)
     if any(p.is_file() and p.suffix.lower() in SUBMISSION_SUFFIXES for p in entries):
         return []
-    return [p for p in entries if (p.is_dir() and not p.is_symlink()) or (p.is_file() and p.suffix.lower() == ".zip")]
+    members = [p for p in entries if (p.is_dir() and not p.is_symlink()) or (p.is_file() and p.suffix.lower() == ".zip")]
+    if is_submission is None or not members:
+        return members
+    packages = [m for m in members if m.is_dir() and (m / "__init__.py").is_file()]
+    found = [m for m in members if m not in packages and is_submission(m)]
+    return members if len(found) >= 2 or (len(found) == len(members) and not packages) else []
 
 
 # -- zips ------------------------------------------------------------------------------------------------

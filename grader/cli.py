@@ -136,6 +136,7 @@ def _grade(args: argparse.Namespace) -> int:
 
     from .batch import expand, load_index, save_index
     from .grade import Grader, grade_batch
+    from .submission import mentions_entry
     from .report import clean, identical_groups
 
     err = Console(stderr=True, highlight=False)
@@ -146,7 +147,9 @@ def _grade(args: argparse.Namespace) -> int:
         _say(err, "bpcheck grade: give at least one SUBMISSION (a .py file, a folder, a class folder or an export zip)", "red")
         return 2
     per_file = args.format in ("gradescope", "prairielearn")
-    with expand(args.submissions, assignment.module, single=args.as_is) as batch:
+    forms = [f.requires for f in assignment.contract.forms]
+    with expand(args.submissions, assignment.module, single=args.as_is,
+                is_submission=lambda p: mentions_entry(p, forms)) as batch:
         for note in batch.notes:
             _say(err, f"note: {note}")
         items = batch.items
@@ -168,7 +171,7 @@ def _grade(args: argparse.Namespace) -> int:
 
         try:
             grader = Grader(assignment, args.sandbox)
-        except SandboxUnavailable as exc:
+        except (SandboxUnavailable, ValueError) as exc:  # ValueError: an unknown mode in $BPCHECK_SANDBOX
             _say(err, f"bpcheck grade: {exc}", "red")
             return 2
         if not grader.sandbox.contained:
@@ -315,6 +318,38 @@ def _load_assignment(args: argparse.Namespace, err: Console):
         return None
 
 
+def _assignment_check(args: argparse.Namespace) -> int:
+    """Validate an assignment file, then grade its solution against it: the solution must pass with every point."""
+    from .grade import Grader
+    from .sandbox import SandboxUnavailable
+
+    err = Console(stderr=True, highlight=False)
+    args.assignment, args.command = args.file, "assignment check"
+    a = _load_assignment(args, err)
+    if a is None:
+        return 2
+    variants = a.contract.variants()
+    print(f"{a.path}: valid. {a.title} ({a.name}): {len(a.probes)} probes, "
+          f"{len(a.contract.forms)} entry form(s), {len(variants)} accepted combination(s) of conventions")
+    for v in variants[1:]:
+        print(f"  also accepted: {v.words()}")
+    solution = Path(args.solution) if args.solution else a.solution
+    if solution is None:
+        print("no solution to grade: add solution = \"path/to/solution.py\" to the file, or pass --solution")
+        return 0
+    try:
+        grader = Grader(a, args.sandbox)
+    except (SandboxUnavailable, ValueError) as exc:
+        _say(err, f"bpcheck assignment check: {exc}", "red")
+        return 2
+    r = grader.grade(solution)
+    print(f"solution {solution}: {r.verdict} {r.score:g}/{r.max_score:g}: {r.message}")
+    for c in r.checks:
+        if not c.passed:
+            print(f"  {c.name}: {c.output}")
+    return 0 if r.verdict == "pass" and r.score == r.max_score else 1
+
+
 def _autograder(args: argparse.Namespace) -> int:
     from .gradescope import build_zip
 
@@ -397,9 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--assignment", required=True, metavar="NAME|PATH",
                    help="a bundled assignment (canonical, blog-class, nielsen, cs231n-two-layer, coursera-ex4) or a TOML file")
     g.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")
-    g.add_argument("--sandbox", choices=["auto", "bubblewrap", "process", "none"], default="auto",
-                   help="how submissions are contained: auto (default) is bubblewrap when it starts here, else process "
-                   "(needs root: each submission as its own unprivileged uid); none only for code you trust")
+    g.add_argument("--sandbox", choices=["auto", "bubblewrap", "process", "none"], default=os.environ.get("BPCHECK_SANDBOX") or "auto",
+                   help="how submissions are contained: auto (default, or $BPCHECK_SANDBOX) is bubblewrap when it starts here, "
+                   "else process (needs root: each submission as its own unprivileged uid); none only for code you trust")
     g.add_argument("--state", metavar="DIR", help="where each result is saved as it finishes, for resuming "
                    "(default bpcheck-state/ASSIGNMENT)")
     g.add_argument("--force", action="store_true", help="regrade, ignoring results saved by earlier runs")
@@ -418,6 +453,15 @@ def build_parser() -> argparse.ArgumentParser:
     gd = sub.add_parser("golden", help="export the golden data set (JSON, with provenance and published digits)")
     gd.add_argument("--out", metavar="PATH", help="write here instead of standard output")
     gd.set_defaults(func=_golden)
+
+    asg = sub.add_parser("assignment", help="work with assignment files (docs/assignments.md)")
+    asg_sub = asg.add_subparsers(dest="action", required=True)
+    chk = asg_sub.add_parser("check", help="validate an assignment TOML and grade its solution against it")
+    chk.add_argument("file", metavar="NAME|PATH", help="a bundled assignment or a TOML file")
+    chk.add_argument("--solution", metavar="PATH", help="the solution to grade (default: the file's solution = ...)")
+    chk.add_argument("--sandbox", choices=["auto", "bubblewrap", "process", "none"], default=os.environ.get("BPCHECK_SANDBOX") or "auto",
+                     help="how the solution is contained (as for bpcheck grade)")
+    chk.set_defaults(func=_assignment_check)
 
     z = sub.add_parser("autograder", help="build a Gradescope autograder zip (setup.sh + run_autograder) for an assignment")
     z.add_argument("--assignment", required=True, metavar="NAME|PATH")

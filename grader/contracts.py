@@ -1,25 +1,331 @@
-"""The five assignment contracts, seen from the grader: what to send in, and how to read what comes back.
+"""Contracts as data: how a submission is called, and how its outputs are read back.
 
-Each contract translates between the student's layout and conventions and the reference's
-(``z = a @ W + b``, W (n_in, n_out), ½Σ(a − y)² or the named loss, l2 = λ with (λ/2)ΣW²):
+A contract is written in an assignment's TOML file (docs/assignments.md) and has three parts:
 
-- ``inputs(case)``: the arrays the runner passes to the student's entry points;
-- ``read(case, arrays)``: the student's outputs as a ``Reading`` in the reference's layout and
-  convention (its ``errors`` name the student's array, the expected and the actual shape);
-- ``names``: the student's own name for each of our parameter arrays, for feedback.
+- ``Conventions``: the network (activations, loss, reduction, regularisation penalty, learning rate)
+  and the layout (examples as rows or columns, targets as values or labels 0..K−1 / 1..K, weights
+  (n_in, n_out) or (n_out, n_in), biases as vectors, rows, columns or a column of an augmented
+  matrix, parameters as lists, a dict or one unrolled vector in C or F order);
+- ``Form``s: the entry point (a function, or a class with constructor arguments and attributes to
+  set) and its calls, with argument expressions (``x``, ``weights``, ``sizes[0]``, ``reg`` ...) and
+  return patterns (``["loss", "d_params"]``, ``["d_biases", "d_weights"]``, or weights read back
+  after a training step);
+- accepted alternatives: any convention may list other values an assignment accepts.
 
-The calls themselves live in ``runner.py``, which runs inside the sandbox.
+``Encoder`` turns a probe (reference layout: z = a @ W + b, W (n_in, n_out), rows are examples)
+into the submission's arguments; ``decode`` turns what came back into a ``Reading`` in the
+reference's layout and convention.  The runner (runner.py) executes the operations and knows
+nothing of any of this.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Optional
+import itertools
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Mapping, Optional, Union
 
 import numpy as np
 
 from oracles.strategies import Case
-from reference import NetworkSpec
+from reference import Backprop, NetworkSpec, forward
+from reference.spec import ACTIVATIONS
+
+from .diagnose import Convention, Terms
+
+#: A contract's loss: (the reference's loss, the factor s with contract objective = s · reference objective).
+LOSSES = {"half_sse": ("half_sse", 1.0), "sse": ("half_sse", 2.0), "mse": ("mse", 1.0), "bce": ("bce", 1.0),
+          "softmax_ce": ("softmax_ce", 1.0)}
+#: A penalty written with the strength ``reg``, as the l2 of "the objective adds (l2/2)·ΣW²", for batch size m.
+PENALTIES = {
+    "reg/2*sum(W^2)": lambda reg, m: reg,
+    "reg*sum(W^2)": lambda reg, m: 2 * reg,
+    "reg/(2m)*sum(W^2)": lambda reg, m: reg / m,
+    "reg/m*sum(W^2)": lambda reg, m: 2 * reg / m,
+}
+BIAS_SHAPES = ("vector", "row", "column")
+AUGMENTED = {"first_column": "out_in", "last_column": "out_in", "first_row": "in_out", "last_row": "in_out"}
+CHOICES: dict[str, tuple] = {
+    "loss": tuple(LOSSES),
+    "reduction": ("mean", "sum"),
+    "penalty": tuple(PENALTIES),
+    "examples": ("rows", "columns"),
+    "targets": ("values", "labels", "label_column"),
+    "label_base": (0, 1),
+    "weights": ("in_out", "out_in"),
+    "biases": (*BIAS_SHAPES, *AUGMENTED, "none"),
+    "bias_gradients": ("same", *BIAS_SHAPES),
+    "parameters": ("lists", "dict", "unrolled"),
+    "order": ("C", "F"),
+}
+#: Keys an assignment may list alternatives for, in [accept].
+ACCEPTABLE = (*CHOICES, "penalise_biases", "learning_rate", "hidden", "output")
+
+INPUT_SYMBOLS = ("x", "y", "weights", "biases", "params", "sizes", "depth", "batch", "reg", "learning_rate",
+                 "d_output", "d_scores")
+OUTPUT_SYMBOLS = ("loss", "output", "scores", "d_weights", "d_biases", "d_params", "weights", "biases", "params")
+_LAYER = re.compile(r"(d_)?([Wb])(\d+)")
+_SIZE = re.compile(r"sizes\[(-?\d+)\]")
+
+
+class ContractError(ValueError):
+    """A contract that cannot work: the message names the key, what was expected and what was found."""
+
+
+# --- conventions ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """Everything about the network and the layout that two correct submissions may disagree on."""
+
+    hidden: str = "sigmoid"
+    output: str = "sigmoid"
+    layers: tuple[str, ...] = ()  # one activation per layer, for a contract of fixed depth
+    loss: str = "half_sse"
+    reduction: str = "mean"
+    penalty: str = "reg/2*sum(W^2)"
+    penalise_biases: bool = False
+    learning_rate: Union[float, str] = 1.0  # "any": fitted from the submission's own step
+    depth: Optional[int] = None
+    examples: str = "rows"
+    targets: str = "values"
+    label_base: int = 0
+    weights: str = "in_out"
+    biases: str = "vector"
+    bias_gradients: str = "same"
+    parameters: str = "lists"
+    order: str = "C"
+    weight_key: str = "W{l}"
+    bias_key: str = "b{l}"
+
+    def check(self, where: str) -> None:
+        for key, allowed in CHOICES.items():
+            if getattr(self, key) not in allowed:
+                raise ContractError(f"{where}: {key} = {getattr(self, key)!r}; expected one of {list(allowed)}")
+        for name in (self.hidden, self.output, *self.layers):
+            if name not in ACTIVATIONS:
+                raise ContractError(f"{where}: activation {name!r}; expected one of {list(ACTIVATIONS)}")
+        if self.biases in AUGMENTED and self.weights != AUGMENTED[self.biases]:
+            raise ContractError(f"{where}: biases = {self.biases!r} needs weights = {AUGMENTED[self.biases]!r}, "
+                                f"got {self.weights!r}")
+        if self.layers and self.depth not in (None, len(self.layers)):
+            raise ContractError(f"{where}: depth = {self.depth} but {len(self.layers)} activations are listed")
+        lr = self.learning_rate
+        if not (lr == "any" or (isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0)):
+            raise ContractError(f"{where}: learning_rate = {lr!r}; expected a number > 0 or \"any\"")
+
+    @property
+    def has_bias(self) -> bool:
+        return self.biases != "none"
+
+    @property
+    def augmented(self) -> bool:
+        return self.biases in AUGMENTED
+
+    @property
+    def scale(self) -> float:
+        """s: the contract's objective is s times the reference's (Σ(a − y)² is twice ½Σ(a − y)²)."""
+        return LOSSES[self.loss][1]
+
+    def l2(self, reg: float, batch: int) -> float:
+        """The contract's own l2 (its objective adds (l2/2)·ΣW²) for strength ``reg`` and batch size ``batch``."""
+        return PENALTIES[self.penalty](reg, batch)
+
+    def spec(self, sizes: tuple[int, ...], reg: float, batch: int) -> NetworkSpec:
+        """The reference's network for these conventions: the contract's objective divided by s."""
+        L = len(sizes) - 1
+        acts = self.layers or (self.hidden,) * (L - 1) + (self.output,)
+        return NetworkSpec(tuple(sizes), acts, LOSSES[self.loss][0], self.reduction, l2=self.l2(reg, batch) / self.scale,
+                           bias=self.has_bias)
+
+    # -- shapes in the submission's layout --
+
+    def weight_shape(self, n_in: int, n_out: int) -> tuple[int, int]:
+        extra = 1 if self.augmented else 0
+        return (n_out, n_in + extra) if self.weights == "out_in" else (n_in + extra, n_out)
+
+    def bias_shape(self, n: int, gradient: bool = False) -> tuple[int, ...]:
+        kind = self.bias_gradients if gradient and self.bias_gradients != "same" else self.biases
+        return {"vector": (n,), "row": (1, n), "column": (n, 1)}[kind]
+
+    def to_student(self, W: np.ndarray, b: Optional[np.ndarray]) -> tuple[np.ndarray, Optional[np.ndarray]]:
+        """One layer's (W, b), reference layout, in the submission's: (weight matrix, bias or None when augmented)."""
+        Ws = W.T if self.weights == "out_in" else W
+        if b is None:
+            return np.array(Ws), None
+        if self.augmented:
+            first = self.biases.startswith("first")
+            if self.weights == "out_in":
+                return np.column_stack([b, Ws] if first else [Ws, b]), None
+            return np.vstack([b[None, :], Ws] if first else [Ws, b[None, :]]), None
+        return np.array(Ws), b.reshape(self.bias_shape(b.size))
+
+    def from_student(self, Ws: np.ndarray) -> tuple[np.ndarray, Optional[np.ndarray]]:
+        """A weight matrix of the submission's shape back to (W, b or None), reference layout."""
+        b = None
+        if self.augmented:
+            first = self.biases.startswith("first")
+            if self.weights == "out_in":
+                b, Ws = (Ws[:, 0], Ws[:, 1:]) if first else (Ws[:, -1], Ws[:, :-1])
+            else:
+                b, Ws = (Ws[0, :], Ws[1:, :]) if first else (Ws[-1, :], Ws[:-1, :])
+        return (Ws.T if self.weights == "out_in" else Ws), b
+
+
+def describe(key: str, value: Any) -> str:
+    """A convention in words, for 'correct, with ...'."""
+    words = {
+        ("label_base", 1): "labels numbered 1..K", ("label_base", 0): "labels numbered 0..K−1",
+        ("order", "F"): "parameters unrolled in Fortran (column-major) order", ("order", "C"): "parameters unrolled in C (row-major) order",
+        ("targets", "label_column"): "labels as a column (m, 1)", ("targets", "labels"): "labels as a vector (m,)",
+        ("targets", "values"): "targets shaped like the output",
+        ("examples", "columns"): "examples as columns", ("examples", "rows"): "examples as rows",
+        ("weights", "out_in"): "weights shaped (n_out, n_in)", ("weights", "in_out"): "weights shaped (n_in, n_out)",
+        ("loss", "sse"): "the loss Σ(a − y)² (no ½)", ("loss", "half_sse"): "the loss ½Σ(a − y)²",
+        ("loss", "mse"): "the mean squared error", ("loss", "bce"): "the cross-entropy loss",
+        ("loss", "softmax_ce"): "the softmax cross-entropy loss",
+        ("reduction", "sum"): "the loss summed over the batch", ("reduction", "mean"): "the loss averaged over the batch",
+        ("penalise_biases", True): "biases regularised too", ("penalise_biases", False): "biases not regularised",
+    }
+    if (key, value) in words:
+        return words[(key, value)]
+    if key == "penalty":
+        return "the penalty " + value.replace("*sum(W^2)", "·ΣW²").replace("reg/2", "½·reg").replace("reg/(2m)", "reg/(2m)")
+    if key in ("biases", "bias_gradients"):
+        shape = {"vector": "(n,)", "row": "(1, n)", "column": "(n, 1)"}.get(value, value.replace("_", " "))
+        return f"{'bias gradients' if key == 'bias_gradients' else 'biases'} shaped {shape}"
+    if key == "learning_rate":
+        return f"a learning rate of {value:g}" if value != "any" else "its own learning rate"
+    if key in ("hidden", "output"):
+        return f"{value} on the {key} layer{'s' if key == 'hidden' else ''}"
+    return f"{key} = {value}"
+
+
+# --- conventions the diagnosis names when a submission does not follow any accepted one ---------------------
+
+
+def _labels_from_one(case: Case) -> Case:
+    """Y = eye(K)[y - 1]: every label read one class down, label 0 wrapping round to the last class."""
+    return replace(case, y=np.roll(case.y, -1, axis=1))
+
+
+def _labels_one_to_k(case: Case) -> Case:
+    """Y[:, k - 1] = (y == k) for k = 1..K: label j read as class j − 1, label 0 as no class at all."""
+    y = np.zeros_like(case.y)
+    y[:, :-1] = case.y[:, 1:]
+    return replace(case, y=y)
+
+
+def _half_penalty(case: Case) -> Case:
+    return replace(case, spec=replace(case.spec, l2=case.spec.l2 / 2))
+
+
+def unrolled_in_other_order(conv: "Conventions", case: Case, grads: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """What bpcheck reads, in ``conv``'s layout, from gradients unrolled in the other order (C for F, F for C)."""
+    enc = Encoder(replace(conv, order="F" if conv.order == "C" else "C"), case, 0.0)
+    pieces = []
+    for l in range(1, case.spec.depth + 1):
+        W, b = enc.conv.to_student(grads[f"W{l}"], grads.get(f"b{l}"))
+        pieces += [W.ravel(order=enc.conv.order)] + ([b.ravel(order=enc.conv.order)] if b is not None else [])
+    reading = Reading()
+    out = Contract((Form(),), conv)._params("d_params", "", Encoder(conv, case, 0.0), {"d_params": np.concatenate(pieces)}, reading)
+    return out if not reading.errors else dict(grads)
+
+
+#: Ways of being differently right that a diagnosis recognises in a submission that follows no accepted combination
+#: (an assignment lists those it wants named in [feedback] conventions); each completes "correct if ...".
+DIAGNOSED: dict[str, Callable[["Conventions"], Convention]] = {
+    "labels-1..K": lambda conv: Convention(
+        "labels-1..K", "labels run 1..K (Y = eye(K)[y - 1]); this assignment's run 0..K−1", case=_labels_from_one),
+    "labels-y==k": lambda conv: Convention(
+        "labels-y==k", "labels run 1..K (Y[:, k-1] = (y == k)); this assignment's run 0..K−1", case=_labels_one_to_k),
+    "unroll-columns": lambda conv: Convention(
+        "unroll-columns", f"grad is read column by column (order='F'); this assignment unrolls row by row (C order)",
+        read=lambda case, grads: unrolled_in_other_order(conv, case, grads)),
+    "reg-2016": lambda conv: Convention(
+        "reg-2016", "the penalty is the 2016 0.5·reg·ΣW²; this assignment's is reg·ΣW²", case=_half_penalty),
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One combination of accepted conventions; ``choices`` are those that differ from the assignment's own."""
+
+    conventions: Conventions
+    choices: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def default(self) -> bool:
+        return not self.choices
+
+    def words(self, fitted_lr: Optional[float] = None) -> str:
+        parts = [describe(k, fitted_lr if (k == "learning_rate" and v == "any" and fitted_lr) else v) for k, v in self.choices]
+        return " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 2 else parts)
+
+
+# --- entry points -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    names: tuple[str, ...]  # the function or method, then its accepted aliases
+    args: tuple = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    optional: Mapping[str, Any] = field(default_factory=dict)  # keywords passed only when the callee accepts them
+    returns: Any = None  # an output pattern
+    read: tuple[tuple[tuple[str, ...], Any], ...] = ()  # attributes read after the call: (names, pattern)
+
+    @property
+    def shows(self) -> str:
+        return f"{self.names[0]}(...)"
+
+
+@dataclass(frozen=True)
+class Form:
+    """One accepted shape of the entry point: a class to construct (or none) and the calls to make."""
+
+    cls: tuple[str, ...] = ()
+    args: tuple = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    optional: Mapping[str, Any] = field(default_factory=dict)
+    attributes: tuple[tuple[tuple[str, ...], Any], ...] = ()
+    calls: tuple[Call, ...] = ()
+
+    @property
+    def requires(self) -> list[tuple[str, ...]]:
+        """Top-level names the submission must define for this form (each with its aliases)."""
+        return [self.cls] if self.cls else [c.names for c in self.calls]
+
+    def patterns(self) -> list[Any]:
+        return [c.returns for c in self.calls] + [p for c in self.calls for _, p in c.read]
+
+    def outputs(self) -> set[str]:
+        """Every output symbol the form's patterns name."""
+        found: set[str] = set()
+
+        def walk(p: Any) -> None:
+            if isinstance(p, str):
+                found.add(p)
+            elif isinstance(p, list):
+                for q in p:
+                    walk(q)
+
+        for p in self.patterns():
+            walk(p)
+        found.discard("_")
+        return found
+
+
+def output_kind(symbol: str) -> str:
+    """What an output symbol carries: loss, forward, gradient or update (weights read after a training step)."""
+    if symbol == "loss":
+        return "loss"
+    if symbol in ("output", "scores"):
+        return "forward"
+    if symbol.startswith("d_"):
+        return "gradient"
+    return "update"
 
 
 @dataclass
@@ -29,219 +335,495 @@ class Reading:
     grads: dict[str, np.ndarray] = field(default_factory=dict)
     loss: Optional[float] = None
     forward: Optional[np.ndarray] = None
-    steps: Optional[dict[str, np.ndarray]] = None  # blog-class: weights after k steps, our layout
+    steps: Optional[dict[str, np.ndarray]] = None  # parameters after the last training step, reference layout
     mutated: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     #: per array, a bound on the error the reading itself adds (a gradient read off a weight update is
     #: a difference of two rounded weights: |ΔW| carries up to ε(|W_before| + |W_after|)/η)
     uncertainty: dict[str, np.ndarray] = field(default_factory=dict)
-
-
-def _get(arrays: dict[str, np.ndarray], key: str, student: str, reading: Reading) -> Optional[np.ndarray]:
-    if key not in arrays:
-        reading.errors.append(f"{student}: missing (not returned, or not an array of numbers)")
-        return None
-    return arrays[key]
-
-
-def _shaped(arr: Optional[np.ndarray], shape: tuple, student: str, reading: Reading) -> Optional[np.ndarray]:
-    if arr is None:
-        return None
-    if arr.shape != shape:
-        reading.errors.append(f"{student}: expected shape {shape}, got {arr.shape}")
-    return arr
-
-
-def _unchanged(arrays: dict[str, np.ndarray], pairs: list[tuple[str, np.ndarray, str]], reading: Reading) -> None:
-    for key, before, student in pairs:
-        after = arrays.get(key)
-        if after is not None and (after.shape != before.shape or not np.array_equal(after, before)):
-            reading.mutated.append(student)
+    call_error: Optional[str] = None  # an error after every gradient was saved (it costs the loss or forward check only)
 
 
 @dataclass(frozen=True)
 class Contract:
-    name: str
-    entry: str  # the module-level name the submission must define
-    names: Callable[[str], str]
-    has_loss: bool
-    has_forward: bool
-    inputs: Callable[..., dict[str, np.ndarray]]  # (case, steps) -> arrays
-    read: Callable[[Case, dict[str, np.ndarray]], Reading]
-    lr: Optional[float] = None  # gradients are read off a training step of this size (our convention)
+    forms: tuple[Form, ...]
+    conventions: Conventions
+    accept: Mapping[str, tuple] = field(default_factory=dict)
+    names: Mapping[str, str] = field(default_factory=dict)  # the student's name for a symbol, for feedback
+    weight_name: str = ""  # feedback templates with {l} (1-based) and {i} (0-based)
+    bias_name: str = ""
+    diagnosed: tuple[str, ...] = ()  # DIAGNOSED conventions the diagnosis may name
+
+    def terms(self, conv: Optional[Conventions] = None) -> Terms:
+        """The student's words for the diagnosis: array names, the regularisation strength as passed, conventions."""
+        conv = conv or self.conventions
+        reg_name = self.names.get("reg", "reg")
+        hyper = (lambda case: {reg_name: self.reg_passed(conv, case)}) if self.passes("reg") else (lambda case: {})
+        return Terms(lambda ref: self.display(ref, conv), hyper, reg_name, tuple(DIAGNOSED[c](conv) for c in self.diagnosed))
+
+    def passes(self, symbol: str) -> bool:
+        """Whether any call or constructor receives ``symbol`` as an argument."""
+        def mentions(e: Any) -> bool:
+            return e == symbol or (isinstance(e, list) and any(map(mentions, e))) or (
+                isinstance(e, dict) and any(map(mentions, e.values())))
+        return any(mentions(list(f.args) + list(f.kwargs.values()) + list(f.optional.values()) + [v for _, v in f.attributes]
+                            + [a for c in f.calls for a in (*c.args, *c.kwargs.values(), *c.optional.values())])
+                   for f in self.forms)
+
+    @staticmethod
+    def reg_passed(conv: Conventions, case: Case) -> float:
+        """The strength the submission was passed on ``case`` (the reference's l2 back through s and the penalty)."""
+        return case.spec.l2 * conv.scale / PENALTIES[conv.penalty](1.0, case.batch)
+
+    @property
+    def entry(self) -> str:
+        """The name a submission defines, as the assignment's first form spells it (a class, or its first function)."""
+        return (self.forms[0].cls or self.forms[0].calls[0].names)[0]
+
+    # -- what the contract produces --
+
+    def kinds(self) -> set[str]:
+        return {output_kind(s) for s in self.forms[0].outputs()}
+
+    @property
+    def has_loss(self) -> bool:
+        return "loss" in self.kinds()
+
+    @property
+    def forward_symbol(self) -> Optional[str]:
+        outs = self.forms[0].outputs()
+        return "scores" if "scores" in outs else "output" if "output" in outs else None
+
+    @property
+    def reads_updates(self) -> bool:
+        return "update" in self.kinds()
+
+    def variants(self) -> list[Variant]:
+        """The assignment's own conventions first, then every combination of accepted alternatives, fewest changes first."""
+        keys = list(self.accept)
+        combos = itertools.product(*[[None, *self.accept[k]] for k in keys])
+        out = []
+        for combo in combos:
+            choices = tuple((k, v) for k, v in zip(keys, combo) if v is not None)
+            conv = replace(self.conventions, **dict(choices)) if choices else self.conventions
+            out.append(Variant(conv, choices))
+        return sorted(out, key=lambda v: (len(v.choices), [keys.index(k) for k, _ in v.choices]))
+
+    # -- feedback names --
+
+    def display(self, ref: str, conv: Optional[Conventions] = None) -> str:
+        """The student's own name for reference parameter ``ref`` (W1, b1, ...)."""
+        conv = conv or self.conventions
+        kind, l = ref[0], int(ref[1:])
+        template = self.weight_name if kind == "W" else self.bias_name
+        if template:
+            return template.format(l=l, i=l - 1)
+        for symbol in sorted(self.forms[0].outputs()):
+            if output_kind(symbol) not in ("gradient", "update"):
+                continue
+            base = symbol[2:] if symbol.startswith("d_") else symbol
+            name = self._attribute_name(symbol) or self.names.get(symbol, symbol)
+            if base == ("weights" if kind == "W" else "biases"):
+                return f"{name}[{l - 1}]"
+            if base == ref:
+                return name
+            if base == "params":
+                if conv.parameters == "dict":
+                    key = (conv.weight_key if kind == "W" else conv.bias_key).format(l=l, i=l - 1)
+                    return f"{name}[{key!r}]"
+                if conv.parameters == "lists":
+                    return f"{name}[{2 * (l - 1) + (kind == 'b')}]" if conv.has_bias and not conv.augmented else f"{name}[{l - 1}]"
+                return f"{name} (layer {l} {'weights' if kind == 'W' else 'biases'})"
+        if kind == "b" and conv.augmented:
+            return f"{self.display('W' + str(l), conv)} bias {'column' if conv.weights == 'out_in' else 'row'}"
+        return ref
+
+    def _attribute_name(self, symbol: str) -> Optional[str]:
+        for c in self.forms[0].calls:
+            for names, pattern in c.read:
+                if pattern == symbol:
+                    return names[0]
+        return None
+
+    def shows(self, pattern: Any) -> str:
+        if isinstance(pattern, list):
+            return "(" + ", ".join(self.shows(p) for p in pattern) + ")"
+        if pattern is None:
+            return "None"
+        return self._attribute_name(pattern) or self.names.get(pattern, pattern)
+
+    # -- the runner's operations --
+
+    def ops(self, form: Form, enc: "Encoder", steps: int) -> list[dict]:
+        """The runner's operations for one probe: construct, set, then every call ``steps`` times (names @k from step 2)."""
+        ops: list[dict] = []
+        if form.cls:
+            ops.append({"op": "new", "names": list(form.cls), "shows": f"{form.cls[0]}(...)",
+                        "args": [enc.value(a) for a in form.args], "kwargs": {k: enc.value(v) for k, v in form.kwargs.items()},
+                        "optional": {k: enc.value(v) for k, v in form.optional.items()}})
+            for names, value in form.attributes:
+                ops.append({"op": "set", "names": list(names), "value": enc.value(value), "shows": f"setting {names[0]}"})
+        for k in range(1, steps + 1):
+            suffix = "" if k == 1 else f"@{k}"
+            for c in form.calls:
+                op = {"op": "call", "names": list(c.names), "shows": c.shows,
+                      "args": [enc.value(a) for a in c.args], "kwargs": {key: enc.value(v) for key, v in c.kwargs.items()},
+                      "optional": {key: enc.value(v) for key, v in c.optional.items()},
+                      "returns": self._pattern(c.returns, enc, suffix)}
+                if c.read:
+                    op["read"] = [{"names": list(n), "pattern": self._pattern(p, enc, suffix)} for n, p in c.read]
+                ops.append(op)
+        return ops
+
+    def _pattern(self, p: Any, enc: "Encoder", suffix: str) -> Any:
+        if p is None or p == "_":
+            return None
+        if isinstance(p, list):
+            return {"kind": "tuple", "items": [self._pattern(q, enc, suffix) for q in p], "shows": self.shows(p)}
+        conv, L = enc.conv, enc.case.spec.depth
+        base = p[2:] if p.startswith("d_") else p
+        name = p + suffix
+        if base in ("weights", "biases"):
+            return {"kind": "list", "prefix": name, "length": L, "shows": self.shows(p)}
+        if base == "params":
+            if conv.parameters == "dict":
+                return {"kind": "dict", "shows": self.shows(p),
+                        "items": {k: f"{name}.{k}" for k in enc.param_keys()}}
+            if conv.parameters == "lists":
+                per = 2 if conv.has_bias and not conv.augmented else 1
+                return {"kind": "list", "prefix": name, "length": per * L, "shows": self.shows(p)}
+        return name
+
+    # -- reading the outputs back --
+
+    def decode(self, form: Form, enc: "Encoder", arrays: Mapping[str, np.ndarray], lr: Optional[float] = None) -> Reading:
+        """The outputs of one probe under ``enc``'s conventions, in the reference's layout and objective.
+
+        ``lr``: the learning rate gradients are read off with (updates only); default the conventions' own.
+        """
+        conv, case = enc.conv, enc.case
+        r = Reading()
+        lr = float(lr if lr is not None else conv.learning_rate)
+        s = conv.scale
+        l2c = conv.l2(enc.reg, case.batch)
+        for symbol in sorted(form.outputs()):
+            kind = output_kind(symbol)
+            if kind == "loss":
+                J = arrays.get("loss")
+                if J is None:
+                    r.errors.append(f"{self.shows('loss')}: missing (not returned, or not a number)")
+                elif J.size != 1 or np.iscomplexobj(J):
+                    r.errors.append(f"{self.shows('loss')}: expected one real number, got shape {J.shape}"
+                                    + (" of complex numbers" if np.iscomplexobj(J) else ""))
+                else:
+                    bias_pen = 0.5 * l2c * sum(float(np.sum(case.params[f"b{l}"] ** 2)) for l in range(1, case.spec.depth + 1)) \
+                        if conv.penalise_biases and conv.has_bias else 0.0
+                    r.loss = (float(J.reshape(())) - bias_pen) / s
+            elif kind == "forward":
+                out = arrays.get(symbol)
+                r.forward = out.T if out is not None and conv.examples == "columns" and out.ndim == 2 else out
+            else:
+                got = self._params(symbol, "", enc, arrays, r)
+                if kind == "gradient":
+                    for ref, g in got.items():
+                        r.grads[ref] = self._to_reference(ref, g, enc, l2c, s)
+                else:
+                    for ref, after in got.items():
+                        before = case.params[ref]
+                        if after.shape != before.shape:
+                            continue
+                        g = -(after - before) / lr
+                        r.grads[ref] = self._to_reference(ref, g, enc, l2c, s)
+                        r.uncertainty[ref] = np.finfo(np.float64).eps * (np.abs(after) + np.abs(before)) / (lr * s)
+                    step = re.compile(rf"{re.escape(symbol)}@(\d+)(\.|$)")
+                    last = max((int(m.group(1)) for k in arrays if (m := step.match(k))), default=1)
+                    if last > 1:
+                        r.steps = {**(r.steps or {}), **self._params(symbol, f"@{last}", enc, arrays, Reading())}
+        for key, arr in arrays.items():
+            if key.startswith("after."):
+                name = key[len("after."):].rsplit(".", 1)[0]
+                sent = enc.arrays.get(name)
+                if sent is not None and (arr.shape != sent.shape or not np.array_equal(arr, sent)):
+                    base, _, item = name.partition(".")
+                    base = self.names.get(base, base)
+                    shown = f"{base}[{item if item.isdigit() else repr(item)}]" if item else base
+                    if shown not in r.mutated:
+                        r.mutated.append(shown)
+        return r
+
+    def _to_reference(self, ref: str, g: np.ndarray, enc: "Encoder", l2c: float, s: float) -> np.ndarray:
+        if ref.startswith("b") and enc.conv.penalise_biases:
+            g = g - l2c * enc.case.params[ref]
+        return g / s if s != 1.0 else g
+
+    def _params(self, symbol: str, suffix: str, enc: "Encoder", arrays: Mapping[str, np.ndarray], r: Reading) -> dict[str, np.ndarray]:
+        """Parameters (or their gradients) named by ``symbol``, converted to the reference's layout; shape errors to ``r``."""
+        conv, spec = enc.conv, enc.case.spec
+        L, sizes = spec.depth, spec.sizes
+        grad = symbol.startswith("d_")
+        base = symbol[2:] if grad else symbol
+        out: dict[str, np.ndarray] = {}
+        shown = self.shows(symbol)
+
+        def weight(l: int, arr: Optional[np.ndarray], who: str) -> None:
+            if arr is None:
+                r.errors.append(f"{who}: missing (not returned, or not an array of numbers)")
+                return
+            want = conv.weight_shape(sizes[l - 1], sizes[l])
+            if arr.shape != want:  # kept for the diagnosis, which names a transpose ('bp3-transposed')
+                r.errors.append(f"{who}: expected shape {want}, got {arr.shape}")
+                if arr.ndim == 2 and not conv.augmented:
+                    out[f"W{l}"] = conv.from_student(arr)[0]
+                return
+            W, b = conv.from_student(arr)
+            out[f"W{l}"] = W
+            if b is not None:
+                out[f"b{l}"] = b
+
+        def bias(l: int, arr: Optional[np.ndarray], who: str) -> None:
+            if arr is None:
+                r.errors.append(f"{who}: missing (not returned, or not an array of numbers)")
+                return
+            want = conv.bias_shape(sizes[l], gradient=grad)
+            if arr.shape != want:  # kept as it came, for the diagnosis ("right values, as a (1, n) row")
+                r.errors.append(f"{who}: expected shape {want}, got {arr.shape}")
+                out[f"b{l}"] = arr
+                return
+            out[f"b{l}"] = arr.reshape(-1)
+
+        if base in ("weights", "biases"):
+            for l in range(1, L + 1):
+                (weight if base == "weights" else bias)(l, arrays.get(f"{symbol}{suffix}.{l - 1}"), f"{shown}[{l - 1}]")
+        elif _LAYER.fullmatch(base):
+            l = int(base[1:])
+            (weight if base[0] == "W" else bias)(l, arrays.get(symbol + suffix), shown)
+        elif base == "params" and conv.parameters == "dict":
+            for l in range(1, L + 1):
+                wk = conv.weight_key.format(l=l, i=l - 1)
+                weight(l, arrays.get(f"{symbol}{suffix}.{wk}"), f"{shown}[{wk!r}]")
+                if conv.has_bias and not conv.augmented:
+                    bk = conv.bias_key.format(l=l, i=l - 1)
+                    bias(l, arrays.get(f"{symbol}{suffix}.{bk}"), f"{shown}[{bk!r}]")
+        elif base == "params" and conv.parameters == "lists":
+            per = 2 if conv.has_bias and not conv.augmented else 1
+            for l in range(1, L + 1):
+                weight(l, arrays.get(f"{symbol}{suffix}.{per * (l - 1)}"), f"{shown}[{per * (l - 1)}]")
+                if per == 2:
+                    bias(l, arrays.get(f"{symbol}{suffix}.{2 * l - 1}"), f"{shown}[{2 * l - 1}]")
+        elif base == "params":  # one unrolled vector: each layer's weight matrix (then bias), in order C or F
+            flat = arrays.get(symbol + suffix)
+            sizes_each = enc.unrolled_sizes()
+            if flat is None:
+                r.errors.append(f"{shown}: missing (not returned, or not an array of numbers)")
+            elif flat.size != sum(n for _, n, _ in sizes_each):
+                layout = ", ".join(f"{what} {'x'.join(map(str, shape))}" for what, _, shape in sizes_each)
+                r.errors.append(f"{shown}: expected {sum(n for _, n, _ in sizes_each)} entries ({layout}, unrolled), "
+                                f"got shape {flat.shape}")
+            else:
+                flat, at = flat.reshape(-1), 0
+                for what, n, shape in sizes_each:
+                    piece = flat[at:at + n].reshape(shape, order=conv.order)
+                    at += n
+                    l = int(what[1:])
+                    (weight if what[0] == "W" else bias)(l, piece, f"{shown} ({what})")
+        return out
 
 
-# --- canonical -----------------------------------------------------------------------------------
+# --- arguments ----------------------------------------------------------------------------------------------
 
 
-def _canonical_inputs(case: Case, steps: int = 1) -> dict[str, np.ndarray]:
-    L = case.spec.depth
-    out = {"depth": np.array(L), "x": case.x, "y": case.y}
-    for l in range(L):
-        out[f"W{l}"] = case.params[f"W{l + 1}"]
-        out[f"b{l}"] = case.params[f"b{l + 1}"]
-    return out
+class Encoder:
+    """A probe's arguments in one set of conventions; every array it hands out is kept in ``arrays`` by name."""
 
+    def __init__(self, conv: Conventions, case: Case, reg: float):
+        self.conv, self.case, self.reg = conv, case, float(reg)
+        self.arrays: dict[str, np.ndarray] = {}
 
-def _canonical_read(case: Case, arrays: dict[str, np.ndarray]) -> Reading:
-    r = Reading()
-    for l in range(case.spec.depth):
-        for ours, key, student in ((f"W{l + 1}", f"gW{l}", f"grad_weights[{l}]"), (f"b{l + 1}", f"gb{l}", f"grad_biases[{l}]")):
-            g = _shaped(_get(arrays, key, student, r), case.params[ours].shape, student, r)
-            if g is not None:
-                r.grads[ours] = g
-    _unchanged(arrays, [(f"after_W{l}", case.params[f"W{l + 1}"], f"weights[{l}]") for l in range(case.spec.depth)]
-               + [(f"after_b{l}", case.params[f"b{l + 1}"], f"biases[{l}]") for l in range(case.spec.depth)], r)
-    return r
+    def array(self, name: str, value: np.ndarray) -> dict:
+        self.arrays[name] = np.array(value)
+        return {"a": name}
 
+    def param_keys(self) -> list[str]:
+        keys = []
+        for l in range(1, self.case.spec.depth + 1):
+            keys.append(self.conv.weight_key.format(l=l, i=l - 1))
+            if self.conv.has_bias and not self.conv.augmented:
+                keys.append(self.conv.bias_key.format(l=l, i=l - 1))
+        return keys
 
-def _canonical_names(ours: str) -> str:
-    l = int(ours[1:]) - 1
-    return f"grad_weights[{l}]" if ours[0] == "W" else f"grad_biases[{l}]"
+    def layer(self, l: int) -> tuple[np.ndarray, Optional[np.ndarray]]:
+        p = self.case.params
+        return self.conv.to_student(p[f"W{l}"], p.get(f"b{l}"))
 
+    def unrolled_sizes(self) -> list[tuple[str, int, tuple[int, ...]]]:
+        out = []
+        for l in range(1, self.case.spec.depth + 1):
+            W, b = self.layer(l)
+            out.append((f"W{l}", W.size, W.shape))
+            if b is not None:
+                out.append((f"b{l}", b.size, b.shape))
+        return out
 
-# --- blog-class (seed 002) ------------------------------------------------------------------------
+    def value(self, expr: Any) -> Any:
+        """An argument expression (docs/assignments.md) as the runner's value tree."""
+        if isinstance(expr, bool) or isinstance(expr, (int, float)):
+            return expr
+        if isinstance(expr, list):
+            return [self.value(e) for e in expr]
+        if isinstance(expr, dict):
+            return {"dict": {k: self.value(v) for k, v in expr.items()}}
+        if isinstance(expr, str) and len(expr) >= 2 and expr[0] == expr[-1] == "'":
+            return {"s": expr[1:-1]}
+        return self.symbol(expr)
 
-#: backprop() adds −∂L/∂W for L = Σ(y − ŷ)² = 2·(½Σ(y − ŷ)²), so in our convention the step is lr = 2.
-BLOG_LR = 2.0
+    def symbol(self, s: str) -> Any:
+        conv, case = self.conv, self.case
+        L, sizes, N = case.spec.depth, case.spec.sizes, case.batch
+        rows = conv.examples == "rows"
+        if s == "x":
+            return self.array("x", case.x if rows else case.x.T)
+        if s == "y":
+            if conv.targets == "values":
+                return self.array("y", case.y if rows else case.y.T)
+            labels = np.argmax(case.y, axis=1).astype(np.int64) + conv.label_base
+            return self.array("y", labels if conv.targets == "labels" else labels[:, None])
+        if s in ("weights", "biases"):
+            if s == "biases" and (not conv.has_bias or conv.augmented):
+                raise ContractError(f"argument 'biases': this contract has biases = {conv.biases!r}")
+            return [self.array(f"{s}.{l - 1}", self.layer(l)[0 if s == "weights" else 1]) for l in range(1, L + 1)]
+        m = _LAYER.fullmatch(s)
+        if m and not m.group(1):
+            l = int(m.group(3))
+            if not 1 <= l <= L:
+                raise ContractError(f"argument {s!r}: the network has layers 1..{L}")
+            W, b = self.layer(l)
+            if m.group(2) == "b" and b is None:
+                raise ContractError(f"argument {s!r}: this contract has biases = {conv.biases!r}")
+            return self.array(s, W if m.group(2) == "W" else b)
+        if s == "params":
+            if conv.parameters == "dict":
+                out = {}
+                for l in range(1, L + 1):
+                    W, b = self.layer(l)
+                    key = conv.weight_key.format(l=l, i=l - 1)
+                    out[key] = self.array(f"params.{key}", W)
+                    if b is not None:
+                        key = conv.bias_key.format(l=l, i=l - 1)
+                        out[key] = self.array(f"params.{key}", b)
+                return {"dict": out}
+            if conv.parameters == "lists":
+                items = []
+                for l in range(1, L + 1):
+                    W, b = self.layer(l)
+                    items.append(self.array(f"params.{len(items)}", W))
+                    if b is not None:
+                        items.append(self.array(f"params.{len(items)}", b))
+                return items
+            pieces = []
+            for l in range(1, L + 1):
+                W, b = self.layer(l)
+                pieces.append(W.ravel(order=conv.order))
+                if b is not None:
+                    pieces.append(b.ravel(order=conv.order))
+            return self.array("params", np.concatenate(pieces))
+        if s == "sizes":
+            return [int(n) for n in sizes]
+        m = _SIZE.fullmatch(s)
+        if m:
+            i = int(m.group(1))
+            if not -len(sizes) <= i < len(sizes):
+                raise ContractError(f"argument {s!r}: the network has {len(sizes)} layer sizes")
+            return int(sizes[i])
+        if s == "depth":
+            return L
+        if s == "batch":
+            return N
+        if s == "reg":
+            return self.reg
+        if s == "learning_rate":
+            if conv.learning_rate == "any":
+                raise ContractError("argument 'learning_rate': the learning rate is \"any\", so the grader cannot pass one")
+            return float(conv.learning_rate)
+        if s in ("d_output", "d_scores"):
+            return self.array(s, self.upstream(s))
+        raise ContractError(f"argument {s!r}: unknown; expected one of {list(INPUT_SYMBOLS)}, W1, b1, ..., sizes[i], "
+                            "a number, a 'quoted string', a list or a table")
 
-
-def _blog_inputs(case: Case, steps: int = 5) -> dict[str, np.ndarray]:
-    return {"x": case.x, "y": case.y, "W1": case.params["W1"], "W2": case.params["W2"], "steps": np.array(steps)}
-
-
-def _blog_read(case: Case, arrays: dict[str, np.ndarray]) -> Reading:
-    r = Reading()
-    for ours, student in (("W1", "weights1"), ("W2", "weights2")):
-        after = _shaped(_get(arrays, f"{ours}_step1", f"{student} after backprop()", r), case.params[ours].shape, student, r)
-        if after is not None and after.shape == case.params[ours].shape:
-            r.grads[ours] = -(after - case.params[ours]) / BLOG_LR
-            r.uncertainty[ours] = np.finfo(np.float64).eps * (np.abs(after) + np.abs(case.params[ours])) / BLOG_LR
-    out = _get(arrays, "output", "self.output after feedforward()", r)
-    r.forward = out
-    k = max((int(key.split("step")[1]) for key in arrays if "_step" in key), default=0)
-    if k > 1:
-        r.steps = {ours: arrays[f"{ours}_step{k}"] for ours in ("W1", "W2") if f"{ours}_step{k}" in arrays}
-    _unchanged(arrays, [("after_x", case.x, "x"), ("after_y", case.y, "y")], r)
-    return r
-
-
-# --- nielsen ------------------------------------------------------------------------------------------
-
-
-def _nielsen_inputs(case: Case, steps: int = 1) -> dict[str, np.ndarray]:
-    L = case.spec.depth
-    out = {"depth": np.array(L), "sizes": np.array(case.spec.sizes), "x": case.x.T, "y": case.y.T}
-    for l in range(L):
-        out[f"W{l}"] = case.params[f"W{l + 1}"].T
-        out[f"b{l}"] = case.params[f"b{l + 1}"][:, None]
-    return out
-
-
-def _nielsen_read(case: Case, arrays: dict[str, np.ndarray]) -> Reading:
-    r = Reading()
-    for l in range(case.spec.depth):
-        W, b = case.params[f"W{l + 1}"], case.params[f"b{l + 1}"]
-        gw = _shaped(_get(arrays, f"nabla_w{l}", f"nabla_w[{l}]", r), W.T.shape, f"nabla_w[{l}]", r)
-        gb = _shaped(_get(arrays, f"nabla_b{l}", f"nabla_b[{l}]", r), b[:, None].shape, f"nabla_b[{l}]", r)
-        if gw is not None:
-            r.grads[f"W{l + 1}"] = gw.T if gw.ndim == 2 else gw
-        if gb is not None:
-            r.grads[f"b{l + 1}"] = gb.reshape(-1) if gb.size == b.size else gb
-    out = arrays.get("output")
-    r.forward = out.T if out is not None and out.ndim == 2 else out
-    return r
-
-
-def _nielsen_names(ours: str) -> str:
-    l = int(ours[1:]) - 1
-    return f"nabla_w[{l}]" if ours[0] == "W" else f"nabla_b[{l}]"
-
-
-# --- cs231n two-layer ---------------------------------------------------------------------------------
-
-
-def _cs231n_inputs(case: Case, steps: int = 1) -> dict[str, np.ndarray]:
-    labels = np.argmax(case.y, axis=1)
-    out = {"sizes": np.array(case.spec.sizes), "X": case.x, "y": labels, "reg": np.array(case.spec.l2 / 2)}
-    out.update({k: case.params[k] for k in ("W1", "b1", "W2", "b2")})
-    return out
-
-
-def _cs231n_read(case: Case, arrays: dict[str, np.ndarray]) -> Reading:
-    r = Reading()
-    for k in ("W1", "b1", "W2", "b2"):
-        g = _shaped(_get(arrays, f"g{k}", f"grads['{k}']", r), case.params[k].shape, f"grads['{k}']", r)
-        if g is not None:
-            r.grads[k] = g
-    loss = _get(arrays, "loss", "loss", r)
-    r.loss = float(loss) if loss is not None and loss.size == 1 else None
-    r.forward = arrays.get("scores")
-    _unchanged(arrays, [("after_X", case.x, "X")], r)
-    return r
-
-
-# --- coursera ex4 -------------------------------------------------------------------------------------
-
-
-def ex4_thetas(params: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Theta1 (h, n+1), Theta2 (K, h+1), bias column first, from W1, b1, W2, b2."""
-    return (np.column_stack([params["b1"], params["W1"].T]), np.column_stack([params["b2"], params["W2"].T]))
-
-
-def _ex4_inputs(case: Case, steps: int = 1) -> dict[str, np.ndarray]:
-    t1, t2 = ex4_thetas(case.params)
-    m = case.batch
-    return {"sizes": np.array(case.spec.sizes), "nn_params": np.concatenate([t1.ravel(), t2.ravel()]),
-            "X": case.x, "y": np.argmax(case.y, axis=1), "lambda_": np.array(case.spec.l2 * m)}
-
-
-def _ex4_read(case: Case, arrays: dict[str, np.ndarray]) -> Reading:
-    r = Reading()
-    n, h, K = case.spec.sizes
-    grad = _get(arrays, "grad", "grad", r)
-    if grad is not None:
-        expected = h * (n + 1) + K * (h + 1)
-        if grad.size != expected:
-            r.errors.append(f"grad: expected {expected} entries (Theta1 {h}x{n + 1} then Theta2 {K}x{h + 1}, unrolled), got shape {grad.shape}")
+    def upstream(self, s: str) -> np.ndarray:
+        """∂J/∂(output) or ∂J/∂(scores) for ``backward(dout)`` contracts, J the contract's own objective."""
+        case, conv = self.case, self.conv
+        _, cache = forward(case.spec, case.params, case.x, case.y)
+        bp = Backprop(case.spec, case.params, cache)
+        if s == "d_scores":
+            g = bp.bp1()
         else:
-            flat = grad.reshape(-1)
-            t1 = flat[: h * (n + 1)].reshape(h, n + 1)
-            t2 = flat[h * (n + 1):].reshape(K, h + 1)
-            r.grads = {"W1": t1[:, 1:].T, "b1": t1[:, 0], "W2": t2[:, 1:].T, "b2": t2[:, 0]}
-    J = _get(arrays, "J", "J", r)
-    r.loss = float(J) if J is not None and J.size == 1 else None
-    t1, t2 = ex4_thetas(case.params)
-    _unchanged(arrays, [("after_nn_params", np.concatenate([t1.ravel(), t2.ravel()]), "nn_params")], r)
-    return r
+            if bp.loss.grad_a is None:
+                raise ContractError(f"argument 'd_output': the loss {conv.loss!r} is written in terms of the scores; use 'd_scores'")
+            g = bp.scale * bp.loss.grad_a(cache.a[-1], cache.y)
+        g = conv.scale * g
+        return g if conv.examples == "rows" else g.T
 
 
-def _ex4_names(ours: str) -> str:
-    theta = f"Theta{ours[1:]}_grad"
-    return f"{theta}[:, 1:] (weights)" if ours[0] == "W" else f"{theta}[:, 0] (bias column)"
+# --- parsing a contract from its TOML tables ------------------------------------------------------------------
 
 
-CONTRACTS: dict[str, Contract] = {
-    "canonical": Contract("canonical", "backprop", _canonical_names, False, False, _canonical_inputs, _canonical_read),
-    "blog-class": Contract("blog-class", "NeuralNetwork", lambda o: {"W1": "weights1", "W2": "weights2"}[o], False, True,
-                           _blog_inputs, _blog_read, lr=BLOG_LR),
-    "nielsen": Contract("nielsen", "Network", _nielsen_names, False, True, _nielsen_inputs, _nielsen_read),
-    "cs231n-two-layer": Contract("cs231n-two-layer", "TwoLayerNet", lambda o: f"grads['{o}']", True, True, _cs231n_inputs, _cs231n_read),
-    "coursera-ex4": Contract("coursera-ex4", "nn_cost_function", _ex4_names, True, False, _ex4_inputs, _ex4_read),
-}
+def _names(value: Any, aliases: Mapping[str, list], where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not (isinstance(value, list) and value and all(isinstance(v, str) and v.isidentifier() for v in value)):
+        raise ContractError(f"{where}: expected a Python name or a list of them, got {value!r}")
+    return tuple(dict.fromkeys([*value, *[a for v in value for a in aliases.get(v, [])]]))
 
 
-def spec_for(contract: str, sizes: tuple[int, ...], reg: float = 0.0, batch: int = 1) -> NetworkSpec:
-    """The reference's description of what a contract computes, for one probe architecture."""
-    L = len(sizes) - 1
-    if contract == "canonical":
-        return NetworkSpec(sizes, ("sigmoid",) * L, "half_sse", "mean")
-    if contract == "blog-class":
-        return NetworkSpec(sizes, ("sigmoid",) * L, "half_sse", "sum", bias=False)
-    if contract == "nielsen":
-        return NetworkSpec(sizes, ("sigmoid",) * L, "half_sse", "sum")
-    if contract == "cs231n-two-layer":
-        return NetworkSpec(sizes, ("relu", "softmax"), "softmax_ce", "mean", l2=2 * reg)
-    if contract == "coursera-ex4":
-        return NetworkSpec(sizes, ("sigmoid", "sigmoid"), "bce", "mean", l2=reg / batch)
-    raise ValueError(f"contract: unknown name {contract!r}; expected one of {list(CONTRACTS)}")
+def _check_pattern(p: Any, where: str) -> None:
+    if p is None or p == "_":
+        return
+    if isinstance(p, list):
+        for q in p:
+            _check_pattern(q, where)
+        return
+    if not isinstance(p, str):
+        raise ContractError(f"{where}: expected an output name or a list of them, got {p!r}")
+    base = p[2:] if p.startswith("d_") else p
+    if not (p in OUTPUT_SYMBOLS or base in ("weights", "biases", "params") or _LAYER.fullmatch(p)):
+        raise ContractError(f"{where}: unknown output {p!r}; expected one of {list(OUTPUT_SYMBOLS)}, W1, d_W1, b1, d_b1, ... or '_'")
+
+
+def parse_form(raw: Mapping[str, Any], where: str, keys: Callable[[Mapping[str, Any], tuple[str, ...], str], None]) -> Form:
+    """One [[entry]] table; ``keys`` checks a table's keys strictly (assignment.py's checker)."""
+    keys(raw, ("class", "function", "arguments", "keywords", "optional", "returns", "attributes", "aliases", "call"), where)
+    aliases = raw.get("aliases", {})
+    if not isinstance(aliases, dict) or not all(isinstance(v, list) for v in aliases.values()):
+        raise ContractError(f"{where}.aliases: expected a table of name = [aliases]")
+    calls_raw = raw.get("call", [])
+    if "function" in raw:  # shorthand: one function call described in the entry itself
+        if "class" in raw or calls_raw:
+            raise ContractError(f"{where}: give either function = ... with its arguments, or class = ... with [[entry.call]] tables")
+        calls_raw = [{k: raw[k] for k in ("function", "arguments", "keywords", "optional", "returns") if k in raw}]
+    if not calls_raw:
+        raise ContractError(f"{where}: needs function = \"name\", or class = \"Name\" with at least one [[entry.call]]")
+    cls = _names(raw["class"], aliases, f"{where}.class") if "class" in raw else ()
+    calls = []
+    for i, c in enumerate(calls_raw):
+        cw = f"{where}.call #{i + 1}"
+        keys(c, ("method", "function", "arguments", "keywords", "optional", "returns", "read"), cw)
+        who = "method" if cls else "function"
+        if who not in c:
+            raise ContractError(f"{cw}: needs {who} = \"name\" ({'the class' if cls else 'no class'} is given)")
+        _check_pattern(c.get("returns"), f"{cw}.returns")
+        read = c.get("read", {})
+        if read and not cls:
+            raise ContractError(f"{cw}.read: attributes can be read only from an object (give class = ...)")
+        for attr, p in read.items():
+            _check_pattern(p, f"{cw}.read.{attr}")
+        calls.append(Call(_names(c[who], aliases, f"{cw}.{who}"), tuple(c.get("arguments", [])), dict(c.get("keywords", {})),
+                          dict(c.get("optional", {})), c.get("returns"),
+                          tuple((_names(a, aliases, f"{cw}.read"), p) for a, p in read.items())))
+    attrs = tuple((_names(a, aliases, f"{where}.attributes"), v) for a, v in raw.get("attributes", {}).items())
+    if ("arguments" in raw or "attributes" in raw) and not cls and "function" not in raw:
+        raise ContractError(f"{where}: constructor arguments and attributes need class = ...")
+    if cls:
+        return Form(cls, tuple(raw.get("arguments", [])), dict(raw.get("keywords", {})), dict(raw.get("optional", {})), attrs, tuple(calls))
+    return Form((), (), {}, {}, (), tuple(calls))
+
+

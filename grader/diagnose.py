@@ -3,28 +3,102 @@
 A candidate's behaviour on each probe is an ``Outcome`` (gradients, or the error it raised, and
 whether it changed its inputs).  The diagnosis, in order:
 
-1. correct, when every probe agrees with the expected gradients (see ``ProbeSet``);
-2. the catalog entries whose own outcomes reproduce the candidate's on every probe, to the same
-   derived tolerance; entries indistinguishable from each other on these probes are reported
-   together, with that said;
-3. else, per parameter array, a scalar c with g ≈ c·g* on every probe, named as the convention it is
-   (c = −1: sign; 2 or ½: the squared-error factor; N or 1/N: the batch reduction);
-4. else, which arrays are right and which are wrong.
+1. what the numbers are before what they mean: no gradients at all, complex values, all zeros.
+   None of these is ever a convention or a catalog entry;
+2. correct, when every probe agrees with the expected gradients (see ``ProbeSet``);
+3. one catalog entry whose outcomes reproduce the candidate's on every probe; entries identical on
+   these probes are reported together, with what would tell them apart;
+4. one scalar c with g ≈ c·g* for every array, named as the convention it is (−1: sign; 2 or ½: the
+   squared-error factor; N or 1/N: the batch reduction);
+5. layer by layer, from the output down: the catalog entries acting on the output layer that
+   explain its arrays, then those acting on the hidden layers (an output-layer mistake reaches
+   every layer below it, a hidden-layer one never the output), then simple transforms of the arrays
+   left over (zeros, transposed, reshaped, c×, first example only, the regularisation term).
+   The same search runs under each of the assignment's conventions (labels 1..K, unroll order, ...),
+   and the explanation with the fewest names wins, so two bugs are two names;
+6. what is left: errors the size a finite-difference estimate leaves, or the arrays nothing explains.
+
+Every message speaks the student's terms (``Terms``): their array and parameter names and values.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Mapping, Optional, Sequence
+import re
+from dataclasses import dataclass, field, replace
+from typing import Callable, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
 import oracles
 from oracles.strategies import KINK_MARGIN, Case, kink_distance, make_targets
 from reference import NetworkSpec, loss_and_grad
-from reference.bugs import BUGS, LOOKALIKES, Bug
+from reference.bugs import BUGS, LOOKALIKES, Bug, Placement, combine, conflict
+from reference.network import Backprop, Cache, forward
 
 from .kill_matrix import Outcome, run_candidate
+
+Params = dict[str, np.ndarray]
+#: Relative error below which a wrong gradient is "close": what a finite-difference estimate leaves
+#: (central differences with h ~ 1e-4 err by ~h² ~ 1e-8; one-sided ones with h ~ 1e-7 by ~1e-7), far
+#: above float64 rounding (the derived tolerance, ~1e-13) and far below any catalog bug's effect.
+CLOSE = 1e-4
+
+
+# --- the student's terms ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Convention:
+    """A different but consistent way of computing the gradient that an assignment may meet.
+
+    ``case``: the case a submission following it effectively computes on (labels shifted, the
+    penalty halved, ...); ``read``: what bpcheck then reads from its gradients (another unroll order).
+    ``words`` completes "correct if ...".
+    """
+
+    id: str
+    words: str
+    case: Optional[Callable[[Case], Case]] = None
+    read: Optional[Callable[[Case, Params], Params]] = None
+    accepted: bool = False
+
+
+def _reference_hyper(case: Case) -> dict[str, float]:
+    return {"l2": case.spec.l2} if case.spec.l2 else {}
+
+
+@dataclass(frozen=True)
+class Terms:
+    """The student's words for what the reference calls W1, b1, l2, ...
+
+    ``array``: their name for one of our arrays (W1 → ``grads['W1']``); ``hyper``: the hyperparameters
+    they were passed on a case, as they were passed (``{"reg": 0.05}``); ``regulariser``: their name
+    for the penalty's strength; ``conventions``: the assignment's ways of being differently right;
+    ``files``: (bpcheck's name for a file, theirs).
+    """
+
+    array: Callable[[str], str] = str
+    hyper: Callable[[Case], Mapping[str, float]] = _reference_hyper
+    regulariser: str = "l2"
+    conventions: tuple[Convention, ...] = ()
+    files: tuple[tuple[str, str], ...] = ()
+
+    def describe(self, case: Case) -> str:
+        """One probe in the student's terms: ``3-4-2 network, 3 examples, reg=0.05``."""
+        n = case.batch
+        parts = [f"{'-'.join(map(str, case.spec.sizes))} network", f"{n} example{'s' if n != 1 else ''}"]
+        parts += [f"{k}={v:g}" for k, v in self.hyper(case).items()]
+        return ", ".join(parts)
+
+    def say(self, text: str) -> str:
+        """``text`` with bpcheck's file names (``ex4.py:54``) replaced by the student's."""
+        for ours, theirs in self.files:
+            if ours != theirs:
+                text = re.sub(rf"(?<![\w.]){re.escape(ours)}(?=:\d)", theirs.replace("\\", r"\\"), text)
+        return text
+
+
+# --- probes -------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -38,7 +112,7 @@ class Probe:
 
 
 def make_probe(name: str, purpose: str, spec: NetworkSpec, batch: int, seed: int, lr: Optional[float],
-           gains: Optional[Mapping[int, float]] = None) -> Probe:
+               gains: Optional[Mapping[int, float]] = None) -> Probe:
     """A probe from the first seed (counting up from ``seed``) whose relu pre-activations keep off the kink."""
     for attempt in range(seed, seed + 1000):
         rng = np.random.default_rng(attempt)
@@ -61,42 +135,20 @@ def default_probes() -> list[Probe]:
     S = NetworkSpec
     return [
         make_probe("non-square", "non-square layers, batch > 1, λ > 0 with nonzero biases",
-               S((3, 4, 2), ("sigmoid", "sigmoid"), "half_sse", "mean", l2=0.1), 3, 1, 0.5),
+                   S((3, 4, 2), ("sigmoid", "sigmoid"), "half_sse", "mean", l2=0.1), 3, 1, 0.5),
         make_probe("square-batch-1", "square layers, batch 1",
-               S((3, 3, 3, 3), ("tanh", "sigmoid", "sigmoid"), "half_sse", "sum"), 1, 2, 0.3),
+                   S((3, 3, 3, 3), ("tanh", "sigmoid", "sigmoid"), "half_sse", "sum"), 1, 2, 0.3),
         make_probe("square-batch-4", "square layers, batch 4, mean",
-               S((2, 2, 2), ("sigmoid", "tanh"), "mse", "mean", l2=0.05), 4, 3, 1.0),
+                   S((2, 2, 2), ("sigmoid", "tanh"), "mse", "mean", l2=0.05), 4, 3, 1.0),
         make_probe("saturated", "saturated sigmoid units under cross-entropy",
-               S((2, 3, 2), ("sigmoid", "sigmoid"), "bce", "mean"), 3, 4, 0.5, gains={1: 8.0}),
+                   S((2, 3, 2), ("sigmoid", "sigmoid"), "bce", "mean"), 3, 4, 0.5, gains={1: 8.0}),
         make_probe("relu", "relu and leaky_relu with inactive units, softmax output, λ > 0",
-               S((3, 5, 4, 3), ("relu", "leaky_relu", "softmax"), "softmax_ce", "mean", l2=0.05, leaky_slope=0.1), 5, 5, 0.2),
+                   S((3, 5, 4, 3), ("relu", "leaky_relu", "softmax"), "softmax_ce", "mean", l2=0.05, leaky_slope=0.1), 5, 5, 0.2),
+        make_probe("square-softmax", "square layers under softmax cross-entropy, moderate logits, batch 3",
+                   S((3, 3, 3), ("sigmoid", "softmax"), "softmax_ce", "mean"), 3, 7, 0.5),
         make_probe("large-logits", "logits ~1e3 (past exp overflow at 709) under softmax cross-entropy",
-               S((2, 3, 3), ("tanh", "softmax"), "softmax_ce", "sum"), 2, 6, 0.1, gains={2: 5000.0}),
+                   S((2, 3, 3), ("tanh", "softmax"), "softmax_ce", "sum"), 2, 6, 0.1, gains={2: 5000.0}),
     ]
-
-
-def _agree(a: Outcome, b: Outcome, probe: Probe, rtol: float, scale: float) -> bool:
-    """Same error (or none), same inputs changed, same shapes, and values equal to tolerance (NaN matching NaN)."""
-    if (a.error is None) != (b.error is None):
-        return False
-    if a.error is not None:
-        return True
-    if bool(a.mutated) != bool(b.mutated):
-        return False
-    if set(a.grads) != set(b.grads):
-        return False
-    for k in b.grads:
-        ga = np.array(a.grads[k], dtype=np.float64)
-        gb = np.array(b.grads[k], dtype=np.float64)
-        if ga.shape != gb.shape:
-            return False
-        both_nan = np.isnan(ga) & np.isnan(gb)
-        ga, gb = np.where(both_nan, 0.0, ga), np.where(both_nan, 0.0, gb)
-        with np.errstate(invalid="ignore"):
-            diff = np.abs(ga - gb)
-        if not np.all(diff <= rtol * (np.abs(gb) + scale)):
-            return False
-    return True
 
 
 def confirmed_gradients(p: Probe, confirm_with: Sequence[str] = ("complex_step", "central")) -> dict[str, np.ndarray]:
@@ -110,15 +162,68 @@ def confirmed_gradients(p: Probe, confirm_with: Sequence[str] = ("complex_step",
     return grads
 
 
+# --- comparing arrays ---------------------------------------------------------------------------------
+
+
+def _nonreal(g: object) -> bool:
+    return np.iscomplexobj(g) and bool(np.any(np.imag(g) != 0))
+
+
+def _real(g: object) -> np.ndarray:
+    return np.asarray(np.real(g) if np.iscomplexobj(g) else g, dtype=np.float64)
+
+
+def _same(a: object, b: object, rtol: float, scale: float) -> bool:
+    """Equal shapes and values to tolerance, NaN matching NaN; a complex value never equals a real one."""
+    if (np.iscomplexobj(a) or np.iscomplexobj(b)) and _nonreal(a) != _nonreal(b):
+        return False
+    ga, gb = _real(a), _real(b)
+    if ga.shape != gb.shape:
+        return False
+    with np.errstate(invalid="ignore"):
+        close = np.abs(ga - gb) <= rtol * (np.abs(gb) + scale)
+    return bool(np.all(close) or np.all(close | (np.isnan(ga) & np.isnan(gb))))
+
+
+def _agree(a: Outcome, b: Outcome, rtol: float, scale: float) -> bool:
+    """Same error (or none), same inputs changed, same arrays, and values equal to tolerance."""
+    if (a.error is None) != (b.error is None):
+        return False
+    if a.error is not None:
+        return True
+    if bool(a.mutated) != bool(b.mutated) or set(a.grads) != set(b.grads):
+        return False
+    return all(_same(a.grads[k], b.grads[k], rtol, scale) for k in b.grads)
+
+
+def _first_example(case: Case) -> Case:
+    """The same network on the batch's first example alone, its data term summed, without the penalty."""
+    return Case(replace(case.spec, reduction="sum", l2=0.0), case.params, case.x[:1], case.y[:1])
+
+
+def _plan_key(plan: Sequence[Placement]) -> tuple:
+    return tuple(sorted((b.id, tuple(sorted(r))) for b, r in plan))
+
+
+#: A world is the identity (None) or one of the assignment's conventions.
+World = Optional[Convention]
+
+
 @dataclass
 class ProbeSet:
-    """Probes with their expected gradients and every catalog entry's outcome, computed once per run."""
+    """Probes with their expected gradients and every catalog entry's outcome, computed once per run.
+
+    Combinations of entries (``outcome``) are run on demand and remembered, so a batch of
+    submissions pays for each combination once.
+    """
 
     probes: list[Probe]
     expected: dict[str, Outcome] = field(default_factory=dict)
     entries: dict[str, dict[str, Outcome]] = field(default_factory=dict)
     rtol: dict[str, float] = field(default_factory=dict)
     scale: dict[str, float] = field(default_factory=dict)
+    _runs: dict[tuple, Outcome] = field(default_factory=dict, repr=False)
+    _forwards: dict[tuple, Cache] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, probes: Sequence[Probe], confirm_with: Sequence[str] = ("complex_step", "central")) -> "ProbeSet":
@@ -134,15 +239,87 @@ class ProbeSet:
         return ps
 
     def agrees(self, a: Mapping[str, Outcome], b: Mapping[str, Outcome]) -> bool:
-        return all(_agree(a[p.name], b[p.name], p, self.rtol[p.name], self.scale[p.name]) for p in self.probes)
+        return all(_agree(a[p.name], b[p.name], self.rtol[p.name], self.scale[p.name]) for p in self.probes)
 
     def testable(self, bug: Bug) -> bool:
         """Whether these probes can tell ``bug`` from a correct implementation."""
         return not self.agrees(self.entries[bug.id], self.expected)
 
+    def same(self, p: Probe, a: object, b: object) -> bool:
+        return _same(a, b, self.rtol[p.name], self.scale[p.name])
+
+    def outcome(self, plan: Sequence[Placement], world: World, p: Probe, first: bool = False) -> Outcome:
+        """What the variant with every placement in ``plan`` gives on ``p`` under ``world``.
+
+        ``first``: on the batch's first example alone, scaled as the batch's data term, plus the
+        penalty's right gradient (what "from the first example only" means for each array).
+        """
+        key = (world.id if world else "", _plan_key(plan), p.name, first)
+        if key not in self._runs:
+            if not plan and world is None and not first:
+                self._runs[key] = self.expected[p.name]
+            else:
+                self._runs[key] = self._run(plan, world, p, first)
+        return self._runs[key]
+
+    def _run(self, plan: Sequence[Placement], world: World, p: Probe, first: bool) -> Outcome:
+        """One plan's backward pass over the forward pass of its case, which every plan shares (catalog
+        entries change backward only), on private copies so in-place entries change nothing shared."""
+        case = world.case(p.case) if world is not None and world.case is not None else p.case
+        run_on = _first_example(case) if first else case
+        key = (world.id if world else "", p.name, first)
+        if key not in self._forwards:
+            self._forwards[key] = forward(run_on.spec, run_on.params, run_on.x, run_on.y)[1]
+        shared = self._forwards[key]
+        params = {k: np.array(v, dtype=np.float64, copy=True) for k, v in run_on.params.items()}
+        cache = Cache([None if z is None else z.copy() for z in shared.z], [a.copy() for a in shared.a], shared.y.copy())
+        try:
+            with np.errstate(all="ignore"):
+                grads = (combine(plan) if plan else Backprop)(run_on.spec, params, cache, p.lr).run()
+            error = None
+        except Exception as exc:  # a variant that crashes on this case (a shape error) is an outcome too
+            grads, error = None, f"{type(exc).__name__}: {exc}"
+        out = Outcome(grads, error, [k for k in params if not np.array_equal(params[k], run_on.params[k])])
+        if grads is not None and first:
+            n = case.batch if case.spec.reduction == "mean" else 1
+            grads = {k: g / n + (case.spec.l2 * case.params[k] if k.startswith("W") and np.shape(g) == case.params[k].shape else 0.0)
+                     for k, g in grads.items()}
+        if grads is not None and world is not None and world.read is not None:
+            try:
+                grads = world.read(p.case, grads)
+            except Exception as exc:  # a variant whose arrays the convention cannot reshape
+                return Outcome(None, f"{type(exc).__name__}: {exc}", out.mutated)
+        return Outcome(grads, out.error, out.mutated)
+
+    def placements(self) -> list[Placement]:
+        """Every catalog entry on each layer role it can act on alone; named per-layer entries win
+        (deriv-on-z in the hidden layers is deriv-on-z-hidden)."""
+        named = {(b.family, b.layers) for b in BUGS if b.family}
+        out: list[Placement] = []
+        for b in BUGS:
+            if "run" in b.methods:
+                continue  # the whole pass (mutating the caller's arrays): named as an entry only
+            roles = sorted(b.roles)
+            if len(roles) == 1:
+                out.append((b, frozenset(roles)))
+            else:
+                out += [(b, frozenset({r})) for r in roles if (b.id, r) not in named]
+        return out
+
+
+# --- the diagnosis -------------------------------------------------------------------------------------
+
 
 @dataclass
 class Diagnosis:
+    """What explains a candidate's gradients.
+
+    ``matches``: the catalog entries named (alone, or in some layers); ``named``: one short label
+    per mistake named; ``attribution``: per wrong array (the student's name), the labels explaining
+    it; ``convention_only``: the only difference is a convention (``accepted``: one the assignment
+    accepts); ``explained``: every wrong array is accounted for.
+    """
+
     correct: bool
     matches: list[Bug]
     conventions: dict[str, str]
@@ -150,119 +327,570 @@ class Diagnosis:
     right_arrays: list[str]
     summary: str
     failing_probe: Optional[str] = None
+    convention_only: bool = False
+    accepted: bool = False
+    explained: bool = False
+    named: list[str] = field(default_factory=list)
+    attribution: dict[str, list[str]] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
             "correct": self.correct,
             "matches": [b.id for b in self.matches],
+            "named": self.named,
             "conventions": self.conventions,
             "wrong_arrays": self.wrong_arrays,
             "right_arrays": self.right_arrays,
+            "attribution": self.attribution,
+            "convention_only": self.convention_only,
+            "explained": self.explained,
             "summary": self.summary,
             "failing_probe": self.failing_probe,
         }
 
 
-def _fit_scalar(name: str, outcomes: Mapping[str, Outcome], ps: ProbeSet) -> Optional[str]:
-    """The convention c with g ≈ c·g* for array ``name`` on every probe, or None."""
+#: The scalars c of g = c·g* that mean something: (c for a batch of N, words for the whole gradient,
+#: a convention; words for one array's values, a mistake).
+SCALARS: list[tuple[Callable[[int], float], str, str]] = [
+    (lambda n: 1.0, "correct", "correct"),
+    (lambda n: -1.0, "sign flipped (c = −1)", "the sign flipped (−1×)"),
+    (lambda n: 2.0, "factor 2 (c = 2: the derivative of Σ(a−y)² for ½Σ(a−y)²)", "twice the right values"),
+    (lambda n: 0.5, "factor ½ (c = ½)", "half the right values"),
+    (lambda n: -2.0, "sign flipped and factor 2 (c = −2)", "−2× the right values"),
+    (lambda n: float(n), "batch mean missing its 1/N (c = N)", "N× the right values (the batch's 1/N missing)"),
+    (lambda n: 1.0 / n, "batch mean applied twice (c = 1/N)", "1/N× the right values (1/N applied twice)"),
+]
+_SCALARS = [(whole, f) for f, whole, _ in SCALARS]
+_ARRAY_SCALARS = [(one, f) for f, _, one in SCALARS]
+
+
+def _fit(pairs: Iterable[tuple[Sequence[object], Sequence[np.ndarray], Probe]], ps: ProbeSet,
+         labels: Sequence[tuple[str, Callable[[int], float]]] = _SCALARS) -> Optional[tuple[str, float]]:
+    """(label, c) when g ≈ c·g* on every probe (c constant, N or 1/N), g real and finite; else None.
+
+    ``pairs``: per probe, the candidate's arrays and the base's, taken together as one vector.
+    """
     ratios = []
-    for p in ps.probes:
-        out, exp = outcomes[p.name], ps.expected[p.name]
-        if name not in exp.grads:
-            continue
-        if out.error or name not in out.grads:
+    for cand, base, p in pairs:
+        if any(_nonreal(g) for g in cand) or any(np.shape(g) != np.shape(b) for g, b in zip(cand, base)):
             return None
-        g = np.array(out.grads[name], dtype=np.float64)
-        gs = exp.grads[name]
-        if g.shape != gs.shape or not np.all(np.isfinite(g)):
+        g = np.concatenate([_real(a).ravel() for a in cand]) if cand else np.zeros(0)
+        gs = np.concatenate([_real(b).ravel() for b in base]) if base else np.zeros(0)
+        if not (np.all(np.isfinite(g)) and np.all(np.isfinite(gs))):
             return None
-        denom = float(np.vdot(gs, gs))
+        denom = float(gs @ gs)
         if denom == 0:
             continue
-        c = float(np.vdot(g, gs)) / denom
+        c = float(g @ gs) / denom
         if np.linalg.norm(g - c * gs) > 1e3 * ps.rtol[p.name] * (np.linalg.norm(gs) + ps.scale[p.name]):
             return None
         ratios.append((c, p.case.batch))
     if not ratios:
         return None
-
-    def all_near(f: Callable[[int], float]) -> bool:
-        return all(abs(c - f(n)) <= 1e-6 * max(1.0, abs(f(n))) for c, n in ratios)
-
-    for label, f in [
-        ("correct", lambda n: 1.0),
-        ("sign flipped (c = −1)", lambda n: -1.0),
-        ("factor 2 (c = 2: the derivative of Σ(a−y)² for ½Σ(a−y)²)", lambda n: 2.0),
-        ("factor ½ (c = ½)", lambda n: 0.5),
-        ("sign flipped and factor 2 (c = −2)", lambda n: -2.0),
-        ("batch mean missing its 1/N (c = N)", lambda n: float(n)),
-        ("batch mean applied twice (c = 1/N)", lambda n: 1.0 / n),
-    ]:
-        if all_near(f):
-            return label
-    cs = {round(c, 6) for c, _ in ratios}
-    return f"off by a constant factor c = {ratios[0][0]:.6g}" if len(cs) == 1 else None
+    for label, f in labels:
+        if all(abs(c - f(n)) <= 1e-6 * max(1.0, abs(f(n))) for c, n in ratios):
+            return label, ratios[0][0]
+    c0 = ratios[0][0]
+    if all(abs(c - c0) <= 1e-6 * max(1.0, abs(c0)) for c, _ in ratios):
+        return f"off by a constant factor c = {c0:.6g}", c0
+    return None
 
 
-def _layer_words(name: str, ps: ProbeSet) -> str:
-    """'output layer' when layer l is the last one on every probe that has it, else 'layer l'."""
-    l = int(name[1:])
-    depths = {p.case.spec.depth for p in ps.probes if name in ps.expected[p.name].grads}
-    return "output layer" if depths == {l} else f"layer {l}"
+#: How a transform that only reshapes right values begins: a bias-shape convention, never a mistake in the numbers.
+RESHAPED = "right values, "
 
 
-def diagnose(outcomes: Mapping[str, Outcome], ps: ProbeSet, display: Callable[[str], str] = str) -> Diagnosis:
-    """What explains ``outcomes`` (one per probe name), in the order of the module docstring.
+def _shape_words(got: tuple, want: tuple) -> str:
+    """The shape slip in general terms, the same for every layer: a (1, n) row for (n,), ..."""
+    if got == (1, *want):
+        return "as a (1, n) row where (n,) is expected (keepdims=True?)"
+    if got == (*want, 1):
+        return "as an (n, 1) column where (n,) is expected"
+    if len(got) == 1 and len(want) == 2 and 1 in want:
+        return f"flattened to (n,) where {'(1, n)' if want[0] == 1 else '(n, 1)'} is expected"
+    return f"in shape {got} where {want} is expected"
 
-    ``display`` turns a parameter name (W1, b1, ...) into the one the candidate's author knows.
-    """
-    if ps.agrees(outcomes, ps.expected):
-        names = list(dict.fromkeys(k for p in ps.probes for k in ps.expected[p.name].grads))
-        return Diagnosis(True, [], {}, [], names, "correct on every probe")
-    failing = next(p.name for p in ps.probes if not _agree(outcomes[p.name], ps.expected[p.name], p, ps.rtol[p.name], ps.scale[p.name]))
-    # A catalog entry explains a candidate only through gradients it reproduces: errors alone (a crash on
-    # every probe) carry too little to name a mistake, so at least one probe must have produced gradients.
-    produced = any(outcomes[p.name].error is None for p in ps.probes)
-    matches = [b for b in BUGS if produced and ps.testable(b) and ps.agrees(outcomes, ps.entries[b.id])]
-    if matches:
+
+def _entry_label(b: Bug) -> str:
+    return f"catalog entry {b.number} '{b.id}': {b.title}"
+
+
+def _role_of(key: str, p: Probe) -> str:
+    return "output" if int(key[1:]) == p.case.spec.depth else "hidden"
+
+
+#: An array group: the weights or the biases of the output layer or of the hidden layers.
+Group = tuple[str, str]
+
+
+def _merged(plan: Sequence[Placement]) -> list[Placement]:
+    """One entry on both layer roles is that entry; a family's per-layer halves are the family's entry;
+    an all-layer entry on one role is its per-layer family member where there is one."""
+    merged: dict[str, Placement] = {}
+    for b, r in plan:
+        key = b.family or b.id
+        if key in merged:
+            merged[key] = (next((x for x in BUGS if x.id == key), b), merged[key][1] | r)
+        else:
+            merged[key] = (b, r)
+    out = []
+    for b, r in merged.values():
+        if r != b.roles:
+            b = next((x for x in BUGS if x.family == (b.family or b.id) and x.roles == r), b)
+        out.append((b, r))
+    return out
+
+
+@dataclass
+class _Explanation:
+    world: World
+    plan: tuple[Placement, ...]
+    transforms: dict[Group, str]
+    unexplained: list[Group]
+
+    @property
+    def cost(self) -> tuple[int, int]:
+        """(names, with 100 per unexplained group; transforms among them): catalog entries win ties."""
+        kinds = len(set(self.transforms.values()))  # one transform on several groups is one name
+        entries = len(_merged(self.plan))  # one entry on both layer roles is one name
+        names = (self.world is not None) + entries + kinds + 100 * len(self.unexplained)
+        return names, kinds
+
+
+class _Diagnoser:
+    """One candidate's diagnosis; see the module docstring for the order."""
+
+    def __init__(self, outcomes: Mapping[str, Outcome], ps: ProbeSet, terms: Terms):
+        self.o, self.ps, self.terms = outcomes, ps, terms
+        self.produced = [p for p in ps.probes if outcomes[p.name].error is None and outcomes[p.name].grads is not None]
+        self.keys = list(dict.fromkeys(k for p in ps.probes for k in ps.expected[p.name].grads))
+        self.fixed_depth = len({p.case.spec.depth for p in ps.probes}) == 1
+
+    # -- words -------------------------------------------------------------------------------------------
+
+    def group_keys(self, group: Group, p: Probe) -> list[str]:
+        role, kind = group
+        return [k for k in self.ps.expected[p.name].grads if k[0] == kind and _role_of(k, p) == role]
+
+    def group_words(self, group: Group) -> str:
+        role, kind = group
+        if self.fixed_depth:
+            keys = self.group_keys(group, self.ps.probes[0])
+            return ", ".join(self.terms.array(k) for k in keys)
+        whose = {"output": "the output layer's", "hidden": "the hidden layers'"}[role]
+        return f"{whose} {'weights' if kind == 'W' else 'biases'}"
+
+    def groups_words(self, groups: Sequence[Group]) -> str:
+        kinds = {k for _, k in groups}
+        if not self.fixed_depth and len(groups) == 2 and len(kinds) == 1:
+            return f"every layer's {'weights' if kinds == {'W'} else 'biases'}"
+        return ", ".join(self.group_words(g) for g in groups)
+
+    def arrays(self, keys: Iterable[str]) -> str:
+        return ", ".join(self.terms.array(k) for k in keys)
+
+    def where(self, roles: frozenset) -> str:
+        if roles == {"output"}:
+            return "the output layer"
+        return "the hidden layer" + ("" if self.fixed_depth and self.ps.probes[0].case.spec.depth == 2 else "s")
+
+    # -- the steps ---------------------------------------------------------------------------------------
+
+    def run(self) -> Diagnosis:
+        ps, o = self.ps, self.o
+        if ps.agrees(o, ps.expected):
+            return Diagnosis(True, [], {}, [], list(self.keys), "gradients correct on every probe", explained=True)
+        failing = next(p.name for p in ps.probes if not _agree(o[p.name], ps.expected[p.name], ps.rtol[p.name], ps.scale[p.name]))
+        wrong, right = self.wrong_and_right()
+        base = dict(correct=False, matches=[], conventions={}, wrong_arrays=wrong, right_arrays=right, summary="", failing_probe=failing)
+        facts = self.facts()
+        if facts:
+            return Diagnosis(**{**base, "summary": facts, "named": [facts.split(":")[0]]})
+        single = self.single_entry()
+        if single:
+            return Diagnosis(**{**base, **single})
+        scalar = self.whole_scalar()
+        if scalar:
+            return Diagnosis(**{**base, **scalar})
+        close = self.close()
+        if close:
+            return Diagnosis(**{**base, "summary": close, "named": ["finite-difference-sized errors"],
+                                "attribution": {self.terms.array(k): ["finite-difference-sized errors"] for k in wrong}})
+        return Diagnosis(**{**base, **self.layered()})
+
+    def close(self) -> str:
+        """Every probe ran and every array is within CLOSE of the right one: a numerical estimate."""
+        ps, errors = self.ps, []
+        if len(self.produced) != len(ps.probes):
+            return ""
+        for p in self.produced:
+            exp, got = ps.expected[p.name].grads, self.o[p.name].grads
+            for k, gs in exp.items():
+                if k not in got or np.shape(got[k]) != gs.shape or _nonreal(got[k]):
+                    return ""
+                floor = ps.scale[p.name] * ps.rtol[p.name]
+                errors.append(float(np.linalg.norm(_real(got[k]) - gs)) / max(float(np.linalg.norm(gs)), floor))
+        worst = max(errors, default=np.inf)
+        if not (np.isfinite(worst) and worst <= CLOSE):
+            return ""
+        return (f"close, but with finite-difference-sized errors (~{worst:.0e}): the gradient must be computed "
+                "analytically (or it was computed in float32)")
+
+    def wrong_and_right(self) -> tuple[list[str], list[str]]:
+        wrong = []
+        for k in self.keys:
+            for p in self.ps.probes:
+                exp, out = self.ps.expected[p.name].grads, self.o[p.name]
+                if k in exp and (out.grads is None or k not in out.grads or not self.ps.same(p, out.grads[k], exp[k])):
+                    wrong.append(k)
+                    break
+        return wrong, [k for k in self.keys if k not in wrong]
+
+    def facts(self) -> str:
+        """No gradients, complex values, all zeros: what the numbers are, never a convention."""
+        o, ps = self.o, self.ps
+        if not self.produced:
+            errors = [o[p.name].error for p in ps.probes if o[p.name].error]
+            return f"no gradients: failed on every probe: {self.terms.say(errors[0]) if errors else 'no output'}"
+        nonreal = [k for k in self.keys if any(_nonreal(o[p.name].grads.get(k)) for p in self.produced)]
+        if nonreal:
+            times_j = all(self.ps.same(p, np.imag(o[p.name].grads[k]), ps.expected[p.name].grads[k]) and
+                          not np.any(np.real(o[p.name].grads[k]))
+                          for p in self.produced for k in ps.expected[p.name].grads if k in o[p.name].grads)
+            where = "every gradient" if len(nonreal) == len(self.keys) else self.arrays(nonreal)
+            return (f"complex numbers in {where}: a gradient is real"
+                    + (" (these are the right values times 1j)" if times_j else " (a complex step or sqrt left in?)"))
+        if all(not np.any(_real(g)) for p in self.produced for g in o[p.name].grads.values()):
+            return "returns zeros for every gradient: not implemented, or an exception swallowed?"
+        return ""
+
+    def single_entry(self) -> Optional[dict]:
+        ps = self.ps
+        matches = [b for b in BUGS if ps.testable(b) and ps.agrees(self.o, ps.entries[b.id])]
+        if not matches:
+            return None
+        names = [f"'{b.id}'" for b in matches]
+        too = self.conventions_alone()
         if len(matches) == 1 and matches[0].convention:
             summary = f"differs only by a convention: {matches[0].convention} (catalog entry {matches[0].number} '{matches[0].id}')"
         elif len(matches) == 1:
-            summary = f"matches catalog entry {matches[0].number} '{matches[0].id}': {matches[0].title}"
+            summary = _entry_label(matches[0])
         else:
-            names = ", ".join(f"'{b.id}'" for b in matches)
-            summary = (f"matches {len(matches)} catalog entries ({names}), which give identical results on every probe; "
+            summary = (f"matches {len(matches)} catalog entries ({', '.join(names)}), which give identical results on every probe; "
                        "telling them apart needs " + " vs ".join(b.reveals for b in matches))
-        return Diagnosis(False, matches, {}, [], [], summary, failing)
+        mutated = sorted({m for p in ps.probes for m in self.o[p.name].mutated})
+        if mutated:
+            summary += f" ({', '.join(mutated)})"
+        if too:
+            summary += f"; the same gradients as a correct submission if {too[0].words}"
+        conv = len(matches) == 1 and bool(matches[0].convention) or bool(too)
+        wrong = self.wrong_and_right()[0]
+        return dict(matches=matches, summary=summary, convention_only=conv, accepted=bool(too) and all(c.accepted for c in too),
+                    explained=True, named=[b.id for b in matches], attribution={self.terms.array(k): [b.id for b in matches] for k in wrong})
 
-    names = list(dict.fromkeys(k for p in ps.probes for k in ps.expected[p.name].grads))
-    conventions = {n: c for n in names if (c := _fit_scalar(n, outcomes, ps))}
-    wrong = [n for n in names if conventions.get(n) != "correct"]
-    right = [n for n in names if conventions.get(n) == "correct"]
-    labels = {conventions.get(n) for n in wrong}
-    if wrong and len(labels) == 1 and None not in labels:
-        summary = f"differs only by a convention: {labels.pop()}"
-    else:
-        errors = [outcomes[p.name].error for p in ps.probes if outcomes[p.name].error]
-        if errors:
-            summary = f"failed on {len(errors)} of {len(ps.probes)} probes: {errors[0]}"
-        elif any(not np.all(np.isfinite(np.asarray(g, dtype=np.float64)))
-                 for p in ps.probes for g in (outcomes[p.name].grads or {}).values()):
-            bad = sorted({k for p in ps.probes for k, g in (outcomes[p.name].grads or {}).items()
-                          if not np.all(np.isfinite(np.asarray(g, dtype=np.float64)))})
-            summary = f"NaN or Inf in {', '.join(display(b) for b in bad)}"
-        elif any(outcomes[p.name].mutated for p in ps.probes):
-            summary = f"modified its inputs {next(outcomes[p.name].mutated for p in ps.probes if outcomes[p.name].mutated)}"
+    def conventions_alone(self) -> list[Convention]:
+        """The assignment's conventions under which the candidate is right."""
+        out = []
+        for c in self.terms.conventions:
+            if all(_agree(self.o[p.name], self.ps.outcome((), c, p), self.ps.rtol[p.name], self.ps.scale[p.name]) for p in self.ps.probes):
+                out.append(c)
+        return out
+
+    def whole_scalar(self) -> Optional[dict]:
+        """g ≈ c·g* for every array with one c: a convention (never c = 0, which is 'zeros')."""
+        if len(self.produced) != len(self.ps.probes) or any(self.o[p.name].mutated for p in self.ps.probes):
+            return None
+        per_key = {}
+        for k in self.keys:
+            pairs = [([self.o[p.name].grads.get(k, np.zeros(0))], [self.ps.expected[p.name].grads[k]], p)
+                     for p in self.ps.probes if k in self.ps.expected[p.name].grads]
+            fit = _fit(pairs, self.ps)
+            if fit is None or fit[0] == "correct" or fit[1] == 0:
+                return None
+            per_key[k] = fit[0]
+        if len(set(per_key.values())) != 1:
+            return None
+        label = next(iter(per_key.values()))
+        conventions = {self.terms.array(k): v for k, v in per_key.items()}
+        return dict(conventions=conventions, summary=f"differs only by a convention: {label}", convention_only=True,
+                    explained=True, named=[label], attribution={a: [label] for a in conventions})
+
+    # -- layer by layer ----------------------------------------------------------------------------------
+
+    def group_matches(self, group: Group, base: Callable[[Probe], Outcome]) -> bool:
+        for p in self.produced:
+            keys = self.group_keys(group, p)
+            if not keys:
+                continue
+            b, got = base(p), self.o[p.name].grads
+            if b.error is not None or b.grads is None:
+                return False
+            if any(k not in got or k not in b.grads or not self.ps.same(p, got[k], b.grads[k]) for k in keys):
+                return False
+        return True
+
+    def transform(self, group: Group, plan: Sequence[Placement], world: World) -> Optional[str]:
+        """The simple transform of ``plan``'s arrays in ``group`` that gives the candidate's, in words."""
+        ps, terms = self.ps, self.terms
+        rows = []  # (probe, candidate arrays, base arrays) wherever the group exists
+        for p in self.produced:
+            keys = self.group_keys(group, p)
+            if not keys:
+                continue
+            b = ps.outcome(plan, world, p)
+            got = self.o[p.name].grads
+            if b.grads is None or any(k not in got for k in keys):
+                return None
+            rows.append((p, keys, [got[k] for k in keys], [b.grads[k] for k in keys]))
+        if not rows or any(_nonreal(g) for _, _, c, _ in rows for g in c):
+            return None
+        if all(not np.any(_real(g)) for _, _, c, _ in rows for g in c):
+            return "all zeros (not computed, or an exception swallowed?)"
+        shapes = [(np.shape(g), np.shape(b)) for _, _, c, bs in rows for g, b in zip(c, bs)]
+        if any(s != t for s, t in shapes):
+            if all(ps.same(p, np.transpose(g), b) for p, _, c, bs in rows for g, b in zip(c, bs)):
+                return "transposed"
+            if all(np.size(g) == np.size(b) and ps.same(p, np.reshape(_real(g), np.shape(b)), b) for p, _, c, bs in rows for g, b in zip(c, bs)):
+                return RESHAPED + _shape_words(*next((s, t) for s, t in shapes if s != t))
+            return None
+        if group[1] == "W":
+            if all(ps.same(p, np.transpose(g), b) for p, _, c, bs in rows for g, b in zip(c, bs)):
+                return "transposed"
+        first = [ps.outcome(plan, world, p, first=True) for p, *_ in rows]
+        if all(f.grads is not None and all(ps.same(p, g, f.grads[k]) for k, g in zip(keys, c))
+               for f, (p, keys, c, _) in zip(first, rows)):
+            return "from the first example only (not summed over the batch)"
+        reg = self.regularisation(group, rows)
+        if reg:
+            return reg
+        fit = _fit([(c, bs, p) for p, _, c, bs in rows], ps, _ARRAY_SCALARS)
+        if fit and fit[0] != "correct" and fit[1] != 0:
+            return fit[0] if fit[0] in dict(_ARRAY_SCALARS) else f"{fit[1]:.3g}× the right values"
+        return None
+
+    def regularisation(self, group: Group, rows: list) -> Optional[str]:
+        """Right whenever the penalty is 0, wrong otherwise: the regularisation term, and how."""
+        ps, reg = self.ps, self.terms.regulariser
+        free = [r for r in rows if r[0].case.spec.l2 == 0]
+        paid = [r for r in rows if r[0].case.spec.l2 > 0]
+        if not paid or any(not all(ps.same(p, g, b) for g, b in zip(c, bs)) for p, _, c, bs in free):
+            return None
+        if all(all(ps.same(p, g, b) for g, b in zip(c, bs)) for p, _, c, bs in paid):
+            return None
+        # the candidate's own penalty gradient, as a multiple β of λθ (the right one is λW, and none for b)
+        weights = group[1] == "W"
+        penalty = [[p.case.spec.l2 * p.case.params[k] for k in keys] for p, keys, _, _ in paid]
+        pairs = [([_real(g) - _real(b) + (r if weights else 0.0) for g, b, r in zip(c, bs, pen)], pen, p)
+                 for (p, _, c, bs), pen in zip(paid, penalty)]
+        beta = _fit(pairs, ps, [("0", lambda n: 0.0), ("1", lambda n: 1.0), ("½", lambda n: 0.5), ("2", lambda n: 2.0),
+                                ("1/N", lambda n: 1.0 / n), ("N", lambda n: float(n))])
+        how = {("0", True): "no penalty gradient", ("½", True): "half the penalty gradient (0.5·{r}?)",
+               ("2", True): "twice the penalty gradient", ("1/N", True): "the penalty gradient divided by N again",
+               ("N", True): "the penalty gradient N× too large", ("1", False): "the biases are regularised too",
+               ("½", False): "the biases are regularised too, with 0.5·{r}"}
+        detail = how.get((beta[0], weights)) if beta else None
+        where = "" if not free else f"right when {reg}=0, wrong when {reg}>0: "
+        return f"{where}check the regularisation term" + (f" ({detail.format(r=reg)})" if detail else "")
+
+    def role_step(self, role: str, fixed: tuple[Placement, ...], world: World) -> list[_Explanation]:
+        """The cheapest ways to explain ``role``'s arrays on top of ``fixed``: placements, then transforms."""
+        groups = [(role, "W"), (role, "b")]
+        if not any(self.group_keys(g, p) for g in groups for p in self.produced):
+            return [_Explanation(world, fixed, {}, [])]
+        ps = self.ps
+
+        def base(plan):
+            return lambda p: ps.outcome(plan, world, p)
+
+        def score(extra: tuple[Placement, ...], transforms: bool) -> Optional[_Explanation]:
+            plan = fixed + extra
+            if conflict(plan):
+                return None
+            present = [g for g in groups if any(self.group_keys(g, p) for p in self.produced)]
+            unmatched = [g for g in present if not self.group_matches(g, base(plan))]
+            if unmatched and (not transforms or (extra and len(unmatched) == len(present))):
+                return None  # an entry that explains none of this role's arrays is no better than none
+            found = {g: w for g in unmatched if (w := self.transform(g, plan, world)) is not None}
+            return _Explanation(world, plan, found, [g for g in unmatched if g not in found])
+
+        here = [pl for pl in ps.placements() if role in pl[1]]
+        options = [e for e in [score((), True)] if e]
+        useful = []
+        for pl in here:
+            if conflict(fixed + (pl,)) or all(self.same_outcome(ps.outcome(fixed + (pl,), world, p), ps.outcome(fixed, world, p), p, groups)
+                                              for p in self.produced):
+                continue  # acts on nothing this role's arrays show
+            useful.append(pl)
+            e = score((pl,), True)
+            if e is not None:
+                options.append(e)
+        best = min(e.cost for e in options)
+        if best[0] > 1 or best[1]:  # two entries on the same layers, for a full match only
+            for i, a in enumerate(useful):
+                for b in useful[i + 1:]:
+                    if a[0].id == b[0].id:
+                        continue
+                    e = score((a, b), False)
+                    if e is not None:
+                        options.append(e)
+        return sorted(options, key=lambda e: (e.cost, self.preference(e)))
+
+    def same_outcome(self, a: Outcome, b: Outcome, p: Probe, groups: Sequence[Group]) -> bool:
+        if (a.grads is None) != (b.grads is None):
+            return False
+        if a.grads is None:
+            return True
+        keys = [k for g in groups for k in self.group_keys(g, p)]
+        return all(k in a.grads and k in b.grads and self.ps.same(p, a.grads[k], b.grads[k]) for k in keys)
+
+    def layered(self) -> dict:
+        candidates: list[_Explanation] = []
+        for world in (None, *self.terms.conventions):
+            # a dearer explanation of the output layer may make the hidden layers cheaper: keep a few
+            for top in self.role_step("output", (), world)[:4]:
+                lows = self.role_step("hidden", top.plan, world)
+                for low in lows[:1] + [e for e in lows[1:] if e.cost == lows[0].cost]:
+                    candidates.append(_Explanation(world, low.plan, {**top.transforms, **low.transforms},
+                                                   top.unexplained + low.unexplained))
+        candidates.sort(key=lambda e: (e.cost, self.preference(e)))
+        best = candidates[0]
+        ties = [e for e in candidates[1:] if e.cost == best.cost and not e.unexplained
+                and self.families(e) != self.families(best)]
+        return self.describe(best, list({self.names_of(e): e for e in ties}.values()))
+
+    @staticmethod
+    def families(e: _Explanation) -> tuple[str, ...]:
+        """What an explanation names, up to one mistake's per-layer forms (sigma-of-a where only its
+        output-layer half shows is sigma-of-a-output): ties that differ only so are no news."""
+        return (e.world.id if e.world else "", *sorted({b.family or b.id for b, _ in e.plan}), *sorted(set(e.transforms.values())))
+
+    @staticmethod
+    def names_of(e: _Explanation) -> tuple[str, ...]:
+        """What an explanation names: its convention, its entries (merged over layers), its transforms."""
+        entries = [f"'{b.id}'" + ("" if r == b.roles else f" ({'/'.join(sorted(r))})") for b, r in _merged(e.plan)]
+        return (e.world.id if e.world else "", *sorted(entries), *sorted(set(e.transforms.values())))
+
+    @staticmethod
+    def preference(e: _Explanation) -> tuple:
+        """Among equal costs: fewer placements (none masked by another), entries on their own layers
+        before restricted ones, then catalog order."""
+        order = {b.id: i for i, b in enumerate(BUGS)}
+        return (len(e.plan), sum(r != b.roles for b, r in e.plan), sorted(order[b.id] for b, _ in e.plan))
+
+    # -- words for an explanation ------------------------------------------------------------------------
+
+    def describe(self, e: _Explanation, ties: Sequence[_Explanation] = ()) -> dict:
+        items: list[tuple[str, str, list[str]]] = []  # (label, words, arrays it explains)
+        matches = []
+        wrong = self.wrong_and_right()[0]
+        if e.world is not None:
+            items.append((e.world.id, f"correct if {e.world.words}" if len(e.plan) + len(e.transforms) == 0
+                          else f"computed as if {e.world.words}", wrong))
+        for b, r in _merged(e.plan):
+            matches.append(b)
+            only = "" if r == b.roles else f", in {self.where(r)} only"
+            items.append((b.id + (f" ({'/'.join(sorted(r))})" if only else ""),
+                          f"catalog entry {b.number} '{b.id}'{only}: {b.title}", self.touched(e, b, wrong)))
+        for words in dict.fromkeys(e.transforms.values()):
+            groups = [g for g, w in e.transforms.items() if w == words]
+            keys = [k for k in self.keys if any(k in self.group_keys(g, p) for g in groups for p in self.ps.probes)]
+            who = self.groups_words(sorted(groups, key=lambda g: (g[0] == "output", g[1] == "b")))
+            items.append((f"{who}: {words}", f"{who}: {words}", keys))
+        notes = self.leftovers(e)
+        attribution = {self.terms.array(k): [label for label, _, keys in items if k in keys] for k in wrong}
+        explained = not e.unexplained and not notes
+        if not items:
+            summary = notes or self.unexplained_words(e)
         else:
-            right_layers = sorted({_layer_words(n, ps) for n in right})
-            wrong_layers = sorted({_layer_words(n, ps) for n in wrong})
-            summary = "; ".join(filter(None, [
-                f"{', '.join(right_layers)} correct" if right_layers else "",
-                f"{', '.join(wrong_layers)} wrong" if wrong_layers else "",
-            ])) or "wrong, and no catalog entry or convention explains it"
-    return Diagnosis(False, [], {n: c for n, c in conventions.items() if c != "correct"}, wrong, right, summary, failing)
+            body = items[0][1] if len(items) == 1 else f"{len(items)} mistakes: " + "; ".join(
+                f"({i}) {w.removeprefix('catalog entry ').lstrip('0123456789 ')}" for i, (_, w, _) in enumerate(items, 1))
+            if e.unexplained:
+                body += f"; still wrong, unexplained: {', '.join(self.group_words(g) for g in e.unexplained)}"
+            summary = body + (f"; {notes}" if notes else "")
+        if ties:
+            ours = self.names_of(e)
+            for t in ties[:2]:
+                theirs = self.names_of(t)
+                instead = [n for n in theirs if n and n not in ours], [n for n in ours if n and n not in theirs]
+                summary += f"; {' + '.join(instead[0])} for {' + '.join(instead[1])} gives the same numbers here"
+        # a convention of the assignment, or right values in another shape (the bias shape), and nothing else
+        conv_only = explained and not e.plan and (e.world is not None or bool(e.transforms)) and all(
+            w.startswith(RESHAPED) for w in e.transforms.values())
+        return dict(matches=matches, summary=summary, convention_only=conv_only, accepted=conv_only and e.world is not None and e.world.accepted,
+                    explained=explained, named=[label for label, _, _ in items], attribution=attribution)
+
+    def touched(self, e: _Explanation, bug: Bug, wrong: list[str]) -> list[str]:
+        """The wrong arrays ``bug`` changes in plan ``e`` (compared with the plan without it)."""
+        without = tuple(pl for pl in e.plan if pl[0].id != bug.id and (pl[0].family or pl[0].id) != (bug.family or bug.id))
+        out = []
+        for k in wrong:
+            for p in self.produced:
+                a, b = self.ps.outcome(e.plan, e.world, p), self.ps.outcome(without, e.world, p)
+                if a.grads is None or b.grads is None or (k in a.grads and k in b.grads and not self.ps.same(p, a.grads[k], b.grads[k])):
+                    out.append(k)
+                    break
+        return out
+
+    def leftovers(self, e: _Explanation) -> str:
+        """Errors and changed inputs the explanation does not account for."""
+        notes = []
+        for p in self.ps.probes:
+            got, want = self.o[p.name], self.ps.outcome(e.plan, e.world, p)
+            if got.error and not want.error:
+                notes.append(f"failed on probe '{p.name}': {self.terms.say(got.error)}")
+                break
+        mutated = sorted({m for p in self.ps.probes for m in self.o[p.name].mutated})
+        if mutated and not any(self.ps.outcome(e.plan, e.world, p).mutated for p in self.ps.probes):
+            notes.append(f"changes its inputs in place ({', '.join(mutated)})")
+        return "; ".join(notes)
+
+    def unexplained_words(self, e: _Explanation) -> str:
+        """Nothing names it: how close it is, what is not finite, and which arrays are right."""
+        wrong, right = self.wrong_and_right()
+        ps = self.ps
+        bad = [k for k in self.keys if any(k in self.o[p.name].grads and not np.all(np.isfinite(_real(self.o[p.name].grads[k])))
+                                           for p in self.produced)]
+        failed = [p for p in ps.probes if self.o[p.name].error]
+        parts = []
+        if failed:
+            parts.append(f"failed on {len(failed)} of {len(ps.probes)} probes: {self.terms.say(self.o[failed[0].name].error)}")
+        if bad:
+            parts.append(f"NaN or Inf in {self.arrays(bad)} (an overflow, or a 0/0?)")
+        if wrong:
+            parts.append(f"wrong: {self.arrays(wrong)}, and no catalog entry, convention or simple transform explains it")
+        if right:
+            parts.append(f"right: {self.arrays(right)}")
+        return "; ".join(parts) or "wrong, and nothing explains it"
 
 
-def diagnose_function(fn: Callable, ps: ProbeSet) -> Diagnosis:
+def diagnose(outcomes: Mapping[str, Outcome], ps: ProbeSet, terms: Optional[Terms] = None) -> Diagnosis:
+    """What explains ``outcomes`` (one per probe name), in the order of the module docstring, in ``terms``."""
+    with np.errstate(all="ignore"):  # a submission's numbers may be anything: inf − inf is a finding, not a warning
+        return _Diagnoser(outcomes, ps, terms or Terms()).run()
+
+
+def diagnose_function(fn: Callable, ps: ProbeSet, terms: Optional[Terms] = None) -> Diagnosis:
     """Run ``fn(spec, params, x, y, lr)`` on every probe and diagnose it."""
-    return diagnose({p.name: run_candidate(fn, p.case, p.lr) for p in ps.probes}, ps)
+    return diagnose({p.name: run_candidate(fn, p.case, p.lr) for p in ps.probes}, ps, terms)
+
+
+def explain_probe(outcome: Outcome, probe: Probe, expected: Params, terms: Optional[Terms] = None,
+                  prefer: Sequence[Bug] = ()) -> str:
+    """What is wrong on one extra probe (the grader's large-input probe): the catalog entry that
+    reproduces it there (``prefer``: those the diagnosis already named, first), or what the numbers are;
+    "" when it is right."""
+    terms = terms or Terms()
+    c = probe.case
+    rtol, scale = oracles.rtol_for(c.spec, c.batch), oracles.term_scale(c.spec, c.params, c.x, c.y)
+    want = Outcome(expected, None, [])
+    if _agree(outcome, want, rtol, scale):
+        return ""
+    if outcome.grads is not None:
+        for b in dict.fromkeys((*prefer, *BUGS)):
+            theirs = run_candidate(b.gradients, c, probe.lr)
+            if not _agree(theirs, want, rtol, scale) and _agree(outcome, theirs, rtol, scale):
+                return f"{_entry_label(b)} (right: {b.right})"
+        bad = [k for k, g in outcome.grads.items() if not np.all(np.isfinite(_real(g)))]
+        if bad:
+            return f"NaN or Inf in {', '.join(terms.array(k) for k in bad)} (an overflow: exp of a large score unshifted? or a 0/0?)"
+    return ""

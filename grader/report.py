@@ -127,8 +127,10 @@ def diagnosis(r: Result) -> str:
 
 def convention_only(r: Result) -> bool:
     """A fail whose only fault is a convention (sign, factor, 1/N) that the assignment penalises."""
-    return r.verdict == "fail" and bool(r.diagnoses) and str(r.diagnoses[0].get("summary", "")).startswith(
-        "differs only by a convention")
+    if r.verdict != "fail" or not r.diagnoses:
+        return False
+    d = r.diagnoses[0]
+    return bool(d["convention_only"]) if "convention_only" in d else str(d.get("summary", "")).startswith("differs only by a convention")
 
 
 def students_text(r: Result) -> str:
@@ -227,6 +229,9 @@ def result_dict(r: Result, reproducible: bool = False, copies: Optional[list[str
         "sandbox": r.sandbox,
         "key": r.key,
         "identical_to": copies or [],
+        "convention": r.convention,  # the accepted convention it was graded under ("" for the assignment's own)
+        "environment": r.environment,  # the fix, when the grading machine kept it from running
+        "notes": r.notes,  # what of it was read and run: notebook cells, skipped driver code
     }
     if not reproducible:
         d["seconds"] = round(r.seconds, 3)
@@ -256,7 +261,8 @@ def from_json(data: list) -> list[Result]:
             out.append(Result(str(d["submission"]), str(d["verdict"]), float(d["score"]), float(d["max_score"]), checks,
                               list(d.get("diagnoses", [])), str(d.get("message", "")), str(d.get("sandbox", "")),
                               float(d.get("seconds", 0.0)), str(d.get("key", "")), str(d.get("id") or d["submission"]),
-                              list(d.get("students", []))))
+                              list(d.get("students", [])), notes=[str(n) for n in d.get("notes", [])],
+                              convention=str(d.get("convention", "")), environment=str(d.get("environment", ""))))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"submission {d.get('id') or d.get('submission')!r}: missing or malformed field ({exc})") from None
     return out

@@ -300,44 +300,8 @@ def sweep(uid: int, mode: str) -> None:
                 pass
 
 
-@functools.lru_cache(maxsize=1)
-def world_writable_dirs() -> tuple[str, ...]:
-    """Every folder an unprivileged uid with no groups can create files in: world-writable and reachable.
-
-    Found once per grader process by walking from / through folders others may enter (o+x), skipping /proc,
-    /sys and the distribution's /usr; /dev/shm and /dev/mqueue are added by name.
-    """
-    found = [d for d in ("/dev/shm", "/dev/mqueue") if os.path.isdir(d) and os.stat(d).st_mode & 0o003 == 0o003]
-    stack = ["/"]
-    skip = {"/proc", "/sys", "/dev", "/usr"}
-    while stack:
-        d = stack.pop()
-        try:
-            it = os.scandir(d)
-        except OSError:
-            continue
-        with it:
-            for e in it:
-                try:
-                    if e.path in skip or not e.is_dir(follow_symlinks=False):
-                        continue
-                    mode = e.stat(follow_symlinks=False).st_mode
-                except OSError:
-                    continue
-                if mode & 0o001:
-                    if mode & 0o003 == 0o003:
-                        found.append(e.path)
-                    stack.append(e.path)
-    return tuple(sorted(set(found)))
-
-
-# --- the watchdog --------------------------------------------------------------------------------------
-
-
-def _usage(roots: list[str], uid: Optional[int], limits: Limits) -> Optional[str]:
-    """The limit the files below ``roots`` (only those owned by ``uid``, if given) break, or None."""
-    budget, files = limits.scratch_mb << 20, 0
-    used = 0
+def _scan(roots: list[str], enter) -> Iterator[tuple[os.DirEntry, os.stat_result, int]]:
+    """Every entry below ``roots`` with its lstat and depth, iteratively; folders entered where ``enter(st)``."""
     stack = [(r, 0) for r in roots]
     while stack:
         d, depth = stack.pop()
@@ -351,18 +315,43 @@ def _usage(roots: list[str], uid: Optional[int], limits: Limits) -> Optional[str
                     st = e.stat(follow_symlinks=False)
                 except OSError:
                     continue
-                if uid is not None and st.st_uid != uid:
-                    continue
-                files += 1
-                used += st.st_blocks * 512
-                if stat.S_ISDIR(st.st_mode):
-                    if depth + 1 > MAX_DEPTH:
-                        return f"made folders nested more than {MAX_DEPTH} deep"
+                yield e, st, depth + 1
+                if stat.S_ISDIR(st.st_mode) and enter(e, st):
                     stack.append((e.path, depth + 1))
-                if used > budget:
-                    return f"wrote more than {limits.scratch_mb} MB (the scratch limit)"
-                if files > limits.scratch_files:
-                    return f"created more than {limits.scratch_files} files (the scratch limit)"
+
+
+@functools.lru_cache(maxsize=1)
+def world_writable_dirs() -> tuple[str, ...]:
+    """Every folder an unprivileged uid with no groups can create files in: world-writable and reachable.
+
+    Found once per grader process by walking from / through folders others may enter (o+x), skipping /proc,
+    /sys and the distribution's /usr; /dev/shm and /dev/mqueue are added by name.
+    """
+    found = {d for d in ("/dev/shm", "/dev/mqueue") if os.path.isdir(d) and os.stat(d).st_mode & 0o003 == 0o003}
+    skip = {"/proc", "/sys", "/dev", "/usr"}
+    for e, st, _ in _scan(["/"], lambda e, st: e.path not in skip and st.st_mode & 0o001):
+        if stat.S_ISDIR(st.st_mode) and e.path not in skip and st.st_mode & 0o003 == 0o003:
+            found.add(e.path)
+    return tuple(sorted(found))
+
+
+# --- the watchdog --------------------------------------------------------------------------------------
+
+
+def _usage(roots: list[str], uid: Optional[int], limits: Limits) -> Optional[str]:
+    """The limit the files below ``roots`` (only those owned by ``uid``, if given) break, or None."""
+    used, files = 0, 0
+    for _, st, depth in _scan(roots, lambda e, st: uid is None or st.st_uid == uid):
+        if uid is not None and st.st_uid != uid:
+            continue
+        files += 1
+        used += st.st_blocks * 512
+        if stat.S_ISDIR(st.st_mode) and depth > MAX_DEPTH:
+            return f"made folders nested more than {MAX_DEPTH} deep"
+        if used > limits.scratch_mb << 20:
+            return f"wrote more than {limits.scratch_mb} MB (the scratch limit)"
+        if files > limits.scratch_files:
+            return f"created more than {limits.scratch_files} files (the scratch limit)"
     return None
 
 
@@ -509,6 +498,15 @@ def bubblewrap_starts() -> Optional[str]:
     return None
 
 
+def _closed_to_others(path: str) -> Optional[str]:
+    """The first folder on the way to ``path`` that other users may not pass through, or None."""
+    for p in [*reversed(Path(path).parents), Path(path)]:
+        mode = os.stat(p).st_mode
+        if not mode & 0o001:
+            return f"{p} (mode {stat.S_IMODE(mode):o})"
+    return None
+
+
 def _interpreter_reachable(uid: int) -> Optional[str]:
     """None when ``uid`` can run this Python environment and import numpy; else why not."""
     try:
@@ -553,6 +551,10 @@ def select(requested: str = "auto") -> Sandbox:
         _prlimit(Limits())
         with uid_slot() as uid:
             why = _interpreter_reachable(uid)
+        closed = _closed_to_others(tempfile.gettempdir())
+        if not why and closed:
+            why = (f"the uid could not reach its temporary folder in {tempfile.gettempdir()}: {closed} is closed to "
+                   "other users; set TMPDIR to a folder they may pass through (such as /tmp)")
         if why:
             raise SandboxUnavailable(f"no sandbox available: bubblewrap cannot run ({bubblewrap_starts()}), and in process mode {why}. {HOW_TO}"
                                      if requested == "auto" else f"--sandbox process: {why}. {HOW_TO}")

@@ -227,7 +227,8 @@ READ_SECONDS = 10.0
 
 
 def _array(data: bytes, budget: int):
-    """A base float64 copy of the .npy in ``data``; ValueError if its header is not a plain numeric array within ``budget``."""
+    """A base float64 copy of the .npy in ``data`` (complex128 when it holds non-real numbers, so the diagnosis can
+    say so); ValueError if its header is not a plain numeric array within ``budget``."""
     import io
 
     import numpy as np
@@ -236,14 +237,16 @@ def _array(data: bytes, budget: int):
     version = np.lib.format.read_magic(buf)
     header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
     shape, _, dtype = header(buf)
-    if dtype.kind not in "biuf" or dtype.hasobject:
+    if dtype.kind not in "biufc" or dtype.hasobject:
         raise ValueError(f"dtype {dtype.str!r}: not an array of real numbers")
-    widened = 8 * int(np.prod(shape, dtype=np.int64))
+    widened = (16 if dtype.kind == "c" else 8) * int(np.prod(shape, dtype=np.int64))
     if widened > budget:
         raise ValueError(f"shape {shape}: {widened} bytes as float64, over what is left of this submission's "
                          f"{MAX_FLOAT64_BYTES >> 20} MiB")
     raw = np.load(io.BytesIO(data), allow_pickle=False)
-    return np.array(raw, dtype=np.float64, copy=True, subok=False)
+    if np.iscomplexobj(raw) and np.any(np.imag(raw)):
+        return np.array(raw, dtype=np.complex128, copy=True, subok=False)
+    return np.array(np.real(raw), dtype=np.float64, copy=True, subok=False)
 
 
 def _status(out_fd: int, refused: dict[str, str]) -> dict:

@@ -3,8 +3,8 @@
     from oracles.gradcheck import assert_gradients
     assert_gradients(spec, params, x, y, my_grads)            # raises AssertionError naming what is wrong
 
-    from oracles.gradcheck import check_function
-    result = check_function(loss, grad, [W, b])               # any loss of a list of arrays
+    import bpcheck                                            # any gradient code, not only networks:
+    bpcheck.check_function(loss, {"W": W, "b": b}, grad)      # see oracles.generic
 
 Two modes, chosen automatically (``mode="auto"``):
 
@@ -30,8 +30,9 @@ import numpy as np
 
 from reference.spec import NetworkSpec, check_params
 
-from . import finite_diff
+from . import finite_diff, generic
 from .compare import Comparison, compare, rtol_for
+from .generic import CheckResult
 from .objective import Objective
 
 #: Networks with at most this many parameters get the full elementwise check.
@@ -156,41 +157,22 @@ def check_function(
     analytic: bool = False,
     names: Optional[Sequence[str]] = None,
     rtol: Optional[float] = None,
-) -> GradientCheck:
-    """Check ``grad(arrays)`` against differences of ``loss(arrays)``, element by element.
+) -> CheckResult:
+    """Check ``grad(arrays)`` against ``loss(arrays)``, both taking the list of arrays, every element.
 
-    ``analytic=True`` (the loss is built from analytic operations and accepts complex arrays) uses
-    complex step, exact to rounding; otherwise central differences with an estimated error bound.
-    The loss is called twice (complex: once) per element and step, so this suits small arrays.
+    Kept for existing callers: this is ``bpcheck.check_function`` in full mode (see ``oracles.generic``).
+    ``analytic=True`` allows complex step where its self-test passes (the loss must accept complex
+    arrays); ``analytic=False`` uses central differences only.
     """
-    base = [np.array(a, dtype=np.float64) for a in arrays]
-    names = list(names) if names else [f"arrays[{i}]" for i in range(len(base))]
-    claimed = [np.asarray(g) for g in grad([a.copy() for a in base])]
-    if len(claimed) != len(base):
-        raise ValueError(f"grad: expected {len(base)} arrays (one per input), got {len(claimed)}")
-    dtype = _dtype_of({n: g for n, g in zip(names, claimed)})
-    eps = float(np.finfo(np.float64).eps)
-    f0 = float(np.real(loss([a.copy() for a in base])))
-    est, err = {}, {}
-    for i, a in enumerate(base):
-        g = np.zeros(a.shape)
-        e = np.zeros(a.shape)
-        for k in np.ndindex(a.shape):
-            def at(step):
-                moved = [b.astype(np.complex128 if np.iscomplexobj(step) else np.float64) for b in base]
-                moved[i][k] += step
-                return loss(moved)
-            if analytic:
-                g[k] = np.imag(at(1j * finite_diff.COMPLEX_STEP)) / finite_diff.COMPLEX_STEP
-            else:
-                h = finite_diff.CENTRAL_STEP * max(1.0, abs(a[k]))
-                d1 = (float(at(h)) - float(at(-h))) / (2 * h)
-                d2 = (float(at(2 * h)) - float(at(-2 * h))) / (4 * h)
-                g[k], e[k] = d1, finite_diff._central_bound(d1, d2, 64 * eps * max(abs(f0), 1e-300), h)
-        est[names[i]], err[names[i]] = g, e
-    if rtol is None:
-        # Without a network to count the op depth D from, assume a loss of at most 32 chained roundings per
-        # element (2·D·ε with D = 32); pass rtol for longer computations.
-        rtol = 64 * float(np.finfo(dtype).eps)
-    c = compare({n: g for n, g in zip(names, claimed)}, est, rtol, err, "complex step" if analytic else "central differences")
-    return GradientCheck(c.ok, "full", str(dtype), [c])
+    names = list(names) if names else [f"arrays[{i}]" for i in range(len(arrays))]
+    if len(names) != len(arrays):
+        raise ValueError(f"names: expected {len(arrays)} names (one per array), got {len(names)}")
+
+    def as_list(fn: Callable) -> Callable:
+        def called(**named: np.ndarray) -> object:
+            return fn([named[n] for n in names])
+        called.__qualname__ = getattr(fn, "__qualname__", "loss")
+        return called
+
+    return generic.check_function(as_list(loss), dict(zip(names, arrays)), as_list(grad), mode="full", rtol=rtol,
+                                  complex_step=analytic)

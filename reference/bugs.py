@@ -5,23 +5,38 @@ rest, so a bug is exactly its wrong line and nothing else.  Entries carry the wr
 beside the right one in the seeds' notation (z = net, a = out, δ, Wᵀ), where the bug comes from,
 what it looks like numerically, and which probe feature reveals it.
 
+An entry's ``layers`` says where its wrong line acts: every layer, the output layer only, or the
+hidden layers only.  ``combine`` puts entries (or one entry restricted to some layers) into one
+variant, so a submission with two mistakes is two entries, each in the layers it affects.
+
 ``LOOKALIKES`` are correct rewrites that resemble bugs; a checker must not flag them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
 from .activations import sigmoid
 from .network import Backprop, Params, loss_and_grad
 
+#: Where a wrong line can act: the output layer L, or the hidden layers l < L.
+ROLES = frozenset({"output", "hidden"})
+#: The layers each replaceable method acts on: BP1 is the output delta, BP2 a hidden one; the others
+#: take the layer as their first argument.  ``run`` is the whole pass.
+METHOD_ROLES = {"bp1": frozenset({"output"}), "bp2": frozenset({"hidden"}), "sigma_prime": ROLES, "bp3": ROLES,
+                "bp4": ROLES, "reg": ROLES, "run": ROLES}
+
 
 @dataclass(frozen=True)
 class Bug:
-    """One catalog entry: ``backprop`` is the variant class; ``number`` follows the catalog's numbering."""
+    """One catalog entry: ``backprop`` is the variant class; ``number`` follows the catalog's numbering.
+
+    ``layers``: "all", "output" or "hidden", where the wrong line acts; ``family``: the id of the
+    all-layer entry this one restricts (deriv-on-z-hidden is deriv-on-z in the hidden layers).
+    """
 
     id: str
     number: int
@@ -35,26 +50,85 @@ class Bug:
     correct: bool = False
     #: Non-empty for a bug that is only a different convention (sign, factor, 1/N): a grader may accept it.
     convention: str = ""
+    layers: str = "all"
+    family: str = ""
+
+    @property
+    def roles(self) -> frozenset[str]:
+        """The layer roles the wrong line acts on: its ``layers`` within those its methods can reach."""
+        reach = frozenset().union(*(METHOD_ROLES[m] for m in self.methods)) if self.methods else frozenset()
+        return reach if self.layers == "all" else reach & {self.layers}
 
     @property
     def backprop(self) -> type[Backprop]:
-        return _variant(self.id, self.methods)
+        return combine(((self, self.roles),))
 
     def gradients(self, spec, params, x, y, lr: Optional[float] = None) -> Params:
         """This variant's gradients; with ``lr``, as they come out of one training step of size lr."""
         return loss_and_grad(spec, params, x, y, self.backprop, lr)[1]
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("id", "number", "title", "wrong", "right", "source", "symptom", "reveals", "correct", "convention")}
+        keys = ("id", "number", "title", "wrong", "right", "source", "symptom", "reveals", "correct", "convention", "layers")
+        return {k: getattr(self, k) for k in keys}
 
 
-_VARIANTS: dict[str, type[Backprop]] = {}
+#: One entry acting on some of its roles.
+Placement = tuple[Bug, frozenset]
+
+_VARIANTS: dict[tuple, type[Backprop]] = {}
 
 
-def _variant(name: str, methods: Mapping[str, Callable[..., Any]]) -> type[Backprop]:
-    if name not in _VARIANTS:
-        _VARIANTS[name] = type(f"Backprop_{name.replace('-', '_')}", (Backprop,), dict(methods))
-    return _VARIANTS[name]
+def _role(self: Backprop, l: int) -> str:
+    return "output" if l == self.L else "hidden"
+
+
+def _dispatch(method: str, options: Sequence[tuple[frozenset, Callable[..., Any]]]):
+    """``method`` as the placement covering the layer it is called for has it, else the reference's."""
+    base = getattr(Backprop, method)
+
+    def dispatch(self: Backprop, *args: Any) -> Any:
+        role = "output" if method == "bp1" else "hidden" if method == "bp2" else _role(self, args[0])
+        for roles, fn in options:
+            if role in roles:
+                return fn(self, *args)
+        return base(self, *args)
+
+    return dispatch
+
+
+def conflict(placements: Sequence[Placement]) -> Optional[str]:
+    """Why ``placements`` cannot act together (two of them replace one method on one layer), or None."""
+    seen: dict[str, list[tuple[str, frozenset]]] = {}
+    for bug, roles in placements:
+        for m in bug.methods:
+            for other, theirs in seen.get(m, []):
+                if theirs & roles & METHOD_ROLES[m] or m == "run":
+                    return f"{bug.id} and {other} both replace {m} on the same layers"
+            seen.setdefault(m, []).append((bug.id, roles))
+    return None
+
+
+def combine(placements: Sequence[Placement]) -> type[Backprop]:
+    """One ``Backprop`` variant with every placement's wrong lines, each on its roles only."""
+    key = tuple(sorted((b.id, tuple(sorted(r))) for b, r in placements))
+    if key not in _VARIANTS:
+        why = conflict(placements)
+        if why:
+            raise ValueError(f"combine: {why}")
+        by_method: dict[str, list[tuple[frozenset, Callable[..., Any]]]] = {}
+        for bug, roles in placements:
+            for m, fn in bug.methods.items():
+                by_method.setdefault(m, []).append((frozenset(roles), fn))
+        ns = {m: (opts[0][1] if m == "run" else _dispatch(m, opts)) for m, opts in by_method.items()}
+        name = "Backprop_" + "__".join(f"{i}_{'_'.join(r)}" for i, r in key).replace("-", "_")
+        _VARIANTS[key] = type(name, (Backprop,), ns)
+    return _VARIANTS[key]
+
+
+def plan_gradients(placements: Sequence[Placement]) -> Callable[..., Params]:
+    """``fn(spec, params, x, y, lr)``: the gradients of the variant with every placement."""
+    variant = combine(placements)
+    return lambda spec, params, x, y, lr=None: loss_and_grad(spec, params, x, y, variant, lr)[1]
 
 
 # --- the wrong lines ----------------------------------------------------------------------------
@@ -62,12 +136,12 @@ def _variant(name: str, methods: Mapping[str, Callable[..., Any]]) -> type[Backp
 SMOOTH = ("sigmoid", "tanh")
 
 
-def _derivative_of(formula: Callable[[np.ndarray], np.ndarray], where: Callable[[Backprop, int], bool]):
-    """A sigma_prime that evaluates ``formula`` instead of σ'(zˡ) on sigmoid/tanh layers picked by ``where``."""
+def _derivative_of(formula: Callable[[Backprop, int, str], np.ndarray]):
+    """A sigma_prime that evaluates ``formula`` instead of σ'(zˡ) on sigmoid/tanh layers."""
 
     def sigma_prime(self: Backprop, l: int, g: np.ndarray) -> np.ndarray:
         name = self.spec.activations[l - 1]
-        if name in SMOOTH and where(self, l):
+        if name in SMOOTH:
             return g * formula(self, l, name)
         return Backprop.sigma_prime(self, l, g)
 
@@ -100,6 +174,14 @@ def _bp1_ce_extra_sigma_prime(self: Backprop) -> np.ndarray:
     return self.sigma_prime(self.L, delta) if self.loss.delta is not None else delta
 
 
+def _bp1_ce_extra_softmax_diagonal(self: Backprop) -> np.ndarray:
+    delta = Backprop.bp1(self)
+    if self.spec.loss != "softmax_ce":
+        return delta
+    a = self.a[self.L]
+    return delta * a * (1 - a)  # softmax's derivative taken elementwise, p(1 − p), as if it were a sigmoid
+
+
 def _scaled_bp1(factor: float):
     def bp1(self: Backprop) -> np.ndarray:
         return factor * Backprop.bp1(self)
@@ -129,6 +211,13 @@ def _bp2_with(weights: Callable[[Backprop, int], np.ndarray], next_derivative: b
     return bp2
 
 
+def _bp2_bias_slice(self: Backprop, l: int, delta_next: np.ndarray) -> np.ndarray:
+    if not self.spec.bias:
+        return Backprop.bp2(self, l, delta_next)
+    theta = np.column_stack([self.params[f"b{l + 1}"], self.params[f"W{l + 1}"].T])  # ex4's Θ, bias column first
+    return self.sigma_prime(l, (delta_next @ theta)[:, :-1])  # the last column dropped instead of the bias column
+
+
 def _bp2_stale(self: Backprop, l: int, delta_next: np.ndarray) -> np.ndarray:
     W = self.params[f"W{l + 1}"]
     if self.lr is not None:
@@ -137,7 +226,7 @@ def _bp2_stale(self: Backprop, l: int, delta_next: np.ndarray) -> np.ndarray:
 
 
 def _bp3_transposed(self: Backprop, l: int, delta: np.ndarray) -> np.ndarray:
-    return (self.a[l - 1].T @ delta).T + self.reg(l)
+    return (self.a[l - 1].T @ delta + self.reg(l)).T  # δᵀa: the whole gradient comes back (n_l, n_{l-1})
 
 
 def _bp3_inplace(self: Backprop, l: int, delta: np.ndarray) -> np.ndarray:
@@ -189,22 +278,32 @@ BUGS: tuple[Bug, ...] = (
         "σ'(z) = z(1 − z)  [tanh: 1 − z²]", "σ'(z) = a(1 − a), a = σ(z)  [tanh: 1 − a²]",
         "seed 000 sigmoid(x, deriv=True) and seed 002 sigmoid_derivative(x), called on net instead of out",
         "O(1) relative error wherever z is not small; grows with |z|", "any sigmoid/tanh layer",
-        {"sigma_prime": _derivative_of(_output_formula_on_z, lambda self, l: True)}),
+        {"sigma_prime": _derivative_of(_output_formula_on_z)}),
     Bug("deriv-on-z-hidden", 1, "activation derivative a(1−a) fed z, in hidden layers only",
         "δˡ = (δˡ⁺¹Wˡ⁺¹ᵀ) ⊙ zˡ(1 − zˡ) for l < L", "δˡ = (δˡ⁺¹Wˡ⁺¹ᵀ) ⊙ aˡ(1 − aˡ)",
         "seed 000 / 002 derivative helper called on the hidden layer's net",
         "output-layer gradients right, every hidden-layer gradient wrong", "a sigmoid/tanh hidden layer",
-        {"sigma_prime": _derivative_of(_output_formula_on_z, lambda self, l: l < self.L)}),
+        {"sigma_prime": _derivative_of(_output_formula_on_z)}, layers="hidden", family="deriv-on-z"),
     Bug("deriv-on-z-output", 1, "activation derivative a(1−a) fed z, in the output layer only",
         "δᴸ = (a − y) ⊙ zᴸ(1 − zᴸ)", "δᴸ = (a − y) ⊙ aᴸ(1 − aᴸ)",
         "seed 000 / 002 derivative helper called on the output layer's net",
         "every gradient wrong by a per-output factor", "a sigmoid/tanh output under a squared loss",
-        {"sigma_prime": _derivative_of(_output_formula_on_z, lambda self, l: l == self.L)}),
+        {"sigma_prime": _derivative_of(_output_formula_on_z)}, layers="output", family="deriv-on-z"),
     Bug("sigma-of-a", 2, "σ'(a) = σ(a)(1 − σ(a)): the derivative of σ taken at the already-activated value",
         "σ'(z) ≈ σ(a)(1 − σ(a))", "σ'(z) = a(1 − a)",
         "sigmoid_derivative(x) written as sigmoid(x)*(1-sigmoid(x)) and called on out",
         "≈ a constant factor 0.2–0.25 near initialisation; grossly wrong when units saturate", "any sigmoid/tanh layer",
-        {"sigma_prime": _derivative_of(_derivative_of_activated, lambda self, l: True)}),
+        {"sigma_prime": _derivative_of(_derivative_of_activated)}),
+    Bug("sigma-of-a-output", 2, "σ'(a) = σ(a)(1 − σ(a)) in the output layer only",
+        "δᴸ = (a − y) ⊙ σ(aᴸ)(1 − σ(aᴸ))", "δᴸ = (a − y) ⊙ aᴸ(1 − aᴸ)",
+        "sigmoid_derivative(sigmoid(z)) written for the output delta, the hidden layers using a(1 − a) or nothing",
+        "output-layer gradients ≈ 0.2–0.25× near initialisation, and every layer below with them", "a sigmoid/tanh output under a squared loss",
+        {"sigma_prime": _derivative_of(_derivative_of_activated)}, layers="output", family="sigma-of-a"),
+    Bug("sigma-of-a-hidden", 2, "σ'(a) = σ(a)(1 − σ(a)) in the hidden layers only",
+        "δˡ = (δˡ⁺¹Wˡ⁺¹ᵀ) ⊙ σ(aˡ)(1 − σ(aˡ)) for l < L", "δˡ = (δˡ⁺¹Wˡ⁺¹ᵀ) ⊙ aˡ(1 − aˡ)",
+        "sigmoid_derivative(sigmoid(z)) applied to a hidden layer's cached output",
+        "output-layer gradients right, hidden-layer gradients ≈ 0.2–0.25× near initialisation", "a sigmoid/tanh hidden layer",
+        {"sigma_prime": _derivative_of(_derivative_of_activated)}, layers="hidden", family="sigma-of-a"),
     Bug("bp2-no-sigma-prime", 3, "hidden delta without the factor σ'(z)",
         "δˡ = δˡ⁺¹ Wˡ⁺¹ᵀ", "δˡ = (δˡ⁺¹ Wˡ⁺¹ᵀ) ⊙ σ'(zˡ)", "seed 001 BP2 with its last factor dropped",
         "hidden-layer gradients too large by 1/σ'(z) (≥ 4× for sigmoid)", "a hidden layer that is not identity",
@@ -217,6 +316,11 @@ BUGS: tuple[Bug, ...] = (
         "δᴸ = (a − y) ⊙ σ'(zᴸ)", "δᴸ = a − y", "seed 004's derivation applied twice",
         "gradients shrink by a(1 − a) ≤ ¼, vanishing when outputs saturate", "a cross-entropy loss",
         {"bp1": _bp1_ce_extra_sigma_prime}),
+    Bug("ce-extra-softmax-diag", 5, "an extra elementwise p(1 − p) on top of the softmax cross-entropy delta",
+        "δᴸ = (p − y) ⊙ p(1 − p)", "δᴸ = p − y",
+        "CS231n two-layer net: dscores *= probs * (1 - probs) after probs − y, the sigmoid's derivative reused for softmax",
+        "gradients shrink by p(1 − p) ≤ ¼ and vanish for confident classes", "a softmax output under cross-entropy",
+        {"bp1": _bp1_ce_extra_softmax_diagonal}),
     Bug("bp2-no-transpose", 6, "missing transpose in BP2",
         "δˡ = (δˡ⁺¹ Wˡ⁺¹) ⊙ σ'(zˡ)", "δˡ = (δˡ⁺¹ Wˡ⁺¹ᵀ) ⊙ σ'(zˡ)", "seed 003's Wᵀ forgotten",
         "a shape error for non-square layers; silent wrong values for square ones", "square hidden layers (n_l = n_l+1)",
@@ -294,16 +398,28 @@ BUGS: tuple[Bug, ...] = (
         "λ W / N", "λ W", "ex4's λ/m applied to a λ that already includes it",
         "weight gradients off by λW(1 − 1/N)", "λ > 0 with batch > 1",
         {"reg": lambda self, l: self.spec.l2 * self.params[f"W{l}"] / self.a[0].shape[0]}),
+    Bug("reg-2016-all-params", 16, "every parameter, biases too, regularised with the 2016 0.5·reg·Σθ² where the loss has reg·ΣW²",
+        "∂C/∂W += (λ/2) W;  ∂C/∂b += (λ/2) b", "∂C/∂W += λ W;  ∂C/∂b unregularised",
+        "CS231n 2016's 0.5·reg·ΣW² (gradient reg·W) applied in a loop over self.params, biases included; 2017+ uses reg·ΣW²",
+        "right whenever λ = 0; with λ > 0 weights off by (λ/2)W and biases by (λ/2)b", "λ > 0 with nonzero biases",
+        {"reg": lambda self, l: 0.5 * self.spec.l2 * self.params[f"W{l}"],
+         "bp4": lambda self, l, delta: delta.sum(axis=0) + 0.5 * self.spec.l2 * self.params[f"b{l}"]}),
     Bug("proportional-split", 17, "error split in proportion to the weights (seed 003's normalised form)",
         "δˡ = (δˡ⁺¹ (Wˡ⁺¹ / Σ_j Wˡ⁺¹_jk)ᵀ) ⊙ σ'(zˡ)", "δˡ = (δˡ⁺¹ Wˡ⁺¹ᵀ) ⊙ σ'(zˡ)",
         "seed 003: each output error shared out by w_jk / Σ_j w_jk before the denominator is dropped",
         "hidden gradients wrong by the column sums of W (and unbounded when a column sums to ~0)", "a hidden layer with 2+ inputs to the next layer",
         {"bp2": _proportional_bp2}),
     Bug("unstable-output", 18, "numerically unstable softmax / cross-entropy delta",
-        "softmax = e^z / Σe^z;  δ = (a − y)/(a(1 − a)) · a(1 − a)", "shifted softmax;  δ = a − y",
+        "softmax = e^z / Σe^z;  δ = (a − y)/(a(1 − a)) · a(1 − a)", "shifted softmax; δ = a − y",
         "the textbook formulas evaluated literally", "NaN once a logit passes ~709 (softmax) or an output rounds to 0 or 1 (bce)",
         "large logits with a cross-entropy loss",
         {"bp1": _bp1_unstable}),
+    Bug("ex4-bias-slice", 20, "ex4: the wrong column of Θ dropped in the hidden delta (the last, not the bias column)",
+        "δ⁽²⁾ = (δ⁽³⁾ Θ⁽²⁾)[:, :-1] ⊙ g'(z⁽²⁾)", "δ⁽²⁾ = (δ⁽³⁾ Θ⁽²⁾)[:, 1:] ⊙ g'(z⁽²⁾)",
+        "Coursera ML ex4, step 4: 'skip or remove δ₀⁽²⁾', sliced from the wrong end of Θ⁽²⁾ = [b | W]",
+        "output-layer gradients right; every hidden unit gets its neighbour's error, the first unit the bias's",
+        "a hidden layer feeding a layer with biases",
+        {"bp2": _bp2_bias_slice}),
     Bug("bp2-next-derivative", 19, "off-by-one layer index: BP2 multiplies by the next layer's σ'",
         "δˡ = (δˡ⁺¹ Wˡ⁺¹ᵀ) ⊙ σ'(zˡ⁺¹)", "δˡ = (δˡ⁺¹ Wˡ⁺¹ᵀ) ⊙ σ'(zˡ)", "deltas indexed one layer off in a loop",
         "a shape error unless consecutive widths are equal; then wrong values", "equal consecutive widths",
@@ -315,7 +431,7 @@ LOOKALIKES: tuple[Bug, ...] = (
     Bug("output-formula-on-a", 0, "x(1 − x) applied to the outputs, as seeds 000 and 002 publish it",
         "σ'(z) = a(1 − a) from a", "the same", "seeds 000, 002 (public issues wrongly call this a bug)",
         "equal to σ'(z) up to rounding", "-",
-        {"sigma_prime": _derivative_of(_output_formula_on_a, lambda self, l: True)}, correct=True),
+        {"sigma_prime": _derivative_of(_output_formula_on_a)}, correct=True),
     Bug("ce-shortcut", 0, "δ = a − y with sigmoid + bce or softmax + softmax_ce",
         "δᴸ = a − y", "the same", "seed 004", "exact: σ' cancels against the cross-entropy's 1/(a(1 − a))", "-",
         {}, correct=True),

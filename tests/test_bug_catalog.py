@@ -8,7 +8,7 @@ from hypothesis import given, note
 
 import oracles
 from grader.diagnose import ProbeSet, default_probes, diagnose_function
-from grader.kill_matrix import FAMILIES, KINK_ONLY, disagreement, kill, run_candidate
+from grader.kill_matrix import FAMILIES, KINK_ONLY, disagreement, kill, run_candidate, shows
 from oracles.objective import Objective
 from oracles.strategies import KINK_MARGIN, Case, cases
 from reference import loss_and_grad
@@ -32,6 +32,10 @@ FEATURE = {
     "unstable-output": lambda c, lr: c.spec.loss in ("bce", "softmax_ce"),
     "bp2-no-transpose": lambda c, lr: c.spec.depth > 1,
     "inplace-cache": lambda c, lr: "sigmoid" in c.spec.activations[:-1],
+    "sigma-of-a-hidden": lambda c, lr: c.spec.depth > 1,
+    "ce-extra-softmax-diag": lambda c, lr: c.spec.loss == "softmax_ce",
+    "reg-2016-all-params": lambda c, lr: c.spec.l2 > 0,
+    "ex4-bias-slice": lambda c, lr: c.spec.depth > 1 and c.spec.bias,
 }
 
 
@@ -48,6 +52,19 @@ def test_kill_matrix_cell(bug, oracle):
     print(f"{bug.id} × {oracle}: smallest {cell.smallest}, lr {cell.lr}")
     if bug.id in FEATURE:
         assert FEATURE[bug.id](cell.case, cell.lr), f"{bug.id}: shrunk to {cell.smallest}, which lacks the revealing feature"
+
+
+def test_a_case_the_bug_does_not_change_is_no_catch():
+    """On a one-class softmax every gradient is 0 with or without the bug, yet central differences read ~1e-12:
+    such a case must not count as catching the bug."""
+    from reference import NetworkSpec
+
+    spec = NetworkSpec((1, 1, 1, 1, 1), ("identity",) * 3 + ("softmax",), "softmax_ce", "mean", bias=False)
+    case = Case(spec, {f"W{l}": np.array([[0.5]]) for l in range(1, 5)}, np.array([[0.63]]), np.array([[1.0]]))
+    assert not shows(run_candidate(CATALOG["ce-extra-softmax-diag"].gradients, case, 0.1), case)
+    two = Case(NetworkSpec((1, 2), ("softmax",), "softmax_ce", "mean", bias=False), {"W1": np.array([[0.5, -0.3]])},
+               np.array([[0.63]]), np.array([[1.0, 0.0]]))
+    assert shows(run_candidate(CATALOG["ce-extra-softmax-diag"].gradients, two, 0.1), two)
 
 
 def test_the_headline_bug_shrinks_to_one_unit():
@@ -100,7 +117,7 @@ def test_confusion_lookalikes_are_named_correct(lookalike, probe_set):
 
 def test_reference_is_named_correct(probe_set):
     d = diagnose_function(lambda s, p, x, y, lr: loss_and_grad(s, p, x, y)[1], probe_set)
-    assert d.correct and d.summary == "correct on every probe"
+    assert d.correct and d.summary == "gradients correct on every probe"
 
 
 def _scaled(c):
@@ -130,8 +147,8 @@ def test_right_and_wrong_arrays_are_named(probe_set):
         return g
 
     d = diagnose_function(first_layer_noisy, probe_set)
-    assert d.wrong_arrays == ["W1"]
-    assert "layer 1 wrong" in d.summary and "output layer correct" in d.summary
+    assert d.wrong_arrays == ["W1"] and not d.explained
+    assert "wrong: W1," in d.summary and "right: b1, W2, b2, W3, b3" in d.summary
 
 
 def test_entries_identical_on_every_probe_are_named_together_with_the_reason():

@@ -125,3 +125,94 @@ def test_pytest_plugin_two_line_test(pytester):
     # Our own words only (never Hypothesis' wording, which changes between versions); "batch 1" shows the
     # failure was shrunk to the smallest batch that reveals the bug.
     result.stdout.fnmatch_lines(["*broken is wrong on 3-4-2 sigmoid,sigmoid half_sse/mean, batch 1:*", "*b1 (4,)*out of tolerance*"])
+
+
+# --- check_function's defects (issue 13), on the API it always had --------------------------------------
+
+
+def _square_grad(arrs):
+    return [2 * arrs[0]]
+
+
+def test_a_nan_loss_never_passes():
+    """log of a negative entry made the loss nan, and a gradient 7× wrong on every element passed."""
+    A = np.random.default_rng(1).standard_normal((3, 3))  # some entries negative
+
+    def loss(arrs):
+        return np.sum(np.log(arrs[0]))
+
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # as outside pytest's error filter: the old check passed silently
+        result = check_function(loss, lambda arrs: [7.0 / arrs[0]], [A], names=["A"])
+    assert not result.ok
+    assert "F is nan at the inputs given, so no gradient can pass" in result.message()
+    assert "invalid value encountered in log" in result.message()
+
+
+def test_complex_step_falls_back_for_np_var():
+    """np.var is not analytic for complex input: complex step called correct batchnorm wrong on every element."""
+    rng = np.random.default_rng(2)
+    x, g, dout = 2 + 3 * rng.standard_normal((6, 4)), rng.standard_normal(4), rng.standard_normal((6, 4))
+
+    def loss(arrs):
+        xhat = (arrs[0] - arrs[0].mean(axis=0)) / np.sqrt(np.var(arrs[0], axis=0) + 1e-5)
+        return np.sum(dout * arrs[1] * xhat)
+
+    def grad(arrs):
+        xhat = (arrs[0] - arrs[0].mean(axis=0)) / np.sqrt(np.var(arrs[0], axis=0) + 1e-5)
+        d = dout * arrs[1]
+        dx = (len(d) * d - d.sum(axis=0) - xhat * (d * xhat).sum(axis=0)) / (len(d) * np.sqrt(np.var(arrs[0], axis=0) + 1e-5))
+        return [dx, (dout * xhat).sum(axis=0)]
+
+    result = check_function(loss, grad, [x, g], analytic=True, names=["x", "gamma"])
+    assert result.ok, result.message()
+    assert "complex step not used" in result.message() and "not analytic" in result.message()
+
+
+def test_complex_step_falls_back_when_the_code_writes_into_float_buffers():
+    def loss(arrs):
+        out = np.empty(arrs[0].shape)
+        np.multiply(arrs[0], arrs[0], out=out)  # UFuncTypeError for complex input
+        return out.sum()
+
+    result = check_function(loss, _square_grad, [np.arange(1.0, 7.0)], analytic=True)
+    assert result.ok and "UFuncTypeError" in result.message() and "central differences instead" in result.message()
+
+
+def test_a_loss_calling_float_is_told_it_must_accept_complex_input():
+    """Issue 16: it was reported as a wrong gradient with bound 0.00e+00, plus a ComplexWarning."""
+    import warnings
+
+    def loss(arrs):
+        return float(np.sum(arrs[0] ** 2))
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        result = check_function(loss, _square_grad, [np.arange(1.0, 7.0)], analytic=True)
+    assert result.ok, result.message()
+    assert "complex step needs loss to accept complex input" in result.message() and "float()" in result.message()
+    assert not seen  # the ComplexWarning is explained in the message, not leaked
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_central_differences_hold_for_a_loss_near_zero(seed):
+    """The rounding bound scaled with |loss| alone: least squares near a perfect fit (loss ~1e-13) failed."""
+    rng = np.random.default_rng(seed)
+    X, w_true = rng.standard_normal((8, 3)), rng.standard_normal(3)
+    y = X @ w_true
+    w = w_true + 1e-7 * rng.standard_normal(3)
+
+    def loss(arrs):
+        r = X @ arrs[0] - y
+        return 0.5 * r @ r
+
+    def grad(arrs):
+        return [X.T @ (X @ arrs[0] - y)]
+
+    assert loss([w]) < 1e-12
+    result = check_function(loss, grad, [w], names=["w"])
+    assert result.ok, result.message()
+    wrong = check_function(loss, lambda arrs: [grad(arrs)[0] * (1 + 1e-4)], [w], names=["w"])
+    assert not wrong.ok and "w[" in wrong.message()

@@ -36,7 +36,8 @@ def _python_from(tmp: Path, source: Path) -> Path:
 
 
 def _run(script: Path, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(script)], env={"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), **env},
+    passed = {k: os.environ[k] for k in ("BPCHECK_SANDBOX",) if k in os.environ}  # set by conftest where no sandbox runs
+    return subprocess.run(["bash", str(script)], env={"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), **passed, **env},
                           capture_output=True, text=True, timeout=300)
 
 
@@ -71,7 +72,8 @@ def test_gradescope_autograder_end_to_end(tmp_path):
     assert not [w for w in HIDDEN if w in shown] and "All visible checks pass" in deep["output"]
 
     starter = verdicts["starter"]
-    assert "NotImplementedError" in starter["output"] and not any("NotImplementedError" in t["output"] for t in starter["tests"])
+    placeholder = "not implemented yet (the starter's placeholder"
+    assert placeholder in starter["output"] and not any(placeholder in t["output"] for t in starter["tests"])
 
 
 def _check_pl_results(data: dict) -> None:

@@ -67,6 +67,7 @@ def test_cli_refuses_without_a_sandbox_and_warns_with_none(monkeypatch, tmp_path
     sub.write_text(CORRECT)
     monkeypatch.setattr(sandbox, "bubblewrap_starts", lambda: "bubblewrap is not installed")
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.delenv("BPCHECK_SANDBOX", raising=False)
     assert main(["grade", str(sub), "--assignment", HOSTILE_TOML, "--state", str(tmp_path / "s1")]) == 2
     assert "no sandbox available" in capsys.readouterr().err
     assert not (tmp_path / "s1").exists()  # refused before anything ran
@@ -75,6 +76,9 @@ def test_cli_refuses_without_a_sandbox_and_warns_with_none(monkeypatch, tmp_path
                  "--format", "json", "--out", str(out)]) == 0
     assert "NO SANDBOX" in capsys.readouterr().err
     assert json.loads(out.read_text())[0]["verdict"] == "pass"
+    monkeypatch.setenv("BPCHECK_SANDBOX", "none")  # the default of --sandbox, for machines without one
+    assert main(["grade", str(sub), "--assignment", HOSTILE_TOML, "--state", str(tmp_path / "s3")]) == 0
+    assert "NO SANDBOX" in capsys.readouterr().err
 
 
 def test_a_full_disk_is_never_saved_as_a_grade(tmp_path, monkeypatch):

@@ -1,0 +1,28 @@
+"""Buggy (mutates-params): the bias columns are zeroed for the penalty through reshape views, which writes into the caller's nn_params."""
+import numpy as np
+
+
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def nn_cost_function(nn_params, input_layer_size, hidden_layer_size, num_labels, X, y, lambda_=0.0):
+    n, h, K = input_layer_size, hidden_layer_size, num_labels
+    Theta1 = nn_params[: h * (n + 1)].reshape(h, n + 1)      # views of nn_params, not copies
+    Theta2 = nn_params[h * (n + 1):].reshape(K, h + 1)
+    m = X.shape[0]
+    a1 = np.hstack([np.ones((m, 1)), X])
+    a2 = np.hstack([np.ones((m, 1)), sigmoid(a1 @ Theta1.T)])
+    a3 = sigmoid(a2 @ Theta2.T)
+    Y = np.eye(K)[y]
+    d3 = a3 - Y
+    d2 = (d3 @ Theta2[:, 1:]) * a2[:, 1:] * (1 - a2[:, 1:])
+    Theta1_grad = d2.T @ a1 / m
+    Theta2_grad = d3.T @ a2 / m
+    J = -np.sum(Y * np.log(a3) + (1 - Y) * np.log(1 - a3)) / m
+    Theta1[:, 0] = 0                                         # "don't regularise the bias": the caller's array changes
+    Theta2[:, 0] = 0
+    J += lambda_ / (2 * m) * (np.sum(Theta1 ** 2) + np.sum(Theta2 ** 2))
+    Theta1_grad += lambda_ / m * Theta1
+    Theta2_grad += lambda_ / m * Theta2
+    return J, np.concatenate([Theta1_grad.ravel(), Theta2_grad.ravel()])

@@ -1,0 +1,271 @@
+"""Derivatives of a function bpcheck cannot see into: F(θ), a real scalar of named float64 arrays θ.
+
+Two estimators, both from evaluations of F alone:
+
+- **complex step**  Im F(θ + ih·u) / h, h = 1e-20: the directional derivative along u, exact to
+  rounding, one evaluation.  Valid only when the code carries complex numbers analytically; many
+  NumPy functions do not (``np.var``, ``np.abs`` and ``.real`` drop the imaginary part, ``float()``
+  and writes into float buffers refuse or discard it).  So it is **self-tested**: along one random
+  ±1 direction its value must agree with central differences within their error bound, and the
+  evaluation must neither raise nor warn (ComplexWarning).  Otherwise it is not used, and the
+  reason is kept for the report.
+- **central differences**  D(h) = [F(θ + h·u) − F(θ − h·u)] / 2h, h = ε^⅓·max(1, |θ|).  Error bound,
+  as in ``finite_diff``: |D(h) − D(2h)| (three times D(h)'s truncation) + 3·ε_F / h.
+
+ε_F, the rounding error of one evaluation of F, is measured rather than assumed: ε_F = 6·σ, with
+σ the noise of F on the spot (Moré & Wild's ECnoise: from the 4th–6th differences of F at seven
+equally spaced points along a random direction; at that spacing the differences of a smooth F are
+far below rounding, so what remains is noise, of variance σ²·C(2k, k) for the k-th difference),
+floored at 2·ε·|F| (F's own last rounding).  A bound proportional to |F| alone fails a loss near 0,
+whose rounding is set by the terms it was computed from (a log-sum-exp of logits ~10 that cancels
+to 1e-8), not by |F| (the old bound was 1e3–1e4× too small there); a bound D·ε·|F| with D counted
+from the shapes is, elsewhere, 1e2–1e3× too large to see a 1e-6 error in full mode.  Six standard
+deviations of the noise, then the 3/h of the central bound: D(h)'s rounding has standard
+deviation σ/(√2·h), so the bound sits ~25 of them out.
+
+Every call of the code under check goes through ``value``: counted, warnings recorded, exceptions
+kept with where they came from; the arrays it sees are read-only views of private copies (code
+that writes into its inputs is detected and then gets fresh copies each call).
+"""
+
+from __future__ import annotations
+
+from math import comb
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+
+from .calls import CheckError, Recorder, describe_error
+from .named import element
+
+EPS = float(np.finfo(np.float64).eps)
+CENTRAL_STEP = EPS ** (1 / 3)
+COMPLEX_STEP = 1e-20
+NOISE_SIGMAS = 6.0
+
+
+class CodeRaised(Exception):
+    """The code under check raised; ``error`` is what it raised."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(str(error))
+        self.error = error
+
+
+def noise(values: Sequence[float]) -> float:
+    """σ, the noise of F from values at equally spaced points (ECnoise): the largest of the 4th–6th difference estimates."""
+    f = np.asarray(values, dtype=np.float64)
+    out = 0.0
+    for k in range(4, min(7, len(f))):
+        d = np.diff(f, k)
+        out = max(out, float(np.sqrt(np.mean(d**2) / comb(2 * k, k))))
+    return out
+
+
+class BlackBox:
+    """F(θ) from ``bind(arrays)``, a thunk computing F at ``arrays``; θ starts at ``base`` (copied to float64, never given out writable).
+
+    Binding once and calling many times matters: in the elementwise sweep the arrays are the same
+    objects every call (perturbed in place), so the arguments are built once, not 2n times.
+    """
+
+    def __init__(self, bind: Callable[[list[np.ndarray]], Callable[[], Any]], base: Sequence[np.ndarray], names: Sequence[str],
+                 what: str, rtol: float, allow_complex: bool = True):
+        self.bind = bind
+        self.base = [np.array(a, dtype=np.float64) for a in base]
+        self.names = list(names)
+        self.what = what
+        self.rtol = rtol
+        self.evaluations = 0
+        self.copying = False
+        self.warnings = Recorder()
+        self._views = [_read_only(a) for a in self.base]
+        self._complex: Optional[tuple[bool, str]] = None if allow_complex else (False, "not asked for")
+        self.rounding_error: Optional[float] = None  # ε_F, set by ``line``
+        self.line_finite = True
+        with self.warnings:
+            self.f0 = self.real(self._views, "the inputs given")
+
+    @property
+    def size(self) -> int:
+        return sum(a.size for a in self.base)
+
+    # --- one evaluation -------------------------------------------------------------------------------------
+
+    def value(self, arrays: Sequence[np.ndarray]) -> complex:
+        """F at ``arrays`` (real or complex); CodeRaised if the code raises."""
+        return self.call(self.bind(list(arrays)), arrays)
+
+    def call(self, thunk: Callable[[], Any], arrays: Sequence[np.ndarray]) -> complex:
+        """F by a thunk bound to ``arrays``, as a complex number; CodeRaised if the code raises."""
+        if self.copying:
+            thunk = self.bind([np.array(a) for a in arrays])
+        self.evaluations += 1
+        try:
+            out = thunk()
+        except CheckError:
+            raise
+        except Exception as e:
+            if not self.copying and isinstance(e, ValueError) and "read-only" in str(e):
+                self.copying = True  # it writes into its inputs: from now on each call gets its own copies
+                self.evaluations -= 1
+                return self.call(thunk, arrays)
+            raise CodeRaised(e) from e
+        if type(out) is float or type(out) is np.float64:
+            return complex(out)
+        v = np.asarray(out)
+        if v.ndim != 0 or v.dtype.kind not in "fciub":
+            raise CheckError(f"{self.what} returned {type(out).__name__} of shape {v.shape}; expected a number")
+        return complex(v[()])
+
+    def real(self, arrays: Sequence[np.ndarray], where: str) -> float:
+        """F at a real point, as a float; CheckError naming the point if the code raises there."""
+        try:
+            return self.value(arrays).real
+        except CodeRaised as e:
+            raise CheckError(f"{self.what} raised {describe_error(e.error)} when evaluated at {where}") from e.error
+
+    # --- directions -----------------------------------------------------------------------------------------
+
+    def step(self) -> float:
+        return CENTRAL_STEP * max(1.0, max((float(np.max(np.abs(a))) for a in self.base if a.size), default=1.0))
+
+    def _moved(self, u: Sequence[np.ndarray], s: float) -> list[np.ndarray]:
+        return [_read_only(a + s * v) for a, v in zip(self.base, u)]
+
+    def line(self, u: Sequence[np.ndarray]) -> tuple[float, float, list[np.ndarray]]:
+        """Central differences along u at seven points θ + j·h·u, j = −3…3: (D(h), its error bound, the direction really taken).
+
+        Sets ``rounding_error`` ε_F from the noise of those seven values.  The direction returned is the
+        displacement θ(+h) − θ(−h) actually realised in floating point, divided by 2h: the candidate is
+        compared along that, so the rounding of θ + h·u costs nothing.
+        """
+        h = self.step()
+        points = {j: self._moved(u, j * h) for j in (-3, -2, -1, 1, 2, 3)}
+        with self.warnings:
+            f = {j: self.real(p, f"the inputs moved by {j}·{h:.1e} along a random direction") for j, p in points.items()}
+        f[0] = self.f0
+        values = [f[j] for j in range(-3, 4)]
+        self.line_finite = bool(np.all(np.isfinite(values)))
+        sigma = noise(values) if self.line_finite else 0.0
+        self.rounding_error = max(NOISE_SIGMAS * sigma, 2 * EPS * abs(self.f0))
+        d1 = (f[1] - f[-1]) / (2 * h)
+        d2 = (f[2] - f[-2]) / (4 * h)
+        taken = [(p - m) / (2 * h) for p, m in zip(points[1], points[-1])]
+        return d1, abs(d1 - d2) + 3 * self.rounding_error / h, taken
+
+    def central(self, u: Sequence[np.ndarray]) -> tuple[float, float, list[np.ndarray]]:
+        """D(h) along u, its bound, and the direction really taken (four evaluations)."""
+        h = self.step()
+        with self.warnings:
+            f = {j: self.real(self._moved(u, j * h), f"the inputs moved by {j}·{h:.1e} along a direction") for j in (-2, -1, 1, 2)}
+        d1 = (f[1] - f[-1]) / (2 * h)
+        d2 = (f[2] - f[-2]) / (4 * h)
+        taken = [(p - m) / (2 * h) for p, m in zip(self._moved(u, h), self._moved(u, -h))]
+        return d1, abs(d1 - d2) + 3 * self.rounding_error / h, taken
+
+    def complex_step(self, u: Sequence[np.ndarray]) -> float:
+        """Im F(θ + ih·u) / h; CodeRaised or ``_Discarded`` when the code cannot carry it."""
+        arrays = [_read_only(a + (1j * COMPLEX_STEP) * v) for a, v in zip(self.base, u)]
+        seen = Recorder()
+        with seen:
+            v = self.value(arrays)
+        if seen.complex_discarded:
+            raise _Discarded(seen.summary())
+        return v.imag / COMPLEX_STEP
+
+    # --- is complex step valid here? ------------------------------------------------------------------------
+
+    def complex_status(self, u: Sequence[np.ndarray], central: float, bound: float) -> tuple[bool, str, Optional[float]]:
+        """(valid, why not, the complex-step value along u): the self-test, given central differences along u."""
+        if self._complex is not None and not self._complex[0]:
+            return False, self._complex[1], None
+        if not (np.isfinite(central) and np.isfinite(bound)):  # nothing to test against: never trust it untested
+            self._complex = (False, "its self-test needs central differences, and F is not finite within "
+                             f"{3 * self.step():.1e} of the inputs along a random direction")
+            return False, self._complex[1], None
+        why = f"complex step needs {self.what} to accept complex input and keep the imaginary part, but "
+        try:
+            cs = self.complex_step(u)
+        except CodeRaised as e:
+            self._complex = (False, why + f"{self.what} raised {describe_error(e.error)} on complex input")
+            return False, self._complex[1], None
+        except _Discarded as e:
+            self._complex = (False, why + f"{self.what} discarded an imaginary part ({e}): somewhere it turns complex "
+                             "values real (float(), .astype(float), or a write into a float array)")
+            return False, self._complex[1], None
+        if not np.isfinite(cs) or abs(cs - central) > bound + self.rtol * abs(cs):
+            self._complex = (False, why + f"along a random direction complex step gives {cs:.10e} and central differences "
+                             f"{central:.10e} ± {bound:.1e}, so {self.what} is not analytic in its inputs "
+                             "(np.abs, np.var, .real, max/min or comparisons on complex numbers drop the derivative)")
+            return False, self._complex[1], cs
+        self._complex = (True, "")
+        return True, "", cs
+
+    # --- every element --------------------------------------------------------------------------------------
+
+    def central_elements(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """D(h) for every element of input ``i`` (two evaluations each), and the steps (exact in floating point)."""
+        flat = self.base[i].reshape(-1)
+        theta = flat.copy()
+        up = (theta + CENTRAL_STEP * np.maximum(1.0, np.abs(theta))) - theta
+        down = theta - (theta - up)
+        plus, minus = np.empty(flat.size), np.empty(flat.size)
+        thunk = self.bind(self._views)
+        with self.warnings:
+            for k in range(flat.size):
+                try:
+                    flat[k] = theta[k] + up[k]
+                    plus[k] = self.call(thunk, self._views).real
+                    flat[k] = theta[k] - down[k]
+                    minus[k] = self.call(thunk, self._views).real
+                except CodeRaised as e:
+                    at = element(self.names[i], np.unravel_index(k, self.base[i].shape))
+                    raise CheckError(f"{self.what} raised {describe_error(e.error)} when evaluated at {at} ± {up[k]:.1e}") from e.error
+                finally:
+                    flat[k] = theta[k]
+                if k % 4096 == 4095:
+                    self.warnings.flush()
+        shape = self.base[i].shape
+        return ((plus - minus) / (up + down)).reshape(shape), ((up + down) / 2).reshape(shape)
+
+    def central_elements_at(self, i: int, flat_indices: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """D(2h) for the given flat elements of input ``i`` (h from ``central_elements``)."""
+        flat = self.base[i].reshape(-1)
+        out = np.empty(len(flat_indices))
+        with self.warnings:
+            for n, (k, hk) in enumerate(zip(flat_indices, h)):
+                theta = flat[k]
+                at = element(self.names[i], np.unravel_index(k, self.base[i].shape))
+                try:
+                    flat[k] = theta + 2 * hk
+                    plus, up = self.real(self._views, f"{at} + {2 * hk:.1e}"), flat[k] - theta
+                    flat[k] = theta - 2 * hk
+                    minus, down = self.real(self._views, f"{at} - {2 * hk:.1e}"), theta - flat[k]
+                finally:
+                    flat[k] = theta
+                out[n] = (plus - minus) / (up + down)
+        return out
+
+    def complex_elements_at(self, i: int, flat_indices: np.ndarray) -> np.ndarray:
+        """Complex-step derivatives for the given flat elements of input ``i`` (one evaluation each)."""
+        out = np.empty(len(flat_indices))
+        for n, k in enumerate(flat_indices):
+            u = [np.zeros(a.shape) for a in self.base]
+            u[i].reshape(-1)[k] = 1.0
+            try:
+                out[n] = self.complex_step(u)
+            except (CodeRaised, _Discarded) as e:  # valid along a random direction, not here: say so, never guess
+                raise CheckError(f"{self.what}: complex step at {element(self.names[i], np.unravel_index(k, self.base[i].shape))} "
+                                 f"failed ({e}) although it passed its self-test") from e
+        return out
+
+
+class _Discarded(Exception):
+    """The code turned a complex value real (numpy's ComplexWarning)."""
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    v = a.view()
+    v.flags.writeable = False
+    return v

@@ -1,0 +1,643 @@
+"""Check anyone's NumPy gradient code: layers, (loss, grad) functions, an old version against a new one.
+
+    import bpcheck
+    bpcheck.check_vjp(affine_forward, affine_backward, {"x": x, "w": w, "b": b})
+    bpcheck.check_function(softmax_loss, {"x": scores}, returns="loss_and_grad", static={"y": y})
+    bpcheck.assert_same_gradients(old_loss_and_grad, new_loss_and_grad, params, returns="loss_and_grad")
+
+What is checked is one scalar F of the inputs: the loss (summed when it comes per example), or for
+a layer ⟨dout, forward(inputs)⟩ with a random cotangent dout, whose gradient is backward(dout, cache).
+
+Modes (``mode="auto"`` picks ``full`` up to ``AUTO_FULL_LIMIT`` elements, ``fast`` beyond):
+
+- **full**: every element by central differences (two evaluations of F each); an element that
+  disagrees is measured again exactly, by complex step when its self-test passed, else by D(2h)
+  for the error bound (``blackbox``).  An element that agrees with D(h) within the rounding bound
+  is not remeasured: that would need the candidate's error to equal the truncation error of D(h).
+- **fast**: ``FAST_PASSES`` directional derivatives along random ±1 directions, one evaluation each
+  by complex step (``FAST_PASSES_CENTRAL`` by central differences, four evaluations each).  A
+  single wrong element shifts every one of them by its whole error.  When one fails, group testing
+  (``localise``) names the wrong elements, and ``patterns`` names the kind of error.
+
+Tolerance: |g_k − o_k| ≤ rtol·(|o_k| + G) + e_k, as in ``oracles.compare``: G the largest expected
+element, e_k the oracle's own bound, rtol = 2·D·ε for the candidate's dtype (float32 code is held to
+float32's ε, against a float64 oracle: give ``reference=``, a float64 version, when the code computes
+in float32 whatever its input).  D cannot be counted in code bpcheck cannot see, so it is bounded
+from the shapes: 32 roundings for elementwise work plus every axis length of the inputs, the static
+arrays and the output, since every reduction a layer does runs along one of those axes.  Pass
+``rtol=`` for longer computations.  Directionally: |⟨u, g⟩ − D_u F| ≤ rtol·Σ|u_k|(|g_k| + G) + e.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+
+from . import patterns
+from .blackbox import BlackBox, CodeRaised, _Discarded
+from .calls import CheckError, Recorder, describe_error, name_of
+from .compare import compare
+from .localise import localise, unresolved_text
+from .named import Leaf, Tree, arguments, call_with, element, flatten, static_arrays
+
+AUTO_FULL_LIMIT = 1024
+FAST_PASSES = 8
+FAST_PASSES_CENTRAL = 4
+#: Evaluations that localisation may spend after a failed fast check (a single wrong element among
+#: 2¹⁵ needs 17: one per input array, then one per halving).
+LOCALISE_BUDGET = 40
+PATTERN_DIRECTIONS = 3
+SHOWN_ELEMENTS = 5
+#: Random streams of their own, so a cotangent or a direction never repeats the caller's
+#: ``default_rng(seed)`` draws (a cotangent equal to x made x.T @ dout symmetric and hid a transposed dw).
+COTANGENT_STREAM, DIRECTION_STREAM = 0x62700001, 0x62700002
+
+
+def _rng(stream: int, seed: int) -> np.random.Generator:
+    return np.random.default_rng([stream, seed])
+
+
+@dataclass
+class ElementVerdict:
+    where: str
+    got: float
+    expected: float
+    bound: float
+
+    def line(self, expected_word: str = "expected") -> str:
+        return (f"{self.where}: got {self.got:.10e}, {expected_word} {self.expected:.10e} "
+                f"(|error| {abs(self.got - self.expected):.2e} > bound {self.bound:.2e})")
+
+
+@dataclass
+class InputVerdict:
+    name: str
+    shape: tuple[int, ...]
+    ok: bool
+    size: int
+    bad: Optional[int] = None  # None: not counted (fast mode)
+    at_least: bool = False
+    elements: list[ElementVerdict] = field(default_factory=list)
+    normwise: Optional[float] = None
+    pattern: Optional[str] = None
+    unresolved: list[str] = field(default_factory=list)
+
+    def lines(self, expected_word: str) -> list[str]:
+        head = f"  {self.name} {self.shape}: "
+        if self.ok:
+            return [head + "ok" + (f", normwise relative error {self.normwise:.2e}" if self.normwise is not None else "")]
+        count = (f"{'at least ' if self.at_least else ''}{self.bad} of {self.size} elements wrong" if self.bad
+                 else "wrong (found along a random direction)")
+        out = [head + count + (f"; pattern: {self.pattern}" if self.pattern else "")
+               + (f"; normwise relative error {self.normwise:.2e}" if self.normwise is not None else "")]
+        out += ["    " + e.line(expected_word) for e in self.elements]
+        if self.unresolved:
+            out.append(f"    not narrowed down (localisation budget spent): {'; '.join(self.unresolved[:3])}")
+        return out
+
+
+@dataclass
+class CheckResult:
+    """The outcome: ``ok``, and ``message()`` (also ``str(result)``) explaining it.  Truthy when ok."""
+
+    ok: bool
+    title: str
+    mode: str
+    dtype: str
+    rtol: float
+    depth: int
+    oracle: str = ""
+    evaluations: int = 0
+    evaluated: str = ""
+    checked: str = ""
+    inputs: list[InputVerdict] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    fast: Optional[dict] = None
+    expected_word: str = "expected"
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        return self.message()
+
+    def __repr__(self) -> str:
+        return self.message()
+
+    def message(self) -> str:
+        lines = [f"{self.title}: {'passed' if self.ok else 'FAILED'}"]
+        lines += [f"  {p}" for p in self.problems]
+        for v in self.inputs:
+            lines += v.lines(self.expected_word)
+        if self.fast is not None:
+            f = self.fast
+            lines.append(f"fast mode: {f['passes']} directional derivatives along random ±1 directions, "
+                         f"{f['failed']} out of tolerance (worst |error| / tolerance {f['worst']:.2e}; "
+                         f"{f['evaluations']} evaluations to this verdict)")
+        if self.checked:
+            lines.append(f"checked: {self.checked}")
+        if self.oracle:
+            lines.append(f"oracle: {self.oracle}")
+        lines += self.notes
+        eps = "2⁻²³, float32" if self.dtype == "float32" else ("2⁻¹⁰, float16" if self.dtype == "float16" else "2⁻⁵², float64")
+        lines.append(f"tolerance: |got − {self.expected_word}| ≤ rtol·(|{self.expected_word}| + G) + the oracle's error bound; "
+                     f"rtol = 2·D·ε = {self.rtol:.2e} (ε = {eps}; D = {self.depth}: 32 + the axis lengths of the "
+                     "inputs, static arrays and output; pass rtol= for longer computations)")
+        if self.evaluated:
+            lines.append(f"evaluations: {self.evaluations} calls of {self.evaluated}")
+        return "\n".join(lines)
+
+
+# --- the pieces every entry point shares --------------------------------------------------------------
+
+
+def _static(static: Any) -> Any:
+    """A private deep copy of the fixed arguments: nothing the code does to them reaches the caller's objects."""
+    if static is None:
+        return {}
+    if not isinstance(static, (dict, tuple, list)):
+        raise CheckError(f"static: expected a dict (passed by keyword) or a tuple (passed by position), got {type(static).__name__}")
+    try:
+        return copy.deepcopy(static)
+    except Exception as e:
+        raise CheckError(f"static: bpcheck copies the fixed arguments so the code under check cannot change yours, "
+                         f"but copy.deepcopy failed: {describe_error(e)}; pass what can be copied") from e
+
+
+def _call(fn: Callable, what: str, *args: Any, **kwargs: Any) -> Any:
+    """Call the code under check once; its exceptions become CheckError naming the call."""
+    with Recorder():
+        try:
+            return fn(*args, **kwargs)
+        except CheckError:
+            raise
+        except Exception as e:
+            raise CheckError(f"{what} raised {describe_error(e)}") from e
+
+
+def _depth(arrays: Sequence[np.ndarray]) -> int:
+    return 32 + sum(int(n) for a in arrays for n in np.shape(a))
+
+
+def _dtype(arrays: Sequence[np.ndarray]) -> np.dtype:
+    floats = [np.dtype(a.dtype) for a in arrays if np.dtype(a.dtype).kind == "f"]
+    return max(floats, key=lambda d: np.finfo(d).eps) if floats else np.dtype(np.float64)  # the least precise
+
+
+def _non_finite(name: str, a: np.ndarray) -> Optional[str]:
+    bad = ~np.isfinite(np.asarray(a, dtype=np.float64))
+    if not bad.any():
+        return None
+    shown = ", ".join(f"{element(name, tuple(int(i) for i in k))} = {a[tuple(k)]}" for k in np.argwhere(bad)[:3])
+    return f"{name} has {int(bad.sum())} non-finite elements ({shown})"
+
+
+def _rademacher(rng: np.random.Generator, base: Sequence[np.ndarray]) -> list[np.ndarray]:
+    return [rng.choice(np.array([-1.0, 1.0]), size=a.shape) for a in base]
+
+
+def _scalar_of(result: Any, what: str) -> Any:
+    """A loss from ``result``: a number, or per-example losses (summed); refuses reduced precision."""
+    v = np.asarray(result)
+    if v.dtype.kind not in "fciub":
+        raise CheckError(f"{what} returned {type(result).__name__}; expected a number or an array of per-example losses")
+    if v.dtype in (np.float32, np.float16, np.complex64):
+        raise CheckError(f"{what} returns {v.dtype} for float64 inputs, so bpcheck cannot differentiate it beyond "
+                         f"{v.dtype}'s precision; pass reference=, a float64 version of the same function")
+    return v.sum() if v.ndim else v
+
+
+@dataclass
+class _Case:
+    """What a check needs: the inputs, the candidate's gradients, and F for the oracle."""
+
+    title: str
+    evaluated: str
+    tree: Tree
+    leaves: list[Leaf]
+    grads: list[np.ndarray]
+    bind: Callable[[list[np.ndarray]], Callable[[], Any]]
+    shapes_for_depth: list[np.ndarray]
+    named_for_sizes: dict[str, np.ndarray]
+    allow_complex: bool = True
+    checked: str = ""  # what F is, in words
+
+
+def _run(case: _Case, mode: str, seed: int, rtol: Optional[float]) -> CheckResult:
+    if mode not in ("auto", "full", "fast"):
+        raise CheckError(f"mode: expected 'auto', 'full' or 'fast', got {mode!r}")
+    dtype = _dtype([leaf.value for leaf in case.leaves] + case.grads)
+    depth = _depth(case.shapes_for_depth)
+    if rtol is None:
+        rtol = 2 * depth * float(np.finfo(dtype).eps)
+    n = sum(leaf.value.size for leaf in case.leaves)
+    mode = ("full" if n <= AUTO_FULL_LIMIT else "fast") if mode == "auto" else mode
+    result = CheckResult(True, case.title, mode, str(dtype), rtol, depth, evaluated=case.evaluated)
+    result.checked = case.checked
+    names = [leaf.name for leaf in case.leaves]
+    bad = [p for p in (_non_finite(f"the gradient for {leaf.name}", g) for leaf, g in zip(case.leaves, case.grads)) if p]
+    if bad:
+        result.ok, result.problems = False, bad
+        return result
+    box = BlackBox(case.bind, [leaf.value for leaf in case.leaves], names, case.evaluated,
+                   2 * depth * float(np.finfo(np.float64).eps), allow_complex=case.allow_complex)
+    result.evaluations = box.evaluations
+    if not np.isfinite(box.f0):
+        seen = box.warnings.summary()
+        result.ok = False
+        result.problems.append(f"the checked value F is {box.f0} at the inputs given, so no gradient can pass"
+                               + (f" (numpy warned: {seen})" if seen else ""))
+        return result
+    grads = [np.asarray(g, dtype=np.float64) for g in case.grads]
+    rng = _rng(DIRECTION_STREAM, seed)
+    sizes = patterns.sizes_of(case.named_for_sizes)
+    if mode == "full":
+        _full(box, case, grads, rtol, rng, sizes, result)
+    else:
+        _fast(box, case, grads, rtol, rng, sizes, result)
+    result.evaluations = box.evaluations
+    if box.copying:
+        result.notes.append(f"note: {case.evaluated} writes into its input arrays, so every call got fresh copies")
+    result.ok = result.ok and all(v.ok for v in result.inputs) and not result.problems
+    return result
+
+
+def _complex_note(valid: bool, why: str) -> str:
+    return "complex step: valid here (self-tested against central differences along a random direction)" if valid \
+        else f"complex step not used: {why}; central differences instead"
+
+
+def _full(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng: np.random.Generator,
+          sizes: dict[int, str], result: CheckResult) -> None:
+    d1, bound, taken = box.line(_rademacher(rng, box.base))
+    valid, why, _ = box.complex_status(taken, d1, bound)
+    est, steps = zip(*(box.central_elements(i) for i in range(len(box.base))))
+    est = [e.copy() for e in est]
+    err = [3 * box.rounding_error / h for h in steps]
+    finite = [e[np.isfinite(e)] for e in est]
+    G = max((float(np.max(np.abs(e))) for e in finite if e.size), default=0.0)
+    for i, (g, o) in enumerate(zip(grads, est)):
+        suspect = np.flatnonzero(~(np.abs(g - o) <= rtol * (np.abs(o) + G) + err[i]))
+        if not suspect.size:
+            continue
+        if valid:
+            est[i].reshape(-1)[suspect] = box.complex_elements_at(i, suspect)
+            err[i].reshape(-1)[suspect] = 0.0
+        else:
+            d2 = box.central_elements_at(i, suspect, steps[i].reshape(-1)[suspect])
+            err[i].reshape(-1)[suspect] = np.abs(o.reshape(-1)[suspect] - d2) + 3 * box.rounding_error / steps[i].reshape(-1)[suspect]
+    for i, (name, o) in enumerate(zip(box.names, est)):
+        if not np.all(np.isfinite(o)):
+            k = np.argwhere(~np.isfinite(o))[0]
+            seen = box.warnings.summary()
+            result.problems.append(f"F is not finite when {element(name, tuple(int(j) for j in k))} moves by "
+                                   f"{float(steps[i][tuple(k)]):.1e}" + (f" (numpy warned: {seen})" if seen else ""))
+    names = box.names
+    comparison = compare(dict(zip(names, grads)), dict(zip(names, est)), rtol, dict(zip(names, err)),
+                         "complex step" if valid else "central differences")
+    G = comparison.scale
+    for i, a in enumerate(comparison.arrays):
+        g, o = grads[i], est[i]
+        bnd = rtol * (np.abs(o) + G) + err[i]
+        diff = np.where(np.isfinite(o), np.abs(g - o), np.inf)
+        order = np.argsort(-(diff / np.maximum(bnd, np.finfo(float).tiny)), axis=None)[: min(SHOWN_ELEMENTS, a.bad)]
+        shown = [ElementVerdict(element(a.name, tuple(int(j) for j in np.unravel_index(k, o.shape))),
+                                float(g.flat[k]), float(o.flat[k]), float(bnd.flat[k])) for k in order]
+        pattern = None if a.ok else patterns.of_arrays(g, o, bnd, rng, sizes)
+        result.inputs.append(InputVerdict(a.name, a.shape, a.ok, a.size, a.bad, False, shown, a.normwise, pattern))
+    result.oracle = ("every element by central differences, step ε^⅓·max(1, |θ|); elements that disagree measured "
+                     + ("again by complex step" if valid else "again at 2h for the error bound"))
+    if case.allow_complex:
+        result.notes.append(_complex_note(valid, why))
+
+
+def _fast(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng: np.random.Generator,
+          sizes: dict[int, str], result: CheckResult) -> None:
+    n = box.size
+    G = max((float(np.max(np.abs(g))) for g in grads if g.size), default=0.0)
+    directions = [_rademacher(rng, box.base) for _ in range(FAST_PASSES)]
+    d1, bound, taken = box.line(directions[0])
+    valid, why, cs = box.complex_status(taken, d1, bound)
+    measured: list[tuple[float, float, list[np.ndarray]]] = []
+    if valid:
+        try:
+            measured = [(cs, 0.0, taken)] + [(box.complex_step(u), 0.0, u) for u in directions[1:]]
+        except (CodeRaised, _Discarded) as e:
+            valid, why = False, f"it failed along a later direction ({e})"
+    if not valid:
+        measured = [(d1, bound, taken)] + [box.central(u) for u in directions[1:FAST_PASSES_CENTRAL]]
+
+    def tolerance_along(u: Sequence[np.ndarray], error: float) -> float:
+        return rtol * sum(float(np.sum(np.abs(a) * (np.abs(g) + G))) for a, g in zip(u, grads)) + error
+
+    if not all(np.isfinite(d) and np.isfinite(e) for d, e, _ in measured):
+        seen = box.warnings.summary()
+        result.problems.append(f"F is not finite within {3 * box.step():.1e} of the inputs along a random direction, "
+                               "so no directional derivative can be checked" + (f" (numpy warned: {seen})" if seen else ""))
+        result.ok = False
+        return
+    ratios = []
+    for d, e, u in measured:
+        c = sum(float(np.sum(a * g)) for a, g in zip(u, grads))
+        ratios.append(abs(c - d) / tolerance_along(u, e) if np.isfinite(d) else np.inf)
+    failed = [j for j, r in enumerate(ratios) if not r <= 1]
+    result.fast = {"passes": len(measured), "failed": len(failed), "worst": float(max(ratios)), "evaluations": box.evaluations}
+    result.oracle = (f"{'complex step' if valid else 'central differences'} along {len(measured)} random ±1 directions "
+                     f"(n = {n} elements)")
+    if case.allow_complex:
+        result.notes.append(_complex_note(valid, why))
+    if not failed:
+        result.inputs = [InputVerdict(name, a.shape, True, a.size) for name, a in zip(box.names, box.base)]
+        return
+    result.ok = False
+    j = max(failed, key=lambda k: ratios[k])
+    d, e, u = measured[j]
+    flat_u = [a.reshape(-1) for a in u]
+    flat_g = [g.reshape(-1) for g in grads]
+
+    def restricted(i: int, lo: int, hi: int) -> list[np.ndarray]:
+        w = [np.zeros(a.shape) for a in box.base]
+        w[i].reshape(-1)[lo:hi] = flat_u[i][lo:hi]
+        return w
+
+    def measure(i: int, lo: int, hi: int) -> tuple[float, float]:
+        if valid:
+            try:
+                return box.complex_step(restricted(i, lo, hi)), 0.0
+            except (CodeRaised, _Discarded) as e:
+                raise CheckError(f"{box.what}: complex step failed on part of {box.names[i]} ({e}) "
+                                 "although it passed its self-test") from e
+        value, err, _ = box.central(restricted(i, lo, hi))
+        return value, err
+
+    def sets(i: int, lo: int, hi: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [(a, g) for a, g in zip(flat_u, flat_g)] if i < 0 else [(flat_u[i][lo:hi], flat_g[i][lo:hi])]
+
+    def candidate(i: int, lo: int, hi: int) -> float:
+        return sum(float(np.dot(a, g)) for a, g in sets(i, lo, hi))
+
+    def tolerance(i: int, lo: int, hi: int, error: float) -> float:
+        return rtol * sum(float(np.sum(np.abs(a) * (np.abs(g) + G))) for a, g in sets(i, lo, hi)) + error
+
+    found = localise(measure, candidate, tolerance, flat_u, flat_g, (d, e), exact=valid, budget=LOCALISE_BUDGET)
+    for i, (name, a) in enumerate(zip(box.names, box.base)):
+        mine = sorted((f for f in found.found if f.array == i), key=lambda f: -abs(f.got - f.expected) / f.bound)
+        wrong = i in found.failing_arrays or bool(mine)
+        shown = [ElementVerdict(element(name, tuple(int(k) for k in np.unravel_index(f.flat, a.shape))), f.got, f.expected, f.bound)
+                 for f in mine[:SHOWN_ELEMENTS]]
+        unresolved = [unresolved_text(name, lo, hi, a.shape) for k, lo, hi in found.unresolved if k == i]
+        pattern = _fast_pattern(box, i, grads[i], G, rtol, rng, valid, sizes) if wrong else None
+        result.inputs.append(InputVerdict(name, a.shape, not wrong, a.size, len(mine) or None, bool(unresolved),
+                                          shown, None, pattern, unresolved))
+    result.notes.append(f"localisation: group testing along the worst direction, {found.evaluations} evaluations")
+
+
+def _fast_pattern(box: BlackBox, i: int, g: np.ndarray, G: float, rtol: float, rng: np.random.Generator,
+                  valid: bool, sizes: dict[int, str]) -> Optional[str]:
+    """The pattern of input i's error, from ``PATTERN_DIRECTIONS`` fresh directions restricted to it."""
+    got, expected, tol, transposed = [], [], [], []
+    square = g.ndim == 2 and g.shape[0] == g.shape[1]
+    for _ in range(PATTERN_DIRECTIONS):
+        u = [np.zeros(a.shape) for a in box.base]
+        u[i] = rng.choice(np.array([-1.0, 1.0]), size=g.shape)
+        if valid:
+            d, e = box.complex_step(u), 0.0
+        else:
+            d, e, _ = box.central(u)
+        got.append(float(np.sum(u[i] * g)))
+        expected.append(d)
+        tol.append(rtol * float(np.sum(np.abs(g) + G)) + e)
+        if square:
+            transposed.append(float(np.sum(u[i] * g.T)))
+    return patterns.describe(np.array(got), np.array(expected), np.array(tol),
+                             transposed=np.array(transposed) if square else None, all_zero=not np.any(g), sizes=sizes)
+
+
+# --- the public entry points ----------------------------------------------------------------------------
+
+
+def _split_forward(result: Any, what: str, kinds: str = "fiu") -> tuple[np.ndarray, Any]:
+    out, cache = (result[0], result[1]) if isinstance(result, tuple) and len(result) == 2 else (result, None)
+    if isinstance(out, (tuple, list, dict)):
+        raise CheckError(f"{what} returned {type(result).__name__}; expected out or (out, cache) with out an array")
+    arr = np.asarray(out)
+    if arr.dtype.kind not in kinds:
+        raise CheckError(f"{what} returned an output of dtype {arr.dtype}; expected real numbers")
+    return arr, cache
+
+
+def _cotangent(out: np.ndarray, seed: int) -> np.ndarray:
+    """dout: standard normal, in the output's float dtype."""
+    return _rng(COTANGENT_STREAM, seed).standard_normal(out.shape).astype(out.dtype if out.dtype.kind == "f" else np.float64)
+
+
+def check_vjp(
+    forward: Callable[..., Any],
+    backward: Callable[[np.ndarray, Any], Any],
+    inputs: Any,
+    *,
+    static: Any = None,
+    mode: str = "auto",
+    seed: int = 0,
+    reference: Optional[Callable[..., Any]] = None,
+    rtol: Optional[float] = None,
+    complex_step: bool = True,
+) -> CheckResult:
+    """Check a layer written as ``forward(**inputs, **static) -> out or (out, cache)`` and ``backward(dout, cache)``.
+
+    ``backward`` returns the gradients for ``inputs``: a tuple in their order, a dict by name, or a bare
+    array for a single input.  bpcheck picks the cotangent ``dout`` (standard normal, from ``seed``) and
+    checks ∂⟨dout, out⟩/∂inputs.  ``reference``: a float64 version of ``forward``, for float32 code.
+    ``complex_step=False``: central differences only (complex step is otherwise used where its self-test passes).
+    """
+    title = f"check_vjp({name_of(forward)}, {name_of(backward)})"
+    fixed = _static(static)
+    tree, leaves = flatten(inputs, forward)
+    fwd = name_of(forward)
+    out, cache = _split_forward(_call(call_with, f"{fwd} at the inputs given", forward, tree, [leaf.value.copy() for leaf in leaves], fixed), fwd)
+    problem = _non_finite(f"{fwd}'s output", out)
+    dout = _cotangent(out, seed)
+    grads = tree.match(_call(backward, f"{name_of(backward)}(dout, cache)", dout.copy(), cache), name_of(backward),
+                       [leaf.value.shape for leaf in leaves])
+    weights = dout.astype(np.float64)
+    oracle = reference or forward
+
+    def bind(arrays: list[np.ndarray]) -> Callable[[], Any]:
+        args, kwargs = arguments(tree, arrays, fixed)
+
+        def F() -> Any:
+            o, _ = _split_forward(oracle(*args, **kwargs), name_of(oracle), "fciu")
+            if o.shape != out.shape:
+                raise CheckError(f"{name_of(oracle)} returned an output of shape {o.shape}, but {out.shape} at the inputs given")
+            return np.vdot(weights, _scalar_of_array(o, name_of(oracle)))
+        return F
+
+    case = _Case(title, name_of(oracle), tree, leaves, grads, bind,
+                 [leaf.value for leaf in leaves] + static_arrays(fixed) + [out],
+                 {**_named_static(fixed), **{leaf.name: leaf.value for leaf in leaves}, "the output": out}, complex_step,
+                 f"F = ⟨dout, {name_of(oracle)}(inputs)⟩ with dout standard normal (seed {seed}); its gradient is "
+                 f"{name_of(backward)}(dout, cache)")
+    if problem:
+        result = CheckResult(False, title, mode, str(_dtype([leaf.value for leaf in leaves])), 0.0, _depth(case.shapes_for_depth))
+        result.problems.append(problem)
+        return result
+    return _run(case, mode, seed, rtol)
+
+
+def _scalar_of_array(o: np.ndarray, what: str) -> np.ndarray:
+    if o.dtype in (np.float32, np.float16, np.complex64):
+        _scalar_of(o, what)  # raises the reduced-precision explanation
+    return o
+
+
+def _named_static(fixed: Any) -> dict[str, np.ndarray]:
+    if isinstance(fixed, dict):
+        return {k: v for k, v in fixed.items() if isinstance(v, np.ndarray)}
+    return {f"static[{i}]": v for i, v in enumerate(fixed) if isinstance(v, np.ndarray)}
+
+
+def check_function(
+    f: Callable[..., Any],
+    inputs: Any,
+    grad: Optional[Callable[..., Any]] = None,
+    *,
+    returns: str = "loss",
+    static: Any = None,
+    mode: str = "auto",
+    reference: Optional[Callable[..., Any]] = None,
+    seed: int = 0,
+    rtol: Optional[float] = None,
+    complex_step: bool = True,
+) -> CheckResult:
+    """Check the gradient of a loss ``f``: given by ``grad`` (same arguments as f), or by f itself with ``returns="loss_and_grad"``.
+
+    ``inputs``: an array (``f(x, ...)``), a list (``f(*inputs, ...)``) or a dict (``f(**inputs, ...)``),
+    nested lists and dicts allowed; names in messages come from the dict keys or f's parameters.
+    ``static``: fixed arguments, a dict (by keyword) or a tuple (by position, as scipy's ``args``).
+    A loss returned per example (an array) is summed.  ``reference``: a float64 version of f, for float32 code.
+    ``complex_step=False``: central differences only.
+    """
+    if returns not in ("loss", "loss_and_grad"):
+        raise CheckError(f"returns: expected 'loss' or 'loss_and_grad', got {returns!r}")
+    if (grad is None) == (returns == "loss"):
+        raise CheckError("grad: give grad= when f returns the loss only, and leave it out with returns='loss_and_grad'")
+    fixed = _static(static)
+    tree, leaves = flatten(inputs, f)
+    fname = name_of(f)
+    copies = [leaf.value.copy() for leaf in leaves]
+    problems = []
+    if returns == "loss_and_grad":
+        pair = _call(call_with, f"{fname} at the inputs given", f, tree, copies, fixed)
+        if not (isinstance(pair, tuple) and len(pair) == 2):
+            raise CheckError(f"{fname} returned {type(pair).__name__}; with returns='loss_and_grad' it must return (loss, grad)")
+        loss, raw = pair
+        if not np.all(np.isfinite(np.asarray(loss, dtype=np.float64))):
+            problems.append(f"{fname} returned the loss {loss} at the inputs given, so no gradient can pass")
+        source = fname
+    else:
+        raw = _call(call_with, f"{name_of(grad)} at the inputs given", grad, tree, copies, fixed)
+        source = name_of(grad)
+    grads = tree.match(raw, source, [leaf.value.shape for leaf in leaves])
+    oracle = reference or f
+
+    def bind(arrays: list[np.ndarray]) -> Callable[[], Any]:
+        args, kwargs = arguments(tree, arrays, fixed)
+
+        def F() -> Any:
+            value = oracle(*args, **kwargs)
+            if returns == "loss_and_grad":
+                if not (isinstance(value, tuple) and len(value) == 2):
+                    raise CheckError(f"{name_of(oracle)} returned {type(value).__name__}; expected (loss, grad)")
+                value = value[0]
+            return value if type(value) is np.float64 or type(value) is float else _scalar_of(value, name_of(oracle))
+        return F
+
+    case = _Case(f"check_function({fname})", name_of(oracle), tree, leaves, grads, bind,
+                 [leaf.value for leaf in leaves] + static_arrays(fixed),
+                 {**_named_static(fixed), **{leaf.name: leaf.value for leaf in leaves}}, complex_step,
+                 f"F = what {name_of(oracle)} returns as the loss (summed, when it is one loss per example)")
+    if problems:
+        result = CheckResult(False, case.title, mode, str(_dtype(copies)), 0.0, _depth(case.shapes_for_depth), problems=problems)
+        return result
+    return _run(case, mode, seed, rtol)
+
+
+def _gradients_of(impl: Any, returns: str, tree: Tree, leaves: list[Leaf], fixed: Any, dout_seed: int,
+                  label: str) -> tuple[list[np.ndarray], Optional[np.ndarray], Optional[float]]:
+    """The gradients an implementation returns (and its output or loss), for assert_same_gradients."""
+    shapes = [leaf.value.shape for leaf in leaves]
+    copies = [leaf.value.copy() for leaf in leaves]
+    if isinstance(impl, tuple):
+        forward, backward = impl
+        out, cache = _split_forward(_call(call_with, f"{label} {name_of(forward)}", forward, tree, copies, copy.deepcopy(fixed)), name_of(forward))
+        dout = _cotangent(out, dout_seed)
+        return tree.match(_call(backward, f"{label} {name_of(backward)}", dout, cache), f"{label} {name_of(backward)}", shapes), out, None
+    value = _call(call_with, f"{label} {name_of(impl)}", impl, tree, copies, copy.deepcopy(fixed))
+    if returns == "loss_and_grad":
+        if not (isinstance(value, tuple) and len(value) == 2):
+            raise CheckError(f"{label} {name_of(impl)} returned {type(value).__name__}; with returns='loss_and_grad' it must return (loss, grad)")
+        return tree.match(value[1], f"{label} {name_of(impl)}", shapes), None, float(np.sum(value[0]))
+    return tree.match(value, f"{label} {name_of(impl)}", shapes), None, None
+
+
+def assert_same_gradients(
+    old: Any,
+    new: Any,
+    inputs: Any,
+    *,
+    static: Any = None,
+    returns: str = "grad",
+    seed: int = 0,
+    rtol: Optional[float] = None,
+) -> CheckResult:
+    """Assert that a refactor kept the gradients: ``new`` against ``old``, elementwise, no finite differences.
+
+    Each of ``old`` and ``new`` is a function of the inputs returning the gradients (``returns="grad"``)
+    or ``(loss, grad)`` (``returns="loss_and_grad"``), or a pair ``(forward, backward)`` as in check_vjp,
+    given the same cotangent.  The tolerance is rtol·(|old| + G) with rtol = 2·D·ε for each side's
+    rounding: the two compute the same numbers in different orders.  Raises AssertionError explaining
+    the difference; returns the result when they agree.
+    """
+    pair = [isinstance(x, tuple) and len(x) == 2 and all(callable(c) for c in x) for x in (old, new)]
+    if pair[0] != pair[1]:
+        raise CheckError("old and new: give both as functions or both as (forward, backward) pairs")
+    if returns not in ("grad", "loss_and_grad"):
+        raise CheckError(f"returns: expected 'grad' or 'loss_and_grad', got {returns!r}")
+    fixed = _static(static)
+    tree, leaves = flatten(inputs, old[0] if pair[0] else old)
+    g_old, out_old, loss_old = _gradients_of(old, returns, tree, leaves, fixed, seed, "old")
+    g_new, out_new, loss_new = _gradients_of(new, returns, tree, leaves, fixed, seed, "new")
+    arrays = [leaf.value for leaf in leaves] + static_arrays(fixed) + ([out_old] if out_old is not None else [])
+    dtype = _dtype([leaf.value for leaf in leaves] + g_old + g_new)
+    depth = _depth(arrays)
+    rtol = 2 * depth * float(np.finfo(dtype).eps) if rtol is None else rtol
+    label = (lambda x: f"({name_of(x[0])}, {name_of(x[1])})") if pair[0] else name_of
+    result = CheckResult(True, f"assert_same_gradients(old={label(old)}, new={label(new)})", "old vs new", str(dtype), rtol, depth,
+                         oracle="the old implementation's gradients (no finite differences)", expected_word="old")
+    names = [leaf.name for leaf in leaves]
+    for side, gs in (("old", g_old), ("new", g_new)):
+        result.problems += [p for p in (_non_finite(f"{side}'s gradient for {n}", g) for n, g in zip(names, gs)) if p]
+    if out_old is not None and out_new is not None and out_old.shape != out_new.shape:
+        result.problems.append(f"the forward outputs differ in shape: old {out_old.shape}, new {out_new.shape}")
+    if loss_old is not None and loss_new is not None and abs(loss_new - loss_old) > rtol * abs(loss_old):
+        result.problems.append(f"the losses differ: old {loss_old:.10e}, new {loss_new:.10e}")
+    if not result.problems:
+        sizes = patterns.sizes_of({**_named_static(fixed), **{leaf.name: leaf.value for leaf in leaves}})
+        comparison = compare(dict(zip(names, g_new)), dict(zip(names, [g.astype(np.float64) for g in g_old])), rtol, None, "old")
+        rng = _rng(DIRECTION_STREAM, seed)
+        for a, g, o in zip(comparison.arrays, g_new, g_old):
+            g, o = g.astype(np.float64), o.astype(np.float64)
+            bnd = rtol * (np.abs(o) + comparison.scale)
+            order = np.argsort(-(np.abs(g - o) / np.maximum(bnd, np.finfo(float).tiny)), axis=None)[: min(SHOWN_ELEMENTS, a.bad)]
+            shown = [ElementVerdict(element(a.name, tuple(int(j) for j in np.unravel_index(k, o.shape))), float(g.flat[k]),
+                                    float(o.flat[k]), float(bnd.flat[k])) for k in order]
+            result.inputs.append(InputVerdict(a.name, a.shape, a.ok, a.size, a.bad, False, shown, a.normwise,
+                                              None if a.ok else patterns.of_arrays(g, o, bnd, rng, sizes)))
+    result.ok = not result.problems and all(v.ok for v in result.inputs)
+    if not result.ok:
+        raise AssertionError(result.message())
+    return result

@@ -1,0 +1,138 @@
+"""Graded through the sandbox: every buggy example's mistake is named, in the student's terms, in
+under 400 characters per check; an error earns nothing; no summary calls a failed check right."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from grader.assignment import load
+from grader.grade import Grader
+
+ROOT = Path(__file__).resolve().parents[1]
+BUGGY = ROOT / "examples" / "buggy"
+ASSIGNMENT = {"canonical": "canonical", "blog": "blog-class", "nielsen": "nielsen", "cs231n": "cs231n-two-layer", "coursera": "coursera-ex4"}
+#: Longest output of one check a student reads (a Gradescope test's text).
+MAX_CHECK = 400
+
+# example -> the words its result message must contain (every one names its mistake)
+NAMED = {
+    "blog_class_stale_weights.py": ["'stale-weights'"],
+    "canonical_complex_step.py": ["complex numbers in every gradient: a gradient is real"],
+    "canonical_deriv_on_z.py": ["'deriv-on-z'"],
+    "canonical_output_bias_first_example.py": ["'bias-one-example', in the output layer only"],
+    "canonical_sigma_of_a_hidden.py": ["'sigma-of-a-hidden'"],
+    "canonical_sign.py": ["differs only by a convention: sign"],
+    "canonical_two_bugs.py": ["2 mistakes: (1) 'sigma-of-a-output'", "(2) 'bp2-no-sigma-prime'"],
+    "coursera_ex4_bias_slice.py": ["'ex4-bias-slice'"],
+    "coursera_ex4_bias_zeroed_in_place.py": ["'mutates-params': in-place mutation of the caller's arrays (nn_params)"],
+    "coursera_ex4_numerical_gradient.py": ["close, but with finite-difference-sized errors", "computed analytically"],
+    "coursera_ex4_reg_bias.py": ["'reg-on-biases'"],
+    "coursera_ex4_unrolled_columns.py": ["correct if grad is read column by column (order='F')"],
+    "cs231n_extra_softmax_derivative.py": ["'ce-extra-softmax-diag'"],
+    "cs231n_l1_penalty_gradient.py": ["grads['W1'], grads['W2']: right when reg=0, wrong when reg>0: check the regularisation term"],
+    "cs231n_reg_2016_all_params.py": ["'reg-2016-all-params'"],
+    "cs231n_reg_half.py": ["'reg-half'", "if the penalty is the 2016 0.5·reg·ΣW²"],
+    "cs231n_swallowed_exception.py": ["returns zeros for every gradient: not implemented, or an exception swallowed?"],
+    "cs231n_two_bugs.py": ["(1) 'bias-one-example', in the output layer only", "(2) 'bp2-no-sigma-prime'"],
+    "cs231n_unstable_softmax.py": ["gradients correct on every probe, but finite and right at large inputs failed",
+                                   "'unstable-output'"],
+    "nielsen_hidden_weights_transposed.py": ["'bp3-transposed', in the hidden layers only"],
+    "nielsen_no_transpose.py": ["'bp2-no-transpose'"],
+}
+
+# example -> the words of its pass: conventions and spellings the bundled assignment accepts (issue 11), named
+ACCEPTED = {
+    "coursera_ex4_labels_from_one.py": "correct, with labels numbered 1..K",
+    "cs231n_bias_keepdims.py": "correct, with bias gradients shaped (1, n)",
+    "nielsen_feed_forward_name.py": "all gradient checks pass",  # feed_forward is one of feedforward's aliases
+}
+
+_GRADERS: dict[str, Grader] = {}
+
+
+def grader_for(name: str) -> Grader:
+    if name not in _GRADERS:
+        _GRADERS[name] = Grader(load(name))
+    return _GRADERS[name]
+
+
+def test_every_buggy_example_is_listed():
+    assert sorted([*NAMED, *ACCEPTED]) == sorted(p.name for p in BUGGY.glob("*.py"))
+
+
+@pytest.mark.parametrize("example", sorted(ACCEPTED))
+def test_what_the_assignment_accepts_passes_and_is_said(example):
+    r = grader_for(ASSIGNMENT[example.split("_")[0]]).grade(BUGGY / example)
+    assert r.verdict == "pass" and r.score == r.max_score and ACCEPTED[example] in r.message, r.message
+
+
+def _reference_words(text: str, assignment: str) -> list[str]:
+    """bpcheck's own names where the student's belong: l2=, the reference's W1/b1, a spec's loss names."""
+    found = re.findall(r"\bl2=|\bhalf_sse\b|\bsoftmax_ce\b|\bbatch \d", text)
+    if assignment != "cs231n-two-layer":  # there, grads['W1'] is the student's own name
+        found += re.findall(r"(?<!\[')\b[Wb]\d\b", text)
+    return found
+
+
+@pytest.mark.parametrize("example", sorted(NAMED))
+def test_each_mistake_is_named_in_the_students_terms(example):
+    assignment = ASSIGNMENT[example.split("_")[0]]
+    r = grader_for(assignment).grade(BUGGY / example)
+    assert r.verdict == "fail", (r.message, [(c.name, c.output) for c in r.checks if not c.passed])
+    for words in NAMED[example]:
+        assert words in r.message
+    for c in r.checks:
+        assert len(c.output) < MAX_CHECK, (c.name, len(c.output), c.output)
+        assert not _reference_words(c.output, assignment), (c.name, c.output)
+    assert not _reference_words(r.message, assignment)
+    assert "all gradient checks pass" not in r.message and r.score < r.max_score
+
+
+def test_an_error_verdict_earns_nothing(tmp_path):
+    """Loss and scores right, but no gradients at all: the side checks pass, and still nothing is credited."""
+    src = (ROOT / "examples" / "solutions" / "cs231n_two_layer.py").read_text()
+    sub = tmp_path / "no_grads.py"
+    sub.write_text(src.replace("        return loss, grads", "        return loss, {}"))
+    r = grader_for("cs231n-two-layer").grade(sub)
+    assert r.verdict == "error" and r.score == 0 and all(c.score == 0 and not c.passed for c in r.checks)
+    assert "grads has no key 'W1'" in r.message
+
+
+def test_zeros_earn_nothing_when_conventions_are_accepted(tmp_path):
+    toml = (ROOT / "grader" / "assignments" / "cs231n-two-layer.toml").read_text()
+    (tmp_path / "lenient.toml").write_text(toml.replace("penalise_conventions = true", "penalise_conventions = false"))
+    r = Grader(load(str(tmp_path / "lenient.toml"))).grade(BUGGY / "cs231n_swallowed_exception.py")
+    grads = [c for c in r.checks if c.name.startswith("gradient")]
+    assert grads and not any(c.passed or c.score for c in grads)
+
+
+def test_a_bias_shape_slip_is_a_convention(tmp_path):
+    """Where the assignment does not accept (1, n) bias gradients, the diagnosis still calls them a convention."""
+    toml = (ROOT / "grader" / "assignments" / "cs231n-two-layer.toml").read_text()
+    toml = toml.replace('bias_gradients = ["row"]', "").replace("../../examples", str(ROOT / "examples"))
+    (tmp_path / "lenient.toml").write_text(toml.replace("penalise_conventions = true", "penalise_conventions = false"))
+    r = Grader(load(str(tmp_path / "lenient.toml"))).grade(BUGGY / "cs231n_bias_keepdims.py")
+    assert r.diagnoses[0]["convention_only"]
+    assert all(c.passed and c.output.startswith("accepted: grads['b1'], grads['b2']: right values")
+               for c in r.checks if c.name.startswith("gradient"))
+
+
+def test_tracebacks_name_the_students_file(tmp_path):
+    src = (ROOT / "examples" / "solutions" / "cs231n_two_layer.py").read_text()
+    sub = tmp_path / "hw2_net.py"
+    sub.write_text(src.replace("        N = X.shape[0]\n", "        N = X.shape[0]\n        raise ValueError('shapes do not align')\n"))
+    r = grader_for("cs231n-two-layer").grade(sub)
+    line = 1 + next(i for i, t in enumerate(sub.read_text().splitlines()) if "raise ValueError" in t)
+    assert f"(at hw2_net.py:{line})" in r.message and "neural_net.py" not in r.message
+
+
+def test_a_failed_side_check_is_never_called_a_pass(tmp_path):
+    src = (BUGGY / "nielsen_feed_forward_name.py").read_text()  # right gradients; the forward pass made wrong here
+    (tmp_path / "network.py").write_text(src.replace("def feed_forward(self, a):", "def feedforward(self, a):")
+                                            .replace("            a = sigmoid(w @ a + b)", "            a = w @ a + b"))
+    r = grader_for("nielsen").grade(tmp_path / "network.py")
+    assert r.diagnoses[0]["correct"] and r.verdict == "fail"
+    assert not re.search(r"all gradient checks pass|correct on every probe\s*$", r.message)

@@ -1,0 +1,119 @@
+"""Real-looking student files, graded as found (examples/real-style/README.md says what each one is).
+
+Every family an instructor meets: CS231n's neural_net.py of 2016, 2017 and 2019 (with matplotlib and
+past.builtins imports, 0.5·reg, keepdims bias gradients, a package layout), Nielsen's network.py and
+network2.py and students' rewrites of them, the ex4 notebook and .py ports in folders with helper
+modules and driver scripts, the blog class with its variants, and Python 2 files.  One batch per
+assignment, two jobs at a time, as an instructor would run them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader.assignment import load
+from grader.grade import Grader, grade_batch
+
+from .sandboxes import for_trusted_code
+from .verdicts import assert_graded
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL = ROOT / "examples" / "real-style"
+PANDAS = importlib.util.find_spec("pandas") is not None
+
+# (assignment, submission as found, verdict, words the message must contain)
+EXPECTED = [
+    ("cs231n-two-layer", "cs231n-2016-python2", "error", "neural_net.py line 93: this is Python 2 code (a print statement"),
+    ("cs231n-two-layer", "cs231n-2016-ported", "pass", "correct, with the penalty ½·reg·ΣW²"),
+    ("cs231n-two-layer", "cs231n-2017", "pass", "correct, with bias gradients shaped (1, n)"),
+    ("cs231n-two-layer", "cs231n-2019", "pass", "all gradient checks pass"),
+    ("cs231n-two-layer", "cs231n-2019-buggy", "fail", "'reg-on-biases'"),
+    ("nielsen", "nielsen-original", "pass", "all gradient checks pass"),
+    ("nielsen", "nielsen-python2", "error", "network.py line 49: this is Python 2 code"),
+    ("nielsen", "nielsen-network2", "pass", "correct, with the cross-entropy loss"),
+    ("nielsen", "nielsen-rewrite", "pass", "all gradient checks pass"),
+    ("nielsen", "nielsen-rewrite-sse", "pass", "correct, with the loss Σ(a − y)² (no ½)"),
+    ("nielsen", "nielsen-src-layout", "pass", "all gradient checks pass"),
+    ("nielsen", "nielsen-buggy", "fail", "'bp2-no-sigma-prime'"),
+    ("coursera-ex4", "ex4-notebook", "pass", "exercise4.ipynb: ran code cells 1, 5, 8"),
+    ("coursera-ex4", "ex4-port", "pass", "correct, with labels numbered 1..K and parameters unrolled in Fortran"),
+    ("coursera-ex4", "ex4-port-packages", "pass", "correct, with labels numbered 1..K and labels as a column (m, 1)"),
+    ("coursera-ex4", "ex4-port-split", "pass", "correct, with labels numbered 1..K"),
+    ("coursera-ex4", "ex4-port-buggy", "fail", "'reg-on-biases'"),
+    ("coursera-ex4", "ex4-port-pandas", "pass" if PANDAS else "error",
+     "all gradient checks pass" if PANDAS else "environment problem (the grading machine's, not the student's): the submission "
+                                               "imports 'pandas', which is not installed where bpcheck grades. Install it"),
+    ("coursera-ex4", "ex4-python2", "error", "nnCostFunction.py line 13: this is Python 2 code"),
+    ("blog-class", "blog/original.py", "pass", "all gradient checks pass"),
+    ("blog-class", "blog/half_loss.py", "pass", "correct, with the loss ½Σ(a − y)²"),
+    ("blog-class", "blog/learning_rate.py", "pass", "correct, with a learning rate of 0.1"),
+    ("blog-class", "blog/stale.py", "fail", "'stale-weights'"),
+    ("blog-class", "blog/python2.py", "error", "python2.py line 40: this is Python 2 code"),
+    ("blog-class", "blog-notebook", "pass", "neural_network_from_scratch.ipynb: ran code cells 1, 2, 3"),
+]
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Every real-style submission, one batch per assignment with --jobs 2; ex4-port is graded a second time as a zip."""
+    tmp = tmp_path_factory.mktemp("real")
+    archive = tmp / "ex4-port.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for f in sorted((REAL / "ex4-port").rglob("*.py")):
+            z.write(f, "student-1234/ex4-port/" + str(f.relative_to(REAL / "ex4-port")))
+    results = {}
+    for assignment in dict.fromkeys(a for a, *_ in EXPECTED):
+        paths = [REAL / s for a, s, *_ in EXPECTED if a == assignment] + ([archive] if assignment == "coursera-ex4" else [])
+        for r in grade_batch(Grader(load(assignment), for_trusted_code()), paths, jobs=2, state=tmp / assignment):
+            results[Path(r.submission).relative_to(REAL).as_posix() if REAL in Path(r.submission).parents else "zip"] = r
+    return results
+
+
+@pytest.mark.parametrize("assignment, submission, verdict, words", EXPECTED, ids=[s for _, s, *_ in EXPECTED])
+def test_real_style_submission_gets_the_right_verdict(graded, assignment, submission, verdict, words):
+    assert_graded(graded[submission], verdict, words)
+
+
+def test_a_zip_of_a_folder_grades_like_the_folder(graded):
+    assert graded["zip"].verdict == graded["ex4-port"].verdict == "pass"
+    assert graded["zip"].convention == graded["ex4-port"].convention != ""
+
+
+def test_a_driver_script_beside_the_entry_point_is_never_imported(graded):
+    """ex4.py loads data files and trains at import; nielsen-src-layout/main.py appends to sys.path and trains."""
+    for name in ("ex4-port", "nielsen-src-layout"):
+        assert graded[name].verdict == "pass"
+        assert not any("skipped top-level code" in n for n in graded[name].notes), graded[name].notes
+
+
+def test_driver_code_after_the_entry_point_is_skipped(graded):
+    """nielsen-rewrite trains on MNIST at module level after the class; blog/learning_rate.py trains and plots."""
+    for name in ("nielsen-rewrite", "blog/learning_rate.py"):
+        assert graded[name].verdict == "pass" and graded[name].seconds < 10
+
+
+def test_notebooks_report_the_cells_they_ran(graded):
+    note = next(n for n in graded["ex4-notebook"].notes if "ran code cells" in n)
+    assert note.startswith("exercise4.ipynb: ran code cells 1, 5, 8 ") and "skipped the other 11" in note
+
+
+def test_a_folder_whose_code_sits_in_sub_folders_is_one_submission_not_a_class(tmp_path):
+    """cs231n-2019 holds only cs231n/ (a package); ex4-port-packages holds ex2/ (helpers) beside ex4/."""
+    from grader.batch import expand
+    from grader.submission import mentions_entry
+
+    def items(assignment: str, *paths: Path) -> list[str]:
+        forms = [f.requires for f in load(assignment).contract.forms]
+        with expand([str(p) for p in paths], "x", is_submission=lambda p: mentions_entry(p, forms)) as batch:
+            return [i.id for i in batch.items]
+
+    assert items("cs231n-two-layer", REAL / "cs231n-2019") == [(REAL / "cs231n-2019").as_posix()]
+    assert items("coursera-ex4", REAL / "ex4-port-packages") == [(REAL / "ex4-port-packages").as_posix()]
+    for student in ("alice", "bob"):  # a class folder: every sub-folder a student's
+        (tmp_path / "class" / student).mkdir(parents=True)
+        (tmp_path / "class" / student / "hw.py").write_text("def backprop(weights, biases, x, y):\n    pass\n")
+    assert items("canonical", tmp_path / "class") == [f"{(tmp_path / 'class').as_posix()}/{s}" for s in ("alice", "bob")]

@@ -1,0 +1,268 @@
+"""Submissions as handed in: files, folders, notebooks and zips read safely; the environment's faults named as such."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import struct
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from grader import submission
+from grader.assignment import AssignmentError, load
+from grader.grade import Grader
+
+from .sandboxes import for_trusted_code
+from grader.submission import SubmissionError, collect
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTION = (ROOT / "examples" / "solutions" / "canonical.py").read_text()
+FORMS = [[("backprop",)]]
+_GRADERS: dict[str, Grader] = {}
+
+
+def grader_for(name: str) -> Grader:
+    if name not in _GRADERS:
+        _GRADERS[name] = Grader(load(name), for_trusted_code())
+    return _GRADERS[name]
+
+
+# --- reading files safely -------------------------------------------------------------------------------------
+
+
+def test_a_link_inside_a_submission_is_refused_and_named(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "helpers.py").write_text("import numpy as np\ndef sigmoid(z):\n    return 1 / (1 + np.exp(-z))\n")
+    sub = tmp_path / "student"
+    sub.mkdir()
+    (sub / "submission.py").write_text(SOLUTION)
+    (sub / "helpers.py").symlink_to(outside / "helpers.py")
+    with pytest.raises(SubmissionError, match=r"helpers.py is a symbolic link \(to .*outside/helpers.py\); links are never "
+                                              r"followed: hand in the file itself"):
+        collect(sub, FORMS, "submission")
+    r = grader_for("canonical").grade(sub)
+    assert r.verdict == "error" and "helpers.py is a symbolic link" in r.message
+
+
+def test_a_linked_submission_root_is_resolved_once(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "mine.py").write_text(SOLUTION)
+    (tmp_path / "link").symlink_to(real, target_is_directory=True)
+    assert grader_for("canonical").grade(tmp_path / "link").verdict == "pass"
+    (tmp_path / "file_link.py").symlink_to(real / "mine.py")
+    assert grader_for("canonical").grade(tmp_path / "file_link.py").verdict == "pass"
+
+
+def test_special_files_and_deep_folders_are_refused_unread(tmp_path):
+    sub = tmp_path / "student"
+    sub.mkdir()
+    (sub / "student.py").write_text(SOLUTION)
+    os.mkfifo(sub / "pipe.py")  # opening it for reading would block forever
+    with pytest.raises(SubmissionError, match="pipe.py: a FIFO, not a regular file"):
+        collect(sub, FORMS)
+    os.unlink(sub / "pipe.py")
+    deep = sub.joinpath(*[f"d{i}" for i in range(submission.MAX_DEPTH + 1)])
+    deep.mkdir(parents=True)
+    (deep / "helper.py").write_text("x = 1\n")
+    with pytest.raises(SubmissionError, match=f"folders nested more than {submission.MAX_DEPTH} deep"):
+        collect(sub, FORMS)
+
+
+def test_sizes_and_counts_are_capped_before_reading(tmp_path, monkeypatch):
+    big = tmp_path / "big.py"
+    big.write_text("x = 1\n" * (submission.MAX_PY_BYTES // 6 + 1))
+    with pytest.raises(SubmissionError, match=rf"big.py is \d+ bytes; at most {submission.MAX_PY_BYTES}"):
+        collect(big, FORMS)
+    many = tmp_path / "many"
+    many.mkdir()
+    monkeypatch.setattr(submission, "MAX_FILES", 5)
+    for i in range(6):
+        (many / f"m{i}.py").write_text("")
+    with pytest.raises(SubmissionError, match="more than 5 files to read"):
+        collect(many, FORMS)
+
+
+def _zip(path: Path, members: dict[str, bytes], links: tuple[str, ...] = ()) -> Path:
+    """A zip with these members, and ``links`` as symbolic-link members (to /etc/passwd)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+        for name in links:
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (0o120777 << 16)
+            z.writestr(info, "/etc/passwd")
+    return path
+
+
+def test_zip_members_with_unsafe_paths_are_refused(tmp_path):
+    for bad in ("../evil.py", "/abs/evil.py", "a/../../evil.py"):
+        z = _zip(tmp_path / "s.zip", {"ok/submission.py": SOLUTION.encode(), bad: b"x = 1\n"})
+        with pytest.raises(SubmissionError, match="unsafe path"):
+            collect(z, FORMS)
+
+
+def test_zip_links_are_refused_and_a_zip_grades_like_its_folder(tmp_path):
+    z = _zip(tmp_path / "s.zip", {"student-7/hw/submission.py": SOLUTION.encode()}, links=("student-7/hw/helpers.py",))
+    with pytest.raises(SubmissionError, match="s.zip: student-7/hw/helpers.py is a symbolic link"):
+        collect(z, FORMS)
+    z = _zip(tmp_path / "t.zip", {"student-7/hw/submission.py": SOLUTION.encode(), "__MACOSX/student-7/._x.py": b"\0\1"})
+    assert set(collect(z, FORMS).files) == {"student-7/hw/submission.py"}
+    assert grader_for("canonical").grade(z).verdict == "pass"
+
+
+def test_zip_bombs_are_bounded(tmp_path):
+    z = _zip(tmp_path / "bomb.zip", {"bomb.py": b"#" * (submission.MAX_PY_BYTES + 1)})
+    with pytest.raises(SubmissionError, match=rf"bomb.py is {submission.MAX_PY_BYTES + 1} bytes"):
+        collect(z, FORMS)
+    # a header that understates the member's size: never read past what it declares, and refused
+    data = bytearray(_zip(tmp_path / "liar.zip", {"liar.py": b"#" * 300_000}).read_bytes())
+    central = data.rfind(b"PK\x01\x02")
+    data[central + 24:central + 28] = struct.pack("<I", 10)  # the uncompressed size in the central directory
+    (tmp_path / "liar.zip").write_bytes(bytes(data))
+    with pytest.raises(SubmissionError, match="liar.py"):
+        collect(tmp_path / "liar.zip", FORMS)
+
+
+# --- finding the entry point ---------------------------------------------------------------------------------------
+
+
+def test_the_file_defining_the_entry_point_is_found_at_any_depth(tmp_path):
+    sub = tmp_path / "handin"
+    pkg = sub / "code" / "hw2"
+    (pkg / "helpers").mkdir(parents=True)
+    (pkg / "helpers" / "__init__.py").write_text("")
+    (pkg / "helpers" / "act.py").write_text("import numpy as np\ndef sigmoid(z):\n    return 1 / (1 + np.exp(-z))\n")
+    (pkg / "my_backprop.py").write_text(SOLUTION.replace("def sigmoid(z):\n    return 1.0 / (1.0 + np.exp(-z))",
+                                                         "from helpers.act import sigmoid"))
+    (sub / "run.py").write_text("from code.hw2.my_backprop import backprop\nraise SystemExit('the driver ran')\n")
+    s = collect(sub, FORMS, "submission")
+    assert s.main == "code/hw2/my_backprop.py" and s.sys_path[0] == "code/hw2"
+    assert grader_for("canonical").grade(sub).verdict == "pass"
+
+
+@pytest.mark.parametrize("name, body, said, unsaid", [
+    ("neural_net_final_v2.py", "    raise ValueError('shapes do not match')",
+     "backprop(...) raised ValueError: shapes do not match (at neural_net_final_v2.py:5)", "submission.py"),
+    ("hw.py", "    raise NotImplementedError",
+     "backprop(...) is not implemented yet (the starter's placeholder) (at hw.py:5)", "raised NotImplementedError:  "),
+])
+def test_messages_name_the_students_own_file_and_line(tmp_path, name, body, said, unsaid):
+    f = tmp_path / name
+    f.write_text(f"import numpy as np\n\n\ndef backprop(weights, biases, x, y):\n{body}\n")
+    r = grader_for("canonical").grade(f)
+    assert said in r.message and unsaid not in r.message
+
+
+def test_python2_is_named_with_how_to_port(tmp_path):
+    f = tmp_path / "hw.py"
+    f.write_text("import numpy as np\n\ndef backprop(weights, biases, x, y):\n    print 'shapes', x.shape\n")
+    r = grader_for("canonical").grade(f)
+    assert r.verdict == "error" and "SyntaxError in hw.py line 4: this is Python 2 code (a print statement" in r.message
+    assert "futurize" in r.message
+    drift = tmp_path / "drift.py"  # written for NumPy 1: float() of a 1×1 matrix
+    drift.write_text(SOLUTION.replace("    n = x.shape[0]\n", "    n = x.shape[0]\n    cost = float(np.ones((1, 1)) * n)\n"))
+    r = grader_for("canonical").grade(drift)
+    if "only 0-dimensional arrays" in r.message:  # NumPy 2.x; older ones still convert it
+        assert "no longer works in NumPy 2.x" in r.message and ".item()" in r.message
+    g = tmp_path / "runtime.py"  # valid Python 3 syntax, Python 2 names
+    g.write_text(SOLUTION.replace("for l in range(", "for l in xrange("))
+    r = grader_for("canonical").grade(g)
+    assert "NameError: name 'xrange' is not defined (Python 2's xrange: in Python 3 use range)" in r.message
+
+
+# --- notebooks -------------------------------------------------------------------------------------------------------
+
+
+def _notebook(path: Path, cells: list, outputs_bytes: int = 0) -> Path:
+    nb = new_notebook(cells=cells)
+    if outputs_bytes:
+        nb.cells[-1].outputs = [new_output("stream", name="stdout", text="#" * outputs_bytes)]
+    nbformat.write(nb, str(path))
+    return path
+
+
+def test_a_notebook_runs_only_what_the_entry_point_needs(tmp_path):
+    body = SOLUTION.split("import numpy as np\n", 1)[1]
+    cells = [new_markdown_cell("# Homework 3"),
+             new_code_cell("import numpy as np\nimport matplotlib.pyplot as plt\n%matplotlib inline\n!pip install tqdm"),
+             new_code_cell("data = np.load('train.npz')   # not handed in\nX, Y = data['x'], data['y']"),
+             new_code_cell("%%bash\nls -la\n"),
+             new_code_cell(body),
+             new_code_cell("%%time\nfor epoch in range(10**9):\n    backprop(W, b, X, Y)"),
+             new_code_cell("plt.plot([1, 2])\nplt.show()")]
+    nb = _notebook(tmp_path / "hw3.ipynb", cells, outputs_bytes=3 << 20)  # a few MB of outputs, never kept
+    s = collect(nb, FORMS)
+    assert s.main == "hw3.ipynb.py" and len(s.files[s.main]) < 10_000
+    r = grader_for("canonical").grade(nb)
+    assert r.verdict == "pass", r.message
+    assert any(n.startswith("hw3.ipynb: ran code cells 1, 4 ") and "skipped the other 4" in n for n in r.notes)
+
+
+def test_a_notebook_error_names_the_cell(tmp_path):
+    code = "import numpy as np\n\ndef backprop(weights, biases, x, y):\n    raise ValueError('no idea yet')\n"
+    nb = _notebook(tmp_path / "nb.ipynb", [new_code_cell("print('hello')"), new_code_cell(code)])
+    r = grader_for("canonical").grade(nb)
+    assert "(at nb.ipynb, code cell 2, line 4)" in r.message, r.message
+
+
+def test_a_notebook_that_is_not_json_is_named(tmp_path):
+    bad = tmp_path / "broken.ipynb"
+    bad.write_text("{ this is not json")
+    r = grader_for("canonical").grade(bad)
+    assert r.verdict == "error" and "broken.ipynb: not a readable Jupyter notebook" in r.message
+
+
+# --- the environment -------------------------------------------------------------------------------------------------
+
+
+def test_plotting_and_python2_compatibility_imports_are_stubbed(tmp_path):
+    f = tmp_path / "neural_net.py"
+    f.write_text("import matplotlib.pyplot as plt\nfrom matplotlib import cm\nfrom past.builtins import xrange\n"
+                 "plt.rcParams['figure.figsize'] = (10.0, 8.0)\nfig, = [plt.figure()]\n"
+                 + SOLUTION.replace("for l in range(", "for l in xrange("))
+    r = grader_for("canonical").grade(f)
+    assert r.verdict == "pass", r.message
+
+
+def test_a_missing_package_is_the_environments_problem_with_the_fix(tmp_path):
+    f = tmp_path / "student.py"
+    f.write_text("import numpy as np\nimport no_such_package_bpcheck\n\ndef backprop(weights, biases, x, y):\n"
+                 "    return no_such_package_bpcheck.grads(weights, biases)\n")
+    r = grader_for("canonical").grade(f)
+    assert r.verdict == "error" and r.environment
+    assert r.message.startswith("environment problem (the grading machine's, not the student's)")
+    assert "pip install no_such_package_bpcheck" in r.message and "stub = ['no_such_package_bpcheck']" in r.message
+    # listed under [environment] stub, the import succeeds; the graded code itself still needs it, and says so
+    toml = tmp_path / "stubbed.toml"
+    toml.write_text('contract = "canonical"\n[environment]\nstub = ["no_such_package_bpcheck"]\n'
+                    '[[probe]]\nname = "p"\nsizes = [3, 2]\nbatch = 2\n')
+    r = Grader(load(str(toml)), for_trusted_code()).grade(f)
+    assert not r.environment
+    assert "got <stub no_such_package_bpcheck.grads()>, a stand-in from a module the assignment stubs" in r.message
+
+
+def test_a_required_package_is_checked_when_the_assignment_loads(tmp_path):
+    toml = tmp_path / "needs.toml"
+    toml.write_text('contract = "canonical"\n[environment]\nrequire = ["no_such_package_bpcheck"]\n'
+                    '[[probe]]\nname = "p"\nsizes = [3, 2]\n')
+    with pytest.raises(AssignmentError, match="requires 'no_such_package_bpcheck', which is not installed where bpcheck "
+                                              "runs: pip install no_such_package_bpcheck"):
+        load(str(toml))
+
+
+def test_every_message_field_of_the_runner_is_data(tmp_path):
+    """status.json comes from the sandbox: a forged one with odd types must not crash the grader."""
+    from grader.grade import describe_error
+
+    (tmp_path / "x.py").write_text(SOLUTION)
+    s = collect(tmp_path / "x.py", FORMS)
+    for err in ({"type": ["list"], "message": {"a": 1}, "file": 3, "line": "12"}, "plain text", None, {"line": True}):
+        assert isinstance(describe_error(err, s), str)
+    assert json.dumps(describe_error({"type": "E", "message": "m", "file": "x.py", "line": 3}, s)) == '"E: m (at x.py:3)"'
