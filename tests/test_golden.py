@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reference import forward, loss_and_grad, sgd_step, train
+from reference import forward, loss_and_grad, sgd_step
 from reference import seeds
 from reference.activations import sigmoid, sigmoid_backward
 
@@ -48,26 +48,23 @@ def test_mazur_gradients_and_one_step():
     np.testing.assert_array_equal(new["b1"], params["b1"])  # the post never updates its biases
 
 
-def test_mazur_old_weights_algorithm_after_9999_rounds():
+def test_mazur_old_weights_algorithm_after_9999_rounds(mazur_runs):
     """The post's 0.0000351085 is E_total after 9,999 rounds of the correct (old-weights) algorithm.
 
     Its other late figures (0.291027924 after one round; outputs 0.015912196 / 0.984065734 after
     10,000) come from updating w5..w8 before back-propagating; see the bug catalog's stale-weights entry.
     """
-    spec, params, x, y = seeds.mazur()
-    trained = train(spec, params, x, y, lr=0.5, steps=9999, update_biases=False)
-    E, _ = forward(spec, trained, x, y)
+    spec, _, x, y = seeds.mazur()
+    E, _ = forward(spec, mazur_runs["backprop"][9999], x, y)
     assert_printed(E, "0.0000351085", "E_total after 9,999 rounds")
 
 
-def test_mazur_old_weights_algorithm_does_not_give_the_posts_other_figures():
+def test_mazur_old_weights_algorithm_does_not_give_the_posts_other_figures(mazur_runs):
     """Recorded so nobody 'fixes' the reference to match them: the correct algorithm gives something else."""
-    spec, params, x, y = seeds.mazur()
-    one = train(spec, params, x, y, lr=0.5, steps=1, update_biases=False)
-    E1, _ = forward(spec, one, x, y)
+    spec, _, x, y = seeds.mazur()
+    E1, _ = forward(spec, mazur_runs["backprop"][1], x, y)
     assert abs(E1 - 0.291027924) > 100 * 0.5e-9  # differs in the 7th digit: 0.2910277737
-    many = train(spec, params, x, y, lr=0.5, steps=10000, update_biases=False)
-    _, cache = forward(spec, many, x, y)
+    _, cache = forward(spec, mazur_runs["backprop"][10000], x, y)
     assert abs(cache.a[2][0, 0] - 0.015912196) > 100 * 0.5e-9  # 0.0159136...
 
 
@@ -97,15 +94,11 @@ def _seed000_port():
     return module
 
 
-def test_seed000_xor_run_reproduced():
+def test_seed000_xor_run_reproduced(xor_run):
     """The reference's training loop prints the same 12 errors as seed 000's own code (ported to Python 3)."""
     published, w0, w1 = _seed000_port().main(echo=False)
-    spec, params, x, y = seeds.xor_seed000()
-    ours = []
-    trained = train(
-        spec, params, x, y, lr=1.0, steps=60000, every=5000,
-        on_log=lambda step, C, cache: ours.append(float(np.mean(np.abs(cache.y - cache.a[-1])))),
-    )
+    logged, trained = xor_run  # train(η = 1, 60,000 steps, every = 5,000): tests/conftest.py
+    ours = [error for _, error in logged]
     assert len(ours) == len(published) == 12
     # Same algorithm, summed in a different order: agreement to float64 rounding over 60,000 steps.
     np.testing.assert_allclose(ours, published, rtol=1e-10, atol=0)
@@ -115,15 +108,11 @@ def test_seed000_xor_run_reproduced():
     assert ours[-1] < 0.005
 
 
-def test_mazur_posts_later_figures_come_from_updating_w5_to_w8_first():
+def test_mazur_posts_later_figures_come_from_updating_w5_to_w8_first(mazur_runs):
     """The post's 0.291027924 (one round) and 0.015912196 / 0.984065734 (10,000 rounds): the stale-weights algorithm."""
-    from reference.bugs import get
-
-    stale = get("stale-weights").backprop
-    spec, params, x, y = seeds.mazur()
-    one = train(spec, params, x, y, lr=0.5, steps=1, update_biases=False, backprop=stale)
-    assert_printed(forward(spec, one, x, y)[0], "0.291027924", "E_total after one round")
-    many = train(spec, params, x, y, lr=0.5, steps=10000, update_biases=False, backprop=stale)
-    _, cache = forward(spec, many, x, y)
+    spec, _, x, y = seeds.mazur()
+    stale = mazur_runs["stale_weights"]  # train(..., backprop=get("stale-weights").backprop): tests/conftest.py
+    assert_printed(forward(spec, stale[1], x, y)[0], "0.291027924", "E_total after one round")
+    _, cache = forward(spec, stale[10000], x, y)
     assert_printed(cache.a[2][0, 0], "0.015912196", "out_o1 after 10,000 rounds")
     assert_printed(cache.a[2][0, 1], "0.984065734", "out_o2 after 10,000 rounds")

@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 
 from reference import NetworkSpec, backward, forward, init_params, loss_and_grad, sgd_step, train
-from reference import activations, losses
+from reference import activations, losses, seeds
+from reference.bugs import get as get_bug
+
+from .golden import assert_printed
 
 SPEC = NetworkSpec((3, 4, 2), ("tanh", "sigmoid"), "half_sse", "mean", l2=0.1)
 EPS = np.finfo(np.float64).eps
@@ -87,10 +90,14 @@ def test_train_runs_the_documented_steps_and_zero_steps_returns_a_copy():
 def test_train_logs_before_every_every_th_update():
     params, x, y = _case()
     seen = []
-    train(SPEC, params, x, y, lr=0.5, steps=7, every=3, on_log=lambda step, C, cache: seen.append((step, C)))
-    assert [s for s, _ in seen] == [0, 3, 6]
-    assert seen[0][1] == pytest.approx(forward(SPEC, params, x, y)[0], rel=4 * EPS)
-    train(SPEC, params, x, y, lr=0.5, steps=2, on_log=lambda step, C, cache: seen.append((step, C)))
+    train(SPEC, params, x, y, lr=0.5, steps=7, every=3, on_log=lambda step, C, cache: seen.append((step, C, cache)))
+    assert [s for s, _, _ in seen] == [0, 3, 6]
+    for (step, C, cache), start in zip(seen, (params, train(SPEC, params, x, y, lr=0.5, steps=3))):
+        want_C, want = forward(SPEC, start, x, y)  # the pass before update number `step`
+        assert C == pytest.approx(want_C, rel=4 * EPS), step
+        np.testing.assert_allclose(cache.a[-1], want.a[-1], rtol=4 * EPS, err_msg=f"step {step}")
+        np.testing.assert_array_equal(cache.y, y)
+    train(SPEC, params, x, y, lr=0.5, steps=2, on_log=lambda step, C, cache: seen.append((step, C, cache)))
     assert len(seen) == 3  # every = 0, the default: never logs
 
 
@@ -104,6 +111,17 @@ def test_train_keeps_float32_parameters_in_float32():
     out64 = train(SPEC, {k: v.astype(np.float64) for k, v in params32.items()}, x, y, lr=0.5, steps=3)
     gap = max(float(np.max(np.abs(out[k] - out64[k]))) for k in out)
     assert 1e-10 < gap < 1e-5
+
+
+def test_sgd_step_and_train_hand_the_step_size_to_the_backprop_variant():
+    """The stale-weights variant back-propagates through W already moved by η∂C/∂W, so it needs η: Mazur's post
+    printed E_total = 0.291027924 after one such round (correct backprop gives 0.2910277737)."""
+    spec, params, x, y = seeds.mazur()
+    stale = get_bug("stale-weights").backprop
+    new, _, _ = sgd_step(spec, params, x, y, lr=0.5, update_biases=False, backprop=stale)
+    assert_printed(forward(spec, new, x, y)[0], "0.291027924", "sgd_step")
+    trained = train(spec, params, x, y, lr=0.5, steps=1, update_biases=False, backprop=stale)
+    assert_printed(forward(spec, trained, x, y)[0], "0.291027924", "train")
 
 
 @pytest.mark.parametrize("lr", [0.0, -0.1, float("inf"), float("nan")])
