@@ -17,6 +17,8 @@
 
 from __future__ import annotations
 
+import decimal
+
 import numpy as np
 
 from .spec import NetworkSpec
@@ -46,8 +48,27 @@ def xor_seed000() -> Example:
 
 
 def debug_matrix(rows: int, cols: int) -> np.ndarray:
-    """ex4's debugInitializeWeights: reshape(sin(1:rows*cols), rows, cols) / 10, column-major."""
-    return np.sin(np.arange(1, rows * cols + 1, dtype=np.float64)).reshape((rows, cols), order="F") / 10
+    """ex4's debugInitializeWeights: reshape(sin(1:rows*cols), rows, cols) / 10, column-major.
+
+    These are golden inputs, so each sin(k) is correctly rounded on every machine (``_sin``): numpy's vectorised
+    sin changed between versions by an ulp here and there, and no C library promises correct rounding.
+    """
+    sines = [_sin(k) for k in range(1, rows * cols + 1)]
+    return np.array(sines, dtype=np.float64).reshape((rows, cols), order="F") / 10
+
+
+def _sin(k: int) -> float:
+    """sin(k) for a small integer k, correctly rounded: its Taylor series summed in 80-digit decimal arithmetic
+    (terms fall below 1e-70 long before the sum's own rounding matters), then one correctly rounded conversion."""
+    with decimal.localcontext() as ctx:
+        ctx.prec = 80
+        x = term = total = decimal.Decimal(k)
+        n = 1
+        while abs(term) > decimal.Decimal(10) ** -70:
+            term = -term * x * x / ((2 * n) * (2 * n + 1))
+            total += term
+            n += 1
+        return float(total)
 
 
 def ex4_debug(lam: float = 0.0) -> Example:

@@ -164,3 +164,15 @@ def test_float64_xor_run_follows_the_exact_trajectory(xor_run):
     assert [s for s, _ in ours] == [s for s, _ in exact_errors] == list(range(0, 60000, 5000))
     for (step, got), (_, want) in zip(ours, exact_errors):
         assert abs(got - want) <= _float64_run_bound(spec, step, 5, want), (step, got, want)
+
+
+@pytest.mark.skipif(bool(exact.unavailable()), reason=str(exact.unavailable()))
+def test_ex4_debug_inputs_are_correctly_rounded_sines():
+    """The golden ex4 inputs must not move with numpy's own vectorised sin (it changed between versions by an ulp)."""
+    import flint
+
+    from reference.seeds import debug_matrix
+
+    flint.ctx.prec = 200
+    sines = [float(flint.arb(k).sin()) for k in range(1, 5 * 4 + 1)]  # arb's enclosure, far narrower than an ulp
+    np.testing.assert_array_equal(debug_matrix(5, 4), np.array(sines).reshape((5, 4), order="F") / 10)  # / 10 is IEEE division: the same bits everywhere
