@@ -278,9 +278,11 @@ import json, re, sys
 from pathlib import Path
 from grader.assignment import load
 from grader.grade import Grader, grade_batch
+from grader.report import as_json
 mode, toml, listing, state, out = sys.argv[1:6]
 paths = [Path(p) for p in json.loads(Path(listing).read_text())]
 results = grade_batch(Grader(load(toml), mode), paths, jobs=2, state=Path(state))
+Path(out).with_name("results.json").write_text(as_json(results), encoding="utf-8")
 Path(out).write_text(json.dumps({"results": [r.as_dict() for r in results],
                                  "maxrss_kb": int(re.search(r"VmHWM:\\s*(\\d+) kB", open("/proc/self/status").read()).group(1))}))
 """
@@ -458,3 +460,27 @@ def test_a_key_left_in_a_keyring_is_gone_for_the_next_submission(mode, tmp_path,
         pytest.skip("this kernel or seccomp profile forbids keyrings: nothing can be left in one")
     assert "planted" in planted.message
     assert "no key" in grader.grade(read).message
+
+
+def test_every_report_format_is_written_for_the_hostile_batch(batch, tmp_path):
+    """What the hostile submissions left in the results (their messages, file names) goes into every format."""
+    import csv
+    import xml.etree.ElementTree as ET
+
+    from grader.cli import main
+
+    results, out = str(batch["state"].with_name("results.json")), tmp_path
+    saved = batch["count"]
+    for fmt, target in (("table", "table.txt"), ("json", "r.json"), ("csv", "g.csv"), ("junit", "j.xml"),
+                        ("gradescope", "gs"), ("prairielearn", "pl")):
+        assert main(["report", results, "--format", fmt, "--out", str(out / target)]) == 0, fmt
+    assert main(["report", results, "--html", str(out / "class.html"), "--feedback", str(out / "fb")]) == 0
+    written = [p for p in out.rglob("*") if p.is_file()]
+    for p in written:
+        data = p.read_bytes()
+        assert data and b"\x1b" not in data and b"\x07" not in data, p  # never raw terminal escapes
+        data.decode("utf-8")
+    assert len(json.loads((out / "r.json").read_text())) == saved
+    ET.fromstring((out / "j.xml").read_bytes())
+    assert len(list(csv.reader((out / "g.csv").open(encoding="utf-8")))) == saved + 1
+    assert len(list((out / "gs").glob("*.json"))) == saved and len(list((out / "fb").glob("*.html"))) >= saved
