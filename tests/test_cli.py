@@ -46,10 +46,27 @@ def test_bugs_lists_the_catalog(capsys):
 
 
 @pytest.mark.skipif(bool(exact.unavailable()), reason=str(exact.unavailable()))
-def test_golden_writes_the_published_file_byte_for_byte(tmp_path):
+def test_golden_writes_the_published_file_byte_for_byte(tmp_path, capsys):
     out = tmp_path / "g.json"
     assert main(["golden", "--out", str(out)]) == 0
-    assert out.read_bytes() == (Path(__file__).resolve().parents[1] / "docs" / "golden" / "bpcheck-golden.json").read_bytes()
+    published = Path(__file__).resolve().parents[1] / "docs" / "golden" / "bpcheck-golden.json"
+    assert out.read_bytes() == published.read_bytes()
+    n = len(json.loads(published.read_text())["entries"])
+    lines = capsys.readouterr().err.splitlines()  # not a terminal: progress lines for the log, never silent
+    assert lines == [f"exact values: {k} of {n} entries" for k in (*range(10, n, 10), n)] + [f"wrote {out}"], lines
+
+
+def test_verify_and_kill_matrix_leave_no_blank_line_in_a_log(capsys, monkeypatch):
+    assert main(["verify", "--cases", "1", "--oracles", "central"]) == 0
+    out, err = capsys.readouterr()
+    assert out.lstrip(" ").startswith("reference vs oracles") and err == ""  # the table first, no bar's blank line
+
+    def matrix(on_cell):  # the kill matrix's 50 s of searching, left out: only its progress is under test
+        on_cell(None)
+        return []
+    monkeypatch.setattr("grader.kill_matrix.matrix", matrix)
+    main(["kill-matrix"])
+    assert capsys.readouterr().err == ""
 
 
 # -- bpcheck grade's command line and output options ----------------------------------------------------
