@@ -27,6 +27,7 @@ from rich.console import Console
 from grader import report
 from grader.cli import main
 from grader.grade import Check, Result
+from .extras import require_report
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASS = ROOT / "examples" / "class"
@@ -58,6 +59,7 @@ def _export(path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def graded():
+    require_report()  # the class HTML page (matplotlib) and a Gradescope export (PyYAML)
     with tempfile.TemporaryDirectory(prefix="bpcheck-test-report-") as tmp:
         tmp = Path(tmp)
         export = _export(tmp / "export.zip")
