@@ -332,7 +332,7 @@ def _assignment_check(args: argparse.Namespace) -> int:
     if a is None:
         return 2
     variants = a.contract.variants()
-    print(f"{a.path}: valid. {a.title} ({a.name}): {len(a.probes)} probes, "
+    print(f"{a.path}: valid. {_title(a.title, a.name)}: {len(a.probes)} probes, "
           f"{len(a.contract.forms)} entry form(s), {len(variants)} accepted combination(s) of conventions")
     for v in variants[1:]:
         print(f"  also accepted: {v.words()}")

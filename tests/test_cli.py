@@ -173,3 +173,24 @@ def test_per_submission_formats_need_a_folder_for_many(tmp_path, capsys):
     assert main(args) == 2 and "give --out DIR for these 3 submissions" in capsys.readouterr().err
     assert main(args + ["--out", str(tmp_path / "gs")]) == 0
     assert len(list((tmp_path / "gs").glob("*.results.json"))) == 3
+
+
+def test_titles_name_the_assignment_once(tmp_path, capsys):
+    from grader.cli import _title
+
+    assert _title("Backprop (canonical contract)", "canonical") == "Backprop (canonical contract)"  # grade, report
+    assert _title("Backpropagation for a sigmoid MLP", "canonical") == "Backpropagation for a sigmoid MLP (canonical)"
+    toml = (Path(__file__).resolve().parents[1] / "grader" / "assignments" / "canonical.toml").read_text()
+    toml = toml.replace('title = "Backpropagation for a sigmoid MLP"', 'title = "Backprop (canonical contract)"')
+    (tmp_path / "mine.toml").write_text("\n".join(line for line in toml.splitlines() if not line.startswith("solution =")))
+    assert main(["assignment", "check", str(tmp_path / "mine.toml")]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "valid. Backprop (canonical contract): " in first and "(canonical contract) (canonical)" not in first
+
+
+def test_python_m_bpcheck_is_the_bpcheck_command():
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "bpcheck", "--version"], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stdout.strip() == "bpcheck 0.1.0", run.stderr
