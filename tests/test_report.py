@@ -234,3 +234,16 @@ def test_a_pass_under_an_accepted_convention_names_it_in_the_table_and_gradebook
     assert "correct, with the loss ½Σ(a − y)²" in rows["half.py"] and "correct" not in rows["own.py"]
     gradebook = {row["submission"]: row for row in csv.DictReader(io.StringIO(report.gradebook_csv(results)))}
     assert gradebook["half.py"]["diagnosis"] == "correct, with the loss ½Σ(a − y)²" and gradebook["own.py"]["diagnosis"] == ""
+
+
+def test_identical_submissions_are_listed_in_groups():
+    checks = [Check("gradient: p", 10, 10, True, "ok")]
+    results = [Result(i, "pass", 10, 10, checks, [], "ok", key=k, id=i)
+               for i, k in (("class/ann", "k1"), ("class/ben", "k2"), ("class/cai", "k1"), ("class/dee", "k2"), ("class/eve", "k3"))]
+    buf = io.StringIO()
+    report.table(results, "title", Console(file=buf, width=100, color_system=None))
+    groups = [line for line in buf.getvalue().splitlines() if line.startswith("identical files:")]
+    assert groups == ["identical files: ann, cai", "identical files: ben, dee"]
+    gradebook = {row["submission"]: row["identical_to"] for row in csv.DictReader(io.StringIO(report.gradebook_csv(results)))}
+    assert gradebook == {"class/ann": "class/cai", "class/ben": "class/dee", "class/cai": "class/ann", "class/dee": "class/ben",
+                         "class/eve": ""}
