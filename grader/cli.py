@@ -19,12 +19,18 @@ from rich.text import Text
 import oracles
 
 
+def _bar(label: str, *tail: TextColumn) -> Progress:
+    """A transient progress bar on stderr, only when stderr is a terminal: a log gets no bar and no blank line."""
+    err = Console(stderr=True, highlight=False)
+    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), *tail, console=err,
+                    transient=True, disable=not err.is_terminal)
+
+
 def _verify(args: argparse.Namespace) -> int:
     from .verify import verify
 
     console = Console(stderr=args.format == "json")
-    with Progress(TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
+    with _bar("verifying") as progress:
         task = progress.add_task("cases", total=args.cases)
         versus_exact: dict = {}
         tallies = verify(args.cases, args.seed, args.oracles, on_case=lambda: progress.advance(task),
@@ -89,9 +95,7 @@ def _kill_matrix(args: argparse.Namespace) -> int:
 
     from .kill_matrix import FAMILIES, matrix
 
-    console = Console(stderr=True)
-    with Progress(TextColumn("kill matrix"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
+    with _bar("kill matrix") as progress:
         task = progress.add_task("cells", total=len(BUGS) * len(FAMILIES))
         cells = matrix(on_cell=lambda c: progress.advance(task))
     if args.format == "json":
@@ -196,8 +200,7 @@ def _grade(args: argparse.Namespace) -> int:
 
         try:
             if err.is_terminal:
-                progress = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                    TextColumn("{task.description}"), console=err, transient=True)
+                progress = _bar("grading", TextColumn("{task.description}"))
                 progress.start()
                 task = progress.add_task("", total=len(gradable))
             graded = iter(grade_batch(grader, [i.path for i in gradable], args.jobs, state, on_result=finished,
@@ -329,7 +332,7 @@ def _assignment_check(args: argparse.Namespace) -> int:
     if a is None:
         return 2
     variants = a.contract.variants()
-    print(f"{a.path}: valid. {a.title} ({a.name}): {len(a.probes)} probes, "
+    print(f"{a.path}: valid. {_title(a.title, a.name)}: {len(a.probes)} probes, "
           f"{len(a.contract.forms)} entry form(s), {len(variants)} accepted combination(s) of conventions")
     for v in variants[1:]:
         print(f"  also accepted: {v.words()}")
@@ -384,14 +387,15 @@ def _golden(args: argparse.Namespace) -> int:
         Console(stderr=True).print(f"bpcheck golden needs the exact oracle: {unavailable()}", markup=False)
         return 2
     err = Console(stderr=True)
-    with Progress(TextColumn("exact values"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                  TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal) as progress:
+    with _bar("exact values", TextColumn("{task.description}")) as progress:
         names = [name for name, _ in builders()]
         task = progress.add_task(names[0], total=len(names))
 
         def done(name: str) -> None:
             k = names.index(name) + 1
             progress.update(task, advance=1, description=names[k] if k < len(names) else "")
+            if not err.is_terminal and (k % PROGRESS_EVERY == 0 or k == len(names)):  # a log gets lines, not a bar
+                err.print(f"exact values: {k} of {len(names)} entries", markup=False)
 
         content = text(export(on_entry=done))
     if args.out:

@@ -115,9 +115,10 @@ def identical_to(results: Sequence[Result]) -> dict[str, list[str]]:
 
 
 def diagnosis(r: Result) -> str:
-    """What went wrong, in a line: the diagnosis, or the failed checks when every gradient was right."""
+    """What went wrong, in a line: the diagnosis, or the failed checks when every gradient was right; for a
+    pass, the accepted convention it follows, if any (instructors want to see who used which)."""
     if r.verdict == "pass":
-        return ""
+        return f"correct, with {r.convention}" if r.convention else ""
     if r.verdict == "error" or not r.diagnoses:
         return r.message
     if r.diagnoses[0].get("correct"):

@@ -25,6 +25,7 @@ import os
 import re
 import stat
 import symtable
+import threading
 import tokenize
 import zipfile
 from dataclasses import dataclass, field
@@ -233,7 +234,7 @@ def notebook(data: bytes, shown: str) -> Notebook:
         body = [_clean_line(b) for b in body]
         text = "\n".join(body)
         try:
-            ast.parse(text)
+            parse(text)
         except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
             unparsed[number] = f"{type(exc).__name__}: {getattr(exc, 'msg', exc)} (line {getattr(exc, 'lineno', '?')})"
             body = ["# " + b for b in body]
@@ -385,10 +386,21 @@ class _Candidate:
     notebook: Optional[Notebook]
 
 
+# Python 3.11 keeps the AST builder's recursion depth in one shared place (CPython gh-106905): two threads parsing at
+# once (grade_batch's --jobs) fail with a spurious "SystemError: AST constructor recursion depth mismatch".
+_PARSING = threading.Lock()
+
+
+def parse(source: str, filename: str = "<unknown>") -> ast.Module:
+    """``ast.parse``, one thread at a time."""
+    with _PARSING:
+        return ast.parse(source, filename=filename)
+
+
 def _parse(rel: str, data: bytes) -> _Candidate:
     if rel.endswith(".ipynb"):
         nb = notebook(data, rel)
-        tree = ast.parse(nb.source)
+        tree = parse(nb.source)
         return _Candidate(rel + ".py", rel, nb.source, tree, None, nb)
     try:
         encoding = tokenize.detect_encoding(io.BytesIO(data).readline)[0]
@@ -396,7 +408,7 @@ def _parse(rel: str, data: bytes) -> _Candidate:
     except (SyntaxError, LookupError):  # an unknown coding cookie
         source = data.decode("utf-8", errors="replace")
     try:
-        return _Candidate(rel, rel, source, ast.parse(source, filename=rel), None, None)
+        return _Candidate(rel, rel, source, parse(source, filename=rel), None, None)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         return _Candidate(rel, rel, source, None, exc, None)
 

@@ -13,13 +13,18 @@ from reference.spec import NetworkSpec, check_batch, check_params
 
 from .compare import Estimate
 
+#: PyTorch's own index of CPU-only wheels (on PyPI the Linux torch wheels are CUDA builds).
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
 
 def unavailable() -> Optional[str]:
     """None when torch imports; otherwise why not, and how to install it."""
     try:
         import torch  # noqa: F401
     except Exception as exc:  # ImportError, or a broken install raising anything else
-        return f"torch is not installed or does not import ({type(exc).__name__}: {exc}); install it with: pip install 'bpcheck[torch]'"
+        return (f"torch is not installed or does not import ({type(exc).__name__}: {exc}); install its CPU build with: "
+                f"pip install torch --index-url {CPU_INDEX} (any torch >= 2.0; a plain 'pip install torch' on Linux "
+                "is a CUDA build of several GB)")
     return None
 
 

@@ -46,10 +46,27 @@ def test_bugs_lists_the_catalog(capsys):
 
 
 @pytest.mark.skipif(bool(exact.unavailable()), reason=str(exact.unavailable()))
-def test_golden_writes_the_published_file_byte_for_byte(tmp_path):
+def test_golden_writes_the_published_file_byte_for_byte(tmp_path, capsys):
     out = tmp_path / "g.json"
     assert main(["golden", "--out", str(out)]) == 0
-    assert out.read_bytes() == (Path(__file__).resolve().parents[1] / "docs" / "golden" / "bpcheck-golden.json").read_bytes()
+    published = Path(__file__).resolve().parents[1] / "docs" / "golden" / "bpcheck-golden.json"
+    assert out.read_bytes() == published.read_bytes()
+    n = len(json.loads(published.read_text())["entries"])
+    lines = capsys.readouterr().err.splitlines()  # not a terminal: progress lines for the log, never silent
+    assert lines == [f"exact values: {k} of {n} entries" for k in (*range(10, n, 10), n)] + [f"wrote {out}"], lines
+
+
+def test_verify_and_kill_matrix_leave_no_blank_line_in_a_log(capsys, monkeypatch):
+    assert main(["verify", "--cases", "1", "--oracles", "central"]) == 0
+    out, err = capsys.readouterr()
+    assert out.lstrip(" ").startswith("reference vs oracles") and err == ""  # the table first, no bar's blank line
+
+    def matrix(on_cell):  # the kill matrix's 50 s of searching, left out: only its progress is under test
+        on_cell(None)
+        return []
+    monkeypatch.setattr("grader.kill_matrix.matrix", matrix)
+    main(["kill-matrix"])
+    assert capsys.readouterr().err == ""
 
 
 # -- bpcheck grade's command line and output options ----------------------------------------------------
@@ -156,3 +173,24 @@ def test_per_submission_formats_need_a_folder_for_many(tmp_path, capsys):
     assert main(args) == 2 and "give --out DIR for these 3 submissions" in capsys.readouterr().err
     assert main(args + ["--out", str(tmp_path / "gs")]) == 0
     assert len(list((tmp_path / "gs").glob("*.results.json"))) == 3
+
+
+def test_titles_name_the_assignment_once(tmp_path, capsys):
+    from grader.cli import _title
+
+    assert _title("Backprop (canonical contract)", "canonical") == "Backprop (canonical contract)"  # grade, report
+    assert _title("Backpropagation for a sigmoid MLP", "canonical") == "Backpropagation for a sigmoid MLP (canonical)"
+    toml = (Path(__file__).resolve().parents[1] / "grader" / "assignments" / "canonical.toml").read_text()
+    toml = toml.replace('title = "Backpropagation for a sigmoid MLP"', 'title = "Backprop (canonical contract)"')
+    (tmp_path / "mine.toml").write_text("\n".join(line for line in toml.splitlines() if not line.startswith("solution =")))
+    assert main(["assignment", "check", str(tmp_path / "mine.toml")]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "valid. Backprop (canonical contract): " in first and "(canonical contract) (canonical)" not in first
+
+
+def test_python_m_bpcheck_is_the_bpcheck_command():
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "bpcheck", "--version"], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stdout.strip() == "bpcheck 0.1.0", run.stderr

@@ -29,6 +29,23 @@ def write(tmp_path: Path, text: str, name: str = "a.toml") -> str:
 # --- strict configuration ---------------------------------------------------------------------------------------
 
 
+def test_every_key_the_loader_accepts_is_in_the_schema_document():
+    """docs/assignments.md is the schema: a key the loader accepts but the page does not name is undocumented."""
+    import ast
+    import dataclasses
+
+    from grader.assignment import POINTS
+    from grader.sandbox import Limits
+
+    keys = {f.name for f in dataclasses.fields(Limits)} | set(POINTS)
+    for node in ast.walk(ast.parse((ROOT / "grader" / "assignment.py").read_text())):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "_keys" and isinstance(node.args[1], ast.Tuple):
+            keys |= {e.value for e in node.args[1].elts if isinstance(e, ast.Constant)}
+    doc = (ROOT / "docs" / "assignments.md").read_text()
+    assert len(keys) > 50 and "penalise_conventions" in keys and "timeout_seconds" in keys
+    assert [k for k in sorted(keys) if not any(f"{q}" in doc for q in (f"`{k}`", f"[{k}]", f"[[{k}]]"))] == []
+
+
 @pytest.mark.parametrize("typo, message", [
     ("[grading]\npenalize_conventions = false\n", r"\[grading\]: unknown key 'penalize_conventions'; did you mean 'penalise_conventions'\?"),
     ("[limit]\ntimeout_seconds = 3\n", r"unknown key \[limit\]; did you mean 'limits'\?"),

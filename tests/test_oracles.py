@@ -94,7 +94,7 @@ def test_missing_torch_is_reported_not_raised(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_torch)
     reason = torch_oracle.unavailable()
-    assert "pip install 'bpcheck[torch]'" in reason
+    assert "pip install torch --index-url https://download.pytorch.org/whl/cpu" in reason  # the CPU build, not PyPI's CUDA one
     assert "torch" not in oracles.available()
     spec, params, x, y = _case()
     with pytest.raises(RuntimeError, match=r"torch is not installed"):

@@ -27,6 +27,7 @@ from rich.console import Console
 from grader import report
 from grader.cli import main
 from grader.grade import Check, Result
+from .extras import require_report
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASS = ROOT / "examples" / "class"
@@ -58,6 +59,7 @@ def _export(path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def graded():
+    require_report()  # the class HTML page (matplotlib) and a Gradescope export (PyYAML)
     with tempfile.TemporaryDirectory(prefix="bpcheck-test-report-") as tmp:
         tmp = Path(tmp)
         export = _export(tmp / "export.zip")
@@ -219,3 +221,29 @@ def test_table_at_80_columns_keeps_names_whole():
     for part in ("a_rather_long_student_folder_name/", "another_long_folder_of_a_student/", "submission.py", "backprop.py"):
         assert part in text, (part, text)
     assert "2 gradient: q (hidden from students)" in text and "--format json" in text and "penalise_conventions" in text
+
+
+def test_a_pass_under_an_accepted_convention_names_it_in_the_table_and_gradebook():
+    checks = [Check("gradient: p", 10, 10, True, "ok")]
+    results = [Result("own.py", "pass", 10, 10, checks, [], "all gradient checks pass", key="k1", id="own.py"),
+               Result("half.py", "pass", 10, 10, checks, [], "all gradient checks pass (correct, with the loss ½Σ(a − y)²)",
+                      key="k2", id="half.py", convention="the loss ½Σ(a − y)²")]
+    buf = io.StringIO()
+    report.table(results, "title", Console(file=buf, width=120, color_system=None))
+    rows = {line.split()[0]: line for line in buf.getvalue().splitlines() if line.strip().startswith(("own.py", "half.py"))}
+    assert "correct, with the loss ½Σ(a − y)²" in rows["half.py"] and "correct" not in rows["own.py"]
+    gradebook = {row["submission"]: row for row in csv.DictReader(io.StringIO(report.gradebook_csv(results)))}
+    assert gradebook["half.py"]["diagnosis"] == "correct, with the loss ½Σ(a − y)²" and gradebook["own.py"]["diagnosis"] == ""
+
+
+def test_identical_submissions_are_listed_in_groups():
+    checks = [Check("gradient: p", 10, 10, True, "ok")]
+    results = [Result(i, "pass", 10, 10, checks, [], "ok", key=k, id=i)
+               for i, k in (("class/ann", "k1"), ("class/ben", "k2"), ("class/cai", "k1"), ("class/dee", "k2"), ("class/eve", "k3"))]
+    buf = io.StringIO()
+    report.table(results, "title", Console(file=buf, width=100, color_system=None))
+    groups = [line for line in buf.getvalue().splitlines() if line.startswith("identical files:")]
+    assert groups == ["identical files: ann, cai", "identical files: ben, dee"]
+    gradebook = {row["submission"]: row["identical_to"] for row in csv.DictReader(io.StringIO(report.gradebook_csv(results)))}
+    assert gradebook == {"class/ann": "class/cai", "class/ben": "class/dee", "class/cai": "class/ann", "class/dee": "class/ben",
+                         "class/eve": ""}

@@ -18,6 +18,7 @@ from rich.console import Console
 from grader import feedback, gradescope, html_report, prairielearn, report
 from grader.cli import main
 from grader.grade import Check, Result
+from .extras import needs_report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,6 +62,7 @@ def test_clean_escapes_visibly_and_keeps_ordinary_text():
     assert report.clean("\u202e") == "\\u202e" and report.clean("\x9b") == "\\x9b"
 
 
+@needs_report
 def test_every_format_parses_back(tmp_path):
     table = io.StringIO()
     report.table(RESULTS, "hostile", Console(file=table, width=100, color_system=None, force_terminal=False))
@@ -106,6 +108,7 @@ def test_markdown_feedback_keeps_hostile_text_inside_its_fences():
     assert "\\<script\\>" in md  # inline text escaped; fenced text shown verbatim
 
 
+@needs_report
 def test_the_cli_writes_every_format_from_hostile_results_twice(tmp_path, capsys):
     source = tmp_path / "hostile.json"
     source.write_text(report.as_json(RESULTS), encoding="utf-8")
@@ -126,6 +129,7 @@ def test_the_cli_writes_every_format_from_hostile_results_twice(tmp_path, capsys
             _inert(p.read_bytes().decode("utf-8"))
 
 
+@needs_report
 def test_a_real_submission_with_an_undecodable_name_and_a_lone_surrogate(tmp_path):
     folder = tmp_path / "class" / os.fsdecode(b"st\xffudent")
     folder.mkdir(parents=True)

@@ -266,3 +266,33 @@ def test_every_message_field_of_the_runner_is_data(tmp_path):
     for err in ({"type": ["list"], "message": {"a": 1}, "file": 3, "line": "12"}, "plain text", None, {"line": True}):
         assert isinstance(describe_error(err, s), str)
     assert json.dumps(describe_error({"type": "E", "message": "m", "file": "x.py", "line": 3}, s)) == '"E: m (at x.py:3)"'
+
+
+def test_submissions_are_parsed_one_thread_at_a_time(tmp_path, monkeypatch):
+    """Python 3.11's ast.parse in two threads at once can fail with 'AST constructor recursion depth mismatch'
+    (CPython gh-106905): it aborted a --jobs 2 batch once in three runs of the suite. Parsing is serialised."""
+    import ast
+    import threading
+    import time
+
+    real, lock = ast.parse, threading.Lock()
+    inside, most = [0], [0]
+
+    def watched(*args, **kwargs):
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.02)  # long enough for another thread to enter, were it allowed
+        with lock:
+            inside[0] -= 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(submission.ast, "parse", watched)
+    (tmp_path / "submission.py").write_text((ROOT / "examples" / "solutions" / "canonical.py").read_text())
+    forms = [[("backprop",)]]
+    threads = [threading.Thread(target=collect, args=(tmp_path / "submission.py", forms)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most[0] == 1
