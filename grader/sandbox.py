@@ -557,8 +557,7 @@ def select(requested: str = "auto") -> Sandbox:
             raise SandboxUnavailable(f"no sandbox available: bubblewrap cannot run ({bubblewrap_starts()}), and in process mode {why}. {HOW_TO}"
                                      if requested == "auto" else f"--sandbox process: {why}. {HOW_TO}")
         _protect_own_packages()
-        return Sandbox("process", "process: each submission as its own unprivileged uid, with limits; "
-                       "bubblewrap unavailable" + (f" ({bubblewrap_starts()})" if requested == "auto" else "")
-                       + "; no network isolation")
+        return Sandbox("process", "process: each submission as its own unprivileged uid, with limits; no network isolation"
+                       + (f"; bubblewrap unavailable ({bubblewrap_starts()})" if requested == "auto" else ""))
     return Sandbox("none", "NO SANDBOX (--sandbox none): submissions run as the grader's own user and can read and "
                    "write everything it can. Use only for code you trust. " + HOW_TO)

@@ -116,3 +116,9 @@ def test_a_submission_claiming_a_full_disk_is_graded_as_itself(tmp_path, monkeyp
     assert r.verdict == "error" and r.score == 0 and "No space left on device" in r.message
     assert "not graded" not in r.message
     assert len(list(state.glob("*.json"))) == 1
+
+
+def test_a_mode_chosen_by_name_is_described_as_itself():
+    chosen = _mode_or_skip("process")
+    assert chosen.description.startswith("process: each submission as its own unprivileged uid")
+    assert "bubblewrap unavailable" not in chosen.description  # nobody asked for bubblewrap
