@@ -646,7 +646,7 @@ def grade_batch(grader: Grader, paths: Sequence[Path], jobs: int, state: Path,
         try:
             sub: Optional[Submission] = grader.collect(path)
             key = grader.key(sub.files)
-        except SubmissionError:
+        except Exception:  # unreadable, or the grader failed reading it: graded below, where either becomes its result
             sub, key = None, ""
         if not key:
             return report(*graded(path, None, "", None))

@@ -219,6 +219,30 @@ def test_a_notebook_that_is_not_json_is_named(tmp_path):
     assert r.verdict == "error" and "broken.ipynb: not a readable Jupyter notebook" in r.message
 
 
+def test_a_batch_outlives_the_graders_own_failure_on_one_submission(tmp_path, monkeypatch):
+    """An exception the grader did not foresee while reading one submission is that submission's result, not the
+    end of the batch (and, being the machine's failure, it is not saved)."""
+    from grader import grade
+
+    good, odd = tmp_path / "good.py", tmp_path / "odd.py"
+    good.write_text(SOLUTION)
+    odd.write_text(SOLUTION + "# another student's\n")
+    g = grader_for("canonical")
+    real = g.collect
+
+    def collect_or_fail(path):
+        if Path(path) == odd:
+            raise RuntimeError("an unforeseen failure")
+        return real(path)
+
+    monkeypatch.setattr(g, "collect", collect_or_fail)
+    monkeypatch.setattr(grade.time, "sleep", lambda s: None)
+    ok, failed = grade.grade_batch(g, [good, odd], 1, tmp_path / "state")
+    assert ok.verdict == "pass"
+    assert failed.verdict == "error" and "internal grader error: RuntimeError: an unforeseen failure" in failed.message
+    assert len(list((tmp_path / "state").glob("*.json"))) == 1  # the good one's
+
+
 # --- the environment -------------------------------------------------------------------------------------------------
 
 
