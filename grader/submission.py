@@ -207,6 +207,16 @@ def _clean_line(line: str) -> str:
     return line
 
 
+def _commented(line: str) -> str:
+    """A line that is not run, as a comment that always parses: a NUL byte or a lone surrogate escaped."""
+    return "# " + line.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _source(cell: dict) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else str(src)
+
+
 def notebook(data: bytes, shown: str) -> Notebook:
     """A notebook's code cells as one module: IPython magics and shell lines become ``pass``, outputs are dropped."""
     import nbformat
@@ -214,30 +224,25 @@ def notebook(data: bytes, shown: str) -> Notebook:
     try:
         raw = json.loads(data.decode("utf-8"))
         nb = nbformat.convert(nbformat.from_dict(raw), 4) if raw.get("nbformat", 4) != 4 else nbformat.from_dict(raw)
-        cells = nb["cells"]
+        # a cell that is not a table, or a source list holding anything but strings, is a malformed notebook too
+        sources = [_source(cell) for cell in nb["cells"] if cell.get("cell_type") == "code"]
     except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
         raise SubmissionError(f"{shown}: not a readable Jupyter notebook ({type(exc).__name__}: {str(exc)[:200]})") from None
     lines: list[str] = []
     spans: list[tuple[int, int, int]] = []
     unparsed: dict[int, str] = {}
-    number = 0
-    for cell in cells:
-        if cell.get("cell_type") != "code":
-            continue
-        number += 1
-        src = cell.get("source", "")
-        src = "".join(src) if isinstance(src, list) else str(src)
+    for number, src in enumerate(sources, 1):
         body = src.splitlines()
         if body and body[0].lstrip().startswith("%%"):
             magic = body[0].lstrip()[2:].split()[0] if body[0].lstrip()[2:].split() else ""
-            body = ["pass"] + body[1:] if magic in _CELL_MAGICS_WITH_PYTHON else ["# " + b for b in body]
+            body = ["pass"] + body[1:] if magic in _CELL_MAGICS_WITH_PYTHON else [_commented(b) for b in body]
         body = [_clean_line(b) for b in body]
         text = "\n".join(body)
         try:
             parse(text)
         except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
             unparsed[number] = f"{type(exc).__name__}: {getattr(exc, 'msg', exc)} (line {getattr(exc, 'lineno', '?')})"
-            body = ["# " + b for b in body]
+            body = [_commented(b) for b in body]
         lines.append(f"# --- code cell {number} ---")
         first = len(lines) + 1
         lines.extend(body)
@@ -364,16 +369,18 @@ def python2(exc: SyntaxError) -> Optional[str]:
     return None
 
 
-def syntax_error(shown: str, source: str, exc: BaseException) -> SubmissionError:
-    if not isinstance(exc, SyntaxError):
-        return SubmissionError(f"{shown} cannot be compiled ({type(exc).__name__}: too deeply nested)")
+def syntax_error(shown: str, exc: BaseException) -> SubmissionError:
+    if not isinstance(exc, SyntaxError):  # RecursionError, MemoryError; a NUL byte is a ValueError on Python 3.10
+        why = "too deeply nested" if isinstance(exc, (RecursionError, MemoryError)) else str(exc)[:200]
+        return SubmissionError(f"{shown} cannot be compiled ({type(exc).__name__}: {why})")
+    where = f"{shown} line {exc.lineno}" if exc.lineno else shown  # a NUL byte's SyntaxError has no line
     py2 = python2(exc)
     if py2:
         return SubmissionError(
-            f"SyntaxError in {shown} line {exc.lineno}: this is Python 2 code ({py2}); bpcheck runs Python 3. "
+            f"SyntaxError in {where}: this is Python 2 code ({py2}); bpcheck runs Python 3. "
             "Port it: print(...) as a function, range for xrange, 'except E as e', items() for iteritems(); "
             f"'futurize --stage1 -w {Path(shown).name}' (pip install future) does most of it", "python2")
-    return SubmissionError(f"SyntaxError in {shown} line {exc.lineno}: {exc.msg}")
+    return SubmissionError(f"SyntaxError in {where}: {exc.msg}")
 
 
 @dataclass
@@ -398,19 +405,20 @@ def parse(source: str, filename: str = "<unknown>") -> ast.Module:
 
 
 def _parse(rel: str, data: bytes) -> _Candidate:
+    shown, nb = rel, None
     if rel.endswith(".ipynb"):
         nb = notebook(data, rel)
-        tree = parse(nb.source)
-        return _Candidate(rel + ".py", rel, nb.source, tree, None, nb)
+        rel, source = rel + ".py", nb.source  # the generated module the sandbox loads
+    else:
+        try:
+            encoding = tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+            source = data.decode(encoding, errors="replace")
+        except (SyntaxError, LookupError):  # an unknown coding cookie
+            source = data.decode("utf-8", errors="replace")
     try:
-        encoding = tokenize.detect_encoding(io.BytesIO(data).readline)[0]
-        source = data.decode(encoding, errors="replace")
-    except (SyntaxError, LookupError):  # an unknown coding cookie
-        source = data.decode("utf-8", errors="replace")
-    try:
-        return _Candidate(rel, rel, source, parse(source, filename=rel), None, None)
+        return _Candidate(rel, shown, source, parse(source, filename=rel), None, nb)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-        return _Candidate(rel, rel, source, None, exc, None)
+        return _Candidate(rel, shown, source, None, exc, nb)
 
 
 def mentions_entry(path: Path, forms: Sequence[Sequence[tuple[str, ...]]]) -> bool:
@@ -507,9 +515,9 @@ def _no_entry(candidates: list[_Candidate], defined: dict[str, dict[str, int]], 
     broken = [c for c in candidates if c.tree is None and c.error is not None]
     mentions = [c for c in broken if any(re.search(rf"^\s*(def|class)\s+{re.escape(n)}\b", c.source, re.M) for n in wanted)]
     if single and broken:
-        return syntax_error(broken[0].shown, broken[0].source, broken[0].error)
+        return syntax_error(broken[0].shown, broken[0].error)
     if mentions:
-        return syntax_error(mentions[0].shown, mentions[0].source, mentions[0].error)
+        return syntax_error(mentions[0].shown, mentions[0].error)
     for c in candidates:  # a notebook whose defining cell does not parse
         if c.notebook is not None and c.notebook.unparsed:
             for number, err in c.notebook.unparsed.items():

@@ -219,6 +219,35 @@ def test_a_notebook_that_is_not_json_is_named(tmp_path):
     assert r.verdict == "error" and "broken.ipynb: not a readable Jupyter notebook" in r.message
 
 
+@pytest.mark.parametrize("cells", [["a string, not a cell"], [{"cell_type": "code", "source": ["x = 1", 2]}], 5],
+                         ids=["cell-not-a-table", "source-not-text", "cells-not-a-list"])
+def test_a_malformed_notebook_is_named_not_a_crash(tmp_path, cells):
+    bad = tmp_path / "hw.ipynb"
+    bad.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 4, "metadata": {}, "cells": cells}))
+    with pytest.raises(SubmissionError, match="hw.ipynb: not a readable Jupyter notebook"):
+        collect(bad, FORMS)
+
+
+@pytest.mark.parametrize("junk", ["x = 1\x00", "s = '\ud800'"], ids=["nul-byte", "lone-surrogate"])
+def test_a_cell_python_cannot_read_is_dropped_and_the_rest_graded(tmp_path, junk):
+    """A NUL byte or a lone surrogate in one cell fails only that cell, as any cell that does not parse."""
+    path = tmp_path / "hw.ipynb"
+    path.write_text(json.dumps(new_notebook(cells=[new_code_cell(SOLUTION), new_code_cell(junk)])))
+    s = collect(path, FORMS)
+    assert s.cells_used == "hw.ipynb: ran code cells 1"
+    assert b"\x00" not in s.files[s.main] and s.files[s.main].decode("utf-8")
+    assert grader_for("canonical").grade(path).verdict == "pass"
+
+
+def test_a_nul_byte_in_a_python_file_is_a_named_syntax_error(tmp_path):
+    f = tmp_path / "hw.py"
+    f.write_bytes(SOLUTION.encode() + b"\nx = 1\x00\n")
+    with pytest.raises(SubmissionError) as caught:
+        collect(f, FORMS)
+    message = str(caught.value)
+    assert "hw.py" in message and "line None" not in message and "too deeply nested" not in message
+
+
 def test_a_batch_outlives_the_graders_own_failure_on_one_submission(tmp_path, monkeypatch):
     """An exception the grader did not foresee while reading one submission is that submission's result, not the
     end of the batch (and, being the machine's failure, it is not saved)."""
