@@ -231,6 +231,7 @@ def notebook(data: bytes, shown: str) -> Notebook:
     lines: list[str] = []
     spans: list[tuple[int, int, int]] = []
     unparsed: dict[int, str] = {}
+    size = 0  # bytes of the module so far, kept as it grows: summing every line again per cell is quadratic
     for number, src in enumerate(sources, 1):
         body = src.splitlines()
         if body and body[0].lstrip().startswith("%%"):
@@ -247,7 +248,8 @@ def notebook(data: bytes, shown: str) -> Notebook:
         first = len(lines) + 1
         lines.extend(body)
         spans.append((first, len(lines), number))
-        if sum(len(line) + 1 for line in lines) > MAX_CODE_BYTES:
+        size += sum(len(line) + 1 for line in lines[first - 2:])
+        if size > MAX_CODE_BYTES:
             raise SubmissionError(f"{shown}: more than {MAX_CODE_BYTES} bytes of code")
     return Notebook("\n".join(lines) + "\n", spans, unparsed)
 
