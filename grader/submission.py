@@ -105,9 +105,13 @@ def _wanted(name: str) -> bool:
     return name.endswith((".py", ".ipynb"))
 
 
+def _cap(name: str) -> int:
+    """The most bytes accepted of one file: code is capped tighter than notebooks (which carry their outputs)."""
+    return MAX_ZIP_BYTES if name.endswith(".zip") else MAX_NOTEBOOK_BYTES if name.endswith(".ipynb") else MAX_PY_BYTES
+
+
 def _check_size(rel: str, data: bytes) -> None:
-    """Code files are capped tighter than notebooks (which carry their outputs)."""
-    cap = MAX_NOTEBOOK_BYTES if rel.endswith(".ipynb") else MAX_PY_BYTES
+    cap = _cap(rel)
     if len(data) > cap:
         raise SubmissionError(f"{rel} is {len(data)} bytes; at most {cap} are accepted")
 
@@ -135,7 +139,7 @@ def _read_zip(data: bytes, shown: str, notes: list[str]) -> dict[str, bytes]:
         if len(parts) > MAX_DEPTH + 1:
             notes.append(f"ignored {name} in {shown}: deeper than {MAX_DEPTH} folders")
             continue
-        cap = MAX_NOTEBOOK_BYTES if name.endswith(".ipynb") else MAX_PY_BYTES
+        cap = _cap(name)
         if info.file_size > cap:
             raise SubmissionError(f"{shown}: {name} is {info.file_size} bytes; at most {cap} are accepted")
         if len(files) >= MAX_FILES:
@@ -179,7 +183,7 @@ def read_files(path: Path, notes: list[str]) -> tuple[dict[str, bytes], bool]:
         name = real.name
         if not (_wanted(name) or name.endswith(".zip")):
             raise SubmissionError(f"expected a .py file, a .ipynb notebook, a .zip or a folder; got {Path(path).name}")
-        cap = MAX_ZIP_BYTES if name.endswith(".zip") else MAX_NOTEBOOK_BYTES if name.endswith(".ipynb") else MAX_PY_BYTES
+        cap = _cap(name)
         if st.st_size > cap:
             raise SubmissionError(f"{Path(path).name} is {st.st_size} bytes; at most {cap} are accepted")
         with untrusted.open_dir(str(real.parent)) as d:
