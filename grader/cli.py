@@ -360,7 +360,7 @@ def _autograder(args: argparse.Namespace) -> int:
     if assignment is None:
         return 2
     out = Path(args.out or f"autograder-{assignment.name}.zip")
-    build_zip(assignment, args.assignment, out, args.hidden_visibility)
+    build_zip(assignment, out, args.hidden_visibility)
     print(f"wrote {out}: upload it as the Gradescope autograder (setup.sh + run_autograder); "
           f"hidden checks are shown {args.hidden_visibility.replace('_', ' ')}")
     return 0
@@ -373,7 +373,7 @@ def _prairielearn(args: argparse.Namespace) -> int:
     if assignment is None:
         return 2
     out = Path(args.out)
-    written = build(assignment, args.assignment, out, args.image)
+    written = build(assignment, out, args.image)
     print(f"wrote {len(written)} files and bpcheck's source under {out}/: copy questions/ and serverFilesCourse/ into "
           f"your course; the question runs {args.image} (see serverFilesCourse/bpcheck/Dockerfile to build your own)")
     return 0

@@ -74,10 +74,17 @@ def source_files() -> list[tuple[Path, str]]:
     return files
 
 
-def build_zip(assignment: Assignment, source: str, out: Path, hidden_visibility: str = "after_due_date") -> None:
+def assignment_file(assignment: Assignment) -> Path:
+    """The file the assignment was read from, bundled or not, whatever its name: what the deployed grader loads."""
+    if assignment.path is None:
+        raise ValueError(f"assignment {assignment.name!r} was not read from a file (grader.assignment.load reads one)")
+    return assignment.path
+
+
+def build_zip(assignment: Assignment, out: Path, hidden_visibility: str = "after_due_date") -> None:
     if hidden_visibility not in HIDDEN_VISIBILITY:
         raise ValueError(f"hidden_visibility: expected one of {HIDDEN_VISIBILITY}, got {hidden_visibility!r}")
-    toml_path = Path(source) if Path(source).suffix == ".toml" else ROOT / "grader" / "assignments" / f"{assignment.name}.toml"
+    toml_path = assignment_file(assignment)
     run = RUN.format(toml=toml_path.name, visibility=hidden_visibility)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import feedback
 from .assignment import Assignment
-from .gradescope import ROOT, source_files
+from .gradescope import assignment_file, source_files
 from .grade import Result
 from .report import write_atomic
 
@@ -86,9 +86,9 @@ def results_json(r: Result) -> dict:
     return {"gradable": True, "score": min(1.0, max(0.0, score)), "message": _cut(top), "output": "", "tests": tests}
 
 
-def build(assignment: Assignment, source: str, out: Path, image: str) -> list[Path]:
+def build(assignment: Assignment, out: Path, image: str) -> list[Path]:
     """The question folder and the course's shared files, under ``out``; returns the files written."""
-    toml_path = Path(source) if Path(source).suffix == ".toml" else ROOT / "grader" / "assignments" / f"{assignment.name}.toml"
+    toml_path = assignment_file(assignment)
     shared = out / "serverFilesCourse" / "bpcheck"
     question = out / "questions" / f"bpcheck-{assignment.name}"
     written = []

@@ -177,6 +177,20 @@ def test_autograder_zip(tmp_path):
         assert "--format gradescope" in z.read("run_autograder").decode()
 
 
+def test_deployments_carry_the_assignment_file_they_were_given(tmp_path):
+    """Any file --assignment accepts (here no .toml suffix, and a name no bundled file has) is the one deployed."""
+    own = tmp_path / "hw3_assignment"
+    own.write_text((ROOT / "grader" / "assignments" / "canonical.toml").read_text().replace('name = "canonical"', 'name = "hw3"'))
+    assert main(["autograder", "--assignment", str(own), "--out", str(tmp_path / "ag.zip")]) == 0
+    with zipfile.ZipFile(tmp_path / "ag.zip") as z:
+        assert z.read("hw3_assignment").decode() == own.read_text()
+        assert '"$ROOT/source/hw3_assignment"' in z.read("run_autograder").decode()
+    assert main(["prairielearn", "--assignment", str(own), "--out", str(tmp_path / "course")]) == 0
+    shared = tmp_path / "course" / "serverFilesCourse" / "bpcheck"
+    assert (shared / "hw3_assignment").read_text() == own.read_text()
+    assert '"$HERE/hw3_assignment"' in (shared / "run.sh").read_text()
+
+
 def test_bad_assignment_files_are_named(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('contract = "canonical"\n[limits]\ntimeout = 3\n[[probe]]\nsizes=[2,1]\n')
