@@ -39,7 +39,7 @@ import numpy as np
 from . import patterns
 from .blackbox import BlackBox, CodeRaised, _Discarded
 from .calls import CheckError, Recorder, describe_error, name_of
-from .compare import compare
+from .compare import ArrayResult, compare
 from .localise import localise, unresolved_text
 from .named import Leaf, Tree, arguments, call_with, element, flatten, static_arrays
 
@@ -299,20 +299,28 @@ def _full(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng:
     names = box.names
     comparison = compare(dict(zip(names, grads)), dict(zip(names, est)), rtol, dict(zip(names, err)),
                          "complex step" if valid else "central differences")
-    G = comparison.scale
-    for i, a in enumerate(comparison.arrays):
-        g, o = grads[i], est[i]
-        bnd = rtol * (np.abs(o) + G) + err[i]
-        diff = np.where(np.isfinite(o), np.abs(g - o), np.inf)
-        order = np.argsort(-(diff / np.maximum(bnd, np.finfo(float).tiny)), axis=None)[: min(SHOWN_ELEMENTS, a.bad)]
-        shown = [ElementVerdict(element(a.name, tuple(int(j) for j in np.unravel_index(k, o.shape))),
-                                float(g.flat[k]), float(o.flat[k]), float(bnd.flat[k])) for k in order]
-        pattern = None if a.ok else patterns.of_arrays(g, o, bnd, rng, sizes)
-        result.inputs.append(InputVerdict(a.name, a.shape, a.ok, a.size, a.bad, False, shown, a.normwise, pattern))
+    for a, g, o, e in zip(comparison.arrays, grads, est, err):
+        result.inputs.append(_verdict(a, g, o, rtol * (np.abs(o) + comparison.scale) + e, rng, sizes))
     result.oracle = ("every element by central differences, step ε^⅓·max(1, |θ|); elements that disagree measured "
                      + ("again by complex step" if valid else "again at 2h for the error bound"))
     if case.allow_complex:
         result.notes.append(_complex_note(valid, why))
+
+
+def _element_at(name: str, flat: int, shape: tuple[int, ...]) -> str:
+    return element(name, tuple(int(j) for j in np.unravel_index(flat, shape)))
+
+
+def _verdict(a: ArrayResult, g: np.ndarray, o: np.ndarray, bound: np.ndarray, rng: np.random.Generator,
+             sizes: dict[int, str]) -> InputVerdict:
+    """One input's verdict from its ``compare`` row ``a``: the worst elements by |error| / bound, and the pattern
+    of the error when it is wrong (``g`` the candidate's gradient, ``o`` the expected one)."""
+    diff = np.where(np.isfinite(o), np.abs(g - o), np.inf)
+    order = np.argsort(-(diff / np.maximum(bound, np.finfo(float).tiny)), axis=None)[: min(SHOWN_ELEMENTS, a.bad)]
+    shown = [ElementVerdict(_element_at(a.name, k, o.shape), float(g.flat[k]), float(o.flat[k]), float(bound.flat[k]))
+             for k in order]
+    return InputVerdict(a.name, a.shape, a.ok, a.size, a.bad, False, shown, a.normwise,
+                        None if a.ok else patterns.of_arrays(g, o, bound, rng, sizes))
 
 
 def _fast(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng: np.random.Generator,
@@ -387,8 +395,7 @@ def _fast(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng:
     for i, (name, a) in enumerate(zip(box.names, box.base)):
         mine = sorted((f for f in found.found if f.array == i), key=lambda f: -abs(f.got - f.expected) / f.bound)
         wrong = i in found.failing_arrays or bool(mine)
-        shown = [ElementVerdict(element(name, tuple(int(k) for k in np.unravel_index(f.flat, a.shape))), f.got, f.expected, f.bound)
-                 for f in mine[:SHOWN_ELEMENTS]]
+        shown = [ElementVerdict(_element_at(name, f.flat, a.shape), f.got, f.expected, f.bound) for f in mine[:SHOWN_ELEMENTS]]
         unresolved = [unresolved_text(name, lo, hi, a.shape) for k, lo, hi in found.unresolved if k == i]
         pattern = _fast_pattern(box, i, grads[i], G, rtol, rng, valid, sizes) if wrong else None
         result.inputs.append(InputVerdict(name, a.shape, not wrong, a.size, len(mine) or None, bool(unresolved),
@@ -631,12 +638,7 @@ def assert_same_gradients(
         rng = _rng(DIRECTION_STREAM, seed)
         for a, g, o in zip(comparison.arrays, g_new, g_old):
             g, o = g.astype(np.float64), o.astype(np.float64)
-            bnd = rtol * (np.abs(o) + comparison.scale)
-            order = np.argsort(-(np.abs(g - o) / np.maximum(bnd, np.finfo(float).tiny)), axis=None)[: min(SHOWN_ELEMENTS, a.bad)]
-            shown = [ElementVerdict(element(a.name, tuple(int(j) for j in np.unravel_index(k, o.shape))), float(g.flat[k]),
-                                    float(o.flat[k]), float(bnd.flat[k])) for k in order]
-            result.inputs.append(InputVerdict(a.name, a.shape, a.ok, a.size, a.bad, False, shown, a.normwise,
-                                              None if a.ok else patterns.of_arrays(g, o, bnd, rng, sizes)))
+            result.inputs.append(_verdict(a, g, o, rtol * (np.abs(o) + comparison.scale), rng, sizes))
     result.ok = not result.problems and all(v.ok for v in result.inputs)
     if not result.ok:
         raise AssertionError(result.message())
