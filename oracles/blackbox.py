@@ -31,7 +31,7 @@ that writes into its inputs is detected and then gets fresh copies each call).
 from __future__ import annotations
 
 from math import comb
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -141,27 +141,33 @@ class BlackBox:
         compared along that, so the rounding of θ + h·u costs nothing.
         """
         h = self.step()
-        points = {j: self._moved(u, j * h) for j in (-3, -2, -1, 1, 2, 3)}
-        with self.warnings:
-            f = {j: self.real(p, f"the inputs moved by {j}·{h:.1e} along a random direction") for j, p in points.items()}
+        points, f = self._along(u, h, (-3, -2, -1, 1, 2, 3), "a random direction")
         f[0] = self.f0
         values = [f[j] for j in range(-3, 4)]
         self.line_finite = bool(np.all(np.isfinite(values)))
         sigma = noise(values) if self.line_finite else 0.0
         self.rounding_error = max(NOISE_SIGMAS * sigma, 2 * EPS * abs(self.f0))
-        d1 = (f[1] - f[-1]) / (2 * h)
-        d2 = (f[2] - f[-2]) / (4 * h)
-        taken = [(p - m) / (2 * h) for p, m in zip(points[1], points[-1])]
-        return d1, abs(d1 - d2) + 3 * self.rounding_error / h, taken
+        return self._central(points, f, h)
 
     def central(self, u: Sequence[np.ndarray]) -> tuple[float, float, list[np.ndarray]]:
         """D(h) along u, its bound, and the direction really taken (four evaluations)."""
         h = self.step()
+        return self._central(*self._along(u, h, (-2, -1, 1, 2), "a direction"), h)
+
+    def _along(self, u: Sequence[np.ndarray], h: float, steps: Sequence[int],
+               direction: str) -> tuple[dict[int, list[np.ndarray]], dict[int, float]]:
+        """The points θ + j·h·u for j in ``steps``, and F at each."""
+        points = {j: self._moved(u, j * h) for j in steps}
         with self.warnings:
-            f = {j: self.real(self._moved(u, j * h), f"the inputs moved by {j}·{h:.1e} along a direction") for j in (-2, -1, 1, 2)}
+            f = {j: self.real(p, f"the inputs moved by {j}·{h:.1e} along {direction}") for j, p in points.items()}
+        return points, f
+
+    def _central(self, points: Mapping[int, list[np.ndarray]], f: Mapping[int, float],
+                 h: float) -> tuple[float, float, list[np.ndarray]]:
+        """D(h), its bound |D(h) − D(2h)| + 3·ε_F / h, and the direction really taken, from F at ±h and ±2h."""
         d1 = (f[1] - f[-1]) / (2 * h)
         d2 = (f[2] - f[-2]) / (4 * h)
-        taken = [(p - m) / (2 * h) for p, m in zip(self._moved(u, h), self._moved(u, -h))]
+        taken = [(p - m) / (2 * h) for p, m in zip(points[1], points[-1])]
         return d1, abs(d1 - d2) + 3 * self.rounding_error / h, taken
 
     def complex_step(self, u: Sequence[np.ndarray]) -> float:
