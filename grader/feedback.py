@@ -40,12 +40,17 @@ def shown_checks(r: Result, reveal: bool = False) -> list[Check]:
     return [c for c in r.checks if reveal or not c.hidden]
 
 
+def unshown_checks(r: Result, reveal: bool = False) -> list[Check]:
+    """The hidden checks, until they are revealed."""
+    return [] if reveal else [c for c in r.checks if c.hidden]
+
+
 def summary(r: Result, reveal: bool = False) -> str:
     """One paragraph on what went wrong, from the checks the student may see."""
     if r.verdict == "error" or not r.diagnoses:
         text = r.message or "the submission could not be graded"
     elif all(c.passed for c in shown_checks(r, reveal)):
-        hidden = len(r.checks) - len(shown_checks(r, reveal))
+        hidden = len(unshown_checks(r, reveal))
         text = "All checks pass." if not hidden else (
             f"All visible checks pass; {hidden} hidden check(s) are scored and shown after the due date.")
     else:
@@ -108,7 +113,7 @@ def markdown(r: Result, title: str, reveal: bool = False) -> str:
     for c in shown_checks(r, reveal):
         mark = "passed" if c.passed else "failed"
         lines += [f"- **{_md(c.name)}**: {mark}, {c.score:g} / {c.max_score:g}", "", _md_block(check_output(c, r, top, reveal)), ""]
-    hidden = [c for c in r.checks if c not in shown_checks(r, reveal)]
+    hidden = unshown_checks(r, reveal)
     if hidden:
         lines += [f"- {len(hidden)} hidden check(s), {sum(c.max_score for c in hidden):g} points: "
                   "results are shown after the due date", ""]
@@ -147,7 +152,7 @@ def html_page(r: Result, title: str, reveal: bool = False) -> str:
         cls = "passed" if c.passed else "failed"
         body.append(f"<tr><td class=\"{cls}\">{'✓' if c.passed else '✗'} {e(c.name)}</td><td>{c.score:g} / {c.max_score:g}</td>"
                     f"<td><pre>{e(check_output(c, r, top, reveal))}</pre></td></tr>")
-    hidden = [c for c in r.checks if c not in shown_checks(r, reveal)]
+    hidden = unshown_checks(r, reveal)
     if hidden:
         body.append(f"<tr><td>{len(hidden)} hidden check(s)</td><td>– / {sum(c.max_score for c in hidden):g}</td>"
                     "<td>results are shown after the due date</td></tr>")
