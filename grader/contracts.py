@@ -139,6 +139,10 @@ class Conventions:
         return NetworkSpec(tuple(sizes), acts, LOSSES[self.loss][0], self.reduction, l2=self.l2(reg, batch) / self.scale,
                            bias=self.has_bias)
 
+    def key(self, kind: str, l: int) -> str:
+        """The dict key of layer ``l``'s weights (``kind`` "W") or biases ("b"): weight_key or bias_key filled in."""
+        return (self.weight_key if kind == "W" else self.bias_key).format(l=l, i=l - 1)
+
     # -- shapes in the submission's layout --
 
     def weight_shape(self, n_in: int, n_out: int) -> tuple[int, int]:
@@ -429,8 +433,7 @@ class Contract:
                 return name
             if base == "params":
                 if conv.parameters == "dict":
-                    key = (conv.weight_key if kind == "W" else conv.bias_key).format(l=l, i=l - 1)
-                    return f"{name}[{key!r}]"
+                    return f"{name}[{conv.key(kind, l)!r}]"
                 if conv.parameters == "lists":
                     return f"{name}[{2 * (l - 1) + (kind == 'b')}]" if conv.has_bias and not conv.augmented else f"{name}[{l - 1}]"
                 return f"{name} (layer {l} {'weights' if kind == 'W' else 'biases'})"
@@ -599,10 +602,10 @@ class Contract:
             (weight if base[0] == "W" else bias)(l, arrays.get(symbol + suffix), shown)
         elif base == "params" and conv.parameters == "dict":
             for l in range(1, L + 1):
-                wk = conv.weight_key.format(l=l, i=l - 1)
+                wk = conv.key("W", l)
                 weight(l, arrays.get(f"{symbol}{suffix}.{wk}"), f"{shown}[{wk!r}]")
                 if conv.has_bias and not conv.augmented:
-                    bk = conv.bias_key.format(l=l, i=l - 1)
+                    bk = conv.key("b", l)
                     bias(l, arrays.get(f"{symbol}{suffix}.{bk}"), f"{shown}[{bk!r}]")
         elif base == "params" and conv.parameters == "lists":
             per = 2 if conv.has_bias and not conv.augmented else 1
@@ -646,9 +649,9 @@ class Encoder:
     def param_keys(self) -> list[str]:
         keys = []
         for l in range(1, self.case.spec.depth + 1):
-            keys.append(self.conv.weight_key.format(l=l, i=l - 1))
+            keys.append(self.conv.key("W", l))
             if self.conv.has_bias and not self.conv.augmented:
-                keys.append(self.conv.bias_key.format(l=l, i=l - 1))
+                keys.append(self.conv.key("b", l))
         return keys
 
     def layer(self, l: int) -> tuple[np.ndarray, Optional[np.ndarray]]:
@@ -705,11 +708,10 @@ class Encoder:
                 out = {}
                 for l in range(1, L + 1):
                     W, b = self.layer(l)
-                    key = conv.weight_key.format(l=l, i=l - 1)
-                    out[key] = self.array(f"params.{key}", W)
-                    if b is not None:
-                        key = conv.bias_key.format(l=l, i=l - 1)
-                        out[key] = self.array(f"params.{key}", b)
+                    for kind, value in (("W", W), ("b", b)):
+                        if value is not None:
+                            key = conv.key(kind, l)
+                            out[key] = self.array(f"params.{key}", value)
                 return {"dict": out}
             if conv.parameters == "lists":
                 items = []
