@@ -553,7 +553,6 @@ def code_fingerprint() -> str:
 # -- a batch ---------------------------------------------------------------------------------------------
 
 
-#: Words that mark a failure of the grading machine rather than of the submission (disk full, quota).
 #: Words of a full disk.  A submission can print them too, so they only earn a retry; a result is the
 #: machine's (never saved) when they persist while the disk really is short, or when the grader itself failed.
 FULL_DISK = ("No space left on device", "[Errno 28]", "Disk quota exceeded", "[Errno 122]")
