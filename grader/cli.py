@@ -136,8 +136,6 @@ def _say(console: Console, text: str, style: str = "") -> None:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from rich.markup import escape
-
     from .batch import expand, load_index, save_index
     from .grade import Grader, grade_batch
     from .submission import mentions_entry
@@ -436,9 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--assignment", required=True, metavar="NAME|PATH",
                    help="a bundled assignment (canonical, blog-class, nielsen, cs231n-two-layer, coursera-ex4) or a TOML file")
     g.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")
-    g.add_argument("--sandbox", choices=["auto", "bubblewrap", "process", "none"], default=os.environ.get("BPCHECK_SANDBOX") or "auto",
-                   help="how submissions are contained: auto (default, or $BPCHECK_SANDBOX) is bubblewrap when it starts here, "
-                   "else process (needs root: each submission as its own unprivileged uid); none only for code you trust")
+    _sandbox_option(g, "how submissions are contained: auto (default, or $BPCHECK_SANDBOX) is bubblewrap when it starts "
+                       "here, else process (needs root: each submission as its own unprivileged uid); none only for code you trust")
     g.add_argument("--state", metavar="DIR", help="where each result is saved as it finishes, for resuming "
                    "(default bpcheck-state/ASSIGNMENT)")
     g.add_argument("--force", action="store_true", help="regrade, ignoring results saved by earlier runs")
@@ -463,8 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
     chk = asg_sub.add_parser("check", help="validate an assignment TOML and grade its solution against it")
     chk.add_argument("file", metavar="NAME|PATH", help="a bundled assignment or a TOML file")
     chk.add_argument("--solution", metavar="PATH", help="the solution to grade (default: the file's solution = ...)")
-    chk.add_argument("--sandbox", choices=["auto", "bubblewrap", "process", "none"], default=os.environ.get("BPCHECK_SANDBOX") or "auto",
-                     help="how the solution is contained (as for bpcheck grade)")
+    _sandbox_option(chk, "how the solution is contained (as for bpcheck grade)")
     chk.set_defaults(func=_assignment_check)
 
     z = sub.add_parser("autograder", help="build a Gradescope autograder zip (setup.sh + run_autograder) for an assignment")
@@ -480,6 +476,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the grading container image (default prairielearn/grader-python; it needs numpy, rich and hypothesis)")
     pl.set_defaults(func=_prairielearn)
     return parser
+
+
+def _sandbox_option(p: argparse.ArgumentParser, help: str) -> None:
+    p.add_argument("--sandbox", choices=["auto", "bubblewrap", "process", "none"],
+                   default=os.environ.get("BPCHECK_SANDBOX") or "auto", help=help)
 
 
 def _hidden_visibility(p: argparse.ArgumentParser) -> None:
