@@ -41,7 +41,7 @@ def results_json(r: Result, hidden_visibility: str = "after_due_date", reproduci
     return out
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("reference", "oracles", "grader")
+PACKAGES = ("reference", "oracles", "grader", "bpcheck")
 
 SETUP = """#!/usr/bin/env bash
 # Gradescope runs this once when the autograder image is built.

@@ -497,9 +497,12 @@ def bubblewrap_starts() -> Optional[str]:
 
 
 def _closed_to_others(path: str) -> Optional[str]:
-    """The first folder on the way to ``path`` that other users may not pass through, or None."""
+    """The first folder on the way to ``path`` that other users may not pass through (with its mode), or None."""
     for p in [*reversed(Path(path).parents), Path(path)]:
-        mode = os.stat(p).st_mode
+        try:
+            mode = os.stat(p).st_mode
+        except OSError as exc:
+            return f"{p} ({exc.strerror})"
         if not mode & 0o001:
             return f"{p} (mode {stat.S_IMODE(mode):o})"
     return None
@@ -517,12 +520,10 @@ def _interpreter_reachable(uid: int) -> Optional[str]:
         why = (probe.stderr.strip().splitlines() or [f"exit {probe.returncode}"])[-1]
     if probe is not None and probe.returncode == 0:
         return None
-    chain = [*reversed(Path(sys.executable).parents), *reversed(Path(os.path.realpath(sys.executable)).parents)]
-    blocked = next((str(p) for p in chain if not os.stat(p).st_mode & 0o001), None)
+    blocked = _closed_to_others(os.path.dirname(sys.executable)) or _closed_to_others(os.path.dirname(os.path.realpath(sys.executable)))
     return (f"an unprivileged uid cannot run {sys.executable} ({why})"
-            + (f": {blocked} is closed to other users (mode {stat.S_IMODE(os.stat(blocked).st_mode):o}); "
-               f"chmod o+x {blocked}, or install bpcheck in a venv made from a system Python (e.g. /usr/bin/python3 -m venv /opt/bpcheck)"
-               if blocked else ""))
+            + (f": {blocked} is closed to other users; chmod o+x {blocked.split(' (')[0]}, or install bpcheck in a venv made "
+               "from a system Python (e.g. /usr/bin/python3 -m venv /opt/bpcheck)" if blocked else ""))
 
 
 HOW_TO = ("Ways to get a sandbox: install bubblewrap (apt-get install bubblewrap) where user namespaces are allowed; "

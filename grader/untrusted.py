@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import errno
 import itertools
+import math
 import os
 import stat
 import time
@@ -33,6 +34,10 @@ _DIR_FLAGS = _OPEN_FLAGS | os.O_DIRECTORY
 
 class Refused(Exception):
     """A file the grader will not read, with the reason (a link, a FIFO, too large, ...)."""
+
+
+class Missing(Refused):
+    """Nothing there at all (ENOENT)."""
 
 
 def _kind(mode: int) -> str:
@@ -62,7 +67,7 @@ def read_regular(name: str, limit: int, dir_fd: Optional[int] = None) -> bytes:
         fd = os.open(name, _OPEN_FLAGS, dir_fd=dir_fd)
     except OSError as exc:
         why = {errno.ELOOP: "a symbolic link (never followed)", errno.ENXIO: "a socket or device"}.get(exc.errno, exc.strerror)
-        raise Refused(f"{name}: cannot be read: {why}") from None
+        raise (Missing if exc.errno == errno.ENOENT else Refused)(f"{name}: cannot be read: {why}") from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
@@ -239,7 +244,7 @@ def _array(data: bytes, budget: int):
     shape, _, dtype = header(buf)
     if dtype.kind not in "biufc" or dtype.hasobject:
         raise ValueError(f"dtype {dtype.str!r}: not an array of real numbers")
-    widened = (16 if dtype.kind == "c" else 8) * int(np.prod(shape, dtype=np.int64))
+    widened = (16 if dtype.kind == "c" else 8) * math.prod(shape)  # Python ints: a shape of 2**70 cannot wrap around
     if widened > budget:
         raise ValueError(f"shape {shape}: {widened} bytes as float64, over what is left of this submission's "
                          f"{MAX_FLOAT64_BYTES >> 20} MiB")
@@ -255,9 +260,10 @@ def _status(out_fd: int, refused: dict[str, str]) -> dict:
 
     try:
         data = json.loads(read_regular("status.json", MAX_STATUS_BYTES, out_fd).decode("utf-8", errors="replace"))
+    except Missing:
+        return {}
     except Refused as exc:
-        if "No such file" not in str(exc):
-            refused["status.json"] = str(exc)
+        refused["status.json"] = str(exc)
         return {}
     except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         refused["status.json"] = "not valid JSON, or nested too deep"
@@ -288,7 +294,7 @@ def read_outputs(out: Path, calls: Sequence[str]) -> tuple[dict[str, dict], dict
                                 continue
                             try:
                                 arr = _array(read_regular(fname, MAX_ARRAY_FILE_BYTES, call_fd), budget)
-                            except (Refused, ValueError, OSError, EOFError) as exc:  # links, FIFOs, pickles, garbage
+                            except (Refused, ValueError, OSError, EOFError, OverflowError) as exc:  # links, FIFOs, pickles, garbage
                                 refused[f"{name}/{fname}"] = str(exc)[:300]
                                 continue
                             budget -= arr.nbytes

@@ -139,6 +139,13 @@ HOSTILE = {
             os.makedirs('small', exist_ok=True)
             with open('small/gW0.npy', 'wb') as f:
                 np.lib.format.write_array_header_1_0(f, {{'descr': '<f8', 'fortran_order': False, 'shape': (10**12,)}})""", leave=True), "as float64"),
+    "overflowing_npy_shape": (_src("""
+        def backprop(weights, biases, x, y):
+            os.makedirs('small', exist_ok=True)
+            for name, shape in (('gW0', (2**70,)), ('gb0', (2**32, 2**32))):  # past int64; wraps to 0 in int64
+                with open('small/' + name + '.npy', 'wb') as f:
+                    np.lib.format.write_array_header_1_0(f, {{'descr': '<f8', 'fortran_order': False, 'shape': shape}})""", leave=True),
+        "as float64"),
     "object_array": (_src("""
         def backprop(weights, biases, x, y):
             os.makedirs('small', exist_ok=True)
