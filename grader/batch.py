@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Optional, Sequence
 
+from . import untrusted
+
 SUBMISSION_SUFFIXES = (".py", ".ipynb")
 METADATA = "submission_metadata.yml"
 MAX_MEMBERS = 20000
@@ -166,13 +168,6 @@ def _class_members(path: Path, is_submission: Optional[Callable[[Path], bool]] =
 # -- zips ------------------------------------------------------------------------------------------------
 
 
-def _safe_parts(name: str) -> Optional[tuple[str, ...]]:
-    parts = PurePosixPath(name.replace("\\", "/")).parts
-    if not parts or parts[0] == "/" or any(p in ("..", "") or ":" in p for p in parts):
-        return None
-    return parts
-
-
 def _unpack(zf: zipfile.ZipFile, batch: Batch) -> Path:
     """The zip's regular files under a fresh temporary folder; links, paths out of it and oversized members are left out."""
     infos = zf.infolist()
@@ -183,8 +178,8 @@ def _unpack(zf: zipfile.ZipFile, batch: Batch) -> Path:
     total, skipped = 0, []
     for info in infos:
         mode = info.external_attr >> 16
-        parts = _safe_parts(info.filename)
-        if info.is_dir() or parts is None or stat.S_IFMT(mode) not in (0, stat.S_IFREG):  # links, devices, FIFOs
+        parts = untrusted.zip_member_parts(info.filename)
+        if info.is_dir() or not parts or stat.S_IFMT(mode) not in (0, stat.S_IFREG):  # links, devices, FIFOs
             if not info.is_dir():
                 skipped.append(info.filename)
             continue

@@ -128,10 +128,10 @@ def _read_zip(data: bytes, shown: str, notes: list[str]) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     total = 0
     for info in infos:
-        name = info.filename.replace("\\", "/")
-        parts = PurePosixPath(name).parts
-        if name.startswith("/") or ".." in parts or (parts and ":" in parts[0]):
-            raise SubmissionError(f"{shown}: member {info.filename!r} has an unsafe path (absolute, or with ..)")
+        parts = untrusted.zip_member_parts(info.filename)
+        if parts is None:
+            raise SubmissionError(f"{shown}: member {info.filename!r} has an unsafe path (absolute, with a drive, or with ..)")
+        name = "/".join(parts)
         if info.is_dir() or not _wanted(name) or any(p in SKIP_DIRS or p.startswith(".") for p in parts):
             continue
         if stat.S_ISLNK(info.external_attr >> 16):

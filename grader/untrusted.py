@@ -25,7 +25,7 @@ import os
 import stat
 import time
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator, Optional, Sequence
 
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -161,6 +161,15 @@ def remove_tree(path: str) -> None:
 
 
 # --- a submission's own files ------------------------------------------------------------------------------
+
+
+def zip_member_parts(name: str) -> Optional[tuple[str, ...]]:
+    """A zip member's path as folder parts, or None when it could land outside the folder it is unpacked into:
+    absolute, with a drive (``C:``), or climbing with ``..``.  Backslashes count as separators, as Windows zips use them."""
+    parts = PurePosixPath(name.replace("\\", "/")).parts  # "./" gives (): nothing to unpack, and harmless
+    if parts and (parts[0] == "/" or ":" in parts[0] or ".." in parts):
+        return None
+    return parts
 
 
 def read_tree(root: str, wanted: Callable[[str], bool], *, max_files: int, max_file_bytes: int,

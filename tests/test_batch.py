@@ -120,14 +120,17 @@ def test_zips_never_write_outside_their_folder(tmp_path):
         z.writestr("assignment_1_export/submission_1/submission.py", SOLUTION)
         z.writestr("assignment_1_export/submission_1/../../../escaped.py", "x = 1\n")
         z.writestr("/abs.py", "x = 1\n")
+        z.writestr("assignment_1_export\\submission_1\\..\\..\\..\\escaped_too.py", "x = 1\n")
+        z.writestr("C:\\drive.py", "x = 1\n")
         link = zipfile.ZipInfo("assignment_1_export/submission_1/link.py")
         link.external_attr = (stat.S_IFLNK | 0o777) << 16
         z.writestr(link, "/etc/passwd")
     with expand([str(evil)], "submission") as batch:
         (item,) = batch.items
         assert sorted(p.name for p in item.path.iterdir()) == ["submission.py"]
-        assert "3 zip member(s) not unpacked" in " ".join(batch.notes)
-    assert not (tmp_path / "escaped.py").exists() and not Path("/abs.py").exists()
+        assert "5 zip member(s) not unpacked" in " ".join(batch.notes)
+    assert not (tmp_path / "escaped.py").exists() and not (tmp_path / "escaped_too.py").exists()
+    assert not Path("/abs.py").exists()
 
 
 def test_file_stems_are_unique_where_names_repeat():

@@ -102,7 +102,7 @@ def _zip(path: Path, members: dict[str, bytes], links: tuple[str, ...] = ()) -> 
 
 
 def test_zip_members_with_unsafe_paths_are_refused(tmp_path):
-    for bad in ("../evil.py", "/abs/evil.py", "a/../../evil.py"):
+    for bad in ("../evil.py", "/abs/evil.py", "a/../../evil.py", "..\\evil.py", "C:\\evil.py", "C:/evil.py"):
         z = _zip(tmp_path / "s.zip", {"ok/submission.py": SOLUTION.encode(), bad: b"x = 1\n"})
         with pytest.raises(SubmissionError, match="unsafe path"):
             collect(z, FORMS)
