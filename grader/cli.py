@@ -22,8 +22,9 @@ import oracles
 def _bar(label: str, *tail: TextColumn) -> Progress:
     """A transient progress bar on stderr, only when stderr is a terminal: a log gets no bar and no blank line."""
     err = Console(stderr=True, highlight=False)
+    err.quiet = not err.is_terminal  # rich 13.0 prints a blank line on stop even when disabled
     return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), *tail, console=err,
-                    transient=True, disable=not err.is_terminal)
+                    transient=True, disable=err.quiet)
 
 
 def _verify(args: argparse.Namespace) -> int:
