@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, note
 
 import oracles
-from grader.verify import verify
+from grader.verify import verify, versus_exact
 from oracles import exact
 from oracles.strategies import Case, cases, network_specs
 from reference import NetworkSpec, loss_and_grad
@@ -155,8 +155,7 @@ def _bounded(case: Case, name: str, truth: dict, scale: float) -> oracles.Compar
     else:
         est = oracles.run_oracle(name, case.spec, case.params, case.x, case.y)
         grads, error = est.grads, est.error
-    half_ulp = {k: np.spacing(np.abs(t)) / 2 + (0 if error is None else error[k]) for k, t in truth.items()}
-    return oracles.compare(grads, truth, oracles.rtol_for(case.spec, case.batch), half_ulp, "exact", scale=scale)
+    return versus_exact(grads, error, truth, case, scale)
 
 
 @given(case=cases(specs=network_specs(max_depth=3, max_width=6), max_batch=4))
