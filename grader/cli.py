@@ -138,7 +138,7 @@ def _say(console: Console, text: str, style: str = "") -> None:
 
 def _grade(args: argparse.Namespace) -> int:
     from .batch import expand, load_index, save_index
-    from .grade import Grader, grade_batch
+    from .grade import grade_batch
     from .submission import mentions_entry
     from .report import clean, identical_groups
 
@@ -170,56 +170,48 @@ def _grade(args: argparse.Namespace) -> int:
             _say(err, f"bpcheck grade: --format {args.format} writes one results.json per submission: "
                       f"give --out DIR for these {len(items)} submissions", "red")
             return 2
-        from .sandbox import SandboxUnavailable
-
-        try:
-            grader = Grader(assignment, args.sandbox)
-        except (SandboxUnavailable, ValueError) as exc:  # ValueError: an unknown mode in $BPCHECK_SANDBOX
-            _say(err, f"bpcheck grade: {exc}", "red")
+        grader = _grader(args, assignment, err)
+        if grader is None:
             return 2
         if not grader.sandbox.contained:
             err.print(Panel(Text(grader.sandbox_message), title="WARNING: NO SANDBOX", style="bold red"))
         state = Path(args.state or f"bpcheck-state/{assignment.name}")
-        earlier = {p.stem for p in state.glob("*.json")} if state.is_dir() and not args.force else set()
         gradable = [i for i in items if i.path is not None]
         by_path = {str(i.path): i for i in gradable}
         done: list = []
-        progress: Optional[Progress] = None
+        reused = 0
 
         def finished(result, from_state: bool) -> None:
+            nonlocal reused
+            reused += from_state
             item = by_path.get(result.submission)
             if item is not None:
                 result.id, result.submission, result.students = item.id, item.id, [s.as_dict() for s in item.students]
             done.append(result)
-            if progress is not None:
-                progress.update(task, advance=1, description=escape(clean(f"{result.id}: {result.verdict}")))
-            elif len(done) % PROGRESS_EVERY == 0 or len(done) == len(gradable):
+            progress.update(task, advance=1, description=escape(clean(f"{result.id}: {result.verdict}")))
+            if not err.is_terminal and (len(done) % PROGRESS_EVERY == 0 or len(done) == len(gradable)):
                 tally = {v: sum(1 for r in done if r.verdict == v) for v in ("pass", "fail", "error")}
                 _say(err, f"graded {len(done)} of {len(gradable)}: {tally['pass']} pass, {tally['fail']} fail, {tally['error']} error")
 
         try:
-            if err.is_terminal:
-                progress = _bar("grading", TextColumn("{task.description}"))
-                progress.start()
+            with _bar("grading", TextColumn("{task.description}")) as progress:
                 task = progress.add_task("", total=len(gradable))
-            graded = iter(grade_batch(grader, [i.path for i in gradable], args.jobs, state, on_result=finished,
-                                      force=args.force))
+                graded = iter(grade_batch(grader, [i.path for i in gradable], args.jobs, state, on_result=finished,
+                                          force=args.force))
         except KeyboardInterrupt:
-            if progress is not None:
-                progress.stop()
             save_index(state, assignment.name, assignment.title, done, load_index(state).get("submissions", {}))
             _say(err, f"interrupted: {len(done)} results saved in {state}/; rerun the same command to resume", "yellow")
             return 130
-        if progress is not None:
-            progress.stop()
         results = []
-        for item in items:
-            r = next(graded) if item.path is not None else grader._error(item.id, item.error, "")
+        for item in items:  # graded results were named as they finished; an unreadable path is named here
+            if item.path is not None:
+                results.append(next(graded))
+                continue
+            r = grader._error(item.id, item.error, "")
             r.id, r.submission, r.students = item.id, item.id, [s.as_dict() for s in item.students]
             results.append(r)
     keep = load_index(state).get("submissions", {}) if args.only else None
     save_index(state, assignment.name, assignment.title, results, keep)
-    reused = sum(1 for r in results if r.key in earlier)
     copies = sum(len(g) - 1 for g in identical_groups(results))
     extra = [f"{copies} identical to another submission in this batch, graded once" if copies else "",
              f"{reused} reused from an earlier run; --force regrades them" if reused else ""]
@@ -320,11 +312,20 @@ def _load_assignment(args: argparse.Namespace, err: Console):
         return None
 
 
-def _assignment_check(args: argparse.Namespace) -> int:
-    """Validate an assignment file, then grade its solution against it: the solution must pass with every point."""
+def _grader(args: argparse.Namespace, assignment, err: Console):
+    """A Grader for ``assignment`` in the --sandbox mode, or None after saying why there is none."""
     from .grade import Grader
     from .sandbox import SandboxUnavailable
 
+    try:
+        return Grader(assignment, args.sandbox)
+    except (SandboxUnavailable, ValueError) as exc:  # ValueError: an unknown mode in $BPCHECK_SANDBOX
+        _say(err, f"bpcheck {args.command}: {exc}", "red")
+        return None
+
+
+def _assignment_check(args: argparse.Namespace) -> int:
+    """Validate an assignment file, then grade its solution against it: the solution must pass with every point."""
     err = Console(stderr=True, highlight=False)
     args.assignment, args.command = args.file, "assignment check"
     a = _load_assignment(args, err)
@@ -339,10 +340,8 @@ def _assignment_check(args: argparse.Namespace) -> int:
     if solution is None:
         print("no solution to grade: add solution = \"path/to/solution.py\" to the file, or pass --solution")
         return 0
-    try:
-        grader = Grader(a, args.sandbox)
-    except (SandboxUnavailable, ValueError) as exc:
-        _say(err, f"bpcheck assignment check: {exc}", "red")
+    grader = _grader(args, a, err)
+    if grader is None:
         return 2
     r = grader.grade(solution)
     print(f"solution {solution}: {r.verdict} {r.score:g}/{r.max_score:g}: {r.message}")
