@@ -13,13 +13,12 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-from reference.bugs import BUGS
+from reference.bugs import CATALOG
 
 from .batch import file_stem
 from .grade import Check, Result
-from .report import clean, convention_only, rid, students_text, write_atomic
+from .report import MARKS, clean, convention_only, rid, students_text, write_atomic
 
-CATALOG = {b.id: b for b in BUGS}
 HIDDEN_PROBE = "a hidden probe"
 NOT_RUN = "not run: the submission could not be run (see the message above)"
 
@@ -127,16 +126,21 @@ table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:.25em 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 
+def escape_html(text: object) -> str:
+    """Any text, a submission's included, as inert HTML."""
+    return html.escape(clean(text))
+
+
 def page(title: str, body: str, style: str = STYLE) -> str:
     """A self-contained page: inline style, nothing fetched, no script allowed to run."""
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">"
             "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-            f"<title>{html.escape(clean(title))}</title><style>{style}</style></head>\n<body>\n{body}\n</body></html>\n")
+            f"<title>{escape_html(title)}</title><style>{style}</style></head>\n<body>\n{body}\n</body></html>\n")
 
 
 def html_page(r: Result, title: str, reveal: bool = False) -> str:
-    e = lambda s: html.escape(clean(s))  # noqa: E731
+    e = escape_html
     top = summary(r, reveal)
     body = [f"<h1>Feedback: {e(title)}</h1>",
             f"<p>Submission <code>{e(rid(r))}</code>" + (f" — {e(students_text(r))}" if r.students else "") + "</p>",
@@ -150,7 +154,7 @@ def html_page(r: Result, title: str, reveal: bool = False) -> str:
     body.append("<h2>Checks</h2><table><tr><th>check</th><th>points</th><th>output</th></tr>")
     for c in shown_checks(r, reveal):
         cls = "passed" if c.passed else "failed"
-        body.append(f"<tr><td class=\"{cls}\">{'✓' if c.passed else '✗'} {e(c.name)}</td><td>{c.score:g} / {c.max_score:g}</td>"
+        body.append(f"<tr><td class=\"{cls}\">{MARKS[c.passed]} {e(c.name)}</td><td>{c.score:g} / {c.max_score:g}</td>"
                     f"<td><pre>{e(check_output(c, r, top, reveal))}</pre></td></tr>")
     hidden = unshown_checks(r, reveal)
     if hidden:
@@ -160,13 +164,13 @@ def html_page(r: Result, title: str, reveal: bool = False) -> str:
     return page(f"Feedback: {title}", "\n".join(body))
 
 
-def write(results: Sequence[Result], out_dir: Path, title: str, reveal: bool = False) -> dict[str, str]:
-    """One ``.md`` and one ``.html`` per submission in ``out_dir``; returns id → file stem."""
-    stems = {}
-    for r in results:
-        stem = file_stem(rid(r))
-        write_atomic(out_dir / f"{stem}.md", markdown(r, title, reveal))
-        write_atomic(out_dir / f"{stem}.html", html_page(r, title, reveal))
-        stems[rid(r)] = stem
-    return stems
+def file_name(r: Result, ext: str) -> str:
+    """The name of ``r``'s feedback file: unique in the batch, as its id is."""
+    return f"{file_stem(rid(r))}.{ext}"
 
+
+def write(results: Sequence[Result], out_dir: Path, title: str, reveal: bool = False) -> None:
+    """One ``.md`` and one ``.html`` per submission in ``out_dir``."""
+    for r in results:
+        write_atomic(out_dir / file_name(r, "md"), markdown(r, title, reveal))
+        write_atomic(out_dir / file_name(r, "html"), html_page(r, title, reveal))

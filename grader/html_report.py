@@ -16,19 +16,14 @@ import statistics
 from collections import Counter
 from typing import Optional, Sequence
 
-from reference.bugs import BUGS
+from reference.bugs import CATALOG
 
 from . import feedback
-from .batch import file_stem
+from .feedback import escape_html as _e
 from .grade import Result
 from .report import clean, convention_only, diagnosis, identical_groups, rid, students_text
 
-CATALOG = {b.id: b for b in BUGS}
 COLOURS = {"pass": "#2e7d4f", "fail": "#d08c1a", "error": "#b3261e", "bar": "#3a6ea5"}
-
-
-def _e(text: object) -> str:
-    return html.escape(clean(text))
 
 
 def _label(text: str) -> str:
@@ -237,7 +232,7 @@ def page(results: Sequence[Result], title: str, assignment: str, feedback_dir: O
     for r in results:
         sid = f"<code>{_e(rid(r))}</code>"
         if feedback_dir is not None:
-            href = html.escape(os.path.join(feedback_dir, file_stem(rid(r)) + ".html").replace(os.sep, "/"), quote=True)
+            href = html.escape(os.path.join(feedback_dir, feedback.file_name(r, "html")).replace(os.sep, "/"), quote=True)
             sid = f"<a href=\"{href}\">{sid}</a>"
         rows.append([sid, _e(students_text(r)), f"<span class=\"{r.verdict}\">{r.verdict}</span>",
                      f"{r.score:g} / {r.max_score:g}", _e(diagnosis(r)[:300])])
