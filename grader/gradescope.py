@@ -22,10 +22,14 @@ from .report import rid, write_atomic
 HIDDEN_VISIBILITY = ("after_due_date", "after_published")
 
 
-def results_json(r: Result, hidden_visibility: str = "after_due_date", reproducible: bool = False) -> dict:
-    """Gradescope's results.json for one submission: score, output, tests[] with name, score, max_score, status, output, visibility."""
+def _check_visibility(hidden_visibility: str) -> None:
     if hidden_visibility not in HIDDEN_VISIBILITY:
         raise ValueError(f"hidden_visibility: expected one of {HIDDEN_VISIBILITY}, got {hidden_visibility!r}")
+
+
+def results_json(r: Result, hidden_visibility: str = "after_due_date", reproducible: bool = False) -> dict:
+    """Gradescope's results.json for one submission: score, output, tests[] with name, score, max_score, status, output, visibility."""
+    _check_visibility(hidden_visibility)
     top = feedback.summary(r)
     tests = [{"name": feedback.clean(c.name), "score": c.score, "max_score": c.max_score,
               "status": "passed" if c.passed else "failed", "output": feedback.check_output(c, r, top, reveal=c.hidden),
@@ -82,8 +86,7 @@ def assignment_file(assignment: Assignment) -> Path:
 
 
 def build_zip(assignment: Assignment, out: Path, hidden_visibility: str = "after_due_date") -> None:
-    if hidden_visibility not in HIDDEN_VISIBILITY:
-        raise ValueError(f"hidden_visibility: expected one of {HIDDEN_VISIBILITY}, got {hidden_visibility!r}")
+    _check_visibility(hidden_visibility)
     toml_path = assignment_file(assignment)
     run = RUN.format(toml=toml_path.name, visibility=hidden_visibility)
     buf = io.BytesIO()

@@ -329,10 +329,3 @@ def gradebook_csv(results: Sequence[Result]) -> str:
             w.writerow([_cell(s.get("id", "")), _cell(s.get("name", "")), _cell(s.get("email", "")), _cell(rid(r)),
                         *tail, _cell(diagnosis(r)), _cell(smallest), _cell(" ".join(copies.get(rid(r), [])))])
     return buf.getvalue()
-
-
-def gradescope(r: Result, **kwargs: Any) -> dict:
-    """Gradescope's results.json for one submission (see grader/gradescope.py)."""
-    from .gradescope import results_json
-
-    return results_json(r, **kwargs)

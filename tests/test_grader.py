@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import report
+from grader import gradescope, report
 from grader.assignment import bundled, load
 from grader.cli import main
 from grader.grade import Grader, grade_batch
@@ -138,7 +138,7 @@ def test_json_report_fields(two_results):
 
 
 def test_gradescope_results_schema(two_results):
-    gs = report.gradescope(two_results[1])
+    gs = gradescope.results_json(two_results[1])
     assert gs["score"] == sum(t["score"] for t in gs["tests"])
     for t in gs["tests"]:
         assert set(t) == {"name", "score", "max_score", "status", "output", "visibility"}
