@@ -632,6 +632,8 @@ def grade_batch(grader: Grader, paths: Sequence[Path], jobs: int, state: Path,
             result.verdict = "error"
             result.message = f"not graded: the grading machine failed, not the submission (not saved; rerun to grade it): {result.message}"
         elif record is not None:
+            # not report.write_atomic: its umask dance is process-wide, and this runs in the grading threads
+            tmp = None
             try:
                 fd, tmp = tempfile.mkstemp(dir=state, prefix=f".{key}.", suffix=".tmp")
                 with os.fdopen(fd, "w") as fh:
@@ -639,6 +641,8 @@ def grade_batch(grader: Grader, paths: Sequence[Path], jobs: int, state: Path,
                 os.replace(tmp, record)
             except OSError as exc:  # the state folder's disk is full: the grade stands, only resuming loses it
                 result.message += f" (not saved for resuming: {exc.strerror})"
+                if tmp is not None and os.path.exists(tmp):
+                    os.unlink(tmp)
         return result, False
 
     def one(path: Path) -> Result:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
@@ -101,6 +102,21 @@ def test_folder_submission_with_helpers(tmp_path):
     (d / "submission.py").write_text((EX / "solutions" / "canonical.py").read_text().replace(
         "def sigmoid(z):\n    return 1.0 / (1.0 + np.exp(-z))", "from helpers.act import sigmoid"))
     assert grader_for("canonical").grade(d).verdict == "pass"
+
+
+def test_a_record_that_cannot_be_saved_keeps_the_grade_and_leaves_no_temporary_file(tmp_path, monkeypatch):
+    import errno
+
+    from grader import grade as grade_module
+
+    def no_space(src, dst):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(grade_module.os, "replace", no_space)
+    (r,) = grade_batch(grader_for("canonical"), [EX / "solutions" / "canonical.py"], 1, tmp_path / "state")
+    assert r.verdict == "pass" and r.score == r.max_score
+    assert f"not saved for resuming: {os.strerror(errno.ENOSPC)}" in r.message
+    assert list((tmp_path / "state").iterdir()) == []  # neither a record nor its half-written temporary file
 
 
 def test_batch_resumes_without_regrading(tmp_path):
