@@ -35,6 +35,7 @@ METADATA = "submission_metadata.yml"
 MAX_MEMBERS = 20000
 MAX_MEMBER_BYTES = 16 << 20
 MAX_ZIP_BYTES = 1 << 30
+MAX_MEMBER_DEPTH = 32  # folders: a submission's own files are read 12 deep at most, plus the export's wrappers
 MAX_METADATA_BYTES = 32 << 20
 
 CANVAS = re.compile(r"^(?P<name>[^_/]+?)(?:_LATE)?_(?P<uid>\d+)_(?P<sub>\d+)_(?P<file>.+)$")
@@ -69,7 +70,10 @@ class Batch:
 
     def close(self) -> None:
         for d in self._tmp:
-            shutil.rmtree(d, ignore_errors=True)
+            try:
+                untrusted.remove_tree(d)  # flat: an uploaded zip's folders may nest thousands deep
+            except OSError:
+                pass  # a temporary folder left behind must not lose the batch's results
         self._tmp.clear()
 
     def __enter__(self) -> "Batch":
@@ -183,7 +187,8 @@ def _unpack(zf: zipfile.ZipFile, batch: Batch) -> Path:
             if not info.is_dir():
                 skipped.append(info.filename)
             continue
-        if info.file_size > MAX_MEMBER_BYTES or total + info.file_size > MAX_ZIP_BYTES:
+        too_big = info.file_size > MAX_MEMBER_BYTES or total + info.file_size > MAX_ZIP_BYTES
+        if too_big or len(parts) > MAX_MEMBER_DEPTH:
             skipped.append(info.filename)
             continue
         total += info.file_size
@@ -193,7 +198,7 @@ def _unpack(zf: zipfile.ZipFile, batch: Batch) -> Path:
             dst.write(src.read(MAX_MEMBER_BYTES + 1)[:MAX_MEMBER_BYTES])
     if skipped:
         batch.notes.append(f"{len(skipped)} zip member(s) not unpacked (links, special files, paths outside the zip, "
-                           f"or over {MAX_MEMBER_BYTES >> 20} MiB): {', '.join(skipped[:5])}")
+                           f"over {MAX_MEMBER_BYTES >> 20} MiB, or deeper than {MAX_MEMBER_DEPTH} folders): {', '.join(skipped[:5])}")
     return root
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch import expand, file_stem
+from grader.batch import Batch, expand, file_stem
 from .extras import needs_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,6 +131,30 @@ def test_zips_never_write_outside_their_folder(tmp_path):
         assert "5 zip member(s) not unpacked" in " ".join(batch.notes)
     assert not (tmp_path / "escaped.py").exists() and not (tmp_path / "escaped_too.py").exists()
     assert not Path("/abs.py").exists()
+
+
+def test_a_deep_zip_member_is_left_out_and_a_deep_temporary_tree_is_removed(tmp_path):
+    deep = tmp_path / "deep.zip"
+    with zipfile.ZipFile(deep, "w") as z:
+        z.writestr("assignment_1_export/submission_metadata.yml", "submission_1:\n  :submitters: []\n")
+        z.writestr("assignment_1_export/submission_1/submission.py", SOLUTION)
+        z.writestr("assignment_1_export/submission_1/" + "d/" * 1400 + "helper.py", "x = 1\n")
+    with expand([str(deep)], "submission") as batch:
+        (item,) = batch.items
+        assert sorted(p.name for p in item.path.iterdir()) == ["submission.py"]
+        assert "deeper than 32 folders" in " ".join(batch.notes)
+    # a temporary tree nested past Python's recursion limit (as a Moodle folder could be) is still removed
+    tree = tmp_path / "staged"
+    os.makedirs(tree)
+    fd = os.open(tree, os.O_RDONLY)
+    for _ in range(1400):  # relative to an open folder: the path itself would pass PATH_MAX
+        os.mkdir("d", dir_fd=fd)
+        fd, old = os.open("d", os.O_RDONLY, dir_fd=fd), fd
+        os.close(old)
+    os.close(fd)
+    batch = Batch(_tmp=[str(tree)])
+    batch.close()
+    assert not tree.exists() and batch._tmp == []
 
 
 def test_file_stems_are_unique_where_names_repeat():
