@@ -554,9 +554,8 @@ def code_fingerprint() -> str:
 
 
 #: Words of a full disk.  A submission can print them too, so they only earn a retry; a result is the
-#: machine's (never saved) when they persist while the disk really is short, or when the grader itself failed.
+#: machine's (never saved) when they persist while the disk really is short.
 FULL_DISK = ("No space left on device", "[Errno 28]", "Disk quota exceeded", "[Errno 122]")
-INTERNAL = "internal grader error"
 RETRIES = 2
 DISK_MARGIN = 256 << 20
 
@@ -566,16 +565,12 @@ def _texts(result: Result) -> list[str]:
 
 
 def _suspect(result: Result) -> bool:
-    """Worth grading again: the grader failed, or something reported a full disk."""
-    return result.verdict != "pass" and any(m in t for t in _texts(result) for m in (INTERNAL, *FULL_DISK))
+    """Worth grading again: something reported a full disk."""
+    return result.verdict != "pass" and any(m in t for t in _texts(result) for m in FULL_DISK)
 
 
 def environmental(result: Result, *folders: Path) -> bool:
-    """Whether ``result`` is the grading machine's failure, not the submission's (never saved, never final)."""
-    if result.verdict == "pass":
-        return False
-    if any(INTERNAL in t for t in _texts(result)):
-        return True
+    """Whether a full disk reported in ``result`` is real: the machine's failure, not the submission's."""
     return _suspect(result) and any(_free_bytes(f) < DISK_MARGIN for f in folders)
 
 
@@ -608,11 +603,12 @@ def grade_batch(grader: Grader, paths: Sequence[Path], jobs: int, state: Path,
                 on_result(result, reused)
         return result
 
-    def attempt(path: Path, sub: Optional[Submission], key: str) -> Result:
+    def attempt(path: Path, sub: Optional[Submission], key: str) -> tuple[Result, bool]:
+        """The result, and whether the grader itself failed: known here, never guessed from texts a submission wrote."""
         try:
-            return grader.grade(path, sub)
+            return grader.grade(path, sub), False
         except Exception as exc:  # the grader's own failure on one submission must not stop the batch
-            return grader._error(str(path), f"internal grader error: {type(exc).__name__}: {exc}", key)
+            return grader._error(str(path), f"internal grader error: {type(exc).__name__}: {exc}", key), True
 
     def graded(path: Path, sub: Optional[Submission], key: str, record: Optional[Path]) -> tuple[Result, bool]:
         if record is not None and record.exists() and not force:
@@ -622,13 +618,13 @@ def grade_batch(grader: Grader, paths: Sequence[Path], jobs: int, state: Path,
                 return result, True
             except (ValueError, TypeError):
                 pass  # a damaged record is regraded
-        result = attempt(path, sub, key)
+        result, internal = attempt(path, sub, key)
         for _ in range(RETRIES):
-            if not _suspect(result):
+            if not (internal or _suspect(result)):
                 break
             time.sleep(1.0)
-            result = attempt(path, sub, key)
-        if environmental(result, state, Path(tempfile.gettempdir())):
+            result, internal = attempt(path, sub, key)
+        if internal or environmental(result, state, Path(tempfile.gettempdir())):
             result.verdict = "error"
             result.message = f"not graded: the grading machine failed, not the submission (not saved; rerun to grade it): {result.message}"
         elif record is not None:

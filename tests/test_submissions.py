@@ -272,6 +272,22 @@ def test_a_batch_outlives_the_graders_own_failure_on_one_submission(tmp_path, mo
     assert len(list((tmp_path / "state").glob("*.json"))) == 1  # the good one's
 
 
+def test_a_submission_naming_an_internal_error_is_graded_once_as_itself(tmp_path, monkeypatch):
+    """Only the grader knows when it failed: a submission raising the grader's words is not retried nor unsaved."""
+    from grader import grade
+
+    sub = tmp_path / "submission.py"
+    sub.write_text("import numpy as np\n\ndef backprop(weights, biases, x, y):\n    raise ValueError('internal grader error')\n")
+    g = grader_for("canonical")
+    calls = []
+    real = g.grade
+    monkeypatch.setattr(g, "grade", lambda *a: calls.append(a) or real(*a))
+    monkeypatch.setattr(grade.time, "sleep", lambda s: None)
+    (r,) = grade.grade_batch(g, [sub], 1, tmp_path / "state")
+    assert r.verdict == "error" and "grading machine" not in r.message and len(calls) == 1
+    assert len(list((tmp_path / "state").glob("*.json"))) == 1  # saved: it is the submission's own result
+
+
 # --- the environment -------------------------------------------------------------------------------------------------
 
 
