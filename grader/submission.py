@@ -293,9 +293,22 @@ def _touched(node: ast.AST) -> set[str]:
     return out
 
 
-def _used(node: ast.stmt, source: str) -> set[str]:
+_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")  # lines as ast splits them: \r\n, \r or \n
+
+
+def _segment(lines: list[str], node: ast.stmt) -> str:
+    """``ast.get_source_segment`` over lines split once: it splits the whole source again at every call, which made
+    planning a file quadratic in its length (a 250 KB file took 90 s)."""
+    first, last = node.lineno - 1, node.end_lineno - 1
+    if first == last:
+        return lines[first].encode()[node.col_offset:node.end_col_offset].decode()
+    return (lines[first].encode()[node.col_offset:].decode() + "".join(lines[first + 1:last])
+            + lines[last].encode()[:node.end_col_offset].decode())
+
+
+def _used(node: ast.stmt, lines: list[str]) -> set[str]:
     """The global names a top-level statement refers to: a function's parameters and locals are not among them."""
-    text = ast.get_source_segment(source, node) or ast.unparse(node)
+    text = _segment(lines, node) or ast.unparse(node)
     try:
         table = symtable.symtable(text, "<statement>", "exec")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -325,19 +338,29 @@ def plan(tree: ast.Module, source: str, roots: set[str], notebook_mode: bool) ->
     """Which top-level statements to run: those the entry point needs ("run"); in a .py file, also the other
     statements before its definition, whose failure is only noted ("tolerate").  The rest is driver code."""
     body = tree.body
+    lines = _LINES.findall(source)
+    used = [_used(s, lines) for s in body]
     bound = [_bound(s) for s in body]
-    touched = [_touched(s) for s in body]
-    used = [_used(s, source) for s in body]
-    always = [isinstance(s, ast.ImportFrom) and (s.module == "__future__" or any(a.name == "*" for a in s.names)) for s in body]
-    names, needed = set(roots), set()
-    changed = True
-    while changed:
-        changed = False
-        for i in range(len(body)):
-            if i not in needed and (always[i] or bound[i] & names or touched[i] & names):
-                needed.add(i)
-                names |= used[i]
-                changed = True
+    by_name: dict[str, list[int]] = {}  # a name -> the statements that bind or modify it
+    for i, s in enumerate(body):
+        for name in bound[i] | _touched(s):
+            by_name.setdefault(name, []).append(i)
+    pending = [i for i, s in enumerate(body)
+               if isinstance(s, ast.ImportFrom) and (s.module == "__future__" or any(a.name == "*" for a in s.names))]
+    names: set[str] = set()
+    needed: set[int] = set()
+
+    def need(new: set[str]) -> None:
+        for name in new - names:
+            names.add(name)
+            pending.extend(by_name.get(name, ()))
+
+    need(roots)
+    while pending:  # a worklist: each statement and each name is taken once, so planning stays linear
+        i = pending.pop()
+        if i not in needed:
+            needed.add(i)
+            need(used[i])
     first = min((s.lineno for s, b in zip(body, bound) if b & roots), default=None)
     out = {}
     for i, s in enumerate(body):
