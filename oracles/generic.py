@@ -465,12 +465,10 @@ def check_vjp(
     fixed = _static(static)
     tree, leaves = flatten(inputs, forward)
     fwd = name_of(forward)
-    out, cache = _split_forward(_call(call_with, f"{fwd} at the inputs given", forward, tree, [leaf.value.copy() for leaf in leaves], fixed), fwd)
+    grads, out, _ = _gradients_of((forward, backward), "grad", tree, leaves, fixed, seed, at=" at the inputs given",
+                                  backward_args="(dout, cache)")
     problem = _non_finite(f"{fwd}'s output", out)
-    dout = _cotangent(out, seed)
-    grads = tree.match(_call(backward, f"{name_of(backward)}(dout, cache)", dout.copy(), cache), name_of(backward),
-                       [leaf.value.shape for leaf in leaves])
-    weights = dout.astype(np.float64)
+    weights = _cotangent(out, seed).astype(np.float64)  # the dout backward was given: the same draw
     oracle = reference or forward
 
     def bind(arrays: list[np.ndarray]) -> Callable[[], Any]:
@@ -535,20 +533,11 @@ def check_function(
     fixed = _static(static)
     tree, leaves = flatten(inputs, f)
     fname = name_of(f)
-    copies = [leaf.value.copy() for leaf in leaves]
+    grads, _, loss = _gradients_of(f if returns == "loss_and_grad" else grad, returns, tree, leaves, fixed, seed,
+                                   at=" at the inputs given")
     problems = []
-    if returns == "loss_and_grad":
-        pair = _call(call_with, f"{fname} at the inputs given", f, tree, copies, fixed)
-        if not (isinstance(pair, tuple) and len(pair) == 2):
-            raise CheckError(f"{fname} returned {type(pair).__name__}; with returns='loss_and_grad' it must return (loss, grad)")
-        loss, raw = pair
-        if not np.all(np.isfinite(np.asarray(loss, dtype=np.float64))):
-            problems.append(f"{fname} returned the loss {loss} at the inputs given, so no gradient can pass")
-        source = fname
-    else:
-        raw = _call(call_with, f"{name_of(grad)} at the inputs given", grad, tree, copies, fixed)
-        source = name_of(grad)
-    grads = tree.match(raw, source, [leaf.value.shape for leaf in leaves])
+    if returns == "loss_and_grad" and not np.all(np.isfinite(np.asarray(loss, dtype=np.float64))):
+        problems.append(f"{fname} returned the loss {loss} at the inputs given, so no gradient can pass")
     oracle = reference or f
 
     def bind(arrays: list[np.ndarray]) -> Callable[[], Any]:
@@ -568,27 +557,36 @@ def check_function(
                  {**_named_static(fixed), **{leaf.name: leaf.value for leaf in leaves}}, complex_step,
                  f"F = what {name_of(oracle)} returns as the loss (summed, when it is one loss per example)")
     if problems:
-        result = CheckResult(False, case.title, mode, str(_dtype(copies)), 0.0, _depth(case.shapes_for_depth), problems=problems)
+        result = CheckResult(False, case.title, mode, str(_dtype([leaf.value for leaf in leaves])), 0.0,
+                             _depth(case.shapes_for_depth), problems=problems)
         return result
     return _run(case, mode, seed, rtol)
 
 
-def _gradients_of(impl: Any, returns: str, tree: Tree, leaves: list[Leaf], fixed: Any, dout_seed: int,
-                  label: str) -> tuple[list[np.ndarray], Optional[np.ndarray], Optional[float]]:
-    """The gradients an implementation returns (and its output or loss), for assert_same_gradients."""
+def _gradients_of(impl: Any, returns: str, tree: Tree, leaves: list[Leaf], fixed: Any, seed: int, prefix: str = "",
+                  at: str = "", backward_args: str = "") -> tuple[list[np.ndarray], Optional[np.ndarray], Any]:
+    """The gradients ``impl`` returns at the inputs, with the pair's forward output or the loss as returned.
+
+    ``impl``: a (forward, backward) pair, given the cotangent drawn from ``seed``; or a function returning
+    the gradients, or (loss, grad) with ``returns="loss_and_grad"``.  Messages name the code ``prefix`` + its
+    name, with ``at`` after the first call's name and ``backward_args`` after backward's.
+    """
     shapes = [leaf.value.shape for leaf in leaves]
     copies = [leaf.value.copy() for leaf in leaves]
     if isinstance(impl, tuple):
         forward, backward = impl
-        out, cache = _split_forward(_call(call_with, f"{label} {name_of(forward)}", forward, tree, copies, copy.deepcopy(fixed)), name_of(forward))
-        dout = _cotangent(out, dout_seed)
-        return tree.match(_call(backward, f"{label} {name_of(backward)}", dout, cache), f"{label} {name_of(backward)}", shapes), out, None
-    value = _call(call_with, f"{label} {name_of(impl)}", impl, tree, copies, copy.deepcopy(fixed))
-    if returns == "loss_and_grad":
-        if not (isinstance(value, tuple) and len(value) == 2):
-            raise CheckError(f"{label} {name_of(impl)} returned {type(value).__name__}; with returns='loss_and_grad' it must return (loss, grad)")
-        return tree.match(value[1], f"{label} {name_of(impl)}", shapes), None, float(np.sum(value[0]))
-    return tree.match(value, f"{label} {name_of(impl)}", shapes), None, None
+        result = _call(call_with, f"{prefix}{name_of(forward)}{at}", forward, tree, copies, fixed)
+        out, cache = _split_forward(result, name_of(forward))
+        seen = out.copy()  # the output as returned: a backward may write into the one it kept in its cache
+        raw = _call(backward, f"{prefix}{name_of(backward)}{backward_args}", _cotangent(out, seed), cache)
+        return tree.match(raw, f"{prefix}{name_of(backward)}", shapes), seen, None
+    value = _call(call_with, f"{prefix}{name_of(impl)}{at}", impl, tree, copies, fixed)
+    if returns != "loss_and_grad":
+        return tree.match(value, f"{prefix}{name_of(impl)}", shapes), None, None
+    if not (isinstance(value, tuple) and len(value) == 2):
+        raise CheckError(f"{prefix}{name_of(impl)} returned {type(value).__name__}; with returns='loss_and_grad' "
+                         "it must return (loss, grad)")
+    return tree.match(value[1], f"{prefix}{name_of(impl)}", shapes), None, value[0]
 
 
 def assert_same_gradients(
@@ -616,8 +614,11 @@ def assert_same_gradients(
         raise CheckError(f"returns: expected 'grad' or 'loss_and_grad', got {returns!r}")
     fixed = _static(static)
     tree, leaves = flatten(inputs, old[0] if pair[0] else old)
-    g_old, out_old, loss_old = _gradients_of(old, returns, tree, leaves, fixed, seed, "old")
-    g_new, out_new, loss_new = _gradients_of(new, returns, tree, leaves, fixed, seed, "new")
+    losses = returns == "loss_and_grad" and not pair[0]
+    g_old, out_old, loss_old = _gradients_of(old, returns, tree, leaves, copy.deepcopy(fixed), seed, "old ")
+    loss_old = float(np.sum(loss_old)) if losses else None
+    g_new, out_new, loss_new = _gradients_of(new, returns, tree, leaves, copy.deepcopy(fixed), seed, "new ")
+    loss_new = float(np.sum(loss_new)) if losses else None
     arrays = [leaf.value for leaf in leaves] + static_arrays(fixed) + ([out_old] if out_old is not None else [])
     dtype = _dtype([leaf.value for leaf in leaves] + g_old + g_new)
     depth = _depth(arrays)
