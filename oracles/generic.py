@@ -470,21 +470,22 @@ def check_vjp(
     problem = _non_finite(f"{fwd}'s output", out)
     weights = _cotangent(out, seed).astype(np.float64)  # the dout backward was given: the same draw
     oracle = reference or forward
+    oname = name_of(oracle)  # once, not in every evaluation of F
 
     def bind(arrays: list[np.ndarray]) -> Callable[[], Any]:
         args, kwargs = arguments(tree, arrays, fixed)
 
         def F() -> Any:
-            o, _ = _split_forward(oracle(*args, **kwargs), name_of(oracle), "fciu")
+            o, _ = _split_forward(oracle(*args, **kwargs), oname, "fciu")
             if o.shape != out.shape:
-                raise CheckError(f"{name_of(oracle)} returned an output of shape {o.shape}, but {out.shape} at the inputs given")
-            return np.vdot(weights, _scalar_of_array(o, name_of(oracle)))
+                raise CheckError(f"{oname} returned an output of shape {o.shape}, but {out.shape} at the inputs given")
+            return np.vdot(weights, _scalar_of_array(o, oname))
         return F
 
-    case = _Case(title, name_of(oracle), tree, leaves, grads, bind,
+    case = _Case(title, oname, tree, leaves, grads, bind,
                  [leaf.value for leaf in leaves] + static_arrays(fixed) + [out],
                  {**_named_static(fixed), **{leaf.name: leaf.value for leaf in leaves}, "the output": out}, complex_step,
-                 f"F = ⟨dout, {name_of(oracle)}(inputs)⟩ with dout standard normal (seed {seed}); its gradient is "
+                 f"F = ⟨dout, {oname}(inputs)⟩ with dout standard normal (seed {seed}); its gradient is "
                  f"{name_of(backward)}(dout, cache)")
     if problem:
         result = CheckResult(False, title, mode, str(_dtype([leaf.value for leaf in leaves])), 0.0, _depth(case.shapes_for_depth))
@@ -539,6 +540,7 @@ def check_function(
     if returns == "loss_and_grad" and not np.all(np.isfinite(np.asarray(loss, dtype=np.float64))):
         problems.append(f"{fname} returned the loss {loss} at the inputs given, so no gradient can pass")
     oracle = reference or f
+    oname = name_of(oracle)
 
     def bind(arrays: list[np.ndarray]) -> Callable[[], Any]:
         args, kwargs = arguments(tree, arrays, fixed)
@@ -547,15 +549,15 @@ def check_function(
             value = oracle(*args, **kwargs)
             if returns == "loss_and_grad":
                 if not (isinstance(value, tuple) and len(value) == 2):
-                    raise CheckError(f"{name_of(oracle)} returned {type(value).__name__}; expected (loss, grad)")
+                    raise CheckError(f"{oname} returned {type(value).__name__}; expected (loss, grad)")
                 value = value[0]
-            return value if type(value) is np.float64 or type(value) is float else _scalar_of(value, name_of(oracle))
+            return value if type(value) is np.float64 or type(value) is float else _scalar_of(value, oname)
         return F
 
-    case = _Case(f"check_function({fname})", name_of(oracle), tree, leaves, grads, bind,
+    case = _Case(f"check_function({fname})", oname, tree, leaves, grads, bind,
                  [leaf.value for leaf in leaves] + static_arrays(fixed),
                  {**_named_static(fixed), **{leaf.name: leaf.value for leaf in leaves}}, complex_step,
-                 f"F = what {name_of(oracle)} returns as the loss (summed, when it is one loss per example)")
+                 f"F = what {oname} returns as the loss (summed, when it is one loss per example)")
     if problems:
         result = CheckResult(False, case.title, mode, str(_dtype([leaf.value for leaf in leaves])), 0.0,
                              _depth(case.shapes_for_depth), problems=problems)
