@@ -40,6 +40,7 @@ from . import patterns
 from .blackbox import BlackBox, CodeRaised, _Discarded
 from .calls import CheckError, Recorder, describe_error, name_of
 from .compare import ArrayResult, compare
+from .finite_diff import _central_bound
 from .localise import localise, unresolved_text
 from .named import Leaf, Tree, arguments, call_with, element, flatten, static_arrays
 
@@ -288,8 +289,9 @@ def _full(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng:
             est[i].reshape(-1)[suspect] = box.complex_elements_at(i, suspect)
             err[i].reshape(-1)[suspect] = 0.0
         else:
-            d2 = box.central_elements_at(i, suspect, steps[i].reshape(-1)[suspect])
-            err[i].reshape(-1)[suspect] = np.abs(o.reshape(-1)[suspect] - d2) + 3 * box.rounding_error / steps[i].reshape(-1)[suspect]
+            h = steps[i].reshape(-1)[suspect]
+            d2 = box.central_elements_at(i, suspect, h)
+            err[i].reshape(-1)[suspect] = _central_bound(o.reshape(-1)[suspect], d2, box.rounding_error, h)
     for i, (name, o) in enumerate(zip(box.names, est)):
         if not np.all(np.isfinite(o)):
             k = np.argwhere(~np.isfinite(o))[0]
