@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -325,6 +325,11 @@ def _verdict(a: ArrayResult, g: np.ndarray, o: np.ndarray, bound: np.ndarray, rn
                         None if a.ok else patterns.of_arrays(g, o, bound, rng, sizes))
 
 
+def _tolerance(pairs: Iterable[tuple[np.ndarray, np.ndarray]], G: float, rtol: float, error: float) -> float:
+    """rtol·Σ|u_k|(|g_k| + G) + error over (u, g) pairs of arrays: the allowed |⟨u, g⟩ − D_u F|."""
+    return rtol * sum(float(np.sum(np.abs(a) * (np.abs(g) + G))) for a, g in pairs) + error
+
+
 def _fast(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng: np.random.Generator,
           sizes: dict[int, str], result: CheckResult) -> None:
     n = box.size
@@ -341,9 +346,6 @@ def _fast(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng:
     if not valid:
         measured = [(d1, bound, taken)] + [box.central(u) for u in directions[1:FAST_PASSES_CENTRAL]]
 
-    def tolerance_along(u: Sequence[np.ndarray], error: float) -> float:
-        return rtol * sum(float(np.sum(np.abs(a) * (np.abs(g) + G))) for a, g in zip(u, grads)) + error
-
     if not all(np.isfinite(d) and np.isfinite(e) for d, e, _ in measured):
         seen = box.warnings.summary()
         result.problems.append(f"F is not finite within {3 * box.step():.1e} of the inputs along a random direction, "
@@ -353,7 +355,7 @@ def _fast(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng:
     ratios = []
     for d, e, u in measured:
         c = sum(float(np.sum(a * g)) for a, g in zip(u, grads))
-        ratios.append(abs(c - d) / tolerance_along(u, e) if np.isfinite(d) else np.inf)
+        ratios.append(abs(c - d) / _tolerance(zip(u, grads), G, rtol, e) if np.isfinite(d) else np.inf)
     failed = [j for j, r in enumerate(ratios) if not r <= 1]
     result.fast = {"passes": len(measured), "failed": len(failed), "worst": float(max(ratios)), "evaluations": box.evaluations}
     result.oracle = (f"{'complex step' if valid else 'central differences'} along {len(measured)} random ±1 directions "
@@ -391,7 +393,7 @@ def _fast(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng:
         return sum(float(np.dot(a, g)) for a, g in sets(i, lo, hi))
 
     def tolerance(i: int, lo: int, hi: int, error: float) -> float:
-        return rtol * sum(float(np.sum(np.abs(a) * (np.abs(g) + G))) for a, g in sets(i, lo, hi)) + error
+        return _tolerance(sets(i, lo, hi), G, rtol, error)
 
     found = localise(measure, candidate, tolerance, flat_u, flat_g, (d, e), exact=valid, budget=LOCALISE_BUDGET)
     for i, (name, a) in enumerate(zip(box.names, box.base)):
