@@ -37,7 +37,7 @@ import numpy as np
 
 from .calls import CheckError, Recorder, describe_error
 from .finite_diff import CENTRAL_STEP, COMPLEX_STEP, EPS, _central_bound
-from .named import element
+from .named import element_at
 
 NOISE_SIGMAS = 6.0
 
@@ -224,7 +224,7 @@ class BlackBox:
                     flat[k] = theta[k] - down[k]
                     minus[k] = self.call(thunk, self._views).real
                 except CodeRaised as e:
-                    at = element(self.names[i], np.unravel_index(k, self.base[i].shape))
+                    at = element_at(self.names[i], k, self.base[i].shape)
                     raise CheckError(f"{self.what} raised {describe_error(e.error)} when evaluated at {at} ± {up[k]:.1e}") from e.error
                 finally:
                     flat[k] = theta[k]
@@ -240,7 +240,7 @@ class BlackBox:
         with self.warnings:
             for n, (k, hk) in enumerate(zip(flat_indices, h)):
                 theta = flat[k]
-                at = element(self.names[i], np.unravel_index(k, self.base[i].shape))
+                at = element_at(self.names[i], k, self.base[i].shape)
                 try:
                     flat[k] = theta + 2 * hk
                     plus, up = self.real(self._views, f"{at} + {2 * hk:.1e}"), flat[k] - theta
@@ -260,7 +260,7 @@ class BlackBox:
             try:
                 out[n] = self.complex_step(u)
             except (CodeRaised, _Discarded) as e:  # valid along a random direction, not here: say so, never guess
-                raise CheckError(f"{self.what}: complex step at {element(self.names[i], np.unravel_index(k, self.base[i].shape))} "
+                raise CheckError(f"{self.what}: complex step at {element_at(self.names[i], k, self.base[i].shape)} "
                                  f"failed ({e}) although it passed its self-test") from e
         return out
 

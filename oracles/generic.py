@@ -42,7 +42,7 @@ from .calls import CheckError, Recorder, describe_error, name_of
 from .compare import ArrayResult, compare
 from .finite_diff import _central_bound
 from .localise import localise, unresolved_text
-from .named import Leaf, Tree, arguments, call_with, element, flatten, static_arrays
+from .named import Leaf, Tree, arguments, call_with, element, element_at, flatten, static_arrays
 
 AUTO_FULL_LIMIT = 1024
 FAST_PASSES = 8
@@ -309,17 +309,13 @@ def _full(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng:
         result.notes.append(_complex_note(valid, why))
 
 
-def _element_at(name: str, flat: int, shape: tuple[int, ...]) -> str:
-    return element(name, tuple(int(j) for j in np.unravel_index(flat, shape)))
-
-
 def _verdict(a: ArrayResult, g: np.ndarray, o: np.ndarray, bound: np.ndarray, rng: np.random.Generator,
              sizes: dict[int, str]) -> InputVerdict:
     """One input's verdict from its ``compare`` row ``a``: the worst elements by |error| / bound, and the pattern
     of the error when it is wrong (``g`` the candidate's gradient, ``o`` the expected one)."""
     diff = np.where(np.isfinite(o), np.abs(g - o), np.inf)
     order = np.argsort(-(diff / np.maximum(bound, np.finfo(float).tiny)), axis=None)[: min(SHOWN_ELEMENTS, a.bad)]
-    shown = [ElementVerdict(_element_at(a.name, k, o.shape), float(g.flat[k]), float(o.flat[k]), float(bound.flat[k]))
+    shown = [ElementVerdict(element_at(a.name, k, o.shape), float(g.flat[k]), float(o.flat[k]), float(bound.flat[k]))
              for k in order]
     return InputVerdict(a.name, a.shape, a.ok, a.size, a.bad, False, shown, a.normwise,
                         None if a.ok else patterns.of_arrays(g, o, bound, rng, sizes))
@@ -399,7 +395,7 @@ def _fast(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng:
     for i, (name, a) in enumerate(zip(box.names, box.base)):
         mine = sorted((f for f in found.found if f.array == i), key=lambda f: -abs(f.got - f.expected) / f.bound)
         wrong = i in found.failing_arrays or bool(mine)
-        shown = [ElementVerdict(_element_at(name, f.flat, a.shape), f.got, f.expected, f.bound) for f in mine[:SHOWN_ELEMENTS]]
+        shown = [ElementVerdict(element_at(name, f.flat, a.shape), f.got, f.expected, f.bound) for f in mine[:SHOWN_ELEMENTS]]
         unresolved = [unresolved_text(name, lo, hi, a.shape) for k, lo, hi in found.unresolved if k == i]
         pattern = _fast_pattern(box, i, grads[i], G, rtol, rng, valid, sizes) if wrong else None
         result.inputs.append(InputVerdict(name, a.shape, not wrong, a.size, len(mine) or None, bool(unresolved),
