@@ -80,7 +80,6 @@ class BlackBox:
         self._views = [_read_only(a) for a in self.base]
         self._complex: Optional[tuple[bool, str]] = None if allow_complex else (False, "not asked for")
         self.rounding_error: Optional[float] = None  # ε_F, set by ``line``
-        self.line_finite = True
         with self.warnings:
             self.f0 = self.real(self._views, "the inputs given")
 
@@ -142,8 +141,7 @@ class BlackBox:
         points, f = self._along(u, h, (-3, -2, -1, 1, 2, 3), "a random direction")
         f[0] = self.f0
         values = [f[j] for j in range(-3, 4)]
-        self.line_finite = bool(np.all(np.isfinite(values)))
-        sigma = noise(values) if self.line_finite else 0.0
+        sigma = noise(values) if np.all(np.isfinite(values)) else 0.0
         self.rounding_error = max(NOISE_SIGMAS * sigma, 2 * EPS * abs(self.f0))
         return self._central(points, f, h)
 
