@@ -223,11 +223,9 @@ def bench_grader(n: int) -> dict:
                ROOT / "examples" / "buggy" / "canonical_sign.py", ROOT / "examples" / "starters" / "canonical.py"]
     out: dict = {"submissions": n}
     with tempfile.TemporaryDirectory() as tmp:
-        paths = []
-        for i in range(n):  # distinct files, so nothing is reused from the state directory
-            p = Path(tmp) / f"student{i:03d}.py"
-            p.write_text(sources[i % len(sources)].read_text() + f"\n# student {i}\n")
-            paths.append(p)
+        paths = [Path(tmp) / f"student{i:03d}.py" for i in range(n)]
+        for i, p in enumerate(paths):
+            _distinct_copy(sources[i % len(sources)], p, i)
         for jobs in (1, 2):
             for mode, grader in graders.items():  # modes interleaved, so a change in load hits them alike
                 t = time.perf_counter()
