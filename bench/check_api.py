@@ -38,6 +38,12 @@ sys.path.insert(0, str(ROOT))
 
 import bpcheck  # noqa: E402
 
+try:
+    from bench.run import machine, timed
+except Exception:  # run as a script: bench/ is not a package
+    sys.path.insert(0, str(ROOT / "bench"))
+    from run import machine, timed
+
 SHAPE = (128, 256)
 ERROR = 1e-6  # times max|g|
 
@@ -113,13 +119,6 @@ def jax_checker(static):
     return passes
 
 
-def _per_call(fn, calls: int = 200) -> float:
-    t = time.perf_counter()
-    for _ in range(calls):
-        fn()
-    return (time.perf_counter() - t) / calls
-
-
 def bench_full(batch: int, repeats: int) -> dict:
     import torch
 
@@ -140,8 +139,8 @@ def bench_full(batch: int, repeats: int) -> dict:
     one = {"numpy loss": [], "torch loss": []}  # one evaluation each: what both full checks repeat twice per element
     with torch.no_grad():
         for _ in range(5):
-            one["numpy loss"].append(_per_call(lambda: loss(W, **static)))
-            one["torch loss"].append(_per_call(lambda: f(Wt)))
+            one["numpy loss"].append(statistics.mean(timed(lambda: loss(W, **static), 200)))
+            one["torch loss"].append(statistics.mean(timed(lambda: f(Wt), 200)))
     return {"batch": batch, "elements": W.size, "median_seconds": med, "all_seconds": rows,
             "one_evaluation_seconds": {k: statistics.median(v) for k, v in one.items()},
             "speedup_vs_torch_full": med["torch gradcheck (full)"] / med["bpcheck full"],
@@ -237,11 +236,6 @@ def main() -> None:
     batches = [int(b) for b in args.batch.split(",")]
     r: dict = {"started": dt.datetime.now(dt.timezone.utc).isoformat(), "load_average_before": os.getloadavg(),
                "threads": args.threads or "defaults"}
-    try:
-        from bench.run import machine
-    except Exception:  # run as a script: bench/ is not a package
-        sys.path.insert(0, str(ROOT / "bench"))
-        from run import machine
     r["machine"] = machine()
     r["full"] = []
     for batch in batches:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -27,6 +26,12 @@ sys.path.insert(0, str(ROOT))
 
 from oracles import exact  # noqa: E402
 from reference import NetworkSpec, init_params, loss_and_grad  # noqa: E402
+
+try:
+    from bench.run import machine
+except Exception:  # run as a script: bench/ is not a package
+    sys.path.insert(0, str(ROOT / "bench"))
+    from run import machine
 
 GOLDEN = ROOT / "docs" / "golden" / "bpcheck-golden.json"
 #: 784-64-10 as in bench/run.py (the MNIST-sized network), shrunk in its input width on the way up to it
@@ -84,8 +89,8 @@ def main() -> int:
     print(f"\nlargest network within {args.budget:g} s: {largest}")
     out = ROOT / "bench" / "results" / f"exact-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": platform.platform(), "python": platform.python_version(),
-                               "budget_s": args.budget, "largest_within_budget": largest, "rows": rows}, indent=1))
+    out.write_text(json.dumps({"machine": machine(), "budget_s": args.budget, "largest_within_budget": largest,
+                               "rows": rows}, indent=1))
     print(f"wrote {out.relative_to(ROOT)}")
     return 0
 

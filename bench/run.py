@@ -32,6 +32,7 @@ from oracles import finite_diff  # noqa: E402
 from oracles.gradcheck import check_gradients  # noqa: E402
 from reference import NetworkSpec, init_params, loss_and_grad  # noqa: E402
 from reference.network import Backprop, _forward  # noqa: E402
+from tests.real_style_table import EXPECTED  # noqa: E402
 
 SPEC = NetworkSpec((784, 64, 10), ("sigmoid", "softmax"), "softmax_ce", "mean")
 BATCH = 32
@@ -222,11 +223,9 @@ def bench_grader(n: int) -> dict:
                ROOT / "examples" / "buggy" / "canonical_sign.py", ROOT / "examples" / "starters" / "canonical.py"]
     out: dict = {"submissions": n}
     with tempfile.TemporaryDirectory() as tmp:
-        paths = []
-        for i in range(n):  # distinct files, so nothing is reused from the state directory
-            p = Path(tmp) / f"student{i:03d}.py"
-            p.write_text(sources[i % len(sources)].read_text() + f"\n# student {i}\n")
-            paths.append(p)
+        paths = [Path(tmp) / f"student{i:03d}.py" for i in range(n)]
+        for i, p in enumerate(paths):
+            _distinct_copy(sources[i % len(sources)], p, i)
         for jobs in (1, 2):
             for mode, grader in graders.items():  # modes interleaved, so a change in load hits them alike
                 t = time.perf_counter()
@@ -235,16 +234,8 @@ def bench_grader(n: int) -> dict:
     return out
 
 
-#: examples/real-style, by assignment (tests/test_real_style.py says what each one is and the verdict it gets)
-REAL_STYLE = {
-    "cs231n-two-layer": ["cs231n-2016-python2", "cs231n-2016-ported", "cs231n-2017", "cs231n-2019", "cs231n-2019-buggy"],
-    "nielsen": ["nielsen-original", "nielsen-python2", "nielsen-network2", "nielsen-rewrite", "nielsen-rewrite-sse",
-                "nielsen-src-layout", "nielsen-buggy"],
-    "coursera-ex4": ["ex4-notebook", "ex4-port", "ex4-port-packages", "ex4-port-split", "ex4-port-buggy", "ex4-port-pandas",
-                     "ex4-python2"],
-    "blog-class": ["blog/original.py", "blog/half_loss.py", "blog/learning_rate.py", "blog/stale.py", "blog/python2.py",
-                   "blog-notebook"],
-}
+#: examples/real-style, by assignment, from the table tests/test_real_style.py checks them against
+REAL_STYLE = {a: [s for a2, s, *_ in EXPECTED if a2 == a] for a in dict.fromkeys(a for a, *_ in EXPECTED)}
 
 
 def _distinct_copy(src: Path, dst: Path, i: int) -> None:

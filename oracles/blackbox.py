@@ -36,11 +36,9 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 import numpy as np
 
 from .calls import CheckError, Recorder, describe_error
-from .named import element
+from .finite_diff import CENTRAL_STEP, COMPLEX_STEP, EPS, _central_bound
+from .named import element_at
 
-EPS = float(np.finfo(np.float64).eps)
-CENTRAL_STEP = EPS ** (1 / 3)
-COMPLEX_STEP = 1e-20
 NOISE_SIGMAS = 6.0
 
 
@@ -82,7 +80,6 @@ class BlackBox:
         self._views = [_read_only(a) for a in self.base]
         self._complex: Optional[tuple[bool, str]] = None if allow_complex else (False, "not asked for")
         self.rounding_error: Optional[float] = None  # ε_F, set by ``line``
-        self.line_finite = True
         with self.warnings:
             self.f0 = self.real(self._views, "the inputs given")
 
@@ -144,8 +141,7 @@ class BlackBox:
         points, f = self._along(u, h, (-3, -2, -1, 1, 2, 3), "a random direction")
         f[0] = self.f0
         values = [f[j] for j in range(-3, 4)]
-        self.line_finite = bool(np.all(np.isfinite(values)))
-        sigma = noise(values) if self.line_finite else 0.0
+        sigma = noise(values) if np.all(np.isfinite(values)) else 0.0
         self.rounding_error = max(NOISE_SIGMAS * sigma, 2 * EPS * abs(self.f0))
         return self._central(points, f, h)
 
@@ -168,7 +164,7 @@ class BlackBox:
         d1 = (f[1] - f[-1]) / (2 * h)
         d2 = (f[2] - f[-2]) / (4 * h)
         taken = [(p - m) / (2 * h) for p, m in zip(points[1], points[-1])]
-        return d1, abs(d1 - d2) + 3 * self.rounding_error / h, taken
+        return d1, float(_central_bound(d1, d2, self.rounding_error, h)), taken  # a Python float, as before
 
     def complex_step(self, u: Sequence[np.ndarray]) -> float:
         """Im F(θ + ih·u) / h; CodeRaised or ``_Discarded`` when the code cannot carry it."""
@@ -226,7 +222,7 @@ class BlackBox:
                     flat[k] = theta[k] - down[k]
                     minus[k] = self.call(thunk, self._views).real
                 except CodeRaised as e:
-                    at = element(self.names[i], np.unravel_index(k, self.base[i].shape))
+                    at = element_at(self.names[i], k, self.base[i].shape)
                     raise CheckError(f"{self.what} raised {describe_error(e.error)} when evaluated at {at} ± {up[k]:.1e}") from e.error
                 finally:
                     flat[k] = theta[k]
@@ -242,7 +238,7 @@ class BlackBox:
         with self.warnings:
             for n, (k, hk) in enumerate(zip(flat_indices, h)):
                 theta = flat[k]
-                at = element(self.names[i], np.unravel_index(k, self.base[i].shape))
+                at = element_at(self.names[i], k, self.base[i].shape)
                 try:
                     flat[k] = theta + 2 * hk
                     plus, up = self.real(self._views, f"{at} + {2 * hk:.1e}"), flat[k] - theta
@@ -262,7 +258,7 @@ class BlackBox:
             try:
                 out[n] = self.complex_step(u)
             except (CodeRaised, _Discarded) as e:  # valid along a random direction, not here: say so, never guess
-                raise CheckError(f"{self.what}: complex step at {element(self.names[i], np.unravel_index(k, self.base[i].shape))} "
+                raise CheckError(f"{self.what}: complex step at {element_at(self.names[i], k, self.base[i].shape)} "
                                  f"failed ({e}) although it passed its self-test") from e
         return out
 

@@ -376,12 +376,25 @@ class Exact:
     unproven: int = 0
 
 
+def _balls_pass(spec: NetworkSpec, params: Mapping[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> Pass:
+    """``network_pass`` on the float64 inputs as exact balls, at the current precision."""
+    return network_pass(spec, {k: balls(v) for k, v in params.items()}, balls(x), balls(y))
+
+
+def _resolved(compute: Callable[[bool], Any]) -> Any:
+    """``compute(faithful)`` at doubling precisions; near-ties still open at MAX_PREC are rounded faithfully there."""
+    try:
+        return solve(lambda: compute(False))[0]
+    except ExactFailed:
+        return solve(lambda: compute(True), start=MAX_PREC)[0]
+
+
 def exact(spec: NetworkSpec, params: Mapping[str, Any], x: Any, y: Any) -> Exact:
     """C(θ) and ∂C/∂θ of the network the float64 inputs describe, each correctly rounded to float64."""
     params, x, y = _exact_inputs(spec, params, x, y)
 
     def compute(faithful: bool) -> Exact:
-        p = network_pass(spec, {k: balls(v) for k, v in params.items()}, balls(x), balls(y))
+        p = _balls_pass(spec, params, x, y)
         unproven = 0
 
         def near(v: Any) -> float:
@@ -393,10 +406,7 @@ def exact(spec: NetworkSpec, params: Mapping[str, Any], x: Any, y: Any) -> Exact
         grads = {k: _map(near, g).astype(np.float64) for k, g in p.grads.items()}
         return Exact(near(p.loss), grads, _flint().ctx.prec, unproven)
 
-    try:
-        return solve(lambda: compute(False))[0]
-    except ExactFailed:
-        return solve(lambda: compute(True), start=MAX_PREC)[0]
+    return _resolved(compute)
 
 
 def gradients(spec: NetworkSpec, params: Mapping[str, Any], x: Any, y: Any) -> Estimate:
@@ -407,8 +417,9 @@ def gradients(spec: NetworkSpec, params: Mapping[str, Any], x: Any, y: Any) -> E
 
 
 def loss_value(spec: NetworkSpec, params: Mapping[str, Any], x: Any, y: Any) -> float:
-    """C(θ), correctly rounded (faithfully, for a near-tie: see ``Exact``)."""
-    return exact(spec, params, x, y).loss
+    """C(θ), correctly rounded (faithfully, for a near-tie: see ``Exact``); the gradient is not rounded."""
+    params, x, y = _exact_inputs(spec, params, x, y)
+    return _resolved(lambda faithful: _nearest(_balls_pass(spec, params, x, y).loss, faithful)[0])
 
 
 def ulps(candidate: Mapping[str, Any], truth: Mapping[str, np.ndarray]) -> float:

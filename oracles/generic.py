@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -40,8 +40,9 @@ from . import patterns
 from .blackbox import BlackBox, CodeRaised, _Discarded
 from .calls import CheckError, Recorder, describe_error, name_of
 from .compare import ArrayResult, compare
+from .finite_diff import _central_bound
 from .localise import localise, unresolved_text
-from .named import Leaf, Tree, arguments, call_with, element, flatten, static_arrays
+from .named import Leaf, Tree, arguments, call_with, element, element_at, flatten, static_arrays
 
 AUTO_FULL_LIMIT = 1024
 FAST_PASSES = 8
@@ -288,8 +289,9 @@ def _full(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng:
             est[i].reshape(-1)[suspect] = box.complex_elements_at(i, suspect)
             err[i].reshape(-1)[suspect] = 0.0
         else:
-            d2 = box.central_elements_at(i, suspect, steps[i].reshape(-1)[suspect])
-            err[i].reshape(-1)[suspect] = np.abs(o.reshape(-1)[suspect] - d2) + 3 * box.rounding_error / steps[i].reshape(-1)[suspect]
+            h = steps[i].reshape(-1)[suspect]
+            d2 = box.central_elements_at(i, suspect, h)
+            err[i].reshape(-1)[suspect] = _central_bound(o.reshape(-1)[suspect], d2, box.rounding_error, h)
     for i, (name, o) in enumerate(zip(box.names, est)):
         if not np.all(np.isfinite(o)):
             k = np.argwhere(~np.isfinite(o))[0]
@@ -307,20 +309,21 @@ def _full(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng:
         result.notes.append(_complex_note(valid, why))
 
 
-def _element_at(name: str, flat: int, shape: tuple[int, ...]) -> str:
-    return element(name, tuple(int(j) for j in np.unravel_index(flat, shape)))
-
-
 def _verdict(a: ArrayResult, g: np.ndarray, o: np.ndarray, bound: np.ndarray, rng: np.random.Generator,
              sizes: dict[int, str]) -> InputVerdict:
     """One input's verdict from its ``compare`` row ``a``: the worst elements by |error| / bound, and the pattern
     of the error when it is wrong (``g`` the candidate's gradient, ``o`` the expected one)."""
     diff = np.where(np.isfinite(o), np.abs(g - o), np.inf)
     order = np.argsort(-(diff / np.maximum(bound, np.finfo(float).tiny)), axis=None)[: min(SHOWN_ELEMENTS, a.bad)]
-    shown = [ElementVerdict(_element_at(a.name, k, o.shape), float(g.flat[k]), float(o.flat[k]), float(bound.flat[k]))
+    shown = [ElementVerdict(element_at(a.name, k, o.shape), float(g.flat[k]), float(o.flat[k]), float(bound.flat[k]))
              for k in order]
     return InputVerdict(a.name, a.shape, a.ok, a.size, a.bad, False, shown, a.normwise,
                         None if a.ok else patterns.of_arrays(g, o, bound, rng, sizes))
+
+
+def _tolerance(pairs: Iterable[tuple[np.ndarray, np.ndarray]], G: float, rtol: float, error: float) -> float:
+    """rtol·Σ|u_k|(|g_k| + G) + error over (u, g) pairs of arrays: the allowed |⟨u, g⟩ − D_u F|."""
+    return rtol * sum(float(np.sum(np.abs(a) * (np.abs(g) + G))) for a, g in pairs) + error
 
 
 def _fast(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng: np.random.Generator,
@@ -339,9 +342,6 @@ def _fast(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng:
     if not valid:
         measured = [(d1, bound, taken)] + [box.central(u) for u in directions[1:FAST_PASSES_CENTRAL]]
 
-    def tolerance_along(u: Sequence[np.ndarray], error: float) -> float:
-        return rtol * sum(float(np.sum(np.abs(a) * (np.abs(g) + G))) for a, g in zip(u, grads)) + error
-
     if not all(np.isfinite(d) and np.isfinite(e) for d, e, _ in measured):
         seen = box.warnings.summary()
         result.problems.append(f"F is not finite within {3 * box.step():.1e} of the inputs along a random direction, "
@@ -351,7 +351,7 @@ def _fast(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng:
     ratios = []
     for d, e, u in measured:
         c = sum(float(np.sum(a * g)) for a, g in zip(u, grads))
-        ratios.append(abs(c - d) / tolerance_along(u, e) if np.isfinite(d) else np.inf)
+        ratios.append(abs(c - d) / _tolerance(zip(u, grads), G, rtol, e) if np.isfinite(d) else np.inf)
     failed = [j for j, r in enumerate(ratios) if not r <= 1]
     result.fast = {"passes": len(measured), "failed": len(failed), "worst": float(max(ratios)), "evaluations": box.evaluations}
     result.oracle = (f"{'complex step' if valid else 'central differences'} along {len(measured)} random ±1 directions "
@@ -389,13 +389,13 @@ def _fast(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng:
         return sum(float(np.dot(a, g)) for a, g in sets(i, lo, hi))
 
     def tolerance(i: int, lo: int, hi: int, error: float) -> float:
-        return rtol * sum(float(np.sum(np.abs(a) * (np.abs(g) + G))) for a, g in sets(i, lo, hi)) + error
+        return _tolerance(sets(i, lo, hi), G, rtol, error)
 
     found = localise(measure, candidate, tolerance, flat_u, flat_g, (d, e), exact=valid, budget=LOCALISE_BUDGET)
     for i, (name, a) in enumerate(zip(box.names, box.base)):
         mine = sorted((f for f in found.found if f.array == i), key=lambda f: -abs(f.got - f.expected) / f.bound)
         wrong = i in found.failing_arrays or bool(mine)
-        shown = [ElementVerdict(_element_at(name, f.flat, a.shape), f.got, f.expected, f.bound) for f in mine[:SHOWN_ELEMENTS]]
+        shown = [ElementVerdict(element_at(name, f.flat, a.shape), f.got, f.expected, f.bound) for f in mine[:SHOWN_ELEMENTS]]
         unresolved = [unresolved_text(name, lo, hi, a.shape) for k, lo, hi in found.unresolved if k == i]
         pattern = _fast_pattern(box, i, grads[i], G, rtol, rng, valid, sizes) if wrong else None
         result.inputs.append(InputVerdict(name, a.shape, not wrong, a.size, len(mine) or None, bool(unresolved),
@@ -465,28 +465,27 @@ def check_vjp(
     fixed = _static(static)
     tree, leaves = flatten(inputs, forward)
     fwd = name_of(forward)
-    out, cache = _split_forward(_call(call_with, f"{fwd} at the inputs given", forward, tree, [leaf.value.copy() for leaf in leaves], fixed), fwd)
+    grads, out, _ = _gradients_of((forward, backward), "grad", tree, leaves, fixed, seed, at=" at the inputs given",
+                                  backward_args="(dout, cache)")
     problem = _non_finite(f"{fwd}'s output", out)
-    dout = _cotangent(out, seed)
-    grads = tree.match(_call(backward, f"{name_of(backward)}(dout, cache)", dout.copy(), cache), name_of(backward),
-                       [leaf.value.shape for leaf in leaves])
-    weights = dout.astype(np.float64)
+    weights = _cotangent(out, seed).astype(np.float64)  # the dout backward was given: the same draw
     oracle = reference or forward
+    oname = name_of(oracle)  # once, not in every evaluation of F
 
     def bind(arrays: list[np.ndarray]) -> Callable[[], Any]:
         args, kwargs = arguments(tree, arrays, fixed)
 
         def F() -> Any:
-            o, _ = _split_forward(oracle(*args, **kwargs), name_of(oracle), "fciu")
+            o, _ = _split_forward(oracle(*args, **kwargs), oname, "fciu")
             if o.shape != out.shape:
-                raise CheckError(f"{name_of(oracle)} returned an output of shape {o.shape}, but {out.shape} at the inputs given")
-            return np.vdot(weights, _scalar_of_array(o, name_of(oracle)))
+                raise CheckError(f"{oname} returned an output of shape {o.shape}, but {out.shape} at the inputs given")
+            return np.vdot(weights, _scalar_of_array(o, oname))
         return F
 
-    case = _Case(title, name_of(oracle), tree, leaves, grads, bind,
+    case = _Case(title, oname, tree, leaves, grads, bind,
                  [leaf.value for leaf in leaves] + static_arrays(fixed) + [out],
                  {**_named_static(fixed), **{leaf.name: leaf.value for leaf in leaves}, "the output": out}, complex_step,
-                 f"F = ⟨dout, {name_of(oracle)}(inputs)⟩ with dout standard normal (seed {seed}); its gradient is "
+                 f"F = ⟨dout, {oname}(inputs)⟩ with dout standard normal (seed {seed}); its gradient is "
                  f"{name_of(backward)}(dout, cache)")
     if problem:
         result = CheckResult(False, title, mode, str(_dtype([leaf.value for leaf in leaves])), 0.0, _depth(case.shapes_for_depth))
@@ -535,21 +534,13 @@ def check_function(
     fixed = _static(static)
     tree, leaves = flatten(inputs, f)
     fname = name_of(f)
-    copies = [leaf.value.copy() for leaf in leaves]
+    grads, _, loss = _gradients_of(f if returns == "loss_and_grad" else grad, returns, tree, leaves, fixed, seed,
+                                   at=" at the inputs given")
     problems = []
-    if returns == "loss_and_grad":
-        pair = _call(call_with, f"{fname} at the inputs given", f, tree, copies, fixed)
-        if not (isinstance(pair, tuple) and len(pair) == 2):
-            raise CheckError(f"{fname} returned {type(pair).__name__}; with returns='loss_and_grad' it must return (loss, grad)")
-        loss, raw = pair
-        if not np.all(np.isfinite(np.asarray(loss, dtype=np.float64))):
-            problems.append(f"{fname} returned the loss {loss} at the inputs given, so no gradient can pass")
-        source = fname
-    else:
-        raw = _call(call_with, f"{name_of(grad)} at the inputs given", grad, tree, copies, fixed)
-        source = name_of(grad)
-    grads = tree.match(raw, source, [leaf.value.shape for leaf in leaves])
+    if returns == "loss_and_grad" and not np.all(np.isfinite(np.asarray(loss, dtype=np.float64))):
+        problems.append(f"{fname} returned the loss {loss} at the inputs given, so no gradient can pass")
     oracle = reference or f
+    oname = name_of(oracle)
 
     def bind(arrays: list[np.ndarray]) -> Callable[[], Any]:
         args, kwargs = arguments(tree, arrays, fixed)
@@ -558,37 +549,46 @@ def check_function(
             value = oracle(*args, **kwargs)
             if returns == "loss_and_grad":
                 if not (isinstance(value, tuple) and len(value) == 2):
-                    raise CheckError(f"{name_of(oracle)} returned {type(value).__name__}; expected (loss, grad)")
+                    raise CheckError(f"{oname} returned {type(value).__name__}; expected (loss, grad)")
                 value = value[0]
-            return value if type(value) is np.float64 or type(value) is float else _scalar_of(value, name_of(oracle))
+            return value if type(value) is np.float64 or type(value) is float else _scalar_of(value, oname)
         return F
 
-    case = _Case(f"check_function({fname})", name_of(oracle), tree, leaves, grads, bind,
+    case = _Case(f"check_function({fname})", oname, tree, leaves, grads, bind,
                  [leaf.value for leaf in leaves] + static_arrays(fixed),
                  {**_named_static(fixed), **{leaf.name: leaf.value for leaf in leaves}}, complex_step,
-                 f"F = what {name_of(oracle)} returns as the loss (summed, when it is one loss per example)")
+                 f"F = what {oname} returns as the loss (summed, when it is one loss per example)")
     if problems:
-        result = CheckResult(False, case.title, mode, str(_dtype(copies)), 0.0, _depth(case.shapes_for_depth), problems=problems)
+        result = CheckResult(False, case.title, mode, str(_dtype([leaf.value for leaf in leaves])), 0.0,
+                             _depth(case.shapes_for_depth), problems=problems)
         return result
     return _run(case, mode, seed, rtol)
 
 
-def _gradients_of(impl: Any, returns: str, tree: Tree, leaves: list[Leaf], fixed: Any, dout_seed: int,
-                  label: str) -> tuple[list[np.ndarray], Optional[np.ndarray], Optional[float]]:
-    """The gradients an implementation returns (and its output or loss), for assert_same_gradients."""
+def _gradients_of(impl: Any, returns: str, tree: Tree, leaves: list[Leaf], fixed: Any, seed: int, prefix: str = "",
+                  at: str = "", backward_args: str = "") -> tuple[list[np.ndarray], Optional[np.ndarray], Any]:
+    """The gradients ``impl`` returns at the inputs, with the pair's forward output or the loss as returned.
+
+    ``impl``: a (forward, backward) pair, given the cotangent drawn from ``seed``; or a function returning
+    the gradients, or (loss, grad) with ``returns="loss_and_grad"``.  Messages name the code ``prefix`` + its
+    name, with ``at`` after the first call's name and ``backward_args`` after backward's.
+    """
     shapes = [leaf.value.shape for leaf in leaves]
     copies = [leaf.value.copy() for leaf in leaves]
     if isinstance(impl, tuple):
         forward, backward = impl
-        out, cache = _split_forward(_call(call_with, f"{label} {name_of(forward)}", forward, tree, copies, copy.deepcopy(fixed)), name_of(forward))
-        dout = _cotangent(out, dout_seed)
-        return tree.match(_call(backward, f"{label} {name_of(backward)}", dout, cache), f"{label} {name_of(backward)}", shapes), out, None
-    value = _call(call_with, f"{label} {name_of(impl)}", impl, tree, copies, copy.deepcopy(fixed))
-    if returns == "loss_and_grad":
-        if not (isinstance(value, tuple) and len(value) == 2):
-            raise CheckError(f"{label} {name_of(impl)} returned {type(value).__name__}; with returns='loss_and_grad' it must return (loss, grad)")
-        return tree.match(value[1], f"{label} {name_of(impl)}", shapes), None, float(np.sum(value[0]))
-    return tree.match(value, f"{label} {name_of(impl)}", shapes), None, None
+        result = _call(call_with, f"{prefix}{name_of(forward)}{at}", forward, tree, copies, fixed)
+        out, cache = _split_forward(result, name_of(forward))
+        seen = out.copy()  # the output as returned: a backward may write into the one it kept in its cache
+        raw = _call(backward, f"{prefix}{name_of(backward)}{backward_args}", _cotangent(out, seed), cache)
+        return tree.match(raw, f"{prefix}{name_of(backward)}", shapes), seen, None
+    value = _call(call_with, f"{prefix}{name_of(impl)}{at}", impl, tree, copies, fixed)
+    if returns != "loss_and_grad":
+        return tree.match(value, f"{prefix}{name_of(impl)}", shapes), None, None
+    if not (isinstance(value, tuple) and len(value) == 2):
+        raise CheckError(f"{prefix}{name_of(impl)} returned {type(value).__name__}; with returns='loss_and_grad' "
+                         "it must return (loss, grad)")
+    return tree.match(value[1], f"{prefix}{name_of(impl)}", shapes), None, value[0]
 
 
 def assert_same_gradients(
@@ -616,8 +616,11 @@ def assert_same_gradients(
         raise CheckError(f"returns: expected 'grad' or 'loss_and_grad', got {returns!r}")
     fixed = _static(static)
     tree, leaves = flatten(inputs, old[0] if pair[0] else old)
-    g_old, out_old, loss_old = _gradients_of(old, returns, tree, leaves, fixed, seed, "old")
-    g_new, out_new, loss_new = _gradients_of(new, returns, tree, leaves, fixed, seed, "new")
+    losses = returns == "loss_and_grad" and not pair[0]
+    g_old, out_old, loss_old = _gradients_of(old, returns, tree, leaves, copy.deepcopy(fixed), seed, "old ")
+    loss_old = float(np.sum(loss_old)) if losses else None
+    g_new, out_new, loss_new = _gradients_of(new, returns, tree, leaves, copy.deepcopy(fixed), seed, "new ")
+    loss_new = float(np.sum(loss_new)) if losses else None
     arrays = [leaf.value for leaf in leaves] + static_arrays(fixed) + ([out_old] if out_old is not None else [])
     dtype = _dtype([leaf.value for leaf in leaves] + g_old + g_new)
     depth = _depth(arrays)

@@ -137,6 +137,11 @@ def element(name: str, index: tuple[int, ...]) -> str:
     return f"{name}[{', '.join(str(i) for i in index)}]" if index else name
 
 
+def element_at(name: str, flat: int, shape: tuple[int, ...]) -> str:
+    """The element at flat index ``flat`` of an array of ``shape``, as ``element`` names it."""
+    return element(name, tuple(int(j) for j in np.unravel_index(flat, shape)))
+
+
 def _tree(value: Any, name: str, leaves: list[Leaf]) -> Tree:
     if isinstance(value, dict):
         children = []

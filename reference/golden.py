@@ -49,12 +49,8 @@ def _value(ball: Any) -> dict[str, Any]:
 
 def _values(balls: np.ndarray) -> tuple[Any, Any]:
     """(correctly rounded values, enclosures) as nested lists of the array's shape."""
-    rounded = np.empty(balls.shape, dtype=object)
-    encl = np.empty(balls.shape, dtype=object)
-    for k, b in np.ndenumerate(balls):
-        rounded[k] = ex.rounded(b)
-        encl[k] = list(ex.enclosure(b))
-    return rounded.tolist(), encl.tolist()
+    values = ex._map(_value, balls)
+    return ex._map(lambda v: v["value"], values).tolist(), ex._map(lambda v: v["exact"], values).tolist()
 
 
 class Inputs:
@@ -76,8 +72,8 @@ class Inputs:
 def _case(inputs: Inputs) -> dict[str, Any]:
     def compute(P: dict, X: np.ndarray, Y: np.ndarray) -> dict[str, Any]:
         p = ex.network_pass(inputs.spec, P, X, Y)
-        out: dict[str, Any] = {"loss": ex.rounded(p.loss), "loss_exact": list(ex.enclosure(p.loss)),
-                               "grads": {}, "grads_exact": {}}
+        loss = _value(p.loss)
+        out: dict[str, Any] = {"loss": loss["value"], "loss_exact": loss["exact"], "grads": {}, "grads_exact": {}}
         for k, g in p.grads.items():
             out["grads"][k], out["grads_exact"][k] = _values(g)
         return out

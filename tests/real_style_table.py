@@ -1,0 +1,39 @@
+"""What every real-style submission (examples/real-style) must get: tests/test_real_style.py checks it, and
+bench/run.py grades the same submissions by assignment, so a new one is listed here once."""
+
+from __future__ import annotations
+
+import importlib.util
+
+PANDAS = importlib.util.find_spec("pandas") is not None
+
+# (assignment, submission as found, verdict, words the message must contain)
+EXPECTED = [
+    ("cs231n-two-layer", "cs231n-2016-python2", "error", "neural_net.py line 93: this is Python 2 code (a print statement"),
+    ("cs231n-two-layer", "cs231n-2016-ported", "pass", "correct, with the penalty ½·reg·ΣW²"),
+    ("cs231n-two-layer", "cs231n-2017", "pass", "correct, with bias gradients shaped (1, n)"),
+    ("cs231n-two-layer", "cs231n-2019", "pass", "all gradient checks pass"),
+    ("cs231n-two-layer", "cs231n-2019-buggy", "fail", "'reg-on-biases'"),
+    ("nielsen", "nielsen-original", "pass", "all gradient checks pass"),
+    ("nielsen", "nielsen-python2", "error", "network.py line 49: this is Python 2 code"),
+    ("nielsen", "nielsen-network2", "pass", "correct, with the cross-entropy loss"),
+    ("nielsen", "nielsen-rewrite", "pass", "all gradient checks pass"),
+    ("nielsen", "nielsen-rewrite-sse", "pass", "correct, with the loss Σ(a − y)² (no ½)"),
+    ("nielsen", "nielsen-src-layout", "pass", "all gradient checks pass"),
+    ("nielsen", "nielsen-buggy", "fail", "'bp2-no-sigma-prime'"),
+    ("coursera-ex4", "ex4-notebook", "pass", "exercise4.ipynb: ran code cells 1, 5, 8"),
+    ("coursera-ex4", "ex4-port", "pass", "correct, with labels numbered 1..K and parameters unrolled in Fortran"),
+    ("coursera-ex4", "ex4-port-packages", "pass", "correct, with labels numbered 1..K and labels as a column (m, 1)"),
+    ("coursera-ex4", "ex4-port-split", "pass", "correct, with labels numbered 1..K"),
+    ("coursera-ex4", "ex4-port-buggy", "fail", "'reg-on-biases'"),
+    ("coursera-ex4", "ex4-port-pandas", "pass" if PANDAS else "error",
+     "all gradient checks pass" if PANDAS else "environment problem (the grading machine's, not the student's): the submission "
+                                               "imports 'pandas', which is not installed where bpcheck grades. Install it"),
+    ("coursera-ex4", "ex4-python2", "error", "nnCostFunction.py line 13: this is Python 2 code"),
+    ("blog-class", "blog/original.py", "pass", "all gradient checks pass"),
+    ("blog-class", "blog/half_loss.py", "pass", "correct, with the loss ½Σ(a − y)²"),
+    ("blog-class", "blog/learning_rate.py", "pass", "correct, with a learning rate of 0.1"),
+    ("blog-class", "blog/stale.py", "fail", "'stale-weights'"),
+    ("blog-class", "blog/python2.py", "error", "python2.py line 40: this is Python 2 code"),
+    ("blog-class", "blog-notebook", "pass", "neural_network_from_scratch.ipynb: ran code cells 1, 2, 3"),
+]
