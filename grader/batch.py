@@ -165,8 +165,13 @@ def _class_members(path: Path, is_submission: Optional[Callable[[Path], bool]] =
     if is_submission is None or not members:
         return members
     packages = [m for m in members if m.is_dir() and (m / "__init__.py").is_file()]
-    found = [m for m in members if m not in packages and is_submission(m)]
-    return members if len(found) >= 2 or (len(found) == len(members) and not packages) else []
+    found = 0
+    for m in members:  # each test reads a member's files: two submissions settle it
+        if m not in packages and is_submission(m):
+            found += 1
+            if found == 2:
+                return members
+    return members if found == len(members) and not packages else []
 
 
 # -- zips ------------------------------------------------------------------------------------------------
@@ -347,7 +352,6 @@ def load_results(state: Path) -> tuple[str, str, list]:
     index = load_index(state)
     if not index:
         raise ValueError(f"{state}: no {INDEX} here (is it the --state folder of a bpcheck grade run?)")
-    fields = set(Result.__dataclass_fields__)
     results = []
     for sid, entry in index["submissions"].items():
         raw = entry.get("result")
@@ -357,7 +361,7 @@ def load_results(state: Path) -> tuple[str, str, list]:
             except (OSError, ValueError):
                 raw = {"submission": sid, "verdict": "error", "score": 0.0, "max_score": 0.0,
                        "message": f"its saved result is missing from {state}: rerun bpcheck grade"}
-        r = Result.from_dict({k: v for k, v in raw.items() if k in fields})
+        r = Result.from_dict(raw)  # unknown fields dropped there
         r.id, r.submission, r.students = sid, entry.get("submission", sid), list(entry.get("students", []))
         results.append(r)
     return str(index.get("assignment", "")), str(index.get("title", "")), results
