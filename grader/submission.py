@@ -110,12 +110,6 @@ def _cap(name: str) -> int:
     return MAX_ZIP_BYTES if name.endswith(".zip") else MAX_NOTEBOOK_BYTES if name.endswith(".ipynb") else MAX_PY_BYTES
 
 
-def _check_size(rel: str, data: bytes) -> None:
-    cap = _cap(rel)
-    if len(data) > cap:
-        raise SubmissionError(f"{rel} is {len(data)} bytes; at most {cap} are accepted")
-
-
 def _read_zip(data: bytes, shown: str, notes: list[str]) -> dict[str, bytes]:
     """The .py and .ipynb members of a zip, each bounded whatever its header says; unsafe paths and links refused."""
     try:
@@ -171,10 +165,8 @@ def read_files(path: Path, notes: list[str]) -> tuple[dict[str, bytes], bool]:
         raise SubmissionError(f"not found: {path}") from None
     try:
         if stat.S_ISDIR(st.st_mode):
-            files = untrusted.read_tree(str(real), _wanted, max_files=MAX_FILES, max_file_bytes=MAX_NOTEBOOK_BYTES,
+            files = untrusted.read_tree(str(real), _wanted, max_files=MAX_FILES, file_cap=_cap,
                                         max_total_bytes=MAX_TOTAL_BYTES, max_depth=MAX_DEPTH)
-            for rel, data in files.items():
-                _check_size(rel, data)
             if not files:
                 raise SubmissionError(f"no .py or .ipynb file in the folder {path}")
             return files, False

@@ -172,12 +172,12 @@ def zip_member_parts(name: str) -> Optional[tuple[str, ...]]:
     return parts
 
 
-def read_tree(root: str, wanted: Callable[[str], bool], *, max_files: int, max_file_bytes: int,
+def read_tree(root: str, wanted: Callable[[str], bool], *, max_files: int, file_cap: Callable[[str], int],
               max_total_bytes: int, max_depth: int = 32) -> dict[str, bytes]:
     """Every regular file below folder ``root`` whose relative path ``wanted`` accepts, read without following links.
 
     Refused: a link where a wanted file or a folder would be (named, with where it points), a special file,
-    a file over ``max_file_bytes`` or a total over ``max_total_bytes`` (both checked before reading), more than
+    a file over its ``file_cap(path)`` bytes or a total over ``max_total_bytes`` (both checked before reading), more than
     ``max_files`` wanted files, folders deeper than ``max_depth``.  Hidden entries and __pycache__ are skipped.
     """
     files: dict[str, bytes] = {}
@@ -209,11 +209,12 @@ def read_tree(root: str, wanted: Callable[[str], bool], *, max_files: int, max_f
                             raise Refused(f"{path}: {_kind(st.st_mode)}, not a regular file")
                         if len(files) >= max_files:
                             raise Refused(f"more than {max_files} files to read in {root}")
-                        if st.st_size > max_file_bytes:
-                            raise Refused(f"{path} is {st.st_size} bytes; at most {max_file_bytes} are accepted")
+                        cap = file_cap(path)
+                        if st.st_size > cap:
+                            raise Refused(f"{path} is {st.st_size} bytes; at most {cap} are accepted")
                         if total + st.st_size > max_total_bytes:
                             raise Refused(f"the files in {root} add up to more than {max_total_bytes} bytes")
-                        files[path] = read_regular(name, max_file_bytes, fd)
+                        files[path] = read_regular(name, cap, fd)
                         total += len(files[path])
                 finally:
                     os.close(fd)

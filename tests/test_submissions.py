@@ -80,6 +80,16 @@ def test_sizes_and_counts_are_capped_before_reading(tmp_path, monkeypatch):
     big.write_text("x = 1\n" * (submission.MAX_PY_BYTES // 6 + 1))
     with pytest.raises(SubmissionError, match=rf"big.py is \d+ bytes; at most {submission.MAX_PY_BYTES}"):
         collect(big, FORMS)
+    folder = tmp_path / "folder"  # in a folder too, a .py is refused at the code cap before it is read
+    folder.mkdir()
+    (folder / "submission.py").write_text(SOLUTION)
+    (folder / "big.py").write_bytes(b"#" * (submission.MAX_PY_BYTES + 1))
+    reads = []
+    real_read = submission.untrusted.read_regular
+    monkeypatch.setattr(submission.untrusted, "read_regular", lambda name, *a: reads.append(name) or real_read(name, *a))
+    with pytest.raises(SubmissionError, match=rf"big.py is {submission.MAX_PY_BYTES + 1} bytes; at most {submission.MAX_PY_BYTES}"):
+        collect(folder, FORMS)
+    assert "big.py" not in reads
     many = tmp_path / "many"
     many.mkdir()
     monkeypatch.setattr(submission, "MAX_FILES", 5)
