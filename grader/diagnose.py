@@ -60,7 +60,6 @@ class Convention:
     words: str
     case: Optional[Callable[[Case], Case]] = None
     read: Optional[Callable[[Case, Params], Params]] = None
-    accepted: bool = False
 
 
 def _reference_hyper(case: Case) -> dict[str, float]:
@@ -316,8 +315,8 @@ class Diagnosis:
 
     ``matches``: the catalog entries named (alone, or in some layers); ``named``: one short label
     per mistake named; ``attribution``: per wrong array (the student's name), the labels explaining
-    it; ``convention_only``: the only difference is a convention (``accepted``: one the assignment
-    accepts); ``explained``: every wrong array is accounted for.
+    it; ``convention_only``: the only difference is a convention; ``explained``: every wrong array
+    is accounted for.
     """
 
     correct: bool
@@ -328,7 +327,6 @@ class Diagnosis:
     summary: str
     failing_probe: Optional[str] = None
     convention_only: bool = False
-    accepted: bool = False
     explained: bool = False
     named: list[str] = field(default_factory=list)
     attribution: dict[str, list[str]] = field(default_factory=dict)
@@ -585,8 +583,9 @@ class _Diagnoser:
             summary += f"; the same gradients as a correct submission if {too[0].words}"
         conv = len(matches) == 1 and bool(matches[0].convention) or bool(too)
         wrong = self.wrong_and_right()[0]
-        return dict(matches=matches, summary=summary, convention_only=conv, accepted=bool(too) and all(c.accepted for c in too),
-                    explained=True, named=[b.id for b in matches], attribution={self.terms.array(k): [b.id for b in matches] for k in wrong})
+        return dict(matches=matches, summary=summary, convention_only=conv, explained=True,
+                    named=[b.id for b in matches],
+                    attribution={self.terms.array(k): [b.id for b in matches] for k in wrong})
 
     def conventions_alone(self) -> list[Convention]:
         """The assignment's conventions under which the candidate is right."""
@@ -816,8 +815,8 @@ class _Diagnoser:
         # a convention of the assignment, or right values in another shape (the bias shape), and nothing else
         conv_only = explained and not e.plan and (e.world is not None or bool(e.transforms)) and all(
             w.startswith(RESHAPED) for w in e.transforms.values())
-        return dict(matches=matches, summary=summary, convention_only=conv_only, accepted=conv_only and e.world is not None and e.world.accepted,
-                    explained=explained, named=[label for label, _, _ in items], attribution=attribution)
+        return dict(matches=matches, summary=summary, convention_only=conv_only, explained=explained,
+                    named=[label for label, _, _ in items], attribution=attribution)
 
     def touched(self, e: _Explanation, bug: Bug, wrong: list[str]) -> list[str]:
         """The wrong arrays ``bug`` changes in plan ``e`` (compared with the plan without it)."""

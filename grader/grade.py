@@ -454,7 +454,7 @@ class Grader:
             return Check(f"gradient: {name}", pts * share, pts, True, f"correct{', with ' + words + ',' if words else ''} {where}",
                          hidden)
         explanation = f" Diagnosis: {diag.summary}." if not diag.correct else ""
-        if diag.convention_only and (diag.accepted or not self.a.penalise_conventions):
+        if diag.convention_only and not self.a.penalise_conventions:
             return Check(f"gradient: {name}", pts * share, pts, True, f"accepted: {diag.summary} ({where})", hidden)
         return Check(f"gradient: {name}", 0.0, pts, False, f"wrong {where}: {problem}.{explanation}", hidden)
 
