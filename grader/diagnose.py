@@ -23,7 +23,6 @@ Every message speaks the student's terms (``Terms``): their array and parameter 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Mapping, Optional, Sequence
 
@@ -72,15 +71,13 @@ class Terms:
 
     ``array``: their name for one of our arrays (W1 → ``grads['W1']``); ``hyper``: the hyperparameters
     they were passed on a case, as they were passed (``{"reg": 0.05}``); ``regulariser``: their name
-    for the penalty's strength; ``conventions``: the assignment's ways of being differently right;
-    ``files``: (bpcheck's name for a file, theirs).
+    for the penalty's strength; ``conventions``: the assignment's ways of being differently right.
     """
 
     array: Callable[[str], str] = str
     hyper: Callable[[Case], Mapping[str, float]] = _reference_hyper
     regulariser: str = "l2"
     conventions: tuple[Convention, ...] = ()
-    files: tuple[tuple[str, str], ...] = ()
 
     def describe(self, case: Case) -> str:
         """One probe in the student's terms: ``3-4-2 network, 3 examples, reg=0.05``."""
@@ -88,13 +85,6 @@ class Terms:
         parts = [f"{'-'.join(map(str, case.spec.sizes))} network", f"{n} example{'s' if n != 1 else ''}"]
         parts += [f"{k}={v:g}" for k, v in self.hyper(case).items()]
         return ", ".join(parts)
-
-    def say(self, text: str) -> str:
-        """``text`` with bpcheck's file names (``ex4.py:54``) replaced by the student's."""
-        for ours, theirs in self.files:
-            if ours != theirs:
-                text = re.sub(rf"(?<![\w.]){re.escape(ours)}(?=:\d)", theirs.replace("\\", r"\\"), text)
-        return text
 
 
 # --- probes -------------------------------------------------------------------------------------------
@@ -549,7 +539,7 @@ class _Diagnoser:
         o, ps = self.o, self.ps
         if not self.produced:
             errors = [o[p.name].error for p in ps.probes if o[p.name].error]
-            return f"no gradients: failed on every probe: {self.terms.say(errors[0]) if errors else 'no output'}"
+            return f"no gradients: failed on every probe: {errors[0] if errors else 'no output'}"
         nonreal = [k for k in self.keys if any(_nonreal(o[p.name].grads.get(k)) for p in self.produced)]
         if nonreal:
             times_j = all(self.ps.same(p, np.imag(o[p.name].grads[k]), ps.expected[p.name].grads[k]) and
@@ -836,7 +826,7 @@ class _Diagnoser:
         for p in self.ps.probes:
             got, want = self.o[p.name], self.ps.outcome(e.plan, e.world, p)
             if got.error and not want.error:
-                notes.append(f"failed on probe '{p.name}': {self.terms.say(got.error)}")
+                notes.append(f"failed on probe '{p.name}': {got.error}")
                 break
         mutated = sorted({m for p in self.ps.probes for m in self.o[p.name].mutated})
         if mutated and not any(self.ps.outcome(e.plan, e.world, p).mutated for p in self.ps.probes):
@@ -852,7 +842,7 @@ class _Diagnoser:
         failed = [p for p in ps.probes if self.o[p.name].error]
         parts = []
         if failed:
-            parts.append(f"failed on {len(failed)} of {len(ps.probes)} probes: {self.terms.say(self.o[failed[0].name].error)}")
+            parts.append(f"failed on {len(failed)} of {len(ps.probes)} probes: {self.o[failed[0].name].error}")
         if bad:
             parts.append(f"NaN or Inf in {self.arrays(bad)} (an overflow, or a 0/0?)")
         if wrong:
