@@ -46,7 +46,7 @@ class AssignmentError(ValueError):
 
 @dataclass(frozen=True)
 class ProbeConfig:
-    probe: Probe
+    probe: Probe  # a template: its lr is None; VariantState.probes gives each combination's probes their step size
     hidden: bool
     reg: float  # the regularisation strength as the submission receives it
 
@@ -255,8 +255,6 @@ def _probe(contract: Contract, raw: Mapping[str, Any], where: str, onehot: bool)
     seed = _get(raw, "seed", int, where, 0)
     reg = float(_get(raw, "reg", (int, float), where, 0.0))
     conv = contract.conventions
-    lr = float(conv.learning_rate) * conv.scale if contract.reads_updates and conv.learning_rate != "any" else (
-        conv.scale if contract.reads_updates else None)
     try:
         if "data" in raw:
             data = _get(raw, "data", str, where)
@@ -265,7 +263,8 @@ def _probe(contract: Contract, raw: Mapping[str, Any], where: str, onehot: bool)
             make, purpose = DATASETS[data]
             sizes, params, x, y = make(seed)
             spec = conv.spec(sizes, reg, x.shape[0])
-            probe = Probe(name, Case(spec, {k: v for k, v in params.items() if k in spec.param_shapes()}, x, y), lr, purpose)
+            kept = {k: v for k, v in params.items() if k in spec.param_shapes()}
+            probe = Probe(name, Case(spec, kept, x, y), None, purpose)
         else:
             if "sizes" not in raw:
                 raise AssignmentError(f"{where}: a probe needs sizes = [n_0, ..., n_L] (or data = a named data set)")
@@ -273,11 +272,12 @@ def _probe(contract: Contract, raw: Mapping[str, Any], where: str, onehot: bool)
             batch = _get(raw, "batch", int, where, 1)
             spec = conv.spec(sizes, reg, batch)
             gain = float(_get(raw, "gain", (int, float), where, 1.0))
-            probe = make_probe(name, f"{spec.describe()}, batch {batch}", spec, batch, seed, lr,
+            probe = make_probe(name, f"{spec.describe()}, batch {batch}", spec, batch, seed, None,
                                {l: gain for l in range(1, spec.depth + 1)})
             if onehot:  # class labels, sent as integers, held one-hot
                 labels = np.random.default_rng(seed + 1).integers(0, sizes[-1], batch)
-                probe = Probe(name, Case(spec, probe.case.params, probe.case.x, np.eye(sizes[-1])[labels]), lr, probe.purpose)
+                y = np.eye(sizes[-1])[labels]
+                probe = Probe(name, Case(spec, probe.case.params, probe.case.x, y), None, probe.purpose)
     except (ValueError, TypeError) as exc:
         if isinstance(exc, AssignmentError):
             raise
