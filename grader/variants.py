@@ -47,7 +47,6 @@ class VariantState:
     updates: bool  # gradients are read off a training step
     calls: dict[str, str] = field(default_factory=dict)  # probe name -> call name in the sandbox
     encoders: dict[str, Encoder] = field(default_factory=dict)
-    _probes: Optional[list[Probe]] = None
     _expected: dict[str, Expected] = field(default_factory=dict)
     _probe_sets: dict[float, ProbeSet] = field(default_factory=dict)
 
