@@ -22,7 +22,7 @@ import numpy as np
 from oracles.strategies import Case
 from reference import seeds
 
-from .contracts import ACCEPTABLE, DIAGNOSED, Contract, ContractError, Conventions, Encoder, Variant, output_kind, parse_form
+from .contracts import ACCEPTABLE, DIAGNOSED, Contract, ContractError, Conventions, Encoder, Variant, parse_form
 from .diagnose import Probe, make_probe
 from .sandbox import Limits
 
@@ -209,7 +209,7 @@ def _contract(raw: Mapping[str, Any], where: str) -> Contract:
     contract = Contract(forms, conv, _accept(raw, conv, where), dict(feedback.get("names", {})),
                         _get(feedback, "weight", str, f"{where} [feedback]", ""), _get(feedback, "bias", str, f"{where} [feedback]", ""),
                         tuple(diagnosed))
-    kinds = [{k for k in ("loss", "forward", "gradient", "update") if any(output_kind(s) == k for s in f.outputs())} for f in forms]
+    kinds = [f.kinds() for f in forms]
     if any(k != kinds[0] for k in kinds):
         raise AssignmentError(f"{where}: every [[entry]] form must give the same outputs (loss, forward, gradients or updates); "
                               f"got {[sorted(k) for k in kinds]}")

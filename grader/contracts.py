@@ -316,6 +316,10 @@ class Form:
         found.discard("_")
         return found
 
+    def kinds(self) -> set[str]:
+        """What the form's outputs carry: some of loss, forward, gradient, update (see ``output_kind``)."""
+        return {output_kind(s) for s in self.outputs()}
+
 
 def output_kind(symbol: str) -> str:
     """What an output symbol carries: loss, forward, gradient or update (weights read after a training step)."""
@@ -383,7 +387,7 @@ class Contract:
     # -- what the contract produces --
 
     def kinds(self) -> set[str]:
-        return {output_kind(s) for s in self.forms[0].outputs()}
+        return self.forms[0].kinds()
 
     @property
     def has_loss(self) -> bool:
