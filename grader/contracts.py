@@ -377,7 +377,7 @@ class Contract:
     @staticmethod
     def reg_passed(conv: Conventions, case: Case) -> float:
         """The strength the submission was passed on ``case`` (the reference's l2 back through s and the penalty)."""
-        return case.spec.l2 * conv.scale / PENALTIES[conv.penalty](1.0, case.batch)
+        return case.spec.l2 * conv.scale / conv.l2(1.0, case.batch)
 
     @property
     def entry(self) -> str:
