@@ -195,7 +195,7 @@ def describe(key: str, value: Any) -> str:
     if (key, value) in words:
         return words[(key, value)]
     if key == "penalty":
-        return "the penalty " + value.replace("*sum(W^2)", "·ΣW²").replace("reg/2", "½·reg").replace("reg/(2m)", "reg/(2m)")
+        return "the penalty " + value.replace("*sum(W^2)", "·ΣW²").replace("reg/2", "½·reg")
     if key in ("biases", "bias_gradients"):
         shape = {"vector": "(n,)", "row": "(1, n)", "column": "(n, 1)"}.get(value, value.replace("_", " "))
         return f"{'bias gradients' if key == 'bias_gradients' else 'biases'} shaped {shape}"
