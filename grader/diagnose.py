@@ -31,7 +31,7 @@ import numpy as np
 import oracles
 from oracles.strategies import KINK_MARGIN, Case, kink_distance, make_targets
 from reference import NetworkSpec, loss_and_grad
-from reference.bugs import BUGS, LOOKALIKES, Bug, Placement, combine, conflict
+from reference.bugs import BUGS, CATALOG, LOOKALIKES, Bug, Placement, combine, conflict
 from reference.network import Backprop, Cache, forward
 
 from .kill_matrix import Outcome, run_candidate
@@ -227,8 +227,11 @@ class ProbeSet:
             ps.entries[bug.id] = {p.name: run_candidate(bug.gradients, p.case, p.lr) for p in ps.probes}
         return ps
 
+    def agree(self, p: Probe, a: Outcome, b: Outcome) -> bool:
+        return _agree(a, b, self.rtol[p.name], self.scale[p.name])
+
     def agrees(self, a: Mapping[str, Outcome], b: Mapping[str, Outcome]) -> bool:
-        return all(_agree(a[p.name], b[p.name], self.rtol[p.name], self.scale[p.name]) for p in self.probes)
+        return all(self.agree(p, a[p.name], b[p.name]) for p in self.probes)
 
     def testable(self, bug: Bug) -> bool:
         """Whether these probes can tell ``bug`` from a correct implementation."""
@@ -418,7 +421,7 @@ def _merged(plan: Sequence[Placement]) -> list[Placement]:
     for b, r in plan:
         key = b.family or b.id
         if key in merged:
-            merged[key] = (next((x for x in BUGS if x.id == key), b), merged[key][1] | r)
+            merged[key] = (CATALOG.get(key, b), merged[key][1] | r)
         else:
             merged[key] = (b, r)
     out = []
@@ -488,7 +491,7 @@ class _Diagnoser:
         ps, o = self.ps, self.o
         if ps.agrees(o, ps.expected):
             return Diagnosis(True, [], {}, [], list(self.keys), "gradients correct on every probe", explained=True)
-        failing = next(p.name for p in ps.probes if not _agree(o[p.name], ps.expected[p.name], ps.rtol[p.name], ps.scale[p.name]))
+        failing = next(p.name for p in ps.probes if not ps.agree(p, o[p.name], ps.expected[p.name]))
         wrong, right = self.wrong_and_right()
         base = dict(correct=False, matches=[], conventions={}, wrong_arrays=wrong, right_arrays=right, summary="", failing_probe=failing)
         facts = self.facts()
@@ -579,11 +582,9 @@ class _Diagnoser:
 
     def conventions_alone(self) -> list[Convention]:
         """The assignment's conventions under which the candidate is right."""
-        out = []
-        for c in self.terms.conventions:
-            if all(_agree(self.o[p.name], self.ps.outcome((), c, p), self.ps.rtol[p.name], self.ps.scale[p.name]) for p in self.ps.probes):
-                out.append(c)
-        return out
+        ps = self.ps
+        return [c for c in self.terms.conventions
+                if all(ps.agree(p, self.o[p.name], ps.outcome((), c, p)) for p in ps.probes)]
 
     def whole_scalar(self) -> Optional[dict]:
         """g ≈ c·g* for every array with one c: a convention (never c = 0, which is 'zeros')."""
@@ -636,15 +637,14 @@ class _Diagnoser:
         if all(not np.any(_real(g)) for _, _, c, _ in rows for g in c):
             return "all zeros (not computed, or an exception swallowed?)"
         shapes = [(np.shape(g), np.shape(b)) for _, _, c, bs in rows for g, b in zip(c, bs)]
-        if any(s != t for s, t in shapes):
-            if all(ps.same(p, np.transpose(g), b) for p, _, c, bs in rows for g, b in zip(c, bs)):
-                return "transposed"
-            if all(np.size(g) == np.size(b) and ps.same(p, np.reshape(_real(g), np.shape(b)), b) for p, _, c, bs in rows for g, b in zip(c, bs)):
+        mismatch = any(s != t for s, t in shapes)
+        pairs = [(p, g, b) for p, _, c, bs in rows for g, b in zip(c, bs)]
+        if (mismatch or group[1] == "W") and all(ps.same(p, np.transpose(g), b) for p, g, b in pairs):
+            return "transposed"
+        if mismatch:
+            if all(np.size(g) == np.size(b) and ps.same(p, np.reshape(_real(g), np.shape(b)), b) for p, g, b in pairs):
                 return RESHAPED + _shape_words(*next((s, t) for s, t in shapes if s != t))
             return None
-        if group[1] == "W":
-            if all(ps.same(p, np.transpose(g), b) for p, _, c, bs in rows for g, b in zip(c, bs)):
-                return "transposed"
         first = [ps.outcome(plan, world, p, first=True) for p, *_ in rows]
         if all(f.grads is not None and all(ps.same(p, g, f.grads[k]) for k, g in zip(keys, c))
                for f, (p, keys, c, _) in zip(first, rows)):
@@ -863,14 +863,13 @@ def diagnose_function(fn: Callable, ps: ProbeSet, terms: Optional[Terms] = None)
     return diagnose({p.name: run_candidate(fn, p.case, p.lr) for p in ps.probes}, ps, terms)
 
 
-def explain_probe(outcome: Outcome, probe: Probe, expected: Params, terms: Optional[Terms] = None,
-                  prefer: Sequence[Bug] = ()) -> str:
+def explain_probe(outcome: Outcome, probe: Probe, expected: Params, rtol: float, scale: float,
+                  terms: Optional[Terms] = None, prefer: Sequence[Bug] = ()) -> str:
     """What is wrong on one extra probe (the grader's large-input probe): the catalog entry that
     reproduces it there (``prefer``: those the diagnosis already named, first), or what the numbers are;
-    "" when it is right."""
+    "" when it is right.  ``rtol``, ``scale``: the probe's tolerances, as ``ProbeSet`` derives them."""
     terms = terms or Terms()
     c = probe.case
-    rtol, scale = oracles.rtol_for(c.spec, c.batch), oracles.term_scale(c.spec, c.params, c.x, c.y)
     want = Outcome(expected, None, [])
     if _agree(outcome, want, rtol, scale):
         return ""
