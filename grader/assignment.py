@@ -23,6 +23,7 @@ from oracles.strategies import Case
 from reference import seeds
 
 from .contracts import ACCEPTABLE, DIAGNOSED, Contract, ContractError, Conventions, Encoder, Variant, parse_form
+from . import runner
 from .diagnose import Probe, make_probe
 from .sandbox import Limits
 
@@ -34,8 +35,8 @@ else:  # Python 3.10 (Ubuntu 22.04, Gradescope's default image): the same parser
 BUNDLED = Path(__file__).with_name("assignments")
 #: Imported by starters of every year, needed by no graded code: stubbed unless an assignment says otherwise.
 DEFAULT_STUBS = ("matplotlib",)
-#: Python 2 compatibility imports, served as their Python 3 equivalents.
-SHIMS = ("past", "past.builtins")
+#: Python 2 compatibility imports, served as their Python 3 equivalents (the runner's, which builds them).
+SHIMS = tuple(runner.SHIMS)
 CHECKS = ("loss", "forward", "unmutated", "large_inputs", "steps")
 POINTS = {"gradient": 10.0, "loss": 5.0, "forward": 5.0, "unmutated": 5.0, "large_inputs": 5.0, "steps": 10.0}
 
