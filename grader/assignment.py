@@ -15,7 +15,7 @@ import re
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional
 
 import numpy as np
 
@@ -43,6 +43,12 @@ POINTS = {"gradient": 10.0, "loss": 5.0, "forward": 5.0, "unmutated": 5.0, "larg
 
 class AssignmentError(ValueError):
     """An assignment file that cannot be used, with what was wrong, where, and what was expected."""
+
+
+def _near(word: str, known: Iterable[str], cutoff: float = 0.6) -> str:
+    """"; did you mean 'x'?" for the one of ``known`` closest to ``word``, or "" when none is close enough."""
+    near = difflib.get_close_matches(word, list(known), n=1, cutoff=cutoff)
+    return f"; did you mean {near[0]!r}?" if near else ""
 
 
 @dataclass(frozen=True)
@@ -125,10 +131,9 @@ def _keys(table: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> Non
         raise AssignmentError(f"{where}: expected a table, got {type(table).__name__} {table!r}")
     for key, value in table.items():
         if key not in allowed:
-            near = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
             shown = f"[{key}]" if isinstance(value, dict) else repr(key)
-            raise AssignmentError(f"{where}: unknown key {shown}" + (f"; did you mean {near[0]!r}?" if near else "")
-                                  + f" (expected one of: {', '.join(allowed)})")
+            raise AssignmentError(f"{where}: unknown key {shown}{_near(key, allowed)} "
+                                  f"(expected one of: {', '.join(allowed)})")
 
 
 def _get(table: Mapping[str, Any], key: str, kind: Any, where: str, default: Any = None) -> Any:
@@ -204,9 +209,8 @@ def _contract(raw: Mapping[str, Any], where: str) -> Contract:
     diagnosed = _get(feedback, "conventions", list, f"{where} [feedback]", [])
     for c in diagnosed:
         if c not in DIAGNOSED:
-            near = difflib.get_close_matches(str(c), list(DIAGNOSED), n=1)
-            raise AssignmentError(f"{where} [feedback]: conventions lists {c!r}" + (f"; did you mean {near[0]!r}?" if near else "")
-                                  + f" (known: {', '.join(DIAGNOSED)})")
+            raise AssignmentError(f"{where} [feedback]: conventions lists {c!r}{_near(str(c), DIAGNOSED)} "
+                                  f"(known: {', '.join(DIAGNOSED)})")
     contract = Contract(forms, conv, _accept(raw, conv, where), dict(feedback.get("names", {})),
                         _get(feedback, "weight", str, f"{where} [feedback]", ""), _get(feedback, "bias", str, f"{where} [feedback]", ""),
                         tuple(diagnosed))
@@ -296,9 +300,8 @@ CONTRACT_TABLES = ("network", "layout", "entry", "accept", "feedback", "environm
 def _inherit(raw: dict[str, Any], base: str, where: str) -> dict[str, Any]:
     """``contract = "canonical"``: the bundled assignment's contract tables, unless this file gives its own."""
     if base.lower() not in {b.lower() for b in bundled()}:
-        near = difflib.get_close_matches(base, bundled(), n=1, cutoff=0.5)
         raise AssignmentError(f"{where}: contract = {base!r}; expected a bundled assignment whose contract to use: "
-                              f"{bundled()}" + (f"; did you mean {near[0]!r}?" if near else ""))
+                              f"{bundled()}{_near(base, bundled(), 0.5)}")
     parent = tomllib.loads(resolve(base).read_text(encoding="utf-8"))
     out = {k: v for k, v in raw.items() if k != "contract"}
     for table in CONTRACT_TABLES:
@@ -345,9 +348,8 @@ def load(name_or_path: str) -> Assignment:
     hidden_checks = _get(raw, "hidden_checks", list, where, [])
     for h in hidden_checks:
         if h not in CHECKS:
-            near = difflib.get_close_matches(str(h), CHECKS, n=1)
-            raise AssignmentError(f"{where}: hidden_checks lists {h!r}" + (f"; did you mean {near[0]!r}?" if near else "")
-                                  + f" (expected some of {list(CHECKS)}; probes are hidden with hidden = true)")
+            raise AssignmentError(f"{where}: hidden_checks lists {h!r}{_near(str(h), CHECKS)} "
+                                  f"(expected some of {list(CHECKS)}; probes are hidden with hidden = true)")
     steps = _get(grading, "steps", int, f"{where} [grading]", 1)
     if steps < 1 or (steps > 1 and not contract.reads_updates):
         raise AssignmentError(f"{where} [grading]: steps = {steps}; expected 1, or more only for a contract that reads "
