@@ -215,14 +215,17 @@ class ProbeSet:
     _forwards: dict[tuple, Cache] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def build(cls, probes: Sequence[Probe], confirm_with: Sequence[str] = ("complex_step", "central")) -> "ProbeSet":
-        """Expected gradients from the reference, confirmed by the first valid oracle in ``confirm_with``."""
+    def build(cls, probes: Sequence[Probe], confirm_with: Sequence[str] = ("complex_step", "central"),
+              expected: Optional[Mapping[str, Params]] = None) -> "ProbeSet":
+        """Expected gradients from the reference, confirmed by the first valid oracle in ``confirm_with``
+        (``expected``: already confirmed, per probe name; they do not depend on a probe's lr)."""
         ps = cls(list(probes))
         for p in ps.probes:
             c = p.case
             ps.rtol[p.name] = oracles.rtol_for(c.spec, c.batch)
             ps.scale[p.name] = oracles.term_scale(c.spec, c.params, c.x, c.y)
-            ps.expected[p.name] = Outcome(confirmed_gradients(p, confirm_with), None, [])
+            grads = expected[p.name] if expected is not None else confirmed_gradients(p, confirm_with)
+            ps.expected[p.name] = Outcome(grads, None, [])
         for bug in (*BUGS, *LOOKALIKES):
             ps.entries[bug.id] = {p.name: run_candidate(bug.gradients, p.case, p.lr) for p in ps.probes}
         return ps
