@@ -15,14 +15,15 @@ import re
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional
 
 import numpy as np
 
 from oracles.strategies import Case
 from reference import seeds
 
-from .contracts import ACCEPTABLE, DIAGNOSED, Contract, ContractError, Conventions, Encoder, Variant, output_kind, parse_form
+from .contracts import ACCEPTABLE, DIAGNOSED, Contract, ContractError, Conventions, Encoder, Variant, parse_form
+from . import runner
 from .diagnose import Probe, make_probe
 from .sandbox import Limits
 
@@ -34,8 +35,8 @@ else:  # Python 3.10 (Ubuntu 22.04, Gradescope's default image): the same parser
 BUNDLED = Path(__file__).with_name("assignments")
 #: Imported by starters of every year, needed by no graded code: stubbed unless an assignment says otherwise.
 DEFAULT_STUBS = ("matplotlib",)
-#: Python 2 compatibility imports, served as their Python 3 equivalents.
-SHIMS = ("past", "past.builtins")
+#: Python 2 compatibility imports, served as their Python 3 equivalents (the runner's, which builds them).
+SHIMS = tuple(runner.SHIMS)
 CHECKS = ("loss", "forward", "unmutated", "large_inputs", "steps")
 POINTS = {"gradient": 10.0, "loss": 5.0, "forward": 5.0, "unmutated": 5.0, "large_inputs": 5.0, "steps": 10.0}
 
@@ -44,9 +45,15 @@ class AssignmentError(ValueError):
     """An assignment file that cannot be used, with what was wrong, where, and what was expected."""
 
 
+def _near(word: str, known: Iterable[str], cutoff: float = 0.6) -> str:
+    """"; did you mean 'x'?" for the one of ``known`` closest to ``word``, or "" when none is close enough."""
+    near = difflib.get_close_matches(word, list(known), n=1, cutoff=cutoff)
+    return f"; did you mean {near[0]!r}?" if near else ""
+
+
 @dataclass(frozen=True)
 class ProbeConfig:
-    probe: Probe
+    probe: Probe  # a template: its lr is None; VariantState.probes gives each combination's probes their step size
     hidden: bool
     reg: float  # the regularisation strength as the submission receives it
 
@@ -124,10 +131,9 @@ def _keys(table: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> Non
         raise AssignmentError(f"{where}: expected a table, got {type(table).__name__} {table!r}")
     for key, value in table.items():
         if key not in allowed:
-            near = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
             shown = f"[{key}]" if isinstance(value, dict) else repr(key)
-            raise AssignmentError(f"{where}: unknown key {shown}" + (f"; did you mean {near[0]!r}?" if near else "")
-                                  + f" (expected one of: {', '.join(allowed)})")
+            raise AssignmentError(f"{where}: unknown key {shown}{_near(key, allowed)} "
+                                  f"(expected one of: {', '.join(allowed)})")
 
 
 def _get(table: Mapping[str, Any], key: str, kind: Any, where: str, default: Any = None) -> Any:
@@ -203,13 +209,12 @@ def _contract(raw: Mapping[str, Any], where: str) -> Contract:
     diagnosed = _get(feedback, "conventions", list, f"{where} [feedback]", [])
     for c in diagnosed:
         if c not in DIAGNOSED:
-            near = difflib.get_close_matches(str(c), list(DIAGNOSED), n=1)
-            raise AssignmentError(f"{where} [feedback]: conventions lists {c!r}" + (f"; did you mean {near[0]!r}?" if near else "")
-                                  + f" (known: {', '.join(DIAGNOSED)})")
+            raise AssignmentError(f"{where} [feedback]: conventions lists {c!r}{_near(str(c), DIAGNOSED)} "
+                                  f"(known: {', '.join(DIAGNOSED)})")
     contract = Contract(forms, conv, _accept(raw, conv, where), dict(feedback.get("names", {})),
                         _get(feedback, "weight", str, f"{where} [feedback]", ""), _get(feedback, "bias", str, f"{where} [feedback]", ""),
                         tuple(diagnosed))
-    kinds = [{k for k in ("loss", "forward", "gradient", "update") if any(output_kind(s) == k for s in f.outputs())} for f in forms]
+    kinds = [f.kinds() for f in forms]
     if any(k != kinds[0] for k in kinds):
         raise AssignmentError(f"{where}: every [[entry]] form must give the same outputs (loss, forward, gradients or updates); "
                               f"got {[sorted(k) for k in kinds]}")
@@ -255,8 +260,6 @@ def _probe(contract: Contract, raw: Mapping[str, Any], where: str, onehot: bool)
     seed = _get(raw, "seed", int, where, 0)
     reg = float(_get(raw, "reg", (int, float), where, 0.0))
     conv = contract.conventions
-    lr = float(conv.learning_rate) * conv.scale if contract.reads_updates and conv.learning_rate != "any" else (
-        conv.scale if contract.reads_updates else None)
     try:
         if "data" in raw:
             data = _get(raw, "data", str, where)
@@ -265,7 +268,8 @@ def _probe(contract: Contract, raw: Mapping[str, Any], where: str, onehot: bool)
             make, purpose = DATASETS[data]
             sizes, params, x, y = make(seed)
             spec = conv.spec(sizes, reg, x.shape[0])
-            probe = Probe(name, Case(spec, {k: v for k, v in params.items() if k in spec.param_shapes()}, x, y), lr, purpose)
+            kept = {k: v for k, v in params.items() if k in spec.param_shapes()}
+            probe = Probe(name, Case(spec, kept, x, y), None, purpose)
         else:
             if "sizes" not in raw:
                 raise AssignmentError(f"{where}: a probe needs sizes = [n_0, ..., n_L] (or data = a named data set)")
@@ -273,11 +277,12 @@ def _probe(contract: Contract, raw: Mapping[str, Any], where: str, onehot: bool)
             batch = _get(raw, "batch", int, where, 1)
             spec = conv.spec(sizes, reg, batch)
             gain = float(_get(raw, "gain", (int, float), where, 1.0))
-            probe = make_probe(name, f"{spec.describe()}, batch {batch}", spec, batch, seed, lr,
+            probe = make_probe(name, f"{spec.describe()}, batch {batch}", spec, batch, seed, None,
                                {l: gain for l in range(1, spec.depth + 1)})
             if onehot:  # class labels, sent as integers, held one-hot
                 labels = np.random.default_rng(seed + 1).integers(0, sizes[-1], batch)
-                probe = Probe(name, Case(spec, probe.case.params, probe.case.x, np.eye(sizes[-1])[labels]), lr, probe.purpose)
+                y = np.eye(sizes[-1])[labels]
+                probe = Probe(name, Case(spec, probe.case.params, probe.case.x, y), None, probe.purpose)
     except (ValueError, TypeError) as exc:
         if isinstance(exc, AssignmentError):
             raise
@@ -295,9 +300,8 @@ CONTRACT_TABLES = ("network", "layout", "entry", "accept", "feedback", "environm
 def _inherit(raw: dict[str, Any], base: str, where: str) -> dict[str, Any]:
     """``contract = "canonical"``: the bundled assignment's contract tables, unless this file gives its own."""
     if base.lower() not in {b.lower() for b in bundled()}:
-        near = difflib.get_close_matches(base, bundled(), n=1, cutoff=0.5)
         raise AssignmentError(f"{where}: contract = {base!r}; expected a bundled assignment whose contract to use: "
-                              f"{bundled()}" + (f"; did you mean {near[0]!r}?" if near else ""))
+                              f"{bundled()}{_near(base, bundled(), 0.5)}")
     parent = tomllib.loads(resolve(base).read_text(encoding="utf-8"))
     out = {k: v for k, v in raw.items() if k != "contract"}
     for table in CONTRACT_TABLES:
@@ -344,9 +348,8 @@ def load(name_or_path: str) -> Assignment:
     hidden_checks = _get(raw, "hidden_checks", list, where, [])
     for h in hidden_checks:
         if h not in CHECKS:
-            near = difflib.get_close_matches(str(h), CHECKS, n=1)
-            raise AssignmentError(f"{where}: hidden_checks lists {h!r}" + (f"; did you mean {near[0]!r}?" if near else "")
-                                  + f" (expected some of {list(CHECKS)}; probes are hidden with hidden = true)")
+            raise AssignmentError(f"{where}: hidden_checks lists {h!r}{_near(str(h), CHECKS)} "
+                                  f"(expected some of {list(CHECKS)}; probes are hidden with hidden = true)")
     steps = _get(grading, "steps", int, f"{where} [grading]", 1)
     if steps < 1 or (steps > 1 and not contract.reads_updates):
         raise AssignmentError(f"{where} [grading]: steps = {steps}; expected 1, or more only for a contract that reads "

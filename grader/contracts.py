@@ -195,7 +195,7 @@ def describe(key: str, value: Any) -> str:
     if (key, value) in words:
         return words[(key, value)]
     if key == "penalty":
-        return "the penalty " + value.replace("*sum(W^2)", "·ΣW²").replace("reg/2", "½·reg").replace("reg/(2m)", "reg/(2m)")
+        return "the penalty " + value.replace("*sum(W^2)", "·ΣW²").replace("reg/2", "½·reg")
     if key in ("biases", "bias_gradients"):
         shape = {"vector": "(n,)", "row": "(1, n)", "column": "(n, 1)"}.get(value, value.replace("_", " "))
         return f"{'bias gradients' if key == 'bias_gradients' else 'biases'} shaped {shape}"
@@ -227,13 +227,9 @@ def _half_penalty(case: Case) -> Case:
 
 def unrolled_in_other_order(conv: "Conventions", case: Case, grads: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """What bpcheck reads, in ``conv``'s layout, from gradients unrolled in the other order (C for F, F for C)."""
-    enc = Encoder(replace(conv, order="F" if conv.order == "C" else "C"), case, 0.0)
-    pieces = []
-    for l in range(1, case.spec.depth + 1):
-        W, b = enc.conv.to_student(grads[f"W{l}"], grads.get(f"b{l}"))
-        pieces += [W.ravel(order=enc.conv.order)] + ([b.ravel(order=enc.conv.order)] if b is not None else [])
+    unrolled = Encoder(replace(conv, order="F" if conv.order == "C" else "C"), case, 0.0).unroll(grads)
     reading = Reading()
-    out = Contract((Form(),), conv)._params("d_params", "", Encoder(conv, case, 0.0), {"d_params": np.concatenate(pieces)}, reading)
+    out = Contract((Form(),), conv)._params("d_params", "", Encoder(conv, case, 0.0), {"d_params": unrolled}, reading)
     return out if not reading.errors else dict(grads)
 
 
@@ -320,6 +316,10 @@ class Form:
         found.discard("_")
         return found
 
+    def kinds(self) -> set[str]:
+        """What the form's outputs carry: some of loss, forward, gradient, update (see ``output_kind``)."""
+        return {output_kind(s) for s in self.outputs()}
+
 
 def output_kind(symbol: str) -> str:
     """What an output symbol carries: loss, forward, gradient or update (weights read after a training step)."""
@@ -377,7 +377,7 @@ class Contract:
     @staticmethod
     def reg_passed(conv: Conventions, case: Case) -> float:
         """The strength the submission was passed on ``case`` (the reference's l2 back through s and the penalty)."""
-        return case.spec.l2 * conv.scale / PENALTIES[conv.penalty](1.0, case.batch)
+        return case.spec.l2 * conv.scale / conv.l2(1.0, case.batch)
 
     @property
     def entry(self) -> str:
@@ -387,7 +387,7 @@ class Contract:
     # -- what the contract produces --
 
     def kinds(self) -> set[str]:
-        return {output_kind(s) for s in self.forms[0].outputs()}
+        return self.forms[0].kinds()
 
     @property
     def has_loss(self) -> bool:
@@ -658,6 +658,16 @@ class Encoder:
         p = self.case.params
         return self.conv.to_student(p[f"W{l}"], p.get(f"b{l}"))
 
+    def unroll(self, params: Mapping[str, np.ndarray]) -> np.ndarray:
+        """``params`` (reference layout: W1, b1, ...) as one vector in the submission's layout and unroll order."""
+        pieces = []
+        for l in range(1, self.case.spec.depth + 1):
+            W, b = self.conv.to_student(params[f"W{l}"], params.get(f"b{l}"))
+            pieces.append(W.ravel(order=self.conv.order))
+            if b is not None:
+                pieces.append(b.ravel(order=self.conv.order))
+        return np.concatenate(pieces)
+
     def unrolled_sizes(self) -> list[tuple[str, int, tuple[int, ...]]]:
         out = []
         for l in range(1, self.case.spec.depth + 1):
@@ -721,13 +731,7 @@ class Encoder:
                     if b is not None:
                         items.append(self.array(f"params.{len(items)}", b))
                 return items
-            pieces = []
-            for l in range(1, L + 1):
-                W, b = self.layer(l)
-                pieces.append(W.ravel(order=conv.order))
-                if b is not None:
-                    pieces.append(b.ravel(order=conv.order))
-            return self.array("params", np.concatenate(pieces))
+            return self.array("params", self.unroll(case.params))
         if s == "sizes":
             return [int(n) for n in sizes]
         m = _SIZE.fullmatch(s)

@@ -23,7 +23,6 @@ Every message speaks the student's terms (``Terms``): their array and parameter 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Mapping, Optional, Sequence
 
@@ -32,7 +31,7 @@ import numpy as np
 import oracles
 from oracles.strategies import KINK_MARGIN, Case, kink_distance, make_targets
 from reference import NetworkSpec, loss_and_grad
-from reference.bugs import BUGS, LOOKALIKES, Bug, Placement, combine, conflict
+from reference.bugs import BUGS, CATALOG, LOOKALIKES, Bug, Placement, combine, conflict
 from reference.network import Backprop, Cache, forward
 
 from .kill_matrix import Outcome, run_candidate
@@ -60,7 +59,6 @@ class Convention:
     words: str
     case: Optional[Callable[[Case], Case]] = None
     read: Optional[Callable[[Case, Params], Params]] = None
-    accepted: bool = False
 
 
 def _reference_hyper(case: Case) -> dict[str, float]:
@@ -73,15 +71,13 @@ class Terms:
 
     ``array``: their name for one of our arrays (W1 → ``grads['W1']``); ``hyper``: the hyperparameters
     they were passed on a case, as they were passed (``{"reg": 0.05}``); ``regulariser``: their name
-    for the penalty's strength; ``conventions``: the assignment's ways of being differently right;
-    ``files``: (bpcheck's name for a file, theirs).
+    for the penalty's strength; ``conventions``: the assignment's ways of being differently right.
     """
 
     array: Callable[[str], str] = str
     hyper: Callable[[Case], Mapping[str, float]] = _reference_hyper
     regulariser: str = "l2"
     conventions: tuple[Convention, ...] = ()
-    files: tuple[tuple[str, str], ...] = ()
 
     def describe(self, case: Case) -> str:
         """One probe in the student's terms: ``3-4-2 network, 3 examples, reg=0.05``."""
@@ -89,13 +85,6 @@ class Terms:
         parts = [f"{'-'.join(map(str, case.spec.sizes))} network", f"{n} example{'s' if n != 1 else ''}"]
         parts += [f"{k}={v:g}" for k, v in self.hyper(case).items()]
         return ", ".join(parts)
-
-    def say(self, text: str) -> str:
-        """``text`` with bpcheck's file names (``ex4.py:54``) replaced by the student's."""
-        for ours, theirs in self.files:
-            if ours != theirs:
-                text = re.sub(rf"(?<![\w.]){re.escape(ours)}(?=:\d)", theirs.replace("\\", r"\\"), text)
-        return text
 
 
 # --- probes -------------------------------------------------------------------------------------------
@@ -226,20 +215,26 @@ class ProbeSet:
     _forwards: dict[tuple, Cache] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def build(cls, probes: Sequence[Probe], confirm_with: Sequence[str] = ("complex_step", "central")) -> "ProbeSet":
-        """Expected gradients from the reference, confirmed by the first valid oracle in ``confirm_with``."""
+    def build(cls, probes: Sequence[Probe], confirm_with: Sequence[str] = ("complex_step", "central"),
+              expected: Optional[Mapping[str, Params]] = None) -> "ProbeSet":
+        """Expected gradients from the reference, confirmed by the first valid oracle in ``confirm_with``
+        (``expected``: already confirmed, per probe name; they do not depend on a probe's lr)."""
         ps = cls(list(probes))
         for p in ps.probes:
             c = p.case
             ps.rtol[p.name] = oracles.rtol_for(c.spec, c.batch)
             ps.scale[p.name] = oracles.term_scale(c.spec, c.params, c.x, c.y)
-            ps.expected[p.name] = Outcome(confirmed_gradients(p, confirm_with), None, [])
+            grads = expected[p.name] if expected is not None else confirmed_gradients(p, confirm_with)
+            ps.expected[p.name] = Outcome(grads, None, [])
         for bug in (*BUGS, *LOOKALIKES):
             ps.entries[bug.id] = {p.name: run_candidate(bug.gradients, p.case, p.lr) for p in ps.probes}
         return ps
 
+    def agree(self, p: Probe, a: Outcome, b: Outcome) -> bool:
+        return _agree(a, b, self.rtol[p.name], self.scale[p.name])
+
     def agrees(self, a: Mapping[str, Outcome], b: Mapping[str, Outcome]) -> bool:
-        return all(_agree(a[p.name], b[p.name], self.rtol[p.name], self.scale[p.name]) for p in self.probes)
+        return all(self.agree(p, a[p.name], b[p.name]) for p in self.probes)
 
     def testable(self, bug: Bug) -> bool:
         """Whether these probes can tell ``bug`` from a correct implementation."""
@@ -316,8 +311,8 @@ class Diagnosis:
 
     ``matches``: the catalog entries named (alone, or in some layers); ``named``: one short label
     per mistake named; ``attribution``: per wrong array (the student's name), the labels explaining
-    it; ``convention_only``: the only difference is a convention (``accepted``: one the assignment
-    accepts); ``explained``: every wrong array is accounted for.
+    it; ``convention_only``: the only difference is a convention; ``explained``: every wrong array
+    is accounted for.
     """
 
     correct: bool
@@ -328,7 +323,6 @@ class Diagnosis:
     summary: str
     failing_probe: Optional[str] = None
     convention_only: bool = False
-    accepted: bool = False
     explained: bool = False
     named: list[str] = field(default_factory=list)
     attribution: dict[str, list[str]] = field(default_factory=dict)
@@ -430,7 +424,7 @@ def _merged(plan: Sequence[Placement]) -> list[Placement]:
     for b, r in plan:
         key = b.family or b.id
         if key in merged:
-            merged[key] = (next((x for x in BUGS if x.id == key), b), merged[key][1] | r)
+            merged[key] = (CATALOG.get(key, b), merged[key][1] | r)
         else:
             merged[key] = (b, r)
     out = []
@@ -500,7 +494,7 @@ class _Diagnoser:
         ps, o = self.ps, self.o
         if ps.agrees(o, ps.expected):
             return Diagnosis(True, [], {}, [], list(self.keys), "gradients correct on every probe", explained=True)
-        failing = next(p.name for p in ps.probes if not _agree(o[p.name], ps.expected[p.name], ps.rtol[p.name], ps.scale[p.name]))
+        failing = next(p.name for p in ps.probes if not ps.agree(p, o[p.name], ps.expected[p.name]))
         wrong, right = self.wrong_and_right()
         base = dict(correct=False, matches=[], conventions={}, wrong_arrays=wrong, right_arrays=right, summary="", failing_probe=failing)
         facts = self.facts()
@@ -551,7 +545,7 @@ class _Diagnoser:
         o, ps = self.o, self.ps
         if not self.produced:
             errors = [o[p.name].error for p in ps.probes if o[p.name].error]
-            return f"no gradients: failed on every probe: {self.terms.say(errors[0]) if errors else 'no output'}"
+            return f"no gradients: failed on every probe: {errors[0] if errors else 'no output'}"
         nonreal = [k for k in self.keys if any(_nonreal(o[p.name].grads.get(k)) for p in self.produced)]
         if nonreal:
             times_j = all(self.ps.same(p, np.imag(o[p.name].grads[k]), ps.expected[p.name].grads[k]) and
@@ -585,16 +579,15 @@ class _Diagnoser:
             summary += f"; the same gradients as a correct submission if {too[0].words}"
         conv = len(matches) == 1 and bool(matches[0].convention) or bool(too)
         wrong = self.wrong_and_right()[0]
-        return dict(matches=matches, summary=summary, convention_only=conv, accepted=bool(too) and all(c.accepted for c in too),
-                    explained=True, named=[b.id for b in matches], attribution={self.terms.array(k): [b.id for b in matches] for k in wrong})
+        return dict(matches=matches, summary=summary, convention_only=conv, explained=True,
+                    named=[b.id for b in matches],
+                    attribution={self.terms.array(k): [b.id for b in matches] for k in wrong})
 
     def conventions_alone(self) -> list[Convention]:
         """The assignment's conventions under which the candidate is right."""
-        out = []
-        for c in self.terms.conventions:
-            if all(_agree(self.o[p.name], self.ps.outcome((), c, p), self.ps.rtol[p.name], self.ps.scale[p.name]) for p in self.ps.probes):
-                out.append(c)
-        return out
+        ps = self.ps
+        return [c for c in self.terms.conventions
+                if all(ps.agree(p, self.o[p.name], ps.outcome((), c, p)) for p in ps.probes)]
 
     def whole_scalar(self) -> Optional[dict]:
         """g ≈ c·g* for every array with one c: a convention (never c = 0, which is 'zeros')."""
@@ -647,15 +640,14 @@ class _Diagnoser:
         if all(not np.any(_real(g)) for _, _, c, _ in rows for g in c):
             return "all zeros (not computed, or an exception swallowed?)"
         shapes = [(np.shape(g), np.shape(b)) for _, _, c, bs in rows for g, b in zip(c, bs)]
-        if any(s != t for s, t in shapes):
-            if all(ps.same(p, np.transpose(g), b) for p, _, c, bs in rows for g, b in zip(c, bs)):
-                return "transposed"
-            if all(np.size(g) == np.size(b) and ps.same(p, np.reshape(_real(g), np.shape(b)), b) for p, _, c, bs in rows for g, b in zip(c, bs)):
+        mismatch = any(s != t for s, t in shapes)
+        pairs = [(p, g, b) for p, _, c, bs in rows for g, b in zip(c, bs)]
+        if (mismatch or group[1] == "W") and all(ps.same(p, np.transpose(g), b) for p, g, b in pairs):
+            return "transposed"
+        if mismatch:
+            if all(np.size(g) == np.size(b) and ps.same(p, np.reshape(_real(g), np.shape(b)), b) for p, g, b in pairs):
                 return RESHAPED + _shape_words(*next((s, t) for s, t in shapes if s != t))
             return None
-        if group[1] == "W":
-            if all(ps.same(p, np.transpose(g), b) for p, _, c, bs in rows for g, b in zip(c, bs)):
-                return "transposed"
         first = [ps.outcome(plan, world, p, first=True) for p, *_ in rows]
         if all(f.grads is not None and all(ps.same(p, g, f.grads[k]) for k, g in zip(keys, c))
                for f, (p, keys, c, _) in zip(first, rows)):
@@ -816,8 +808,8 @@ class _Diagnoser:
         # a convention of the assignment, or right values in another shape (the bias shape), and nothing else
         conv_only = explained and not e.plan and (e.world is not None or bool(e.transforms)) and all(
             w.startswith(RESHAPED) for w in e.transforms.values())
-        return dict(matches=matches, summary=summary, convention_only=conv_only, accepted=conv_only and e.world is not None and e.world.accepted,
-                    explained=explained, named=[label for label, _, _ in items], attribution=attribution)
+        return dict(matches=matches, summary=summary, convention_only=conv_only, explained=explained,
+                    named=[label for label, _, _ in items], attribution=attribution)
 
     def touched(self, e: _Explanation, bug: Bug, wrong: list[str]) -> list[str]:
         """The wrong arrays ``bug`` changes in plan ``e`` (compared with the plan without it)."""
@@ -837,7 +829,7 @@ class _Diagnoser:
         for p in self.ps.probes:
             got, want = self.o[p.name], self.ps.outcome(e.plan, e.world, p)
             if got.error and not want.error:
-                notes.append(f"failed on probe '{p.name}': {self.terms.say(got.error)}")
+                notes.append(f"failed on probe '{p.name}': {got.error}")
                 break
         mutated = sorted({m for p in self.ps.probes for m in self.o[p.name].mutated})
         if mutated and not any(self.ps.outcome(e.plan, e.world, p).mutated for p in self.ps.probes):
@@ -853,7 +845,7 @@ class _Diagnoser:
         failed = [p for p in ps.probes if self.o[p.name].error]
         parts = []
         if failed:
-            parts.append(f"failed on {len(failed)} of {len(ps.probes)} probes: {self.terms.say(self.o[failed[0].name].error)}")
+            parts.append(f"failed on {len(failed)} of {len(ps.probes)} probes: {self.o[failed[0].name].error}")
         if bad:
             parts.append(f"NaN or Inf in {self.arrays(bad)} (an overflow, or a 0/0?)")
         if wrong:
@@ -874,14 +866,13 @@ def diagnose_function(fn: Callable, ps: ProbeSet, terms: Optional[Terms] = None)
     return diagnose({p.name: run_candidate(fn, p.case, p.lr) for p in ps.probes}, ps, terms)
 
 
-def explain_probe(outcome: Outcome, probe: Probe, expected: Params, terms: Optional[Terms] = None,
-                  prefer: Sequence[Bug] = ()) -> str:
+def explain_probe(outcome: Outcome, probe: Probe, expected: Params, rtol: float, scale: float,
+                  terms: Optional[Terms] = None, prefer: Sequence[Bug] = ()) -> str:
     """What is wrong on one extra probe (the grader's large-input probe): the catalog entry that
     reproduces it there (``prefer``: those the diagnosis already named, first), or what the numbers are;
-    "" when it is right."""
+    "" when it is right.  ``rtol``, ``scale``: the probe's tolerances, as ``ProbeSet`` derives them."""
     terms = terms or Terms()
     c = probe.case
-    rtol, scale = oracles.rtol_for(c.spec, c.batch), oracles.term_scale(c.spec, c.params, c.x, c.y)
     want = Outcome(expected, None, [])
     if _agree(outcome, want, rtol, scale):
         return ""

@@ -366,9 +366,11 @@ class Grader:
             finite = bool(r.grads) and all(np.all(np.isfinite(g)) for g in r.grads.values())
             problem = None if r.errors or not r.grads else self._compare(state.expected(LARGE), r, state)[0]
             ok = some_right and finite and not r.errors and bool(r.grads) and problem is None
-            large = state.large_probe()
-            named = "" if ok or r.errors or not r.grads or (finite and problem is None) else explain_probe(
-                outcome, large, state.expected(LARGE).grads, self.terms[id(state)], diag.matches)
+            named = ""
+            if not (ok or r.errors or not r.grads or (finite and problem is None)):
+                exp = state.expected(LARGE)
+                named = explain_probe(outcome, state.large_probe(), exp.grads, exp.rtol, exp.scale, self.terms[id(state)],
+                                      diag.matches)
             where = "at large inputs (pre-activations ~1e4)"
             add("finite and right at large inputs", ok,
                 "finite and right for pre-activations ~1e4" if ok else
@@ -454,7 +456,7 @@ class Grader:
             return Check(f"gradient: {name}", pts * share, pts, True, f"correct{', with ' + words + ',' if words else ''} {where}",
                          hidden)
         explanation = f" Diagnosis: {diag.summary}." if not diag.correct else ""
-        if diag.convention_only and (diag.accepted or not self.a.penalise_conventions):
+        if diag.convention_only and not self.a.penalise_conventions:
             return Check(f"gradient: {name}", pts * share, pts, True, f"accepted: {diag.summary} ({where})", hidden)
         return Check(f"gradient: {name}", 0.0, pts, False, f"wrong {where}: {problem}.{explanation}", hidden)
 

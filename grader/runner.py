@@ -122,8 +122,7 @@ class _StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def _kind(self, name):
         if name in self.shims:
             return "shim"
-        root = name.split(".")[0]
-        if any(name == s or name.startswith(s + ".") for s in self.inert) or root in self.inert:
+        if any(name == s or name.startswith(s + ".") for s in self.inert):
             return "inert"
         return None
 

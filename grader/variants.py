@@ -47,7 +47,6 @@ class VariantState:
     updates: bool  # gradients are read off a training step
     calls: dict[str, str] = field(default_factory=dict)  # probe name -> call name in the sandbox
     encoders: dict[str, Encoder] = field(default_factory=dict)
-    _probes: Optional[list[Probe]] = None
     _expected: dict[str, Expected] = field(default_factory=dict)
     _probe_sets: dict[float, ProbeSet] = field(default_factory=dict)
 
@@ -81,16 +80,19 @@ class VariantState:
             p = self.large_probe() if name == LARGE else next(q for q in self.probes(None) if q.name == name)
             c = p.case
             C, cache = forward(c.spec, c.params, c.x, c.y)
-            grads = self.probe_set(self.lr()).expected[name].grads if name != LARGE else confirmed_gradients(p)
-            self._expected[name] = Expected(C, cache.z[-1] if self.forward_symbol == "scores" else cache.a[-1], grads,
-                                            oracles.rtol_for(c.spec, c.batch), oracles.term_scale(c.spec, c.params, c.x, c.y))
+            out = cache.z[-1] if self.forward_symbol == "scores" else cache.a[-1]
+            self._expected[name] = Expected(C, out, confirmed_gradients(p), oracles.rtol_for(c.spec, c.batch),
+                                            oracles.term_scale(c.spec, c.params, c.x, c.y))
         return self._expected[name]
 
     def probe_set(self, lr: Optional[float]) -> ProbeSet:
-        """Expected gradients (oracle-confirmed) and every catalog entry's behaviour, per step size ``lr``."""
+        """Expected gradients (those of ``expected``, confirmed once for every lr) and every catalog entry's
+        behaviour, per step size ``lr`` (only the catalog entries read it)."""
         key = -1.0 if lr is None else float(lr)
         if key not in self._probe_sets:
-            self._probe_sets[key] = ProbeSet.build(self.probes(lr))
+            probes = self.probes(lr)
+            expected = {p.name: self.expected(p.name).grads for p in probes}
+            self._probe_sets[key] = ProbeSet.build(probes, expected=expected)
         return self._probe_sets[key]
 
     def trajectory(self, name: str, lr: float, steps: int) -> dict[str, np.ndarray]:
