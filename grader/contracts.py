@@ -241,7 +241,7 @@ DIAGNOSED: dict[str, Callable[["Conventions"], Convention]] = {
     "labels-y==k": lambda conv: Convention(
         "labels-y==k", "labels run 1..K (Y[:, k-1] = (y == k)); this assignment's run 0..K−1", case=_labels_one_to_k),
     "unroll-columns": lambda conv: Convention(
-        "unroll-columns", f"grad is read column by column (order='F'); this assignment unrolls row by row (C order)",
+        "unroll-columns", "grad is read column by column (order='F'); this assignment unrolls row by row (C order)",
         read=lambda case, grads: unrolled_in_other_order(conv, case, grads)),
     "reg-2016": lambda conv: Convention(
         "reg-2016", "the penalty is the 2016 0.5·reg·ΣW²; this assignment's is reg·ΣW²", case=_half_penalty),

@@ -624,7 +624,7 @@ class _Diagnoser:
 
     def transform(self, group: Group, plan: Sequence[Placement], world: World) -> Optional[str]:
         """The simple transform of ``plan``'s arrays in ``group`` that gives the candidate's, in words."""
-        ps, terms = self.ps, self.terms
+        ps = self.ps
         rows = []  # (probe, candidate arrays, base arrays) wherever the group exists
         for p in self.produced:
             keys = self.group_keys(group, p)

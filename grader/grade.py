@@ -29,7 +29,7 @@ from . import sandbox, variants
 from .untrusted import read_outputs
 from .assignment import Assignment
 from .contracts import Reading
-from .diagnose import Diagnosis, Outcome, Terms, diagnose, explain_probe
+from .diagnose import Diagnosis, Outcome, diagnose, explain_probe
 from .submission import Submission, SubmissionError
 from .submission import collect as collect_submission
 from .variants import LARGE, Expected, VariantState

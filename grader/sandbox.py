@@ -27,14 +27,12 @@ submission starts or creates outlives it.  Reading its outputs is ``untrusted``'
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import functools
 import importlib.util
 import os
 import pwd
 import random
-import resource
 import shutil
 import signal
 import stat

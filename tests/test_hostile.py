@@ -25,7 +25,7 @@ import pytest
 
 from grader import sandbox
 from grader.assignment import load
-from grader.grade import Grader, Result, grade_batch
+from grader.grade import Grader, Result
 from grader.untrusted import remove_tree
 
 ROOT = Path(__file__).resolve().parents[1]
