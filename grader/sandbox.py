@@ -422,10 +422,12 @@ class Sandbox:
                 except (ProcessLookupError, PermissionError):
                     pass
                 proc.wait()
-                if uid is not None:
-                    sweep(uid, self.mode)  # before anything it left is read: nothing can change it any more
-        if stopped is None and not timed_out:
-            stopped = _usage(watched, uid if self.mode == "process" else None, limits)
+                try:  # what it left counts too, before the sweep removes it (a last write between two looks)
+                    if stopped is None and not timed_out:
+                        stopped = _usage(watched, uid if self.mode == "process" else None, limits)
+                finally:
+                    if uid is not None:
+                        sweep(uid, self.mode)  # before anything it left is read: nothing can change it any more
         return RunResult(None if timed_out or stopped else proc.returncode, timed_out, time.monotonic() - start,
                          _head(out_path, limits.output_bytes), _head(err_path, limits.output_bytes), self.mode, stopped)
 

@@ -45,6 +45,38 @@ def test_submissions_import_what_is_installed_in_the_graders_environment(mode, t
     assert r.verdict == "pass", r.message
 
 
+def test_what_a_submission_leaves_at_exit_counts_against_its_scratch_limit(tmp_path, monkeypatch):
+    """Process mode: ~80 MB written to /tmp as the runner exits (between two looks of the watchdog) is measured
+    before the sweep removes it, so the run says it broke the limit; and the files are gone afterwards.  (Its
+    answers were all written before, so they are still graded.)"""
+    chosen = _mode_or_skip("process")
+    tag = uuid.uuid4().hex[:8]
+    sub = tmp_path / "late_fill.py"
+    sub.write_text(CORRECT.replace("def backprop(", "def correct_backprop(") + f"""
+
+import atexit
+
+
+def _fill():
+    chunk = b"x" * ((4 << 20) - 4096)  # under the 4 MB file size limit of tests/data/hostile.toml
+    for i in range(20):
+        with open("/tmp/late_{tag}_%d" % i, "wb") as f:
+            f.write(chunk)
+
+
+def backprop(*args):
+    atexit.register(_fill)
+    return correct_backprop(*args)
+""")
+    runs = []
+    real_run = sandbox.Sandbox.run
+    monkeypatch.setattr(sandbox.Sandbox, "run", lambda self, *a: runs.append(real_run(self, *a)) or runs[-1])
+    Grader(load(HOSTILE_TOML), chosen).grade(sub)
+    (run,) = runs
+    assert run.stopped == "wrote more than 64 MB (the scratch limit)"
+    assert not list(Path("/tmp").glob(f"late_{tag}_*"))
+
+
 def test_no_sandbox_is_refused_with_how_to_get_one(monkeypatch):
     monkeypatch.setattr(sandbox, "bubblewrap_starts", lambda: "bubblewrap is not installed")
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
