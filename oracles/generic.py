@@ -41,7 +41,7 @@ from .blackbox import BlackBox, CodeRaised, _Discarded
 from .calls import CheckError, Recorder, describe_error, name_of
 from .compare import ArrayResult, compare
 from .finite_diff import _central_bound
-from .localise import localise, unresolved_text
+from .localise import localise, ratio, unresolved_text
 from .named import Leaf, Tree, arguments, call_with, element, element_at, flatten, static_arrays
 
 AUTO_FULL_LIMIT = 1024
@@ -351,7 +351,7 @@ def _fast(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng:
     ratios = []
     for d, e, u in measured:
         c = sum(float(np.sum(a * g)) for a, g in zip(u, grads))
-        ratios.append(abs(c - d) / _tolerance(zip(u, grads), G, rtol, e) if np.isfinite(d) else np.inf)
+        ratios.append(ratio(c, d, _tolerance(zip(u, grads), G, rtol, e)))
     failed = [j for j, r in enumerate(ratios) if not r <= 1]
     result.fast = {"passes": len(measured), "failed": len(failed), "worst": float(max(ratios)), "evaluations": box.evaluations}
     result.oracle = (f"{'complex step' if valid else 'central differences'} along {len(measured)} random ±1 directions "
@@ -393,7 +393,7 @@ def _fast(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng:
 
     found = localise(measure, candidate, tolerance, flat_u, flat_g, (d, e), exact=valid, budget=LOCALISE_BUDGET)
     for i, (name, a) in enumerate(zip(box.names, box.base)):
-        mine = sorted((f for f in found.found if f.array == i), key=lambda f: -abs(f.got - f.expected) / f.bound)
+        mine = sorted((f for f in found.found if f.array == i), key=lambda f: -ratio(f.got, f.expected, f.bound))
         wrong = i in found.failing_arrays or bool(mine)
         shown = [ElementVerdict(element_at(name, f.flat, a.shape), f.got, f.expected, f.bound) for f in mine[:SHOWN_ELEMENTS]]
         unresolved = [unresolved_text(name, lo, hi, a.shape) for k, lo, hi in found.unresolved if k == i]

@@ -47,6 +47,16 @@ class _Set:
     error: float = field(compare=False)  # its error bound
 
 
+def ratio(got: float, expected: float, tolerance: float) -> float:
+    """|got − expected| / tolerance, the share of the tolerance used; with no tolerance at all (a constant F),
+    0 when they agree exactly and inf otherwise, never a division by zero."""
+    if not np.isfinite(expected):
+        return np.inf
+    if tolerance > 0:
+        return abs(got - expected) / tolerance
+    return np.inf if got != expected else 0.0
+
+
 def localise(
     measure: Callable[[int, int, int], tuple[float, float]],
     candidate: Callable[[int, int, int], float],
@@ -88,18 +98,17 @@ def localise(
         ratios = []
         for i, lo, hi, d, e in measured:
             tol = tolerance(i, lo, hi, e)
-            ratio = abs(candidate(i, lo, hi) - d) / tol if tol > 0 else (np.inf if candidate(i, lo, hi) != d else 0.0)
-            ratio = np.inf if not np.isfinite(d) else ratio
-            ratios.append((ratio, i, lo, hi, d, e, tol))
-            if s.array < 0 and ratio > 1:
+            share = ratio(candidate(i, lo, hi), d, tol)
+            ratios.append((share, i, lo, hi, d, e, tol))
+            if s.array < 0 and share > 1:
                 out.failing_arrays.append(i)
         suspects = [r for r in ratios if r[0] > 1] or [max(ratios, key=lambda r: r[0])]
-        for ratio, i, lo, hi, d, e, tol in suspects:
-            if hi - lo == 1 and ratio > 1:
+        for share, i, lo, hi, d, e, tol in suspects:
+            if hi - lo == 1 and share > 1:
                 v = float(direction[i][lo])
                 out.found.append(Found(i, lo, float(got[i][lo]), d / v, tol / abs(v)))
             elif hi - lo > 1:
-                heapq.heappush(queue, _Set(-ratio, i, lo, hi, d, e))
+                heapq.heappush(queue, _Set(-share, i, lo, hi, d, e))
     return out
 
 

@@ -149,6 +149,15 @@ def test_a_loss_not_finite_next_to_the_point_fails_naming_the_element():
     assert not result.ok and "F is not finite when x[2] moves by" in result.message()
 
 
+@pytest.mark.parametrize("mode", ["full", "fast"])
+def test_a_constant_loss_is_checked_without_a_division_by_zero(mode):
+    """F constant: every tolerance is 0, so only an exactly right gradient (zeros) passes."""
+    x = np.arange(6.0)
+    assert bpcheck.check_function(lambda x: 0.0, x, grad=np.zeros_like, mode=mode)
+    wrong = bpcheck.check_function(lambda x: 0.0, x, grad=np.ones_like, mode=mode)
+    assert not wrong and "6 of 6 elements wrong" in wrong.message()
+
+
 def test_the_callers_arrays_and_objects_are_left_as_they_were():
     class Model:
         W = None
