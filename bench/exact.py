@@ -24,8 +24,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from oracles import exact  # noqa: E402
-from reference import NetworkSpec, init_params, loss_and_grad  # noqa: E402
+from bpcheck.oracles import exact  # noqa: E402
+from bpcheck.reference import NetworkSpec, init_params, loss_and_grad  # noqa: E402
 
 try:
     from bench.run import machine

@@ -8,16 +8,45 @@
 
 Each check returns a result that is truthy when it passed and whose ``message()`` names the input,
 the elements, the expected values and the pattern of a failure.  See docs/api.md.
-The reference network, the oracles and the grader stay in ``reference``, ``oracles`` and ``grader``.
+
+What is public: the names in ``__all__`` below.  The subpackages are ``bpcheck.reference`` (the
+reference network, the code under test), ``bpcheck.oracles`` (its independent sources of truth) and
+``bpcheck.grader`` (the grader behind the ``bpcheck`` command).  Nothing is imported until it is used,
+so ``import bpcheck`` (and the pytest plugin, which pytest loads at every start) costs no numpy import.
 """
 
-from oracles.calls import CheckError
-from oracles.generic import (
-    AUTO_FULL_LIMIT,
-    CheckResult,
-    assert_same_gradients,
-    check_function,
-    check_vjp,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+#: The package version: pyproject.toml reads it from here (one place), CITATION.cff and CHANGELOG.md repeat it.
+__version__ = "0.1.0"
 
 __all__ = ["AUTO_FULL_LIMIT", "CheckError", "CheckResult", "assert_same_gradients", "check_function", "check_vjp"]
+
+#: Where each public name lives; imported on first use (PEP 562).
+_HOME = {
+    "AUTO_FULL_LIMIT": "bpcheck.oracles.generic",
+    "CheckResult": "bpcheck.oracles.generic",
+    "assert_same_gradients": "bpcheck.oracles.generic",
+    "check_function": "bpcheck.oracles.generic",
+    "check_vjp": "bpcheck.oracles.generic",
+    "CheckError": "bpcheck.oracles.calls",
+}
+
+if TYPE_CHECKING:
+    from bpcheck.oracles.calls import CheckError
+    from bpcheck.oracles.generic import AUTO_FULL_LIMIT, CheckResult, assert_same_gradients, check_function, check_vjp
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        value = getattr(importlib.import_module(_HOME[name]), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module 'bpcheck' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

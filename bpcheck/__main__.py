@@ -1,6 +1,6 @@
-"""``python -m bpcheck``: the same command as the ``bpcheck`` console script (``grader.cli:main``)."""
+"""``python -m bpcheck``: the same command as the ``bpcheck`` console script (``bpcheck.cli:main``)."""
 
-from grader.cli import main
+from bpcheck.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -12,7 +12,7 @@ import argparse
 
 import numpy as np
 
-from reference import NetworkSpec, init_params, train
+from bpcheck.reference import NetworkSpec, init_params, train
 
 SPEC = NetworkSpec((64, 30, 10), ("sigmoid", "sigmoid"), "bce", "mean", l2=1e-4)
 LR = 0.5
@@ -43,7 +43,7 @@ def torch_trajectory(steps: int, x, y, every: int = 1):
     """The same, by torch autograd and torch.optim.SGD in float64 (the oracle's own network code)."""
     import torch
 
-    from oracles.torch_oracle import _objective
+    from bpcheck.oracles.torch_oracle import _objective
 
     params = {k: torch.tensor(v, requires_grad=True) for k, v in init_params(SPEC, seed=4).items()}
     opt = torch.optim.SGD(list(params.values()), lr=LR)

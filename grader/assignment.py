@@ -19,12 +19,12 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 
 import numpy as np
 
-from oracles.strategies import Case
-from reference import seeds
+from bpcheck.oracles.strategies import Case
+from bpcheck.reference import seeds
 
 from .contracts import ACCEPTABLE, DIAGNOSED, Contract, ContractError, Conventions, Encoder, Variant, parse_form
 from . import runner
-from .diagnose import Probe, make_probe
+from .probes import Probe, make_probe
 from .sandbox import Limits
 
 if sys.version_info >= (3, 11):
@@ -311,31 +311,23 @@ def _inherit(raw: dict[str, Any], base: str, where: str) -> dict[str, Any]:
     return out
 
 
-def load(name_or_path: str) -> Assignment:
-    """An assignment by bundled name (``canonical``, ...) or by path to a TOML file, every key checked."""
-    path = resolve(name_or_path)
+def _read_toml(path: Path) -> tuple[bytes, dict]:
     text = path.read_bytes()
-    where = path.name
     try:
-        raw = tomllib.loads(text.decode("utf-8"))
+        return text, tomllib.loads(text.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise AssignmentError(f"assignment {path}: not valid TOML: {exc}") from None
-    _keys(raw, ("name", "title", "module", "solution", "contract", "hidden_checks", "network", "layout", "entry", "accept",
-                "feedback", "environment", "grading", "points", "limits", "probe"), where)
-    if "contract" in raw:
-        raw = _inherit(raw, _get(raw, "contract", str, where), where)
-    try:
-        contract = _contract(raw, where)
-    except ContractError as exc:
-        raise AssignmentError(str(exc)) from None
-    limits_raw = raw.get("limits", {})
-    _keys(limits_raw, tuple(f.name for f in fields(Limits)), f"{where} [limits]")
-    grading = raw.get("grading", {})
-    _keys(grading, ("penalise_conventions", "alternative_credit", "large_inputs", "steps"), f"{where} [grading]")
+
+
+def _points(raw: dict, where: str) -> dict[str, float]:
     points_raw = raw.get("points", {})
     _keys(points_raw, tuple(POINTS), f"{where} [points]")
     points = dict(POINTS)
     points.update({k: float(_get(points_raw, k, (int, float), f"{where} [points]")) for k in points_raw})
+    return points
+
+
+def _environment(raw: dict, where: str) -> Environment:
     env_raw = raw.get("environment", {})
     _keys(env_raw, ("stub", "require", "default_stubs"), f"{where} [environment]")
     environment = Environment(tuple(_get(env_raw, "stub", list, f"{where} [environment]", [])),
@@ -345,18 +337,35 @@ def load(name_or_path: str) -> Assignment:
         if importlib.util.find_spec(package.split(".")[0]) is None:
             raise AssignmentError(f"{where} [environment]: the assignment requires {package!r}, which is not installed where "
                                   f"bpcheck runs: pip install {package.split('.')[0]}")
+    return environment
+
+
+def _hidden_checks(raw: dict, where: str) -> set[str]:
     hidden_checks = _get(raw, "hidden_checks", list, where, [])
     for h in hidden_checks:
         if h not in CHECKS:
             raise AssignmentError(f"{where}: hidden_checks lists {h!r}{_near(str(h), CHECKS)} "
                                   f"(expected some of {list(CHECKS)}; probes are hidden with hidden = true)")
-    steps = _get(grading, "steps", int, f"{where} [grading]", 1)
+    return set(hidden_checks)
+
+
+def _grading(raw: dict, contract: Contract, where: str) -> dict:
+    """The [grading] table, every key checked, with its defaults filled in."""
+    grading = raw.get("grading", {})
+    at = f"{where} [grading]"
+    _keys(grading, ("penalise_conventions", "alternative_credit", "large_inputs", "steps"), at)
+    steps = _get(grading, "steps", int, at, 1)
     if steps < 1 or (steps > 1 and not contract.reads_updates):
-        raise AssignmentError(f"{where} [grading]: steps = {steps}; expected 1, or more only for a contract that reads "
+        raise AssignmentError(f"{at}: steps = {steps}; expected 1, or more only for a contract that reads "
                               "weights back after a training step")
-    credit = float(_get(grading, "alternative_credit", (int, float), f"{where} [grading]", 1.0))
+    credit = float(_get(grading, "alternative_credit", (int, float), at, 1.0))
     if not 0 <= credit <= 1:
-        raise AssignmentError(f"{where} [grading]: alternative_credit = {credit}; expected a fraction in [0, 1]")
+        raise AssignmentError(f"{at}: alternative_credit = {credit}; expected a fraction in [0, 1]")
+    return {"penalise_conventions": _get(grading, "penalise_conventions", bool, at, True), "alternative_credit": credit,
+            "large_inputs": _get(grading, "large_inputs", bool, at, False), "steps": steps}
+
+
+def _probes(raw: dict, contract: Contract, where: str) -> list[ProbeConfig]:
     probes_raw = _get(raw, "probe", list, where, [])
     if not probes_raw:
         raise AssignmentError(f"{where}: needs at least one [[probe]]")
@@ -367,6 +376,27 @@ def load(name_or_path: str) -> Assignment:
     if len(set(names)) != len(names):
         raise AssignmentError(f"{where}: probe names must be unique, got {names}")
     _check_variants(contract, variants, probes, where)
+    return probes
+
+
+def load(name_or_path: str) -> Assignment:
+    """An assignment by bundled name (``canonical``, ...) or by path to a TOML file, every key checked."""
+    path = resolve(name_or_path)
+    where = path.name
+    text, raw = _read_toml(path)
+    _keys(raw, ("name", "title", "module", "solution", "contract", "hidden_checks", "network", "layout", "entry", "accept",
+                "feedback", "environment", "grading", "points", "limits", "probe"), where)
+    if "contract" in raw:
+        raw = _inherit(raw, _get(raw, "contract", str, where), where)
+    try:
+        contract = _contract(raw, where)
+    except ContractError as exc:
+        raise AssignmentError(str(exc)) from None
+    limits_raw = raw.get("limits", {})
+    _keys(limits_raw, tuple(f.name for f in fields(Limits)), f"{where} [limits]")
+    points, environment, hidden_checks = _points(raw, where), _environment(raw, where), _hidden_checks(raw, where)
+    grading = _grading(raw, contract, where)
+    probes = _probes(raw, contract, where)
     solution = _get(raw, "solution", str, where)
     return Assignment(
         name=str(_get(raw, "name", str, where, path.stem)),
@@ -375,16 +405,13 @@ def load(name_or_path: str) -> Assignment:
         module=str(_get(raw, "module", str, where, "submission")),
         limits=Limits(**limits_raw),
         points=points,
-        penalise_conventions=_get(grading, "penalise_conventions", bool, f"{where} [grading]", True),
-        alternative_credit=credit,
-        large_inputs=_get(grading, "large_inputs", bool, f"{where} [grading]", False),
-        steps=steps,
         probes=probes,
         fingerprint=hashlib.sha256(text).hexdigest()[:16],
         environment=environment,
-        hidden_checks=set(hidden_checks),
+        hidden_checks=hidden_checks,
         solution=(path.parent / solution).resolve() if solution else None,
         path=path,
+        **grading,
     )
 
 

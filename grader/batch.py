@@ -1,320 +1,201 @@
-"""A batch as instructors receive it → a list of submissions, each with a stable id and its students.
+"""Grading a batch: every submission graded once, saved the moment it is ready, retried when the machine failed.
 
-Accepted on the command line, in any mix:
-
-- submission paths (``a.py``, ``student42/``, a single student's ``.zip``), passed through as they are;
-- a class folder: no submission file at its top level, one sub-folder (or zip) per student;
-- a Gradescope "Export Submissions" zip, or that zip unpacked: ``submission_metadata.yml`` beside one
-  ``submission_NNN/`` folder per submission; the students' names and ids come from the metadata;
-- an LMS download: a zip of files named by student (Canvas ``doejane_1234_5678_backprop.py``, Moodle
-  ``Jane Doe_1234_assignsubmission_file_backprop.py``), one submission per student.
-
-Every submission's id is derived from its path as given (``class/alice``, ``export.zip/submission_123``):
-unique in the batch, the same on every run, and the key of every report.  Zips are unpacked into a
-temporary folder (no links, no paths out of it, bounded sizes) that lives as long as the ``Batch``.
+``grade_items`` is the batch part of ``bpcheck grade``: it grades what ``exports.expand`` found, names each
+result after its item, and records the batch in the state folder's index.  ``grade_batch`` grades paths in
+parallel threads; identical submissions are graded once; a result that failed because of the machine (disk
+full, the grader's own error) is retried and never saved, so a rerun grades it again.  ``load_results``
+reads a graded batch back for ``bpcheck report``.
 """
 
 from __future__ import annotations
 
-import hashlib
+import concurrent.futures
 import json
 import os
-import re
-import shutil
-import stat
 import tempfile
-import zipfile
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Optional, Sequence
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
-from . import untrusted
+from .exports import Item
+from .report import write_atomic
+from .results import Result
+from .submission import Submission
 
-SUBMISSION_SUFFIXES = (".py", ".ipynb")
-METADATA = "submission_metadata.yml"
-MAX_MEMBERS = 20000
-MAX_MEMBER_BYTES = 16 << 20
-MAX_ZIP_BYTES = 1 << 30
-MAX_MEMBER_DEPTH = 32  # folders: a submission's own files are read 12 deep at most, plus the export's wrappers
-MAX_METADATA_BYTES = 32 << 20
+if TYPE_CHECKING:
+    from .grade import Grader
 
-CANVAS = re.compile(r"^(?P<name>[^_/]+?)(?:_LATE)?_(?P<uid>\d+)_(?P<sub>\d+)_(?P<file>.+)$")
-MOODLE = re.compile(r"^(?P<name>[^/]+?)_(?P<uid>\d+)_assignsubmission_[a-z]+_(?P<file>.*)$")
+OnResult = Callable[[Result, bool], None]
 
 
-@dataclass(frozen=True)
-class Student:
-    id: str = ""
-    name: str = ""
-    email: str = ""
+# -- the machine's failures: a full disk -----------------------------------------------------------------
 
-    def as_dict(self) -> dict:
-        return {"id": self.id, "name": self.name, "email": self.email}
-
-
-@dataclass
-class Item:
-    """One submission of the batch: ``path`` is what the grader reads; ``error`` says why there is nothing to read."""
-
-    id: str
-    path: Optional[Path]
-    students: tuple[Student, ...] = ()
-    error: str = ""
+#: Words of a full disk.  A submission can print them too, so they only earn a retry; a result is the
+#: machine's (never saved) when they persist while the disk really is short.
+FULL_DISK = ("No space left on device", "[Errno 28]", "Disk quota exceeded", "[Errno 122]")
+RETRIES = 2
+DISK_MARGIN = 256 << 20
 
 
-@dataclass
-class Batch:
-    items: list[Item] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    _tmp: list[str] = field(default_factory=list, repr=False)
-
-    def close(self) -> None:
-        for d in self._tmp:
-            try:
-                untrusted.remove_tree(d)  # flat: an uploaded zip's folders may nest thousands deep
-            except OSError:
-                pass  # a temporary folder left behind must not lose the batch's results
-        self._tmp.clear()
-
-    def __enter__(self) -> "Batch":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+def _texts(result: Result) -> list[str]:
+    return [result.message, *(c.output for c in result.checks)]
 
 
-def file_stem(submission_id: str) -> str:
-    """A file name for per-submission outputs: readable, safe on any file system, unique per id (a hash of it)."""
-    digest = hashlib.sha256(submission_id.encode("utf-8", "surrogatepass")).hexdigest()[:10]
-    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", submission_id).strip("._-")[-60:].lstrip("._-")
-    return f"{readable}-{digest}" if readable else digest
+def _suspect(result: Result) -> bool:
+    """Worth grading again: something reported a full disk."""
+    return result.verdict != "pass" and any(m in t for t in _texts(result) for m in FULL_DISK)
 
 
-def _id(arg: str) -> str:
-    return PurePosixPath(os.path.normpath(arg).replace(os.sep, "/")).as_posix()
+def environmental(result: Result, *folders: Path) -> bool:
+    """Whether a full disk reported in ``result`` is real: the machine's failure, not the submission's."""
+    return _suspect(result) and any(_free_bytes(f) < DISK_MARGIN for f in folders)
 
 
-def expand(args: Sequence[str], module: str, single: bool = False,
-           is_submission: Optional[Callable[[Path], bool]] = None) -> Batch:
-    """The submissions that ``args`` name; a missing or unreadable input is an item with an ``error``, never an abort.
+def _free_bytes(folder: Path) -> int:
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return 0
+    return st.f_bavail * st.f_frsize
 
-    ``single``: each argument is one submission as it is (an autograder's submission folder), never a class.
-    ``is_submission``: whether a folder or zip holds a submission (defines the entry point somewhere); with it, a
-    folder whose code sits in sub-folders (``cs231n/classifiers/neural_net.py``, ``ex2/`` beside ``ex4/``) is one
-    submission unless two of its sub-folders, or every one of them, are submissions.
-    """
-    batch = Batch()
-    seen: set[str] = set()
-    for arg in args:
+
+# -- grading paths in parallel ---------------------------------------------------------------------------
+
+
+class _BatchRun:
+    """One call of ``grade_batch``: its threads share the lock, the first grading of each key and the callback."""
+
+    def __init__(self, grader: "Grader", state: Path, on_result: Optional[OnResult], force: bool):
+        self.grader, self.state, self.on_result, self.force = grader, state, on_result, force
+        self.lock = threading.Lock()
+        self.first: dict[str, tuple[str, concurrent.futures.Future]] = {}  # key -> (submission, its (result, reused))
+
+    def report(self, result: Result, reused: bool) -> Result:
+        with self.lock:
+            if self.on_result:
+                self.on_result(result, reused)
+        return result
+
+    def attempt(self, path: Path, sub: Optional[Submission], key: str) -> tuple[Result, bool]:
+        """The result, and whether the grader itself failed: known here, never guessed from texts a submission wrote."""
         try:
-            if single:
-                found = [Item(_id(arg), Path(arg)) if os.path.lexists(arg) else Item(_id(arg), None, (), f"not found: {arg}")]
-            else:
-                found = _expand_one(arg, module, batch, is_submission)
-        except (OSError, zipfile.BadZipFile, ValueError) as exc:
-            found = [Item(_id(arg), None, (), f"cannot read {arg}: {exc}")]
-        for item in found:
-            if item.id in seen:
-                batch.notes.append(f"{item.id} was given more than once; graded once")
-                continue
-            seen.add(item.id)
-            batch.items.append(item)
-    return batch
+            return self.grader.grade(path, sub), False
+        except Exception as exc:  # the grader's own failure on one submission must not stop the batch
+            return self.grader.error_result(str(path), f"internal grader error: {type(exc).__name__}: {exc}", key), True
+
+    def graded(self, path: Path, sub: Optional[Submission], key: str, record: Optional[Path]) -> tuple[Result, bool]:
+        """The saved result when there is one (and not --force), else a fresh grading, retried and saved."""
+        if record is not None and record.exists() and not self.force:
+            try:
+                result = Result.from_dict(json.loads(record.read_text()))
+                result.submission = str(path)
+                return result, True
+            except (ValueError, TypeError):
+                pass  # a damaged record is regraded
+        result, internal = self.attempt(path, sub, key)
+        for _ in range(RETRIES):
+            if not (internal or _suspect(result)):
+                break
+            time.sleep(1.0)
+            result, internal = self.attempt(path, sub, key)
+        if internal or environmental(result, self.state, Path(tempfile.gettempdir())):
+            result.verdict = "error"
+            result.message = f"not graded: the grading machine failed, not the submission (not saved; rerun to grade it): {result.message}"
+        elif record is not None:
+            self._save(result, key, record)
+        return result, False
+
+    def _save(self, result: Result, key: str, record: Path) -> None:
+        # not report.write_atomic: its umask dance is process-wide, and this runs in the grading threads
+        tmp = None
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.state, prefix=f".{key}.", suffix=".tmp")
+            with os.fdopen(fd, "w") as fh:
+                fh.write(json.dumps(result.as_dict()))
+            os.replace(tmp, record)
+        except OSError as exc:  # the state folder's disk is full: the grade stands, only resuming loses it
+            result.message += f" (not saved for resuming: {exc.strerror})"
+            if tmp is not None and os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def one(self, path: Path) -> Result:
+        """Grade ``path``, or copy the result of an identical submission graded earlier in this batch."""
+        try:
+            sub: Optional[Submission] = self.grader.collect(path)
+            key = self.grader.key(sub.files)
+        except Exception:  # unreadable, or the grader failed reading it: graded below, where either becomes its result
+            sub, key = None, ""
+        if not key:
+            return self.report(*self.graded(path, None, "", None))
+        with self.lock:
+            original, future = self.first.get(key, (str(path), None))
+            mine = None if future else concurrent.futures.Future()
+            if mine:
+                self.first[key] = (original, mine)
+        if future is not None:  # an identical submission earlier in this batch: its result, not a second grading
+            done, reused = future.result()
+            result = Result.from_dict(done.as_dict())
+            result.submission, result.duplicate_of = str(path), original
+            return self.report(result, reused)
+        try:
+            outcome = self.graded(path, sub, key, self.state / f"{key}.json")
+        except BaseException as exc:
+            mine.set_exception(exc)
+            raise
+        mine.set_result(outcome)
+        return self.report(*outcome)
 
 
-def _expand_one(arg: str, module: str, batch: Batch, is_submission: Optional[Callable[[Path], bool]] = None) -> list[Item]:
-    path, sid = Path(arg), _id(arg)
-    if not os.path.lexists(path):
-        return [Item(sid, None, (), f"not found: {arg}")]
-    if path.is_file() and path.suffix.lower() == ".zip":
-        with zipfile.ZipFile(path) as zf:
-            names = [i.filename for i in zf.infolist()]
-            if _metadata_name(names) is not None:
-                return _gradescope(sid, _unpack(zf, batch), batch)
-            if _lms_groups(names):
-                return _lms(sid, _unpack(zf, batch), batch)
-        return [Item(sid, path)]
-    if path.is_dir() and not path.is_symlink():
-        if (path / METADATA).is_file() or any(path.glob(f"*/{METADATA}")):
-            return _gradescope(sid, path, batch)
-        names = [p.name for p in path.iterdir()]
-        if _lms_groups(names):
-            return _lms(sid, path, batch)
-        members = _class_members(path, is_submission)
-        if members:
-            batch.notes.append(f"{sid}/ holds {len(members)} submissions (no submission file at its top level): "
-                               f"each sub-folder is graded as one (pass {sid}/* to say so explicitly)")
-            return [Item(f"{sid}/{m.name}", m) for m in members]
-        loose = sorted(n for n in names if n.endswith(".py"))
-        if len(loose) > 1 and f"{module}.py" not in loose:
-            batch.notes.append(f"{sid}/ holds {len(loose)} .py files and no {module}.py: graded as one submission; "
-                               f"if each file is a different student's, pass {sid}/*.py")
-    return [Item(sid, path)]
+def grade_batch(grader: "Grader", paths: Sequence[Path], jobs: int, state: Path,
+                on_result: Optional[OnResult] = None, force: bool = False) -> list[Result]:
+    """Grade ``paths`` with ``jobs`` in parallel; each result is saved under ``state`` as it finishes and reused on rerun.
 
-
-def _class_members(path: Path, is_submission: Optional[Callable[[Path], bool]] = None) -> list[Path]:
-    """The sub-folders and zips of a folder that has no submission file at its top level; else [].
-
-    With ``is_submission``, only when at least two members are submissions, or every member is and none is a
-    Python package (a package is a submission's code, not a student's folder).
+    ``on_result(result, reused)``: ``reused`` is True only for a result saved by an earlier run.  Identical submissions
+    in one batch are graded once; the others copy that result, with ``duplicate_of`` naming the first.
+    A result that failed because of the machine (disk full, the grader's own error) is retried, and never saved:
+    a rerun grades it again.  ``force``: regrade, ignoring results saved before this call (identical submissions in
+    the batch are still graded once).
     """
-    entries = sorted((p for p in path.iterdir() if not p.name.startswith((".", "__"))), key=lambda p: p.name)
-    if any(p.is_file() and p.suffix.lower() in SUBMISSION_SUFFIXES for p in entries):
-        return []
-    members = [p for p in entries if (p.is_dir() and not p.is_symlink()) or (p.is_file() and p.suffix.lower() == ".zip")]
-    if is_submission is None or not members:
-        return members
-    packages = [m for m in members if m.is_dir() and (m / "__init__.py").is_file()]
-    found = 0
-    for m in members:  # each test reads a member's files: two submissions settle it
-        if m not in packages and is_submission(m):
-            found += 1
-            if found == 2:
-                return members
-    return members if found == len(members) and not packages else []
+    state.mkdir(parents=True, exist_ok=True)
+    os.chmod(state, 0o700)  # results are the grader's: no submission's uid may read or write them
+    run = _BatchRun(grader, state, on_result, force)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return list(pool.map(run.one, paths))
 
 
-# -- zips ------------------------------------------------------------------------------------------------
+# -- a batch as the command grades it ---------------------------------------------------------------------
 
 
-def _unpack(zf: zipfile.ZipFile, batch: Batch) -> Path:
-    """The zip's regular files under a fresh temporary folder; links, paths out of it and oversized members are left out."""
-    infos = zf.infolist()
-    if len(infos) > MAX_MEMBERS:
-        raise ValueError(f"{len(infos)} members; at most {MAX_MEMBERS} are read")
-    root = Path(tempfile.mkdtemp(prefix="bpcheck-batch-"))
-    batch._tmp.append(str(root))
-    total, skipped = 0, []
-    for info in infos:
-        mode = info.external_attr >> 16
-        parts = untrusted.zip_member_parts(info.filename)
-        if info.is_dir() or not parts or stat.S_IFMT(mode) not in (0, stat.S_IFREG):  # links, devices, FIFOs
-            if not info.is_dir():
-                skipped.append(info.filename)
-            continue
-        too_big = info.file_size > MAX_MEMBER_BYTES or total + info.file_size > MAX_ZIP_BYTES
-        if too_big or len(parts) > MAX_MEMBER_DEPTH:
-            skipped.append(info.filename)
-            continue
-        total += info.file_size
-        target = root.joinpath(*parts)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with zf.open(info) as src, open(target, "wb") as dst:
-            dst.write(src.read(MAX_MEMBER_BYTES + 1)[:MAX_MEMBER_BYTES])
-    if skipped:
-        batch.notes.append(f"{len(skipped)} zip member(s) not unpacked (links, special files, paths outside the zip, "
-                           f"over {MAX_MEMBER_BYTES >> 20} MiB, or deeper than {MAX_MEMBER_DEPTH} folders): {', '.join(skipped[:5])}")
-    return root
+def _name(result: Result, item: Item) -> Result:
+    result.id, result.submission, result.students = item.id, item.id, [s.as_dict() for s in item.students]
+    return result
 
 
-def _metadata_name(names: Sequence[str]) -> Optional[str]:
-    for n in names:
-        parts = PurePosixPath(n).parts
-        if parts and parts[-1] == METADATA and len(parts) <= 2:
-            return n
-    return None
+def grade_items(grader: "Grader", items: Sequence[Item], jobs: int, state: Path, on_result: Optional[OnResult] = None,
+                force: bool = False) -> list[Result]:
+    """Every item's result in batch order, named after its item (an unreadable item's result says why).
 
+    ``on_result`` sees each graded result, already named, as it finishes.  On KeyboardInterrupt the results finished
+    so far are recorded in the index before the interrupt goes on, so a rerun resumes without regrading them.
+    """
+    gradable = [i for i in items if i.path is not None]
+    by_path = {str(i.path): i for i in gradable}
+    done: list[Result] = []
 
-# -- Gradescope "Export Submissions" -----------------------------------------------------------------------
+    def finished(result: Result, reused: bool) -> None:
+        item = by_path.get(result.submission)
+        done.append(_name(result, item) if item is not None else result)
+        if on_result:
+            on_result(result, reused)
 
-
-def _yaml_loader():
     try:
-        import yaml
-    except ImportError:  # pragma: no cover - the report extra installs it
-        raise ValueError(f"reading {METADATA} needs PyYAML: pip install 'bpcheck[report]'") from None
-
-    class Loader(yaml.SafeLoader):
-        """Safe loading, with Ruby's tags (``!ruby/hash:...``) read as the plain mappings they hold."""
-
-    def plain(loader, suffix, node):
-        if isinstance(node, yaml.MappingNode):
-            return loader.construct_mapping(node, deep=True)
-        if isinstance(node, yaml.SequenceNode):
-            return loader.construct_sequence(node, deep=True)
-        return loader.construct_scalar(node)
-
-    Loader.add_multi_constructor("!", plain)
-    return yaml, Loader
-
-
-def read_metadata(path: Path) -> dict[str, tuple[Student, ...]]:
-    """Gradescope's submission_metadata.yml: submission folder name → its submitters."""
-    if path.stat().st_size > MAX_METADATA_BYTES:
-        raise ValueError(f"{path.name} is over {MAX_METADATA_BYTES >> 20} MiB")
-    yaml, Loader = _yaml_loader()
-    try:
-        raw = yaml.load(path.read_bytes().decode("utf-8", errors="replace"), Loader=Loader)
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path.name} is not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path.name}: expected a mapping of submission folders, got {type(raw).__name__}")
-
-    def get(d: Any, key: str) -> Any:
-        return d.get(f":{key}", d.get(key)) if isinstance(d, dict) else None
-
-    out = {}
-    for folder, entry in raw.items():
-        people = get(entry, "submitters") or []
-        out[str(folder)] = tuple(Student(str(get(p, "sid") or ""), str(get(p, "name") or ""), str(get(p, "email") or ""))
-                                 for p in people if isinstance(p, dict))
-    return out
-
-
-def _gradescope(sid: str, root: Path, batch: Batch) -> list[Item]:
-    meta_path = root / METADATA if (root / METADATA).is_file() else next(root.glob(f"*/{METADATA}"))
-    base = meta_path.parent
-    metadata = read_metadata(meta_path)
-    prefix = sid if base == root else f"{sid}/{base.name}"
-    folders = sorted(p.name for p in base.iterdir() if p.is_dir() and not p.is_symlink())
-    items = [Item(f"{prefix}/{name}", base / name, metadata.get(name, ())) for name in folders]
-    missing = sorted(set(metadata) - set(folders))
-    items += [Item(f"{prefix}/{name}", None, metadata[name], f"listed in {METADATA} but its folder is not in the export")
-              for name in missing]
-    batch.notes.append(f"{sid}: Gradescope export, {len(folders)} submissions, names and ids from {METADATA}")
-    return sorted(items, key=lambda i: i.id)
-
-
-# -- LMS downloads (Canvas, Moodle) ------------------------------------------------------------------------
-
-
-def _lms_match(name: str) -> Optional[tuple[str, Student, str]]:
-    """(group key, student, original file name) for a file named by the LMS, else None."""
-    m = MOODLE.match(name)
-    if m:
-        return f"{m['name']}_{m['uid']}", Student(m["uid"], m["name"]), m["file"]
-    m = CANVAS.match(name)
-    if m:
-        original = re.sub(r"-\d+(\.[A-Za-z0-9]+)$", r"\1", m["file"])  # Canvas marks resubmissions file-1.py
-        return f"{m['name']}_{m['uid']}", Student(m["uid"], m["name"]), original
-    return None
-
-
-def _lms_groups(names: Sequence[str]) -> bool:
-    top = {PurePosixPath(n).parts[0] for n in names if PurePosixPath(n).parts}
-    top = {t for t in top if not t.startswith((".", "__"))}
-    return bool(top) and all(_lms_match(t) for t in top)
-
-
-def _lms(sid: str, root: Path, batch: Batch) -> list[Item]:
-    """One folder per student, holding their files under their original names."""
-    staged = Path(tempfile.mkdtemp(prefix="bpcheck-lms-"))
-    batch._tmp.append(str(staged))
-    students: dict[str, Student] = {}
-    for entry in sorted(root.iterdir(), key=lambda p: p.name):
-        match = _lms_match(entry.name)
-        if match is None or entry.is_symlink():
-            continue
-        key, student, original = match
-        students[key] = student
-        dest = staged / key
-        dest.mkdir(exist_ok=True)
-        if entry.is_dir():  # Moodle's "download submissions in folders"
-            shutil.copytree(entry, dest, dirs_exist_ok=True, symlinks=True)
-        elif original:
-            shutil.copyfile(entry, dest / original)
-    batch.notes.append(f"{sid}: LMS download, {len(students)} students (files named by student)")
-    return [Item(f"{sid}/{key}", staged / key, (students[key],)) for key in sorted(students)]
+        graded = iter(grade_batch(grader, [i.path for i in gradable], jobs, state, finished, force))
+    except KeyboardInterrupt:
+        save_index(state, grader.a.name, grader.a.title, done, load_index(state).get("submissions", {}))
+        raise
+    return [next(graded) if item.path is not None else _name(grader.error_result(item.id, item.error, ""), item)
+            for item in items]
 
 
 # -- the batch's index in the state folder ------------------------------------------------------------------
@@ -333,8 +214,6 @@ def load_index(state: Path) -> dict:
 
 def save_index(state: Path, assignment: str, title: str, results: Sequence[Any], keep: Optional[dict] = None) -> None:
     """Record which result each submission of this batch has (``keep``: entries of an earlier run to leave as they are)."""
-    from .report import write_atomic
-
     entries = dict(keep or {})
     for r in results:
         entry = {"submission": r.submission, "students": r.students, "key": r.key}
@@ -347,8 +226,6 @@ def save_index(state: Path, assignment: str, title: str, results: Sequence[Any],
 
 def load_results(state: Path) -> tuple[str, str, list]:
     """(assignment, title, results) of the last batch graded into ``state``, as ``bpcheck report STATE_DIR`` reads them."""
-    from .grade import Result
-
     index = load_index(state)
     if not index:
         raise ValueError(f"{state}: no {INDEX} here (is it the --state folder of a bpcheck grade run?)")

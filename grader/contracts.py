@@ -23,15 +23,15 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from oracles.strategies import Case
-from reference import Backprop, NetworkSpec, forward
-from reference.spec import ACTIVATIONS
+from bpcheck.oracles.strategies import Case
+from bpcheck.reference import Backprop, NetworkSpec, forward
+from bpcheck.reference.spec import ACTIVATIONS
 
-from .diagnose import Convention, Terms
+from .probes import Convention, Terms
 
 #: A contract's loss: (the reference's loss, the factor s with contract objective = s · reference objective).
 LOSSES = {"half_sse": ("half_sse", 1.0), "sse": ("half_sse", 2.0), "mse": ("mse", 1.0), "bce": ("bce", 1.0),
@@ -561,75 +561,83 @@ class Contract:
 
     def _params(self, symbol: str, suffix: str, enc: "Encoder", arrays: Mapping[str, np.ndarray], r: Reading) -> dict[str, np.ndarray]:
         """Parameters (or their gradients) named by ``symbol``, converted to the reference's layout; shape errors to ``r``."""
-        conv, spec = enc.conv, enc.case.spec
-        L, sizes = spec.depth, spec.sizes
-        grad = symbol.startswith("d_")
-        base = symbol[2:] if grad else symbol
-        out: dict[str, np.ndarray] = {}
+        conv, L = enc.conv, enc.case.spec.depth
+        base = symbol[2:] if symbol.startswith("d_") else symbol
         shown = self.shows(symbol)
-
-        def weight(l: int, arr: Optional[np.ndarray], who: str) -> None:
-            if arr is None:
-                r.errors.append(f"{who}: missing (not returned, or not an array of numbers)")
-                return
-            want = conv.weight_shape(sizes[l - 1], sizes[l])
-            if arr.shape != want:  # kept for the diagnosis, which names a transpose ('bp3-transposed')
-                r.errors.append(f"{who}: expected shape {want}, got {arr.shape}")
-                if arr.ndim == 2 and not conv.augmented:
-                    out[f"W{l}"] = conv.from_student(arr)[0]
-                return
-            W, b = conv.from_student(arr)
-            out[f"W{l}"] = W
-            if b is not None:
-                out[f"b{l}"] = b
-
-        def bias(l: int, arr: Optional[np.ndarray], who: str) -> None:
-            if arr is None:
-                r.errors.append(f"{who}: missing (not returned, or not an array of numbers)")
-                return
-            want = conv.bias_shape(sizes[l], gradient=grad)
-            if arr.shape != want:  # kept as it came, for the diagnosis ("right values, as a (1, n) row")
-                r.errors.append(f"{who}: expected shape {want}, got {arr.shape}")
-                out[f"b{l}"] = arr
-                return
-            out[f"b{l}"] = arr.reshape(-1)
-
+        read = _ParamsRead(conv, enc.case.spec.sizes, symbol.startswith("d_"), r)
         if base in ("weights", "biases"):
             for l in range(1, L + 1):
-                (weight if base == "weights" else bias)(l, arrays.get(f"{symbol}{suffix}.{l - 1}"), f"{shown}[{l - 1}]")
+                read.layer("W" if base == "weights" else "b", l, arrays.get(f"{symbol}{suffix}.{l - 1}"), f"{shown}[{l - 1}]")
         elif _LAYER.fullmatch(base):
-            l = int(base[1:])
-            (weight if base[0] == "W" else bias)(l, arrays.get(symbol + suffix), shown)
+            read.layer(base[0], int(base[1:]), arrays.get(symbol + suffix), shown)
         elif base == "params" and conv.parameters == "dict":
             for l in range(1, L + 1):
                 wk = conv.key("W", l)
-                weight(l, arrays.get(f"{symbol}{suffix}.{wk}"), f"{shown}[{wk!r}]")
+                read.weight(l, arrays.get(f"{symbol}{suffix}.{wk}"), f"{shown}[{wk!r}]")
                 if conv.has_bias and not conv.augmented:
                     bk = conv.key("b", l)
-                    bias(l, arrays.get(f"{symbol}{suffix}.{bk}"), f"{shown}[{bk!r}]")
+                    read.bias(l, arrays.get(f"{symbol}{suffix}.{bk}"), f"{shown}[{bk!r}]")
         elif base == "params" and conv.parameters == "lists":
             per = 2 if conv.has_bias and not conv.augmented else 1
             for l in range(1, L + 1):
-                weight(l, arrays.get(f"{symbol}{suffix}.{per * (l - 1)}"), f"{shown}[{per * (l - 1)}]")
+                read.weight(l, arrays.get(f"{symbol}{suffix}.{per * (l - 1)}"), f"{shown}[{per * (l - 1)}]")
                 if per == 2:
-                    bias(l, arrays.get(f"{symbol}{suffix}.{2 * l - 1}"), f"{shown}[{2 * l - 1}]")
+                    read.bias(l, arrays.get(f"{symbol}{suffix}.{2 * l - 1}"), f"{shown}[{2 * l - 1}]")
         elif base == "params":  # one unrolled vector: each layer's weight matrix (then bias), in order C or F
-            flat = arrays.get(symbol + suffix)
-            sizes_each = enc.unrolled_sizes()
-            if flat is None:
-                r.errors.append(f"{shown}: missing (not returned, or not an array of numbers)")
-            elif flat.size != sum(n for _, n, _ in sizes_each):
-                layout = ", ".join(f"{what} {'x'.join(map(str, shape))}" for what, _, shape in sizes_each)
-                r.errors.append(f"{shown}: expected {sum(n for _, n, _ in sizes_each)} entries ({layout}, unrolled), "
-                                f"got shape {flat.shape}")
-            else:
-                flat, at = flat.reshape(-1), 0
-                for what, n, shape in sizes_each:
-                    piece = flat[at:at + n].reshape(shape, order=conv.order)
-                    at += n
-                    l = int(what[1:])
-                    (weight if what[0] == "W" else bias)(l, piece, f"{shown} ({what})")
-        return out
+            read.unrolled(arrays.get(symbol + suffix), enc.unrolled_sizes(), shown)
+        return read.out
+
+
+class _ParamsRead:
+    """A student's parameter arrays read into the reference's layout (``out``); shape errors go to the reading."""
+
+    def __init__(self, conv: Conventions, sizes: Sequence[int], grad: bool, r: Reading):
+        self.conv, self.sizes, self.grad, self.r = conv, sizes, grad, r
+        self.out: dict[str, np.ndarray] = {}
+
+    def layer(self, what: str, l: int, arr: Optional[np.ndarray], who: str) -> None:
+        (self.weight if what == "W" else self.bias)(l, arr, who)
+
+    def weight(self, l: int, arr: Optional[np.ndarray], who: str) -> None:
+        if arr is None:
+            self.r.errors.append(f"{who}: missing (not returned, or not an array of numbers)")
+            return
+        want = self.conv.weight_shape(self.sizes[l - 1], self.sizes[l])
+        if arr.shape != want:  # kept for the diagnosis, which names a transpose ('bp3-transposed')
+            self.r.errors.append(f"{who}: expected shape {want}, got {arr.shape}")
+            if arr.ndim == 2 and not self.conv.augmented:
+                self.out[f"W{l}"] = self.conv.from_student(arr)[0]
+            return
+        W, b = self.conv.from_student(arr)
+        self.out[f"W{l}"] = W
+        if b is not None:
+            self.out[f"b{l}"] = b
+
+    def bias(self, l: int, arr: Optional[np.ndarray], who: str) -> None:
+        if arr is None:
+            self.r.errors.append(f"{who}: missing (not returned, or not an array of numbers)")
+            return
+        want = self.conv.bias_shape(self.sizes[l], gradient=self.grad)
+        if arr.shape != want:  # kept as it came, for the diagnosis ("right values, as a (1, n) row")
+            self.r.errors.append(f"{who}: expected shape {want}, got {arr.shape}")
+            self.out[f"b{l}"] = arr
+            return
+        self.out[f"b{l}"] = arr.reshape(-1)
+
+    def unrolled(self, flat: Optional[np.ndarray], sizes_each: Sequence[tuple[str, int, tuple]], shown: str) -> None:
+        """One vector holding every layer's weight matrix (then bias) in turn, unrolled in the conventions' order."""
+        total = sum(n for _, n, _ in sizes_each)
+        if flat is None:
+            self.r.errors.append(f"{shown}: missing (not returned, or not an array of numbers)")
+        elif flat.size != total:
+            layout = ", ".join(f"{what} {'x'.join(map(str, shape))}" for what, _, shape in sizes_each)
+            self.r.errors.append(f"{shown}: expected {total} entries ({layout}, unrolled), got shape {flat.shape}")
+        else:
+            flat, at = flat.reshape(-1), 0
+            for what, n, shape in sizes_each:
+                piece = flat[at:at + n].reshape(shape, order=self.conv.order)
+                at += n
+                self.layer(what[0], int(what[1:]), piece, f"{shown} ({what})")
 
 
 # --- arguments ----------------------------------------------------------------------------------------------
@@ -714,24 +722,7 @@ class Encoder:
                 raise ContractError(f"argument {s!r}: this contract has biases = {conv.biases!r}")
             return self.array(s, W if m.group(2) == "W" else b)
         if s == "params":
-            if conv.parameters == "dict":
-                out = {}
-                for l in range(1, L + 1):
-                    W, b = self.layer(l)
-                    for kind, value in (("W", W), ("b", b)):
-                        if value is not None:
-                            key = conv.key(kind, l)
-                            out[key] = self.array(f"params.{key}", value)
-                return {"dict": out}
-            if conv.parameters == "lists":
-                items = []
-                for l in range(1, L + 1):
-                    W, b = self.layer(l)
-                    items.append(self.array(f"params.{len(items)}", W))
-                    if b is not None:
-                        items.append(self.array(f"params.{len(items)}", b))
-                return items
-            return self.array("params", self.unroll(case.params))
+            return self.params()
         if s == "sizes":
             return [int(n) for n in sizes]
         m = _SIZE.fullmatch(s)
@@ -754,6 +745,28 @@ class Encoder:
             return self.array(s, self.upstream(s))
         raise ContractError(f"argument {s!r}: unknown; expected one of {list(INPUT_SYMBOLS)}, W1, b1, ..., sizes[i], "
                             "a number, a 'quoted string', a list or a table")
+
+    def params(self) -> Any:
+        """The argument ``params``: a dict keyed by the conventions' names, a list, or one unrolled vector."""
+        conv, L = self.conv, self.case.spec.depth
+        if conv.parameters == "dict":
+            out = {}
+            for l in range(1, L + 1):
+                W, b = self.layer(l)
+                for kind, value in (("W", W), ("b", b)):
+                    if value is not None:
+                        key = conv.key(kind, l)
+                        out[key] = self.array(f"params.{key}", value)
+            return {"dict": out}
+        if conv.parameters == "lists":
+            items = []
+            for l in range(1, L + 1):
+                W, b = self.layer(l)
+                items.append(self.array(f"params.{len(items)}", W))
+                if b is not None:
+                    items.append(self.array(f"params.{len(items)}", b))
+            return items
+        return self.array("params", self.unroll(self.case.params))
 
     def upstream(self, s: str) -> np.ndarray:
         """∂J/∂(output) or ∂J/∂(scores) for ``backward(dout)`` contracts, J the contract's own objective."""

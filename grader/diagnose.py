@@ -23,283 +23,20 @@ Every message speaks the student's terms (``Terms``): their array and parameter 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
-import oracles
-from oracles.strategies import KINK_MARGIN, Case, kink_distance, make_targets
-from reference import NetworkSpec, loss_and_grad
-from reference.bugs import BUGS, CATALOG, LOOKALIKES, Bug, Placement, combine, conflict
-from reference.network import Backprop, Cache, forward
+from bpcheck.reference.bugs import BUGS, CATALOG, Bug, Placement, conflict
 
-from .kill_matrix import Outcome, run_candidate
+from .probes import Convention, Outcome, Probe, ProbeSet, Terms, World, as_real, is_nonreal, outcomes_agree, run_candidate
 
 Params = dict[str, np.ndarray]
 #: Relative error below which a wrong gradient is "close": what a finite-difference estimate leaves
 #: (central differences with h ~ 1e-4 err by ~h² ~ 1e-8; one-sided ones with h ~ 1e-7 by ~1e-7), far
 #: above float64 rounding (the derived tolerance, ~1e-13) and far below any catalog bug's effect.
 CLOSE = 1e-4
-
-
-# --- the student's terms ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Convention:
-    """A different but consistent way of computing the gradient that an assignment may meet.
-
-    ``case``: the case a submission following it effectively computes on (labels shifted, the
-    penalty halved, ...); ``read``: what bpcheck then reads from its gradients (another unroll order).
-    ``words`` completes "correct if ...".
-    """
-
-    id: str
-    words: str
-    case: Optional[Callable[[Case], Case]] = None
-    read: Optional[Callable[[Case, Params], Params]] = None
-
-
-def _reference_hyper(case: Case) -> dict[str, float]:
-    return {"l2": case.spec.l2} if case.spec.l2 else {}
-
-
-@dataclass(frozen=True)
-class Terms:
-    """The student's words for what the reference calls W1, b1, l2, ...
-
-    ``array``: their name for one of our arrays (W1 → ``grads['W1']``); ``hyper``: the hyperparameters
-    they were passed on a case, as they were passed (``{"reg": 0.05}``); ``regulariser``: their name
-    for the penalty's strength; ``conventions``: the assignment's ways of being differently right.
-    """
-
-    array: Callable[[str], str] = str
-    hyper: Callable[[Case], Mapping[str, float]] = _reference_hyper
-    regulariser: str = "l2"
-    conventions: tuple[Convention, ...] = ()
-
-    def describe(self, case: Case) -> str:
-        """One probe in the student's terms: ``3-4-2 network, 3 examples, reg=0.05``."""
-        n = case.batch
-        parts = [f"{'-'.join(map(str, case.spec.sizes))} network", f"{n} example{'s' if n != 1 else ''}"]
-        parts += [f"{k}={v:g}" for k, v in self.hyper(case).items()]
-        return ", ".join(parts)
-
-
-# --- probes -------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Probe:
-    """One case the candidate is run on; ``lr``: the gradients are read off one training step of that size."""
-
-    name: str
-    case: Case
-    lr: Optional[float]
-    purpose: str
-
-
-def make_probe(name: str, purpose: str, spec: NetworkSpec, batch: int, seed: int, lr: Optional[float],
-               gains: Optional[Mapping[int, float]] = None) -> Probe:
-    """A probe from the first seed (counting up from ``seed``) whose relu pre-activations keep off the kink."""
-    for attempt in range(seed, seed + 1000):
-        rng = np.random.default_rng(attempt)
-        params = {}
-        for key, shape in spec.param_shapes().items():
-            g = (gains or {}).get(int(key[1:]), 1.0)
-            if key.startswith("W"):
-                params[key] = g * rng.standard_normal(shape) / np.sqrt(shape[0])
-            else:
-                params[key] = g * rng.uniform(-0.5, 0.5, shape)
-        x = rng.uniform(-1, 1, (batch, spec.sizes[0]))
-        case = Case(spec, params, x, make_targets(spec, rng, batch, labels=False))
-        if kink_distance(case) > KINK_MARGIN:
-            return Probe(name, case, lr, purpose)
-    raise RuntimeError(f"probe {name}: no seed in [{seed}, {seed + 1000}) keeps relu pre-activations off the kink")
-
-
-def default_probes() -> list[Probe]:
-    """Probes that tell every catalog entry apart (checked by the confusion test)."""
-    S = NetworkSpec
-    return [
-        make_probe("non-square", "non-square layers, batch > 1, λ > 0 with nonzero biases",
-                   S((3, 4, 2), ("sigmoid", "sigmoid"), "half_sse", "mean", l2=0.1), 3, 1, 0.5),
-        make_probe("square-batch-1", "square layers, batch 1",
-                   S((3, 3, 3, 3), ("tanh", "sigmoid", "sigmoid"), "half_sse", "sum"), 1, 2, 0.3),
-        make_probe("square-batch-4", "square layers, batch 4, mean",
-                   S((2, 2, 2), ("sigmoid", "tanh"), "mse", "mean", l2=0.05), 4, 3, 1.0),
-        make_probe("saturated", "saturated sigmoid units under cross-entropy",
-                   S((2, 3, 2), ("sigmoid", "sigmoid"), "bce", "mean"), 3, 4, 0.5, gains={1: 8.0}),
-        make_probe("relu", "relu and leaky_relu with inactive units, softmax output, λ > 0",
-                   S((3, 5, 4, 3), ("relu", "leaky_relu", "softmax"), "softmax_ce", "mean", l2=0.05, leaky_slope=0.1), 5, 5, 0.2),
-        make_probe("square-softmax", "square layers under softmax cross-entropy, moderate logits, batch 3",
-                   S((3, 3, 3), ("sigmoid", "softmax"), "softmax_ce", "mean"), 3, 7, 0.5),
-        make_probe("large-logits", "logits ~1e3 (past exp overflow at 709) under softmax cross-entropy",
-                   S((2, 3, 3), ("tanh", "softmax"), "softmax_ce", "sum"), 2, 6, 0.1, gains={2: 5000.0}),
-    ]
-
-
-def confirmed_gradients(p: Probe, confirm_with: Sequence[str] = ("complex_step", "central")) -> dict[str, np.ndarray]:
-    """The reference's gradients on probe ``p``, after the first valid oracle in ``confirm_with`` agreed with them."""
-    c = p.case
-    _, grads = loss_and_grad(c.spec, c.params, c.x, c.y)
-    oracle = next(o for o in confirm_with if not oracles.unavailable(o, c.spec))
-    check = oracles.check(oracle, c.spec, c.params, c.x, c.y, grads)
-    if not check.ok:
-        raise RuntimeError(f"probe {p.name}: the reference disagrees with {oracle}; no diagnosis is possible.\n{check.message()}")
-    return grads
-
-
-# --- comparing arrays ---------------------------------------------------------------------------------
-
-
-def _nonreal(g: object) -> bool:
-    return np.iscomplexobj(g) and bool(np.any(np.imag(g) != 0))
-
-
-def _real(g: object) -> np.ndarray:
-    return np.asarray(np.real(g) if np.iscomplexobj(g) else g, dtype=np.float64)
-
-
-def _same(a: object, b: object, rtol: float, scale: float) -> bool:
-    """Equal shapes and values to tolerance, NaN matching NaN; a complex value never equals a real one."""
-    if (np.iscomplexobj(a) or np.iscomplexobj(b)) and _nonreal(a) != _nonreal(b):
-        return False
-    ga, gb = _real(a), _real(b)
-    if ga.shape != gb.shape:
-        return False
-    with np.errstate(invalid="ignore"):
-        close = np.abs(ga - gb) <= rtol * (np.abs(gb) + scale)
-    return bool(np.all(close) or np.all(close | (np.isnan(ga) & np.isnan(gb))))
-
-
-def _agree(a: Outcome, b: Outcome, rtol: float, scale: float) -> bool:
-    """Same error (or none), same inputs changed, same arrays, and values equal to tolerance."""
-    if (a.error is None) != (b.error is None):
-        return False
-    if a.error is not None:
-        return True
-    if bool(a.mutated) != bool(b.mutated) or set(a.grads) != set(b.grads):
-        return False
-    return all(_same(a.grads[k], b.grads[k], rtol, scale) for k in b.grads)
-
-
-def _first_example(case: Case) -> Case:
-    """The same network on the batch's first example alone, its data term summed, without the penalty."""
-    return Case(replace(case.spec, reduction="sum", l2=0.0), case.params, case.x[:1], case.y[:1])
-
-
-def _plan_key(plan: Sequence[Placement]) -> tuple:
-    return tuple(sorted((b.id, tuple(sorted(r))) for b, r in plan))
-
-
-#: A world is the identity (None) or one of the assignment's conventions.
-World = Optional[Convention]
-
-
-@dataclass
-class ProbeSet:
-    """Probes with their expected gradients and every catalog entry's outcome, computed once per run.
-
-    Combinations of entries (``outcome``) are run on demand and remembered, so a batch of
-    submissions pays for each combination once.
-    """
-
-    probes: list[Probe]
-    expected: dict[str, Outcome] = field(default_factory=dict)
-    entries: dict[str, dict[str, Outcome]] = field(default_factory=dict)
-    rtol: dict[str, float] = field(default_factory=dict)
-    scale: dict[str, float] = field(default_factory=dict)
-    _runs: dict[tuple, Outcome] = field(default_factory=dict, repr=False)
-    _forwards: dict[tuple, Cache] = field(default_factory=dict, repr=False)
-
-    @classmethod
-    def build(cls, probes: Sequence[Probe], confirm_with: Sequence[str] = ("complex_step", "central"),
-              expected: Optional[Mapping[str, Params]] = None) -> "ProbeSet":
-        """Expected gradients from the reference, confirmed by the first valid oracle in ``confirm_with``
-        (``expected``: already confirmed, per probe name; they do not depend on a probe's lr)."""
-        ps = cls(list(probes))
-        for p in ps.probes:
-            c = p.case
-            ps.rtol[p.name] = oracles.rtol_for(c.spec, c.batch)
-            ps.scale[p.name] = oracles.term_scale(c.spec, c.params, c.x, c.y)
-            grads = expected[p.name] if expected is not None else confirmed_gradients(p, confirm_with)
-            ps.expected[p.name] = Outcome(grads, None, [])
-        for bug in (*BUGS, *LOOKALIKES):
-            ps.entries[bug.id] = {p.name: run_candidate(bug.gradients, p.case, p.lr) for p in ps.probes}
-        return ps
-
-    def agree(self, p: Probe, a: Outcome, b: Outcome) -> bool:
-        return _agree(a, b, self.rtol[p.name], self.scale[p.name])
-
-    def agrees(self, a: Mapping[str, Outcome], b: Mapping[str, Outcome]) -> bool:
-        return all(self.agree(p, a[p.name], b[p.name]) for p in self.probes)
-
-    def testable(self, bug: Bug) -> bool:
-        """Whether these probes can tell ``bug`` from a correct implementation."""
-        return not self.agrees(self.entries[bug.id], self.expected)
-
-    def same(self, p: Probe, a: object, b: object) -> bool:
-        return _same(a, b, self.rtol[p.name], self.scale[p.name])
-
-    def outcome(self, plan: Sequence[Placement], world: World, p: Probe, first: bool = False) -> Outcome:
-        """What the variant with every placement in ``plan`` gives on ``p`` under ``world``.
-
-        ``first``: on the batch's first example alone, scaled as the batch's data term, plus the
-        penalty's right gradient (what "from the first example only" means for each array).
-        """
-        key = (world.id if world else "", _plan_key(plan), p.name, first)
-        if key not in self._runs:
-            if not plan and world is None and not first:
-                self._runs[key] = self.expected[p.name]
-            else:
-                self._runs[key] = self._run(plan, world, p, first)
-        return self._runs[key]
-
-    def _run(self, plan: Sequence[Placement], world: World, p: Probe, first: bool) -> Outcome:
-        """One plan's backward pass over the forward pass of its case, which every plan shares (catalog
-        entries change backward only), on private copies so in-place entries change nothing shared."""
-        case = world.case(p.case) if world is not None and world.case is not None else p.case
-        run_on = _first_example(case) if first else case
-        key = (world.id if world else "", p.name, first)
-        if key not in self._forwards:
-            self._forwards[key] = forward(run_on.spec, run_on.params, run_on.x, run_on.y)[1]
-        shared = self._forwards[key]
-        params = {k: np.array(v, dtype=np.float64, copy=True) for k, v in run_on.params.items()}
-        cache = Cache([None if z is None else z.copy() for z in shared.z], [a.copy() for a in shared.a], shared.y.copy())
-        try:
-            with np.errstate(all="ignore"):
-                grads = (combine(plan) if plan else Backprop)(run_on.spec, params, cache, p.lr).run()
-            error = None
-        except Exception as exc:  # a variant that crashes on this case (a shape error) is an outcome too
-            grads, error = None, f"{type(exc).__name__}: {exc}"
-        out = Outcome(grads, error, [k for k in params if not np.array_equal(params[k], run_on.params[k])])
-        if grads is not None and first:
-            n = case.batch if case.spec.reduction == "mean" else 1
-            grads = {k: g / n + (case.spec.l2 * case.params[k] if k.startswith("W") and np.shape(g) == case.params[k].shape else 0.0)
-                     for k, g in grads.items()}
-        if grads is not None and world is not None and world.read is not None:
-            try:
-                grads = world.read(p.case, grads)
-            except Exception as exc:  # a variant whose arrays the convention cannot reshape
-                return Outcome(None, f"{type(exc).__name__}: {exc}", out.mutated)
-        return Outcome(grads, out.error, out.mutated)
-
-    def placements(self) -> list[Placement]:
-        """Every catalog entry on each layer role it can act on alone; named per-layer entries win
-        (deriv-on-z in the hidden layers is deriv-on-z-hidden)."""
-        named = {(b.family, b.layers) for b in BUGS if b.family}
-        out: list[Placement] = []
-        for b in BUGS:
-            if "run" in b.methods:
-                continue  # the whole pass (mutating the caller's arrays): named as an entry only
-            roles = sorted(b.roles)
-            if len(roles) == 1:
-                out.append((b, frozenset(roles)))
-            else:
-                out += [(b, frozenset({r})) for r in roles if (b.id, r) not in named]
-        return out
 
 
 # --- the diagnosis -------------------------------------------------------------------------------------
@@ -366,10 +103,10 @@ def _fit(pairs: Iterable[tuple[Sequence[object], Sequence[np.ndarray], Probe]], 
     """
     ratios = []
     for cand, base, p in pairs:
-        if any(_nonreal(g) for g in cand) or any(np.shape(g) != np.shape(b) for g, b in zip(cand, base)):
+        if any(is_nonreal(g) for g in cand) or any(np.shape(g) != np.shape(b) for g, b in zip(cand, base)):
             return None
-        g = np.concatenate([_real(a).ravel() for a in cand]) if cand else np.zeros(0)
-        gs = np.concatenate([_real(b).ravel() for b in base]) if base else np.zeros(0)
+        g = np.concatenate([as_real(a).ravel() for a in cand]) if cand else np.zeros(0)
+        gs = np.concatenate([as_real(b).ravel() for b in base]) if base else np.zeros(0)
         if not (np.all(np.isfinite(g)) and np.all(np.isfinite(gs))):
             return None
         denom = float(gs @ gs)
@@ -520,10 +257,10 @@ class _Diagnoser:
         for p in self.produced:
             exp, got = ps.expected[p.name].grads, self.o[p.name].grads
             for k, gs in exp.items():
-                if k not in got or np.shape(got[k]) != gs.shape or _nonreal(got[k]):
+                if k not in got or np.shape(got[k]) != gs.shape or is_nonreal(got[k]):
                     return ""
                 floor = ps.scale[p.name] * ps.rtol[p.name]
-                errors.append(float(np.linalg.norm(_real(got[k]) - gs)) / max(float(np.linalg.norm(gs)), floor))
+                errors.append(float(np.linalg.norm(as_real(got[k]) - gs)) / max(float(np.linalg.norm(gs)), floor))
         worst = max(errors, default=np.inf)
         if not (np.isfinite(worst) and worst <= CLOSE):
             return ""
@@ -546,7 +283,7 @@ class _Diagnoser:
         if not self.produced:
             errors = [o[p.name].error for p in ps.probes if o[p.name].error]
             return f"no gradients: failed on every probe: {errors[0] if errors else 'no output'}"
-        nonreal = [k for k in self.keys if any(_nonreal(o[p.name].grads.get(k)) for p in self.produced)]
+        nonreal = [k for k in self.keys if any(is_nonreal(o[p.name].grads.get(k)) for p in self.produced)]
         if nonreal:
             times_j = all(self.ps.same(p, np.imag(o[p.name].grads[k]), ps.expected[p.name].grads[k]) and
                           not np.any(np.real(o[p.name].grads[k]))
@@ -554,7 +291,7 @@ class _Diagnoser:
             where = "every gradient" if len(nonreal) == len(self.keys) else self.arrays(nonreal)
             return (f"complex numbers in {where}: a gradient is real"
                     + (" (these are the right values times 1j)" if times_j else " (a complex step or sqrt left in?)"))
-        if all(not np.any(_real(g)) for p in self.produced for g in o[p.name].grads.values()):
+        if all(not np.any(as_real(g)) for p in self.produced for g in o[p.name].grads.values()):
             return "returns zeros for every gradient: not implemented, or an exception swallowed?"
         return ""
 
@@ -635,9 +372,9 @@ class _Diagnoser:
             if b.grads is None or any(k not in got for k in keys):
                 return None
             rows.append((p, keys, [got[k] for k in keys], [b.grads[k] for k in keys]))
-        if not rows or any(_nonreal(g) for _, _, c, _ in rows for g in c):
+        if not rows or any(is_nonreal(g) for _, _, c, _ in rows for g in c):
             return None
-        if all(not np.any(_real(g)) for _, _, c, _ in rows for g in c):
+        if all(not np.any(as_real(g)) for _, _, c, _ in rows for g in c):
             return "all zeros (not computed, or an exception swallowed?)"
         shapes = [(np.shape(g), np.shape(b)) for _, _, c, bs in rows for g, b in zip(c, bs)]
         mismatch = any(s != t for s, t in shapes)
@@ -645,7 +382,7 @@ class _Diagnoser:
         if (mismatch or group[1] == "W") and all(ps.same(p, np.transpose(g), b) for p, g, b in pairs):
             return "transposed"
         if mismatch:
-            if all(np.size(g) == np.size(b) and ps.same(p, np.reshape(_real(g), np.shape(b)), b) for p, g, b in pairs):
+            if all(np.size(g) == np.size(b) and ps.same(p, np.reshape(as_real(g), np.shape(b)), b) for p, g, b in pairs):
                 return RESHAPED + _shape_words(*next((s, t) for s, t in shapes if s != t))
             return None
         first = [ps.outcome(plan, world, p, first=True) for p, *_ in rows]
@@ -672,7 +409,7 @@ class _Diagnoser:
         # the candidate's own penalty gradient, as a multiple β of λθ (the right one is λW, and none for b)
         weights = group[1] == "W"
         penalty = [[p.case.spec.l2 * p.case.params[k] for k in keys] for p, keys, _, _ in paid]
-        pairs = [([_real(g) - _real(b) + (r if weights else 0.0) for g, b, r in zip(c, bs, pen)], pen, p)
+        pairs = [([as_real(g) - as_real(b) + (r if weights else 0.0) for g, b, r in zip(c, bs, pen)], pen, p)
                  for (p, _, c, bs), pen in zip(paid, penalty)]
         beta = _fit(pairs, ps, [("0", lambda n: 0.0), ("1", lambda n: 1.0), ("½", lambda n: 0.5), ("2", lambda n: 2.0),
                                 ("1/N", lambda n: 1.0 / n), ("N", lambda n: float(n))])
@@ -840,7 +577,7 @@ class _Diagnoser:
         """Nothing names it: how close it is, what is not finite, and which arrays are right."""
         wrong, right = self.wrong_and_right()
         ps = self.ps
-        bad = [k for k in self.keys if any(k in self.o[p.name].grads and not np.all(np.isfinite(_real(self.o[p.name].grads[k])))
+        bad = [k for k in self.keys if any(k in self.o[p.name].grads and not np.all(np.isfinite(as_real(self.o[p.name].grads[k])))
                                            for p in self.produced)]
         failed = [p for p in ps.probes if self.o[p.name].error]
         parts = []
@@ -874,14 +611,14 @@ def explain_probe(outcome: Outcome, probe: Probe, expected: Params, rtol: float,
     terms = terms or Terms()
     c = probe.case
     want = Outcome(expected, None, [])
-    if _agree(outcome, want, rtol, scale):
+    if outcomes_agree(outcome, want, rtol, scale):
         return ""
     if outcome.grads is not None:
         for b in dict.fromkeys((*prefer, *BUGS)):
             theirs = run_candidate(b.gradients, c, probe.lr)
-            if not _agree(theirs, want, rtol, scale) and _agree(outcome, theirs, rtol, scale):
+            if not outcomes_agree(theirs, want, rtol, scale) and outcomes_agree(outcome, theirs, rtol, scale):
                 return f"{_entry_label(b)} (right: {b.right})"
-        bad = [k for k, g in outcome.grads.items() if not np.all(np.isfinite(_real(g)))]
+        bad = [k for k, g in outcome.grads.items() if not np.all(np.isfinite(as_real(g)))]
         if bad:
             return f"NaN or Inf in {', '.join(terms.array(k) for k in bad)} (an overflow: exp of a large score unshifted? or a 0/0?)"
     return ""

@@ -13,11 +13,10 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-from reference.bugs import CATALOG
+from bpcheck.reference.bugs import CATALOG
 
-from .batch import file_stem
-from .grade import Check, Result
-from .report import MARKS, clean, convention_only, rid, students_text, write_atomic
+from .results import Check, Result
+from .report import MARKS, clean, convention_only, file_stem, rid, students_text, write_atomic
 
 HIDDEN_PROBE = "a hidden probe"
 NOT_RUN = "not run: the submission could not be run (see the message above)"

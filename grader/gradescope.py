@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import feedback
 from .assignment import Assignment
-from .grade import Result
+from .results import Result
 from .report import rid, write_atomic
 
 HIDDEN_VISIBILITY = ("after_due_date", "after_published")

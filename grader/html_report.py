@@ -16,11 +16,11 @@ import statistics
 from collections import Counter
 from typing import Optional, Sequence
 
-from reference.bugs import CATALOG
+from bpcheck.reference.bugs import CATALOG
 
 from . import feedback
 from .feedback import escape_html as _e
-from .grade import Result
+from .results import Result
 from .report import clean, convention_only, diagnosis, identical_groups, rid, students_text
 
 COLOURS = {"pass": "#2e7d4f", "fail": "#d08c1a", "error": "#b3261e", "bar": "#3a6ea5"}
@@ -176,58 +176,66 @@ def page(results: Sequence[Result], title: str, assignment: str, feedback_dir: O
             + "</p>"]
     if not results:
         return feedback.page(title, "\n".join(body + ["<p>No submissions.</p>"]), STYLE)
-
-    body += ["<h2>Scores</h2>", score_histogram(results)]
-
-    body.append("<h2>Catalog mistakes</h2>")
-    mistakes = mistake_counts(results)
-    if mistakes:
-        body += ["<p class=\"note\">How many submissions each known mistake explains, with the catalog's wrong formula "
-                 "beside the right one (<code>bpcheck bugs</code> lists them all).</p>", mistakes_chart(mistakes),
-                 _table(["entry", "mistake", "submissions", "wrong", "right"],
-                        [[f"{CATALOG[i].number} <code>{_e(i)}</code>" if i in CATALOG else _e(i),
-                          _e(CATALOG[i].title) if i in CATALOG else "", f"{k}",
-                          f"<code>{_e(CATALOG[i].wrong)}</code>" if i in CATALOG else "",
-                          f"<code>{_e(CATALOG[i].right)}</code>" if i in CATALOG else ""] for i, k in mistakes])]
-    else:
-        body.append("<p>No submission matched a catalog mistake.</p>")
-
+    body += ["<h2>Scores</h2>", score_histogram(results), *_mistakes_section(results)]
     per_check, per_probe = pass_rates(results)
     body += ["<h2>Pass rate per check</h2>", rate_chart(per_check, "checks"),
              "<h2>Pass rate per probe</h2>", "<p class=\"note\">The gradient check on each probe network.</p>",
              rate_chart(per_probe, "probes")]
-
-    body.append("<h2>Conventions detected</h2>")
-    conv = conventions(results)
-    body.append(_table(["convention", "submissions", "accepted"], [[_e(k), f"{s}", f"{a}"] for k, s, a in conv])
-                if conv else "<p>No submission differs from the reference by a convention only.</p>")
-    penalised = sum(1 for r in results if convention_only(r))
-    if penalised:
-        body.append(f"<p class=\"note\">{penalised} submission(s) lost points for a convention alone; "
-                    "<code>penalise_conventions = false</code> under <code>[grading]</code> accepts such slips.</p>")
-
-    body.append("<h2>Identical submissions</h2>")
-    groups = identical_groups(results)
-    body.append(_table(["files identical in", "submissions"], [[f"{len(g)}", ", ".join(f"<code>{_e(rid(r))}</code>" for r in g)]
-                                                                for g in groups]) if groups else
-                "<p>No two submissions have identical files.</p>")
-
-    body.append("<h2>Slowest submissions</h2>")
-    if reproducible:
-        body.append("<p class=\"note\">Times are left out of reproducible reports (--reproducible).</p>")
-    else:
-        slow = sorted(results, key=lambda r: -r.seconds)[:10]
-        body.append(_table(["submission", "seconds", "verdict"],
-                           [[f"<code>{_e(rid(r))}</code>", f"{r.seconds:.2f}", f"<span class=\"{r.verdict}\">{r.verdict}</span>"]
-                            for r in slow]))
-
+    body += [*_conventions_section(results), *_identical_section(results), *_slowest_section(results, reproducible)]
     body.append("<h2>Failed to run</h2>")
     errors = [r for r in results if r.verdict == "error"]
     body.append(_table(["submission", "student", "why"], [[f"<code>{_e(rid(r))}</code>", _e(students_text(r)), _e(r.message[:400])]
                                                           for r in errors], "wide") if errors else
                 "<p>Every submission ran.</p>")
+    body += ["<h2>Students</h2>", _students_table(results, feedback_dir)]
+    return feedback.page(title, "\n".join(body), STYLE)
 
-    body.append("<h2>Students</h2>")
+
+def _mistakes_section(results: Sequence[Result]) -> list[str]:
+    mistakes = mistake_counts(results)
+    if not mistakes:
+        return ["<h2>Catalog mistakes</h2>", "<p>No submission matched a catalog mistake.</p>"]
+    return ["<h2>Catalog mistakes</h2>",
+            "<p class=\"note\">How many submissions each known mistake explains, with the catalog's wrong formula "
+            "beside the right one (<code>bpcheck bugs</code> lists them all).</p>", mistakes_chart(mistakes),
+            _table(["entry", "mistake", "submissions", "wrong", "right"],
+                   [[f"{CATALOG[i].number} <code>{_e(i)}</code>" if i in CATALOG else _e(i),
+                     _e(CATALOG[i].title) if i in CATALOG else "", f"{k}",
+                     f"<code>{_e(CATALOG[i].wrong)}</code>" if i in CATALOG else "",
+                     f"<code>{_e(CATALOG[i].right)}</code>" if i in CATALOG else ""] for i, k in mistakes])]
+
+
+def _conventions_section(results: Sequence[Result]) -> list[str]:
+    conv = conventions(results)
+    out = ["<h2>Conventions detected</h2>",
+           _table(["convention", "submissions", "accepted"], [[_e(k), f"{s}", f"{a}"] for k, s, a in conv])
+           if conv else "<p>No submission differs from the reference by a convention only.</p>"]
+    penalised = sum(1 for r in results if convention_only(r))
+    if penalised:
+        out.append(f"<p class=\"note\">{penalised} submission(s) lost points for a convention alone; "
+                   "<code>penalise_conventions = false</code> under <code>[grading]</code> accepts such slips.</p>")
+    return out
+
+
+def _identical_section(results: Sequence[Result]) -> list[str]:
+    groups = identical_groups(results)
+    return ["<h2>Identical submissions</h2>",
+            _table(["files identical in", "submissions"], [[f"{len(g)}", ", ".join(f"<code>{_e(rid(r))}</code>" for r in g)]
+                                                           for g in groups]) if groups else
+            "<p>No two submissions have identical files.</p>"]
+
+
+def _slowest_section(results: Sequence[Result], reproducible: bool) -> list[str]:
+    if reproducible:
+        return ["<h2>Slowest submissions</h2>", "<p class=\"note\">Times are left out of reproducible reports (--reproducible).</p>"]
+    slow = sorted(results, key=lambda r: -r.seconds)[:10]
+    return ["<h2>Slowest submissions</h2>",
+            _table(["submission", "seconds", "verdict"],
+                   [[f"<code>{_e(rid(r))}</code>", f"{r.seconds:.2f}", f"<span class=\"{r.verdict}\">{r.verdict}</span>"]
+                    for r in slow])]
+
+
+def _students_table(results: Sequence[Result], feedback_dir: Optional[str]) -> str:
     rows = []
     for r in results:
         sid = f"<code>{_e(rid(r))}</code>"
@@ -236,5 +244,4 @@ def page(results: Sequence[Result], title: str, assignment: str, feedback_dir: O
             sid = f"<a href=\"{href}\">{sid}</a>"
         rows.append([sid, _e(students_text(r)), f"<span class=\"{r.verdict}\">{r.verdict}</span>",
                      f"{r.score:g} / {r.max_score:g}", _e(diagnosis(r)[:300])])
-    body.append(_table(["submission", "student", "verdict", "score", "what went wrong"], rows, "wide"))
-    return feedback.page(title, "\n".join(body), STYLE)
+    return _table(["submission", "student", "verdict", "score", "what went wrong"], rows, "wide")

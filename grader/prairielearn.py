@@ -19,7 +19,7 @@ from pathlib import Path
 from . import feedback
 from .assignment import Assignment
 from .gradescope import assignment_file, source_files
-from .grade import Result
+from .results import Result
 from .report import write_atomic
 
 MAX_TEXT = 4000  # characters per field, so that results.json stays far below PrairieLearn's 1 MB
@@ -37,7 +37,7 @@ elif command -v bpcheck >/dev/null 2>&1; then
     CMD=(bpcheck)
 else  # the stock image: bpcheck from the course's files, numpy, rich and hypothesis from the image
     export PYTHONPATH="$HERE/src${{PYTHONPATH:+:$PYTHONPATH}}"
-    CMD=(python3 -m grader.cli)
+    CMD=(python3 -m bpcheck)
 fi
 "${{CMD[@]}}" grade --as-is "$ROOT/student" --assignment "$HERE/{toml}" --format prairielearn \\
     --out "$ROOT/results/results.json" --state "${{TMPDIR:-/tmp}}/bpcheck-state"

@@ -12,6 +12,7 @@ the same bytes.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -28,11 +29,18 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .grade import Check, Result
+from .results import Check, Result
 
 # C0 controls but tab and newline, DEL, C1 controls, lone surrogates, bidi overrides, XML's non-characters.
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
 MARKS = {True: "✓", False: "✗"}
+
+
+def file_stem(submission_id: str) -> str:
+    """A file name for per-submission outputs: readable, safe on any file system, unique per id (a hash of it)."""
+    digest = hashlib.sha256(submission_id.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", submission_id).strip("._-")[-60:].lstrip("._-")
+    return f"{readable}-{digest}" if readable else digest
 
 
 def _escape_char(m: re.Match) -> str:

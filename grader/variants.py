@@ -16,13 +16,13 @@ from typing import Optional
 
 import numpy as np
 
-import oracles
-from oracles.strategies import Case
-from reference import forward, train
+from bpcheck import oracles
+from bpcheck.oracles.strategies import Case
+from bpcheck.reference import forward, train
 
 from .assignment import Assignment, ProbeConfig
 from .contracts import Encoder, Variant
-from .diagnose import Probe, ProbeSet, confirmed_gradients
+from .probes import Probe, ProbeSet, confirmed_gradients
 
 LARGE = "large-inputs"
 

@@ -1,6 +1,6 @@
 """Independent sources of truth for the reference's gradients.
 
-    from oracles import run_oracle, available
+    from bpcheck.oracles import run_oracle, available
     estimate = run_oracle("jax", spec, params, x, y)   # estimate.grads["W1"], estimate.error["W1"]
 
 Families: finite differences (``central``, ``richardson``, ``complex_step``), PyTorch
@@ -15,7 +15,7 @@ from typing import Callable, Mapping, Optional
 
 import numpy as np
 
-from reference.spec import NetworkSpec
+from bpcheck.reference.spec import NetworkSpec
 
 from . import exact, finite_diff, jax_oracle, torch_oracle
 from .compare import Comparison, Consensus, Estimate, compare, consensus, op_depth, rtol_for

@@ -36,7 +36,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 import numpy as np
 
 from .calls import CheckError, Recorder, describe_error
-from .finite_diff import CENTRAL_STEP, COMPLEX_STEP, EPS, _central_bound
+from .finite_diff import CENTRAL_STEP, COMPLEX_STEP, EPS, central_bound
 from .named import element_at
 
 NOISE_SIGMAS = 6.0
@@ -164,7 +164,7 @@ class BlackBox:
         d1 = (f[1] - f[-1]) / (2 * h)
         d2 = (f[2] - f[-2]) / (4 * h)
         taken = [(p - m) / (2 * h) for p, m in zip(points[1], points[-1])]
-        return d1, float(_central_bound(d1, d2, self.rounding_error, h)), taken  # a Python float, as before
+        return d1, float(central_bound(d1, d2, self.rounding_error, h)), taken  # a Python float, as before
 
     def complex_step(self, u: Sequence[np.ndarray]) -> float:
         """Im F(θ + ih·u) / h; CodeRaised or ``_Discarded`` when the code cannot carry it."""

@@ -38,7 +38,7 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from reference.spec import NetworkSpec
+from bpcheck.reference.spec import NetworkSpec
 
 
 @dataclass

@@ -27,7 +27,7 @@ from typing import Any, Callable, Mapping, NamedTuple, Optional
 
 import numpy as np
 
-from reference.spec import NetworkSpec, check_batch, check_params
+from bpcheck.reference.spec import NetworkSpec, check_batch, check_params
 
 from .compare import Estimate
 

@@ -34,7 +34,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from reference.spec import NetworkSpec
+from bpcheck.reference.spec import NetworkSpec
 
 from .compare import Estimate, op_depth
 from .objective import Objective
@@ -76,7 +76,7 @@ def _sweep(obj: Objective, name: str, step_of: Callable[[np.ndarray], np.ndarray
         return np.concatenate(list(pool.map(one, starts)))
 
 
-def _central_bound(d1: np.ndarray, d2: np.ndarray, rounding: float, h: float) -> np.ndarray:
+def central_bound(d1: np.ndarray, d2: np.ndarray, rounding: float, h: float) -> np.ndarray:
     """The error bound of central difference D(h) = d1, given D(2h) = d2: 3× its truncation plus 3 ε_C/h."""
     return np.abs(d1 - d2) + 3 * rounding / h
 
@@ -109,7 +109,7 @@ def central(spec: NetworkSpec, params: Mapping[str, np.ndarray], x: np.ndarray, 
     grads, error = {}, {}
     for name, (h, (d1, d2)) in _differences(obj, CENTRAL_STEP, (1, 2)).items():
         grads[name] = d1
-        error[name] = _central_bound(d1, d2, rounding, h)
+        error[name] = central_bound(d1, d2, rounding, h)
     return Estimate("central", grads, error)
 
 
@@ -168,7 +168,7 @@ def directional(spec: NetworkSpec, params: Mapping[str, np.ndarray], x: np.ndarr
         plus = obj.value_at({k: obj.params[k] + m * h * directions[k] for k in obj.params})
         minus = obj.value_at({k: obj.params[k] - m * h * directions[k] for k in obj.params})
         d[m] = (plus - minus) / (2 * m * h)
-    return d[1], _central_bound(d[1], d[2], _rounding(obj), h)
+    return d[1], central_bound(d[1], d[2], _rounding(obj), h)
 
 
 def loss_value(spec: NetworkSpec, params: Mapping[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> float:

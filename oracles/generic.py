@@ -40,7 +40,7 @@ from . import patterns
 from .blackbox import BlackBox, CodeRaised, _Discarded
 from .calls import CheckError, Recorder, describe_error, name_of
 from .compare import ArrayResult, compare
-from .finite_diff import _central_bound
+from .finite_diff import central_bound
 from .localise import localise, ratio, unresolved_text
 from .named import Leaf, Tree, arguments, call_with, element, element_at, flatten, static_arrays
 
@@ -291,7 +291,7 @@ def _full(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng:
         else:
             h = steps[i].reshape(-1)[suspect]
             d2 = box.central_elements_at(i, suspect, h)
-            err[i].reshape(-1)[suspect] = _central_bound(o.reshape(-1)[suspect], d2, box.rounding_error, h)
+            err[i].reshape(-1)[suspect] = central_bound(o.reshape(-1)[suspect], d2, box.rounding_error, h)
     for i, (name, o) in enumerate(zip(box.names, est)):
         if not np.all(np.isfinite(o)):
             k = np.argwhere(~np.isfinite(o))[0]

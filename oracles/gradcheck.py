@@ -1,6 +1,6 @@
 """The public gradient-check API: check anyone's gradient code against the oracles.
 
-    from oracles.gradcheck import assert_gradients
+    from bpcheck.oracles.gradcheck import assert_gradients
     assert_gradients(spec, params, x, y, my_grads)            # raises AssertionError naming what is wrong
 
     import bpcheck                                            # any gradient code, not only networks:
@@ -10,8 +10,8 @@ Two modes, chosen automatically (``mode="auto"``):
 
 - **full**: every element against finite differences (complex step when the network is analytic,
   central differences otherwise), batched per layer; plus torch and jax when installed.  Used when
-  the network has at most ``FULL_CHECK_LIMIT`` parameters.
-- **fast**: ``FAST_PASSES`` = 8 directional derivatives along random ±1 directions, each one pass of
+  the network has at most ``NETWORK_FULL_LIMIT`` parameters.
+- **fast**: ``generic.FAST_PASSES`` = 8 directional derivatives along random ±1 directions, each one pass of
   the network (complex step: exact to rounding).  A single wrong element changes every directional
   derivative by its full error, so one pass suffices to see it; eight make cancellation between
   several wrong elements unlikely (2⁻⁸ for two equal errors of opposite effect).  Used beyond the limit.
@@ -28,16 +28,17 @@ from typing import Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
-from reference.spec import NetworkSpec, check_params
+from bpcheck.reference.spec import NetworkSpec, check_params
 
 from . import finite_diff, generic
 from .compare import Comparison, compare, rtol_for
 from .generic import CheckResult
 from .objective import Objective
 
-#: Networks with at most this many parameters get the full elementwise check.
-FULL_CHECK_LIMIT = 20_000
-FAST_PASSES = 8
+#: Networks with at most this many parameters get the full elementwise check.  Higher than the generic
+#: route's ``AUTO_FULL_LIMIT`` (1024 elements) because this route knows the network: finite differences
+#: run batched per layer, one vectorised pass for many elements, where a black box costs a call each.
+NETWORK_FULL_LIMIT = 20_000
 
 
 @dataclass
@@ -108,12 +109,12 @@ def check_gradients(
     rtol = rtol_for(spec, batch, dtype)
     n = sum(int(np.prod(s)) for s in spec.param_shapes().values())
     if mode == "auto":
-        mode = "full" if n <= FULL_CHECK_LIMIT or not spec.analytic else "fast"
+        mode = "full" if n <= NETWORK_FULL_LIMIT or not spec.analytic else "fast"
     if mode not in ("full", "fast"):
         raise ValueError(f"mode: expected 'auto', 'full' or 'fast', got {mode!r}")
     result = GradientCheck(True, mode, str(dtype))
     if mode == "fast":
-        result.fast = _fast(spec, params, x, y, grads, rtol, seed, FAST_PASSES)
+        result.fast = _fast(spec, params, x, y, grads, rtol, seed, generic.FAST_PASSES)
         result.ok = result.fast["failed"] == 0
         return result
     scale = term_scale(spec, params, x, y)
@@ -150,7 +151,7 @@ def check_backward(
 # --- any loss of a list of arrays ------------------------------------------------------------------------
 
 
-def check_function(
+def check_loss_of_list(
     loss: Callable[[list[np.ndarray]], float],
     grad: Callable[[list[np.ndarray]], Sequence[np.ndarray]],
     arrays: Sequence[np.ndarray],
@@ -160,7 +161,8 @@ def check_function(
 ) -> CheckResult:
     """Check ``grad(arrays)`` against ``loss(arrays)``, both taking the list of arrays, every element.
 
-    Kept for existing callers: this is ``bpcheck.check_function`` in full mode (see ``oracles.generic``).
+    ``bpcheck.check_function`` (the one public check of any function) in full mode, for a loss written over a
+    list of arrays (see ``oracles.generic``).
     ``analytic=True`` allows complex step where its self-test passes (the loss must accept complex
     arrays); ``analytic=False`` uses central differences only.
     """

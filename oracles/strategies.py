@@ -1,7 +1,7 @@
 """Hypothesis strategies for networks, parameters and inputs (public: build your own properties).
 
     from hypothesis import given
-    from oracles.strategies import cases
+    from bpcheck.oracles.strategies import cases
 
     @given(cases())
     def test_my_backprop(case):
@@ -24,7 +24,7 @@ import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from reference.spec import ACTIVATIONS, LOSS_REQUIRES_OUTPUT, LOSSES, NON_ANALYTIC, NetworkSpec
+from bpcheck.reference.spec import ACTIVATIONS, LOSS_REQUIRES_OUTPUT, LOSSES, NON_ANALYTIC, NetworkSpec
 
 from .finite_diff import RICHARDSON_STEP
 from .objective import Objective

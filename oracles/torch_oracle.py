@@ -9,7 +9,7 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-from reference.spec import NetworkSpec, check_batch, check_params
+from bpcheck.reference.spec import NetworkSpec, check_batch, check_params
 
 from .compare import Estimate
 

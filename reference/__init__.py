@@ -1,6 +1,6 @@
 """bpcheck's reference backpropagation: the code under test.
 
-    from reference import NetworkSpec, init_params, loss_and_grad
+    from bpcheck.reference import NetworkSpec, init_params, loss_and_grad
     spec = NetworkSpec(sizes=(2, 2, 2), activations=("sigmoid", "sigmoid"), loss="half_sse")
     C, grads = loss_and_grad(spec, init_params(spec), x, y)
 """

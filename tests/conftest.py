@@ -26,8 +26,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from hypothesis import HealthCheck, Phase, settings  # noqa: E402
 
-from reference import Backprop, seeds, train  # noqa: E402
-from reference.bugs import get as get_bug  # noqa: E402
+from bpcheck.reference import Backprop, seeds, train  # noqa: E402
+from bpcheck.reference.bugs import get as get_bug  # noqa: E402
 
 _common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 settings.register_profile("default", max_examples=40, **_common)
@@ -42,7 +42,7 @@ settings.load_profile(os.environ.get("BPCHECK_PROFILE")
 # the project's own, trusted examples through the command line: they run with --sandbox none there, said in
 # the header. The hostile suite never does: it names its modes and skips those that cannot run.
 def _no_sandbox_here():
-    from grader import sandbox
+    from bpcheck.grader import sandbox
 
     try:
         sandbox.select("auto")

@@ -7,7 +7,7 @@ to start, as under Ubuntu's AppArmor user-namespace restriction) still runs the 
 
 from functools import lru_cache
 
-from grader import sandbox
+from bpcheck.grader import sandbox
 
 
 @lru_cache(maxsize=1)

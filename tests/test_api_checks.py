@@ -10,7 +10,7 @@ import pytest
 
 import bpcheck
 from bpcheck import CheckError
-from oracles.generic import COTANGENT_STREAM
+from bpcheck.oracles.generic import COTANGENT_STREAM
 
 
 def affine_forward(x, w, b):

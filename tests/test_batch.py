@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch import Batch, expand, file_stem
+from bpcheck.grader.exports import Batch, expand
+from bpcheck.grader.report import file_stem
 from .extras import needs_report
 
 ROOT = Path(__file__).resolve().parents[1]

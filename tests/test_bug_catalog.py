@@ -6,14 +6,15 @@ import numpy as np
 import pytest
 from hypothesis import given, note
 
-import oracles
-from grader.diagnose import ProbeSet, default_probes, diagnose_function
-from grader.kill_matrix import FAMILIES, KINK_ONLY, disagreement, kill, run_candidate, shows
-from oracles.objective import Objective
-from oracles.strategies import KINK_MARGIN, Case, cases
-from reference import loss_and_grad
-from reference.bugs import BUGS, CATALOG, LOOKALIKES
-from reference.spec import NON_ANALYTIC
+from bpcheck import oracles
+from bpcheck.grader.diagnose import diagnose_function
+from bpcheck.grader.probes import ProbeSet, default_probes
+from bpcheck.kill_matrix import FAMILIES, KINK_ONLY, disagreement, kill, run_candidate, shows
+from bpcheck.oracles.objective import Objective
+from bpcheck.oracles.strategies import KINK_MARGIN, Case, cases
+from bpcheck.reference import loss_and_grad
+from bpcheck.reference.bugs import BUGS, CATALOG, LOOKALIKES
+from bpcheck.reference.spec import NON_ANALYTIC
 
 # What the shrunk counterexample must contain for bugs that only some networks reveal: the
 # generator, not a hand-picked case, has to have found it.
@@ -57,7 +58,7 @@ def test_kill_matrix_cell(bug, oracle):
 def test_a_case_the_bug_does_not_change_is_no_catch():
     """On a one-class softmax every gradient is 0 with or without the bug, yet central differences read ~1e-12:
     such a case must not count as catching the bug."""
-    from reference import NetworkSpec
+    from bpcheck.reference import NetworkSpec
 
     spec = NetworkSpec((1, 1, 1, 1, 1), ("identity",) * 3 + ("softmax",), "softmax_ce", "mean", bias=False)
     case = Case(spec, {f"W{l}": np.array([[0.5]]) for l in range(1, 5)}, np.array([[0.63]]), np.array([[1.0]]))
@@ -153,8 +154,8 @@ def test_right_and_wrong_arrays_are_named(probe_set):
 
 def test_entries_identical_on_every_probe_are_named_together_with_the_reason():
     """On a one-layer network the output layer is every layer: 'deriv-on-z' and 'deriv-on-z-output' coincide."""
-    from grader.diagnose import make_probe
-    from reference import NetworkSpec
+    from bpcheck.grader.probes import make_probe
+    from bpcheck.reference import NetworkSpec
 
     probe = make_probe("one-layer", "one sigmoid layer", NetworkSpec((3, 2), ("sigmoid",), "half_sse"), 4, 7, None)
     ps = ProbeSet.build([probe])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from oracles.gradcheck import FULL_CHECK_LIMIT, assert_gradients, check_function, check_gradients
-from reference import NetworkSpec, init_params, loss_and_grad
+from bpcheck.oracles.gradcheck import NETWORK_FULL_LIMIT, assert_gradients, check_gradients, check_loss_of_list
+from bpcheck.reference import NetworkSpec, init_params, loss_and_grad
 
 pytest_plugins = ["pytester"]
 
@@ -71,7 +71,7 @@ def test_fast_mode_has_no_false_alarms_over_seeds(case):
 def test_auto_mode_picks_by_size():
     small = NetworkSpec((3, 2), ("sigmoid",), "half_sse")
     big = NetworkSpec((400, 60, 2), ("sigmoid", "sigmoid"), "half_sse")
-    assert sum(np.prod(s) for s in big.param_shapes().values()) > FULL_CHECK_LIMIT
+    assert sum(np.prod(s) for s in big.param_shapes().values()) > NETWORK_FULL_LIMIT
     for spec, mode in ((small, "full"), (big, "fast")):
         p = init_params(spec)
         x, y = np.ones((2, spec.sizes[0])), np.zeros((2, spec.sizes[-1]))
@@ -94,15 +94,15 @@ def test_check_function_on_any_loss(analytic):
         g = grad(arrs)
         return [g[0], g[1] * 1.001]
 
-    assert check_function(loss, grad, [A, A.T.copy()], analytic=analytic).ok
-    bad = check_function(loss, wrong, [A, A.T.copy()], analytic=analytic, names=["W", "V"])
+    assert check_loss_of_list(loss, grad, [A, A.T.copy()], analytic=analytic).ok
+    bad = check_loss_of_list(loss, wrong, [A, A.T.copy()], analytic=analytic, names=["W", "V"])
     assert not bad.ok and "V (3, 3)" in bad.message()
 
 
 def test_pytest_plugin_two_line_test(pytester):
     pytester.makepyfile(
         """
-        from reference import NetworkSpec, loss_and_grad
+        from bpcheck.reference import NetworkSpec, loss_and_grad
         SPEC = NetworkSpec((3, 4, 2), ("sigmoid", "sigmoid"), "half_sse")
 
         def right(spec, params, x, y):
@@ -145,7 +145,7 @@ def test_a_nan_loss_never_passes():
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # as outside pytest's error filter: the old check passed silently
-        result = check_function(loss, lambda arrs: [7.0 / arrs[0]], [A], names=["A"])
+        result = check_loss_of_list(loss, lambda arrs: [7.0 / arrs[0]], [A], names=["A"])
     assert not result.ok
     assert "F is nan at the inputs given, so no gradient can pass" in result.message()
     assert "invalid value encountered in log" in result.message()
@@ -166,7 +166,7 @@ def test_complex_step_falls_back_for_np_var():
         dx = (len(d) * d - d.sum(axis=0) - xhat * (d * xhat).sum(axis=0)) / (len(d) * np.sqrt(np.var(arrs[0], axis=0) + 1e-5))
         return [dx, (dout * xhat).sum(axis=0)]
 
-    result = check_function(loss, grad, [x, g], analytic=True, names=["x", "gamma"])
+    result = check_loss_of_list(loss, grad, [x, g], analytic=True, names=["x", "gamma"])
     assert result.ok, result.message()
     assert "complex step not used" in result.message() and "not analytic" in result.message()
 
@@ -177,7 +177,7 @@ def test_complex_step_falls_back_when_the_code_writes_into_float_buffers():
         np.multiply(arrs[0], arrs[0], out=out)  # UFuncTypeError for complex input
         return out.sum()
 
-    result = check_function(loss, _square_grad, [np.arange(1.0, 7.0)], analytic=True)
+    result = check_loss_of_list(loss, _square_grad, [np.arange(1.0, 7.0)], analytic=True)
     assert result.ok and "UFuncTypeError" in result.message() and "central differences instead" in result.message()
 
 
@@ -190,7 +190,7 @@ def test_a_loss_calling_float_is_told_it_must_accept_complex_input():
 
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
-        result = check_function(loss, _square_grad, [np.arange(1.0, 7.0)], analytic=True)
+        result = check_loss_of_list(loss, _square_grad, [np.arange(1.0, 7.0)], analytic=True)
     assert result.ok, result.message()
     assert "complex step needs loss to accept complex input" in result.message() and "float()" in result.message()
     assert not seen  # the ComplexWarning is explained in the message, not leaked
@@ -212,7 +212,7 @@ def test_central_differences_hold_for_a_loss_near_zero(seed):
         return [X.T @ (X @ arrs[0] - y)]
 
     assert loss([w]) < 1e-12
-    result = check_function(loss, grad, [w], names=["w"])
+    result = check_loss_of_list(loss, grad, [w], names=["w"])
     assert result.ok, result.message()
-    wrong = check_function(loss, lambda arrs: [grad(arrs)[0] * (1 + 1e-4)], [w], names=["w"])
+    wrong = check_loss_of_list(loss, lambda arrs: [grad(arrs)[0] * (1 + 1e-4)], [w], names=["w"])
     assert not wrong.ok and "w[" in wrong.message()

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.cli import main
-from oracles import exact
-from reference.bugs import BUGS, LOOKALIKES
+from bpcheck.cli import main
+from bpcheck.oracles import exact
+from bpcheck.reference.bugs import BUGS, LOOKALIKES
 
 
 def test_verify_json_reports_agreement_for_every_available_oracle(capsys):
@@ -64,7 +64,7 @@ def test_verify_and_kill_matrix_leave_no_blank_line_in_a_log(capsys, monkeypatch
     def matrix(on_cell):  # the kill matrix's 50 s of searching, left out: only its progress is under test
         on_cell(None)
         return []
-    monkeypatch.setattr("grader.kill_matrix.matrix", matrix)
+    monkeypatch.setattr("bpcheck.kill_matrix.matrix", matrix)
     main(["kill-matrix"])
     assert capsys.readouterr().err == ""
 
@@ -76,7 +76,7 @@ import io  # noqa: E402
 import shutil  # noqa: E402
 
 
-from grader import grade as grade_module  # noqa: E402
+from bpcheck.grader import grade as grade_module  # noqa: E402
 
 EX = Path(__file__).resolve().parents[1] / "examples"
 
@@ -176,7 +176,7 @@ def test_per_submission_formats_need_a_folder_for_many(tmp_path, capsys):
 
 
 def test_titles_name_the_assignment_once(tmp_path, capsys):
-    from grader.cli import _title
+    from bpcheck.cli import _title
 
     assert _title("Backprop (canonical contract)", "canonical") == "Backprop (canonical contract)"  # grade, report
     assert _title("Backpropagation for a sigmoid MLP", "canonical") == "Backpropagation for a sigmoid MLP (canonical)"

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-import grader.grade
-from grader.assignment import AssignmentError, load, resolve
-from grader.cli import main
-from grader.contracts import Conventions, Encoder
-from grader.grade import Grader, grade_batch
+from bpcheck.grader import grade as grader_grade
+from bpcheck.grader.assignment import AssignmentError, load, resolve
+from bpcheck.cli import main
+from bpcheck.grader.contracts import Conventions, Encoder
+from bpcheck.grader.batch import grade_batch
+from bpcheck.grader.grade import Grader
 
 from .sandboxes import for_trusted_code
 
@@ -34,8 +35,8 @@ def test_every_key_the_loader_accepts_is_in_the_schema_document():
     import ast
     import dataclasses
 
-    from grader.assignment import POINTS
-    from grader.sandbox import Limits
+    from bpcheck.grader.assignment import POINTS
+    from bpcheck.grader.sandbox import Limits
 
     keys = {f.name for f in dataclasses.fields(Limits)} | set(POINTS)
     for node in ast.walk(ast.parse((ROOT / "grader" / "assignment.py").read_text())):
@@ -155,9 +156,9 @@ def test_conventions_round_trip_the_layouts():
     """Every layout sends the reference's parameters and reads them back unchanged."""
     import numpy as np
 
-    from grader.contracts import Contract, Form, Reading
-    from oracles.strategies import Case
-    from reference import NetworkSpec
+    from bpcheck.grader.contracts import Contract, Form, Reading
+    from bpcheck.oracles.strategies import Case
+    from bpcheck.reference import NetworkSpec
 
     spec = NetworkSpec((3, 4, 2), ("sigmoid", "sigmoid"))
     rng = np.random.default_rng(0)
@@ -186,7 +187,7 @@ def test_the_key_changes_with_the_graders_code_and_the_assignment(tmp_path, monk
     other = Grader(load(write(tmp_path, (BUNDLED / "canonical.toml").read_text().replace("gradient = 10", "gradient = 12"))), for_trusted_code())
     assert g.key(files) != other.key(files)
     before = g.key(files)
-    monkeypatch.setattr(grader.grade, "code_fingerprint", lambda: "an upgraded grader")
+    monkeypatch.setattr(grader_grade, "code_fingerprint", lambda: "an upgraded grader")
     assert g.key(files) != before
 
 

@@ -14,7 +14,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from grader.cli import main
+from bpcheck.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION = (ROOT / "examples" / "solutions" / "canonical.py").read_text()
@@ -50,7 +50,7 @@ def test_gradescope_autograder_end_to_end(tmp_path):
     shutil.copy(ag / "source" / "run_autograder", ag / "run_autograder")
     python = _python_from(tmp_path, ag / "source" / "bpcheck")
     bpcheck = tmp_path / "bin" / "bpcheck"
-    bpcheck.write_text(f'#!/bin/sh\nexec "{python}" -m grader.cli "$@"\n')
+    bpcheck.write_text(f'#!/bin/sh\nexec "{python}" -m bpcheck "$@"\n')
     bpcheck.chmod(0o755)
     verdicts = {}
     for name, source in (("deep-only", DEEP_ONLY), ("starter", (ROOT / "examples" / "starters" / "canonical.py").read_text())):

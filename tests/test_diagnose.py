@@ -9,13 +9,14 @@ import os
 import numpy as np
 import pytest
 
-from grader.assignment import load
-from grader.contracts import unrolled_in_other_order
-from grader.diagnose import CLOSE, ProbeSet, Terms, default_probes, diagnose, diagnose_function
-from grader.kill_matrix import run_candidate
-from oracles.strategies import Case
-from reference import loss_and_grad
-from reference.bugs import BUGS, CATALOG, combine, conflict, plan_gradients
+from bpcheck.grader.assignment import load
+from bpcheck.grader.contracts import unrolled_in_other_order
+from bpcheck.grader.diagnose import CLOSE, diagnose, diagnose_function
+from bpcheck.grader.probes import ProbeSet, Terms, default_probes
+from bpcheck.grader.probes import run_candidate
+from bpcheck.oracles.strategies import Case
+from bpcheck.reference import loss_and_grad
+from bpcheck.reference.bugs import BUGS, CATALOG, combine, conflict, plan_gradients
 
 THOROUGH = os.environ.get("BPCHECK_PROFILE") == "thorough"
 #: The student's terms of two bundled assignments, as their TOML files write them
@@ -172,7 +173,7 @@ def test_one_array_scaled_is_not_a_convention(probe_set):
 
 def test_finite_differences_are_named_as_such(probe_set):
     """Central differences with h = 1e-5 of the right loss: close (errors ~1e-9), but not analytic."""
-    from reference import forward
+    from bpcheck.reference import forward
 
     def central(s, p, x, y, lr, h=1e-5):
         grads = {}

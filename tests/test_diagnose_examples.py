@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.assignment import load
-from grader.grade import Grader
+from bpcheck.grader.assignment import load
+from bpcheck.grader.grade import Grader
 
 ROOT = Path(__file__).resolve().parents[1]
 BUGGY = ROOT / "examples" / "buggy"

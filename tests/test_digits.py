@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import oracles
+from bpcheck import oracles
 
 pytest.importorskip("sklearn", reason="scikit-learn is not installed: pip install 'bpcheck[test]'")
 if oracles.unavailable("torch"):

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from hypothesis import given, note
 
-import oracles
-from grader.verify import verify, versus_exact
-from oracles import exact
-from oracles.strategies import Case, cases, network_specs
-from reference import NetworkSpec, loss_and_grad
-from reference.spec import ACTIVATIONS, LOSS_REQUIRES_OUTPUT, LOSSES
+from bpcheck import oracles
+from bpcheck.verify import verify, versus_exact
+from bpcheck.oracles import exact
+from bpcheck.oracles.strategies import Case, cases, network_specs
+from bpcheck.reference import NetworkSpec, loss_and_grad
+from bpcheck.reference.spec import ACTIVATIONS, LOSS_REQUIRES_OUTPUT, LOSSES
 
 if exact.unavailable():
     pytest.skip(exact.unavailable(), allow_module_level=True)

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reference import forward, loss_and_grad, sgd_step
-from reference import seeds
-from reference.activations import sigmoid, sigmoid_backward
+from bpcheck.reference import forward, loss_and_grad, sgd_step
+from bpcheck.reference import seeds
+from bpcheck.reference.activations import sigmoid, sigmoid_backward
 
 from .golden import assert_printed
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import oracles
-from oracles import exact
-from reference import NetworkSpec, forward, loss_and_grad, seeds
-from reference.golden import GOLDEN_VERSION, export, text
+from bpcheck import oracles
+from bpcheck.oracles import exact
+from bpcheck.reference import NetworkSpec, forward, loss_and_grad, seeds
+from bpcheck.golden import GOLDEN_VERSION, export, text
 
 from .golden import assert_printed
 
@@ -39,7 +39,7 @@ def test_published_file_is_what_the_code_exports():
     """Byte for byte: the exact values do not depend on the machine, so neither does the file."""
     assert text() == FILE.read_text(encoding="utf-8"), (
         "regenerate with `bpcheck golden --out docs/golden/bpcheck-golden.json`, bump GOLDEN_VERSION and add a CHANGELOG entry")
-    # export() keeps what it built for the next call (reference.golden._BUILT): what a caller does to its copy stays there
+    # export() keeps what it built for the next call (bpcheck.golden._BUILT): what a caller does to its copy stays there
     data = export()
     data["entries"][0]["loss"] = None
     data["entries"][0]["grads"].clear()
@@ -171,8 +171,9 @@ def test_ex4_debug_inputs_are_correctly_rounded_sines():
     """The golden ex4 inputs must not move with numpy's own vectorised sin (it changed between versions by an ulp)."""
     import flint
 
-    from reference.seeds import debug_matrix
+    from bpcheck.reference.seeds import debug_matrix
 
     flint.ctx.prec = 200
     sines = [float(flint.arb(k).sin()) for k in range(1, 5 * 4 + 1)]  # arb's enclosure, far narrower than an ulp
-    np.testing.assert_array_equal(debug_matrix(5, 4), np.array(sines).reshape((5, 4), order="F") / 10)  # / 10 is IEEE division: the same bits everywhere
+    # / 10 is IEEE division: the same bits everywhere
+    np.testing.assert_array_equal(debug_matrix(5, 4), np.array(sines).reshape((5, 4), order="F") / 10)

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from grader import gradescope, report
-from grader.assignment import bundled, load
-from grader.cli import main
-from grader.grade import Grader, grade_batch
+from bpcheck.grader import gradescope, report
+from bpcheck.grader.assignment import bundled, load
+from bpcheck.cli import main
+from bpcheck.grader.batch import grade_batch
+from bpcheck.grader.grade import Grader
 
 from .sandboxes import for_trusted_code
 from .verdicts import assert_graded
@@ -107,7 +108,7 @@ def test_folder_submission_with_helpers(tmp_path):
 def test_a_record_that_cannot_be_saved_keeps_the_grade_and_leaves_no_temporary_file(tmp_path, monkeypatch):
     import errno
 
-    from grader import grade as grade_module
+    from bpcheck.grader import grade as grade_module
 
     def no_space(src, dst):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -215,3 +216,22 @@ def test_bad_assignment_files_are_named(tmp_path):
     bad.write_text('contract = "tensorflow"\n')
     with pytest.raises(ValueError, match=r"contract = 'tensorflow'; expected a bundled assignment"):
         load(str(bad))
+
+
+#: Scores of failing examples, check by check: what the side checks earn beside the checks already right.
+SCORES = [
+    ("blog-class", "buggy/blog_class_stale_weights.py", {"forward output": 5.0, "inputs left unmutated": 5.0}),
+    ("cs231n-two-layer", "buggy/cs231n_extra_softmax_derivative.py",
+     {"loss value": 5.0, "forward output": 5.0, "inputs left unmutated": 5.0}),
+    ("canonical", "buggy/canonical_output_bias_first_example.py",
+     {"gradient: square-batch-1": 10.0, "inputs left unmutated": 5.0}),
+    ("nielsen", "buggy/nielsen_no_transpose.py", {}),
+]
+
+
+@pytest.mark.parametrize("assignment, example, earned", SCORES, ids=[e for _, e, _ in SCORES])
+def test_failing_examples_earn_exactly_their_side_checks(assignment, example, earned):
+    r = grader_for(assignment).grade(EX / example)
+    assert r.verdict == "fail"
+    assert {c.name: c.score for c in r.checks if c.score > 0} == earned
+    assert r.score == sum(earned.values())

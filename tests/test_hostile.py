@@ -23,10 +23,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import sandbox
-from grader.assignment import load
-from grader.grade import Grader, Result
-from grader.untrusted import remove_tree
+from bpcheck.grader import sandbox
+from bpcheck.grader.assignment import load
+from bpcheck.grader.grade import Grader
+from bpcheck.grader.results import Result
+from bpcheck.grader.untrusted import remove_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE_TOML = ROOT / "tests" / "data" / "hostile.toml"
@@ -138,7 +139,8 @@ HOSTILE = {
         def backprop(weights, biases, x, y):
             os.makedirs('small', exist_ok=True)
             with open('small/gW0.npy', 'wb') as f:
-                np.lib.format.write_array_header_1_0(f, {{'descr': '<f8', 'fortran_order': False, 'shape': (10**12,)}})""", leave=True), "as float64"),
+                header = {{'descr': '<f8', 'fortran_order': False, 'shape': (10**12,)}}
+                np.lib.format.write_array_header_1_0(f, header)""", leave=True), "as float64"),
     "overflowing_npy_shape": (_src("""
         def backprop(weights, biases, x, y):
             os.makedirs('small', exist_ok=True)
@@ -283,9 +285,10 @@ def _mode_or_skip(mode: str) -> sandbox.Sandbox:
 BATCH = """
 import json, re, sys
 from pathlib import Path
-from grader.assignment import load
-from grader.grade import Grader, grade_batch
-from grader.report import as_json
+from bpcheck.grader.assignment import load
+from bpcheck.grader.batch import grade_batch
+from bpcheck.grader.grade import Grader
+from bpcheck.grader.report import as_json
 mode, toml, listing, state, out = sys.argv[1:6]
 paths = [Path(p) for p in json.loads(Path(listing).read_text())]
 results = grade_batch(Grader(load(toml), mode), paths, jobs=2, state=Path(state))
@@ -474,7 +477,7 @@ def test_every_report_format_is_written_for_the_hostile_batch(batch, tmp_path):
     import csv
     import xml.etree.ElementTree as ET
 
-    from grader.cli import main
+    from bpcheck.cli import main
 
     results, out = str(batch["state"].with_name("results.json")), tmp_path
     saved = batch["count"]

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import oracles
-from oracles import finite_diff, jax_oracle, torch_oracle
-from reference import NetworkSpec, init_params, loss_and_grad, seeds
+from bpcheck import oracles
+from bpcheck.oracles import finite_diff, jax_oracle, torch_oracle
+from bpcheck.reference import NetworkSpec, init_params, loss_and_grad, seeds
 
 ROOT = Path(__file__).resolve().parents[1]
 EPS = np.finfo(np.float64).eps
@@ -29,11 +29,13 @@ def test_oracles_import_no_reference_math():
     for path in sorted((ROOT / "oracles").glob("*.py")):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("reference"):
-                assert node.module == "reference.spec", f"{path.name} imports {node.module}"
+            if isinstance(node, ast.ImportFrom) and node.module and "reference" in node.module.split("."):
+                assert node.module == "bpcheck.reference.spec", f"{path.name} imports {node.module}"
+            if isinstance(node, ast.ImportFrom) and node.module == "bpcheck":
+                assert "reference" not in {a.name for a in node.names}, f"{path.name} imports bpcheck.reference"
             if isinstance(node, ast.Import):
                 for alias in node.names:
-                    assert not alias.name.startswith("reference"), f"{path.name} imports {alias.name}"
+                    assert "reference" not in alias.name.split("."), f"{path.name} imports {alias.name}"
 
 
 @pytest.mark.parametrize("method, bound", [("central", 1e-8), ("richardson", 1e-10), ("complex_step", 4 * EPS)])

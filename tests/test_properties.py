@@ -10,9 +10,9 @@ import pytest
 from hypothesis import example, given, note
 from hypothesis import strategies as st
 
-import oracles
-from oracles.strategies import Case, cases, network_specs
-from reference import NetworkSpec, forward, loss_and_grad
+from bpcheck import oracles
+from bpcheck.oracles.strategies import Case, cases, network_specs
+from bpcheck.reference import NetworkSpec, forward, loss_and_grad
 
 GOLDEN = Path(__file__).resolve().parents[1] / "docs" / "golden" / "bpcheck-golden.json"
 

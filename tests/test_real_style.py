@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.assignment import load
-from grader.grade import Grader, grade_batch
+from bpcheck.grader.assignment import load
+from bpcheck.grader.batch import grade_batch
+from bpcheck.grader.grade import Grader
 
 from .real_style_table import EXPECTED
 from .sandboxes import for_trusted_code
@@ -71,8 +72,8 @@ def test_notebooks_report_the_cells_they_ran(graded):
 
 def test_a_folder_whose_code_sits_in_sub_folders_is_one_submission_not_a_class(tmp_path):
     """cs231n-2019 holds only cs231n/ (a package); ex4-port-packages holds ex2/ (helpers) beside ex4/."""
-    from grader.batch import expand
-    from grader.submission import mentions_entry
+    from bpcheck.grader.exports import expand
+    from bpcheck.grader.submission import mentions_entry
 
     def items(assignment: str, *paths: Path) -> list[str]:
         forms = [f.requires for f in load(assignment).contract.forms]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reference import NetworkSpec, backward, forward, init_params, loss_and_grad, sgd_step, train
-from reference import activations, losses, seeds
-from reference.bugs import get as get_bug
+from bpcheck.reference import NetworkSpec, backward, forward, init_params, loss_and_grad, sgd_step, train
+from bpcheck.reference import activations, losses, seeds
+from bpcheck.reference.bugs import get as get_bug
 
 from .golden import assert_printed
 

@@ -24,9 +24,9 @@ from types import SimpleNamespace
 import pytest
 from rich.console import Console
 
-from grader import report
-from grader.cli import main
-from grader.grade import Check, Result
+from bpcheck.grader import report
+from bpcheck.cli import main
+from bpcheck.grader.results import Check, Result
 from .extras import require_report
 
 ROOT = Path(__file__).resolve().parents[1]

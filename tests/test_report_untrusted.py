@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from grader import feedback, gradescope, html_report, prairielearn, report
-from grader.cli import main
-from grader.grade import Check, Result
+from bpcheck.grader import feedback, gradescope, html_report, prairielearn, report
+from bpcheck.cli import main
+from bpcheck.grader.results import Check, Result
 from .extras import needs_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -171,7 +171,7 @@ def test_nothing_raw_reaches_a_terminal(tmp_path):
     source = tmp_path / "hostile.json"
     source.write_text(report.as_json(RESULTS), encoding="utf-8")
     log = tmp_path / "tty.log"
-    cmd = f"{sys.executable} -m grader.cli report {source}"
+    cmd = f"{sys.executable} -m bpcheck report {source}"
     subprocess.run(["script", "-qec", cmd, str(log)], cwd=ROOT, capture_output=True, timeout=120,
                    env={**os.environ, "COLUMNS": "120", "TERM": "xterm"}, check=True)
     text = log.read_bytes().decode("utf-8", errors="strict")

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from grader import sandbox
-from grader.assignment import load
-from grader.cli import main
-from grader.grade import Grader, grade_batch
+from bpcheck.grader import sandbox
+from bpcheck.grader.assignment import load
+from bpcheck.cli import main
+from bpcheck.grader.batch import grade_batch
+from bpcheck.grader.grade import Grader
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE_TOML = str(ROOT / "tests" / "data" / "hostile.toml")
@@ -125,7 +126,7 @@ def test_a_full_disk_is_never_saved_as_a_grade(tmp_path, monkeypatch):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(sandbox, "prepare", full_disk)
-    monkeypatch.setattr("grader.grade.time.sleep", lambda s: None)
+    monkeypatch.setattr("bpcheck.grader.batch.time.sleep", lambda s: None)
     state = tmp_path / "state"
     [r] = grade_batch(grader, [sub], 1, state)
     assert r.verdict == "error" and r.score == 0 and "not graded: the grading machine failed" in r.message
@@ -142,7 +143,7 @@ def test_a_submission_claiming_a_full_disk_is_graded_as_itself(tmp_path, monkeyp
     sub = tmp_path / "submission.py"
     sub.write_text("def backprop(weights, biases, x, y):\n    raise OSError(28, 'No space left on device')\n")
     grader = Grader(load(HOSTILE_TOML), sandbox.select("none"))
-    monkeypatch.setattr("grader.grade.time.sleep", lambda s: None)
+    monkeypatch.setattr("bpcheck.grader.batch.time.sleep", lambda s: None)
     state = tmp_path / "state"
     [r] = grade_batch(grader, [sub], 1, state)
     assert r.verdict == "error" and r.score == 0 and "No space left on device" in r.message

@@ -7,9 +7,9 @@ import itertools
 import numpy as np
 import pytest
 
-from reference import NetworkSpec, loss_and_grad
-from reference.activations import sigmoid, sigmoid_backward, tanh, tanh_backward
-from reference.spec import LOSS_REQUIRES_OUTPUT, LOSSES
+from bpcheck.reference import NetworkSpec, loss_and_grad
+from bpcheck.reference.activations import sigmoid, sigmoid_backward, tanh, tanh_backward
+from bpcheck.reference.spec import LOSS_REQUIRES_OUTPUT, LOSSES
 
 OUTPUTS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
 PAIRS = [(act, loss) for act, loss in itertools.product(OUTPUTS, LOSSES) if LOSS_REQUIRES_OUTPUT.get(loss, act) == act]

@@ -12,12 +12,13 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from grader import submission
-from grader.assignment import AssignmentError, load
-from grader.grade import Grader
+from bpcheck.grader import submission
+from bpcheck.grader.assignment import AssignmentError, load
+from bpcheck.grader.batch import grade_batch
+from bpcheck.grader.grade import Grader
 
 from .sandboxes import for_trusted_code
-from grader.submission import SubmissionError, collect
+from bpcheck.grader.submission import SubmissionError, collect
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION = (ROOT / "examples" / "solutions" / "canonical.py").read_text()
@@ -260,7 +261,7 @@ def test_a_nul_byte_in_a_python_file_is_a_named_syntax_error(tmp_path):
 def test_a_batch_outlives_the_graders_own_failure_on_one_submission(tmp_path, monkeypatch):
     """An exception the grader did not foresee while reading one submission is that submission's result, not the
     end of the batch (and, being the machine's failure, it is not saved)."""
-    from grader import grade
+    from bpcheck.grader import batch
 
     good, odd = tmp_path / "good.py", tmp_path / "odd.py"
     good.write_text(SOLUTION)
@@ -274,8 +275,8 @@ def test_a_batch_outlives_the_graders_own_failure_on_one_submission(tmp_path, mo
         return real(path)
 
     monkeypatch.setattr(g, "collect", collect_or_fail)
-    monkeypatch.setattr(grade.time, "sleep", lambda s: None)
-    ok, failed = grade.grade_batch(g, [good, odd], 1, tmp_path / "state")
+    monkeypatch.setattr(batch.time, "sleep", lambda s: None)
+    ok, failed = grade_batch(g, [good, odd], 1, tmp_path / "state")
     assert ok.verdict == "pass"
     assert failed.verdict == "error" and "internal grader error: RuntimeError: an unforeseen failure" in failed.message
     assert len(list((tmp_path / "state").glob("*.json"))) == 1  # the good one's
@@ -283,7 +284,7 @@ def test_a_batch_outlives_the_graders_own_failure_on_one_submission(tmp_path, mo
 
 def test_a_submission_naming_an_internal_error_is_graded_once_as_itself(tmp_path, monkeypatch):
     """Only the grader knows when it failed: a submission raising the grader's words is not retried nor unsaved."""
-    from grader import grade
+    from bpcheck.grader import batch
 
     sub = tmp_path / "submission.py"
     sub.write_text("import numpy as np\n\ndef backprop(weights, biases, x, y):\n    raise ValueError('internal grader error')\n")
@@ -291,8 +292,8 @@ def test_a_submission_naming_an_internal_error_is_graded_once_as_itself(tmp_path
     calls = []
     real = g.grade
     monkeypatch.setattr(g, "grade", lambda *a: calls.append(a) or real(*a))
-    monkeypatch.setattr(grade.time, "sleep", lambda s: None)
-    (r,) = grade.grade_batch(g, [sub], 1, tmp_path / "state")
+    monkeypatch.setattr(batch.time, "sleep", lambda s: None)
+    (r,) = grade_batch(g, [sub], 1, tmp_path / "state")
     assert r.verdict == "error" and "grading machine" not in r.message and len(calls) == 1
     assert len(list((tmp_path / "state").glob("*.json"))) == 1  # saved: it is the submission's own result
 
@@ -337,7 +338,7 @@ def test_a_required_package_is_checked_when_the_assignment_loads(tmp_path):
 
 def test_every_message_field_of_the_runner_is_data(tmp_path):
     """status.json comes from the sandbox: a forged one with odd types must not crash the grader."""
-    from grader.grade import describe_error
+    from bpcheck.grader.failures import describe_error
 
     (tmp_path / "x.py").write_text(SOLUTION)
     s = collect(tmp_path / "x.py", FORMS)

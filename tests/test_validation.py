@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reference import NetworkSpec, forward, init_params, loss_and_grad, sgd_step
+from bpcheck.reference import NetworkSpec, forward, init_params, loss_and_grad, sgd_step
 
 SPEC = NetworkSpec(sizes=(3, 4, 2), activations=("sigmoid", "sigmoid"), loss="half_sse")
 

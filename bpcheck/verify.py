@@ -17,10 +17,10 @@ import numpy as np
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 
-import oracles
-from oracles import exact
-from oracles.strategies import Case, cases
-from reference import loss_and_grad
+from bpcheck import oracles
+from bpcheck.oracles import exact
+from bpcheck.oracles.strategies import Case, cases
+from bpcheck.reference import loss_and_grad
 
 
 @dataclass

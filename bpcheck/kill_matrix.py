@@ -10,46 +10,23 @@ large logits has to be found by the generator.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 from hypothesis import HealthCheck, Phase, find, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample, Unsatisfiable
 
-import oracles
-from oracles.strategies import Case, cases, network_specs
-from reference import loss_and_grad
-from reference.bugs import BUGS, Bug
+from bpcheck import oracles
+from bpcheck.grader.probes import Outcome, run_candidate
+from bpcheck.oracles.strategies import Case, cases, network_specs
+from bpcheck.reference import loss_and_grad
+from bpcheck.reference.bugs import BUGS, Bug
 
 #: The four oracle families of the matrix's columns.
 FAMILIES = ("central", "complex_step", "torch", "jax")
 #: Learning rates for the training-step probe (the stale-weights bug only shows inside a step).
 LEARNING_RATES = (0.1, 0.5, 2.0)
-
-
-@dataclass
-class Outcome:
-    """What a candidate did on one case: gradients, or the error it raised; and which inputs it changed."""
-
-    grads: Optional[dict[str, np.ndarray]]
-    error: Optional[str]
-    mutated: list[str]
-
-
-def run_candidate(fn: Callable[..., Mapping[str, Any]], case: Case, lr: Optional[float]) -> Outcome:
-    """Call ``fn(spec, params, x, y, lr)`` on private copies and record what it returned and changed."""
-    params = {k: np.array(v, copy=True) for k, v in case.params.items()}
-    x, y = np.array(case.x, copy=True), np.array(case.y, copy=True)
-    grads, error = None, None
-    try:
-        with np.errstate(all="ignore"):
-            grads = dict(fn(case.spec, params, x, y, lr))
-    except Exception as exc:  # a crashing candidate is a detected candidate
-        error = f"{type(exc).__name__}: {exc}"
-    mutated = [k for k in params if not np.array_equal(params[k], case.params[k])]
-    mutated += [n for n, new, old in (("x", x, case.x), ("y", y, case.y)) if not np.array_equal(new, old)]
-    return Outcome(grads, error, mutated)
 
 
 def disagreement(outcome: Outcome, oracle: str, case: Case) -> Optional[str]:

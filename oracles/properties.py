@@ -1,4 +1,5 @@
-"""pytest plugin (entry point ``pytest11``): the ``gradcheck`` fixture.
+"""Property checks over Hypothesis-drawn cases: the code behind the pytest fixture ``gradcheck``
+(``bpcheck.pytest_plugin``, which imports this module only when a test uses the fixture).
 
     def test_my_backprop(gradcheck):
         gradcheck(my_backward, spec=NetworkSpec((3, 4, 2), ("tanh", "softmax"), "softmax_ce"))
@@ -19,11 +20,10 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping, Optional, Union
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from reference.spec import NetworkSpec
+from bpcheck.reference.spec import NetworkSpec
 
 from .generic import check_vjp
 from .gradcheck import check_backward
@@ -117,8 +117,3 @@ class GradCheck:
     def vjp(self, *args: Any, **kwargs: Any) -> None:
         run_vjp(*args, **kwargs)
 
-
-@pytest.fixture
-def gradcheck() -> GradCheck:
-    """Call as ``gradcheck(my_backward, spec=...)`` (see ``run_gradcheck``) or ``gradcheck.vjp(forward, backward, shapes=..., dims=...)`` (see ``run_vjp``)."""
-    return GradCheck()

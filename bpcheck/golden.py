@@ -26,11 +26,11 @@ from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 
-from oracles import exact as ex
+from bpcheck.oracles import exact as ex
 
-from . import seeds
-from .network import init_params
-from .spec import ACTIVATIONS, LOSS_REQUIRES_OUTPUT, LOSSES, NetworkSpec, check_batch
+from bpcheck.reference import seeds
+from bpcheck.reference.network import init_params
+from bpcheck.reference.spec import ACTIVATIONS, LOSS_REQUIRES_OUTPUT, LOSSES, NetworkSpec, check_batch
 
 GOLDEN_VERSION = "2.0.0"
 #: seed 000's XOR run: the precision it needs (measured: its first 5,000 steps lose ~560 bits of the

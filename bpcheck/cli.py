@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-import oracles
+from bpcheck import oracles
 
 
 def _bar(label: str, *tail: TextColumn) -> Progress:
@@ -76,7 +76,7 @@ def _print_versus_exact(console: Console, cases: int, tallies) -> None:
 
 
 def _bugs(args: argparse.Namespace) -> int:
-    from reference.bugs import BUGS, LOOKALIKES
+    from bpcheck.reference.bugs import BUGS, LOOKALIKES
 
     entries = list(BUGS) + (list(LOOKALIKES) if args.lookalikes else [])
     if args.format == "json":
@@ -92,7 +92,7 @@ def _bugs(args: argparse.Namespace) -> int:
 
 
 def _kill_matrix(args: argparse.Namespace) -> int:
-    from reference.bugs import BUGS
+    from bpcheck.reference.bugs import BUGS
 
     from .kill_matrix import FAMILIES, matrix
 
@@ -131,16 +131,14 @@ PROGRESS_EVERY = 10  # submissions between progress lines when stderr is not a t
 
 def _say(console: Console, text: str, style: str = "") -> None:
     """Print text that may hold a submission's words: never read as markup, controls escaped."""
-    from .report import clean
+    from .grader.report import clean
 
     console.print(Text(clean(text), style=style), soft_wrap=True)  # a log line: paths never broken
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from .batch import expand, load_index, save_index
-    from .grade import grade_batch
-    from .submission import mentions_entry
-    from .report import clean, identical_groups
+    from .grader.exports import expand
+    from .grader.submission import mentions_entry
 
     err = Console(stderr=True, highlight=False)
     assignment = _load_assignment(args, err)
@@ -149,26 +147,13 @@ def _grade(args: argparse.Namespace) -> int:
     if not args.submissions:
         _say(err, "bpcheck grade: give at least one SUBMISSION (a .py file, a folder, a class folder or an export zip)", "red")
         return 2
-    per_file = args.format in ("gradescope", "prairielearn")
     forms = [f.requires for f in assignment.contract.forms]
     with expand(args.submissions, assignment.module, single=args.as_is,
                 is_submission=lambda p: mentions_entry(p, forms)) as batch:
         for note in batch.notes:
             _say(err, f"note: {note}")
-        items = batch.items
-        if args.only:
-            items = [i for i in items if args.only in (i.id, *(s.id for s in i.students))]
-            if not items:
-                _say(err, f"bpcheck grade --only: no submission has the id {args.only!r}; the ids are: "
-                          + ", ".join(i.id for i in batch.items[:8]) + (" ..." if len(batch.items) > 8 else ""), "red")
-                return 2
-        if all(i.path is None for i in items):
-            for i in items:
-                _say(err, f"bpcheck grade: {i.error}", "red")
-            return 2
-        if per_file and len(items) > 1 and not args.out:
-            _say(err, f"bpcheck grade: --format {args.format} writes one results.json per submission: "
-                      f"give --out DIR for these {len(items)} submissions", "red")
+        items = _chosen_items(args, batch.items, err)
+        if items is None:
             return 2
         grader = _grader(args, assignment, err)
         if grader is None:
@@ -176,47 +161,62 @@ def _grade(args: argparse.Namespace) -> int:
         if not grader.sandbox.contained:
             err.print(Panel(Text(grader.sandbox_message), title="WARNING: NO SANDBOX", style="bold red"))
         state = Path(args.state or f"bpcheck-state/{assignment.name}")
-        gradable = [i for i in items if i.path is not None]
-        by_path = {str(i.path): i for i in gradable}
-        done: list = []
-        reused = 0
+        results = _grade_with_progress(args, grader, items, state, err)
+    if results is None:
+        return 130
+    return _write_reports(args, assignment.name, _title(assignment.title, assignment.name), results, err, state)
 
-        def finished(result, from_state: bool) -> None:
-            nonlocal reused
-            reused += from_state
-            item = by_path.get(result.submission)
-            if item is not None:
-                result.id, result.submission, result.students = item.id, item.id, [s.as_dict() for s in item.students]
-            done.append(result)
-            progress.update(task, advance=1, description=escape(clean(f"{result.id}: {result.verdict}")))
-            if not err.is_terminal and (len(done) % PROGRESS_EVERY == 0 or len(done) == len(gradable)):
-                tally = {v: sum(1 for r in done if r.verdict == v) for v in ("pass", "fail", "error")}
-                _say(err, f"graded {len(done)} of {len(gradable)}: {tally['pass']} pass, {tally['fail']} fail, {tally['error']} error")
 
-        try:
-            with _bar("grading", TextColumn("{task.description}")) as progress:
-                task = progress.add_task("", total=len(gradable))
-                graded = iter(grade_batch(grader, [i.path for i in gradable], args.jobs, state, on_result=finished,
-                                          force=args.force))
-        except KeyboardInterrupt:
-            save_index(state, assignment.name, assignment.title, done, load_index(state).get("submissions", {}))
-            _say(err, f"interrupted: {len(done)} results saved in {state}/; rerun the same command to resume", "yellow")
-            return 130
-        results = []
-        for item in items:  # graded results were named as they finished; an unreadable path is named here
-            if item.path is not None:
-                results.append(next(graded))
-                continue
-            r = grader._error(item.id, item.error, "")
-            r.id, r.submission, r.students = item.id, item.id, [s.as_dict() for s in item.students]
-            results.append(r)
+def _chosen_items(args: argparse.Namespace, items: list, err: Console) -> Optional[list]:
+    """The items to grade (``--only``), or None after saying why there is nothing gradable."""
+    if args.only:
+        chosen = [i for i in items if args.only in (i.id, *(s.id for s in i.students))]
+        if not chosen:
+            _say(err, f"bpcheck grade --only: no submission has the id {args.only!r}; the ids are: "
+                      + ", ".join(i.id for i in items[:8]) + (" ..." if len(items) > 8 else ""), "red")
+            return None
+        items = chosen
+    if all(i.path is None for i in items):
+        for i in items:
+            _say(err, f"bpcheck grade: {i.error}", "red")
+        return None
+    if args.format in ("gradescope", "prairielearn") and len(items) > 1 and not args.out:
+        _say(err, f"bpcheck grade: --format {args.format} writes one results.json per submission: "
+                  f"give --out DIR for these {len(items)} submissions", "red")
+        return None
+    return items
+
+
+def _grade_with_progress(args: argparse.Namespace, grader, items: list, state: Path, err: Console) -> Optional[list]:
+    """Grade ``items`` with a progress bar (progress lines in a log) and record the batch; None when interrupted."""
+    from .grader.batch import grade_items, load_index, save_index
+    from .grader.report import clean, identical_groups
+
+    total = sum(1 for i in items if i.path is not None)
+    tally = {"pass": 0, "fail": 0, "error": 0, "done": 0, "reused": 0}
+
+    def finished(result, from_state: bool) -> None:
+        tally["done"] += 1
+        tally["reused"] += from_state
+        tally[result.verdict] = tally.get(result.verdict, 0) + 1
+        progress.update(task, advance=1, description=escape(clean(f"{result.id}: {result.verdict}")))
+        if not err.is_terminal and (tally["done"] % PROGRESS_EVERY == 0 or tally["done"] == total):
+            _say(err, f"graded {tally['done']} of {total}: {tally['pass']} pass, {tally['fail']} fail, {tally['error']} error")
+
+    try:
+        with _bar("grading", TextColumn("{task.description}")) as progress:
+            task = progress.add_task("", total=total)
+            results = grade_items(grader, items, args.jobs, state, finished, args.force)
+    except KeyboardInterrupt:
+        _say(err, f"interrupted: {tally['done']} results saved in {state}/; rerun the same command to resume", "yellow")
+        return None
     keep = load_index(state).get("submissions", {}) if args.only else None
-    save_index(state, assignment.name, assignment.title, results, keep)
+    save_index(state, grader.a.name, grader.a.title, results, keep)
     copies = sum(len(g) - 1 for g in identical_groups(results))
     extra = [f"{copies} identical to another submission in this batch, graded once" if copies else "",
-             f"{reused} reused from an earlier run; --force regrades them" if reused else ""]
+             f"{tally['reused']} reused from an earlier run; --force regrades them" if tally["reused"] else ""]
     _say(err, f"results saved in {state}/" + (f" ({'; '.join(e for e in extra if e)})" if any(extra) else ""))
-    return _write_reports(args, assignment.name, _title(assignment.title, assignment.name), results, err, state)
+    return results
 
 
 def _title(title: str, name: str) -> str:
@@ -226,9 +226,8 @@ def _title(title: str, name: str) -> str:
 
 def _write_reports(args: argparse.Namespace, name: str, title: str, results, err: Console, state: Optional[Path] = None) -> int:
     """Every report the options ask for; a report that cannot be written never loses a result."""
-    from . import feedback, gradescope, html_report, prairielearn, report
-    from .batch import file_stem
-    from .report import rid
+    from .grader import feedback, gradescope, html_report, prairielearn, report
+    from .grader.report import file_stem, rid
 
     def emit(text: str, target: Optional[str] = None) -> None:
         if target:
@@ -282,8 +281,8 @@ def _write_reports(args: argparse.Namespace, name: str, title: str, results, err
 
 def _report(args: argparse.Namespace) -> int:
     """bpcheck report: the reports of a graded batch, from its state folder or a --format json file, without regrading."""
-    from . import report
-    from .batch import load_results
+    from .grader import report
+    from .grader.batch import load_results
 
     err = Console(stderr=True, highlight=False)
     source = Path(args.source)
@@ -303,7 +302,7 @@ def _report(args: argparse.Namespace) -> int:
 
 def _load_assignment(args: argparse.Namespace, err: Console):
     """The assignment --assignment names, or None after saying why it cannot be loaded."""
-    from .assignment import load
+    from .grader.assignment import load
 
     try:
         return load(args.assignment)
@@ -314,8 +313,8 @@ def _load_assignment(args: argparse.Namespace, err: Console):
 
 def _grader(args: argparse.Namespace, assignment, err: Console):
     """A Grader for ``assignment`` in the --sandbox mode, or None after saying why there is none."""
-    from .grade import Grader
-    from .sandbox import SandboxUnavailable
+    from .grader.grade import Grader
+    from .grader.sandbox import SandboxUnavailable
 
     try:
         return Grader(assignment, args.sandbox)
@@ -352,7 +351,7 @@ def _assignment_check(args: argparse.Namespace) -> int:
 
 
 def _autograder(args: argparse.Namespace) -> int:
-    from .gradescope import build_zip
+    from .grader.gradescope import build_zip
 
     assignment = _load_assignment(args, Console(stderr=True))
     if assignment is None:
@@ -365,7 +364,7 @@ def _autograder(args: argparse.Namespace) -> int:
 
 
 def _prairielearn(args: argparse.Namespace) -> int:
-    from .prairielearn import build
+    from .grader.prairielearn import build
 
     assignment = _load_assignment(args, Console(stderr=True))
     if assignment is None:
@@ -378,8 +377,8 @@ def _prairielearn(args: argparse.Namespace) -> int:
 
 
 def _golden(args: argparse.Namespace) -> int:
-    from oracles.exact import unavailable
-    from reference.golden import builders, export, text
+    from bpcheck.oracles.exact import unavailable
+    from bpcheck.golden import builders, export, text
 
     if unavailable():
         Console(stderr=True).print(f"bpcheck golden needs the exact oracle: {unavailable()}", markup=False)
@@ -409,7 +408,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bpcheck", description="Reference backpropagation, gradient oracles and a grader.")
     parser.add_argument("--version", action="version", version=f"bpcheck {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_reference_commands(sub)
+    _add_grading_commands(sub)
+    _add_course_commands(sub)
+    return parser
 
+
+def _add_reference_commands(sub: argparse._SubParsersAction) -> None:
+    """verify, bugs, kill-matrix: the reference, its catalog and its oracles."""
     v = sub.add_parser("verify", help="check the reference against every installed oracle on generated networks")
     v.add_argument("--cases", type=int, default=50, help="how many networks to generate (default 50)")
     v.add_argument("--seed", type=int, default=0, help="seed of the generator: the same seed draws the same networks (default 0)")
@@ -427,6 +433,9 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--format", choices=["markdown", "json"], default="markdown")
     k.set_defaults(func=_kill_matrix)
 
+
+def _add_grading_commands(sub: argparse._SubParsersAction) -> None:
+    """grade and report: a batch of submissions and its reports."""
     g = sub.add_parser("grade", help="grade students' backprop submissions against an assignment contract")
     g.add_argument("submissions", nargs="*", metavar="SUBMISSION",
                    help="a .py file or a folder holding one; a class folder (a sub-folder per student); a Gradescope "
@@ -451,6 +460,9 @@ def build_parser() -> argparse.ArgumentParser:
     _output_options(r, "table")
     r.set_defaults(func=_report)
 
+
+def _add_course_commands(sub: argparse._SubParsersAction) -> None:
+    """golden, assignment check, autograder, prairielearn: what a course or a paper takes away."""
     gd = sub.add_parser("golden", help="export the golden data set (JSON, with provenance and published digits)")
     gd.add_argument("--out", metavar="PATH", help="write here instead of standard output")
     gd.set_defaults(func=_golden)
@@ -475,7 +487,6 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--image", default="prairielearn/grader-python",
                     help="the grading container image (default prairielearn/grader-python; it needs numpy, rich and hypothesis)")
     pl.set_defaults(func=_prairielearn)
-    return parser
 
 
 def _sandbox_option(p: argparse.ArgumentParser, help: str) -> None:
@@ -501,12 +512,9 @@ def _output_options(p: argparse.ArgumentParser, default: str) -> None:
 
 
 def version() -> str:
-    try:
-        from importlib.metadata import PackageNotFoundError, version as installed
-        return installed("bpcheck")
-    except PackageNotFoundError:
-        from .grade import VERSION
-        return VERSION
+    from bpcheck import __version__
+
+    return __version__
 
 
 def _paths_as_paths(argv: list[str]) -> list[str]:
