@@ -2,7 +2,7 @@
 
     python bench/run.py                 # everything (about 10 minutes on 2 cores)
     python bench/run.py --quick         # fewer repeats and trials, no test-suite timing
-    python bench/run.py --only fullcheck,fastcheck,step,grader,realstyle,tests
+    python bench/run.py --only fullcheck,fastcheck,step,grader,realstyle,startup,tests
 
 Prints a markdown table and writes JSON (machine info, medians over repeats, ratios) to
 bench/results/<UTC timestamp>.json.  These machines are shared and noisy, so the figures that
@@ -28,10 +28,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from oracles import finite_diff  # noqa: E402
-from oracles.gradcheck import check_gradients  # noqa: E402
-from reference import NetworkSpec, init_params, loss_and_grad  # noqa: E402
-from reference.network import Backprop, _forward  # noqa: E402
+from bpcheck.oracles import finite_diff  # noqa: E402
+from bpcheck.oracles.gradcheck import check_gradients  # noqa: E402
+from bpcheck.reference import NetworkSpec, init_params, loss_and_grad  # noqa: E402
+from bpcheck.reference.network import Backprop, _forward  # noqa: E402
 from tests.real_style_table import EXPECTED  # noqa: E402
 
 SPEC = NetworkSpec((784, 64, 10), ("sigmoid", "softmax"), "softmax_ce", "mean")
@@ -179,7 +179,7 @@ def _jax_checker(params, x, labels):
 def bench_step(repeats: int) -> dict:
     import torch
 
-    from oracles.torch_oracle import _objective
+    from bpcheck.oracles.torch_oracle import _objective
 
     params, x, labels = case()
     y = np.eye(10)[labels]
@@ -209,9 +209,10 @@ def bench_step(repeats: int) -> dict:
 
 def bench_grader(n: int) -> dict:
     """Submissions per second for canonical, in every sandbox mode that runs here, side by side in one run."""
-    from grader import sandbox
-    from grader.assignment import load
-    from grader.grade import Grader, grade_batch
+    from bpcheck.grader import sandbox
+    from bpcheck.grader.assignment import load
+    from bpcheck.grader.batch import grade_batch
+    from bpcheck.grader.grade import Grader
 
     graders = {}
     for mode in ("bubblewrap", "process", "none"):
@@ -256,8 +257,9 @@ def _distinct_copy(src: Path, dst: Path, i: int) -> None:
 
 def bench_realstyle(copies: int) -> dict:
     """Submissions per second on the real-style files as found (folders, notebooks, Python 2, ...), --jobs 2."""
-    from grader.assignment import load
-    from grader.grade import Grader, grade_batch
+    from bpcheck.grader.assignment import load
+    from bpcheck.grader.batch import grade_batch
+    from bpcheck.grader.grade import Grader
 
     real = ROOT / "examples" / "real-style"
     out: dict = {"copies": copies, "by_assignment": {}}
@@ -282,6 +284,25 @@ def bench_realstyle(copies: int) -> dict:
         out["sandbox"] = grader.sandbox_message
     out["submissions"], out["seconds"], out["jobs=2 submissions_per_second"] = total_n, total_s, total_n / total_s
     return out
+
+
+def bench_startup(repeats: int) -> dict:
+    """pytest's start-up in a folder of one trivial test, with bpcheck's plugin and without it (``-p no:bpcheck``,
+    what an environment without bpcheck loads), interleaved; and ``import bpcheck`` alone."""
+    runs = {"pytest, bpcheck plugin loaded": [], "pytest, plugin off (-p no:bpcheck)": [], "python -c 'import bpcheck'": []}
+    with tempfile.TemporaryDirectory() as d:
+        Path(d, "test_one.py").write_text("def test_one():\n    assert True\n")
+        base = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_one.py"]
+        commands = {"pytest, bpcheck plugin loaded": base, "pytest, plugin off (-p no:bpcheck)": [*base, "-p", "no:bpcheck"],
+                    "python -c 'import bpcheck'": [sys.executable, "-c", "import bpcheck"]}
+        for _ in range(repeats):
+            for name, cmd in commands.items():
+                t = time.perf_counter()
+                subprocess.run(cmd, cwd=d, capture_output=True, check=True)
+                runs[name].append(time.perf_counter() - t)
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    return {"median_seconds": med, "repeats": repeats,
+            "plugin_cost_seconds": med["pytest, bpcheck plugin loaded"] - med["pytest, plugin off (-p no:bpcheck)"]}
 
 
 def bench_tests() -> dict:
@@ -346,6 +367,10 @@ def markdown(r: dict) -> str:
                          f"submissions/s ({v['verdicts']['pass']} pass, {v['verdicts']['fail']} fail, {v['verdicts']['error']} error) |")
         lines.append(f"| grader, all real-style files (notebooks, folders, Python 2 included), {g['submissions']} submissions, "
                      f"jobs=2 | {g['jobs=2 submissions_per_second']:.2f} submissions/s |")
+    if "startup" in r:
+        for k, v in r["startup"]["median_seconds"].items():
+            lines.append(f"| start-up: {k} | {v:.3f} s (median of {r['startup']['repeats']}) |")
+        lines.append(f"| start-up: what bpcheck's plugin adds to pytest | {r['startup']['plugin_cost_seconds'] * 1e3:+.0f} ms |")
     if "tests" in r:
         lines.append(f"| README test command wall time | {r['tests']['seconds']:.0f} s ({' '.join(r['tests']['summary'])}) |")
     return "\n".join(lines)
@@ -354,7 +379,7 @@ def markdown(r: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repeats and trials, and no test-suite timing")
-    parser.add_argument("--only", default="fullcheck,fastcheck,step,grader,realstyle,tests")
+    parser.add_argument("--only", default="fullcheck,fastcheck,step,grader,realstyle,startup,tests")
     args = parser.parse_args()
     parts = set(args.only.split(","))
     if args.quick:
@@ -375,6 +400,9 @@ def main() -> None:
     if "realstyle" in parts:
         print("grader throughput on real-style submissions ...", file=sys.stderr)
         r["realstyle"] = bench_realstyle(1 if args.quick else 3)
+    if "startup" in parts:
+        print("start-up ...", file=sys.stderr)
+        r["startup"] = bench_startup(5 if args.quick else 21)
     if "tests" in parts:
         print("README test command ...", file=sys.stderr)
         r["tests"] = bench_tests()
