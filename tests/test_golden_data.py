@@ -372,3 +372,23 @@ def test_generator_is_recorded():
     assert generator["bpcheck"] == __version__, "regenerate the golden file after a version bump"
     assert re.fullmatch(r"\d+\.\d+(\.\d+)?\S*", generator["python_flint"]), generator
     assert generator["commit"] is None and "reproducible" in generator["commit_note"]
+
+
+def _schema_keys():
+    """Every field name the file uses (not the data's own names: parameters, figures, levels, sources marked)."""
+    keys = set(DATA) | set(DATA["generator"])
+    for entry in DATA["entries"]:
+        keys |= set(entry) | set(entry["spec"])
+        keys |= {k for s in entry["sources"] for k in s}
+        for group in ("published", "computed"):
+            keys |= {k for f in entry.get(group, {}).values() for k in f}
+        keys |= {k for e in entry.get("logged_errors", []) for k in e}
+        inconsistency = entry.get("inconsistency", {})
+        keys |= set(inconsistency) | {k for f in inconsistency.get("figures", {}).values() for k in f}
+    return keys
+
+
+def test_readme_documents_every_field():
+    readme = (ROOT / "docs" / "golden" / "README.md").read_text(encoding="utf-8")
+    undocumented = sorted(k for k in _schema_keys() if f"`{k}`" not in readme)
+    assert not undocumented, f"docs/golden/README.md does not describe {undocumented}"
