@@ -142,13 +142,21 @@ def _leaky(slope: float) -> Activation:
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
-    """a_j = e^z_j / Σ_k e^z_k (arb has no overflow: no shift needed)."""
+    """a_j = e^z_j / Σ_k e^z_k (arb has no overflow: no shift needed).
+
+    One class: a = 1 identically, so it is written as an exact 1 (the ball e^z / e^z is [1 ± r], and a
+    loss or gradient that is exactly 0 could then never be resolved to its enclosure ("0", "0")).
+    """
+    if z.shape[1] == 1:
+        return 0 * z + 1
     e = _map(lambda t: t.exp(), z)
     return e / e.sum(axis=1, keepdims=True)
 
 
 def _softmax_backward(z: np.ndarray, a: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """∂a_k/∂z_j = a_k(δ_kj − a_j), so (Jᵀg)_j = a_j (g_j − Σ_k g_k a_k)."""
+    """∂a_k/∂z_j = a_k(δ_kj − a_j), so (Jᵀg)_j = a_j (g_j − Σ_k g_k a_k); exactly 0 for one class (a ≡ 1)."""
+    if a.shape[1] == 1:
+        return 0 * g
     return a * (g - (g * a).sum(axis=1, keepdims=True))
 
 
@@ -177,7 +185,9 @@ def _log_sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 def _log_softmax(z: np.ndarray) -> np.ndarray:
-    """log a_j = z_j − log Σ_k e^z_k."""
+    """log a_j = z_j − log Σ_k e^z_k; exactly 0 for one class (see ``_softmax``)."""
+    if z.shape[1] == 1:
+        return 0 * z
     return z - _map(lambda t: t.log(), _map(lambda t: t.exp(), z).sum(axis=1, keepdims=True))
 
 

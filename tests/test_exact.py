@@ -178,3 +178,19 @@ def test_bounds_are_sharp_on_the_median_case():
     for name, t in tallies.items():
         assert t.within_bound, t.failures[:1]
         assert t.median_ratio >= 1 / SHARPNESS, (name, t.median_ratio, t.ratios)
+
+
+def test_one_class_softmax_is_exactly_flat():
+    """softmax over one class is 1 for every z, so C = −log 1 = 0 and every ∂C/∂θ is exactly 0, not a ball around it.
+
+    A ball [0 ± r] has no decimal enclosure (``enclosure`` needs the sign), so the golden tier's flat entry needs
+    the exact zeros; the float64 reference gets them too (its softmax of one class is e⁰/e⁰ = 1).
+    """
+    spec = NetworkSpec((1, 1, 1), ("tanh", "softmax"), "softmax_ce", "sum")
+    params = {"W1": np.array([[0.7]]), "b1": np.array([0.1]), "W2": np.array([[1.3]]), "b2": np.array([0.25])}
+    x, y = np.array([[0.3]]), np.array([[1.0]])
+    with ctx.workprec(128):
+        p = exact._balls_pass(spec, params, x, y)
+        assert exact.enclosure(p.loss) == ("0", "0")
+        for name, g in p.grads.items():
+            assert exact.enclosure(g[0, 0] if g.ndim == 2 else g[0]) == ("0", "0"), name

@@ -75,11 +75,12 @@ def test_ex4_sigmoid_gradient():
         assert_printed(value, printed, "sigmoidGradient")
 
 
-@pytest.mark.parametrize("lam, J", [(0.0, "2.100950569902465"), (3.0, "2.146359815024358")])
-def test_ex4_debug_network(lam, J):
+@pytest.mark.parametrize("lam", [0.0, 3.0])
+def test_ex4_debug_network(lam):
+    """checkNNGradients' printed grad(1:3).  No printed J at this network was traced to the course (its J is bpcheck's
+    own output, so comparing with it would be circular): J is checked against the exact oracle in test_golden_data."""
     spec, params, x, y = seeds.ex4_debug(lam)
-    C, g = loss_and_grad(spec, params, x, y)
-    assert_printed(C, J, f"J at lambda = {lam}")
+    _, g = loss_and_grad(spec, params, x, y)
     unrolled = seeds.ex4_unroll(g)
     assert unrolled.shape == (5 * 4 + 3 * 6,)
     for value, printed in zip(unrolled[:3], ["-0.0092782524", "0.0088991196", "-0.0083601076"]):
@@ -104,7 +105,6 @@ def test_seed000_xor_run_reproduced(xor_run):
     np.testing.assert_allclose(ours, published, rtol=1e-10, atol=0)
     np.testing.assert_allclose(trained["W1"], w0, rtol=1e-9)
     np.testing.assert_allclose(trained["W2"], w1, rtol=1e-9)
-    assert_printed(ours[0], "0.4946899794717", "first printed error")
     assert ours[-1] < 0.005
 
 

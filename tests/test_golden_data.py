@@ -12,13 +12,15 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
+import mpmath
 import numpy as np
 import pytest
 
 from bpcheck import oracles
 from bpcheck.oracles import exact
 from bpcheck.reference import NetworkSpec, forward, loss_and_grad, seeds
-from bpcheck.golden import GOLDEN_VERSION, export, text
+from bpcheck import __version__
+from bpcheck.golden import DIFFICULTY_LEVELS, GOLDEN_VERSION, SOURCES, export, text
 
 from .golden import assert_printed
 
@@ -34,16 +36,26 @@ def _inputs(entry):
     return NetworkSpec.from_dict(entry["spec"]), params, np.array(entry["x"]), np.array(entry["y"])
 
 
+def _as_published(data):
+    """``data`` with the one field that names this machine's python-flint set to the published file's.
+
+    The values are exact, so they do not depend on python-flint's version; ``generator.python_flint`` records
+    the one the file was made with.  Here that field is the only one allowed to differ from a rebuild.
+    """
+    data["generator"]["python_flint"] = DATA["generator"]["python_flint"]
+    return data
+
+
 @needs_exact
 def test_published_file_is_what_the_code_exports():
     """Byte for byte: the exact values do not depend on the machine, so neither does the file."""
-    assert text() == FILE.read_text(encoding="utf-8"), (
+    assert text(_as_published(export())) == FILE.read_text(encoding="utf-8"), (
         "regenerate with `bpcheck golden --out docs/golden/bpcheck-golden.json`, bump GOLDEN_VERSION and add a CHANGELOG entry")
     # export() keeps what it built for the next call (bpcheck.golden._BUILT): what a caller does to its copy stays there
     data = export()
     data["entries"][0]["loss"] = None
     data["entries"][0]["grads"].clear()
-    assert text() == FILE.read_text(encoding="utf-8")
+    assert text(_as_published(export())) == FILE.read_text(encoding="utf-8")
 
 
 def test_version_and_changelog_record_this_exact_file():
@@ -67,7 +79,7 @@ def _exact_values(entry):
     for k in entry["grads"]:
         for v, e in _pairs(entry["grads"][k], entry["grads_exact"][k]):
             yield k, v, e
-    figures = [*entry.get("published", {}).values(), *entry.get("printed_errors", [])]
+    figures = [*entry.get("published", {}).values(), *entry.get("computed", {}).values(), *entry.get("logged_errors", [])]
     for f in entry.get("inconsistency", {}).get("figures", {}).values():
         figures += [f["backprop"], f["stale_weights"]]
     for f in figures:
@@ -86,14 +98,35 @@ def test_every_value_is_the_correctly_rounded_enclosure(entry):
     assert count >= 1 + sum(np.size(v) for v in entry["grads"].values())
 
 
+def _ill_conditioned_for(entry, source):
+    """Why ``source``'s derived bound does not claim to hold on ``entry`` ("float64": no float64 source's does), or None."""
+    marks = entry["ill_conditioned_for"]
+    return marks.get(source) or marks.get("float64")
+
+
+def _widening(entry):
+    """Per element, how far the exact value may lie from ``value``: the farther end of its enclosure, rounded up."""
+    out = {}
+    for k, values in entry["grads"].items():
+        pairs = list(_pairs(values, entry["grads_exact"][k]))
+        far = [max(abs(Decimal(lo) - Decimal(repr(v))), abs(Decimal(hi) - Decimal(repr(v)))) for v, (lo, hi) in pairs]
+        out[k] = np.nextafter(np.array([float(d) for d in far]), np.inf).reshape(np.shape(values))
+    return out
+
+
 @pytest.mark.parametrize("entry", DATA["entries"], ids=lambda e: e["id"])
-def test_reference_is_within_its_derived_bound_of_the_exact_values(entry):
-    """|g − exact| ≤ 2·D·ε·(|exact| + S) elementwise (oracles.compare), the loss likewise with its own term scale."""
+def test_reference_is_within_its_derived_bound_of_the_exact_values(entry, request):
+    """The float64 gradient lies in the published enclosure widened by 2·D·ε·(|exact| + S) (oracles.compare), where
+    the bound claims to hold; the loss likewise with its own term scale.  Where the entry is marked ill-conditioned
+    for the reference the bound makes no claim: the test still runs, and an XPASS says the mark may be stale."""
+    reason = _ill_conditioned_for(entry, "reference")
+    if reason:
+        request.node.add_marker(pytest.mark.xfail(reason=f"marked ill-conditioned for the reference: {reason}", strict=False))
     spec, params, x, y = _inputs(entry)
     C, grads = loss_and_grad(spec, params, x, y)
     rtol = oracles.rtol_for(spec, x.shape[0])
-    result = oracles.compare(grads, {k: np.array(v) for k, v in entry["grads"].items()}, rtol, oracle_name="exact",
-                             scale=oracles.term_scale(spec, params, x, y))
+    result = oracles.compare(grads, {k: np.array(v) for k, v in entry["grads"].items()}, rtol, _widening(entry),
+                             oracle_name="exact", scale=oracles.term_scale(spec, params, x, y))
     assert result.ok, result.message()
     # C's terms: the per-example losses, whose own terms are at most the output's |z| (log-sum-exp, softplus)
     _, cache = forward(spec, params, x, y)
@@ -104,9 +137,11 @@ def test_reference_is_within_its_derived_bound_of_the_exact_values(entry):
 @pytest.mark.parametrize("entry", DATA["entries"], ids=lambda e: e["id"])
 def test_entry_is_confirmed_by_an_independent_oracle(entry):
     spec, params, x, y = _inputs(entry)
-    for name in ("complex_step" if spec.analytic else "central", "torch"):
-        if oracles.unavailable(name, spec):
-            continue
+    names = [n for n in ("complex_step" if spec.analytic else "central", "torch")
+             if not oracles.unavailable(n, spec) and not _ill_conditioned_for(entry, n)]
+    if not names:
+        pytest.skip(f"no available oracle's bound claims to hold here: {entry['ill_conditioned_for']}")
+    for name in names:
         result = oracles.check(name, spec, params, x, y, {k: np.array(v) for k, v in entry["grads"].items()})
         assert result.ok, result.message()
 
@@ -160,7 +195,7 @@ def test_float64_xor_run_follows_the_exact_trajectory(xor_run):
     entry = ENTRIES["seed000-xor"]
     spec = seeds.xor_seed000()[0]
     ours, _ = xor_run  # train(η = 1, every = 5,000): tests/conftest.py
-    exact_errors = [(e["step"], e["value"]) for e in entry["printed_errors"]]
+    exact_errors = [(e["step"], e["value"]) for e in entry["logged_errors"]]
     assert [s for s, _ in ours] == [s for s, _ in exact_errors] == list(range(0, 60000, 5000))
     for (step, got), (_, want) in zip(ours, exact_errors):
         assert abs(got - want) <= _float64_run_bound(spec, step, 5, want), (step, got, want)
@@ -177,3 +212,183 @@ def test_ex4_debug_inputs_are_correctly_rounded_sines():
     sines = [float(flint.arb(k).sin()) for k in range(1, 5 * 4 + 1)]  # arb's enclosure, far narrower than an ulp
     # / 10 is IEEE division: the same bits everywhere
     np.testing.assert_array_equal(debug_matrix(5, 4), np.array(sines).reshape((5, 4), order="F") / 10)
+
+
+# -- The higher tier: ill-conditioned networks, checked against a computation written here --------------------
+
+HIGHER = [e for e in DATA["entries"] if e.get("difficulty") == "higher"]
+
+
+def _mp_activation(name, z):
+    """(f(z), f'(z)) in mpmath, from the definitions; softmax is left to the output layer."""
+    if name == "identity":
+        return z, mpmath.mpf(1)
+    if name == "sigmoid":
+        s = 1 / (1 + mpmath.exp(-z))
+        return s, s * (1 - s)
+    if name == "tanh":
+        t = mpmath.tanh(z)
+        return t, 1 - t * t
+    if name == "relu":
+        return (z, mpmath.mpf(1)) if z > 0 else (mpmath.mpf(0), mpmath.mpf(0))
+    raise AssertionError(f"no mpmath activation {name}")
+
+
+def _mp_output(name, loss, z, y):
+    """(the loss of one example, ∂ℓ/∂z) for the output activation and loss pairs the higher tier uses."""
+    if name == "softmax" and loss == "softmax_ce":
+        e = [mpmath.exp(t) for t in z]
+        a = [t / sum(e) for t in e]
+        return -sum(yj * mpmath.log(aj) for yj, aj in zip(y, a)), [aj - yj for aj, yj in zip(a, y)]
+    if name == "sigmoid" and loss == "bce":
+        a = [_mp_activation("sigmoid", t)[0] for t in z]
+        return (-sum(yj * mpmath.log(aj) + (1 - yj) * mpmath.log(1 - aj) for yj, aj in zip(y, a)),
+                [aj - yj for aj, yj in zip(a, y)])
+    if loss == "half_sse":
+        pairs = [_mp_activation(name, t) for t in z]
+        return (sum((f - yj) ** 2 for (f, _), yj in zip(pairs, y)) / 2,
+                [(f - yj) * d for (f, d), yj in zip(pairs, y)])
+    raise AssertionError(f"no mpmath output {name}/{loss}")
+
+
+def _mp_loss_and_grad(entry):
+    """C and ∂C/∂θ at 60 digits, written out per unit (no numpy, no oracle code): an independent computation."""
+    spec = entry["spec"]
+    assert spec["l2"] == 0 and spec["reduction"] == "sum" and spec["bias"]
+    depth = len(spec["activations"])
+    W = [[[mpmath.mpf(v) for v in row] for row in entry["params"][f"W{l}"]] for l in range(1, depth + 1)]
+    b = [[mpmath.mpf(v) for v in entry["params"][f"b{l}"]] for l in range(1, depth + 1)]
+    C, grads = mpmath.mpf(0), {}
+    for x, y in zip(entry["x"], entry["y"]):
+        a, dacts = [[mpmath.mpf(v) for v in x]], []
+        for l in range(depth):
+            z = [sum(a[-1][i] * W[l][i][j] for i in range(len(a[-1]))) + b[l][j] for j in range(len(b[l]))]
+            if l == depth - 1:
+                ell, delta = _mp_output(spec["activations"][l], spec["loss"], z, [mpmath.mpf(v) for v in y])
+            else:
+                fz = [_mp_activation(spec["activations"][l], t) for t in z]
+                a.append([f for f, _ in fz])
+                dacts.append([d for _, d in fz])
+        C += ell
+        for l in range(depth - 1, -1, -1):
+            gW = grads.setdefault(f"W{l + 1}", {})
+            for i, ai in enumerate(a[l]):
+                for j, dj in enumerate(delta):
+                    gW[i, j] = gW.get((i, j), 0) + ai * dj
+            gb = grads.setdefault(f"b{l + 1}", {})
+            for j, dj in enumerate(delta):
+                gb[j,] = gb.get((j,), 0) + dj
+            if l:
+                delta = [sum(delta[j] * W[l][i][j] for j in range(len(delta))) * dacts[l - 1][i] for i in range(len(a[l]))]
+    return C, grads
+
+
+def _inside(v, lo, hi):
+    """lo ≤ v ≤ hi, with v known to 60 digits: a slack of 1e-45·|v| (far inside the 21-digit enclosure's width)."""
+    v = Decimal(mpmath.nstr(v, 50, min_fixed=1, max_fixed=0)) if v != 0 else Decimal(0)
+    slack = abs(v) * Decimal("1e-45")
+    return Decimal(lo) - slack <= v <= Decimal(hi) + slack
+
+
+@pytest.mark.parametrize("entry", HIGHER, ids=lambda e: e["id"])
+def test_higher_tier_encloses_an_independent_high_precision_computation(entry):
+    """Every enclosure of the tier holds what mpmath at 60 digits gives, from the definitions (not the exporter's code)."""
+    with mpmath.workdps(60):
+        C, grads = _mp_loss_and_grad(entry)
+        assert _inside(C, *entry["loss_exact"]), (entry["id"], "loss", C, entry["loss_exact"])
+        for k, enclosures in entry["grads_exact"].items():
+            flat = [e for _, e in _pairs(entry["grads"][k], enclosures)]
+            values = [grads[k][i] for i in sorted(grads[k])]
+            assert len(values) == len(flat), (entry["id"], k)
+            for i, (v, (lo, hi)) in enumerate(zip(values, flat)):
+                assert _inside(v, lo, hi), (entry["id"], k, i, mpmath.nstr(v, 25), lo, hi)
+
+
+def test_higher_tier_covers_every_condition_the_issue_names():
+    """Cancellation, vanishing and exploding chains, saturation, a near-kink relu and a flat objective, each described."""
+    assert {e["id"] for e in HIGHER} == {"hard-cancellation", "hard-vanishing-chain", "hard-exploding-chain",
+                                         "hard-saturated-units", "hard-near-kink-relu", "hard-flat-objective"}
+    flat = ENTRIES["hard-flat-objective"]
+    assert flat["loss_exact"] == ["0", "0"] and all(e == ["0", "0"] for k in flat["grads_exact"]
+                                                    for _, e in _pairs(flat["grads"][k], flat["grads_exact"][k]))
+    chain = ENTRIES["hard-vanishing-chain"]
+    assert abs(chain["grads"]["W1"][0][0]) < 1e-13 * max(abs(v) for g in chain["grads"].values() for v, _ in _pairs(g, g))
+    assert ENTRIES["hard-cancellation"]["ill_conditioned_for"], "the cancellation entry must be marked"
+
+
+# -- Difficulty, provenance and the generator ---------------------------------------------------------------
+
+#: The names ``ill_conditioned_for`` may use: the float64 sources ("numpy": the loss value of the finite-difference
+#: oracles' objective, oracles.LOSS_VALUES), or "float64" for all of them.
+FLOAT64_SOURCES = {"float64", "reference", "central", "richardson", "complex_step", "torch", "jax", "numpy"}
+
+
+@pytest.mark.parametrize("entry", DATA["entries"], ids=lambda e: e["id"])
+def test_every_entry_states_its_difficulty_condition_and_origin(entry):
+    assert entry["difficulty"] in DATA["difficulty_levels"] == DIFFICULTY_LEVELS
+    assert len(entry["condition"]) > 40, entry["condition"]
+    assert set(entry["ill_conditioned_for"]) <= FLOAT64_SOURCES
+    assert all(len(why) > 20 for why in entry["ill_conditioned_for"].values())
+    assert entry["difficulty"] == "higher" or not entry["ill_conditioned_for"]  # lower and average: every bound claims
+    assert entry["origin"] and isinstance(entry["sources"], list)
+
+
+def _figures_printed():
+    for entry in DATA["entries"]:
+        yield from ((entry, f) for f in entry.get("published", {}).values())
+        yield from ((entry, f) for f in entry.get("inconsistency", {}).get("figures", {}).values())
+
+
+def test_every_printed_figure_names_a_source_with_address_edition_and_retrieval_date():
+    count = 0
+    for entry, figure in _figures_printed():
+        source = {s["id"]: s for s in entry["sources"]}.get(figure["printed_by"])
+        assert source is not None, (entry["id"], figure)
+        assert source["url"] and source["url"].startswith(("http://", "https://")), source
+        assert source["edition"] and source["found"], source
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", source["retrieved"]), source
+        count += 1
+    assert count == 15 + 4 + 2 * 3 + 1  # Mazur's worked step and late figures, ex4's grad(1..3) at both λ, CS231n's loss
+
+
+def test_values_computed_here_are_never_labelled_printed():
+    """ex4's J at the debug network and seed 000's logged errors were bpcheck's own output: computed, not printed."""
+    for entry in DATA["entries"]:
+        for figure in entry.get("computed", {}).values():
+            assert "printed" not in figure and "printed_by" not in figure, (entry["id"], figure)
+        for figure in entry.get("logged_errors", []):
+            assert "printed" not in figure, (entry["id"], figure)
+    for lam in ("0", "3"):
+        entry = ENTRIES[f"ex4-debug-lambda-{lam}"]
+        assert "J" not in entry["published"] and entry["computed"]["J"]["value"] == entry["loss"]
+    assert "published" not in ENTRIES["seed000-xor"]
+    # a source without an address says so, and where the figures were looked for
+    assert all(s["url"] or "no address" in s["found"] for s in SOURCES.values())
+
+
+def test_generator_is_recorded():
+    generator = DATA["generator"]
+    assert generator["program"] == "bpcheck golden"
+    assert generator["bpcheck"] == __version__, "regenerate the golden file after a version bump"
+    assert re.fullmatch(r"\d+\.\d+(\.\d+)?\S*", generator["python_flint"]), generator
+    assert generator["commit"] is None and "reproducible" in generator["commit_note"]
+
+
+def _schema_keys():
+    """Every field name the file uses (not the data's own names: parameters, figures, levels, sources marked)."""
+    keys = set(DATA) | set(DATA["generator"])
+    for entry in DATA["entries"]:
+        keys |= set(entry) | set(entry["spec"])
+        keys |= {k for s in entry["sources"] for k in s}
+        for group in ("published", "computed"):
+            keys |= {k for f in entry.get(group, {}).values() for k in f}
+        keys |= {k for e in entry.get("logged_errors", []) for k in e}
+        inconsistency = entry.get("inconsistency", {})
+        keys |= set(inconsistency) | {k for f in inconsistency.get("figures", {}).values() for k in f}
+    return keys
+
+
+def test_readme_documents_every_field():
+    readme = (ROOT / "docs" / "golden" / "README.md").read_text(encoding="utf-8")
+    undocumented = sorted(k for k in _schema_keys() if f"`{k}`" not in readme)
+    assert not undocumented, f"docs/golden/README.md does not describe {undocumented}"

@@ -84,18 +84,23 @@ def test_loss_values_agree(case: Case) -> None:
 
 
 def _golden_cases():
-    """Every network of the golden data (every output/loss pairing among them), as it is and with logits ~1e3."""
+    """Every network of the golden data (every output/loss pairing among them), as it is and with logits ~1e3,
+    with the loss sources to compare: those the entry is not marked ill-conditioned for (``ill_conditioned_for``)."""
     for entry in json.loads(GOLDEN.read_text())["entries"]:
+        marks = entry.get("ill_conditioned_for", {})
+        if "float64" in marks or "reference" in marks:
+            continue  # the reference's own float64 loss makes no claim there
         spec = NetworkSpec.from_dict(entry["spec"])
         params = {k: np.array(v) for k, v in entry["params"].items()}
         huge = {k: 1000.0 * v if k == f"W{spec.depth}" else v for k, v in params.items()}
+        names = [n for n in oracles.LOSS_VALUES if n not in marks]
         for tag, p in (("", params), ("-huge", huge)):
-            yield pytest.param(Case(spec, p, np.array(entry["x"]), np.array(entry["y"])), id=entry["id"] + tag)
+            yield pytest.param(Case(spec, p, np.array(entry["x"]), np.array(entry["y"])), names, id=entry["id"] + tag)
 
 
-@pytest.mark.parametrize("case", list(_golden_cases()))
-def test_loss_values_agree_on_the_golden_networks(case: Case) -> None:
-    _loss_values_agree(case, oracles.LOSS_VALUES)
+@pytest.mark.parametrize("case, names", list(_golden_cases()))
+def test_loss_values_agree_on_the_golden_networks(case: Case, names: list) -> None:
+    _loss_values_agree(case, names)
 
 
 @given(case=cases(min_batch=2), data=st.data())
