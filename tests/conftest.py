@@ -22,6 +22,25 @@ MUTATION_RUN = "MUTANT_UNDER_TEST" in os.environ
 if MUTATION_RUN:
     sys.modules.update({"torch": None, "jax": None})
 
+
+def _use_mutmuts_copy_of_the_reference() -> None:
+    """mutmut runs the tests from its folder of mutants, where the mutated reference is the top-level package
+    ``reference`` (mutmut names mutants after the file's path); the installed bpcheck would import the unmutated
+    ``bpcheck.reference``.  So the mutated modules stand in for ``bpcheck.reference.*`` before anything imports them."""
+    import importlib
+    import pkgutil
+
+    import bpcheck
+
+    mutated = importlib.import_module("reference")
+    sys.modules["bpcheck.reference"] = bpcheck.reference = mutated
+    for module in pkgutil.iter_modules(mutated.__path__):
+        sys.modules[f"bpcheck.reference.{module.name}"] = importlib.import_module(f"reference.{module.name}")
+
+
+if MUTATION_RUN:
+    _use_mutmuts_copy_of_the_reference()
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from hypothesis import HealthCheck, Phase, settings  # noqa: E402

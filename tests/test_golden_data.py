@@ -22,7 +22,7 @@ from bpcheck.reference import NetworkSpec, forward, loss_and_grad, seeds
 from bpcheck import __version__
 from bpcheck.golden import DIFFICULTY_LEVELS, GOLDEN_VERSION, SOURCES, export, text
 
-from .golden import assert_printed
+from .golden import as_published, assert_printed
 
 ROOT = Path(__file__).resolve().parents[1]
 FILE = ROOT / "docs" / "golden" / "bpcheck-golden.json"
@@ -36,26 +36,16 @@ def _inputs(entry):
     return NetworkSpec.from_dict(entry["spec"]), params, np.array(entry["x"]), np.array(entry["y"])
 
 
-def _as_published(data):
-    """``data`` with the one field that names this machine's python-flint set to the published file's.
-
-    The values are exact, so they do not depend on python-flint's version; ``generator.python_flint`` records
-    the one the file was made with.  Here that field is the only one allowed to differ from a rebuild.
-    """
-    data["generator"]["python_flint"] = DATA["generator"]["python_flint"]
-    return data
-
-
 @needs_exact
 def test_published_file_is_what_the_code_exports():
     """Byte for byte: the exact values do not depend on the machine, so neither does the file."""
-    assert text(_as_published(export())) == FILE.read_text(encoding="utf-8"), (
+    assert text(as_published(export())) == FILE.read_text(encoding="utf-8"), (
         "regenerate with `bpcheck golden --out docs/golden/bpcheck-golden.json`, bump GOLDEN_VERSION and add a CHANGELOG entry")
     # export() keeps what it built for the next call (bpcheck.golden._BUILT): what a caller does to its copy stays there
     data = export()
     data["entries"][0]["loss"] = None
     data["entries"][0]["grads"].clear()
-    assert text(_as_published(export())) == FILE.read_text(encoding="utf-8")
+    assert text(as_published(export())) == FILE.read_text(encoding="utf-8")
 
 
 def test_version_and_changelog_record_this_exact_file():
