@@ -11,6 +11,7 @@ import contextlib
 import csv
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -247,3 +248,26 @@ def test_identical_submissions_are_listed_in_groups():
     gradebook = {row["submission"]: row["identical_to"] for row in csv.DictReader(io.StringIO(report.gradebook_csv(results)))}
     assert gradebook == {"class/ann": "class/cai", "class/ben": "class/dee", "class/cai": "class/ann", "class/dee": "class/ben",
                          "class/eve": ""}
+
+
+def test_every_report_and_feedback_file_is_readable_by_its_owner_only(tmp_path, monkeypatch):
+    """docs/grading.md: reports hold grades and names; 0600 whatever the umask, so no submission's uid reads them."""
+    require_report()
+    checks = [Check("gradient: p", 10, 10, True, "ok"), Check("gradient: q", 0, 10, False, "wrong", hidden=True)]
+    results = [Result(f"class/{n}.py", "fail", 10, 20, checks, [], "m", key=f"k{n}", id=f"class/{n}",
+                      students=[{"id": str(n), "name": f"Student {n}", "email": ""}]) for n in range(2)]
+    source = tmp_path / "results.json"
+    source.write_text(report.as_json(results), encoding="utf-8")
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "out"
+        for fmt, target in (("table", "t.txt"), ("json", "r.json"), ("csv", "g.csv"), ("junit", "j.xml"),
+                            ("gradescope", "gs"), ("prairielearn", "pl")):
+            assert _run(["report", str(source), "--format", fmt, "--out", str(out / target)])[0] == 0
+        assert _run(["report", str(source), "--html", str(out / "c.html"), "--feedback", str(out / "fb")])[0] == 0
+    finally:
+        os.umask(old)
+    files = sorted(p for p in out.rglob("*") if p.is_file())
+    assert len(files) == 5 + 2 * 2 + 2 * 2  # five reports, two results.json each for Gradescope and PrairieLearn, feedback
+    assert {p.relative_to(out).as_posix(): oct(p.stat().st_mode & 0o777) for p in files} == {
+        p.relative_to(out).as_posix(): "0o600" for p in files}
