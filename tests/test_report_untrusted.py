@@ -193,7 +193,7 @@ def _formula_results() -> list[Result]:
         checks = [Check("gradient: p", 0.0, 10.0, False, text)]
         out.append(Result(f"class/{label}/x;=1+1.py", "fail", 0.0, 10.0, checks, [{"summary": text, "correct": False,
                           "smallest_failing_case": text}], text, "", 0.1, "", f"class/{label};-1+1",
-                          [{"id": f"1;=2", "name": text, "email": f"a\t=b@example.edu"}]))
+                          [{"id": "1;=2", "name": text, "email": "a\t=b@example.edu"}]))
     return out
 
 
