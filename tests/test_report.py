@@ -271,3 +271,33 @@ def test_every_report_and_feedback_file_is_readable_by_its_owner_only(tmp_path, 
     assert len(files) == 5 + 2 * 2 + 2 * 2  # five reports, two results.json each for Gradescope and PrairieLearn, feedback
     assert {p.relative_to(out).as_posix(): oct(p.stat().st_mode & 0o777) for p in files} == {
         p.relative_to(out).as_posix(): "0o600" for p in files}
+
+
+def test_what_a_submission_says_on_a_hidden_probe_never_reaches_the_student(tmp_path):
+    """Right on the visible probes; on the hidden one (the deep network), an error carrying the probe's name in base64
+    and its sizes, as a submission that read its job would raise.  Students see neither, nor the grader's own
+    description of that probe; the instructor sees all of it."""
+    import base64
+
+    from bpcheck.grader import feedback, gradescope, prairielearn
+    from bpcheck.grader.assignment import load
+    from bpcheck.grader.grade import Grader
+
+    from .sandboxes import for_trusted_code
+
+    encoded = base64.b64encode(HIDDEN[0].encode()).decode()
+    source = (ROOT / "examples" / "solutions" / "canonical.py").read_text().replace(
+        "    n = x.shape[0]\n",
+        f"    if len(weights) == 3:\n        raise ValueError('{encoded} ' + 'x'.join(str(w.shape[0]) for w in weights))\n"
+        "    n = x.shape[0]\n")
+    (tmp_path / "submission.py").write_text(source)
+    r = Grader(load("canonical"), for_trusted_code()).grade(tmp_path / "submission.py")
+    leaked = (encoded, "2x5x3", *HIDDEN)
+    assert r.verdict == "fail" and encoded in report.as_json([r]) and "2-5-3-2" in report.as_json([r])  # the instructor's
+    assert [c.passed for c in r.checks if c.name.startswith("gradient: ") and not c.hidden] == [True, True, True]
+    gs = gradescope.results_json(r)
+    shown = {"markdown": feedback.markdown(r, "t"), "html": feedback.html_page(r, "t"),
+             "gradescope": gs["output"] + json.dumps([t for t in gs["tests"] if t["visibility"] == "visible"]),
+             "prairielearn": json.dumps(prairielearn.results_json(r))}
+    assert {where: [w for w in leaked if w in text] for where, text in shown.items()} == {where: [] for where in shown}
+    assert "a hidden probe" in shown["markdown"]  # said, without saying which or what
