@@ -439,7 +439,8 @@ def _add_grading_commands(sub: argparse._SubParsersAction) -> None:
     g = sub.add_parser("grade", help="grade students' backprop submissions against an assignment contract")
     g.add_argument("submissions", nargs="*", metavar="SUBMISSION",
                    help="a .py file or a folder holding one; a class folder (a sub-folder per student); a Gradescope "
-                        "'Export Submissions' zip; an LMS zip of files named by student")
+                        "'Export Submissions' zip or an LMS zip of files named by student (expanded when it is the "
+                        "one path given, or with --exports)")
     g.add_argument("--assignment", required=True, metavar="NAME|PATH",
                    help="a bundled assignment (canonical, blog-class, nielsen, cs231n-two-layer, coursera-ex4) or a TOML file")
     g.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")

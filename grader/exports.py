@@ -240,12 +240,16 @@ def _unpack(zf: zipfile.ZipFile, batch: Batch) -> Path:
             continue
         total += info.file_size
         target = root.joinpath(*parts)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with zf.open(info) as src, open(target, "wb") as dst:
-            dst.write(src.read(MAX_MEMBER_BYTES + 1)[:MAX_MEMBER_BYTES])
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src, open(target, "wb") as dst:
+                dst.write(src.read(MAX_MEMBER_BYTES + 1)[:MAX_MEMBER_BYTES])
+        except (OSError, zipfile.BadZipFile, NotImplementedError, EOFError):  # a file where a folder is, a bad member
+            skipped.append(info.filename)
     if skipped:
         batch.notes.append(f"{len(skipped)} zip member(s) not unpacked (links, special files, paths outside the zip, "
-                           f"over {MAX_MEMBER_BYTES >> 20} MiB, or deeper than {MAX_MEMBER_DEPTH} folders): {', '.join(skipped[:5])}")
+                           f"over {MAX_MEMBER_BYTES >> 20} MiB, deeper than {MAX_MEMBER_DEPTH} folders, or unreadable): "
+                           f"{', '.join(skipped[:5])}")
     return root
 
 

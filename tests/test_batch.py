@@ -231,14 +231,17 @@ def test_an_lms_member_named_dotdot_costs_only_its_own_student(tmp_path):
         z.writestr("oscar_777_9004_a", "x = 1\n")  # a file where oscar's folder member below has a folder
         z.writestr("oscar_777_9005_b/a/submission.py", SOLUTION)
         z.writestr("turingalan_1912_9002_submission.py", SOLUTION)
+        z.writestr("trudy_888_9006_c", "x = 1\n")
+        z.writestr("trudy_888_9006_c/d.py", "x = 1\n")  # a folder where a file was unpacked: that member left out
     with expand([str(canvas)], "submission") as batch:
         by_student = {i.students[0].id: i for i in batch.items}
-        assert sorted(by_student) == ["1815", "1912", "666", "777"]
+        assert sorted(by_student) == ["1815", "1912", "666", "777", "888"]
         for honest in ("1815", "1912"):
             assert (by_student[honest].path / "submission.py").read_text() == SOLUTION
         assert by_student["666"].path is None and by_student["666"].error
         assert by_student["777"].path is None and "could not be unpacked" in by_student["777"].error
         assert "mallory_666_9003_.." in " ".join(batch.notes) and "'..'" in " ".join(batch.notes)
+        assert "trudy_888_9006_c/d.py" in " ".join(batch.notes)
 
 
 def _metadata_export(tmp_path: Path, metadata: str) -> Path:
