@@ -43,7 +43,7 @@ def _hidden_texts(r: Result) -> dict[str, str]:
                 found.setdefault(problem, HIDDEN_ERROR)
         for description in [wrong[1]] if wrong else re.findall(r"\bon (\d+(?:-\d+)+ network[^:;)]*)", c.output):
             found[description] = HIDDEN_PROBE
-    return {t: found[t] for t in sorted(found, key=len, reverse=True) if len(t.strip()) > 3 and t not in visible}
+    return {t: found[t] for t in sorted(found, key=len, reverse=True) if len(t.strip()) >= 8 and t not in visible}
 
 
 def redact(text: str, r: Result) -> str:
@@ -51,7 +51,7 @@ def redact(text: str, r: Result) -> str:
     quoted (what the submission said while running it), and no per-probe finding of a hidden probe (its loss, its
     shapes: "name: got 0.5, expected 0.7" becomes "a hidden probe")."""
     for piece, instead in _hidden_texts(r).items():
-        text = text.replace(piece, instead)
+        text = re.sub(rf"(?<!\w){re.escape(piece)}(?!\w)", instead, text)  # whole words only
     for name in sorted(hidden_probe_names(r), key=len, reverse=True):
         quoted = rf"(?:probe )?(['\"]){re.escape(name)}(?:@v\d+)?\1"
         bare = rf"(?<![\w-]){re.escape(name)}(?:@v\d+)?(?![\w-])"
