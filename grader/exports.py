@@ -44,6 +44,7 @@ MAX_METADATA_BYTES = 32 << 20
 MAX_FIELD_CHARS = 200  # a student's name, id or email as read from the metadata
 MAX_SUBMITTERS = 20  # students in one group submission
 MAX_FOLDER_CHARS = 255  # a submission folder's name (no file system holds a longer one)
+GRADESCOPE, LMS = "a Gradescope export", "an LMS download"  # what an input is, in the notes' words
 
 CANVAS = re.compile(r"^(?P<name>[^_/]+?)(?:_LATE)?_(?P<uid>\d+)_(?P<sub>\d+)_(?P<file>.+)$")
 MOODLE = re.compile(r"^(?P<name>[^/]+?)_(?P<uid>\d+)_assignsubmission_[a-z]+_(?P<file>.*)$")
@@ -152,9 +153,6 @@ def _expand_one(arg: str, module: str, batch: Batch, is_submission: Optional[Cal
             batch.notes.append(f"{sid}/ holds {len(loose)} .py files and no {module}.py: graded as one submission; "
                                f"if each file is a different student's, pass {sid}/*.py")
     return [Item(sid, path)]
-
-
-GRADESCOPE, LMS = "a Gradescope export", "an LMS download"
 
 
 def _not_expanded(sid: str, kind: str) -> str:
