@@ -282,19 +282,25 @@ def test_a_batch_outlives_the_graders_own_failure_on_one_submission(tmp_path, mo
     assert len(list((tmp_path / "state").glob("*.json"))) == 1  # the good one's
 
 
-def test_a_submission_naming_an_internal_error_is_graded_once_as_itself(tmp_path, monkeypatch):
-    """Only the grader knows when it failed: a submission raising the grader's words is not retried nor unsaved."""
+def _graded_in_a_batch(path: Path, state: Path, monkeypatch) -> tuple:
+    """``path`` graded by ``grade_batch`` (retries without their pause): its result, and how often it was graded."""
     from bpcheck.grader import batch
 
-    sub = tmp_path / "submission.py"
-    sub.write_text("import numpy as np\n\ndef backprop(weights, biases, x, y):\n    raise ValueError('internal grader error')\n")
     g = grader_for("canonical")
     calls = []
     real = g.grade
     monkeypatch.setattr(g, "grade", lambda *a: calls.append(a) or real(*a))
     monkeypatch.setattr(batch.time, "sleep", lambda s: None)
-    (r,) = grade_batch(g, [sub], 1, tmp_path / "state")
-    assert r.verdict == "error" and "grading machine" not in r.message and len(calls) == 1
+    (r,) = grade_batch(g, [path], 1, state)
+    return r, len(calls)
+
+
+def test_a_submission_naming_an_internal_error_is_graded_once_as_itself(tmp_path, monkeypatch):
+    """Only the grader knows when it failed: a submission raising the grader's words is not retried nor unsaved."""
+    sub = tmp_path / "submission.py"
+    sub.write_text("import numpy as np\n\ndef backprop(weights, biases, x, y):\n    raise ValueError('internal grader error')\n")
+    r, gradings = _graded_in_a_batch(sub, tmp_path / "state", monkeypatch)
+    assert r.verdict == "error" and "grading machine" not in r.message and gradings == 1
     assert len(list((tmp_path / "state").glob("*.json"))) == 1  # saved: it is the submission's own result
 
 
@@ -382,21 +388,14 @@ def test_submissions_are_parsed_one_thread_at_a_time(tmp_path, monkeypatch):
 
 def test_a_notebook_nested_thousands_deep_is_the_students_error(tmp_path, monkeypatch):
     """JSON 30,000 deep is the notebook's fault: named, graded once as the student's, never the machine's failure."""
-    from bpcheck.grader import batch
-
     deep = tmp_path / "deep.ipynb"
     deep.write_text('{"nbformat": 4, "nbformat_minor": 5, "metadata": {"x": ' + "[" * 30_000 + "]" * 30_000 +
                     '}, "cells": []}')
     with pytest.raises(SubmissionError, match=r"deep.ipynb: not a readable Jupyter notebook .*nested too deeply"):
         collect(deep, FORMS)
-    g = grader_for("canonical")
-    calls = []
-    real = g.grade
-    monkeypatch.setattr(g, "grade", lambda *a: calls.append(a) or real(*a))
-    monkeypatch.setattr(batch.time, "sleep", lambda s: None)
-    (r,) = grade_batch(g, [deep], 1, tmp_path / "state")
+    r, gradings = _graded_in_a_batch(deep, tmp_path / "state", monkeypatch)
     assert r.verdict == "error" and "deep.ipynb" in r.message and "grading machine" not in r.message
-    assert len(calls) == 1  # not retried as a failure of the machine
+    assert gradings == 1  # not retried as a failure of the machine
 
 
 class _CountingCells(list):
