@@ -149,7 +149,7 @@ def _grade(args: argparse.Namespace) -> int:
         return 2
     forms = [f.requires for f in assignment.contract.forms]
     with expand(args.submissions, assignment.module, single=args.as_is,
-                is_submission=lambda p: mentions_entry(p, forms)) as batch:
+                is_submission=lambda p: mentions_entry(p, forms), exports=True if args.exports else None) as batch:
         for note in batch.notes:
             _say(err, f"note: {note}")
         items = _chosen_items(args, batch.items, err)
@@ -439,7 +439,8 @@ def _add_grading_commands(sub: argparse._SubParsersAction) -> None:
     g = sub.add_parser("grade", help="grade students' backprop submissions against an assignment contract")
     g.add_argument("submissions", nargs="*", metavar="SUBMISSION",
                    help="a .py file or a folder holding one; a class folder (a sub-folder per student); a Gradescope "
-                        "'Export Submissions' zip; an LMS zip of files named by student")
+                        "'Export Submissions' zip or an LMS zip of files named by student (expanded when it is the "
+                        "one path given, or with --exports)")
     g.add_argument("--assignment", required=True, metavar="NAME|PATH",
                    help="a bundled assignment (canonical, blog-class, nielsen, cs231n-two-layer, coursera-ex4) or a TOML file")
     g.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")
@@ -450,6 +451,9 @@ def _add_grading_commands(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--force", action="store_true", help="regrade, ignoring results saved by earlier runs")
     g.add_argument("--as-is", action="store_true", help="each SUBMISSION is one submission, never a class folder or an "
                    "export (what an autograder's submission folder is)")
+    g.add_argument("--exports", action="store_true", help="expand every Gradescope export or LMS download among the "
+                   "SUBMISSIONs (without it, one is expanded only when it is the one path given: among several paths it "
+                   "may be a student's own hand-in)")
     g.add_argument("--only", metavar="ID", help="grade only the submission with this id (or student id); "
                    "the other students' saved results stay in the state folder's index")
     _output_options(g, "table")

@@ -19,6 +19,7 @@ from .results import Check, Result
 from .report import MARKS, clean, convention_only, file_stem, rid, students_text, write_atomic
 
 HIDDEN_PROBE = "a hidden probe"
+HIDDEN_ERROR = "an error on a hidden probe"
 NOT_RUN = "not run: the submission could not be run (see the message above)"
 
 
@@ -26,11 +27,37 @@ def hidden_probe_names(r: Result) -> list[str]:
     return [c.name.removeprefix("gradient: ") for c in r.checks if c.hidden and c.name.startswith("gradient: ")]
 
 
+def _hidden_texts(r: Result) -> dict[str, str]:
+    """What the hidden probes' own check outputs hold that the visible ones do not, each with what a student sees
+    instead: a probe's description (its sizes: "2-5-3-2 network, 4 examples") and what went wrong there (the
+    submission's own error text, which may carry anything it read of its inputs).  The grader writes them as
+    "wrong on DESCRIPTION: PROBLEM. Diagnosis: …", "correct on DESCRIPTION" or "accepted: … (on DESCRIPTION)"."""
+    visible = " ".join(c.output for c in r.checks if not c.hidden)
+    found: dict[str, str] = {}
+    for c in r.checks:
+        if not (c.hidden and c.name.startswith("gradient: ")):
+            continue
+        wrong = re.match(r"wrong on (.+?): (.*)", c.output, re.S)
+        if wrong:
+            for problem in wrong[2].split(". Diagnosis: ")[0].removesuffix(".").split("; "):
+                found.setdefault(problem, HIDDEN_ERROR)
+        for description in [wrong[1]] if wrong else re.findall(r"\bon (\d+(?:-\d+)+ network[^:;)]*)", c.output):
+            found[description] = HIDDEN_PROBE
+    return {t: found[t] for t in sorted(found, key=len, reverse=True) if len(t.strip()) >= 8 and t not in visible}
+
+
 def redact(text: str, r: Result) -> str:
-    """``text`` with every hidden probe's name replaced, quoted or not."""
+    """``text`` as a student may see it: no hidden probe named (its call too, ``name@v2``), described (its sizes) or
+    quoted (what the submission said while running it), and no per-probe finding of a hidden probe (its loss, its
+    shapes: "name: got 0.5, expected 0.7" becomes "a hidden probe")."""
+    for piece, instead in _hidden_texts(r).items():
+        text = re.sub(rf"(?<!\w){re.escape(piece)}(?!\w)", instead, text)  # whole words only
     for name in sorted(hidden_probe_names(r), key=len, reverse=True):
-        text = re.sub(rf"(?:probe )?(['\"]){re.escape(name)}\1", HIDDEN_PROBE, text)
-        text = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", HIDDEN_PROBE, text)
+        quoted = rf"(?:probe )?(['\"]){re.escape(name)}(?:@v\d+)?\1"
+        bare = rf"(?<![\w-]){re.escape(name)}(?:@v\d+)?(?![\w-])"
+        text = re.sub(rf"(^|: |; )(?:{bare}): [^;]*", rf"\1{HIDDEN_PROBE}", text)  # a finding listed per probe
+        text = re.sub(quoted, HIDDEN_PROBE, text)
+        text = re.sub(bare, HIDDEN_PROBE, text)
     return text
 
 
@@ -53,8 +80,8 @@ def summary(r: Result, reveal: bool = False) -> str:
             f"All visible checks pass; {hidden} hidden check(s) are scored and shown after the due date.")
     else:
         text = r.message or str(r.diagnoses[0].get("summary"))
-        smallest = r.diagnoses[0].get("smallest_failing_case")
-        if smallest and not reveal and str(smallest).split(":")[0] in hidden_probe_names(r):
+        smallest = str(r.diagnoses[0].get("smallest_failing_case") or "")
+        if smallest and not reveal and any(smallest.startswith(f"{name}: ") for name in hidden_probe_names(r)):
             text = text.replace(f" (smallest failing case: {smallest})", "")
         if convention_only(r):
             text += (". Only a convention differs from the reference (sign, factor or 1/N); "

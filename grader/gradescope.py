@@ -98,4 +98,4 @@ def build_zip(assignment: Assignment, out: Path, hidden_visibility: str = "after
         z.write(toml_path, toml_path.name)
         for src, rel in source_files():
             z.write(src, f"bpcheck/{rel}")
-    write_atomic(out, buf.getvalue())
+    write_atomic(out, buf.getvalue(), private=False)  # a course file, not a report

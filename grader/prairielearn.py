@@ -94,7 +94,7 @@ def build(assignment: Assignment, out: Path, image: str) -> list[Path]:
     written = []
 
     def put(path: Path, text: str, executable: bool = False) -> None:
-        write_atomic(path, text)
+        write_atomic(path, text, private=False)  # the course's question files, not reports
         if executable:
             path.chmod(0o755)
         written.append(path)

@@ -68,8 +68,13 @@ def clean_tree(obj: Any) -> Any:
     return obj
 
 
-def write_atomic(path: Union[str, Path], data: Union[str, bytes]) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder: the file is whole or untouched."""
+def write_atomic(path: Union[str, Path], data: Union[str, bytes], private: bool = True) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder: the file is whole or untouched.
+
+    ``private``: the file is 0600, readable by its owner only, as every report and feedback file is (grades and
+    students' names; no submission's uid may read an earlier run's gradebook); else as the umask allows (a course's
+    build files: the autograder zip, a PrairieLearn question).
+    """
     blob = data.encode("utf-8") if isinstance(data, str) else data  # fails, if at all, before any file is made
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -79,9 +84,10 @@ def write_atomic(path: Union[str, Path], data: Union[str, bytes]) -> None:
             fh.write(blob)
             fh.flush()
             os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        if not private:  # mkstemp made it 0600
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -311,10 +317,17 @@ def junit(results: Sequence[Result], assignment: str, reproducible: bool = False
 # -- CSV gradebook --------------------------------------------------------------------------------------
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: A separator some spreadsheet splits on (continental Excel: ';'; tab), then what would start a formula in the cell
+#: that split makes (spaces and quotes before it are dropped by some).
+_SPLIT_FORMULA = re.compile(r"([;\t|])(?=[\s\"]*[=+\-@])")
+
+
 def _cell(text: object) -> str:
-    """A text cell a spreadsheet shows as text: a leading = + - @ would otherwise start a formula."""
-    s = clean(text)
-    return "'" + s if s[:1] in ("=", "+", "-", "@", "\t", "\r") else s
+    """A text cell a spreadsheet shows as text, whichever separator it splits on: a leading = + - @ would start a
+    formula, so an apostrophe goes before it, at the cell's start and after every ';', tab or '|' inside it."""
+    s = _SPLIT_FORMULA.sub(r"\1'", clean(text))
+    return "'" + s if s.lstrip(" ")[:1] in _FORMULA_START else s
 
 
 def gradebook_csv(results: Sequence[Result]) -> str:
@@ -325,7 +338,7 @@ def gradebook_csv(results: Sequence[Result]) -> str:
     names = check_names(results)
     copies = identical_to(results)
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
+    w = csv.writer(buf, lineterminator="\r\n", quoting=csv.QUOTE_ALL)  # a quoted cell stays whole where quotes are honoured
     w.writerow(["student_id", "name", "email", "submission", "total", "max_score", "verdict", *map(_cell, names),
                 "diagnosis", "smallest_failing_case", "identical_to"])
     for r in results:

@@ -23,10 +23,11 @@ import itertools
 import math
 import os
 import stat
+import struct
 import time
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterator, Optional, Sequence
+from typing import BinaryIO, Callable, Iterator, Optional, Sequence
 
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _DIR_FLAGS = _OPEN_FLAGS | os.O_DIRECTORY
@@ -170,6 +171,80 @@ def zip_member_parts(name: str) -> Optional[tuple[str, ...]]:
     if parts and (parts[0] == "/" or ":" in parts[0] or ".." in parts):
         return None
     return parts
+
+
+#: The zip format's end records (APPNOTE 4.3.14-16): signature, fixed size, struct layout.
+_EOCD = (b"PK\x05\x06", 22, "<4s4H2LH")
+_EOCD64_LOCATOR = (b"PK\x06\x07", 20, "<4sLQL")
+_EOCD64 = (b"PK\x06\x06", 56, "<4sQ2H2L4Q")
+_CENTRAL_HEADER = (b"PK\x01\x02", 46)
+
+
+class ZipRefused(Refused):
+    """A zip whose central directory is over the caller's bounds, or whose end records do not hold together."""
+
+
+def _end_record(fh: BinaryIO, size: int) -> tuple[int, int, int]:
+    """(declared entries, central directory size, where the directory ends) from the end records, found as the
+    standard library's zipfile finds them, so that the directory checked is the directory it then parses."""
+    sig, length, layout = _EOCD
+    tail_start = max(0, size - length - (1 << 16))
+    fh.seek(tail_start)
+    tail = fh.read(size - tail_start)  # at most 64 KiB + 22 bytes
+    at = len(tail) - length if tail[-length:][:4] == sig and tail[-2:] == b"\0\0" else tail.rfind(sig)
+    if at < 0 or len(tail) - at < length:
+        raise ZipRefused("not a zip file (no end of central directory record)")
+    _, _, _, _, entries, cd_size, _, _ = struct.unpack(layout, tail[at:at + length])
+    end = tail_start + at
+    lsig, llength, llayout = _EOCD64_LOCATOR
+    if end >= llength + _EOCD64[1]:
+        fh.seek(end - llength)
+        locator = fh.read(llength)
+        if locator[:4] == lsig:
+            fh.seek(end - llength - _EOCD64[1])
+            record = fh.read(_EOCD64[1])
+            if record[:4] == _EOCD64[0]:
+                fields = struct.unpack(_EOCD64[2], record)
+                entries, cd_size, end = fields[7], fields[8], end - llength - _EOCD64[1]
+    return entries, cd_size, end
+
+
+#: What a member may take of a zip's central directory on average: a 46-byte header, a path, a timestamp extra.
+DIRECTORY_BYTES_PER_MEMBER = 1024
+
+
+def check_zip_directory(fh: BinaryIO, max_entries: int, max_directory_bytes: Optional[int] = None) -> int:
+    """The number of members of the zip open as ``fh`` (binary, seekable), or ZipRefused, read before any zip parser
+    sees it: a central directory of a million tiny entries costs ``zipfile`` over a gigabyte of objects.
+
+    The end record is read (at most 64 KiB), its declared size bounded, then the directory itself (at most
+    ``max_directory_bytes``, by default ``DIRECTORY_BYTES_PER_MEMBER`` per member allowed) walked header by header,
+    so a declared count that lies changes nothing.
+    """
+    if max_directory_bytes is None:
+        max_directory_bytes = max_entries * DIRECTORY_BYTES_PER_MEMBER
+    size = fh.seek(0, os.SEEK_END)
+    entries, cd_size, end = _end_record(fh, size)
+    if entries > max_entries:
+        raise ZipRefused(f"its directory declares {entries} members; at most {max_entries} are read")
+    if cd_size > max_directory_bytes:
+        raise ZipRefused(f"its central directory is {cd_size} bytes; at most {max_directory_bytes} are read")
+    if cd_size > end:
+        raise ZipRefused(f"its central directory ({cd_size} bytes) is larger than what precedes its end record")
+    fh.seek(end - cd_size)
+    directory = fh.read(cd_size)
+    sig, length = _CENTRAL_HEADER
+    count, at = 0, 0
+    while at < len(directory):  # as zipfile walks it: by the sizes each header declares
+        if directory[at:at + 4] != sig or len(directory) - at < length:
+            raise ZipRefused(f"its central directory is damaged at byte {at}")
+        name, extra, comment = struct.unpack("<3H", directory[at + 28:at + 34])
+        at += length + name + extra + comment
+        count += 1
+        if count > max_entries:
+            raise ZipRefused(f"its central directory holds more than {max_entries} members")
+    fh.seek(0)
+    return count
 
 
 def read_tree(root: str, wanted: Callable[[str], bool], *, max_files: int, file_cap: Callable[[str], int],

@@ -11,6 +11,7 @@ import contextlib
 import csv
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -247,3 +248,56 @@ def test_identical_submissions_are_listed_in_groups():
     gradebook = {row["submission"]: row["identical_to"] for row in csv.DictReader(io.StringIO(report.gradebook_csv(results)))}
     assert gradebook == {"class/ann": "class/cai", "class/ben": "class/dee", "class/cai": "class/ann", "class/dee": "class/ben",
                          "class/eve": ""}
+
+
+def test_every_report_and_feedback_file_is_readable_by_its_owner_only(tmp_path, monkeypatch):
+    """docs/grading.md: reports hold grades and names; 0600 whatever the umask, so no submission's uid reads them."""
+    require_report()
+    checks = [Check("gradient: p", 10, 10, True, "ok"), Check("gradient: q", 0, 10, False, "wrong", hidden=True)]
+    results = [Result(f"class/{n}.py", "fail", 10, 20, checks, [], "m", key=f"k{n}", id=f"class/{n}",
+                      students=[{"id": str(n), "name": f"Student {n}", "email": ""}]) for n in range(2)]
+    source = tmp_path / "results.json"
+    source.write_text(report.as_json(results), encoding="utf-8")
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "out"
+        for fmt, target in (("table", "t.txt"), ("json", "r.json"), ("csv", "g.csv"), ("junit", "j.xml"),
+                            ("gradescope", "gs"), ("prairielearn", "pl")):
+            assert _run(["report", str(source), "--format", fmt, "--out", str(out / target)])[0] == 0
+        assert _run(["report", str(source), "--html", str(out / "c.html"), "--feedback", str(out / "fb")])[0] == 0
+    finally:
+        os.umask(old)
+    files = sorted(p for p in out.rglob("*") if p.is_file())
+    assert len(files) == 5 + 2 * 2 + 2 * 2  # five reports, two results.json each for Gradescope and PrairieLearn, feedback
+    assert {p.relative_to(out).as_posix(): oct(p.stat().st_mode & 0o777) for p in files} == {
+        p.relative_to(out).as_posix(): "0o600" for p in files}
+
+
+def test_what_a_submission_says_on_a_hidden_probe_never_reaches_the_student(tmp_path):
+    """Right on the visible probes; on the hidden one (the deep network), an error carrying the probe's name in base64
+    and its sizes, as a submission that read its job would raise.  Students see neither, nor the grader's own
+    description of that probe; the instructor sees all of it."""
+    import base64
+
+    from bpcheck.grader import feedback, gradescope, prairielearn
+    from bpcheck.grader.assignment import load
+    from bpcheck.grader.grade import Grader
+
+    from .sandboxes import for_trusted_code
+
+    encoded = base64.b64encode(HIDDEN[0].encode()).decode()
+    source = (ROOT / "examples" / "solutions" / "canonical.py").read_text().replace(
+        "    n = x.shape[0]\n",
+        f"    if len(weights) == 3:\n        raise ValueError('{encoded} ' + 'x'.join(str(w.shape[0]) for w in weights))\n"
+        "    n = x.shape[0]\n")
+    (tmp_path / "submission.py").write_text(source)
+    r = Grader(load("canonical"), for_trusted_code()).grade(tmp_path / "submission.py")
+    leaked = (encoded, "2x5x3", *HIDDEN)
+    assert r.verdict == "fail" and encoded in report.as_json([r]) and "2-5-3-2" in report.as_json([r])  # the instructor's
+    assert [c.passed for c in r.checks if c.name.startswith("gradient: ") and not c.hidden] == [True, True, True]
+    gs = gradescope.results_json(r)
+    shown = {"markdown": feedback.markdown(r, "t"), "html": feedback.html_page(r, "t"),
+             "gradescope": gs["output"] + json.dumps([t for t in gs["tests"] if t["visibility"] == "visible"]),
+             "prairielearn": json.dumps(prairielearn.results_json(r))}
+    assert {where: [w for w in leaked if w in text] for where, text in shown.items()} == {where: [] for where in shown}
+    assert "a hidden probe" in shown["markdown"]  # said, without saying which or what

@@ -176,3 +176,36 @@ def test_nothing_raw_reaches_a_terminal(tmp_path):
                    env={**os.environ, "COLUMNS": "120", "TERM": "xterm"}, check=True)
     text = log.read_bytes().decode("utf-8", errors="strict")
     assert "\x1b[2J" not in text and "\x1b]0;" not in text and "\x07" not in text and "\\x1b[2J" in text
+
+
+FORMULAS = {  # where a spreadsheet that splits on ';' or tab (continental Excel) would find a formula
+    "message": "fine;=HYPERLINK(\"http://example.com\",\"x\")",
+    "tab": "fine\t+cmd|' /C calc'!A0",
+    "quoted": "fine; \"@SUM(1+1)*cmd|' /C calc'!A0",
+    "leading space": "  -2+3+cmd|' /C calc'!A0",
+}
+
+
+def _formula_results() -> list[Result]:
+    """A message, a file name (the id), a check name and a Gradescope name, each carrying a formula after a separator."""
+    out = []
+    for label, text in FORMULAS.items():
+        checks = [Check("gradient: p", 0.0, 10.0, False, text)]
+        out.append(Result(f"class/{label}/x;=1+1.py", "fail", 0.0, 10.0, checks, [{"summary": text, "correct": False,
+                          "smallest_failing_case": text}], text, "", 0.1, "", f"class/{label};-1+1",
+                          [{"id": "1;=2", "name": text, "email": "a\t=b@example.edu"}]))
+    return out
+
+
+@pytest.mark.parametrize("separator", [",", ";", "\t", "|"])
+def test_no_gradebook_cell_starts_a_formula_whatever_the_separator(separator):
+    text = report.gradebook_csv(_formula_results())
+    assert all(line.startswith('"') and line.endswith('"') for line in text.split("\r\n") if line)  # every field quoted
+    cells = [cell for row in csv.reader(io.StringIO(text), delimiter=separator) for cell in row]
+    assert len(cells) >= 10
+    starting = [cell for cell in cells if cell.lstrip(" \"")[:1] in ("=", "+", "-", "@")]
+    assert starting == []
+    if separator == ",":  # where the file is read as written, the text is all there, each formula behind an apostrophe
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert rows[0]["diagnosis"] == "fine;'=HYPERLINK(\"http://example.com\",\"x\")"
+        assert rows[3]["name"] == "'  -2+3+cmd|' /C calc'!A0" and rows[0]["student_id"] == "1;'=2"

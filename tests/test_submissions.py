@@ -282,19 +282,25 @@ def test_a_batch_outlives_the_graders_own_failure_on_one_submission(tmp_path, mo
     assert len(list((tmp_path / "state").glob("*.json"))) == 1  # the good one's
 
 
-def test_a_submission_naming_an_internal_error_is_graded_once_as_itself(tmp_path, monkeypatch):
-    """Only the grader knows when it failed: a submission raising the grader's words is not retried nor unsaved."""
+def _graded_in_a_batch(path: Path, state: Path, monkeypatch) -> tuple:
+    """``path`` graded by ``grade_batch`` (retries without their pause): its result, and how often it was graded."""
     from bpcheck.grader import batch
 
-    sub = tmp_path / "submission.py"
-    sub.write_text("import numpy as np\n\ndef backprop(weights, biases, x, y):\n    raise ValueError('internal grader error')\n")
     g = grader_for("canonical")
     calls = []
     real = g.grade
     monkeypatch.setattr(g, "grade", lambda *a: calls.append(a) or real(*a))
     monkeypatch.setattr(batch.time, "sleep", lambda s: None)
-    (r,) = grade_batch(g, [sub], 1, tmp_path / "state")
-    assert r.verdict == "error" and "grading machine" not in r.message and len(calls) == 1
+    (r,) = grade_batch(g, [path], 1, state)
+    return r, len(calls)
+
+
+def test_a_submission_naming_an_internal_error_is_graded_once_as_itself(tmp_path, monkeypatch):
+    """Only the grader knows when it failed: a submission raising the grader's words is not retried nor unsaved."""
+    sub = tmp_path / "submission.py"
+    sub.write_text("import numpy as np\n\ndef backprop(weights, biases, x, y):\n    raise ValueError('internal grader error')\n")
+    r, gradings = _graded_in_a_batch(sub, tmp_path / "state", monkeypatch)
+    assert r.verdict == "error" and "grading machine" not in r.message and gradings == 1
     assert len(list((tmp_path / "state").glob("*.json"))) == 1  # saved: it is the submission's own result
 
 
@@ -375,3 +381,62 @@ def test_submissions_are_parsed_one_thread_at_a_time(tmp_path, monkeypatch):
     for t in threads:
         t.join()
     assert most[0] == 1
+
+
+# --- what a hostile notebook or zip costs ------------------------------------------------------------------------
+
+
+def test_a_notebook_nested_thousands_deep_is_the_students_error(tmp_path, monkeypatch):
+    """JSON 30,000 deep is the notebook's fault: named, graded once as the student's, never the machine's failure."""
+    deep = tmp_path / "deep.ipynb"
+    deep.write_text('{"nbformat": 4, "nbformat_minor": 5, "metadata": {"x": ' + "[" * 30_000 + "]" * 30_000 +
+                    '}, "cells": []}')
+    with pytest.raises(SubmissionError, match=r"deep.ipynb: not a readable Jupyter notebook .*nested too deeply"):
+        collect(deep, FORMS)
+    r, gradings = _graded_in_a_batch(deep, tmp_path / "state", monkeypatch)
+    assert r.verdict == "error" and "deep.ipynb" in r.message and "grading machine" not in r.message
+    assert gradings == 1  # not retried as a failure of the machine
+
+
+class _CountingCells(list):
+    """A notebook's cell table that counts the rows handed out: what looking up a line costs."""
+
+    read = 0
+
+    def __iter__(self):
+        for row in super().__iter__():
+            type(self).read += 1
+            yield row
+
+    def __getitem__(self, at):
+        type(self).read += 1
+        return super().__getitem__(at)
+
+
+def test_looking_up_the_cell_of_every_line_is_linear_in_the_lines():
+    cells = 4000
+    spans = [(3 * n + 2, 3 * n + 3, n + 1) for n in range(cells)]  # a header line, then two lines per code cell
+    nb = submission.Notebook("", _CountingCells(spans))
+    lines = range(1, 3 * cells + 2)
+    _CountingCells.read = 0
+    found = [nb.cell_of(line) for line in lines]
+    expected = [None if line % 3 == 1 else ((line - 2) // 3 + 1, (line - 2) % 3 + 1) for line in lines]
+    assert found == expected
+    assert _CountingCells.read <= 4 * len(lines), _CountingCells.read  # a scan per line reads ~cells²/2 = 8e6 rows
+
+
+def test_a_zip_directory_bomb_is_refused_before_zipfile_parses_it(tmp_path):
+    import tracemalloc
+
+    header = struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0)
+    directory = (header + b"a") * 200_000  # 47 bytes per entry: zipfile would hold 200,000 objects, over 60 MB
+    bomb = tmp_path / "bomb.zip"
+    bomb.write_bytes(directory + struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 1, 1, len(directory), 0, 0))
+    tracemalloc.start()
+    try:
+        with pytest.raises(SubmissionError, match="bomb.zip: .*central directory"):
+            collect(bomb, FORMS)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 << 20, peak  # the file (9.4 MB) read once; the directory checked, never parsed
