@@ -245,7 +245,7 @@ def test_a_failed_sweep_retires_its_uid_and_is_never_saved_as_a_grade(one_uid, t
     assert r.verdict == "error" and r.score == 0 and "not graded: the grading machine failed" in r.message, r.message
     assert not list(state.glob("*.json"))
     assert _alive(one_uid)  # the daemon the kill missed: its uid must not be reused
-    with pytest.raises(sandbox.SandboxUnavailable, match="in use or retired"):
+    with pytest.raises(sandbox.SandboxUnavailable, match="retired after a failed clean-up"):
         with sandbox.uid_slot():
             pass
 
