@@ -9,7 +9,9 @@
                 PrairieLearn and CI).  The runner is started directly as an unprivileged uid of its
                 own, from a pool (``UID_BASE``...), so it cannot signal, read or write the grader, its
                 files, its results or other submissions; bpcheck's package folders are made private
-                to root (o-rwx) once.  Its network is not isolated.
+                to root (o-rwx) once.  Where the machine allows (``namespaces_refused``), it starts as root
+                in new network and IPC namespaces and then drops to the uid (``setpriv``, no_new_privs):
+                no network, and its IPC objects die with it; elsewhere its network is not isolated.
 ``none``        Only its own process and the limits below: it can read and write whatever the grader
                 can.  Chosen only when asked for by name, with a loud warning.
 
@@ -17,12 +19,14 @@
 otherwise there is no sandbox and ``select`` refuses, saying how to get one.
 
 In every mode: limits on wall clock, CPU seconds, address space, processes, file size, open files;
-a watchdog on the scratch folder's size, file count and depth (the ``scratch_mb`` limit), so a
-submission filling the disk is stopped before its neighbours notice; stdout and stderr go to
-files of which only the first bytes are read.  Afterwards, as root: every process of the uid is
-killed (``kill(-1)`` from that uid, until none is left), its kernel keyrings are cleared, its
-System V IPC objects and every file it left in a world-writable folder are removed.  Nothing a
-submission starts or creates outlives it.  Reading its outputs is ``untrusted``'s job.
+a watchdog on the scratch folder's size, file count and depth and on the memory files and deleted
+files its processes hold open (the ``scratch_mb`` limit), so a submission filling the disk or memory
+is stopped before its neighbours notice; stdout and stderr go to files of which only the first bytes
+are read.  Afterwards, as root (the kernel's work, not the submission's): every process of the uid
+is killed by pid until none is left, its System V IPC objects (owned or created) and keyrings (user,
+session, persistent) and every file it left in a world-writable folder are removed.  Nothing a
+submission starts or creates outlives it; if something does, the uid is retired and the run is the
+machine's failure (``CleanupFailed``).  Reading its outputs is ``untrusted``'s job.
 """
 
 from __future__ import annotations
