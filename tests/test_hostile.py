@@ -29,6 +29,8 @@ from bpcheck.grader.grade import Grader
 from bpcheck.grader.results import Result
 from bpcheck.grader.untrusted import remove_tree
 
+from .sandboxes import one_private_uid
+
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE_TOML = ROOT / "tests" / "data" / "hostile.toml"
 CORRECT = (ROOT / "examples" / "solutions" / "canonical.py").read_text()
@@ -526,7 +528,7 @@ def test_a_key_left_in_a_keyring_is_gone_for_the_next_submission(mode, tmp_path,
         pytest.skip("the planted submissions call keyctl by its x86_64 syscall number")
     if os.geteuid() != 0:
         pytest.skip("keyrings are per uid: only a root grader reuses a uid across submissions")
-    monkeypatch.setattr(sandbox, "UID_COUNT", 1)  # both submissions run as the same uid
+    one_private_uid(monkeypatch, tmp_path / "locks")  # both submissions run as the same uid
     plant = tmp_path / "plant.py"
     plant.write_text(_src("""
         def backprop(weights, biases, x, y):

@@ -17,6 +17,8 @@ from bpcheck.cli import main
 from bpcheck.grader.batch import grade_batch
 from bpcheck.grader.grade import Grader
 
+from .sandboxes import one_private_uid
+
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE_TOML = str(ROOT / "tests" / "data" / "hostile.toml")
 CORRECT = (ROOT / "examples" / "solutions" / "canonical.py").read_text()
@@ -181,13 +183,11 @@ def _alive(uid: int) -> list[int]:
 
 @pytest.fixture
 def one_uid(monkeypatch, tmp_path):
-    """A pool of one uid of its own (never one another grader on this machine uses), with its own lock folder."""
+    """A pool of one uid of its own, with its own lock folder (tests/sandboxes.py)."""
     _root_or_skip()
-    monkeypatch.setattr(sandbox, "UID_BASE", 64000 + os.getpid() % 900)
-    monkeypatch.setattr(sandbox, "UID_COUNT", 1)
-    monkeypatch.setenv("BPCHECK_LOCK_DIR", str(tmp_path / "locks"))
-    yield sandbox.UID_BASE
-    for pid in _alive(sandbox.UID_BASE):  # whatever a failing run left
+    uid = one_private_uid(monkeypatch, tmp_path / "locks")
+    yield uid
+    for pid in _alive(uid):  # whatever a failing run left
         os.kill(pid, 9)
 
 
