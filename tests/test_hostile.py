@@ -252,6 +252,14 @@ HOSTILE = {
     # --- round 3: containment by the kernel, not by the submission's cooperation ---
     "daemon_kills_the_sweep": (_src(_HUNTER.format(sig="SIGKILL")), "hunter started"),
     "daemon_stops_the_sweep": (_src(_HUNTER.format(sig="SIGSTOP")), "hunter started"),
+    "non_dumpable_daemon": (_src("""
+        def backprop(weights, biases, x, y):
+            if os.fork() == 0:
+                os.setsid()
+                ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: /proc/<pid> now shows root as its owner
+                time.sleep(60)
+                os._exit(0)
+            raise RuntimeError('hidden daemon started')"""), "hidden daemon started"),
     "memfd_beyond_memory": (_src("""
         def backprop(weights, biases, x, y):
             held, chunk = [], b'x' * ((4 << 20) - 4096)  # each under the 4 MB file size limit
@@ -303,14 +311,16 @@ def _hash_tree(root: Path) -> str:
 
 
 def _pool_processes() -> list[str]:
+    """Processes with a pool uid among their real, effective and saved uids (not the owner of /proc/<pid>, which a
+    non-dumpable process hides), zombies included: a zombie of a pool uid is a process nobody reaped."""
     out = []
     for pid in os.listdir("/proc"):
         if pid.isdigit():
             try:
-                uid = os.stat(f"/proc/{pid}").st_uid
-            except OSError:
+                uid_line = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("Uid:"))
+            except (OSError, StopIteration):
                 continue
-            if _pool_owned(uid):
+            if any(_pool_owned(int(u)) for u in uid_line.split()[1:4]):
                 out.append(pid)
     return out
 
