@@ -3,7 +3,8 @@
 ``grade_items`` is the batch part of ``bpcheck grade``: it grades what ``exports.expand`` found, names each
 result after its item, and records the batch in the state folder's index.  ``grade_batch`` grades paths in
 parallel threads; identical submissions are graded once; a result that failed because of the machine (disk
-full, the grader's own error) is retried and never saved, so a rerun grades it again.  ``load_results``
+full, a sandbox that could not clean up after a submission, the grader's own error) is retried and never saved,
+so a rerun grades it again.  ``load_results``
 reads a graded batch back for ``bpcheck report``.
 """
 
@@ -78,7 +79,8 @@ class _BatchRun:
         return result
 
     def attempt(self, path: Path, sub: Optional[Submission], key: str) -> tuple[Result, bool]:
-        """The result, and whether the grader itself failed: known here, never guessed from texts a submission wrote."""
+        """The result, and whether the grader itself failed: known here, never guessed from texts a submission wrote.
+        A sweep that left something of a submission alive raises (``sandbox.CleanupFailed``): the machine's failure."""
         try:
             return self.grader.grade(path, sub), False
         except Exception as exc:  # the grader's own failure on one submission must not stop the batch
@@ -153,7 +155,8 @@ def grade_batch(grader: "Grader", paths: Sequence[Path], jobs: int, state: Path,
 
     ``on_result(result, reused)``: ``reused`` is True only for a result saved by an earlier run.  Identical submissions
     in one batch are graded once; the others copy that result, with ``duplicate_of`` naming the first.
-    A result that failed because of the machine (disk full, the grader's own error) is retried, and never saved:
+    A result that failed because of the machine (disk full, a failed sandbox clean-up, the grader's own error) is
+    retried, and never saved:
     a rerun grades it again.  ``force``: regrade, ignoring results saved before this call (identical submissions in
     the batch are still graded once).
     """

