@@ -3,6 +3,8 @@ upstream gradients per example, and course files shipped with the assignment (do
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -154,6 +156,17 @@ def test_a_course_file_is_placed_beside_a_notebook_handed_in_alone(tmp_path):
     r = grader_for("dls-planar").grade(write(tmp_path / "student", "Planar.py", PLANAR))
     assert_graded(r, "pass", "all gradient checks pass")
     assert not r.environment
+
+
+def test_a_notebook_as_downloaded_from_the_course_imports_the_course_files(tmp_path):
+    """The notebook's first cell imports testCases_v2 (a star import) and planar_utils: both are the assignment's."""
+    cells = [c.strip("\n").replace("get_ipython().run_line_magic('matplotlib', 'inline')", "%matplotlib inline")
+             for c in re.split(r"# In\[\d+\]:\n", PLANAR)[1:]]
+    assert "from testCases_v2 import *" in cells[0] and "%matplotlib inline" in cells[0]
+    nb = {"cells": [{"cell_type": "code", "execution_count": i + 1, "metadata": {}, "outputs": [], "source": c.splitlines(True)}
+                    for i, c in enumerate(cells)], "metadata": {}, "nbformat": 4, "nbformat_minor": 4}
+    path = write(tmp_path, "Planar_data_classification_with_onehidden_layer.ipynb", json.dumps(nb))
+    assert_graded(grader_for("dls-planar").grade(path), "pass", "all gradient checks pass")
 
 
 def test_the_students_own_copy_of_a_course_file_wins(tmp_path):
