@@ -9,7 +9,8 @@ A contract is written in an assignment's TOML file (docs/assignments.md) and has
 - ``Form``s: the entry point (a function, or a class with constructor arguments and attributes to
   set) and its calls, with argument expressions (``x``, ``weights``, ``sizes[0]``, ``reg`` ...) and
   return patterns (``["loss", "d_params"]``, ``["d_biases", "d_weights"]``, or weights read back
-  after a training step);
+  after a training step); a returned name that a later call lists among its arguments (``cache``) is passed
+  on inside the sandbox, as the submission made it;
 - accepted alternatives: any convention may list other values an assignment accepts.
 
 ``Encoder`` turns a probe (reference layout: z = a @ W + b, W (n_in, n_out), rows are examples)

@@ -6,7 +6,8 @@ JOB_DIR/job.json says which file to load, which statements of it to run, which m
 and the calls to make; JOB_DIR/<call>/<name>.npy hold their input arrays.  The runner knows no
 contract: each call is a list of operations (construct a class, set an attribute, call a function
 or method, read an attribute) whose arguments are value trees and whose results are matched
-against patterns that name the arrays to keep.  Every array is saved as OUT_DIR/<call>/<name>.npy
+against patterns that name the arrays to keep (and the values, such as a student's cache, that a later call of the
+same run receives: they stay in this process).  Every array is saved as OUT_DIR/<call>/<name>.npy
 (allow_pickle=False) the moment it exists, so a submission that dies later loses nothing already
 computed.  OUT_DIR/status.json collects what went wrong, as plain data.  The grader trusts none of
 it: it only loads arrays, with allow_pickle=False, and compares them in its own process.
