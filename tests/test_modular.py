@@ -79,6 +79,61 @@ def test_a_misnamed_value_between_calls_is_an_error_naming_it(tmp_path, old, new
         load(str(write(tmp_path, "a.toml", text.replace(old, new))))
 
 
+OLD_STYLE_STARTER = """import numpy as np
+from planar_utils import sigmoid
+
+
+def forward_propagation(X, parameters):
+    ### START CODE HERE ### (≈ 4 lines of code)
+    W1 = None
+    b1 = None
+    W2 = parameters["W2"]
+    b2 = None
+    ### END CODE HERE ###
+
+    ### START CODE HERE ### (≈ 4 lines of code)
+    Z1 = None
+    A1 = None
+    Z2 = None
+    A2 = None
+    ### END CODE HERE ###
+
+    assert(A2.shape == (1, X.shape[1]))
+    cache = {"Z1": Z1, "A1": A1, "Z2": Z2, "A2": A2}
+    return A2, cache
+
+
+def compute_cost(A2, Y, parameters):
+    m = Y.shape[1]
+    ### START CODE HERE ### (≈ 2 lines of code)
+    logprobs = None
+    cost = None
+    ### END CODE HERE ###
+    return float(np.squeeze(cost))
+
+
+def backward_propagation(parameters, cache, X, Y):
+    ### START CODE HERE ### (≈ 6 lines of code)
+    dW1 = None
+    db1 = None
+    dW2 = None
+    db2 = None
+    ### END CODE HERE ###
+    return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2}
+"""
+
+
+def test_a_starter_with_its_answer_blocks_left_as_given_is_not_implemented_yet(tmp_path):
+    """The course's older starters: answers as `Z1 = None` between START/END CODE HERE marks (a half-done first block)."""
+    r = grader_for("dls-planar").grade(write(tmp_path, "planar.py", OLD_STYLE_STARTER))
+    assert_graded(r, "error", "forward_propagation(...) is not implemented yet (the starter's placeholder: the answer "
+                              "block at planar.py:13 is as the starter left it; AttributeError:")
+    answered = OLD_STYLE_STARTER.replace("    Z1 = None\n    A1 = None\n    Z2 = None\n    A2 = None\n",
+                                         "    A2 = W2.T\n")  # answered, wrongly: an error of the student's own
+    r = grader_for("dls-planar").grade(write(tmp_path, "planar2.py", answered))
+    assert r.verdict == "error" and "not implemented yet" not in r.message and "(at planar2.py:" in r.message
+
+
 # --- gradient dicts keyed by the course's names ----------------------------------------------------------------------
 
 
