@@ -134,6 +134,14 @@ def test_a_starter_with_its_answer_blocks_left_as_given_is_not_implemented_yet(t
     assert r.verdict == "error" and "not implemented yet" not in r.message and "(at planar2.py:" in r.message
 
 
+def test_a_form_of_several_functions_names_the_one_missing(tmp_path):
+    """Once, the message listed compute_cost as an alias of forward_propagation and suggested 'forward_propagation'."""
+    renamed = PLANAR.replace("def compute_cost(A2, Y):", "def computeCost(A2, Y):")
+    r = grader_for("dls-planar").grade(write(tmp_path, "planar.py", renamed))
+    assert_graded(r, "error", "planar.py defines 'forward_propagation', 'backward_propagation' but not 'compute_cost', "
+                              "which the contract also calls; did you mean 'computeCost'?")
+
+
 # --- gradient dicts keyed by the course's names ----------------------------------------------------------------------
 
 
