@@ -442,7 +442,8 @@ def _add_grading_commands(sub: argparse._SubParsersAction) -> None:
                         "'Export Submissions' zip or an LMS zip of files named by student (expanded when it is the "
                         "one path given, or with --exports)")
     g.add_argument("--assignment", required=True, metavar="NAME|PATH",
-                   help="a bundled assignment (canonical, blog-class, nielsen, cs231n-two-layer, coursera-ex4) or a TOML file")
+                   help="a bundled assignment (canonical, blog-class, nielsen, cs231n-two-layer, coursera-ex4, dls-planar, "
+                        "dls-deep) or a TOML file")
     g.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")
     _sandbox_option(g, "how submissions are contained: auto (default, or $BPCHECK_SANDBOX) is bubblewrap when it starts "
                        "here, else process (needs root: each submission as its own unprivileged uid); none only for code you trust")

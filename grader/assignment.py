@@ -63,11 +63,24 @@ class ProbeConfig:
         return Case(variant.conventions.spec(c.spec.sizes, self.reg, c.batch), c.params, c.x, c.y)
 
 
+#: The largest course file an assignment may ship ([environment] files).
+MAX_COURSE_FILE_BYTES = 1 << 20
+
+
 @dataclass(frozen=True)
 class Environment:
     stub: tuple[str, ...] = ()
     require: tuple[str, ...] = ()
     default_stubs: bool = True
+    files: tuple[tuple[str, bytes], ...] = ()  # course files: (file name, content), placed beside every submission
+
+    def beside(self, submission_files: Mapping[str, bytes], main: str) -> dict[str, bytes]:
+        """The course files to place in the folder of the submission's main file: each one whose module the
+        submission does not provide itself (a student's own copy of a helper wins)."""
+        own = {part.removesuffix(".py") for rel in submission_files for part in rel.split("/")}
+        folder = main.rpartition("/")[0]
+        return {(f"{folder}/{name}" if folder else name): data for name, data in self.files
+                if name.removesuffix(".py") not in own}
 
     def stubs(self) -> dict[str, list[str]]:
         inert = [*(DEFAULT_STUBS if self.default_stubs else ()), *self.stub]
@@ -153,7 +166,7 @@ def _conventions(raw: Mapping[str, Any], where: str) -> Conventions:
     _keys(network, ("activations", "hidden", "output", "loss", "reduction", "penalty", "penalise_biases", "learning_rate", "depth"),
           f"{where} [network]")
     _keys(layout, ("examples", "targets", "label_base", "weights", "biases", "bias_gradients", "parameters", "order",
-                   "weight_key", "bias_key"), f"{where} [layout]")
+                   "weight_key", "bias_key", "d_weight_key", "d_bias_key", "upstream"), f"{where} [layout]")
     values: dict[str, Any] = {}
     acts = network.get("activations")
     if isinstance(acts, str):
@@ -302,11 +315,16 @@ def _inherit(raw: dict[str, Any], base: str, where: str) -> dict[str, Any]:
     if base.lower() not in {b.lower() for b in bundled()}:
         raise AssignmentError(f"{where}: contract = {base!r}; expected a bundled assignment whose contract to use: "
                               f"{bundled()}{_near(base, bundled(), 0.5)}")
-    parent = tomllib.loads(resolve(base).read_text(encoding="utf-8"))
+    parent_path = resolve(base)
+    parent = tomllib.loads(parent_path.read_text(encoding="utf-8"))
     out = {k: v for k, v in raw.items() if k != "contract"}
     for table in CONTRACT_TABLES:
         if table not in out and table in parent:
             out[table] = parent[table]
+    if out.get("environment") is parent.get("environment") and isinstance(out.get("environment"), dict) \
+            and isinstance(out["environment"].get("files"), list):  # the parent's course files, relative to the parent
+        out["environment"] = {**out["environment"], "files": [str((parent_path.parent / f).resolve())
+                                                               if isinstance(f, str) else f for f in out["environment"]["files"]]}
     out.setdefault("module", parent.get("module", "submission"))
     return out
 
@@ -327,12 +345,33 @@ def _points(raw: dict, where: str) -> dict[str, float]:
     return points
 
 
-def _environment(raw: dict, where: str) -> Environment:
+def _course_files(paths: list, base: Path, where: str) -> tuple[tuple[str, bytes], ...]:
+    """[environment] files: each a file relative to the TOML's folder (or absolute), read now, one per file name."""
+    out: dict[str, bytes] = {}
+    for p in paths:
+        if not isinstance(p, str) or not p:
+            raise AssignmentError(f"{where}: files lists {p!r}; expected a path relative to the assignment file")
+        path = (base / p).resolve()
+        if not path.is_file():
+            raise AssignmentError(f"{where}: files lists {p!r}, which is not a file (looked for {path})")
+        if path.name in out:
+            raise AssignmentError(f"{where}: files lists two files named {path.name!r}; each is placed beside the "
+                                  "submission under its own name")
+        if path.stat().st_size > MAX_COURSE_FILE_BYTES:
+            raise AssignmentError(f"{where}: files lists {p!r}, of {path.stat().st_size} bytes; at most "
+                                  f"{MAX_COURSE_FILE_BYTES}")
+        out[path.name] = path.read_bytes()
+    return tuple(out.items())
+
+
+def _environment(raw: dict, where: str, base: Path) -> Environment:
     env_raw = raw.get("environment", {})
-    _keys(env_raw, ("stub", "require", "default_stubs"), f"{where} [environment]")
-    environment = Environment(tuple(_get(env_raw, "stub", list, f"{where} [environment]", [])),
-                              tuple(_get(env_raw, "require", list, f"{where} [environment]", [])),
-                              _get(env_raw, "default_stubs", bool, f"{where} [environment]", True))
+    at = f"{where} [environment]"
+    _keys(env_raw, ("stub", "require", "default_stubs", "files"), at)
+    environment = Environment(tuple(_get(env_raw, "stub", list, at, [])),
+                              tuple(_get(env_raw, "require", list, at, [])),
+                              _get(env_raw, "default_stubs", bool, at, True),
+                              _course_files(_get(env_raw, "files", list, at, []), base, at))
     for package in environment.require:
         if importlib.util.find_spec(package.split(".")[0]) is None:
             raise AssignmentError(f"{where} [environment]: the assignment requires {package!r}, which is not installed where "
@@ -394,7 +433,7 @@ def load(name_or_path: str) -> Assignment:
         raise AssignmentError(str(exc)) from None
     limits_raw = raw.get("limits", {})
     _keys(limits_raw, tuple(f.name for f in fields(Limits)), f"{where} [limits]")
-    points, environment, hidden_checks = _points(raw, where), _environment(raw, where), _hidden_checks(raw, where)
+    points, environment, hidden_checks = _points(raw, where), _environment(raw, where, path.parent), _hidden_checks(raw, where)
     grading = _grading(raw, contract, where)
     probes = _probes(raw, contract, where)
     solution = _get(raw, "solution", str, where)
@@ -406,7 +445,8 @@ def load(name_or_path: str) -> Assignment:
         limits=Limits(**limits_raw),
         points=points,
         probes=probes,
-        fingerprint=hashlib.sha256(text).hexdigest()[:16],
+        fingerprint=hashlib.sha256(text + b"".join(n.encode() + b"\0" + hashlib.sha256(d).digest()
+                                                   for n, d in environment.files)).hexdigest()[:16],
         environment=environment,
         hidden_checks=hidden_checks,
         solution=(path.parent / solution).resolve() if solution else None,

@@ -9,7 +9,8 @@ A contract is written in an assignment's TOML file (docs/assignments.md) and has
 - ``Form``s: the entry point (a function, or a class with constructor arguments and attributes to
   set) and its calls, with argument expressions (``x``, ``weights``, ``sizes[0]``, ``reg`` ...) and
   return patterns (``["loss", "d_params"]``, ``["d_biases", "d_weights"]``, or weights read back
-  after a training step);
+  after a training step); a returned name that a later call lists among its arguments (``cache``) is passed
+  on inside the sandbox, as the submission made it;
 - accepted alternatives: any convention may list other values an assignment accepts.
 
 ``Encoder`` turns a probe (reference layout: z = a @ W + b, W (n_in, n_out), rows are examples)
@@ -57,6 +58,7 @@ CHOICES: dict[str, tuple] = {
     "bias_gradients": ("same", *BIAS_SHAPES),
     "parameters": ("lists", "dict", "unrolled"),
     "order": ("C", "F"),
+    "upstream": ("batch", "per_example"),
 }
 #: Keys an assignment may list alternatives for, in [accept].
 ACCEPTABLE = (*CHOICES, "penalise_biases", "learning_rate", "hidden", "output")
@@ -98,6 +100,9 @@ class Conventions:
     order: str = "C"
     weight_key: str = "W{l}"
     bias_key: str = "b{l}"
+    d_weight_key: str = ""  # the gradient dict's keys (DLS's dW{l}, db{l}); empty: the parameters' own
+    d_bias_key: str = ""
+    upstream: str = "batch"  # d_output / d_scores as the objective's gradient, or per example (the callee takes the 1/m)
 
     def check(self, where: str) -> None:
         for key, allowed in CHOICES.items():
@@ -139,9 +144,13 @@ class Conventions:
         return NetworkSpec(tuple(sizes), acts, LOSSES[self.loss][0], self.reduction, l2=self.l2(reg, batch) / self.scale,
                            bias=self.has_bias)
 
-    def key(self, kind: str, l: int) -> str:
-        """The dict key of layer ``l``'s weights (``kind`` "W") or biases ("b"): weight_key or bias_key filled in."""
-        return (self.weight_key if kind == "W" else self.bias_key).format(l=l, i=l - 1)
+    def key(self, kind: str, l: int, gradient: bool = False) -> str:
+        """The dict key of layer ``l``'s weights (``kind`` "W") or biases ("b"), or of their gradients: a template
+        (weight_key, bias_key, d_weight_key, d_bias_key) filled in."""
+        template = self.weight_key if kind == "W" else self.bias_key
+        if gradient:
+            template = (self.d_weight_key if kind == "W" else self.d_bias_key) or template
+        return template.format(l=l, i=l - 1)
 
     # -- shapes in the submission's layout --
 
@@ -191,6 +200,8 @@ def describe(key: str, value: Any) -> str:
         ("loss", "softmax_ce"): "the softmax cross-entropy loss",
         ("reduction", "sum"): "the loss summed over the batch", ("reduction", "mean"): "the loss averaged over the batch",
         ("penalise_biases", True): "biases regularised too", ("penalise_biases", False): "biases not regularised",
+        ("upstream", "per_example"): "upstream gradients per example (the 1/m taken by the callee)",
+        ("upstream", "batch"): "upstream gradients of the batch's objective",
     }
     if (key, value) in words:
         return words[(key, value)]
@@ -305,7 +316,7 @@ class Form:
         found: set[str] = set()
 
         def walk(p: Any) -> None:
-            if isinstance(p, str):
+            if isinstance(p, str) and is_output(p):
                 found.add(p)
             elif isinstance(p, list):
                 for q in p:
@@ -319,6 +330,36 @@ class Form:
     def kinds(self) -> set[str]:
         """What the form's outputs carry: some of loss, forward, gradient, update (see ``output_kind``)."""
         return {output_kind(s) for s in self.outputs()}
+
+
+def is_output(p: str) -> bool:
+    """Whether pattern name ``p`` is an output the grader reads (else it names a value a later call receives)."""
+    base = p[2:] if p.startswith("d_") else p
+    return p in OUTPUT_SYMBOLS or base in ("weights", "biases", "params") or bool(_LAYER.fullmatch(p))
+
+
+def pattern_names(p: Any) -> set[str]:
+    """Every name in an output pattern (a name, or a list of patterns)."""
+    if isinstance(p, str):
+        return {p} - {"_"}
+    return set().union(*map(pattern_names, p)) if isinstance(p, list) else set()
+
+
+def argument_names(expr: Any) -> set[str]:
+    """The bare names in an argument expression (not numbers, not 'quoted strings')."""
+    if isinstance(expr, str):
+        return set() if expr[:1] == "'" else {expr}
+    if isinstance(expr, list):
+        return set().union(*map(argument_names, expr))
+    if isinstance(expr, dict):
+        return set().union(*map(argument_names, expr.values()))
+    return set()
+
+
+def is_input(name: str) -> bool:
+    """Whether ``name`` is one of the probe's arguments (x, weights, W1, sizes[0], ...), never an earlier call's value."""
+    m = _LAYER.fullmatch(name)
+    return name in INPUT_SYMBOLS or bool(m and not m.group(1)) or bool(_SIZE.fullmatch(name))
 
 
 def output_kind(symbol: str) -> str:
@@ -433,7 +474,7 @@ class Contract:
                 return name
             if base == "params":
                 if conv.parameters == "dict":
-                    return f"{name}[{conv.key(kind, l)!r}]"
+                    return f"{name}[{conv.key(kind, l, symbol.startswith('d_'))!r}]"
                 if conv.parameters == "lists":
                     return f"{name}[{2 * (l - 1) + (kind == 'b')}]" if conv.has_bias and not conv.augmented else f"{name}[{l - 1}]"
                 return f"{name} (layer {l} {'weights' if kind == 'W' else 'biases'})"
@@ -460,6 +501,10 @@ class Contract:
     def ops(self, form: Form, enc: "Encoder", steps: int) -> list[dict]:
         """The runner's operations for one probe: construct, set, then every call ``steps`` times (names @k from step 2)."""
         ops: list[dict] = []
+        later = [set().union(*(argument_names(a) for a in (*c.args, *c.kwargs.values(), *c.optional.values())))
+                 for c in form.calls]
+        keep = {n for i, c in enumerate(form.calls) for n in pattern_names([c.returns, *(p for _, p in c.read)])
+                if not is_input(n) and n in set().union(set(), *later[i + 1:])}
         if form.cls:
             ops.append({"op": "new", "names": list(form.cls), "shows": f"{form.cls[0]}(...)",
                         "args": [enc.value(a) for a in form.args], "kwargs": {k: enc.value(v) for k, v in form.kwargs.items()},
@@ -468,21 +513,27 @@ class Contract:
                 ops.append({"op": "set", "names": list(names), "value": enc.value(value), "shows": f"setting {names[0]}"})
         for k in range(1, steps + 1):
             suffix = "" if k == 1 else f"@{k}"
+            named: set[str] = set()  # the values earlier calls returned, by name
             for c in form.calls:
                 op = {"op": "call", "names": list(c.names), "shows": c.shows,
-                      "args": [enc.value(a) for a in c.args], "kwargs": {key: enc.value(v) for key, v in c.kwargs.items()},
-                      "optional": {key: enc.value(v) for key, v in c.optional.items()},
-                      "returns": self._pattern(c.returns, enc, suffix)}
+                      "args": [enc.value(a, named) for a in c.args],
+                      "kwargs": {key: enc.value(v, named) for key, v in c.kwargs.items()},
+                      "optional": {key: enc.value(v, named) for key, v in c.optional.items()},
+                      "returns": self._pattern(c.returns, enc, suffix, keep)}
                 if c.read:
-                    op["read"] = [{"names": list(n), "pattern": self._pattern(p, enc, suffix)} for n, p in c.read]
+                    op["read"] = [{"names": list(n), "pattern": self._pattern(p, enc, suffix, keep)} for n, p in c.read]
                 ops.append(op)
+                named |= keep & pattern_names([c.returns, *(p for _, p in c.read)])
         return ops
 
-    def _pattern(self, p: Any, enc: "Encoder", suffix: str) -> Any:
+    def _pattern(self, p: Any, enc: "Encoder", suffix: str, keep: set[str] = frozenset()) -> Any:
+        """The runner's pattern for ``p``; a name in ``keep`` is also kept in the sandbox for a later call."""
         if p is None or p == "_":
             return None
         if isinstance(p, list):
-            return {"kind": "tuple", "items": [self._pattern(q, enc, suffix) for q in p], "shows": self.shows(p)}
+            return {"kind": "tuple", "items": [self._pattern(q, enc, suffix, keep) for q in p], "shows": self.shows(p)}
+        if p in keep:
+            return {"kind": "keep", "name": p, "save": self._pattern(p, enc, suffix) if is_output(p) else None}
         conv, L = enc.conv, enc.case.spec.depth
         base = p[2:] if p.startswith("d_") else p
         name = p + suffix
@@ -491,7 +542,7 @@ class Contract:
         if base == "params":
             if conv.parameters == "dict":
                 return {"kind": "dict", "shows": self.shows(p),
-                        "items": {k: f"{name}.{k}" for k in enc.param_keys()}}
+                        "items": {k: f"{name}.{k}" for k in enc.param_keys(p.startswith("d_"))}}
             if conv.parameters == "lists":
                 per = 2 if conv.has_bias and not conv.augmented else 1
                 return {"kind": "list", "prefix": name, "length": per * L, "shows": self.shows(p)}
@@ -572,10 +623,10 @@ class Contract:
             read.layer(base[0], int(base[1:]), arrays.get(symbol + suffix), shown)
         elif base == "params" and conv.parameters == "dict":
             for l in range(1, L + 1):
-                wk = conv.key("W", l)
+                wk = conv.key("W", l, symbol.startswith("d_"))
                 read.weight(l, arrays.get(f"{symbol}{suffix}.{wk}"), f"{shown}[{wk!r}]")
                 if conv.has_bias and not conv.augmented:
-                    bk = conv.key("b", l)
+                    bk = conv.key("b", l, symbol.startswith("d_"))
                     read.bias(l, arrays.get(f"{symbol}{suffix}.{bk}"), f"{shown}[{bk!r}]")
         elif base == "params" and conv.parameters == "lists":
             per = 2 if conv.has_bias and not conv.augmented else 1
@@ -654,12 +705,12 @@ class Encoder:
         self.arrays[name] = np.array(value)
         return {"a": name}
 
-    def param_keys(self) -> list[str]:
+    def param_keys(self, gradient: bool = False) -> list[str]:
         keys = []
         for l in range(1, self.case.spec.depth + 1):
-            keys.append(self.conv.key("W", l))
+            keys.append(self.conv.key("W", l, gradient))
             if self.conv.has_bias and not self.conv.augmented:
-                keys.append(self.conv.key("b", l))
+                keys.append(self.conv.key("b", l, gradient))
         return keys
 
     def layer(self, l: int) -> tuple[np.ndarray, Optional[np.ndarray]]:
@@ -685,16 +736,19 @@ class Encoder:
                 out.append((f"b{l}", b.size, b.shape))
         return out
 
-    def value(self, expr: Any) -> Any:
-        """An argument expression (docs/assignments.md) as the runner's value tree."""
+    def value(self, expr: Any, named: set[str] = frozenset()) -> Any:
+        """An argument expression (docs/assignments.md) as the runner's value tree; a name in ``named`` is what an
+        earlier call returned under that name, passed on inside the sandbox."""
         if isinstance(expr, bool) or isinstance(expr, (int, float)):
             return expr
         if isinstance(expr, list):
-            return [self.value(e) for e in expr]
+            return [self.value(e, named) for e in expr]
         if isinstance(expr, dict):
-            return {"dict": {k: self.value(v) for k, v in expr.items()}}
+            return {"dict": {k: self.value(v, named) for k, v in expr.items()}}
         if isinstance(expr, str) and len(expr) >= 2 and expr[0] == expr[-1] == "'":
             return {"s": expr[1:-1]}
+        if isinstance(expr, str) and expr in named:
+            return {"v": expr}
         return self.symbol(expr)
 
     def symbol(self, s: str) -> Any:
@@ -744,7 +798,7 @@ class Encoder:
         if s in ("d_output", "d_scores"):
             return self.array(s, self.upstream(s))
         raise ContractError(f"argument {s!r}: unknown; expected one of {list(INPUT_SYMBOLS)}, W1, b1, ..., sizes[i], "
-                            "a number, a 'quoted string', a list or a table")
+                            "a name an earlier call returns, a number, a 'quoted string', a list or a table")
 
     def params(self) -> Any:
         """The argument ``params``: a dict keyed by the conventions' names, a list, or one unrolled vector."""
@@ -780,6 +834,8 @@ class Encoder:
                 raise ContractError(f"argument 'd_output': the loss {conv.loss!r} is written in terms of the scores; use 'd_scores'")
             g = bp.scale * bp.loss.grad_a(cache.a[-1], cache.y)
         g = conv.scale * g
+        if conv.upstream == "per_example" and case.spec.reduction == "mean":
+            g = g * case.batch  # the course's dZ: each example's own gradient, the mean's 1/m left to the callee
         return g if conv.examples == "rows" else g.T
 
 
@@ -794,18 +850,24 @@ def _names(value: Any, aliases: Mapping[str, list], where: str) -> tuple[str, ..
     return tuple(dict.fromkeys([*value, *[a for v in value for a in aliases.get(v, [])]]))
 
 
-def _check_pattern(p: Any, where: str) -> None:
+def _check_pattern(p: Any, where: str, later: set[str] = frozenset()) -> None:
+    """An output pattern: output names, '_', or names of values that a later call receives (``later``)."""
     if p is None or p == "_":
         return
     if isinstance(p, list):
         for q in p:
-            _check_pattern(q, where)
+            _check_pattern(q, where, later)
         return
     if not isinstance(p, str):
         raise ContractError(f"{where}: expected an output name or a list of them, got {p!r}")
-    base = p[2:] if p.startswith("d_") else p
-    if not (p in OUTPUT_SYMBOLS or base in ("weights", "biases", "params") or _LAYER.fullmatch(p)):
-        raise ContractError(f"{where}: unknown output {p!r}; expected one of {list(OUTPUT_SYMBOLS)}, W1, d_W1, b1, d_b1, ... or '_'")
+    if is_output(p):
+        return
+    if p in later and p.isidentifier() and not is_input(p):
+        return
+    if is_input(p):
+        raise ContractError(f"{where}: {p!r} names one of the probe's arguments; give the returned value another name")
+    raise ContractError(f"{where}: unknown output {p!r}; expected one of {list(OUTPUT_SYMBOLS)}, W1, d_W1, b1, d_b1, ..., "
+                        "'_', or a name a later call receives as an argument (a value such as a cache)")
 
 
 def parse_form(raw: Mapping[str, Any], where: str, keys: Callable[[Mapping[str, Any], tuple[str, ...], str], None]) -> Form:
@@ -829,12 +891,14 @@ def parse_form(raw: Mapping[str, Any], where: str, keys: Callable[[Mapping[str, 
         who = "method" if cls else "function"
         if who not in c:
             raise ContractError(f"{cw}: needs {who} = \"name\" ({'the class' if cls else 'no class'} is given)")
-        _check_pattern(c.get("returns"), f"{cw}.returns")
+        later = set().union(set(), *(argument_names([d.get("arguments", []), d.get("keywords", {}), d.get("optional", {})])
+                                     for d in calls_raw[i + 1:] if isinstance(d, dict)))
+        _check_pattern(c.get("returns"), f"{cw}.returns", later)
         read = c.get("read", {})
         if read and not cls:
             raise ContractError(f"{cw}.read: attributes can be read only from an object (give class = ...)")
         for attr, p in read.items():
-            _check_pattern(p, f"{cw}.read.{attr}")
+            _check_pattern(p, f"{cw}.read.{attr}", later)
         calls.append(Call(_names(c[who], aliases, f"{cw}.{who}"), tuple(c.get("arguments", [])), dict(c.get("keywords", {})),
                           dict(c.get("optional", {})), c.get("returns"),
                           tuple((_names(a, aliases, f"{cw}.read"), p) for a, p in read.items())))

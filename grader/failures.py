@@ -8,6 +8,7 @@ instructor which package the grading machine lacks.
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePosixPath
 from typing import Optional
 
@@ -35,6 +36,29 @@ DRIFT = {
 }
 
 
+#: The marks deeplearning.ai's notebooks put around the lines a student writes ("# YOUR CODE STARTS HERE" ...
+#: "# YOUR CODE ENDS HERE"; "### START CODE HERE ###" ... "### END CODE HERE ###" in older versions).
+ANSWER_BLOCK = re.compile(r"#+[ \t]*(?:YOUR CODE STARTS HERE|START CODE HERE)[^\n]*\n(.*?)#+[ \t]*(?:YOUR CODE ENDS HERE|END CODE HERE)",
+                          re.S)
+#: A line of an answer block as the starter leaves it: blank, a comment, ``pass`` or ``Z1 = None``.
+UNANSWERED = re.compile(r"[ \t]*(?:#.*|pass|[\w.]+(?:\[[^\]\n]*\])?[ \t]*=[ \t]*None)?[ \t]*")
+
+
+def unanswered_block(sub: Submission, file: Optional[str], line: Optional[int]) -> Optional[int]:
+    """The line of an answer block still as the starter left it, in the function around ``line`` of ``file``; else None."""
+    data = sub.files.get(file) if isinstance(file, str) else None
+    if data is None or not isinstance(line, int) or isinstance(line, bool):
+        return None
+    text = data.decode("utf-8", "replace")
+    defs = [m.start() for m in re.finditer(r"^[ \t]*def ", text, re.M)]
+    error_at = sum(len(t) for t in text.splitlines(True)[:line - 1])
+    start = max((d for d in defs if d < error_at), default=None)
+    for m in ANSWER_BLOCK.finditer(text):
+        if start is not None and start < m.start() < error_at and all(UNANSWERED.fullmatch(t) for t in m.group(1).splitlines()):
+            return text.count("\n", 0, m.start()) + 1
+    return None
+
+
 def provided_modules(files: dict[str, bytes]) -> set[str]:
     """Every module or package name the submission's own files could provide."""
     names = set()
@@ -53,8 +77,12 @@ def describe_error(err: object, sub: Submission) -> str:
     op = clip(err.get("op"), 200)
     file, line = err.get("file"), err.get("line")
     where = sub.where(clip(file, 300), line if isinstance(line, int) and not isinstance(line, bool) else None)
+    block = unanswered_block(sub, file, line) if typ in ("NameError", "TypeError", "AttributeError", "UnboundLocalError") else None
     if typ == "NotImplementedError":
         text = f"{op or 'the entry point'} is not implemented yet (the starter's placeholder{': ' + msg if msg else ''})"
+    elif block:
+        text = (f"{op or 'the entry point'} is not implemented yet (the starter's placeholder: the answer block at "
+                f"{sub.where(clip(file, 300), block)} is as the starter left it; {typ}: {msg})")
     else:
         text = (f"{op} raised " if op else "") + f"{typ}: {msg}" if msg else (f"{op} raised " if op else "") + typ
         for old, new in PY2_NAMES.items():

@@ -130,7 +130,7 @@ class Grader:
         stubs = self.a.environment.stubs()
         stubs["inert"] = [s for s in stubs["inert"] if s.split(".")[0] not in own]
         spec = {"main": {"path": sub.main, "name": sub.module, "sys_path": sub.sys_path, "statements": sub.statements},
-                "stubs": stubs, "calls": calls,
+                "stubs": stubs, "calls": calls, "course_files": sorted(self.a.environment.beside(sub.files, sub.main)),
                 "uid": uid if self.sandbox.mode == "bubblewrap" else None, "processes": self.a.limits.processes}
         (job / "job.json").write_text(json.dumps(spec))
         for dirpath, _, filenames in os.walk(job):
@@ -153,7 +153,7 @@ class Grader:
         with self.sandbox.workspace() as (tmp, uid):
             self._job(tmp / "job", sub, uid)
             scratch = tmp / "scratch"
-            sandbox.prepare(scratch, sub.files, uid)
+            sandbox.prepare(scratch, {**self.a.environment.beside(sub.files, sub.main), **sub.files}, uid)
             run = self.sandbox.run(tmp / "job", scratch, self.a.limits, uid)
             arrays, refused, status = read_outputs(scratch / "out", [name for name, _, _ in self.calls])
         failure = run_failure(run, status, sub, self.a.limits.timeout_seconds)

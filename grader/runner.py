@@ -6,7 +6,8 @@ JOB_DIR/job.json says which file to load, which statements of it to run, which m
 and the calls to make; JOB_DIR/<call>/<name>.npy hold their input arrays.  The runner knows no
 contract: each call is a list of operations (construct a class, set an attribute, call a function
 or method, read an attribute) whose arguments are value trees and whose results are matched
-against patterns that name the arrays to keep.  Every array is saved as OUT_DIR/<call>/<name>.npy
+against patterns that name the arrays to keep (and the values, such as a student's cache, that a later call of the
+same run receives: they stay in this process).  Every array is saved as OUT_DIR/<call>/<name>.npy
 (allow_pickle=False) the moment it exists, so a submission that dies later loses nothing already
 computed.  OUT_DIR/status.json collects what went wrong, as plain data.  The grader trusts none of
 it: it only loads arrays, with allow_pickle=False, and compares them in its own process.
@@ -199,12 +200,20 @@ def _load_main(main, submission_dir, status):
 # --- values in, patterns out ------------------------------------------------------------------------------
 
 
-def _value(tree, arrays, passed, track):
-    """Build an argument from its description; arrays are fresh copies, remembered when ``track`` (mutation check)."""
+def _value(tree, arrays, passed, track, kept):
+    """Build an argument from its description; arrays are fresh copies, remembered when ``track`` (mutation check).
+
+    ``{"v": name}`` is what an earlier call of the same run returned, kept in ``kept`` as the submission made it
+    (a cache the grader never needs to understand): it never leaves this process.
+    """
     if isinstance(tree, list):
-        return [_value(t, arrays, passed, track) for t in tree]
+        return [_value(t, arrays, passed, track, kept) for t in tree]
     if not isinstance(tree, dict):
         return tree
+    if "v" in tree:
+        if tree["v"] not in kept:
+            raise LookupError(f"{tree['v']!r} was to come from an earlier call, which did not return it")
+        return kept[tree["v"]]
     if "a" in tree:
         arr = arrays[tree["a"]].copy()
         if track:
@@ -213,12 +222,12 @@ def _value(tree, arrays, passed, track):
     if "s" in tree:
         return tree["s"]
     if "dict" in tree:
-        return {k: _value(v, arrays, passed, track) for k, v in tree["dict"].items()}
+        return {k: _value(v, arrays, passed, track, kept) for k, v in tree["dict"].items()}
     raise ValueError(f"job.json: unknown value {tree!r}")
 
 
-def _store(value, pattern, save, what):
-    """Match ``value`` against ``pattern`` and save the arrays it names."""
+def _store(value, pattern, save, what, kept):
+    """Match ``value`` against ``pattern``, save the arrays it names and keep the values later calls receive."""
     if pattern is None:
         return
     if isinstance(value, _Inert):
@@ -228,13 +237,16 @@ def _store(value, pattern, save, what):
         save(pattern, value)
         return
     kind = pattern["kind"]
-    if kind == "tuple":
+    if kind == "keep":
+        kept[pattern["name"]] = value
+        _store(value, pattern.get("save"), save, what, kept)
+    elif kind == "tuple":
         items = pattern["items"]
         if not isinstance(value, (tuple, list)) or len(value) != len(items):
             got = type(value).__name__ + (f" of length {len(value)}" if isinstance(value, (tuple, list)) else "")
             raise TypeError(f"{what}: expected {'a pair' if len(items) == 2 else f'a {len(items)}-tuple'} {pattern['shows']}, got {got}")
         for i, (v, p) in enumerate(zip(value, items)):
-            _store(v, p, save, f"{what}[{i}]")
+            _store(v, p, save, f"{what}[{i}]", kept)
     elif kind == "list":
         if not isinstance(value, (list, tuple)):
             raise TypeError(f"{what}: expected {pattern['shows']}, a list of {pattern['length']} arrays, got {type(value).__name__}")
@@ -249,7 +261,7 @@ def _store(value, pattern, save, what):
         for key, p in pattern["items"].items():
             if key not in value:
                 raise KeyError(f"{what}: {pattern['shows']} has no key {key!r}; it has {sorted(keys)}")
-            _store(value[key], p, save, f"{what}[{key!r}]")
+            _store(value[key], p, save, f"{what}[{key!r}]", kept)
     else:
         raise ValueError(f"job.json: unknown pattern {pattern!r}")
 
@@ -261,42 +273,42 @@ def _resolve(owner, names, what):
     raise AttributeError(f"{what} {names[0]!r} not found" + (f" (nor {', '.join(map(repr, names[1:]))})" if names[1:] else ""))
 
 
-def _invoke(fn, op, arrays, passed):
-    args = [_value(a, arrays, passed, True) for a in op.get("args", [])]
-    kwargs = {k: _value(v, arrays, passed, True) for k, v in op.get("kwargs", {}).items()}
+def _invoke(fn, op, arrays, passed, kept):
+    args = [_value(a, arrays, passed, True, kept) for a in op.get("args", [])]
+    kwargs = {k: _value(v, arrays, passed, True, kept) for k, v in op.get("kwargs", {}).items()}
     optional = op.get("optional", {})
     if optional:
         try:
             accepted = inspect.signature(fn).parameters
         except (TypeError, ValueError):
             accepted = {}
-        kwargs.update({k: _value(v, arrays, passed, True) for k, v in optional.items() if k in accepted})
+        kwargs.update({k: _value(v, arrays, passed, True, kept) for k, v in optional.items() if k in accepted})
     return fn(*args, **kwargs)
 
 
 def _run_ops(module, ops, arrays, save):
     """One form's operations, in order; arrays passed as arguments are saved afterwards, for the mutation check."""
-    obj, passed = None, []
+    obj, passed, kept = None, [], {}
     for op in ops:
         status_op = op["shows"]
         try:
             if op["op"] == "new":
                 cls = _resolve(module, op["names"], "class")
                 status_op = status_op.replace(op["names"][0], cls, 1)
-                obj = _invoke(getattr(module, cls), op, arrays, passed)
+                obj = _invoke(getattr(module, cls), op, arrays, passed, kept)
             elif op["op"] == "set":
                 names = op["names"]
                 name = next((n for n in names if hasattr(obj, n)), names[0])
-                setattr(obj, name, _value(op["value"], arrays, passed, False))
+                setattr(obj, name, _value(op["value"], arrays, passed, False, kept))
             elif op["op"] == "call":
                 owner = obj if obj is not None else module
                 name = _resolve(owner, op["names"], "method" if obj is not None else "function")
                 status_op = status_op.replace(op["names"][0], name, 1)
                 fn = getattr(owner, name)
-                _store(_invoke(fn, op, arrays, passed), op.get("returns"), save, status_op)
+                _store(_invoke(fn, op, arrays, passed, kept), op.get("returns"), save, status_op, kept)
                 for attr in op.get("read", []):
                     _store(getattr(obj, _resolve(obj, attr["names"], "attribute")), attr["pattern"], save,
-                           f"{attr['names'][0]} after {status_op}")
+                           f"{attr['names'][0]} after {status_op}", kept)
         except BaseException as exc:
             exc._bpcheck_op = status_op
             raise
@@ -328,10 +340,14 @@ def _save(out_dir, call, name, value):
     np.save(os.path.join(out_dir, call, name + ".npy"), np.array(arr, dtype=kind), allow_pickle=False)
 
 
-def _error(exc, submission_dir):
-    """An exception as plain data: its type, message, the submission's own file and line, and a missing module."""
+def _error(exc, submission_dir, course=()):
+    """An exception as plain data: its type, message, the submission's own file and line, and a missing module.
+
+    ``course``: files the assignment placed beside the submission; a line of theirs is never the student's.
+    """
     tb = traceback.extract_tb(exc.__traceback__)
-    where = next((f for f in reversed(tb) if f.filename.startswith(submission_dir + os.sep)), None)
+    course = {os.path.join(submission_dir, c) for c in course}
+    where = next((f for f in reversed(tb) if f.filename.startswith(submission_dir + os.sep) and f.filename not in course), None)
     if where is None and isinstance(exc, SyntaxError) and exc.filename and str(exc.filename).startswith(submission_dir + os.sep):
         where = types.SimpleNamespace(filename=exc.filename, lineno=exc.lineno)
     return {
@@ -371,7 +387,7 @@ def main(job_dir, submission_dir, out_dir):
     try:
         module = _load_main(main_spec, submission_dir, status)
     except BaseException as exc:  # SyntaxError, SystemExit at import, anything
-        status["import"] = _error(exc, submission_dir)
+        status["import"] = _error(exc, submission_dir, job.get("course_files", []))
         write_status()
         return
     for item in job["calls"]:
@@ -385,7 +401,7 @@ def main(job_dir, submission_dir, out_dir):
             _run_ops(module, item["forms"][form]["ops"], arrays, lambda key, value, _n=name: _save(out_dir, _n, key, value))
             status["calls"][name] = None
         except BaseException as exc:
-            status["calls"][name] = _error(exc, submission_dir)
+            status["calls"][name] = _error(exc, submission_dir, job.get("course_files", []))
         write_status()
     status["phase"] = "done"
     write_status()

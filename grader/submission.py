@@ -538,6 +538,24 @@ def _module_and_path(rel: str, files: dict[str, bytes]) -> tuple[str, list[str]]
     return (".".join([*package, name]) if package else name), folders
 
 
+def _partly_defined(candidates: list[_Candidate], defined: dict[str, dict[str, int]],
+                    forms: Sequence[Sequence[tuple[str, ...]]]) -> Optional[str]:
+    """For a form of several functions of which a file defines some: which it defines, which are missing (with the
+    file's nearest names); None when no file defines any part of a form."""
+    shown = {c.rel: c.shown for c in candidates}
+    found = [(sum(any(n in names for n in g) for g in groups), rel, groups) for rel, names in defined.items() for groups in forms]
+    count, rel, groups = max(found, key=lambda f: f[0], default=(0, "", ()))
+    if not 0 < count < len(groups):
+        return None
+    names = defined[rel]
+    have = [next(n for n in g if n in names) for g in groups if any(n in names for n in g)]
+    missing = [g for g in groups if not any(n in names for n in g)]
+    said = "; ".join(f"{g[0]!r}" + (f" (or {', '.join(map(repr, g[1:]))})" if g[1:] else "") for g in missing)
+    near = [n for g in missing for n in difflib.get_close_matches(g[0], list(names), n=2, cutoff=0.6) if n not in have]
+    return (f"{shown[rel]} defines {', '.join(map(repr, have))} but not {said}, which the contract also calls"
+            + (f"; did you mean {', '.join(map(repr, dict.fromkeys(near)))}?" if near else ""))
+
+
 def _no_entry(candidates: list[_Candidate], defined: dict[str, dict[str, int]], forms: Sequence[Sequence[tuple[str, ...]]],
               path: Path, single: bool) -> SubmissionError:
     wanted = [n for groups in forms for g in groups for n in g]
@@ -554,6 +572,9 @@ def _no_entry(candidates: list[_Candidate], defined: dict[str, dict[str, int]], 
         if c.notebook is not None and c.notebook.unparsed:
             for number, err in c.notebook.unparsed.items():
                 return SubmissionError(f"{c.shown}: code cell {number} does not parse ({err}); it may define {first!r}")
+    partly = _partly_defined(candidates, defined, forms)
+    if partly:
+        return SubmissionError(partly)
     names = sorted({n for d in defined.values() for n in d})
     near = difflib.get_close_matches(first, names, n=3, cutoff=0.5)
     near += [n for n in names if n.lower() in {w.lower() for w in wanted} and n not in near]

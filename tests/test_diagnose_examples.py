@@ -13,7 +13,8 @@ from bpcheck.grader.grade import Grader
 
 ROOT = Path(__file__).resolve().parents[1]
 BUGGY = ROOT / "examples" / "buggy"
-ASSIGNMENT = {"canonical": "canonical", "blog": "blog-class", "nielsen": "nielsen", "cs231n": "cs231n-two-layer", "coursera": "coursera-ex4"}
+ASSIGNMENT = {"canonical": "canonical", "blog": "blog-class", "nielsen": "nielsen", "cs231n": "cs231n-two-layer", "coursera": "coursera-ex4",
+              "dls_planar": "dls-planar", "dls_deep": "dls-deep"}
 #: Longest output of one check a student reads (a Gradescope test's text).
 MAX_CHECK = 400
 
@@ -41,6 +42,20 @@ NAMED = {
                                    "'unstable-output'"],
     "nielsen_hidden_weights_transposed.py": ["'bp3-transposed', in the hidden layers only"],
     "nielsen_no_transpose.py": ["'bp2-no-transpose'"],
+    "dls_planar_db_no_mean.py": ["grads['db1'], grads['db2']: N× the right values (the batch's 1/N missing)"],
+    "dls_planar_db_no_keepdims.py": ["grads['db1']: expected shape (4, 1), got (4,)"],
+    "dls_planar_wrong_cache.py": ["'deriv-on-z-hidden'"],
+    "dls_deep_mean_twice.py": ["1/N applied twice (catalog entry 11 'mean-twice')"],
+    "dls_deep_db_no_keepdims.py": ["grads['db1']: expected shape (4, 1), got (4,)"],
+}
+
+# example -> the words that place its mistake, where no catalog entry names it (issue 23 left these entries undone):
+# the layers it is in, in the student's names, or the student's line that crashed
+LOCALISED = {
+    "dls_planar_sigmoid_derivative.py": ("fail", "wrong: grads['dW1'], grads['db1'], and no catalog entry"),
+    "dls_deep_sigmoid_backward_everywhere.py": ("fail", "right: grads['dW4'], grads['db4']"),
+    "dls_deep_activation_cache_holds_A.py": ("fail", "wrong: grads['dW1'], grads['db1']"),
+    "dls_deep_wrong_cache.py": ("error", "L_model_backward(...) raised IndexError"),
 }
 
 # example -> the words of its pass: conventions and spellings the bundled assignment accepts (issue 11), named
@@ -60,12 +75,16 @@ def grader_for(name: str) -> Grader:
 
 
 def test_every_buggy_example_is_listed():
-    assert sorted([*NAMED, *ACCEPTED]) == sorted(p.name for p in BUGGY.glob("*.py"))
+    assert sorted([*NAMED, *ACCEPTED, *LOCALISED]) == sorted(p.name for p in BUGGY.glob("*.py"))
+
+
+def assignment_of(example: str) -> str:
+    return next(a for prefix, a in ASSIGNMENT.items() if example.startswith(prefix + "_"))
 
 
 @pytest.mark.parametrize("example", sorted(ACCEPTED))
 def test_what_the_assignment_accepts_passes_and_is_said(example):
-    r = grader_for(ASSIGNMENT[example.split("_")[0]]).grade(BUGGY / example)
+    r = grader_for(assignment_of(example)).grade(BUGGY / example)
     assert r.verdict == "pass" and r.score == r.max_score and ACCEPTED[example] in r.message, r.message
 
 
@@ -79,11 +98,27 @@ def _reference_words(text: str, assignment: str) -> list[str]:
 
 @pytest.mark.parametrize("example", sorted(NAMED))
 def test_each_mistake_is_named_in_the_students_terms(example):
-    assignment = ASSIGNMENT[example.split("_")[0]]
+    assignment = assignment_of(example)
     r = grader_for(assignment).grade(BUGGY / example)
     assert r.verdict == "fail", (r.message, [(c.name, c.output) for c in r.checks if not c.passed])
     for words in NAMED[example]:
         assert words in r.message
+    _in_the_students_terms(r, assignment)
+
+
+@pytest.mark.parametrize("example", sorted(LOCALISED))
+def test_a_mistake_no_entry_names_is_placed_in_the_students_terms(example):
+    assignment = assignment_of(example)
+    r = grader_for(assignment).grade(BUGGY / example)
+    verdict, words = LOCALISED[example]
+    assert r.verdict == verdict and words in r.message, r.message
+    if verdict == "error":  # the crash, at the student's own line (never inside the course's dnn_utils.py)
+        assert f"(at {example}:" in r.message and r.score == 0
+    else:
+        _in_the_students_terms(r, assignment)
+
+
+def _in_the_students_terms(r, assignment: str) -> None:
     for c in r.checks:
         assert len(c.output) < MAX_CHECK, (c.name, len(c.output), c.output)
         assert not _reference_words(c.output, assignment), (c.name, c.output)

@@ -46,6 +46,22 @@ EXPECTED = [
     ("coursera-ex4", "solutions/coursera_ex4.py", "pass", "all gradient checks pass"),
     ("coursera-ex4", "buggy/coursera_ex4_reg_bias.py", "fail", "'reg-on-biases'"),
     ("coursera-ex4", "starters/coursera_ex4.py", "error", "not implemented yet (the starter's placeholder) (at coursera_ex4.py:"),
+    ("dls-planar", "solutions/dls_planar.py", "pass", "all gradient checks pass"),
+    ("dls-planar", "buggy/dls_planar_db_no_mean.py", "fail", "grads['db1'], grads['db2']: N× the right values (the batch's 1/N missing)"),
+    ("dls-planar", "buggy/dls_planar_db_no_keepdims.py", "fail", "grads['db1']: expected shape (4, 1), got (4,)"),
+    ("dls-planar", "buggy/dls_planar_wrong_cache.py", "fail", "'deriv-on-z-hidden'"),
+    ("dls-planar", "buggy/dls_planar_sigmoid_derivative.py", "fail", "wrong: grads['dW1'], grads['db1'], and no catalog entry"),
+    ("dls-planar", "starters/dls_planar.py", "error",
+     "forward_propagation(...) is not implemented yet (the starter's placeholder: the answer block at dls_planar.py:37 is as "
+     "the starter left it; NameError: name 'A2' is not defined) (at dls_planar.py:"),
+    ("dls-deep", "solutions/dls_deep.py", "pass", "all gradient checks pass"),
+    ("dls-deep", "buggy/dls_deep_mean_twice.py", "fail", "1/N applied twice (catalog entry 11 'mean-twice')"),
+    ("dls-deep", "buggy/dls_deep_db_no_keepdims.py", "fail", "grads['db1']: expected shape (4, 1), got (4,)"),
+    ("dls-deep", "buggy/dls_deep_sigmoid_backward_everywhere.py", "fail", "right: grads['dW4'], grads['db4']"),
+    ("dls-deep", "buggy/dls_deep_activation_cache_holds_A.py", "fail", "wrong: grads['dW1'], grads['db1']"),
+    ("dls-deep", "buggy/dls_deep_wrong_cache.py", "error", "L_model_backward(...) raised IndexError"),
+    ("dls-deep", "starters/dls_deep.py", "error", "L_model_forward(...) is not implemented yet (the starter's placeholder: "
+     "the answer block at dls_deep.py:92 is as the starter left it; NameError: name 'AL' is not defined) (at dls_deep.py:"),
 ]
 
 _GRADERS: dict[str, Grader] = {}
