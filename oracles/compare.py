@@ -16,16 +16,22 @@ relative error is at most γ_D ≈ D·ε, and candidate and oracle together diff
 
 Rounding errors are bounded relative to the *terms* a result is summed from, not to the result:
 a sum of large terms that cancels, or a σ'(z) = a(1 − a) whose a has rounded to 1, is small
-but carries the absolute error of its terms.  So elements are compared with an absolute floor S,
-the largest term magnitude behind any gradient element (``Objective.term_scale``: a magnitude-only
-backward pass with every activation derivative bounded by 1), or, without it, G = max_k |o_k|:
+but carries the absolute error of its terms.  So each element k is compared with its own absolute
+floor S_k, the magnitude of the terms behind it (``oracles.term_scale``: a magnitude pass through the
+forward and the backward computation, ``oracles.magnitudes``), or, given one number S, with the global
+floor max(S, G), G = max_k |o_k|:
 
-    |g_k − o_k| ≤ rtol·(|o_k| + S) + e_k
+    |g_k − o_k| ≤ rtol·(|o_k| + S_k) + e_k
 
 where e_k is the oracle's own error bound (zero for autograd and complex step, the Richardson /
 central difference estimate for finite differences; see ``finite_diff``), plus, where a gradient is
 read indirectly (off a weight update, in the grader), the rounding that reading adds.  Each array also reports
-its normwise relative error ‖g − o‖_F / ‖o‖_F, the figure the tables print.
+its normwise relative error ‖g − o‖_F / ‖o‖_F, the figure the tables print, and the elements whose bound
+exceeds ``COARSE`` of their value: those were checked only coarsely (a zeroed or sign-flipped value
+would pass there), which the messages say.
+
+The claim, its assumptions, a proof sketch, its known limits, and what is guaranteed (the exact oracle's
+enclosures) against what is tested (this tolerance): docs/tolerance.md.
 
 Consensus: two oracles agree when the same test passes between them with float64's ε and
 both error bounds; a candidate's disagreement is only reported as a bug when the oracles agree.

@@ -9,8 +9,8 @@ number of roundings behind v (at most the op depth D, ``compare.op_depth``).  Th
 - an elementwise f(z): |f(z)| + |f'(z)|·M(z); a derivative σ'(z) as the formulas compute it from a
   (sigmoid a(1 − a), tanh 1 − a²), whose terms 1 and a count, so a saturated unit's σ' is small but
   carries an absolute error of order ε;
-- softmax: each exponent z_j − max z carries M(z_j) + M(max z) + |z_j − max z|, and the
-  normalisation adds one more relative rounding per term.
+- softmax: each exponent z_j − max z carries E_j = M(z_j) + |z_j − max z|, which the softmax's Jacobian
+  a_j(δ_jk − a_k) turns into a relative error (1 − a_j)E_j + Σ_{k≠j} a_k E_k of a_j, plus three roundings.
 
 So S_k = M(g_k) counts the forward pass's cancellation (z = 3e16·x₁ − 1e16 rounding to 0 has M(z) ≈ 2e16)
 and the backward pass's own terms, element by element: a vanishing layer's gradients get a floor of
@@ -74,10 +74,12 @@ def _act(name: str, z: np.ndarray, a: np.ndarray, Mz: np.ndarray, leaky: float) 
 
 
 def _softmax(z: np.ndarray, a: np.ndarray, Mz: np.ndarray) -> np.ndarray:
-    """M(a) of a softmax row: each exponent's error, and one rounding per term of the normalisation."""
-    top = np.argmax(z, axis=-1)[:, None]
-    E = Mz + np.take_along_axis(Mz, top, axis=-1) + np.abs(z - np.take_along_axis(z, top, axis=-1))
-    return a * (2 + E + np.sum(a * (1 + E), axis=-1, keepdims=True))
+    """M(a) of softmax rows: a_j's relative error is (1 − a_j)·E_j + Σ_{k≠j} a_k·E_k (the softmax Jacobian
+    a_j(δ_jk − a_k) applied to exponent errors E_k = M(z_k) + |z_k − max z|, the shift's own error cancelling
+    between numerator and denominator), plus three roundings: a_j's exponential, the sum's, the division."""
+    E = Mz + np.abs(z - np.max(z, axis=-1, keepdims=True))
+    others = np.sum(a * E, axis=-1, keepdims=True) - a * E
+    return a * (3 + (1 - a) * E + others)
 
 
 # --- the pass ---------------------------------------------------------------------------------------------
