@@ -140,7 +140,7 @@ class Comparison:
         """
         if self.ok:
             return (f"agrees with {self.oracle}: max normwise relative error {self.max_normwise:.2e}"
-                    + (self.coarse_note() if coarse else ""))
+                    + (f"; but {self.coarse_note()}" if coarse and self.coarse_note() else ""))
         floor = ("per-element floor rtol·S_k, S_k the magnitude of element k's terms" if self.per_element
                  else f"absolute floor rtol·S with S = {self.scale:.3e}")
         lines = [f"disagrees with {self.oracle} (rtol = 2·D·ε = {self.rtol:.2e}, {floor}; docs/tolerance.md):"]
@@ -159,7 +159,7 @@ class Comparison:
         if not coarse:
             return ""
         a = max(coarse, key=lambda r: r.coarse)
-        return (f"; but {sum(r.coarse for r in coarse)} elements ({', '.join(f'{r.name}: {r.coarse}' for r in coarse)}) "
+        return (f"{sum(r.coarse for r in coarse)} elements ({', '.join(f'{r.name}: {r.coarse}' for r in coarse)}) "
                 f"were checked only coarsely: their bound exceeds {COARSE:g}× their value (e.g. {a.name}{list(a.coarse_at)}: "
                 f"value {a.coarse_value:.2e}, bound {a.coarse_bound:.2e}), so a zeroed or sign-flipped value would pass there")
 

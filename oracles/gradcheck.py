@@ -166,14 +166,14 @@ def _verdict(result: GradientCheck, unsure: Mapping[str, np.ndarray], reasons: S
     result.verdict = "FAILED" if outside else ILL_CONDITIONED if inside else "passed"
     result.ok = result.verdict == "passed"
     if reasons:
-        named = [f"{k} ({int(m.sum())} of {m.size})" for k, m in unsure.items() if m.any()]
-        result.notes.append(f"ill-conditioned here ({'; '.join(reasons)}): no verdict on {', '.join(named)}"
-                            + (" beyond what every oracle confirms" if result.verdict == "passed" else ""))
+        named = ", ".join(f"{k} ({int(m.sum())} of {m.size})" for k, m in unsure.items() if m.any())
+        result.notes.append(f"ill-conditioned here: {'; '.join(reasons)}; elements concerned: {named}"
+                            + ("; every oracle agrees with the candidate there all the same" if result.verdict == "passed" else ""))
     if result.comparisons:
         finest = min(result.comparisons, key=lambda c: sum(r.coarse for r in c.arrays))
         note = finest.coarse_note()
         if note:
-            result.notes.append(f"against {finest.oracle}, the finest check here" + note)
+            result.notes.append(f"against {finest.oracle}, the finest check here, {note}")
 
 
 def assert_gradients(spec: NetworkSpec, params, x, y, grads, **kwargs) -> GradientCheck:
