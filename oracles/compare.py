@@ -198,7 +198,7 @@ def compare(
     ref = {k: np.asarray(v, dtype=np.float64) for k, v in oracle.items()}
     per_element = isinstance(scale, Mapping)
     if per_element:
-        floors = {k: np.broadcast_to(np.asarray(scale[k], dtype=np.float64), o.shape) for k, o in ref.items()}
+        floors = _floors(scale, ref)
         G = max((float(np.max(f)) for f in floors.values() if f.size), default=0.0)
     else:
         G = max((float(np.max(np.abs(v))) for v in ref.values() if v.size), default=0.0)
@@ -213,13 +213,31 @@ def compare(
     return out
 
 
+def _floors(scale: Mapping[str, np.ndarray], ref: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per-element floors, one array per gradient shaped like it (or one number); ValueError naming what is wrong."""
+    missing = [k for k in ref if k not in scale]
+    if missing:
+        raise ValueError(f"scale: no floors for {missing}; expected one array per gradient, keys {list(ref)}")
+    out = {}
+    for k, o in ref.items():
+        f = np.asarray(scale[k], dtype=np.float64)
+        if f.ndim and f.shape != o.shape:
+            raise ValueError(f"scale[{k!r}]: expected floors of shape {o.shape} (or one number), got {f.shape}")
+        if not np.all(f >= 0):  # NaN fails this too
+            raise ValueError(f"scale[{k!r}]: expected floors >= 0, got {f[~(f >= 0)].ravel()[:3].tolist()}")
+        out[k] = np.broadcast_to(f, o.shape)
+    return out
+
+
 def _array_result(name: str, g: np.ndarray, o: np.ndarray, bound: np.ndarray, floor: np.ndarray) -> ArrayResult:
-    """One array's comparison under elementwise ``bound``; NaN counts as an infinite error."""
+    """One array's comparison under elementwise ``bound``; NaN counts as an infinite error, and a bound that is
+    not finite (an overflow in the floors or the oracle's error) checks nothing, so it fails closed."""
     if not o.size:
         return ArrayResult(name, o.shape, 0.0, 0.0, (), 0.0, 0.0, 0.0, 0, 0)
     diff = np.abs(g - o)
     diff = np.where(np.isnan(diff), np.inf, diff)
-    k = np.unravel_index(int(np.argmax(diff - bound)), o.shape)
+    bad = (diff > bound) | ~np.isfinite(bound)
+    k = np.unravel_index(int(np.argmax(np.where(np.isfinite(bound), diff - bound, np.inf))), o.shape)
     norm_o = float(np.linalg.norm(o))
     norm_d = float(np.linalg.norm(np.where(np.isfinite(diff), diff, np.inf)))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -230,10 +248,10 @@ def _array_result(name: str, g: np.ndarray, o: np.ndarray, bound: np.ndarray, fl
     return ArrayResult(
         name=name, shape=o.shape, normwise=norm_d / norm_o if norm_o > 0 else norm_d, max_abs=float(diff.max()),
         worst=tuple(int(i) for i in k), candidate_at_worst=float(g[k]), oracle_at_worst=float(o[k]),
-        bound_at_worst=float(bound[k]), bad=int(np.sum(diff > bound)), size=o.size,
+        bound_at_worst=float(bound[k]), bad=int(np.sum(bad)), size=o.size,
         worst_ratio=float(np.max(ratio)), sq_diff=norm_d**2, sq_ref=norm_o**2, floor_at_worst=float(floor[k]),
         coarse=int(np.sum(coarse)), coarse_at=tuple(int(i) for i in c), coarse_value=float(o[c]),
-        coarse_bound=float(bound[c]), out_of_bound=diff > bound,
+        coarse_bound=float(bound[c]), out_of_bound=bad,
     )
 
 

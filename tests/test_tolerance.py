@@ -142,6 +142,8 @@ def test_a_relu_unit_at_its_kink_gives_no_verdict_for_the_other_slope():
     result = check_gradients(spec, params, x, y, candidate)
     assert result.verdict == ILL_CONDITIONED and not result.ok, result.message()
     assert "kink" in result.message() and "layer 1 unit 2" in result.message()
+    elsewhere = _with(candidate, "W2", lambda g: 2 * g)  # W2's gradient does not go through the kink's slope
+    assert check_gradients(spec, params, x, y, elsewhere).verdict == "FAILED"
 
 
 def test_central_bound_holds_on_a_flat_objective():
@@ -155,3 +157,20 @@ def test_central_bound_holds_on_a_flat_objective():
     for name in ("central", "richardson"):
         result = oracles.check(name, spec, params, x, y, grads)
         assert result.ok, (name, result.message())
+
+
+def test_per_element_floors_are_checked_and_a_non_finite_bound_fails_closed():
+    o = {"W": np.array([[1.0, 2.0]])}
+    with pytest.raises(ValueError, match=r"scale\['W'\]: expected floors of shape \(1, 2\)"):
+        oracles.compare(o, o, 1e-15, scale={"W": np.ones(3)})
+    with pytest.raises(ValueError, match="no floors for"):
+        oracles.compare(o, o, 1e-15, scale={"b": np.ones(2)})
+    with pytest.raises(ValueError, match="expected floors >= 0"):
+        oracles.compare(o, o, 1e-15, scale={"W": np.array([[1.0, np.nan]])})
+    result = oracles.compare(o, o, 1e-15, scale={"W": np.array([[1.0, np.inf]])})
+    assert not result.ok and result.arrays[0].bad == 1  # an infinite floor would let anything pass there
+    assert oracles.compare(o, o, 1e-15, scale={"W": np.zeros((1, 2))}).ok
+    near = {"W": np.array([[1.0 + 2.5e-15, 2.0]])}  # inside the old floor rtol·(|o| + max|o|) = 3e-15
+    assert oracles.compare(near, o, 1e-15, scale=0.0).ok
+    assert not oracles.compare(near, o, 1e-15, scale={"W": np.zeros((1, 2))}).ok  # per element: no max|o| floor
+    assert oracles.compare(near, o, 1e-15, scale={"W": np.array([[20.0, 0.0]])}).ok
