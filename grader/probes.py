@@ -181,6 +181,14 @@ def _same(a: object, b: object, rtol: float, scale: float) -> bool:
     return bool(np.all(close) or np.all(close | (np.isnan(ga) & np.isnan(gb))))
 
 
+def global_floor(case: Case) -> float:
+    """The grader's one floor S per probe: the largest per-element floor (``oracles.term_scale``), which counts
+    the forward pass's cancellation too.  One number keeps every comparison of the diagnosis (transposed,
+    reshaped, ×c, array-agnostic) on the same footing as the grade."""
+    floors = oracles.term_scale(case.spec, case.params, case.x, case.y)
+    return max((float(np.max(f)) for f in floors.values() if f.size), default=0.0)
+
+
 def outcomes_agree(a: Outcome, b: Outcome, rtol: float, scale: float) -> bool:
     """Same error (or none), same inputs changed, same arrays, and values equal to tolerance."""
     if (a.error is None) != (b.error is None):
@@ -230,7 +238,7 @@ class ProbeSet:
         for p in ps.probes:
             c = p.case
             ps.rtol[p.name] = oracles.rtol_for(c.spec, c.batch)
-            ps.scale[p.name] = oracles.term_scale(c.spec, c.params, c.x, c.y)
+            ps.scale[p.name] = global_floor(c)
             grads = expected[p.name] if expected is not None else confirmed_gradients(p, confirm_with)
             ps.expected[p.name] = Outcome(grads, None, [])
         for bug in (*BUGS, *LOOKALIKES):

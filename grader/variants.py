@@ -22,7 +22,7 @@ from bpcheck.reference import forward, train
 
 from .assignment import Assignment, ProbeConfig
 from .contracts import Encoder, Variant
-from .probes import Probe, ProbeSet, confirmed_gradients
+from .probes import Probe, ProbeSet, confirmed_gradients, global_floor
 
 LARGE = "large-inputs"
 
@@ -82,7 +82,7 @@ class VariantState:
             C, cache = forward(c.spec, c.params, c.x, c.y)
             out = cache.z[-1] if self.forward_symbol == "scores" else cache.a[-1]
             self._expected[name] = Expected(C, out, confirmed_gradients(p), oracles.rtol_for(c.spec, c.batch),
-                                            oracles.term_scale(c.spec, c.params, c.x, c.y))
+                                            global_floor(c))
         return self._expected[name]
 
     def probe_set(self, lr: Optional[float]) -> ProbeSet:

@@ -67,8 +67,12 @@ def run_oracle(name: str, spec: NetworkSpec, params: Mapping[str, np.ndarray], x
     return ORACLES[name](spec, params, x, y)
 
 
-def term_scale(spec: NetworkSpec, params: Mapping[str, np.ndarray], x, y) -> float:
-    """S: the largest term magnitude behind any gradient element (the comparison's absolute floor)."""
+def term_scale(spec: NetworkSpec, params: Mapping[str, np.ndarray], x, y) -> dict[str, np.ndarray]:
+    """S_k per gradient element, shaped like the gradients: the comparison's absolute floor (docs/tolerance.md).
+
+    A magnitude pass through the forward and backward computations (``oracles.magnitudes``): the terms each
+    element is summed from, forward cancellation included.  ``compare(..., scale=term_scale(...))`` uses it as it is.
+    """
     from .objective import Objective
 
     return Objective(spec, {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}, x, y).term_scale()

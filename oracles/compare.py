@@ -16,16 +16,22 @@ relative error is at most γ_D ≈ D·ε, and candidate and oracle together diff
 
 Rounding errors are bounded relative to the *terms* a result is summed from, not to the result:
 a sum of large terms that cancels, or a σ'(z) = a(1 − a) whose a has rounded to 1, is small
-but carries the absolute error of its terms.  So elements are compared with an absolute floor S,
-the largest term magnitude behind any gradient element (``Objective.term_scale``: a magnitude-only
-backward pass with every activation derivative bounded by 1), or, without it, G = max_k |o_k|:
+but carries the absolute error of its terms.  So each element k is compared with its own absolute
+floor S_k, the magnitude of the terms behind it (``oracles.term_scale``: a magnitude pass through the
+forward and the backward computation, ``oracles.magnitudes``), or, given one number S, with the global
+floor max(S, G), G = max_k |o_k|:
 
-    |g_k − o_k| ≤ rtol·(|o_k| + S) + e_k
+    |g_k − o_k| ≤ rtol·(|o_k| + S_k) + e_k
 
 where e_k is the oracle's own error bound (zero for autograd and complex step, the Richardson /
 central difference estimate for finite differences; see ``finite_diff``), plus, where a gradient is
 read indirectly (off a weight update, in the grader), the rounding that reading adds.  Each array also reports
-its normwise relative error ‖g − o‖_F / ‖o‖_F, the figure the tables print.
+its normwise relative error ‖g − o‖_F / ‖o‖_F, the figure the tables print, and the elements whose bound
+exceeds ``COARSE`` of their value: those were checked only coarsely (a zeroed or sign-flipped value
+would pass there), which the messages say.
+
+The claim, its assumptions, a proof sketch, its known limits, and what is guaranteed (the exact oracle's
+enclosures) against what is tested (this tolerance): docs/tolerance.md.
 
 Consensus: two oracles agree when the same test passes between them with float64's ε and
 both error bounds; a candidate's disagreement is only reported as a bug when the oracles agree.
@@ -34,7 +40,7 @@ both error bounds; a candidate's disagreement is only reported as a bug when the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Optional, Sequence
+from typing import Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -77,6 +83,12 @@ class ArrayResult:
     worst_ratio: float = 0.0  # max |g − o| / bound: at most 1 when the array agrees
     sq_diff: float = 0.0
     sq_ref: float = 0.0
+    floor_at_worst: float = 0.0  # S at the worst element
+    coarse: int = 0  # elements whose bound exceeds COARSE × their value: checked only to ±bound
+    coarse_at: tuple[int, ...] = ()
+    coarse_value: float = 0.0
+    coarse_bound: float = 0.0
+    out_of_bound: Optional[np.ndarray] = field(default=None, repr=False)  # the elementwise verdict
 
     @property
     def ok(self) -> bool:
@@ -91,6 +103,7 @@ class Comparison:
     rtol: float
     scale: float
     arrays: list[ArrayResult] = field(default_factory=list)
+    per_element: bool = False  # S_k per element (``term_scale``) rather than one global floor
 
     @property
     def ok(self) -> bool:
@@ -119,22 +132,36 @@ class Comparison:
     def failures(self) -> list[ArrayResult]:
         return [a for a in self.arrays if not a.ok]
 
-    def message(self, show_expected: bool = True) -> str:
+    def message(self, show_expected: bool = True, coarse: bool = True) -> str:
         """What went wrong, per array: which elements, the worst error, the tolerance and where it came from.
 
-        ``show_expected=False`` leaves the oracle's values out (for messages students or users see).
+        ``show_expected=False`` leaves the oracle's values out (for messages students or users see);
+        ``coarse=False`` leaves out the note on elements checked only coarsely.
         """
         if self.ok:
-            return f"agrees with {self.oracle}: max normwise relative error {self.max_normwise:.2e}"
-        lines = [f"disagrees with {self.oracle} (rtol = 2·D·ε = {self.rtol:.2e}, absolute floor rtol·S with S = {self.scale:.3e}):"]
+            return (f"agrees with {self.oracle}: max normwise relative error {self.max_normwise:.2e}"
+                    + (f"; but {self.coarse_note()}" if coarse and self.coarse_note() else ""))
+        floor = ("per-element floor rtol·S_k, S_k the magnitude of element k's terms" if self.per_element
+                 else f"absolute floor rtol·S with S = {self.scale:.3e}")
+        lines = [f"disagrees with {self.oracle} (rtol = 2·D·ε = {self.rtol:.2e}, {floor}; docs/tolerance.md):"]
         for a in self.failures():
             lines.append(
                 f"  {a.name} {a.shape}: {a.bad} of {a.size} elements out of tolerance; worst at {a.name}{list(a.worst)}: "
                 f"got {a.candidate_at_worst:.10e}" + (f", expected {a.oracle_at_worst:.10e}" if show_expected else "") + " "
-                f"(|error| {abs(a.candidate_at_worst - a.oracle_at_worst):.2e} > bound {a.bound_at_worst:.2e}); "
-                f"normwise relative error {a.normwise:.2e}"
+                f"(|error| {abs(a.candidate_at_worst - a.oracle_at_worst):.2e} > bound {a.bound_at_worst:.2e}"
+                + (f", S_k {a.floor_at_worst:.2e}" if self.per_element else "") + f"); normwise relative error {a.normwise:.2e}"
             )
         return "\n".join(lines)
+
+    def coarse_note(self) -> str:
+        """'' when every element was checked to within ``COARSE`` of itself; else which were not, and how coarsely."""
+        coarse = [a for a in self.arrays if a.coarse]
+        if not coarse:
+            return ""
+        a = max(coarse, key=lambda r: r.coarse)
+        return (f"{sum(r.coarse for r in coarse)} elements ({', '.join(f'{r.name}: {r.coarse}' for r in coarse)}) "
+                f"were checked only coarsely: their bound exceeds {COARSE:g}× their value (e.g. {a.name}{list(a.coarse_at)}: "
+                f"value {a.coarse_value:.2e}, bound {a.coarse_bound:.2e}), so a zeroed or sign-flipped value would pass there")
 
 
 def _as_float64(name: str, value: object, shape: tuple[int, ...]) -> np.ndarray:
@@ -145,56 +172,87 @@ def _as_float64(name: str, value: object, shape: tuple[int, ...]) -> np.ndarray:
     return arr
 
 
+#: An element is checked only coarsely when its bound exceeds this fraction of its value: a zeroed or
+#: sign-flipped value would pass there.
+COARSE = 0.5
+
+Scale = Union[float, Mapping[str, np.ndarray]]
+
+
 def compare(
     candidate: Mapping[str, object],
     oracle: Mapping[str, np.ndarray],
     rtol: float,
     oracle_error: Optional[Mapping[str, np.ndarray]] = None,
     oracle_name: str = "oracle",
-    scale: float = 0.0,
+    scale: Scale = 0.0,
 ) -> Comparison:
     """Compare ``candidate`` with ``oracle`` array by array, under the bound in the module docstring.
 
-    ``scale`` is S, the term magnitude (``term_scale``); the floor used is max(S, G).
+    ``scale`` is S: per element, a mapping of arrays shaped like the gradients (``term_scale``), used as it
+    is; or one number, the old global floor, used as max(S, G) with G = max_k |o_k|.
     """
     missing = [k for k in oracle if k not in candidate]
     if missing:
         raise ValueError(f"candidate gradients: missing {missing}; expected keys {list(oracle)}")
     ref = {k: np.asarray(v, dtype=np.float64) for k, v in oracle.items()}
-    G = max((float(np.max(np.abs(v))) for v in ref.values() if v.size), default=0.0)
-    G = max(G, scale)
-    out = Comparison(oracle_name, rtol, G)
+    per_element = isinstance(scale, Mapping)
+    if per_element:
+        floors = _floors(scale, ref)
+        G = max((float(np.max(f)) for f in floors.values() if f.size), default=0.0)
+    else:
+        G = max((float(np.max(np.abs(v))) for v in ref.values() if v.size), default=0.0)
+        G = max(G, float(scale))
+        floors = {k: np.full(o.shape, G) for k, o in ref.items()}
+    out = Comparison(oracle_name, rtol, G, per_element=per_element)
     for name, o in ref.items():
         g = _as_float64(name, candidate[name], o.shape)
         extra = None if oracle_error is None else oracle_error.get(name)
         e = np.zeros(o.shape) if extra is None else np.asarray(extra, dtype=np.float64)
-        diff = np.abs(g - o)
-        diff = np.where(np.isnan(diff), np.inf, diff)
-        bound = rtol * (np.abs(o) + G) + e
-        excess = diff - bound
-        k = np.unravel_index(int(np.argmax(excess)), o.shape) if o.size else ()
-        norm_o = float(np.linalg.norm(o))
-        norm_d = float(np.linalg.norm(np.where(np.isfinite(diff), diff, np.inf)))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(diff == 0, 0.0, diff / bound)
-        out.arrays.append(
-            ArrayResult(
-                name=name,
-                shape=o.shape,
-                normwise=norm_d / norm_o if norm_o > 0 else norm_d,
-                max_abs=float(diff.max()) if o.size else 0.0,
-                worst=tuple(int(i) for i in k),
-                candidate_at_worst=float(g[k]) if o.size else 0.0,
-                oracle_at_worst=float(o[k]) if o.size else 0.0,
-                bound_at_worst=float(bound[k]) if o.size else 0.0,
-                bad=int(np.sum(diff > bound)),
-                size=o.size,
-                worst_ratio=float(np.max(ratio)) if o.size else 0.0,
-                sq_diff=norm_d**2,
-                sq_ref=norm_o**2,
-            )
-        )
+        out.arrays.append(_array_result(name, g, o, rtol * (np.abs(o) + floors[name]) + e, floors[name]))
     return out
+
+
+def _floors(scale: Mapping[str, np.ndarray], ref: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per-element floors, one array per gradient shaped like it (or one number); ValueError naming what is wrong."""
+    missing = [k for k in ref if k not in scale]
+    if missing:
+        raise ValueError(f"scale: no floors for {missing}; expected one array per gradient, keys {list(ref)}")
+    out = {}
+    for k, o in ref.items():
+        f = np.asarray(scale[k], dtype=np.float64)
+        if f.ndim and f.shape != o.shape:
+            raise ValueError(f"scale[{k!r}]: expected floors of shape {o.shape} (or one number), got {f.shape}")
+        if not np.all(f >= 0):  # NaN fails this too
+            raise ValueError(f"scale[{k!r}]: expected floors >= 0, got {f[~(f >= 0)].ravel()[:3].tolist()}")
+        out[k] = np.broadcast_to(f, o.shape)
+    return out
+
+
+def _array_result(name: str, g: np.ndarray, o: np.ndarray, bound: np.ndarray, floor: np.ndarray) -> ArrayResult:
+    """One array's comparison under elementwise ``bound``; NaN counts as an infinite error, and a bound that is
+    not finite (an overflow in the floors or the oracle's error) checks nothing, so it fails closed."""
+    if not o.size:
+        return ArrayResult(name, o.shape, 0.0, 0.0, (), 0.0, 0.0, 0.0, 0, 0)
+    diff = np.abs(g - o)
+    diff = np.where(np.isnan(diff), np.inf, diff)
+    bad = (diff > bound) | ~np.isfinite(bound)
+    k = np.unravel_index(int(np.argmax(np.where(np.isfinite(bound), diff - bound, np.inf))), o.shape)
+    norm_o = float(np.linalg.norm(o))
+    norm_d = float(np.linalg.norm(np.where(np.isfinite(diff), diff, np.inf)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(diff == 0, 0.0, diff / bound)
+        coarse = bound > COARSE * np.abs(o)
+        loose = np.where(coarse, bound / np.abs(o), 0.0)
+    c = np.unravel_index(int(np.argmax(loose)), o.shape)
+    return ArrayResult(
+        name=name, shape=o.shape, normwise=norm_d / norm_o if norm_o > 0 else norm_d, max_abs=float(diff.max()),
+        worst=tuple(int(i) for i in k), candidate_at_worst=float(g[k]), oracle_at_worst=float(o[k]),
+        bound_at_worst=float(bound[k]), bad=int(np.sum(bad)), size=o.size,
+        worst_ratio=float(np.max(ratio)), sq_diff=norm_d**2, sq_ref=norm_o**2, floor_at_worst=float(floor[k]),
+        coarse=int(np.sum(coarse)), coarse_at=tuple(int(i) for i in c), coarse_value=float(o[c]),
+        coarse_bound=float(bound[c]), out_of_bound=bad,
+    )
 
 
 @dataclass
@@ -209,7 +267,7 @@ class Consensus:
         return not self.disagreements
 
 
-def consensus(estimates: Sequence[Estimate], spec: NetworkSpec, batch: int, scale: float = 0.0) -> Consensus:
+def consensus(estimates: Sequence[Estimate], spec: NetworkSpec, batch: int, scale: Scale = 0.0) -> Consensus:
     """Check every pair of oracle estimates against each other (``scale``: S, as in ``compare``)."""
     rtol = rtol_for(spec, batch, np.dtype(np.float64))
     bad = []

@@ -18,12 +18,16 @@ thorough profile.)
             Error bound: |D(h) − D(2h)| (three times D(h)'s truncation) + 3 ε_C/h.
 - richardson R(h) = [4 D(h) − D(2h)] / 3 cancels the h² term; h = ε^⅕ / reach ≈ 7.4e-4 / reach balances h⁴
             against ε/h.  Error bound: |R(h) − R(2h)| + 5 ε_C/h.
+- kinks     a relu / leaky_relu unit closer to its kink than the widest step would move it shrinks the step
+            of every parameter upstream of it to half that distance, so no difference straddles the kink
+            (a unit 2e-6 above it had central differences off by 4× their bound).
 - complex   Im C(θ + ih e_k) / h with h = 1e-20: no subtraction, so no cancellation; exact to
             rounding.  Valid only when C is analytic: refused for relu / leaky_relu.
 
 ε_C, the rounding error of one evaluation of C, is bounded as 2·D·ε·(|C| + M), with D the
 op depth (``compare.op_depth``) and M the largest |z| of the output layer times the batch
-weight (1 for mean, N for sum), since log-sum-exp and softplus handle numbers that large.
+weight (1 for mean, N for sum), since log-sum-exp and softplus handle numbers that large; for a
+one-class softmax (C ≡ 0: a flat objective) the log of the exponentials' sum adds ε·1 per example.
 """
 
 from __future__ import annotations
@@ -85,14 +89,39 @@ def _rounding(obj: Objective) -> float:
     """ε_C: a bound on the rounding error of one evaluation of C (see the module docstring)."""
     weight = 1.0 if obj.spec.reduction == "mean" else float(obj.x.shape[0])
     M = weight * float(np.max(np.abs(obj.z[-1])))
+    if obj.spec.loss == "softmax_ce" and obj.spec.sizes[-1] == 1:
+        # log-sum-exp takes the log of a sum s ≥ 1 of exponentials, which rounds at ~ε·1 per example.  With two
+        # classes or more every example has ℓ + max|z| ≥ log 2, so |C| + M counts that already; one class
+        # makes ℓ ≡ 0 (a flat objective), and the term is added.
+        M += weight
     return 2 * op_depth(obj.spec, obj.x.shape[0]) * EPS * (abs(obj.value) + M)
+
+
+def _kink_gap(obj: Objective, l: int) -> float:
+    """The smallest |z| of any relu / leaky_relu unit in layer l or later (inf when there is none)."""
+    gaps = [float(np.min(np.abs(obj.z[k]))) for k in range(l, obj.spec.depth + 1)
+            if obj.spec.activations[k - 1] in ("relu", "leaky_relu") and obj.z[k].size]
+    return min(gaps, default=float("inf"))
+
+
+def _step(obj: Objective, name: str, base: float, widest: int) -> float:
+    """The step for parameter ``name``: base / reach, shrunk so that ``widest`` steps move no relu across its kink.
+
+    A step s moves every downstream pre-activation by at most s·reach; half the distance to the nearest kink
+    keeps every difference on one side, where C is smooth (a unit exactly at its kink is left to the
+    magnitude pass, which reports it: see ``oracles.magnitudes``).
+    """
+    reach = obj.reach(name)
+    gap = _kink_gap(obj, int(name[1:]))
+    h = base / reach
+    return min(h, gap / (2 * widest * reach)) if gap > 0 else h
 
 
 def _differences(obj: Objective, base: float, multiples: Sequence[int]) -> dict[str, tuple[float, list[np.ndarray]]]:
     """Per parameter: its step h = base / reach, and the central differences D(m·h) for each multiple m."""
     out: dict[str, tuple[float, list[np.ndarray]]] = {}
     for name, p in obj.params.items():
-        h = base / obj.reach(name)
+        h = _step(obj, name, base, max(multiples))
         ds = []
         for m in multiples:
             plus = _sweep(obj, name, lambda k: np.full(len(k), m * h))

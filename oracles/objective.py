@@ -19,6 +19,9 @@ import numpy as np
 
 from bpcheck.reference.spec import NetworkSpec, check_batch, check_params
 
+from .compare import op_depth
+from .magnitudes import Magnitudes, magnitudes
+
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     right = z.real >= 0
@@ -109,26 +112,19 @@ class Objective:
         self.value = float(data_loss(spec, self.z[-1], self.a[-1], self.y)) + self.reg
         self.shift = self.z[-1].max(axis=-1, keepdims=True)
 
-    def term_scale(self) -> float:
-        """The largest magnitude of the terms that any gradient element sums, before cancellation or saturation.
+    def magnitudes(self) -> Magnitudes:
+        """The per-element floors S_k and the units first-order analysis cannot vouch for (``oracles.magnitudes``).
 
-        A magnitude-only backward pass: |a| + |y| at the output, every activation derivative replaced by
-        its bound 1, every product by the product of absolute values.  Rounding errors are bounded
-        relative to these terms (Higham's |fl(Σ) − Σ| ≤ γ_n Σ|terms|), not relative to the result,
-        which can be far smaller when units saturate (σ'(z) rounds to 0 in a(1 − a) once a rounds to 1).
+        Rounding errors are bounded relative to the terms a result is summed from (Higham's
+        |fl(Σ) − Σ| ≤ γ_n Σ|terms|), through the forward pass and the backward one, not relative to the
+        result, which can be far smaller after cancellation or saturation.
         """
-        spec, a = self.spec, self.a
-        weight = 1.0 / self.x.shape[0] if spec.reduction == "mean" else 1.0
-        # ∂ℓ/∂a (or ∂ℓ/∂z for the cross-entropies) is a − y up to a constant: its terms are a and y
-        d = (np.abs(a[-1]) + np.abs(self.y)) * (2.0 / self.y.shape[1] if spec.loss == "mse" else 1.0) * weight
-        scales = [0.0]
-        for l in range(spec.depth, 0, -1):
-            W = np.abs(self.params[f"W{l}"])
-            scales.append(float(np.max(np.abs(a[l - 1]).T @ d)))
-            scales.append(float(np.max(d.sum(axis=0))))
-            scales.append(spec.l2 * float(np.max(W)))
-            d = d @ W.T
-        return max(scales)
+        rounding = op_depth(self.spec, self.x.shape[0]) * float(np.finfo(np.float64).eps)
+        return magnitudes(self.spec, self.params, self.z, self.a, self.y, rounding)
+
+    def term_scale(self) -> dict[str, np.ndarray]:
+        """S_k per gradient element (``magnitudes().floors``): the comparison's absolute floor."""
+        return self.magnitudes().floors
 
     def _affine(self, l: int, a: np.ndarray) -> np.ndarray:
         z = a @ self.params[f"W{l}"]
