@@ -329,11 +329,6 @@ DIFFICULTY_LEVELS = {
 
 #: Why the exploding chain defeats the finite-difference oracles: not the network (its condition number is ~1) but
 #: their shared objective's tanh, measured on 2026-12-06 (a defect to fix there; docs/golden/README.md).
-_TANH_NEAR_0 = ("oracles/objective.py computes tanh(z) as (1 − e^−2z)/(1 + e^−2z), which cancels for |z| ≪ 1: at "
-                "z1 ≈ 3e-12 its relative error is ~1e-5, and the chain carries it to the output (measured: its loss "
-                "off by 1.3e-8; complex step's gradient outside its bound, error/bound 7e4)")
-
-
 class Hard(NamedTuple):
     """One ill-conditioned network: its id, its inputs, its condition, and the sources it is ill-conditioned for."""
 
@@ -380,8 +375,9 @@ HARD = [
     Hard("hard-cancellation", _cancellation,
          "cancellation in the forward pass: z = x₁·3e16 − 1e16 with x₁ = fl(1/3) is exactly −1e16·2⁻⁵⁴ ≈ −0.555, but "
          "x₁·3e16 rounds to 1e16, so float64 computes z = 0 and every gradient 0: the error is the whole value",
-         {"float64": "the forward pass cancels 16 digits; a bound counting only backward-pass rounding (S from the "
-                     "computed |a| + |y| = 0) cannot cover it (issue 28)"}),
+         {"float64": "the forward pass cancels 16 digits: float64 gives C = 0 and zero gradients; the per-element "
+                     "floors count forward rounding (docs/tolerance.md), so the gradients are covered, only coarsely, "
+                     "but no bound covers the loss"}),
     Hard("hard-vanishing-chain", lambda: (*_chain(24, "sigmoid", 1.0, -0.5), np.array([[1.0]]), np.array([[1.0]])),
          "vanishing gradient: a 24-layer 1-1-…-1 sigmoid chain, W = 1, b = −0.5 (every σ' ≈ 0.25): ∂C/∂W1 ≈ −1.7e-15 "
          "against ∂C/∂b24 ≈ −0.125; a bound with one global floor allows W1 an error of ~1e-14, larger than W1 "
@@ -389,7 +385,7 @@ HARD = [
     Hard("hard-exploding-chain", lambda: (*_chain(20, "tanh", 3.0, 0.0), np.array([[1e-12]]), np.array([[1.0]])),
          "exploding gradient: a 20-layer 1-1-…-1 tanh chain, W = 3, b = 0, x = 1e-12: each layer multiplies by "
          "~3 while tanh' ≈ 1, so ∂C/∂b1 ≈ −1.2e9 while ∂C/∂b20 ≈ −1",
-         {k: _TANH_NEAR_0 for k in ("numpy", "central", "richardson", "complex_step")}),
+         {}),
     Hard("hard-saturated-units", _saturated,
          "saturated units: hidden units at z = 40 and z = −30 (σ' ≈ 4e-18 and 9e-14) beside one at z = 0.35; their "
          "W1 columns are ~2e-17 and ~8e-13 of the third's", {}),

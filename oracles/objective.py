@@ -30,9 +30,11 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 def _tanh(z: np.ndarray) -> np.ndarray:
+    """tanh |z| = −m / (2 + m) with m = expm1(−2|z|): (1 − e^−2|z|)/(1 + e^−2|z|) written with expm1, so small |z|
+    keeps its digits (1 − e^−2z loses them: relative error ε/2|z|, 2e-5 at z = 1e-12); analytic, as complex step needs."""
     right = z.real >= 0
-    e = np.exp(np.where(right, -2 * z, 2 * z))
-    t = (1 - e) / (1 + e)
+    m = np.expm1(np.where(right, -2 * z, 2 * z))
+    t = -m / (2 + m)
     return np.where(right, t, -t)
 
 
