@@ -288,7 +288,9 @@ class Grader:
         share = 1.0 if chosen.state.variant.default else self.a.alternative_credit
         checks = [self._gradient_check(name, chosen, diag, share) for name in self.probe_names]
         checks += self._scored([self._loss_check(chosen), self._forward_check(chosen), self._steps_check(chosen)], share)
-        some_right = any(c.passed for c in checks)  # what follows earns credit only beside a check already right
+        # What follows earns credit only beside a right gradient: unmutated garbage, or a right forward pass with no
+        # backprop, is not a pass of backprop.
+        some_right = any(c.passed for c in checks[:len(self.probe_names)])
         checks += self._scored([self._unmutated_check(chosen, some_right),
                                 self._large_inputs_check(chosen, diag, ret, some_right)], share)
         return self._result(submission, key, ret, evaluations[0], chosen, diag, checks, share, notes)
@@ -422,9 +424,10 @@ class Grader:
                                      "the reference (confirmed by an independent oracle)", e.scale)
         except ValueError as exc:
             return str(exc), 0
-        if result.ok:
+        # Fails closed: an array holding NaN or inf is wrong whatever its bound says (a bound can be NaN too).
+        bad = [a for a in result.arrays if not a.ok or not np.all(np.isfinite(r.grads[a.name]))]
+        if not bad:
             return None, len(e.grads)
-        bad = result.failures()
         worst = max(a.normwise for a in bad)
         names = [terms.array(a.name) for a in bad]
         listed = ", ".join(names) if len(names) <= 3 else f"{', '.join(names[:2])} and {len(names) - 2} more arrays"
