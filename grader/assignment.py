@@ -68,6 +68,7 @@ class Environment:
     stub: tuple[str, ...] = ()
     require: tuple[str, ...] = ()
     default_stubs: bool = True
+    allow_autodiff: bool = False  # the sandbox shows torch, jax, ... (sandbox.AUTODIFF) to submissions
 
     def stubs(self) -> dict[str, list[str]]:
         inert = [*(DEFAULT_STUBS if self.default_stubs else ()), *self.stub]
@@ -329,10 +330,10 @@ def _points(raw: dict, where: str) -> dict[str, float]:
 
 def _environment(raw: dict, where: str) -> Environment:
     env_raw = raw.get("environment", {})
-    _keys(env_raw, ("stub", "require", "default_stubs"), f"{where} [environment]")
-    environment = Environment(tuple(_get(env_raw, "stub", list, f"{where} [environment]", [])),
-                              tuple(_get(env_raw, "require", list, f"{where} [environment]", [])),
-                              _get(env_raw, "default_stubs", bool, f"{where} [environment]", True))
+    at = f"{where} [environment]"
+    _keys(env_raw, ("stub", "require", "default_stubs", "allow_autodiff"), at)
+    environment = Environment(tuple(_get(env_raw, "stub", list, at, [])), tuple(_get(env_raw, "require", list, at, [])),
+                              _get(env_raw, "default_stubs", bool, at, True), _get(env_raw, "allow_autodiff", bool, at, False))
     for package in environment.require:
         if importlib.util.find_spec(package.split(".")[0]) is None:
             raise AssignmentError(f"{where} [environment]: the assignment requires {package!r}, which is not installed where "

@@ -27,7 +27,7 @@ from . import sandbox, variants
 from .assignment import Assignment
 from .contracts import Reading
 from .diagnose import Diagnosis, diagnose, explain_probe
-from .failures import describe_error, missing_package, provided_modules, run_failure, runner_notes
+from .failures import autodiff_import, describe_error, missing_package, provided_modules, run_failure, runner_notes
 from .probes import Outcome
 from .results import Check, Result, credit
 from .submission import Submission, SubmissionError
@@ -129,9 +129,12 @@ class Grader:
         own = provided_modules(sub.files)
         stubs = self.a.environment.stubs()
         stubs["inert"] = [s for s in stubs["inert"] if s.split(".")[0] not in own]
+        allowed = self.a.environment.allow_autodiff
+        blocked = [] if allowed else [m for m in sandbox.AUTODIFF if m not in own]
         spec = {"main": {"path": sub.main, "name": sub.module, "sys_path": sub.sys_path, "statements": sub.statements},
-                "stubs": stubs, "calls": calls,
-                "uid": uid if self.sandbox.mode == "bubblewrap" else None, "processes": self.a.limits.processes}
+                "stubs": stubs, "calls": calls, "blocked": blocked,
+                "uid": uid if self.sandbox.mode == "bubblewrap" else None, "processes": self.a.limits.processes,
+                "groups": [sandbox.AUTODIFF_GID] if allowed else []}
         (job / "job.json").write_text(json.dumps(spec))
         for dirpath, _, filenames in os.walk(job):
             os.chmod(dirpath, 0o755)
@@ -154,7 +157,7 @@ class Grader:
             self._job(tmp / "job", sub, uid)
             scratch = tmp / "scratch"
             sandbox.prepare(scratch, sub.files, uid)
-            run = self.sandbox.run(tmp / "job", scratch, self.a.limits, uid)
+            run = self.sandbox.run(tmp / "job", scratch, self.a.limits, uid, self.a.environment.allow_autodiff)
             arrays, refused, status = read_outputs(scratch / "out", [name for name, _, _ in self.calls])
         failure = run_failure(run, status, sub, self.a.limits.timeout_seconds)
         return Returned(run, arrays, refused, status, sub, failure)
@@ -274,6 +277,9 @@ class Grader:
 
     def _assess(self, submission: str, key: str, ret: Returned) -> Result:
         notes = list(ret.sub.notes) + runner_notes(ret.status, ret.sub)
+        used = autodiff_import(ret.status, ret.sub, self.a.environment.allow_autodiff)
+        if used:  # the student's choice, not the machine's: graded (0), saved, never retried as an environment problem
+            return self.error_result(submission, used, key, notes)
         environment = missing_package(ret.status, ret.sub)
         if environment:
             message = f"environment problem (the grading machine's, not the student's): {environment}"

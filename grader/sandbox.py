@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import glob
 import importlib.util
 import os
 import pwd
@@ -53,6 +54,13 @@ MODES = ("auto", "bubblewrap", "process", "none")
 #: The pool of uids a root grader runs submissions as: one per running submission, never a real user.
 UID_BASE = int(os.environ.get("BPCHECK_UID_BASE", "62000"))
 UID_COUNT = int(os.environ.get("BPCHECK_UID_COUNT", "1000"))
+#: Libraries that differentiate for the student (and their metadata, compiled parts and front ends): hidden from
+#: every submission unless its assignment allows them ([environment] allow_autodiff).
+AUTODIFF = ("torch", "functorch", "torchgen", "jax", "jaxlib", "flax", "haiku", "equinox", "tensorflow", "keras",
+            "tf_keras", "autograd", "mxnet", "chainer", "theano", "pytensor", "aesara", "paddle", "tinygrad", "mlx",
+            "micrograd", "sympy")
+#: Process mode: the group that may still read them, given to a submission's uid only when its assignment allows them.
+AUTODIFF_GID = int(os.environ.get("BPCHECK_AUTODIFF_GID", str(UID_BASE - 1)))
 #: The watchdog looks at the scratch folder this often (seconds).
 WATCH_INTERVAL = 0.2
 MAX_DEPTH = 64
@@ -123,6 +131,41 @@ def python_roots() -> list[str]:
     return [r for r in _outermost(roots) if r != "/usr" and not r.startswith("/usr/")]
 
 
+def _site_dirs() -> list[str]:
+    """Every folder a Python here imports installed packages from: this interpreter's path, its installation's and
+    the system's site-packages."""
+    found = {os.path.realpath(p) for p in sys.path if p}
+    patterns = ["/usr/lib/python3*/*-packages", "/usr/local/lib/python3*/*-packages",
+                *(os.path.join(r, "lib", "python3*", "site-packages") for r in python_roots())]
+    for pattern in patterns:
+        found.update(os.path.realpath(p) for p in glob.glob(pattern))
+    return sorted(d for d in found if os.path.isdir(d))
+
+
+@functools.lru_cache(maxsize=1)
+def autodiff_paths() -> tuple[str, ...]:
+    """Every installed file or folder of an ``AUTODIFF`` library in ``_site_dirs``: its package, module file,
+    compiled extension and metadata (torch/, torch.libs/, autograd.py, jaxlib-0.4.30.dist-info/, ...)."""
+    out = set()
+    for d in _site_dirs():
+        try:
+            names = os.listdir(d)
+        except OSError:
+            continue
+        out.update(os.path.realpath(os.path.join(d, n)) for n in names
+                   if any(n == lib or n.startswith((lib + ".", lib + "-")) for lib in AUTODIFF))
+    return tuple(sorted(out))
+
+
+def _hide(paths: list[str], visible: list[str]) -> list[str]:
+    """bubblewrap's arguments that hide ``paths`` (those inside ``visible``): an empty folder, or an empty file."""
+    args: list[str] = []
+    for p in paths:
+        if any(p.startswith(v + os.sep) for v in visible):
+            args += ["--tmpfs", p] if os.path.isdir(p) else ["--ro-bind", "/dev/null", p]
+    return args
+
+
 def _system_dirs() -> list[str]:
     """/bin, /lib, ... as on the host: links (merged /usr) recreated as links, real folders bound read-only."""
     args: list[str] = []
@@ -134,8 +177,9 @@ def _system_dirs() -> list[str]:
     return args
 
 
-def _bwrap_prefix(limits: Limits, binds: list[str]) -> list[str]:
-    """bubblewrap's arguments up to the command: namespaces, the system, this Python environment, ``binds``."""
+def _bwrap_prefix(limits: Limits, binds: list[str], allow_autodiff: bool = False) -> list[str]:
+    """bubblewrap's arguments up to the command: namespaces, the system, this Python environment (bpcheck's own
+    packages hidden, and the autodiff libraries unless allowed), ``binds``."""
     roots = python_roots()
     as_root = os.geteuid() == 0
     cmd = [shutil.which("bwrap") or "bwrap", *([] if as_root else ["--unshare-user"]),
@@ -153,16 +197,16 @@ def _bwrap_prefix(limits: Limits, binds: list[str]) -> list[str]:
                 cmd += ["--perms", "0755", "--dir", d]
                 made.add(d)
         cmd += ["--ro-bind", root, root]
-    for d in _own_package_dirs():
-        if any(d.startswith(r + os.sep) for r in roots):
-            cmd += ["--tmpfs", d]
+    cmd += _hide(_own_package_dirs(), roots)
+    cmd += [] if allow_autodiff else _hide(list(autodiff_paths()), [*roots, "/usr"])
     return cmd + binds
 
 
-def _bwrap_command(job: Path, scratch: Path, limits: Limits) -> list[str]:
+def _bwrap_command(job: Path, scratch: Path, limits: Limits, allow_autodiff: bool = False) -> list[str]:
     binds = ["--ro-bind", str(job), "/job", "--bind", str(scratch), "/sandbox", "--chdir", "/sandbox/out",
              "--clearenv", *_env_args({"HOME": "/sandbox", "TMPDIR": "/tmp"})]
-    return [*_bwrap_prefix(limits, binds), sys.executable, "-I", "-B", "/job/runner.py", "/job", "/sandbox/submission", "/sandbox/out"]
+    return [*_bwrap_prefix(limits, binds, allow_autodiff), sys.executable, "-I", "-B", "/job/runner.py", "/job",
+            "/sandbox/submission", "/sandbox/out"]
 
 
 def _env(extra: dict[str, str]) -> dict[str, str]:
@@ -385,13 +429,14 @@ class Sandbox:
                     sweep(uid, self.mode)
                 remove_tree(str(tmp))
 
-    def run(self, job: Path, scratch: Path, limits: Limits, uid: Optional[int]) -> RunResult:
-        """Run the runner on ``job`` with the submission already in ``scratch`` (see ``prepare``), as ``uid``."""
+    def run(self, job: Path, scratch: Path, limits: Limits, uid: Optional[int], allow_autodiff: bool = False) -> RunResult:
+        """Run the runner on ``job`` with the submission already in ``scratch`` (see ``prepare``), as ``uid``;
+        the autodiff libraries stay out of its reach unless ``allow_autodiff``."""
         logs = scratch.parent / "logs"
         logs.mkdir(mode=0o700)
         out_path, err_path = logs / "stdout", logs / "stderr"
         if self.mode == "bubblewrap":
-            cmd, user, env = _bwrap_command(job, scratch, limits), None, _env({})
+            cmd, user, env = _bwrap_command(job, scratch, limits, allow_autodiff), None, _env({})
         else:
             cmd = [sys.executable, "-I", "-B", str(job / "runner.py"), str(job), str(scratch / "submission"), str(scratch / "out")]
             env = _env({"HOME": str(scratch), "TMPDIR": str(scratch / "tmp")})
@@ -400,7 +445,8 @@ class Sandbox:
         start = time.monotonic()
         timed_out, stopped = False, None
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
-            extra = {"user": user, "group": user, "extra_groups": []} if user is not None else {}
+            groups = [AUTODIFF_GID] if allow_autodiff else []
+            extra = {"user": user, "group": user, "extra_groups": groups} if user is not None else {}
             proc = subprocess.Popen([*_prlimit(limits), *cmd], stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                     cwd=scratch / "out", env=env, start_new_session=True, **extra)
             try:
@@ -472,6 +518,21 @@ def _protect_own_packages() -> list[str]:
         if mode & 0o007:
             os.chmod(d, stat.S_IMODE(mode) & ~0o007)
             changed.append(d)
+    return changed
+
+
+def _close_autodiff() -> list[str]:
+    """As root, in process mode: each autodiff library closed to other users and opened to ``AUTODIFF_GID`` (g+rX), the
+    group a submission's uid joins only when its assignment allows them; once (the kernel enforces it, not an import
+    hook)."""
+    changed = []
+    for p in autodiff_paths():
+        st = os.stat(p)
+        want = (stat.S_IMODE(st.st_mode) & ~0o077) | (0o050 if stat.S_ISDIR(st.st_mode) else 0o040)
+        if st.st_gid != AUTODIFF_GID or stat.S_IMODE(st.st_mode) != want:
+            os.chown(p, -1, AUTODIFF_GID)
+            os.chmod(p, want)
+            changed.append(p)
     return changed
 
 
@@ -558,6 +619,7 @@ def select(requested: str = "auto") -> Sandbox:
             raise SandboxUnavailable(f"no sandbox available: bubblewrap cannot run ({bubblewrap_starts()}), and in process mode {why}. {HOW_TO}"
                                      if requested == "auto" else f"--sandbox process: {why}. {HOW_TO}")
         _protect_own_packages()
+        _close_autodiff()
         return Sandbox("process", "process: each submission as its own unprivileged uid, with limits; no network isolation"
                        + (f"; bubblewrap unavailable ({bubblewrap_starts()})" if requested == "auto" else ""))
     return Sandbox("none", "NO SANDBOX (--sandbox none): submissions run as the grader's own user and can read and "
