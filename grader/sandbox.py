@@ -124,9 +124,12 @@ def python_roots() -> list[str]:
     own_parents = {os.path.dirname(d) for d in _own_package_dirs()}
     roots = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
     roots.add(os.path.dirname(os.path.realpath(sys.executable)))
+    # ``python -m``/``-c`` put the folder the grader was started from first on the path: often the class's folder,
+    # never something the interpreter needs
+    started_in = os.path.realpath(os.curdir)
     for entry in sys.path:
         real = os.path.realpath(entry or os.curdir)
-        if os.path.isdir(real) and real not in own_parents and not real.startswith("/usr/"):
+        if os.path.isdir(real) and real not in own_parents and real != started_in and not real.startswith("/usr/"):
             roots.add(real)
     return [r for r in _outermost(roots) if r != "/usr" and not r.startswith("/usr/")]
 
@@ -510,15 +513,94 @@ def prepare(scratch: Path, submission_files: dict[str, bytes], uid: Optional[int
 # --- choosing a mode -----------------------------------------------------------------------------------
 
 
-def _protect_own_packages() -> list[str]:
-    """As root, in process mode: bpcheck's package folders closed to other users (o-rwx), once."""
-    changed = []
-    for d in _own_package_dirs():
-        mode = os.stat(d).st_mode
-        if mode & 0o007:
-            os.chmod(d, stat.S_IMODE(mode) & ~0o007)
-            changed.append(d)
-    return changed
+def _entries(folder: str) -> list[str]:
+    try:
+        return [e.path for e in os.scandir(folder)]
+    except OSError:
+        return []
+
+
+def source_trees() -> list[str]:
+    """bpcheck's own package folders, and the checkout that holds them when there is one (a folder with a
+    pyproject.toml: an editable install, or PYTHONPATH=src): its examples/solutions/, tests/, assignments."""
+    dirs = _own_package_dirs()
+    checkouts = {p for p in map(os.path.dirname, dirs) if os.path.isfile(os.path.join(p, "pyproject.toml"))}
+    return sorted({*dirs, *checkouts})
+
+
+def _close_to_others(path: str, keep: list[str]) -> None:
+    """``path`` closed to other users (o-rwx).  A folder that holds one of ``keep`` (the Python environment, as in
+    a checkout with its .venv inside) keeps o+x only, and each of its entries is closed the same way instead."""
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode) or path in keep:
+        return
+    inside = [k for k in keep if k.startswith(path + os.sep)]
+    if not inside:
+        if st.st_mode & 0o007:
+            os.chmod(path, stat.S_IMODE(st.st_mode) & ~0o007)
+        return
+    os.chmod(path, (stat.S_IMODE(st.st_mode) & ~0o007) | 0o001)
+    for e in os.scandir(path):
+        _close_to_others(e.path, inside)
+
+
+def _close_source() -> None:
+    """As root, in process mode: bpcheck's source (its packages and its checkout) closed to other users, once."""
+    for tree in source_trees():
+        _close_to_others(tree, python_roots())
+
+
+_READABLE = r"""
+import os, sys
+for p in sys.stdin.read().split("\0"):
+    try:
+        os.listdir(p) if os.path.isdir(p) else open(p, "rb").close()
+    except (OSError, ValueError):
+        continue
+    sys.stdout.write(p + "\0")
+"""
+
+
+def readable_by_submissions(paths: list[str], mode: str) -> list[str]:
+    """Those of ``paths`` a submission could read (a file) or list (a folder) in ``mode``.  Process mode asks the
+    kernel, by trying as a pool uid; under bubblewrap a path is visible when it lies in a folder bound into the
+    sandbox and not hidden there."""
+    paths = [os.path.realpath(p) for p in paths if os.path.exists(p)]
+    if mode == "bubblewrap":
+        shown, hidden = [*python_roots(), "/usr"], [*_own_package_dirs(), *autodiff_paths()]
+        return [p for p in paths if any(p == v or p.startswith(v + os.sep) for v in shown)
+                and not any(p == h or p.startswith(h + os.sep) for h in hidden)]
+    if mode != "process" or not paths:
+        return []
+    with uid_slot() as uid:
+        probe = subprocess.run([sys.executable, "-I", "-S", "-c", _READABLE], input="\0".join(paths), user=uid,
+                               group=uid, extra_groups=[], capture_output=True, text=True, timeout=60, cwd="/",
+                               env={"PATH": "/usr/bin:/bin"})
+    return [p for p in probe.stdout.split("\0") if p in paths]
+
+
+def refuse_if_readable(paths: list[str], mode: str, what: str) -> None:
+    """SandboxUnavailable, with the fix, when a submission could read one of ``paths`` (``what`` they are)."""
+    seen = readable_by_submissions(paths, mode)
+    if seen:
+        more = f" (and {len(seen) - 1} more)" if len(seen) > 1 else ""
+        raise SandboxUnavailable(f"{mode} mode: a submission could read {what}: {seen[0]}{more}. Close it to other "
+                                 f"users (chmod -R o-rwx {seen[0]}, or chmod o-rwx on the folder that holds it), "
+                                 "then grade again")
+
+
+def hide_command_line() -> None:
+    """Blank this process's command line in place: in process mode every uid may read /proc/<pid>/cmdline, and a
+    grader's lists the batch (students' names, their files).  sys.argv is Python's own copy and stays."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        start, end = int(fields[45]), int(fields[46])  # arg_start and arg_end, fields 48 and 49 of proc(5)
+    except (OSError, IndexError, ValueError):
+        return
+    if 0 < start < end:
+        import ctypes
+
+        ctypes.memset(start, 0, end - start)
 
 
 def _close_autodiff() -> list[str]:
@@ -618,8 +700,10 @@ def select(requested: str = "auto") -> Sandbox:
         if why:
             raise SandboxUnavailable(f"no sandbox available: bubblewrap cannot run ({bubblewrap_starts()}), and in process mode {why}. {HOW_TO}"
                                      if requested == "auto" else f"--sandbox process: {why}. {HOW_TO}")
-        _protect_own_packages()
+        _close_source()
         _close_autodiff()
+        hide_command_line()
+        refuse_if_readable([p for t in source_trees() for p in [t, *_entries(t)]], "process", "bpcheck's own source")
         return Sandbox("process", "process: each submission as its own unprivileged uid, with limits; no network isolation"
                        + (f"; bubblewrap unavailable ({bubblewrap_starts()})" if requested == "auto" else ""))
     return Sandbox("none", "NO SANDBOX (--sandbox none): submissions run as the grader's own user and can read and "
