@@ -1,15 +1,16 @@
 """Run one submission's runner in its own process, contained by one of three sandbox modes.
 
 ``bubblewrap``  The submission sees the system's /usr, the Python environment bpcheck is installed
-                in (read-only, with bpcheck's own packages hidden), its job (read-only), its scratch
-                folder, and a private, size-limited /tmp and /dev/shm.  No network; its own PID, IPC
-                and UTS namespaces; a new session; it dies with the grader.
+                in (read-only, with bpcheck's own packages and the autodiff libraries hidden), its job
+                (read-only), its scratch folder, and a private, size-limited /tmp and /dev/shm.  No
+                network; its own PID, IPC and UTS namespaces; a new session; it dies with the grader.
 ``process``     For machines where bubblewrap cannot start (Docker's default seccomp, as on
                 Gradescope; no user namespaces) and the grader runs as root (as on Gradescope,
                 PrairieLearn and CI).  The runner is started directly as an unprivileged uid of its
                 own, from a pool (``UID_BASE``...), so it cannot signal, read or write the grader, its
-                files, its results or other submissions; bpcheck's package folders are made private
-                to root (o-rwx) once.  Its network is not isolated.
+                files, its results or other submissions; bpcheck's source and the autodiff libraries
+                are closed to other users once, the grader's command line is blanked, and a batch
+                a pool uid could read is refused.  Its network is not isolated.
 ``none``        Only its own process and the limits below: it can read and write whatever the grader
                 can.  Chosen only when asked for by name, with a loud warning.
 
