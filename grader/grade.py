@@ -136,10 +136,14 @@ class Grader:
                 "uid": uid if self.sandbox.mode == "bubblewrap" else None, "processes": self.a.limits.processes,
                 "groups": [sandbox.AUTODIFF_GID] if allowed else []}
         (job / "job.json").write_text(json.dumps(spec))
+        # With a uid of its own, only that uid (through its own group) reads the job: not a neighbour running beside it,
+        # which would learn the probes and the file names of another student's hand-in.
+        dir_mode, file_mode = (0o750, 0o640) if uid is not None else (0o755, 0o644)
         for dirpath, _, filenames in os.walk(job):
-            os.chmod(dirpath, 0o755)
-            for f in filenames:
-                os.chmod(os.path.join(dirpath, f), 0o644)
+            for path in [dirpath, *(os.path.join(dirpath, f) for f in filenames)]:
+                if uid is not None:
+                    os.chown(path, -1, uid)
+                os.chmod(path, dir_mode if path == dirpath else file_mode)
 
     def grade(self, path: Path, sub: Optional[Submission] = None) -> Result:
         """Grade one submission; ``sub``: the already-collected submission, if the caller has read it."""

@@ -121,3 +121,20 @@ def test_process_mode_closes_the_checkout_it_runs_from():
     _mode_or_skip("process")
     assert sandbox.readable_by_submissions([str(ROOT / "examples" / "solutions" / "canonical.py"), str(ROOT)],
                                            "process") == []
+
+
+@pytest.mark.parametrize("mode", ["bubblewrap", "process"])
+def test_a_job_is_readable_by_its_own_uid_only(mode, tmp_path):
+    from bpcheck.grader.assignment import load
+    from bpcheck.grader.grade import Grader
+
+    _mode_or_skip(mode)
+    grader = Grader(load("canonical"), mode)
+    if not grader.sandbox.drops_to_uid:
+        pytest.skip("submissions run as the grader's own uid here")
+    sub = grader.collect(ROOT / "examples" / "solutions" / "canonical.py")
+    with grader.sandbox.workspace() as (work, uid):
+        grader._job(work / "job", sub, uid)
+        files = [str(p) for p in (work / "job").rglob("*")]
+        assert files and sandbox.readable_by_submissions(files, "process") == []  # asked as another pool uid
+    assert grader.grade(ROOT / "examples" / "solutions" / "canonical.py").verdict == "pass"  # its own uid still reads it
