@@ -138,6 +138,7 @@ def _say(console: Console, text: str, style: str = "") -> None:
 
 def _grade(args: argparse.Namespace) -> int:
     from .grader.exports import expand
+    from .grader.sandbox import SandboxUnavailable
     from .grader.submission import mentions_entry
 
     err = Console(stderr=True, highlight=False)
@@ -161,7 +162,11 @@ def _grade(args: argparse.Namespace) -> int:
         if not grader.sandbox.contained:
             err.print(Panel(Text(grader.sandbox_message), title="WARNING: NO SANDBOX", style="bold red"))
         state = Path(args.state or f"bpcheck-state/{assignment.name}")
-        results = _grade_with_progress(args, grader, items, state, err)
+        try:
+            results = _grade_with_progress(args, grader, items, state, err)
+        except SandboxUnavailable as exc:  # a submission could read what it must not: nothing was run
+            _say(err, f"bpcheck grade: {exc}", "red")
+            return 2
     if results is None:
         return 130
     return _write_reports(args, assignment.name, _title(assignment.title, assignment.name), results, err, state)

@@ -73,6 +73,7 @@ class Environment:
     require: tuple[str, ...] = ()
     default_stubs: bool = True
     files: tuple[tuple[str, bytes], ...] = ()  # course files: (file name, content), placed beside every submission
+    allow_autodiff: bool = False  # the sandbox shows torch, jax, ... (sandbox.AUTODIFF) to submissions
 
     def beside(self, submission_files: Mapping[str, bytes], main: str) -> dict[str, bytes]:
         """The course files to place in the folder of the submission's main file: each one whose module the
@@ -367,11 +368,12 @@ def _course_files(paths: list, base: Path, where: str) -> tuple[tuple[str, bytes
 def _environment(raw: dict, where: str, base: Path) -> Environment:
     env_raw = raw.get("environment", {})
     at = f"{where} [environment]"
-    _keys(env_raw, ("stub", "require", "default_stubs", "files"), at)
+    _keys(env_raw, ("stub", "require", "default_stubs", "files", "allow_autodiff"), at)
     environment = Environment(tuple(_get(env_raw, "stub", list, at, [])),
                               tuple(_get(env_raw, "require", list, at, [])),
                               _get(env_raw, "default_stubs", bool, at, True),
-                              _course_files(_get(env_raw, "files", list, at, []), base, at))
+                              _course_files(_get(env_raw, "files", list, at, []), base, at),
+                              _get(env_raw, "allow_autodiff", bool, at, False))
     for package in environment.require:
         if importlib.util.find_spec(package.split(".")[0]) is None:
             raise AssignmentError(f"{where} [environment]: the assignment requires {package!r}, which is not installed where "

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
+from . import sandbox
 from .exports import Item
 from .report import write_atomic
 from .results import Result
@@ -162,9 +163,27 @@ def grade_batch(grader: "Grader", paths: Sequence[Path], jobs: int, state: Path,
     """
     state.mkdir(parents=True, exist_ok=True)
     os.chmod(state, 0o700)  # results are the grader's: no submission's uid may read or write them
+    _refuse_what_submissions_could_read(grader, paths, state)
     run = _BatchRun(grader, state, on_result, force)
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return list(pool.map(run.one, paths))
+
+
+def _refuse_what_submissions_could_read(grader: "Grader", paths: Sequence[Path], state: Path) -> None:
+    """SandboxUnavailable, with the fix, where a submission could read the assignment (its probes, its solution), the
+    saved results, or in a batch of several another student's files."""
+    mode, a = grader.sandbox.mode, grader.a
+    sandbox.refuse_if_readable([str(p) for p in (a.path, a.solution, state) if p], mode,
+                               "the assignment, its solution or the saved results")
+    if len(paths) > 1:
+        files = [str(p) for p in paths]
+        for p in paths:
+            files += [os.path.join(d, f) for d, _, names in os.walk(p) for f in names][:MAX_PROBED]
+        sandbox.refuse_if_readable(files, mode, "another student's submission")
+
+
+#: Files probed per folder submission: enough to find a folder left open, bounded for a class of large folders.
+MAX_PROBED = 50
 
 
 # -- a batch as the command grades it ---------------------------------------------------------------------

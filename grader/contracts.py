@@ -588,7 +588,9 @@ class Contract:
                             continue
                         g = -(after - before) / lr
                         r.grads[ref] = self._to_reference(ref, g, enc, l2c, s)
-                        r.uncertainty[ref] = np.finfo(np.float64).eps * (np.abs(after) + np.abs(before)) / (lr * s)
+                        # a non-finite weight widens nothing: its reading is NaN or inf, which no bound may cover
+                        spread = np.where(np.isfinite(after), np.abs(after), 0.0) + np.abs(before)
+                        r.uncertainty[ref] = np.finfo(np.float64).eps * spread / (lr * s)
                     step = re.compile(rf"{re.escape(symbol)}@(\d+)(\.|$)")
                     last = max((int(m.group(1)) for k in arrays if (m := step.match(k))), default=1)
                     if last > 1:

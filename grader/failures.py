@@ -13,7 +13,7 @@ from pathlib import PurePosixPath
 from typing import Optional
 
 from .results import clip
-from .sandbox import OWN_PACKAGES, RunResult
+from .sandbox import AUTODIFF, OWN_PACKAGES, RunResult
 from .submission import Submission
 
 
@@ -125,15 +125,29 @@ def run_failure(run: RunResult, status: dict, sub: Submission, timeout: float) -
     return None
 
 
-def missing_package(status: dict, sub: Submission) -> str:
-    """The fix for a package the grading machine lacks, if that is why the submission could not run."""
+def _missing_modules(status: dict, sub: Submission) -> list[tuple[str, str]]:
+    """(module, its top-level name) for every import the run reported failing, except the submission's own modules."""
     errors = [status.get("import")] + list((status.get("calls") or {}).values() if isinstance(status.get("calls"), dict) else [])
+    out = []
     for err in errors:
         name = err.get("missing_module") if isinstance(err, dict) else None
-        if not isinstance(name, str) or not name:
-            continue
-        root = name.split(".")[0][:100]
-        if root in provided_modules(sub.files) or root in OWN_PACKAGES:
+        if isinstance(name, str) and name and name.split(".")[0][:100] not in provided_modules(sub.files):
+            out.append((name, name.split(".")[0][:100]))
+    return out
+
+
+def autodiff_import(status: dict, sub: Submission, allowed: bool) -> str:
+    """What to tell a student whose code imports an autodiff library the assignment does not allow, else ""."""
+    used = [root for _, root in _missing_modules(status, sub) if root in AUTODIFF]
+    if allowed or not used:
+        return ""
+    return f"uses {used[0]}: this assignment asks for hand-written backprop; autodiff libraries are not available"
+
+
+def missing_package(status: dict, sub: Submission) -> str:
+    """The fix for a package the grading machine lacks, if that is why the submission could not run."""
+    for name, root in _missing_modules(status, sub):
+        if root in OWN_PACKAGES:
             continue
         pip = PIP_NAMES.get(root, root)
         return (f"the submission imports {name[:100]!r}, which is not installed where bpcheck grades. Install it "

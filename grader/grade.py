@@ -27,7 +27,7 @@ from . import sandbox, variants
 from .assignment import Assignment
 from .contracts import Reading
 from .diagnose import Diagnosis, diagnose, explain_probe
-from .failures import describe_error, missing_package, provided_modules, run_failure, runner_notes
+from .failures import autodiff_import, describe_error, missing_package, provided_modules, run_failure, runner_notes
 from .probes import Outcome
 from .results import Check, Result, credit
 from .submission import Submission, SubmissionError
@@ -129,14 +129,21 @@ class Grader:
         own = provided_modules(sub.files)
         stubs = self.a.environment.stubs()
         stubs["inert"] = [s for s in stubs["inert"] if s.split(".")[0] not in own]
+        allowed = self.a.environment.allow_autodiff
+        blocked = [] if allowed else [m for m in sandbox.AUTODIFF if m not in own]
         spec = {"main": {"path": sub.main, "name": sub.module, "sys_path": sub.sys_path, "statements": sub.statements},
                 "stubs": stubs, "calls": calls, "course_files": sorted(self.a.environment.beside(sub.files, sub.main)),
-                "uid": uid if self.sandbox.mode == "bubblewrap" else None, "processes": self.a.limits.processes}
+                "blocked": blocked, "uid": uid if self.sandbox.mode == "bubblewrap" else None,
+                "processes": self.a.limits.processes, "groups": [sandbox.AUTODIFF_GID] if allowed else []}
         (job / "job.json").write_text(json.dumps(spec))
+        # With a uid of its own, only that uid (through its own group) reads the job: not a neighbour running beside it,
+        # which would learn the probes and the file names of another student's hand-in.
+        dir_mode, file_mode = (0o750, 0o640) if uid is not None else (0o755, 0o644)
         for dirpath, _, filenames in os.walk(job):
-            os.chmod(dirpath, 0o755)
-            for f in filenames:
-                os.chmod(os.path.join(dirpath, f), 0o644)
+            for path in [dirpath, *(os.path.join(dirpath, f) for f in filenames)]:
+                if uid is not None:
+                    os.chown(path, -1, uid)
+                os.chmod(path, dir_mode if path == dirpath else file_mode)
 
     def grade(self, path: Path, sub: Optional[Submission] = None) -> Result:
         """Grade one submission; ``sub``: the already-collected submission, if the caller has read it."""
@@ -154,7 +161,7 @@ class Grader:
             self._job(tmp / "job", sub, uid)
             scratch = tmp / "scratch"
             sandbox.prepare(scratch, {**self.a.environment.beside(sub.files, sub.main), **sub.files}, uid)
-            run = self.sandbox.run(tmp / "job", scratch, self.a.limits, uid)
+            run = self.sandbox.run(tmp / "job", scratch, self.a.limits, uid, self.a.environment.allow_autodiff)
             arrays, refused, status = read_outputs(scratch / "out", [name for name, _, _ in self.calls])
         failure = run_failure(run, status, sub, self.a.limits.timeout_seconds)
         return Returned(run, arrays, refused, status, sub, failure)
@@ -274,6 +281,9 @@ class Grader:
 
     def _assess(self, submission: str, key: str, ret: Returned) -> Result:
         notes = list(ret.sub.notes) + runner_notes(ret.status, ret.sub)
+        used = autodiff_import(ret.status, ret.sub, self.a.environment.allow_autodiff)
+        if used:  # the student's choice, not the machine's: graded (0), saved, never retried as an environment problem
+            return self.error_result(submission, used, key, notes)
         environment = missing_package(ret.status, ret.sub)
         if environment:
             message = f"environment problem (the grading machine's, not the student's): {environment}"
@@ -288,7 +298,9 @@ class Grader:
         share = 1.0 if chosen.state.variant.default else self.a.alternative_credit
         checks = [self._gradient_check(name, chosen, diag, share) for name in self.probe_names]
         checks += self._scored([self._loss_check(chosen), self._forward_check(chosen), self._steps_check(chosen)], share)
-        some_right = any(c.passed for c in checks)  # what follows earns credit only beside a check already right
+        # What follows earns credit only beside a right gradient: unmutated garbage, or a right forward pass with no
+        # backprop, is not a pass of backprop.
+        some_right = any(c.passed for c in checks[:len(self.probe_names)])
         checks += self._scored([self._unmutated_check(chosen, some_right),
                                 self._large_inputs_check(chosen, diag, ret, some_right)], share)
         return self._result(submission, key, ret, evaluations[0], chosen, diag, checks, share, notes)
@@ -422,9 +434,10 @@ class Grader:
                                      "the reference (confirmed by an independent oracle)", e.scale)
         except ValueError as exc:
             return str(exc), 0
-        if result.ok:
+        # Fails closed: an array holding NaN or inf is wrong whatever its bound says (a bound can be NaN too).
+        bad = [a for a in result.arrays if not a.ok or not np.all(np.isfinite(r.grads[a.name]))]
+        if not bad:
             return None, len(e.grads)
-        bad = result.failures()
         worst = max(a.normwise for a in bad)
         names = [terms.array(a.name) for a in bad]
         listed = ", ".join(names) if len(names) <= 3 else f"{', '.join(names[:2])} and {len(names) - 2} more arrays"

@@ -54,6 +54,8 @@ apt-get update -qq
 apt-get install -y -qq python3 python3-pip python3-venv bubblewrap >/dev/null
 python3 -m venv /opt/bpcheck
 /opt/bpcheck/bin/pip install -q /autograder/source/bpcheck
+# Submissions run as other uids: bpcheck's source, the solution and the assignment (its probes) are root's alone.
+chmod -R o-rwx /autograder/source
 """
 
 RUN = """#!/usr/bin/env bash

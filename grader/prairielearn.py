@@ -31,6 +31,9 @@ set -uo pipefail
 ROOT="${{BPCHECK_GRADE_ROOT:-/grade}}"
 HERE="$ROOT/serverFilesCourse/bpcheck"
 mkdir -p "$ROOT/results"
+# Submissions run as other uids: bpcheck's source and the assignment (its probes) are root's alone; where this
+# cannot be done, bpcheck refuses to grade and says what a submission could read.
+chmod -R o-rwx "$ROOT/serverFilesCourse" 2>/dev/null || true
 if [ -n "${{BPCHECK:-}}" ]; then
     CMD=("$BPCHECK")
 elif command -v bpcheck >/dev/null 2>&1; then
@@ -48,7 +51,7 @@ DOCKERFILE = """# An image for the question's externalGradingOptions.image, if t
 FROM python:3.12-slim
 RUN apt-get update -qq && apt-get install -y -qq bubblewrap && rm -rf /var/lib/apt/lists/*
 COPY src /opt/bpcheck-src
-RUN pip install --no-cache-dir /opt/bpcheck-src
+RUN pip install --no-cache-dir /opt/bpcheck-src && rm -rf /opt/bpcheck-src
 """
 
 QUESTION = """<pl-question-panel>

@@ -27,10 +27,12 @@ import traceback
 import types
 
 
-def _drop_privileges(uid, processes):
-    """Under bubblewrap as root, the runner starts as root: become the submission's own uid, then cap processes."""
+def _drop_privileges(uid, processes, groups=()):
+    """Under bubblewrap as root, the runner starts as root: become the submission's own uid (with only ``groups``
+    besides its own: the group that reads the autodiff libraries, when the assignment allows them), then cap
+    processes."""
     if os.getuid() == 0 and uid is not None:
-        os.setgroups([])
+        os.setgroups([int(g) for g in groups])
         os.setgid(uid)
         os.setuid(uid)
         resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
@@ -115,20 +117,27 @@ SHIMS = {"past": lambda module: None, "past.builtins": _past_builtins}
 
 
 class _StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Serves the stubbed modules (and their submodules) before any real finder is asked."""
+    """Serves the stubbed modules (and their submodules) before any real finder is asked; a blocked module (an
+    autodiff library the assignment does not allow) fails to import by its own name.  The sandbox already hides
+    those libraries' files: this only makes the import say so, at once."""
 
-    def __init__(self, inert, shims):
-        self.inert, self.shims = set(inert), set(shims)
+    def __init__(self, inert, shims, blocked=()):
+        self.inert, self.shims, self.blocked = set(inert), set(shims), set(blocked)
 
     def _kind(self, name):
         if name in self.shims:
             return "shim"
         if any(name == s or name.startswith(s + ".") for s in self.inert):
             return "inert"
+        if name.split(".")[0] in self.blocked:
+            return "blocked"
         return None
 
     def find_spec(self, name, path=None, target=None):
         kind = self._kind(name)
+        if kind == "blocked":
+            raise ModuleNotFoundError(f"No module named {name!r} (autodiff libraries are not available while grading)",
+                                      name=name)
         if kind is None:
             return None
         return importlib.machinery.ModuleSpec(name, self, is_package=True)
@@ -363,7 +372,7 @@ def _error(exc, submission_dir, course=()):
 def main(job_dir, submission_dir, out_dir):
     with open(os.path.join(job_dir, "job.json")) as fh:
         job = json.load(fh)
-    _drop_privileges(job.get("uid"), int(job.get("processes", 64)))
+    _drop_privileges(job.get("uid"), int(job.get("processes", 64)), job.get("groups", []))
     _fresh_keyrings()
     status = {"phase": "import", "import": None, "calls": {}, "forms": {}, "skipped": [], "notes": []}
     status_path = os.path.join(out_dir, "status.json")
@@ -381,7 +390,7 @@ def main(job_dir, submission_dir, out_dir):
     for rel in reversed(main_spec["sys_path"]):
         sys.path.insert(0, os.path.normpath(os.path.join(submission_dir, rel)))
     stubs = job.get("stubs", {})
-    sys.meta_path.insert(0, _StubFinder(stubs.get("inert", []), stubs.get("shim", [])))
+    sys.meta_path.insert(0, _StubFinder(stubs.get("inert", []), stubs.get("shim", []), job.get("blocked", [])))
     os.chdir(out_dir)
     write_status()
     try:

@@ -1,17 +1,19 @@
 """Run one submission's runner in its own process, contained by one of three sandbox modes.
 
 ``bubblewrap``  The submission sees the system's /usr, the Python environment bpcheck is installed
-                in (read-only, with bpcheck's own packages hidden), its job (read-only), its scratch
-                folder, and a private, size-limited /tmp and /dev/shm.  No network; its own PID, IPC
-                and UTS namespaces; a new session; it dies with the grader.
+                in (read-only, with bpcheck's own packages and the autodiff libraries hidden), its job
+                (read-only), its scratch folder, and a private, size-limited /tmp and /dev/shm.  No
+                network; its own PID, IPC and UTS namespaces; a new session; it dies with the grader.
 ``process``     For machines where bubblewrap cannot start (Docker's default seccomp, as on
                 Gradescope; no user namespaces) and the grader runs as root (as on Gradescope,
                 PrairieLearn and CI).  The runner is started directly as an unprivileged uid of its
                 own, from a pool (``UID_BASE``...), so it cannot signal, read or write the grader, its
-                files, its results or other submissions; bpcheck's package folders are made private
-                to root (o-rwx) once.  Where the machine allows (``namespaces_refused``), it starts as root
-                in new network and IPC namespaces and then drops to the uid (``setpriv``, no_new_privs):
-                no network, and its IPC objects die with it; elsewhere its network is not isolated.
+                files, its results or other submissions; bpcheck's source and the autodiff libraries
+                are closed to other users once, the grader's command line is blanked, and a batch
+                a pool uid could read is refused.  Where the machine allows (``namespaces_refused``), it
+                starts as root in new network and IPC namespaces and then drops to the uid (``setpriv``,
+                no_new_privs): no network, and its IPC objects die with it; elsewhere its network is not
+                isolated.
 ``none``        Only its own process and the limits below: it can read and write whatever the grader
                 can.  Chosen only when asked for by name, with a loud warning.
 
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import glob
 import importlib.util
 import os
 import pwd
@@ -58,6 +61,13 @@ MODES = ("auto", "bubblewrap", "process", "none")
 #: The pool of uids a root grader runs submissions as: one per running submission, never a real user.
 UID_BASE = int(os.environ.get("BPCHECK_UID_BASE", "62000"))
 UID_COUNT = int(os.environ.get("BPCHECK_UID_COUNT", "1000"))
+#: Libraries that differentiate for the student (and their metadata, compiled parts and front ends): hidden from
+#: every submission unless its assignment allows them ([environment] allow_autodiff).
+AUTODIFF = ("torch", "functorch", "torchgen", "jax", "jaxlib", "flax", "haiku", "equinox", "tensorflow", "keras",
+            "tf_keras", "autograd", "mxnet", "chainer", "theano", "pytensor", "aesara", "paddle", "tinygrad", "mlx",
+            "micrograd", "sympy")
+#: Process mode: the group that may still read them, given to a submission's uid only when its assignment allows them.
+AUTODIFF_GID = int(os.environ.get("BPCHECK_AUTODIFF_GID", str(UID_BASE - 1)))
 #: The watchdog looks at the scratch folder this often (seconds).
 WATCH_INTERVAL = 0.2
 MAX_DEPTH = 64
@@ -121,11 +131,49 @@ def python_roots() -> list[str]:
     own_parents = {os.path.dirname(d) for d in _own_package_dirs()}
     roots = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
     roots.add(os.path.dirname(os.path.realpath(sys.executable)))
+    # ``python -m``/``-c`` put the folder the grader was started from first on the path: often the class's folder,
+    # never something the interpreter needs
+    started_in = os.path.realpath(os.curdir)
     for entry in sys.path:
         real = os.path.realpath(entry or os.curdir)
-        if os.path.isdir(real) and real not in own_parents and not real.startswith("/usr/"):
+        if os.path.isdir(real) and real not in own_parents and real != started_in and not real.startswith("/usr/"):
             roots.add(real)
     return [r for r in _outermost(roots) if r != "/usr" and not r.startswith("/usr/")]
+
+
+def _site_dirs() -> list[str]:
+    """Every folder a Python here imports installed packages from: this interpreter's path, its installation's and
+    the system's site-packages."""
+    found = {os.path.realpath(p) for p in sys.path if p}
+    patterns = ["/usr/lib/python3*/*-packages", "/usr/local/lib/python3*/*-packages",
+                *(os.path.join(r, "lib", "python3*", "site-packages") for r in python_roots())]
+    for pattern in patterns:
+        found.update(os.path.realpath(p) for p in glob.glob(pattern))
+    return sorted(d for d in found if os.path.isdir(d))
+
+
+@functools.lru_cache(maxsize=1)
+def autodiff_paths() -> tuple[str, ...]:
+    """Every installed file or folder of an ``AUTODIFF`` library in ``_site_dirs``: its package, module file,
+    compiled extension and metadata (torch/, torch.libs/, autograd.py, jaxlib-0.4.30.dist-info/, ...)."""
+    out = set()
+    for d in _site_dirs():
+        try:
+            names = os.listdir(d)
+        except OSError:
+            continue
+        out.update(os.path.realpath(os.path.join(d, n)) for n in names
+                   if any(n == lib or n.startswith((lib + ".", lib + "-")) for lib in AUTODIFF))
+    return tuple(sorted(out))
+
+
+def _hide(paths: list[str], visible: list[str]) -> list[str]:
+    """bubblewrap's arguments that hide ``paths`` (those inside ``visible``): an empty folder, or an empty file."""
+    args: list[str] = []
+    for p in paths:
+        if any(p.startswith(v + os.sep) for v in visible):
+            args += ["--tmpfs", p] if os.path.isdir(p) else ["--ro-bind", "/dev/null", p]
+    return args
 
 
 def _system_dirs() -> list[str]:
@@ -139,8 +187,9 @@ def _system_dirs() -> list[str]:
     return args
 
 
-def _bwrap_prefix(limits: Limits, binds: list[str]) -> list[str]:
-    """bubblewrap's arguments up to the command: namespaces, the system, this Python environment, ``binds``."""
+def _bwrap_prefix(limits: Limits, binds: list[str], allow_autodiff: bool = False) -> list[str]:
+    """bubblewrap's arguments up to the command: namespaces, the system, this Python environment (bpcheck's own
+    packages hidden, and the autodiff libraries unless allowed), ``binds``."""
     roots = python_roots()
     as_root = os.geteuid() == 0
     cmd = [shutil.which("bwrap") or "bwrap", *([] if as_root else ["--unshare-user"]),
@@ -158,16 +207,16 @@ def _bwrap_prefix(limits: Limits, binds: list[str]) -> list[str]:
                 cmd += ["--perms", "0755", "--dir", d]
                 made.add(d)
         cmd += ["--ro-bind", root, root]
-    for d in _own_package_dirs():
-        if any(d.startswith(r + os.sep) for r in roots):
-            cmd += ["--tmpfs", d]
+    cmd += _hide(_own_package_dirs(), roots)
+    cmd += [] if allow_autodiff else _hide(list(autodiff_paths()), [*roots, "/usr"])
     return cmd + binds
 
 
-def _bwrap_command(job: Path, scratch: Path, limits: Limits) -> list[str]:
+def _bwrap_command(job: Path, scratch: Path, limits: Limits, allow_autodiff: bool = False) -> list[str]:
     binds = ["--ro-bind", str(job), "/job", "--bind", str(scratch), "/sandbox", "--chdir", "/sandbox/out",
              "--clearenv", *_env_args({"HOME": "/sandbox", "TMPDIR": "/tmp"})]
-    return [*_bwrap_prefix(limits, binds), sys.executable, "-I", "-B", "/job/runner.py", "/job", "/sandbox/submission", "/sandbox/out"]
+    return [*_bwrap_prefix(limits, binds, allow_autodiff), sys.executable, "-I", "-B", "/job/runner.py", "/job",
+            "/sandbox/submission", "/sandbox/out"]
 
 
 def _env(extra: dict[str, str]) -> dict[str, str]:
@@ -518,14 +567,15 @@ class Sandbox:
                 finally:
                     remove_tree(str(tmp))
 
-    def run(self, job: Path, scratch: Path, limits: Limits, uid: Optional[int]) -> RunResult:
-        """Run the runner on ``job`` with the submission already in ``scratch`` (see ``prepare``), as ``uid``."""
+    def run(self, job: Path, scratch: Path, limits: Limits, uid: Optional[int], allow_autodiff: bool = False) -> RunResult:
+        """Run the runner on ``job`` with the submission already in ``scratch`` (see ``prepare``), as ``uid``;
+        the autodiff libraries stay out of its reach unless ``allow_autodiff``."""
         logs = scratch.parent / "logs"
         logs.mkdir(mode=0o700)
         out_path, err_path = logs / "stdout", logs / "stderr"
         start = time.monotonic()
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
-            proc = self._start(job, scratch, limits, uid, out, err)
+            proc = self._start(job, scratch, limits, uid, out, err, allow_autodiff)
             look = functools.partial(self._look, scratch, limits, uid, proc.pid)
             timed_out, stopped = False, None
             try:
@@ -545,17 +595,19 @@ class Sandbox:
         return RunResult(None if timed_out or stopped else proc.returncode, timed_out, time.monotonic() - start,
                          _head(out_path, limits.output_bytes), _head(err_path, limits.output_bytes), self.mode, stopped)
 
-    def _start(self, job: Path, scratch: Path, limits: Limits, uid: Optional[int], out, err) -> subprocess.Popen:
-        """The runner, started with the limits: in bubblewrap; as ``uid`` (process mode); or as the grader (none)."""
+    def _start(self, job: Path, scratch: Path, limits: Limits, uid: Optional[int], out, err,
+               allow_autodiff: bool) -> subprocess.Popen:
+        """The runner, started with the limits: in bubblewrap; as ``uid`` (process mode); or as the grader (none).
+        The autodiff libraries are hidden (bubblewrap) or closed to the uid (process) unless ``allow_autodiff``."""
         prefix: list[str] = []
         extra: dict = {}
         if self.mode == "bubblewrap":
-            cmd, env = _bwrap_command(job, scratch, limits), _env({})
+            cmd, env = _bwrap_command(job, scratch, limits, allow_autodiff), _env({})
         else:
             cmd = [sys.executable, "-I", "-B", str(job / "runner.py"), str(job), str(scratch / "submission"), str(scratch / "out")]
             env = _env({"HOME": str(scratch), "TMPDIR": str(scratch / "tmp")})
             if self.mode == "process" and uid is not None:
-                prefix, extra = _become(uid)
+                prefix, extra = _become(uid, [AUTODIFF_GID] if allow_autodiff else [])
         return subprocess.Popen([*prefix, *_prlimit(limits), *cmd], stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                 cwd=scratch / "out", env=env, start_new_session=True, **extra)
 
@@ -583,17 +635,18 @@ def _watch(proc: subprocess.Popen, look, timeout: float, start: float) -> tuple[
     return False, None
 
 
-def _become(uid: int) -> tuple[list[str], dict]:
-    """How a process-mode run becomes ``uid``: (a command prefix, Popen's arguments).
+def _become(uid: int, groups: list[int]) -> tuple[list[str], dict]:
+    """How a process-mode run becomes ``uid`` with supplementary ``groups``: (a command prefix, Popen's arguments).
 
     Where the machine allows it, the run starts as root in new network and IPC namespaces (no network at all, and
     its System V objects and POSIX queues die with it), then ``setpriv`` drops to the uid with no_new_privs, so no
     setuid program gives root back.  Elsewhere Popen itself drops to the uid, in the machine's namespaces.
     """
     if namespaces_refused() is None:
+        group_args = [f"--groups={','.join(map(str, groups))}"] if groups else ["--clear-groups"]
         return [shutil.which("unshare") or "unshare", "--net", "--ipc", "--", shutil.which("setpriv") or "setpriv",
-                f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs", "--"], {}
-    return [], {"user": uid, "group": uid, "extra_groups": []}
+                f"--reuid={uid}", f"--regid={uid}", *group_args, "--no-new-privs", "--"], {}
+    return [], {"user": uid, "group": uid, "extra_groups": groups}
 
 
 @functools.lru_cache(maxsize=None)
@@ -644,14 +697,108 @@ def prepare(scratch: Path, submission_files: dict[str, bytes], uid: Optional[int
 # --- choosing a mode -----------------------------------------------------------------------------------
 
 
-def _protect_own_packages() -> list[str]:
-    """As root, in process mode: bpcheck's package folders closed to other users (o-rwx), once."""
+def _entries(folder: str) -> list[str]:
+    try:
+        return [e.path for e in os.scandir(folder)]
+    except OSError:
+        return []
+
+
+def source_trees() -> list[str]:
+    """bpcheck's own package folders, and the checkout that holds them when there is one (a folder with a
+    pyproject.toml: an editable install, or PYTHONPATH=src): its examples/solutions/, tests/, assignments."""
+    dirs = _own_package_dirs()
+    checkouts = {p for p in map(os.path.dirname, dirs) if os.path.isfile(os.path.join(p, "pyproject.toml"))}
+    return sorted({*dirs, *checkouts})
+
+
+def _close_to_others(path: str, keep: list[str]) -> None:
+    """``path`` closed to other users (o-rwx).  A folder that holds one of ``keep`` (the Python environment, as in
+    a checkout with its .venv inside) keeps o+x only, and each of its entries is closed the same way instead."""
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode) or path in keep:
+        return
+    inside = [k for k in keep if k.startswith(path + os.sep)]
+    if not inside:
+        if st.st_mode & 0o007:
+            os.chmod(path, stat.S_IMODE(st.st_mode) & ~0o007)
+        return
+    os.chmod(path, (stat.S_IMODE(st.st_mode) & ~0o007) | 0o001)
+    for e in os.scandir(path):
+        _close_to_others(e.path, inside)
+
+
+def _close_source() -> None:
+    """As root, in process mode: bpcheck's source (its packages and its checkout) closed to other users, once."""
+    for tree in source_trees():
+        _close_to_others(tree, python_roots())
+
+
+_READABLE = r"""
+import os, sys
+for p in sys.stdin.read().split("\0"):
+    try:
+        os.listdir(p) if os.path.isdir(p) else open(p, "rb").close()
+    except (OSError, ValueError):
+        continue
+    sys.stdout.write(p + "\0")
+"""
+
+
+def readable_by_submissions(paths: list[str], mode: str) -> list[str]:
+    """Those of ``paths`` a submission could read (a file) or list (a folder) in ``mode``.  Process mode asks the
+    kernel, by trying as a pool uid; under bubblewrap a path is visible when it lies in a folder bound into the
+    sandbox and not hidden there."""
+    paths = [os.path.realpath(p) for p in paths if os.path.exists(p)]
+    if mode == "bubblewrap":
+        shown, hidden = [*python_roots(), "/usr"], [*_own_package_dirs(), *autodiff_paths()]
+        return [p for p in paths if any(p == v or p.startswith(v + os.sep) for v in shown)
+                and not any(p == h or p.startswith(h + os.sep) for h in hidden)]
+    if mode != "process" or not paths:
+        return []
+    with uid_slot() as uid:
+        probe = subprocess.run([sys.executable, "-I", "-S", "-c", _READABLE], input="\0".join(paths), user=uid,
+                               group=uid, extra_groups=[], capture_output=True, text=True, timeout=60, cwd="/",
+                               env={"PATH": "/usr/bin:/bin"})
+    return [p for p in probe.stdout.split("\0") if p in paths]
+
+
+def refuse_if_readable(paths: list[str], mode: str, what: str) -> None:
+    """SandboxUnavailable, with the fix, when a submission could read one of ``paths`` (``what`` they are)."""
+    seen = readable_by_submissions(paths, mode)
+    if seen:
+        more = f" (and {len(seen) - 1} more)" if len(seen) > 1 else ""
+        raise SandboxUnavailable(f"{mode} mode: a submission could read {what}: {seen[0]}{more}. Close it to other "
+                                 f"users (chmod -R o-rwx {seen[0]}, or chmod o-rwx on the folder that holds it), "
+                                 "then grade again")
+
+
+def hide_command_line() -> None:
+    """Blank this process's command line in place: in process mode every uid may read /proc/<pid>/cmdline, and a
+    grader's lists the batch (students' names, their files).  sys.argv is Python's own copy and stays."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        start, end = int(fields[45]), int(fields[46])  # arg_start and arg_end, fields 48 and 49 of proc(5)
+    except (OSError, IndexError, ValueError):
+        return
+    if 0 < start < end:
+        import ctypes
+
+        ctypes.memset(start, 0, end - start)
+
+
+def _close_autodiff() -> list[str]:
+    """As root, in process mode: each autodiff library closed to other users and opened to ``AUTODIFF_GID`` (g+rX), the
+    group a submission's uid joins only when its assignment allows them; once (the kernel enforces it, not an import
+    hook)."""
     changed = []
-    for d in _own_package_dirs():
-        mode = os.stat(d).st_mode
-        if mode & 0o007:
-            os.chmod(d, stat.S_IMODE(mode) & ~0o007)
-            changed.append(d)
+    for p in autodiff_paths():
+        st = os.stat(p)
+        want = (stat.S_IMODE(st.st_mode) & ~0o077) | (0o050 if stat.S_ISDIR(st.st_mode) else 0o040)
+        if st.st_gid != AUTODIFF_GID or stat.S_IMODE(st.st_mode) != want:
+            os.chown(p, -1, AUTODIFF_GID)
+            os.chmod(p, want)
+            changed.append(p)
     return changed
 
 
@@ -738,7 +885,10 @@ def select(requested: str = "auto") -> Sandbox:
         if why:
             raise SandboxUnavailable(f"no sandbox available: bubblewrap cannot run ({bubblewrap_starts()}), and in process mode {why}. {HOW_TO}"
                                      if requested == "auto" else f"--sandbox process: {why}. {HOW_TO}")
-        _protect_own_packages()
+        _close_source()
+        _close_autodiff()
+        hide_command_line()
+        refuse_if_readable([p for t in source_trees() for p in [t, *_entries(t)]], "process", "bpcheck's own source")
         net = namespaces_refused()
         return Sandbox("process", "process: each submission as its own unprivileged uid, with limits, swept as root by pid; "
                        + ("no network (its own network and IPC namespaces)" if net is None

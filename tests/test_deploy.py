@@ -120,3 +120,13 @@ def test_prairielearn_external_grader_end_to_end(tmp_path):
         assert not [w for w in HIDDEN if w in results.read_text(encoding="utf-8")]
         scores[name] = data["score"]
     assert scores == {"solution": 1.0, "deep-only": 0.8}
+    assert (grade / "serverFilesCourse").stat().st_mode & 0o007 == 0  # source and probes closed to submissions' uids
+    assert "rm -rf /opt/bpcheck-src" in (course / "serverFilesCourse" / "bpcheck" / "Dockerfile").read_text()
+
+
+def test_gradescope_setup_closes_the_source_after_installing(tmp_path):
+    zip_path = tmp_path / "autograder.zip"
+    assert main(["autograder", "--assignment", "canonical", "--out", str(zip_path)]) == 0
+    setup = zipfile.ZipFile(zip_path).read("setup.sh").decode().splitlines()
+    install = next(i for i, line in enumerate(setup) if "pip install" in line and "/autograder/source" in line)
+    assert "chmod -R o-rwx /autograder/source" in setup[install + 1:]

@@ -68,7 +68,8 @@ def backprop(weights, biases, x, y):
 
 # name -> (source, words the message must contain: a string, or a tuple of alternatives). Filled in per batch:
 # {victim} another student's file, {grader_file} a grader source file, {state} the results folder,
-# {marker} a file a pickle payload would create in the grader, {numpy_file} numpy's __init__.py.
+# {marker} a file a pickle payload would create in the grader, {numpy_file} numpy's __init__.py, {solution} the
+# checkout's solution of the canonical contract.
 HOSTILE = {
     # --- round 1 ---
     "infinite_loop": ("def backprop(weights, biases, x, y):\n    while True:\n        pass\n", "timed out"),
@@ -244,6 +245,52 @@ HOSTILE = {
         def backprop(weights, biases, x, y):
             for i in range(10**6):
                 open('f%d' % i, 'w').close()"""), ("more than", "timed out")),
+    # --- round 3: the grader's and the class's files (each would earn full marks if it could read them) ---
+    "imports_bpcheck_reference": (_src("""
+        def backprop(weights, biases, x, y):
+            from bpcheck.reference import NetworkSpec, loss_and_grad
+            L = len(weights)
+            spec = NetworkSpec(sizes=(weights[0].shape[0], *(W.shape[1] for W in weights)),
+                               activations=('sigmoid',) * L, loss='half_sse', reduction='mean')
+            params = {{**{{f'W{{l + 1}}': W for l, W in enumerate(weights)}}, **{{f'b{{l + 1}}': b for l, b in enumerate(biases)}}}}
+            _, g = loss_and_grad(spec, params, x, y)
+            return [g[f'W{{l + 1}}'] for l in range(L)], [g[f'b{{l + 1}}'] for l in range(L)]"""),
+        ("No module named", *UNREADABLE)),
+    "runs_the_checkouts_solution": (_src("""
+        def backprop(weights, biases, x, y):
+            solution = {{}}
+            exec(open('{solution}').read(), solution)
+            return solution['backprop'](weights, biases, x, y)"""), UNREADABLE),
+    "copies_a_classmate_via_cmdline": (_src("""
+        def classmates():
+            words = []
+            for pid in [str(os.getppid()), *os.listdir('/proc')]:
+                try:
+                    words += open('/proc/%s/cmdline' % pid, 'rb').read().decode(errors='replace').split('\\0')
+                except OSError:
+                    pass
+            for w in words:
+                try:
+                    text = open(w).read()
+                    found = json.loads(text) if w.endswith('.json') else [w]
+                except (OSError, ValueError):
+                    continue
+                for f in found if isinstance(found, list) else []:
+                    try:
+                        src = open(str(f)).read()
+                    except OSError:
+                        continue
+                    if 'def backprop' in src and 'classmates' not in src:
+                        yield src
+        def backprop(weights, biases, x, y):
+            for src in classmates():
+                theirs = {{}}
+                exec(src, theirs)
+                return theirs['backprop'](weights, biases, x, y)
+            raise RuntimeError('found no classmate')"""), "found no classmate"),
+    "reads_the_state_folder": (_src("""
+        def backprop(weights, biases, x, y):
+            raise RuntimeError('saved results: ' + repr(os.listdir('{state}')))"""), UNREADABLE),
     # --- round 2: untrusted text ---
     "markup_and_escapes": (_src("""
         def backprop(weights, biases, x, y):
@@ -394,7 +441,7 @@ def batch(request, tmp_path_factory):
     victim.write_text(CORRECT)
     marker = tmp_path_factory.mktemp("marker") / "pwned"
     values = {"victim": victim, "grader_file": ROOT / "grader" / "grade.py", "marker": marker, "state": state,
-              "numpy_file": Path(np.__file__)}
+              "numpy_file": Path(np.__file__), "solution": ROOT / "examples" / "solutions" / "canonical.py"}
     paths = [victim]
     for i in range(NEIGHBOURS):
         p = d / f"neighbour_{i}.py"
