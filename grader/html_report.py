@@ -236,11 +236,14 @@ def _similar_section(results: Sequence[Result]) -> list[str]:
         return out + ["<p>No two submissions are similar.</p>"]
     for g in groups:
         out.append(f"<h3>{len(g.members)} submissions: {_e(g.why)}</h3>")
+        shown = g.members[:len(g.rows[0])] if g.rows else []
         if g.rows:
-            out.append(_table([f"<code>{_e(rid(r))}</code>" for r in g.members],
+            out.append(_table([f"<code>{_e(rid(r))}</code>" for r in shown],
                               [[f"<code>{_e(cell)}</code>" for cell in row] for row in g.rows], "shared"))
-        else:
-            out.append("<p>" + ", ".join(f"<code>{_e(rid(r))}</code>" for r in g.members) + ": no shared line kept.</p>")
+        rest = g.members[len(shown):]
+        if rest:
+            out.append("<p>" + ("Also: " if shown else "No shared line kept: ")
+                       + ", ".join(f"<code>{_e(rid(r))}</code>" for r in rest) + "</p>")
     return out
 
 

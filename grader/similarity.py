@@ -15,6 +15,7 @@ statements of its first member whose normalised hash every other member has, eac
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -29,8 +30,8 @@ from .results import Result
 SHARED = 0.63
 #: A hash held by more than this share of the class (and by more than two submissions) is common code, not evidence.
 COMMON = 0.5
-#: The most shared lines a group shows.
-MAX_ROWS = 40
+#: The most shared lines a group shows, and the most members it shows them for, side by side.
+MAX_ROWS, MAX_COLUMNS = 40, 6
 
 
 @dataclass
@@ -90,23 +91,31 @@ def _code_links(results: Sequence[Result]) -> _Links:
         for j in same[1:]:
             links.join(same[0], j)
     prints = _distinctive(results)
-    holders: dict[int, list[int]] = defaultdict(list)
-    for i, p in enumerate(prints):
-        for h in p:
-            holders[h].append(i)
-    candidates = {pair for held in holders.values() for pair in combinations(held, 2)}
-    for i, j in sorted(candidates):
+    for i, j in sorted(_candidates(prints)):
         if jaccard(prints[i], prints[j]) >= SHARED:
             links.join(i, j)
     return links
+
+
+def _candidates(prints: list[set[int]]) -> set[tuple[int, int]]:
+    """The pairs that can reach ``SHARED`` (a prefix filter): with the hashes ordered rarest first, two sets whose
+    Jaccard is at least t share one of each set's first |A| − ⌈t·|A|⌉ + 1 hashes, so only those are indexed."""
+    held = Counter(h for p in prints for h in p)
+    holders: dict[int, list[int]] = defaultdict(list)
+    for i, p in enumerate(prints):
+        ordered = sorted(p, key=lambda h: (held[h], h))
+        for h in ordered[:len(p) - math.ceil(SHARED * len(p)) + 1]:
+            holders[h].append(i)
+    return {pair for group in holders.values() for pair in combinations(group, 2)}
 
 
 # --- shared lines --------------------------------------------------------------------------------------
 
 
 def shared_lines(members: Sequence[Result]) -> list[list[str]]:
-    """The first member's statements that every other member has too (by normalised hash), each member's line beside."""
-    columns = [r.similarity.get("lines", []) for r in members]
+    """The first member's statements that every other shown member has too (by normalised hash), each member's line
+    beside (the first ``MAX_COLUMNS`` members)."""
+    columns = [r.similarity.get("lines", []) for r in members[:MAX_COLUMNS]]
     if not all(columns):
         return []
     rows = []

@@ -86,3 +86,30 @@ def test_grading_keeps_the_fingerprint_and_groups_a_disguised_copy(tmp_path):
     assert [r.verdict for r in results] == ["fail", "fail"]
     assert all(r.similarity["prints"] and r.gradients for r in results)
     assert {g.kind for g in groups(results)} == {"code", "gradients"}
+
+
+def test_every_generated_solution_and_copy_is_correct():
+    """The class's premise: independent *correct* solutions; the gradients come from the reference, not from them."""
+    import numpy as np
+
+    from bpcheck.reference import NetworkSpec, loss_and_grad
+
+    from .similarity_class import ALL_STYLES, solution
+
+    rng = np.random.default_rng(0)
+    sizes = (3, 4, 2)
+    ws = [rng.standard_normal((sizes[i], sizes[i + 1])) for i in range(2)]
+    bs = [rng.uniform(-0.5, 0.5, sizes[i + 1]) for i in range(2)]
+    x, y = rng.uniform(-1, 1, (5, 3)), rng.uniform(0, 1, (5, 2))
+    params = {**{f"W{i + 1}": ws[i] for i in range(2)}, **{f"b{i + 1}": bs[i] for i in range(2)}}
+    _, right = loss_and_grad(NetworkSpec(sizes, ("sigmoid", "sigmoid"), "half_sse", "mean"), params, x, y)
+    pick = random.Random(0)
+    for style in ALL_STYLES:
+        source = solution(style, pick)
+        for code in (source, disguise(source, pick)):
+            namespace: dict = {}
+            exec(compile(code, "<generated>", "exec"), namespace)  # our own generated code, not a submission
+            gw, gb = namespace["backprop"]([w.copy() for w in ws], [b.copy() for b in bs], x.copy(), y.copy())
+            for i in range(2):  # float64 sums of a few terms: agreement to 1e-12 relative, well above rounding
+                np.testing.assert_allclose(gw[i], right[f"W{i + 1}"], rtol=1e-12, atol=1e-15)
+                np.testing.assert_allclose(gb[i], right[f"b{i + 1}"], rtol=1e-12, atol=1e-15)
