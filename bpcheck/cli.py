@@ -378,6 +378,21 @@ def _autograder(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kit(args: argparse.Namespace) -> int:
+    from .grader.assignment import AssignmentError
+    from .grader.kit import build
+
+    err = Console(stderr=True, highlight=False)
+    try:
+        check = build(args.assignment, Path(args.out))
+    except (AssignmentError, OSError) as exc:
+        _say(err, f"bpcheck kit: {exc}", "red")
+        return 2
+    print(f"wrote the pre-check kit in {args.out}/: students run `python {check.name} THEIR_FILE.py` with numpy alone "
+          "(public probes only; no hidden probe, no solution)")
+    return 0
+
+
 def _prairielearn(args: argparse.Namespace) -> int:
     from .grader.prairielearn import build
 
@@ -502,6 +517,11 @@ def _add_course_commands(sub: argparse._SubParsersAction) -> None:
     z.add_argument("--out", metavar="ZIP", help="default autograder-ASSIGNMENT.zip")
     _hidden_visibility(z)
     z.set_defaults(func=_autograder)
+
+    kit = sub.add_parser("kit", help="build a student's pre-check kit: python check.py FILE, numpy only, public probes")
+    kit.add_argument("assignment", metavar="NAME|PATH", help="a bundled assignment or a TOML file")
+    kit.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder")
+    kit.set_defaults(func=_kit)
 
     pl = sub.add_parser("prairielearn", help="build a PrairieLearn externally graded question for an assignment")
     pl.add_argument("--assignment", required=True, metavar="NAME|PATH")

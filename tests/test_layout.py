@@ -100,7 +100,7 @@ STAGES = {
     "intake": ("exports", "submission", "untrusted", "fingerprint"),
     "containment": ("sandbox", "runner"),
     "judgement": ("assignment", "contracts", "probes", "variants", "diagnose", "failures", "grade", "results", "blindspots"),
-    "output": ("batch", "report", "similarity", "feedback", "html_report", "gradescope", "prairielearn"),
+    "output": ("batch", "report", "similarity", "feedback", "html_report", "gradescope", "prairielearn", "kit"),
 }
 
 
