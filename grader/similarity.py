@@ -30,6 +30,8 @@ from .results import Result
 SHARED = 0.63
 #: A hash held by more than this share of the class (and by more than two submissions) is common code, not evidence.
 COMMON = 0.5
+#: Files with fewer statements are never grouped by code: an untouched starter (a def and a raise) is no evidence.
+MIN_STATEMENTS = 6
 #: The most shared lines a group shows, and the most members it shows them for, side by side.
 MAX_ROWS, MAX_COLUMNS = 40, 6
 
@@ -84,13 +86,14 @@ def jaccard(a: set[int], b: set[int]) -> float:
 def _code_links(results: Sequence[Result]) -> _Links:
     links = _Links(len(results))
     by_code: dict[str, list[int]] = defaultdict(list)
+    small = {i for i, r in enumerate(results) if len(r.similarity.get("lines", [])) < MIN_STATEMENTS}
     for i, r in enumerate(results):
-        if r.similarity.get("code"):
+        if r.similarity.get("code") and i not in small:
             by_code[r.similarity["code"]].append(i)
     for same in by_code.values():
         for j in same[1:]:
             links.join(same[0], j)
-    prints = _distinctive(results)
+    prints = [set() if i in small else p for i, p in enumerate(_distinctive(results))]
     for i, j in sorted(_candidates(prints)):
         if jaccard(prints[i], prints[j]) >= SHARED:
             links.join(i, j)

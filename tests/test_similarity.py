@@ -113,3 +113,8 @@ def test_every_generated_solution_and_copy_is_correct():
             for i in range(2):  # float64 sums of a few terms: agreement to 1e-12 relative, well above rounding
                 np.testing.assert_allclose(gw[i], right[f"W{i + 1}"], rtol=1e-12, atol=1e-15)
                 np.testing.assert_allclose(gb[i], right[f"b{i + 1}"], rtol=1e-12, atol=1e-15)
+
+
+def test_an_untouched_starter_is_no_evidence_of_copying():
+    starter = "import numpy as np\n\ndef backprop(weights, biases, x, y):\n    raise NotImplementedError('BP1-BP4')\n"
+    assert groups([_result(0, starter), _result(1, starter.replace("BP1", "bp1"))]) == []
