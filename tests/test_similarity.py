@@ -118,3 +118,15 @@ def test_every_generated_solution_and_copy_is_correct():
 def test_an_untouched_starter_is_no_evidence_of_copying():
     starter = "import numpy as np\n\ndef backprop(weights, biases, x, y):\n    raise NotImplementedError('BP1-BP4')\n"
     assert groups([_result(0, starter), _result(1, starter.replace("BP1", "bp1"))]) == []
+
+
+def test_the_kept_lines_reach_no_output_but_the_instructors_page():
+    import json
+
+    from bpcheck.grader import gradescope, prairielearn
+
+    r = _result(0, "def backprop(w, x):\n    secret_line_xyz = w @ x\n    return secret_line_xyz\n")
+    assert any("secret_line_xyz" in row[2] for row in r.similarity["lines"])
+    outputs = [report.as_json([r]), report.junit([r], "a"), json.dumps(gradescope.results_json(r)),
+               json.dumps(prairielearn.results_json(r)), report.gradebook_csv([r])]
+    assert not [o for o in outputs if "secret_line_xyz" in o]
