@@ -19,6 +19,7 @@ from bpcheck.grader.fingerprint import fingerprint
 from bpcheck.grader.results import Result
 from bpcheck.grader.similarity import groups
 
+from .sandboxes import for_trusted_code
 from .similarity_class import DISTINCT_PASSES, disguise, make_class
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,7 +82,7 @@ def test_grading_keeps_the_fingerprint_and_groups_a_disguised_copy(tmp_path):
     original = (ROOT / "examples" / "buggy" / "canonical_deriv_on_z.py").read_text()
     (tmp_path / "a.py").write_text(original)
     (tmp_path / "b.py").write_text(disguise(original, random.Random(5)))
-    grader = Grader(load("canonical"), "process")
+    grader = Grader(load("canonical"), for_trusted_code())
     results = [grader.grade(tmp_path / "a.py"), grader.grade(tmp_path / "b.py")]
     assert [r.verdict for r in results] == ["fail", "fail"]
     assert all(r.similarity["prints"] and r.gradients for r in results)
