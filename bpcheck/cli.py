@@ -340,10 +340,11 @@ def _assignment_check(args: argparse.Namespace) -> int:
           f"{len(a.contract.forms)} entry form(s), {len(variants)} accepted combination(s) of conventions")
     for v in variants[1:]:
         print(f"  also accepted: {v.words()}")
+    blind = _blind_spots(a) if args.mutants else 0
     solution = Path(args.solution) if args.solution else a.solution
     if solution is None:
         print("no solution to grade: add solution = \"path/to/solution.py\" to the file, or pass --solution")
-        return 0
+        return 1 if blind else 0
     grader = _grader(args, a, err)
     if grader is None:
         return 2
@@ -352,7 +353,21 @@ def _assignment_check(args: argparse.Namespace) -> int:
     for c in r.checks:
         if not c.passed:
             print(f"  {c.name}: {c.output}")
-    return 0 if r.verdict == "pass" and r.score == r.max_score else 1
+    return 0 if r.verdict == "pass" and r.score == r.max_score and not blind else 1
+
+
+def _blind_spots(a) -> int:
+    """Print the catalog's bugs and transforms that ``a``'s probes cannot see; return how many."""
+    from .grader.blindspots import blind_spots
+
+    spots, applicable = blind_spots(a)
+    if not spots:
+        print(f"mutants: the probes tell all {applicable} applicable catalog entries and transforms from a right answer")
+        return 0
+    print(f"mutants: {len(spots)} of {applicable} applicable catalog entries and transforms pass these probes:")
+    for s in spots:
+        print(f"  {s.words()}")
+    return len(spots)
 
 
 def _autograder(args: argparse.Namespace) -> int:
@@ -365,6 +380,21 @@ def _autograder(args: argparse.Namespace) -> int:
     build_zip(assignment, out, args.hidden_visibility)
     print(f"wrote {out}: upload it as the Gradescope autograder (setup.sh + run_autograder); "
           f"hidden checks are shown {args.hidden_visibility.replace('_', ' ')}")
+    return 0
+
+
+def _kit(args: argparse.Namespace) -> int:
+    from .grader.assignment import AssignmentError
+    from .grader.kit import build
+
+    err = Console(stderr=True, highlight=False)
+    try:
+        check = build(args.assignment, Path(args.out))
+    except (AssignmentError, OSError) as exc:
+        _say(err, f"bpcheck kit: {exc}", "red")
+        return 2
+    print(f"wrote the pre-check kit in {args.out}/: students run `python {check.name} THEIR_FILE.py` with numpy alone "
+          "(public probes only; no hidden probe, no solution)")
     return 0
 
 
@@ -482,6 +512,8 @@ def _add_course_commands(sub: argparse._SubParsersAction) -> None:
     chk = asg_sub.add_parser("check", help="validate an assignment TOML and grade its solution against it")
     chk.add_argument("file", metavar="NAME|PATH", help="a bundled assignment or a TOML file")
     chk.add_argument("--solution", metavar="PATH", help="the solution to grade (default: the file's solution = ...)")
+    chk.add_argument("--mutants", action="store_true",
+                     help="also run every catalog bug and simple transform on the probes; list those they cannot see")
     _sandbox_option(chk, "how the solution is contained (as for bpcheck grade)")
     chk.set_defaults(func=_assignment_check)
 
@@ -490,6 +522,11 @@ def _add_course_commands(sub: argparse._SubParsersAction) -> None:
     z.add_argument("--out", metavar="ZIP", help="default autograder-ASSIGNMENT.zip")
     _hidden_visibility(z)
     z.set_defaults(func=_autograder)
+
+    kit = sub.add_parser("kit", help="build a student's pre-check kit: python check.py FILE, numpy only, public probes")
+    kit.add_argument("assignment", metavar="NAME|PATH", help="a bundled assignment or a TOML file")
+    kit.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder")
+    kit.set_defaults(func=_kit)
 
     pl = sub.add_parser("prairielearn", help="build a PrairieLearn externally graded question for an assignment")
     pl.add_argument("--assignment", required=True, metavar="NAME|PATH")

@@ -28,7 +28,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from bpcheck.oracles.strategies import Case
+from bpcheck.oracles.cases import Case
 from bpcheck.reference import Backprop, NetworkSpec, forward
 from bpcheck.reference.spec import ACTIVATIONS
 

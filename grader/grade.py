@@ -28,6 +28,7 @@ from .assignment import Assignment
 from .contracts import Reading
 from .diagnose import Diagnosis, diagnose, explain_probe
 from .failures import autodiff_import, describe_error, missing_package, provided_modules, run_failure, runner_notes
+from .fingerprint import fingerprint
 from .probes import Outcome
 from .results import Check, Result, credit
 from .submission import Submission, SubmissionError
@@ -153,7 +154,10 @@ class Grader:
         except SubmissionError as exc:
             return self.error_result(str(path), str(exc), "")
         key = self.key(sub.files)
-        return self._assess(str(path), key, self._run(sub))
+        result = self._assess(str(path), key, self._run(sub))
+        fp = fingerprint(sub.files.get(sub.main, b""))
+        result.similarity = fp.as_dict() if fp else {}
+        return result
 
     def _run(self, sub: Submission) -> Returned:
         """Run ``sub`` on every call in the sandbox and read back what it wrote."""
@@ -403,7 +407,19 @@ class Grader:
         if ret.sub.cells_used:
             message += f" [{ret.sub.cells_used}]"
         return Result(submission, verdict, sum(c.score for c in checks), sum(c.max_score for c in checks), checks, [d],
-                      message, self.sandbox_message, ret.run.seconds, key, notes=notes, convention=words)
+                      message, self.sandbox_message, ret.run.seconds, key, notes=notes, convention=words,
+                      gradients=self._digest(chosen) if verdict == "fail" else "")
+
+    def _digest(self, ev: Evaluation) -> str:
+        """The gradients as returned, bit for bit, over every probe: equal digests mean the same arrays."""
+        h = hashlib.sha256()
+        for name in self.probe_names:
+            out = ev.outcomes[name]
+            h.update(f"{name}|{out.error or ''}|".encode("utf-8", "replace"))
+            for k, g in sorted((out.grads or {}).items()):
+                a = np.ascontiguousarray(g)
+                h.update(f"{k}|{a.dtype.str}|{a.shape}|".encode("utf-8", "replace") + a.tobytes())
+        return h.hexdigest()[:20]
 
     def _convention_words(self, default: Evaluation, chosen: Evaluation, share: float) -> str:
         """What the message adds when the submission was graded under another convention than the assignment's own."""

@@ -22,6 +22,7 @@ from . import feedback
 from .feedback import escape_html as _e
 from .results import Result
 from .report import clean, convention_only, diagnosis, identical_groups, rid, students_text
+from .similarity import groups as similarity_groups
 
 COLOURS = {"pass": "#2e7d4f", "fail": "#d08c1a", "error": "#b3261e", "bar": "#3a6ea5"}
 
@@ -181,7 +182,7 @@ def page(results: Sequence[Result], title: str, assignment: str, feedback_dir: O
     body += ["<h2>Pass rate per check</h2>", rate_chart(per_check, "checks"),
              "<h2>Pass rate per probe</h2>", "<p class=\"note\">The gradient check on each probe network.</p>",
              rate_chart(per_probe, "probes")]
-    body += [*_conventions_section(results), *_identical_section(results), *_slowest_section(results, reproducible)]
+    body += [*_conventions_section(results), *_identical_section(results), *_similar_section(results), *_slowest_section(results, reproducible)]
     body.append("<h2>Failed to run</h2>")
     errors = [r for r in results if r.verdict == "error"]
     body.append(_table(["submission", "student", "why"], [[f"<code>{_e(rid(r))}</code>", _e(students_text(r)), _e(r.message[:400])]
@@ -223,6 +224,27 @@ def _identical_section(results: Sequence[Result]) -> list[str]:
             _table(["files identical in", "submissions"], [[f"{len(g)}", ", ".join(f"<code>{_e(rid(r))}</code>" for r in g)]
                                                            for g in groups]) if groups else
             "<p>No two submissions have identical files.</p>"]
+
+
+def _similar_section(results: Sequence[Result]) -> list[str]:
+    groups = similarity_groups(results)
+    out = ["<h2>Similar submissions</h2>",
+           "<p class=\"note\">Code equal once names, literals, comments and order are set aside, or sharing most of it; "
+           "failing submissions with bit-identical gradients and the same diagnosis. Each group shows the lines its "
+           "members share, side by side (docs/reports.md). A group is a reason to look, not a verdict.</p>"]
+    if not groups:
+        return out + ["<p>No two submissions are similar.</p>"]
+    for g in groups:
+        out.append(f"<h3>{len(g.members)} submissions: {_e(g.why)}</h3>")
+        shown = g.members[:len(g.rows[0])] if g.rows else []
+        if g.rows:
+            out.append(_table([f"<code>{_e(rid(r))}</code>" for r in shown],
+                              [[f"<code>{_e(cell)}</code>" for cell in row] for row in g.rows], "shared"))
+        rest = g.members[len(shown):]
+        if rest:
+            out.append("<p>" + ("Also: " if shown else "No shared line kept: ")
+                       + ", ".join(f"<code>{_e(rid(r))}</code>" for r in rest) + "</p>")
+    return out
 
 
 def _slowest_section(results: Sequence[Result], reproducible: bool) -> list[str]:

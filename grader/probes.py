@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 import numpy as np
 
 from bpcheck import oracles
-from bpcheck.oracles.strategies import KINK_MARGIN, Case, kink_distance, make_targets
+from bpcheck.oracles.cases import KINK_MARGIN, Case, kink_distance, make_targets
 from bpcheck.reference import NetworkSpec, loss_and_grad
 from bpcheck.reference.bugs import BUGS, LOOKALIKES, Bug, Placement, combine
 from bpcheck.reference.network import Backprop, Cache, forward

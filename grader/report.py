@@ -335,12 +335,14 @@ def gradebook_csv(results: Sequence[Result]) -> str:
 
     Canvas and Moodle import it by matching ``student_id`` (or ``email``) and taking ``total``.
     """
+    from .similarity import similar_to  # similarity reads this module's rid and diagnosis
+
     names = check_names(results)
-    copies = identical_to(results)
+    copies, similar = identical_to(results), similar_to(results)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n", quoting=csv.QUOTE_ALL)  # a quoted cell stays whole where quotes are honoured
     w.writerow(["student_id", "name", "email", "submission", "total", "max_score", "verdict", *map(_cell, names),
-                "diagnosis", "smallest_failing_case", "identical_to"])
+                "diagnosis", "smallest_failing_case", "identical_to", "similar_to"])
     for r in results:
         by_name = {c.name: c for c in r.checks}
         smallest = (r.diagnoses[0].get("smallest_failing_case") if r.diagnoses else None) or ""
@@ -348,5 +350,6 @@ def gradebook_csv(results: Sequence[Result]) -> str:
                 *[f"{by_name[n].score:g}" if n in by_name else "" for n in names]]
         for s in r.students or [{}]:
             w.writerow([_cell(s.get("id", "")), _cell(s.get("name", "")), _cell(s.get("email", "")), _cell(rid(r)),
-                        *tail, _cell(diagnosis(r)), _cell(smallest), _cell(" ".join(copies.get(rid(r), [])))])
+                        *tail, _cell(diagnosis(r)), _cell(smallest), _cell(" ".join(copies.get(rid(r), []))),
+                        _cell(" ".join(similar.get(rid(r), [])))])
     return buf.getvalue()

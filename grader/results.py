@@ -39,6 +39,8 @@ class Result:
     convention: str = ""  # the accepted convention the submission was graded under, in words ("" for the assignment's own)
     environment: str = ""  # the fix, when the grading machine (not the student) kept the submission from running
     duplicate_of: str = ""  # the submission in this batch with identical files, whose grading this result copies
+    similarity: dict = field(default_factory=dict)  # the main file's fingerprints (grader/fingerprint.py); state only
+    gradients: str = ""  # a digest of a failing submission's gradient arrays, bit for bit ("" unless it failed)
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -17,7 +17,7 @@ from typing import Optional
 import numpy as np
 
 from bpcheck import oracles
-from bpcheck.oracles.strategies import Case
+from bpcheck.oracles.cases import Case
 from bpcheck.reference import forward, train
 
 from .assignment import Assignment, ProbeConfig

@@ -97,10 +97,10 @@ def test_a_seeded_upward_import_is_caught(tmp_path):
 
 #: The grader's pipeline (CONTRIBUTING.md, "The grader's map"): every module in one stage.
 STAGES = {
-    "intake": ("exports", "submission", "untrusted"),
+    "intake": ("exports", "submission", "untrusted", "fingerprint"),
     "containment": ("sandbox", "runner"),
-    "judgement": ("assignment", "contracts", "probes", "variants", "diagnose", "failures", "grade", "results"),
-    "output": ("batch", "report", "feedback", "html_report", "gradescope", "prairielearn"),
+    "judgement": ("assignment", "contracts", "probes", "variants", "diagnose", "failures", "grade", "results", "blindspots"),
+    "output": ("batch", "report", "similarity", "feedback", "html_report", "gradescope", "prairielearn", "kit"),
 }
 
 
