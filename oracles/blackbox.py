@@ -40,6 +40,20 @@ from .finite_diff import CENTRAL_STEP, COMPLEX_STEP, EPS, central_bound
 from .named import element_at
 
 NOISE_SIGMAS = 6.0
+#: The noise of F is measured again at spacings 16, 256 … times smaller (at most ``NOISE_LEVELS`` times),
+#: on seven points beside θ rather than around it: rounding noise does not shrink with the spacing,
+#: truncation (∝ s⁴ in a 4th difference) and a kink on the line (∝ s, and only while it lies inside the
+#: window) do.  An estimate four times smaller than the one before is not noise: what was measured
+#: before was the shape of F, and the step is divided by the same factor.
+NOISE_SHRINK, NOISE_LEVELS = 16.0, 3
+
+
+class NotRepeatable(Exception):
+    """Two evaluations of F at the same point gave different values (``first``, ``second``)."""
+
+    def __init__(self, first: float, second: float):
+        super().__init__(f"{first!r} and {second!r}")
+        self.first, self.second = first, second
 
 
 class CodeRaised(Exception):
@@ -80,8 +94,12 @@ class BlackBox:
         self._views = [_read_only(a) for a in self.base]
         self._complex: Optional[tuple[bool, str]] = None if allow_complex else (False, "not asked for")
         self.rounding_error: Optional[float] = None  # ε_F, set by ``line``
+        self.step_scale = 1.0  # set by ``line``: below 1 when F is not smooth at the scale of ε^⅓
         with self.warnings:
             self.f0 = self.real(self._views, "the inputs given")
+            again = self.real(self._views, "the inputs given")
+        if not (again == self.f0 or abs(again - self.f0) <= rtol * abs(self.f0)):  # nan never equals: refused too
+            raise NotRepeatable(self.f0, again)
 
     @property
     def size(self) -> int:
@@ -125,7 +143,7 @@ class BlackBox:
     # --- directions -----------------------------------------------------------------------------------------
 
     def step(self) -> float:
-        return CENTRAL_STEP * max(1.0, max((float(np.max(np.abs(a))) for a in self.base if a.size), default=1.0))
+        return self.step_scale * CENTRAL_STEP * max(1.0, max((float(np.max(np.abs(a))) for a in self.base if a.size), default=1.0))
 
     def _moved(self, u: Sequence[np.ndarray], s: float) -> list[np.ndarray]:
         return [_read_only(a + s * v) for a, v in zip(self.base, u)]
@@ -133,17 +151,30 @@ class BlackBox:
     def line(self, u: Sequence[np.ndarray]) -> tuple[float, float, list[np.ndarray]]:
         """Central differences along u at seven points θ + j·h·u, j = −3…3: (D(h), its error bound, the direction really taken).
 
-        Sets ``rounding_error`` ε_F from the noise of those seven values.  The direction returned is the
-        displacement θ(+h) − θ(−h) actually realised in floating point, divided by 2h: the candidate is
-        compared along that, so the rounding of θ + h·u costs nothing.
+        Sets ``rounding_error`` ε_F from the noise of F (``_noise_along``) and ``step_scale``.  The direction
+        returned is the displacement θ(+h) − θ(−h) actually realised in floating point, divided by 2h: the
+        candidate is compared along that, so the rounding of θ + h·u costs nothing.
         """
         h = self.step()
         points, f = self._along(u, h, (-3, -2, -1, 1, 2, 3), "a random direction")
         f[0] = self.f0
         values = [f[j] for j in range(-3, 4)]
-        sigma = noise(values) if np.all(np.isfinite(values)) else 0.0
+        sigma = self._noise_along(u, h, noise(values)) if np.all(np.isfinite(values)) else 0.0
         self.rounding_error = max(NOISE_SIGMAS * sigma, 2 * EPS * abs(self.f0))
         return self._central(points, f, h)
+
+    def _noise_along(self, u: Sequence[np.ndarray], h: float, sigma: float) -> float:
+        """σ, the noise of F: ``sigma`` (measured at spacing h around θ) measured again at smaller spacings beside θ
+        until it stops shrinking (``NOISE_SHRINK``); sets ``step_scale`` to the spacing where it stopped, over h."""
+        spacing = h
+        for _ in range(NOISE_LEVELS):
+            spacing /= NOISE_SHRINK
+            _, f = self._along(u, spacing, range(4, 11), "a random direction")
+            smaller = noise([f[j] for j in range(4, 11)])
+            if not (np.isfinite(smaller) and smaller < sigma / 4):
+                break
+            sigma, self.step_scale = smaller, self.step_scale / NOISE_SHRINK
+        return sigma
 
     def central(self, u: Sequence[np.ndarray]) -> tuple[float, float, list[np.ndarray]]:
         """D(h) along u, its bound, and the direction really taken (four evaluations)."""
@@ -206,11 +237,12 @@ class BlackBox:
 
     # --- every element --------------------------------------------------------------------------------------
 
-    def central_elements(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        """D(h) for every element of input ``i`` (two evaluations each), and the steps (exact in floating point)."""
+    def central_elements(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """D(h) for every element of input ``i`` (two evaluations each), the steps (exact in floating point),
+        and F at θ + h and θ − h for each element (for the kink test of ``sides_at``)."""
         flat = self.base[i].reshape(-1)
         theta = flat.copy()
-        up = (theta + CENTRAL_STEP * np.maximum(1.0, np.abs(theta))) - theta
+        up = (theta + self.step_scale * CENTRAL_STEP * np.maximum(1.0, np.abs(theta))) - theta
         down = theta - (theta - up)
         plus, minus = np.empty(flat.size), np.empty(flat.size)
         thunk = self.bind(self._views)
@@ -229,25 +261,24 @@ class BlackBox:
                 if k % 4096 == 4095:
                     self.warnings.flush()
         shape = self.base[i].shape
-        return ((plus - minus) / (up + down)).reshape(shape), ((up + down) / 2).reshape(shape)
+        return ((plus - minus) / (up + down)).reshape(shape), ((up + down) / 2).reshape(shape), plus, minus
 
-    def central_elements_at(self, i: int, flat_indices: np.ndarray, h: np.ndarray) -> np.ndarray:
-        """D(2h) for the given flat elements of input ``i`` (h from ``central_elements``)."""
+    def sides_at(self, i: int, flat_indices: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """F at θ + h and θ − h for the given flat elements of input ``i``, and the steps really taken up and down."""
         flat = self.base[i].reshape(-1)
-        out = np.empty(len(flat_indices))
+        plus, minus, up, down = (np.empty(len(flat_indices)) for _ in range(4))
         with self.warnings:
             for n, (k, hk) in enumerate(zip(flat_indices, h)):
                 theta = flat[k]
                 at = element_at(self.names[i], k, self.base[i].shape)
                 try:
-                    flat[k] = theta + 2 * hk
-                    plus, up = self.real(self._views, f"{at} + {2 * hk:.1e}"), flat[k] - theta
-                    flat[k] = theta - 2 * hk
-                    minus, down = self.real(self._views, f"{at} - {2 * hk:.1e}"), theta - flat[k]
+                    flat[k] = theta + hk
+                    plus[n], up[n] = self.real(self._views, f"{at} + {hk:.1e}"), flat[k] - theta
+                    flat[k] = theta - hk
+                    minus[n], down[n] = self.real(self._views, f"{at} - {hk:.1e}"), theta - flat[k]
                 finally:
                     flat[k] = theta
-                out[n] = (plus - minus) / (up + down)
-        return out
+        return plus, minus, up, down
 
     def complex_elements_at(self, i: int, flat_indices: np.ndarray) -> np.ndarray:
         """Complex-step derivatives for the given flat elements of input ``i`` (one evaluation each)."""

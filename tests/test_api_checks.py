@@ -60,11 +60,12 @@ class Counted:
         return self.X.T @ p / 8
 
 
-def test_a_large_weight_is_checked_in_at_most_16_evaluations():
-    """It was a per-element Python loop: 4 calls per element, 131072 for this weight."""
-    f = Counted(limit=16)
+def test_a_large_weight_is_checked_in_at_most_23_evaluations():
+    """It was a per-element Python loop: 4 calls per element, 131072 for this weight.  Now: F twice at the
+    inputs (is it repeatable?), 6 on the noise line, 7 for the noise at a 16× smaller spacing, 8 directions."""
+    f = Counted(limit=23)
     result = bpcheck.check_function(f.loss, {"W": f.W}, lambda W: f.grad(W))
-    assert result.ok and result.mode == "fast" and result.evaluations == f.calls <= 16, result.message()
+    assert result.ok and result.mode == "fast" and result.evaluations == f.calls <= 23, result.message()
 
 
 def test_one_wrong_element_is_named_within_64_evaluations():
