@@ -40,7 +40,7 @@ from . import patterns
 from .blackbox import BlackBox, CodeRaised, NotRepeatable, _Discarded
 from .calls import CheckError, Recorder, describe_error, name_of
 from .compare import ArrayResult, compare
-from .finite_diff import central_bound
+from .finite_diff import CENTRAL_STEP, central_bound
 from .localise import localise, ratio, unresolved_text
 from .named import Leaf, Tree, arguments, call_with, element, element_at, flatten, static_arrays
 
@@ -157,7 +157,8 @@ class CheckResult:
             f = self.fast
             lines.append(f"fast mode: {f['passes']} directional derivatives along random ±1 directions, "
                          f"{f['failed']} out of tolerance (worst |error| / tolerance {f['worst']:.2e}; "
-                         f"{f['evaluations']} evaluations to this verdict)")
+                         f"{f['evaluations']} evaluations to this verdict); directionally rtol = {f['rtol']:.2e}, "
+                         "D counting each axis as long as a differentiated input's axis as log₂ of its length")
         if self.checked:
             lines.append(f"checked: {self.checked}")
         if self.oracle:
@@ -245,6 +246,7 @@ class _Case:
     named_for_sizes: dict[str, np.ndarray]
     allow_complex: bool = True
     checked: str = ""  # what F is, in words
+    notes: list[str] = field(default_factory=list)  # from reading the gradients
 
 
 def _run(case: _Case, mode: str, seed: int, rtol: Optional[float]) -> CheckResult:
@@ -252,12 +254,15 @@ def _run(case: _Case, mode: str, seed: int, rtol: Optional[float]) -> CheckResul
         raise CheckError(f"mode: expected 'auto', 'full' or 'fast', got {mode!r}")
     dtype = _dtype([leaf.value for leaf in case.leaves] + case.grads)
     depth = _depth(case.shapes_for_depth)
+    directional = rtol  # fast mode's rtol, below
     if rtol is None:
         rtol = 2 * depth * float(np.finfo(dtype).eps)
+        directional = 2 * _directional_depth(case) * float(np.finfo(dtype).eps)
     n = sum(leaf.value.size for leaf in case.leaves)
     mode = ("full" if n <= AUTO_FULL_LIMIT else "fast") if mode == "auto" else mode
     result = CheckResult(True, case.title, mode, str(dtype), rtol, depth, evaluated=case.evaluated)
     result.checked = case.checked
+    result.notes += case.notes
     names = [leaf.name for leaf in case.leaves]
     bad = [p for p in (_non_finite(f"the gradient for {leaf.name}", g) for leaf, g in zip(case.leaves, case.grads)) if p]
     if bad:
@@ -283,12 +288,26 @@ def _run(case: _Case, mode: str, seed: int, rtol: Optional[float]) -> CheckResul
     if mode == "full":
         _full(box, case, grads, rtol, rng, sizes, result)
     else:
-        _fast(box, case, grads, rtol, rng, sizes, result)
+        _fast(box, case, grads, directional, rng, sizes, result)
     result.evaluations = box.evaluations
     if box.copying:
         result.notes.append(f"note: {case.evaluated} writes into its input arrays, so every call got fresh copies")
     result.ok = result.ok and all(v.ok for v in result.inputs) and not result.problems and not result.coverage
     return result
+
+
+def _directional_depth(case: _Case) -> int:
+    """D for fast mode: an axis as long as an axis of a differentiated input counted as log₂ of its length.
+
+    Along such an axis (the input's own, or a target or output aligned with it) a gradient element is
+    reduced only in sums numpy does pairwise or BLAS does in blocks, log₂ n roundings deep, as in
+    F = Σ loss(x_k, t_k) or (Σx)²; the other axes (a batch the input does not have, the classes of a
+    static matrix) still count whole.  Counting n there made the directional tolerance grow like n²
+    and hid one element off by 1e-6·max|g| at n = 1e5.
+    """
+    own = {int(n) for leaf in case.leaves for n in leaf.value.shape}
+    axes = [int(n) for a in case.shapes_for_depth for n in np.shape(a)]
+    return 32 + sum((int(np.ceil(np.log2(n))) if n > 1 else 0) if n in own else n for n in axes)
 
 
 def _not_repeatable(what: str, first: str, second: str) -> str:
@@ -306,37 +325,56 @@ def _full(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng:
           sizes: dict[int, str], result: CheckResult) -> None:
     d1, bound, taken = box.line(_rademacher(rng, box.base))
     valid, why, _ = box.complex_status(taken, d1, bound)
-    sweeps = [box.central_elements(i) for i in range(len(box.base))]
-    est = [s[0].copy() for s in sweeps]
-    steps = [s[1] for s in sweeps]
-    err = [3 * box.rounding_error / h for h in steps]
+    exact = valid and box.size <= AUTO_FULL_LIMIT  # beyond, one complex evaluation costs more than the two real ones
+    if exact:
+        est = [box.complex_elements_at(i, np.arange(a.size)).reshape(a.shape) for i, a in enumerate(box.base)]
+        steps = [box.step_scale * CENTRAL_STEP * np.maximum(1.0, np.abs(a)) for a in box.base]
+        err = [np.zeros(a.shape) for a in box.base]
+    else:
+        sweeps = [box.central_elements(i) for i in range(len(box.base))]
+        est, steps = [s[0].copy() for s in sweeps], [s[1] for s in sweeps]
+        err = [3 * box.rounding_error / h for h in steps]
     finite = [e[np.isfinite(e)] for e in est]
     G = max((float(np.max(np.abs(e))) for e in finite if e.size), default=0.0)
     kinks: list[Kink] = []
     for i, (g, o) in enumerate(zip(grads, est)):
         suspect = np.flatnonzero(~(np.abs(g - o) <= rtol * (np.abs(o) + G) + err[i]))
-        if suspect.size:
-            kinks += _remeasure(box, i, suspect, sweeps[i], g, est[i], err[i], valid, rtol, G)
-    for i, (name, o) in enumerate(zip(box.names, est)):
-        if not np.all(np.isfinite(o)):
-            k = np.argwhere(~np.isfinite(o))[0]
-            seen = box.warnings.summary()
-            result.problems.append(f"F is not finite when {element(name, tuple(int(j) for j in k))} moves by "
-                                   f"{float(steps[i][tuple(k)]):.1e}" + (f" (numpy warned: {seen})" if seen else ""))
+        if not suspect.size:
+            continue
+        if exact:
+            h = steps[i].reshape(-1)[suspect]
+            plus, minus, up, down = box.sides_at(i, suspect, h)
+            h = (up + down) / 2
+            sides = ((plus - minus) / (up + down), h, plus, minus)
+        else:
+            sides = (sweeps[i][0].reshape(-1)[suspect], sweeps[i][1].reshape(-1)[suspect],
+                     sweeps[i][2][suspect], sweeps[i][3][suspect])
+        kinks += _remeasure(box, i, suspect, sides, g, est[i], err[i], valid and not exact, rtol, G)
+    _non_finite_steps(box, est, steps, result)
     names = box.names
     comparison = compare(dict(zip(names, grads)), dict(zip(names, est)), rtol, dict(zip(names, err)),
                          "complex step" if valid else "central differences")
     for a, g, o, e in zip(comparison.arrays, grads, est, err):
         result.inputs.append(_verdict(a, g, o, rtol * (np.abs(o) + comparison.scale) + e, rng, sizes))
     _judge_coverage(result, names, grads, est, err, rtol, comparison.scale, kinks)
-    result.oracle = (f"every element by central differences, step {box.step_scale:.3g}·ε^⅓·max(1, |θ|); elements that "
-                     "disagree measured again at half the step (a kink test), then "
-                     + ("by complex step" if valid else "by D(h/2) with its truncation bound"))
+    result.oracle = ("every element by complex step (exact, one evaluation each)" if exact else
+                     f"every element by central differences, step {box.step_scale:.3g}·ε^⅓·max(1, |θ|)") + \
+        ("; elements that disagree measured again at ±h and ±h/2 (a kink test)" +
+         ("" if exact else ", then " + ("by complex step" if valid else "by D(h/2) with its truncation bound")))
     if box.step_scale < 1:
         result.notes.append(f"note: F is not smooth at the scale of ε^⅓ along a random direction (its higher differences "
                             f"shrank with the spacing: truncation or a kink), so the step is {box.step_scale:.3g}·ε^⅓")
     if case.allow_complex:
         result.notes.append(_complex_note(valid, why))
+
+
+def _non_finite_steps(box: BlackBox, est: list[np.ndarray], steps: list[np.ndarray], result: CheckResult) -> None:
+    for i, (name, o) in enumerate(zip(box.names, est)):
+        if not np.all(np.isfinite(o)):
+            k = np.argwhere(~np.isfinite(o))[0]
+            seen = box.warnings.summary()
+            result.problems.append(f"F is not finite when {element(name, tuple(int(j) for j in k))} moves by "
+                                   f"{float(steps[i][tuple(k)]):.1e}" + (f" (numpy warned: {seen})" if seen else ""))
 
 
 # --- kinks: elements where F is not differentiable within the step ----------------------------------------
@@ -351,24 +389,26 @@ class Kink:
     where: str  # where the kink lies, in words
 
 
-def _remeasure(box: BlackBox, i: int, suspect: np.ndarray, sweep: tuple, g: np.ndarray, est: np.ndarray,
+def _remeasure(box: BlackBox, i: int, suspect: np.ndarray, sides: tuple, g: np.ndarray, est: np.ndarray,
                err: np.ndarray, valid: bool, rtol: float, G: float) -> list[Kink]:
     """Elements of input i that disagree with D(h): measured again at h/2 (two evaluations each).
 
     A smooth F gives D(h/2) ≈ D(h) and one-sided slopes whose spread halves with the step; a kink within
     the step breaks one or the other (a kink exactly at θ leaves D alone but not the spread, one elsewhere
     moves D).  Kinks are judged against the one-sided slopes (any subgradient between them is right); the
-    rest by complex step when it is valid, else by D(h/2) with its truncation bound.  ``est`` and ``err``
-    are updated in place.
+    rest by complex step when ``valid``, else by D(h/2) with its truncation bound (already exact values stay).
+    ``sides``: D(h), h, F(θ + h), F(θ − h) for the suspects.  ``est`` and ``err`` are updated in place.
     """
-    d1, h, plus, minus = sweep[0].reshape(-1)[suspect], sweep[1].reshape(-1)[suspect], sweep[2][suspect], sweep[3][suspect]
+    d1, h, plus, minus = sides
     up, down = plus - box.f0, box.f0 - minus
     p2, m2, u2, w2 = box.sides_at(i, suspect, h / 2)
     d2 = (p2 - m2) / (u2 + w2)
     right, left, right2, left2 = up / h, down / h, (p2 - box.f0) / u2, (box.f0 - m2) / w2
     eps_f = box.rounding_error
     slack = rtol * (np.abs(d2) + G)
-    moved = np.abs(d1 - d2) > 9 * eps_f / h + slack
+    # Smooth: D(h) − D(h/2) = h²F‴/8, far below the spread of the one-sided slopes, hF″ (the /16); a kink at c
+    # moves D by ≥ 1/10 of that spread where 0.2h < |c| < h, and breaks the spread's halving where |c| < 0.3h.
+    moved = np.abs(d1 - d2) > 9 * eps_f / h + slack + np.abs(right - left) / 16
     spread = np.abs((right - left) - 2 * (right2 - left2)) > 20 * eps_f / h + slack
     kink = moved | spread
     kinks = []
@@ -386,7 +426,7 @@ def _remeasure(box: BlackBox, i: int, suspect: np.ndarray, sweep: tuple, g: np.n
     if smooth.size and valid:
         flat_est[smooth] = box.complex_elements_at(i, smooth)
         flat_err[smooth] = 0.0
-    elif smooth.size:
+    elif smooth.size and np.any(flat_err[smooth]):
         flat_est[smooth] = d2[~kink]
         flat_err[smooth] = central_bound(d2[~kink], d1[~kink], eps_f, h[~kink] / 2)
     return kinks
@@ -410,11 +450,11 @@ def _judge_coverage(result: CheckResult, names: list[str], grads: list[np.ndarra
     loose = []
     for i, (g, o, e) in enumerate(zip(grads, est, err)):
         allowance = rtol * (np.abs(o) + G) + e
-        bad = (allowance > COVERED_FRACTION * np.abs(o)) & ~((g == 0) & (o == 0))
+        bad = (allowance > COVERED_FRACTION * np.abs(o)) & (o != 0)  # measured exactly 0: F does not move at all
         loose += [(i, int(k), float(allowance.flat[k]), float(o.flat[k])) for k in np.flatnonzero(bad)
                   if (i, int(k)) not in at_kink]
-    if not loose:
-        return
+    if not loose or not all(v.ok for v in result.inputs) or result.problems:
+        return  # a wrong element is the verdict already
     by_scale = sum(1 for i, k, a, o in loose if rtol * G > COVERED_FRACTION * abs(o))
     shown = "; ".join(f"{element_at(names[i], k, est[i].shape)} expected {o:.3e} ± {a:.1e}" for i, k, a, o in loose[:SHOWN_ELEMENTS])
     result.coverage = (f"{len(loose)} elements not checked to within {COVERED_FRACTION:.0%} of themselves: {shown}"
@@ -468,7 +508,8 @@ def _fast(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng:
         c = sum(float(np.sum(a * g)) for a, g in zip(u, grads))
         ratios.append(ratio(c, d, _tolerance(zip(u, grads), G, rtol, e)))
     failed = [j for j, r in enumerate(ratios) if not r <= 1]
-    result.fast = {"passes": len(measured), "failed": len(failed), "worst": float(max(ratios)), "evaluations": box.evaluations}
+    result.fast = {"passes": len(measured), "failed": len(failed), "worst": float(max(ratios)), "evaluations": box.evaluations,
+                   "rtol": rtol}
     result.oracle = (f"{'complex step' if valid else 'central differences'} along {len(measured)} random ±1 directions "
                      f"(n = {n} elements)")
     if case.allow_complex:
@@ -581,8 +622,9 @@ def check_vjp(
     tree, leaves = flatten(inputs, forward)
     fwd = name_of(forward)
     try:
+        notes: list[str] = []
         grads, out, _ = _gradients_of((forward, backward), "grad", tree, leaves, fixed, seed, at=" at the inputs given",
-                                      backward_args="(dout, cache)")
+                                      backward_args="(dout, cache)", notes=notes)
     except _Refused as e:
         return CheckResult(False, title, mode, "", 0.0, 0, refused=str(e))
     problem = _non_finite(f"{fwd}'s output", out)
@@ -604,7 +646,7 @@ def check_vjp(
                  [leaf.value for leaf in leaves] + static_arrays(fixed) + [out],
                  {**_named_static(fixed), **{leaf.name: leaf.value for leaf in leaves}, "the output": out}, complex_step,
                  f"F = ⟨dout, {oname}(inputs)⟩ with dout standard normal (seed {seed}); its gradient is "
-                 f"{name_of(backward)}(dout, cache)")
+                 f"{name_of(backward)}(dout, cache)", notes)
     if problem:
         result = CheckResult(False, title, mode, str(_dtype([leaf.value for leaf in leaves])), 0.0, _depth(case.shapes_for_depth))
         result.problems.append(problem)
@@ -653,8 +695,9 @@ def check_function(
     tree, leaves = flatten(inputs, f)
     fname = name_of(f)
     try:
+        notes: list[str] = []
         grads, _, loss = _gradients_of(f if returns == "loss_and_grad" else grad, returns, tree, leaves, fixed, seed,
-                                       at=" at the inputs given")
+                                       at=" at the inputs given", notes=notes)
     except _Refused as e:
         return CheckResult(False, f"check_function({fname})", mode, "", 0.0, 0, refused=str(e))
     problems = []
@@ -678,7 +721,7 @@ def check_function(
     case = _Case(f"check_function({fname})", oname, tree, leaves, grads, bind,
                  [leaf.value for leaf in leaves] + static_arrays(fixed),
                  {**_named_static(fixed), **{leaf.name: leaf.value for leaf in leaves}}, complex_step,
-                 f"F = what {oname} returns as the loss (summed, when it is one loss per example)")
+                 f"F = what {oname} returns as the loss (summed, when it is one loss per example)", notes)
     if problems:
         result = CheckResult(False, case.title, mode, str(_dtype([leaf.value for leaf in leaves])), 0.0,
                              _depth(case.shapes_for_depth), problems=problems)
@@ -691,13 +734,15 @@ class _Refused(Exception):
 
 
 def _gradients_of(impl: Any, returns: str, tree: Tree, leaves: list[Leaf], fixed: Any, seed: int, prefix: str = "",
-                  at: str = "", backward_args: str = "") -> tuple[list[np.ndarray], Optional[np.ndarray], Any]:
+                  at: str = "", backward_args: str = "",
+                  notes: Optional[list[str]] = None) -> tuple[list[np.ndarray], Optional[np.ndarray], Any]:
     """The gradients ``impl`` returns at the inputs, with the pair's forward output or the loss as returned.
 
     ``impl``: a (forward, backward) pair, given the cotangent drawn from ``seed``; or a function returning
     the gradients, or (loss, grad) with ``returns="loss_and_grad"``.  Messages name the code ``prefix`` + its
     name, with ``at`` after the first call's name and ``backward_args`` after backward's.  The gradients are
     asked for twice (a backward twice on the same cotangent and a copy of the same cache): _Refused if they differ.
+    ``notes`` receives what ``Tree.match`` notes (a gradient with kept unit axes).
     """
     shapes = [leaf.value.shape for leaf in leaves]
     if isinstance(impl, tuple):
@@ -710,13 +755,13 @@ def _gradients_of(impl: Any, returns: str, tree: Tree, leaves: list[Leaf], fixed
         except Exception:  # a cache that cannot be copied: a second forward makes the second one
             spare = _split_forward(call_with(forward, tree, [leaf.value.copy() for leaf in leaves], fixed), "")[1]
         what = f"{prefix}{name_of(backward)}{backward_args}"
-        runs = [tree.match(_call(backward, what, _cotangent(out, seed), c), f"{prefix}{name_of(backward)}", shapes)
-                for c in (cache, spare)]
+        runs = [tree.match(_call(backward, what, _cotangent(out, seed), c), f"{prefix}{name_of(backward)}", shapes,
+                           notes if c is cache else None) for c in (cache, spare)]
         _same_twice(runs, [leaf.name for leaf in leaves], f"{what} on the same dout and cache")
         return runs[0], seen, None
     what = f"{prefix}{name_of(impl)}"
     runs, losses = [], []
-    for _ in range(2):
+    for run in range(2):
         value = _call(call_with, f"{what}{at}", impl, tree, [leaf.value.copy() for leaf in leaves], fixed)
         if returns == "loss_and_grad":
             if not (isinstance(value, tuple) and len(value) == 2):
@@ -724,7 +769,7 @@ def _gradients_of(impl: Any, returns: str, tree: Tree, leaves: list[Leaf], fixed
                                  "it must return (loss, grad)")
             value, loss = value[1], value[0]
             losses.append(loss)
-        runs.append(tree.match(value, what, shapes))
+        runs.append(tree.match(value, what, shapes, notes if run == 0 else None))
     _same_twice(runs, [leaf.name for leaf in leaves], f"{what}{at}")
     return runs[0], None, losses[0] if losses else None
 
@@ -773,8 +818,9 @@ def assert_same_gradients(
     tree, leaves = flatten(inputs, old[0] if pair[0] else old)
     losses = returns == "loss_and_grad" and not pair[0]
     try:
-        g_old, out_old, loss_old = _gradients_of(old, returns, tree, leaves, copy.deepcopy(fixed), seed, "old ")
-        g_new, out_new, loss_new = _gradients_of(new, returns, tree, leaves, copy.deepcopy(fixed), seed, "new ")
+        notes: list[str] = []
+        g_old, out_old, loss_old = _gradients_of(old, returns, tree, leaves, copy.deepcopy(fixed), seed, "old ", notes=notes)
+        g_new, out_new, loss_new = _gradients_of(new, returns, tree, leaves, copy.deepcopy(fixed), seed, "new ", notes=notes)
     except _Refused as e:
         raise AssertionError(f"assert_same_gradients: refused\n  {e}") from None
     loss_old = float(np.sum(loss_old)) if losses else None
@@ -785,7 +831,7 @@ def assert_same_gradients(
     rtol = 2 * depth * float(np.finfo(dtype).eps) if rtol is None else rtol
     label = (lambda x: f"({name_of(x[0])}, {name_of(x[1])})") if pair[0] else name_of
     result = CheckResult(True, f"assert_same_gradients(old={label(old)}, new={label(new)})", "old vs new", str(dtype), rtol, depth,
-                         oracle="the old implementation's gradients (no finite differences)", expected_word="old")
+                         oracle="the old implementation's gradients (no finite differences)", expected_word="old", notes=notes)
     names = [leaf.name for leaf in leaves]
     for side, gs in (("old", g_old), ("new", g_new)):
         result.problems += [p for p in (_non_finite(f"{side}'s gradient for {n}", g) for n, g in zip(names, gs)) if p]

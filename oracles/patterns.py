@@ -18,13 +18,19 @@ FACTOR_MATCH = 1e-3
 
 
 def sizes_of(arrays: Mapping[str, np.ndarray]) -> dict[int, str]:
-    """Axis lengths that a factor might be (batch size, number of outputs …), each with where it comes from (two at most)."""
+    """Axis lengths that a factor might be (batch size, number of outputs …), each with where it comes from (two at most).
+
+    Only lengths shared by at least two axes: a batch size is the length of the inputs' and the output's
+    (or the targets') first axis, a count of outputs of two arrays' last ones.  A length only one axis has
+    is as likely a coincidence (deeplearning.ai's ``db1 = 4./m`` typo is × 4 because of the 4, not because
+    X happens to have 4 rows), so a factor equal to it is given as a number, not as a cause.
+    """
     where: dict[int, list[str]] = {}
     for name, a in arrays.items():
         for axis, n in enumerate(np.shape(a)):
             if n >= 2:
                 where.setdefault(n, []).append(f"axis {axis} of {name}")
-    return {n: f"{n} is the length of {', '.join(w[:2])}" for n, w in where.items()}
+    return {n: f"{n} is the length of {', '.join(w[:2])}" for n, w in where.items() if len(w) >= 2}
 
 
 def describe(got: np.ndarray, expected: np.ndarray, tolerance: np.ndarray, *, transposed: Optional[np.ndarray] = None,
