@@ -198,3 +198,123 @@ def neg_sampling_loss_and_gradient(center, outside, target, K=5, seed=None):
     for n, k in enumerate(negatives):
         g_outside[k] += (1 - sig(-u_k[n] @ center)) * center
     return loss, {"center": g_center, "outside": g_outside}
+
+
+# --- a 1e5-element loss for fast mode ------------------------------------------------------------------------
+
+
+def bce_with_logits(x, t):
+    """scikit-learn-style binary cross-entropy on logits, summed (log1p(exp(x)) keeps complex step valid)."""
+    return np.sum(np.log1p(np.exp(x)) - t * x)
+
+
+def bce_with_logits_grad(x, t):
+    return 1 / (1 + np.exp(-x)) - t
+
+
+def _large(n=10**5):
+    rng = np.random.default_rng(5)
+    return rng.standard_normal(n), (rng.random(n) < 0.5).astype(np.float64)
+
+
+#: Where _large's wrong gradient is off, by 1e-6·max|g|.
+LARGE_WRONG = 61_803
+
+
+def bce_grad_one_element_off(x, t):
+    g = bce_with_logits_grad(x, t)
+    g[LARGE_WRONG] += 1e-6 * np.abs(g).max()
+    return g
+
+
+# --- every case, right and wrong: the verdict each must get ---------------------------------------------------
+
+POOL = {"pool_height": 2, "pool_width": 2, "stride": 2}
+SEEDED, UNSEEDED = {"p": 0.5, "seed": 1}, {"p": 0.5}
+
+
+def _x(seed=0, shape=(4, 5)):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+def _relu_input():
+    x = _x()
+    x[1, 2] = 0.0  # an exact zero: relu's kink at the point
+    return x
+
+
+def _dlai(planted):
+    X, Y, p = _dlai_case()
+    return bpcheck.check_function(lambda **kw: dlai_cost_and_grad(**kw, planted=planted), p, returns="loss_and_grad",
+                                  static={"X": X, "Y": Y})
+
+
+def _w2v(seed, wrong=False):
+    def loss_grad(center, outside, target, seed):
+        loss, g = neg_sampling_loss_and_gradient(center, outside, target, seed=seed)
+        return loss, {"center": -g["center"] if wrong else g["center"], "outside": g["outside"]}
+    return bpcheck.check_function(loss_grad, {"center": _x(1, (3,)), "outside": _x(2, (6, 3))}, returns="loss_and_grad",
+                                  static={"target": 2, "seed": seed})
+
+
+def _bn(wrong):
+    def backward(dout, cache):
+        dx, dgamma, dbeta = batchnorm_backward_keepdims(dout, cache)
+        return dx, dgamma * (2 if wrong else 1), dbeta
+    return bpcheck.check_vjp(batchnorm_forward, backward, {"x": _x(3, (6, 4)), "gamma": _x(4, (4,)), "beta": _x(5, (4,))})
+
+
+#: name -> (the check, the verdict it must get, what its message must say).  "right"/"wrong" in the name
+#: says which version of the code it is, for the rates.
+CASES = {
+    "dropout unseeded, right": (lambda: bpcheck.check_vjp(dropout_forward, dropout_backward, {"x": _x()},
+                                                          static={"dropout_param": UNSEEDED}), "refused", ["random mask"]),
+    "dropout unseeded, wrong (returns 0)": (lambda: bpcheck.check_vjp(dropout_forward, lambda d, c: 0 * d, {"x": _x()},
+                                                                      static={"dropout_param": UNSEEDED}), "refused", []),
+    "dropout unseeded, wrong (5·dout)": (lambda: bpcheck.check_vjp(dropout_forward, lambda d, c: 5 * d, {"x": _x()},
+                                                                   static={"dropout_param": UNSEEDED}), "refused", []),
+    "dropout seeded, right": (lambda: bpcheck.check_vjp(dropout_forward, dropout_backward, {"x": _x()},
+                                                        static={"dropout_param": SEEDED}), "passed", []),
+    "dropout seeded, wrong (× 2)": (lambda: bpcheck.check_vjp(dropout_forward, lambda d, c: 2 * dropout_backward(d, c), {"x": _x()},
+                                                              static={"dropout_param": SEEDED}), "FAILED", ["× 2.000"]),
+    "relu with an exact zero, right": (lambda: bpcheck.check_vjp(relu_forward, relu_backward, {"x": _relu_input()}), "passed",
+                                       ["kink: F is not differentiable within the step at x[1, 2] (a kink at the point)"]),
+    "relu with an exact zero, wrong (× 2)": (lambda: bpcheck.check_vjp(relu_forward, lambda d, c: 2 * relu_backward(d, c),
+                                                                       {"x": _relu_input()}), "FAILED", ["× 2.000"]),
+    "max-pool with a near tie, right": (lambda: bpcheck.check_vjp(max_pool_forward_naive, max_pool_backward_naive,
+                                                                  {"x": _pool_input()}, static={"pool_param": POOL}), "passed", []),
+    "max-pool with a near tie, wrong (whole window)": (
+        lambda: bpcheck.check_vjp(max_pool_forward_naive, lambda d, c: max_pool_backward_naive(d, c, whole_window=True),
+                                  {"x": _pool_input()}, static={"pool_param": POOL}), "FAILED", ["12 of 16 elements wrong"]),
+    "logsumexp at 1e5, right": (lambda: bpcheck.check_function(logsumexp_rows, _logits(), softmax_rows), "passed", []),
+    "logsumexp at 1e5, wrong (softmax over axis 0)": (lambda: bpcheck.check_function(logsumexp_rows, _logits(), softmax_wrong_axis),
+                                                      "FAILED", ["20 of 20 elements wrong"]),
+    "rosen from 1e-8 to 1e4, right": (lambda: bpcheck.check_function(rosen, _rosen_point(), rosen_der), "inconclusive",
+                                      ["x[6] expected 2.000e-06", "small against the largest element"]),
+    "rosen from 1e-8 to 1e4, wrong (5 % on a tiny element)": (
+        lambda: bpcheck.check_function(rosen, _rosen_point(), rosen_der_off_5_percent), "inconclusive", ["x[6] expected 2.000e-06"]),
+    "1e5 elements, fast, right": (lambda: bpcheck.check_function(bce_with_logits, {"x": _large()[0]}, bce_with_logits_grad,
+                                                                 static={"t": _large()[1]}), "passed", []),
+    "1e5 elements, fast, wrong (one element off by 1e-6·max|g|)": (
+        lambda: bpcheck.check_function(bce_with_logits, {"x": _large()[0]}, bce_grad_one_element_off, static={"t": _large()[1]}),
+        "FAILED", [f"x[{LARGE_WRONG}]: got"]),
+    "batchnorm with dgamma (1, D), right": (lambda: _bn(False), "passed",
+                                            ["gradient for gamma with shape (1, 4), the shape of gamma (4,) with axes of length 1 kept"]),
+    "batchnorm with dgamma (1, D), wrong (× 2)": (lambda: _bn(True), "FAILED", ["gamma (4,): 4 of 4 elements wrong"]),
+    "deeplearning.ai gradient check, right": (lambda: _dlai(False), "passed", []),
+    "deeplearning.ai gradient check, wrong (dW2 × 2, db1 = 4./m)": (
+        lambda: _dlai(True), "FAILED", ["b1 (5, 1):", "× 4 (4 is the length of axis 0 of X", "it may be a coincidence"]),
+    "word2vec, random negatives, right": (lambda: _w2v(None), "refused", ["is not repeatable"]),
+    "word2vec, seeded negatives, right": (lambda: _w2v(7), "passed", []),
+    "word2vec, seeded negatives, wrong (center's sign)": (lambda: _w2v(7, wrong=True), "FAILED", ["center (3,): 3 of 3"]),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_each_case_gets_its_verdict(name):
+    check, verdict, says = CASES[name]
+    result = check()
+    assert result.verdict == verdict, f"{name}:\n{result.message()}"
+    assert bool(result) == (verdict == "passed")
+    for text in says:
+        assert text in result.message(), f"{name}: {text!r} not in\n{result.message()}"
