@@ -60,10 +60,12 @@ def max_pool_backward_naive(dout, cache, whole_window=False):
 
 
 def _pool_input():
-    """A (1, 1, 4, 4) input whose first 2×2 window has a near tie: its two largest elements 1e-9 apart."""
+    """A (1, 1, 4, 4) input whose every 2×2 window has a near tie: its two largest elements 1e-9 apart."""
     x = np.random.default_rng(3).standard_normal((1, 1, 4, 4))
-    x[0, 0, 1, 1] = x[0, 0, 0, 0] = 2.0
-    x[0, 0, 1, 1] -= 1e-9
+    for i in (0, 2):
+        for j in (0, 2):
+            x[0, 0, i, j] = 2.0 + i + j
+            x[0, 0, i + 1, j + 1] = 2.0 + i + j - 1e-9
     return x
 
 
