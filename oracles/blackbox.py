@@ -98,7 +98,8 @@ class BlackBox:
         with self.warnings:
             self.f0 = self.real(self._views, "the inputs given")
             again = self.real(self._views, "the inputs given")
-        if not (again == self.f0 or abs(again - self.f0) <= rtol * abs(self.f0)):  # nan never equals: refused too
+        same = again == self.f0 or abs(again - self.f0) <= rtol * abs(self.f0) or (np.isnan(again) and np.isnan(self.f0))
+        if not same:  # a nan twice is the same answer (and fails later, as non-finite)
             raise NotRepeatable(self.f0, again)
 
     @property
