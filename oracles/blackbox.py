@@ -16,7 +16,12 @@ Two estimators, both from evaluations of F alone:
 σ the noise of F on the spot (Moré & Wild's ECnoise: from the 4th–6th differences of F at seven
 equally spaced points along a random direction; at that spacing the differences of a smooth F are
 far below rounding, so what remains is noise, of variance σ²·C(2k, k) for the k-th difference),
-floored at 2·ε·|F| (F's own last rounding).  A bound proportional to |F| alone fails a loss near 0,
+floored at 2·ε·|F| (F's own last rounding).  What is not smooth at that spacing is not noise: a relu
+input exactly at 0 made σ 1e10 times too large, and logits near 1e5 (step 1.06) let truncation pass
+for noise, and every element's bound grew with it.  Rounding noise does not shrink with the spacing,
+truncation and kinks do, so σ is measured again at 16× smaller spacings beside θ until it stops
+shrinking, and the step follows it down (``NOISE_SHRINK``, ``step_scale``).  F is also evaluated twice
+at θ: ``NotRepeatable`` when the two differ (a random mask drawn on every call).  A bound proportional to |F| alone fails a loss near 0,
 whose rounding is set by the terms it was computed from (a log-sum-exp of logits ~10 that cancels
 to 1e-8), not by |F| (the old bound was 1e3–1e4× too small there); a bound D·ε·|F| with D counted
 from the shapes is, elsewhere, 1e2–1e3× too large to see a 1e-6 error in full mode.  Six standard

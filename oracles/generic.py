@@ -8,16 +8,29 @@
 What is checked is one scalar F of the inputs: the loss (summed when it comes per example), or for
 a layer ⟨dout, forward(inputs)⟩ with a random cotangent dout, whose gradient is backward(dout, cache).
 
+Before anything else, the code must repeat itself: F is evaluated twice at the inputs and the gradients
+asked for twice (a backward twice on the same cotangent and a copy of the cache); different values
+(a fresh dropout mask, random negative samples) make the verdict **refused**, with both values.
+
 Modes (``mode="auto"`` picks ``full`` up to ``AUTO_FULL_LIMIT`` elements, ``fast`` beyond):
 
-- **full**: every element by central differences (two evaluations of F each); an element that
-  disagrees is measured again exactly, by complex step when its self-test passed, else by D(2h)
-  for the error bound (``blackbox``).  An element that agrees with D(h) within the rounding bound
-  is not remeasured: that would need the candidate's error to equal the truncation error of D(h).
+- **full**: where complex step passed its self-test, every element by complex step (exact, one
+  evaluation each); otherwise, or beyond ``AUTO_FULL_LIMIT`` elements (a complex evaluation costs more
+  than two real ones), by central differences (two evaluations each).  An element that disagrees is
+  measured again at ±h and ±h/2: when those disagree beyond rounding (D(h) against D(h/2), or the
+  spread of the one-sided slopes not halving with the step), F has a **kink** within the step there,
+  and the element is judged against the one-sided slopes (any subgradient between them is right) and
+  named in a note; otherwise it is measured by complex step, or bounded through D(2h) (``blackbox``).
 - **fast**: ``FAST_PASSES`` directional derivatives along random ±1 directions, one evaluation each
   by complex step (``FAST_PASSES_CENTRAL`` by central differences, four evaluations each).  A
   single wrong element shifts every one of them by its whole error.  When one fails, group testing
   (``localise``) names the wrong elements, and ``patterns`` names the kind of error.
+
+A check says **passed** only when every element was checked to within ``COVERED_FRACTION`` of itself
+(its allowance below that share of its expected value; an element measured as exactly 0 counts as
+checked); otherwise, with nothing found wrong, the verdict is **inconclusive**, naming the elements and
+whether their allowance comes from the largest element's scale (rtol·G) or from the oracle's own error.
+In fast mode the same holds for the smallest single-element error the check is sure to catch.
 
 Tolerance: |g_k − o_k| ≤ rtol·(|o_k| + G) + e_k, as in ``oracles.compare``: G the largest expected
 element, e_k the oracle's own bound, rtol = 2·D·ε for the candidate's dtype (float32 code is held to
@@ -25,7 +38,10 @@ float32's ε, against a float64 oracle: give ``reference=``, a float64 version, 
 in float32 whatever its input).  D cannot be counted in code bpcheck cannot see, so it is bounded
 from the shapes: 32 roundings for elementwise work plus every axis length of the inputs, the static
 arrays and the output, since every reduction a layer does runs along one of those axes.  Pass
-``rtol=`` for longer computations.  Directionally: |⟨u, g⟩ − D_u F| ≤ rtol·Σ|u_k|(|g_k| + G) + e.
+``rtol=`` for longer computations.  Directionally: |⟨u, g⟩ − D_u F| ≤ rtol'·Σ|u_k|(|g_k| + G) + e, with
+rtol' from a D that counts an axis as long as one of a differentiated input's as log₂ of its length
+(``_directional_depth``): counted whole, D grew with n and the tolerance like n², hiding one element off by
+1e-6·max|g| at n = 1e5.
 """
 
 from __future__ import annotations
@@ -159,6 +175,8 @@ class CheckResult:
                          f"{f['failed']} out of tolerance (worst |error| / tolerance {f['worst']:.2e}; "
                          f"{f['evaluations']} evaluations to this verdict); directionally rtol = {f['rtol']:.2e}, "
                          "D counting each axis as long as a differentiated input's axis as log₂ of its length")
+            lines.append(f"sensitivity: one element off by more than {f['sensitivity']:.1e} "
+                         f"({f['sensitivity'] / f['G'] if f['G'] else np.inf:.1e}·max|g|) fails this check for sure")
         if self.checked:
             lines.append(f"checked: {self.checked}")
         if self.oracle:
@@ -503,13 +521,20 @@ def _fast(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng:
                                "so no directional derivative can be checked" + (f" (numpy warned: {seen})" if seen else ""))
         result.ok = False
         return
-    ratios = []
+    ratios, tolerances = [], []
     for d, e, u in measured:
         c = sum(float(np.sum(a * g)) for a, g in zip(u, grads))
-        ratios.append(ratio(c, d, _tolerance(zip(u, grads), G, rtol, e)))
+        tolerances.append(_tolerance(zip(u, grads), G, rtol, e))
+        ratios.append(ratio(c, d, tolerances[-1]))
     failed = [j for j, r in enumerate(ratios) if not r <= 1]
+    # one element off by δ moves every directional derivative by |δ|: beyond twice a tolerance it fails for sure
+    sensitivity = 2 * min(tolerances)
     result.fast = {"passes": len(measured), "failed": len(failed), "worst": float(max(ratios)), "evaluations": box.evaluations,
-                   "rtol": rtol}
+                   "rtol": rtol, "sensitivity": sensitivity, "G": G}
+    if not sensitivity <= COVERED_FRACTION * G and not failed:
+        result.coverage = (f"fast mode could only catch an element off by more than {sensitivity:.1e}, over "
+                           f"{COVERED_FRACTION:.0%} of the largest element ({G:.3e}): the directional derivatives carry "
+                           "too large an error bound (noise or truncation of F); use mode='full'")
     result.oracle = (f"{'complex step' if valid else 'central differences'} along {len(measured)} random ±1 directions "
                      f"(n = {n} elements)")
     if case.allow_complex:
