@@ -182,6 +182,11 @@ class BlackBox:
             sigma, self.step_scale = smaller, self.step_scale / NOISE_SHRINK
         return sigma
 
+    def sides_along(self, u: Sequence[np.ndarray], h: float) -> tuple[np.ndarray, ...]:
+        """(F(θ + h·u), F(θ − h·u), h, h) as one-element arrays, for ``kinks`` along a direction."""
+        _, f = self._along(u, h, (-1, 1), "a random direction")
+        return np.array([f[1]]), np.array([f[-1]]), np.array([h]), np.array([h])
+
     def central(self, u: Sequence[np.ndarray]) -> tuple[float, float, list[np.ndarray]]:
         """D(h) along u, its bound, and the direction really taken (four evaluations)."""
         h = self.step()
@@ -298,6 +303,26 @@ class BlackBox:
                 raise CheckError(f"{self.what}: complex step at {element_at(self.names[i], k, self.base[i].shape)} "
                                  f"failed ({e}) although it passed its self-test") from e
         return out
+
+
+def kinks(f0: float, sides: tuple, halves: tuple, rounding: float, slack: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """Where F is not differentiable within the step, from F at θ ± h and θ ± h/2 (``sides``, ``halves``:
+    each (F(θ + h), F(θ − h), the step up, the step down), arrays over elements or directions).
+
+    A smooth F gives D(h) − D(h/2) = h²F‴/8, far below the spread of the one-sided slopes, hF″ (hence the
+    /16), and a spread that halves with the step; a kink at c moves D by at least 1/10 of that spread where
+    0.2h < |c| < h, and breaks the halving where |c| < 0.3h.  Beyond the rounding of each (9 and 20 ε_F/h)
+    and ``slack``.  Returns (kink, moved: the kink is off the point, (the lower, the upper one-sided slope at h/2)).
+    """
+    plus, minus, up, down = sides
+    plus2, minus2, up2, down2 = halves
+    h = (up + down) / 2
+    d1, d2 = (plus - minus) / (up + down), (plus2 - minus2) / (up2 + down2)
+    right, left, right2, left2 = (plus - f0) / up, (f0 - minus) / down, (plus2 - f0) / up2, (f0 - minus2) / down2
+    moved = np.abs(d1 - d2) > 9 * rounding / h + slack + np.abs(right - left) / 16
+    spread = np.abs((right - left) - 2 * (right2 - left2)) > 20 * rounding / h + slack
+    side = np.abs(right - right2) > np.abs(left - left2)  # the kink lies above θ: the right slopes disagree
+    return moved | spread, np.where(moved, np.where(side, 1, -1), 0), (np.minimum(left2, right2), np.maximum(left2, right2))
 
 
 class _Discarded(Exception):

@@ -53,11 +53,11 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 import numpy as np
 
 from . import patterns
-from .blackbox import BlackBox, CodeRaised, NotRepeatable, _Discarded
+from .blackbox import BlackBox, CodeRaised, NotRepeatable, _Discarded, kinks
 from .calls import CheckError, Recorder, describe_error, name_of
 from .compare import ArrayResult, compare
 from .finite_diff import CENTRAL_STEP, central_bound
-from .localise import localise, ratio, unresolved_text
+from .localise import Found, localise, ratio, unresolved_text
 from .named import Leaf, Tree, arguments, call_with, element, element_at, flatten, static_arrays
 
 AUTO_FULL_LIMIT = 1024
@@ -67,6 +67,8 @@ FAST_PASSES_CENTRAL = 4
 #: 2¹⁵ needs 17: one per input array, then one per halving).
 LOCALISE_BUDGET = 40
 PATTERN_DIRECTIONS = 3
+#: Elements measured one by one when kinks blur fast mode's directions (two evaluations each).
+SAMPLED_ELEMENTS = 8
 SHOWN_ELEMENTS = 5
 #: A check passes only when every element was checked to within this fraction of itself: an element
 #: whose allowance is larger (small against G, or measured through noise) makes the verdict "inconclusive".
@@ -354,7 +356,7 @@ def _full(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng:
         err = [3 * box.rounding_error / h for h in steps]
     finite = [e[np.isfinite(e)] for e in est]
     G = max((float(np.max(np.abs(e))) for e in finite if e.size), default=0.0)
-    kinks: list[Kink] = []
+    at_kinks: list[Kink] = []
     for i, (g, o) in enumerate(zip(grads, est)):
         suspect = np.flatnonzero(~(np.abs(g - o) <= rtol * (np.abs(o) + G) + err[i]))
         if not suspect.size:
@@ -367,14 +369,14 @@ def _full(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng:
         else:
             sides = (sweeps[i][0].reshape(-1)[suspect], sweeps[i][1].reshape(-1)[suspect],
                      sweeps[i][2][suspect], sweeps[i][3][suspect])
-        kinks += _remeasure(box, i, suspect, sides, g, est[i], err[i], valid and not exact, rtol, G)
+        at_kinks += _remeasure(box, i, suspect, sides, g, est[i], err[i], valid and not exact, rtol, G)
     _non_finite_steps(box, est, steps, result)
     names = box.names
     comparison = compare(dict(zip(names, grads)), dict(zip(names, est)), rtol, dict(zip(names, err)),
                          "complex step" if valid else "central differences")
     for a, g, o, e in zip(comparison.arrays, grads, est, err):
         result.inputs.append(_verdict(a, g, o, rtol * (np.abs(o) + comparison.scale) + e, rng, sizes))
-    _judge_coverage(result, names, grads, est, err, rtol, comparison.scale, kinks)
+    _judge_coverage(result, names, grads, est, err, rtol, comparison.scale, at_kinks)
     result.oracle = ("every element by complex step (exact, one evaluation each)" if exact else
                      f"every element by central differences, step {box.step_scale:.3g}·ε^⅓·max(1, |θ|)") + \
         ("; elements that disagree measured again at ±h and ±h/2 (a kink test)" +
@@ -418,27 +420,16 @@ def _remeasure(box: BlackBox, i: int, suspect: np.ndarray, sides: tuple, g: np.n
     ``sides``: D(h), h, F(θ + h), F(θ − h) for the suspects.  ``est`` and ``err`` are updated in place.
     """
     d1, h, plus, minus = sides
-    up, down = plus - box.f0, box.f0 - minus
-    p2, m2, u2, w2 = box.sides_at(i, suspect, h / 2)
-    d2 = (p2 - m2) / (u2 + w2)
-    right, left, right2, left2 = up / h, down / h, (p2 - box.f0) / u2, (box.f0 - m2) / w2
+    halves = box.sides_at(i, suspect, h / 2)
     eps_f = box.rounding_error
-    slack = rtol * (np.abs(d2) + G)
-    # Smooth: D(h) − D(h/2) = h²F‴/8, far below the spread of the one-sided slopes, hF″ (the /16); a kink at c
-    # moves D by ≥ 1/10 of that spread where 0.2h < |c| < h, and breaks the spread's halving where |c| < 0.3h.
-    moved = np.abs(d1 - d2) > 9 * eps_f / h + slack + np.abs(right - left) / 16
-    spread = np.abs((right - left) - 2 * (right2 - left2)) > 20 * eps_f / h + slack
-    kink = moved | spread
-    kinks = []
+    kink, off, (lows, highs) = kinks(box.f0, (plus, minus, h, h), halves, eps_f, rtol * (np.abs(d1) + G))
+    found = []
     flat_est, flat_err = est.reshape(-1), err.reshape(-1)
     for n in np.flatnonzero(kink):
-        low, high = sorted((float(left2[n]), float(right2[n])))
-        side = abs(right[n] - right2[n]) - abs(left[n] - left2[n])
-        where = ("at the point" if not moved[n] else
-                 f"within {h[n]:.1e} above it" if side > 0 else f"within {h[n]:.1e} below it")
-        kinks.append(Kink(i, int(suspect[n]), low, high, where))
+        where = {0: "at the point", 1: f"within {h[n]:.1e} above it", -1: f"within {h[n]:.1e} below it"}[int(off[n])]
+        found.append(Kink(i, int(suspect[n]), float(lows[n]), float(highs[n]), where))
         gk = float(g.reshape(-1)[suspect[n]])
-        flat_est[suspect[n]] = min(max(gk, low), high)  # the nearest value that is still right there
+        flat_est[suspect[n]] = min(max(gk, lows[n]), highs[n])  # the nearest value that is still right there
         flat_err[suspect[n]] = 4 * eps_f / (h[n] / 2)  # the rounding of a one-sided slope at h/2
     smooth = suspect[~kink]
     if smooth.size and valid:
@@ -447,7 +438,18 @@ def _remeasure(box: BlackBox, i: int, suspect: np.ndarray, sides: tuple, g: np.n
     elif smooth.size and np.any(flat_err[smooth]):  # D(h) as it was, bounded through D(2h) (D(h/2) is noisier)
         p4, m4, u4, w4 = box.sides_at(i, smooth, 2 * h[~kink])
         flat_err[smooth] = central_bound(d1[~kink], (p4 - m4) / (u4 + w4), eps_f, h[~kink])
-    return kinks
+    return found
+
+
+def _kink_notes(result: CheckResult, names: list[str], shapes: list[tuple[int, ...]], grads: list[np.ndarray],
+                kinks: list[Kink]) -> None:
+    for k in kinks[:SHOWN_ELEMENTS]:
+        at = element_at(names[k.array], k.flat, shapes[k.array])
+        result.notes.append(f"kink: F is not differentiable within the step at {at} (a kink {k.where}); one-sided "
+                            f"slopes {k.low:.6e} and {k.high:.6e}, so any value between them was accepted "
+                            f"(got {float(grads[k.array].flat[k.flat]):.6e})")
+    if len(kinks) > SHOWN_ELEMENTS:
+        result.notes.append(f"kink: {len(kinks) - SHOWN_ELEMENTS} more elements judged the same way")
 
 
 # --- coverage: was every element checked to within a fraction of itself? ---------------------------------
@@ -458,13 +460,7 @@ def _judge_coverage(result: CheckResult, names: list[str], grads: list[np.ndarra
     """Notes on the kinks, and the verdict "inconclusive" when an element's allowance exceeds
     ``COVERED_FRACTION`` of its expected value (an element that is exactly 0 on both sides is checked)."""
     at_kink = {(k.array, k.flat) for k in kinks}
-    for k in kinks[:SHOWN_ELEMENTS]:
-        at = element_at(names[k.array], k.flat, est[k.array].shape)
-        result.notes.append(f"kink: F is not differentiable within the step at {at} (a kink {k.where}); one-sided "
-                            f"slopes {k.low:.6e} and {k.high:.6e}, so any value between them was accepted "
-                            f"(got {float(grads[k.array].flat[k.flat]):.6e})")
-    if len(kinks) > SHOWN_ELEMENTS:
-        result.notes.append(f"kink: {len(kinks) - SHOWN_ELEMENTS} more elements judged the same way")
+    _kink_notes(result, names, [o.shape for o in est], grads, kinks)
     loose = []
     for i, (g, o, e) in enumerate(zip(grads, est, err)):
         allowance = rtol * (np.abs(o) + G) + e
@@ -572,7 +568,18 @@ def _fast(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng:
     def tolerance(i: int, lo: int, hi: int, error: float) -> float:
         return _tolerance(sets(i, lo, hi), G, rtol, error)
 
+    kinked = _kinked_along(box, u, tolerances[j])
     found = localise(measure, candidate, tolerance, flat_u, flat_g, (d, e), exact=valid, budget=LOCALISE_BUDGET)
+    if kinked:
+        found.found, at_kinks = _drop_kinks(box, found.found + _sampled(box, grads, rtol, G, rng), grads, rtol, G)
+        _kink_notes(result, box.names, [a.shape for a in box.base], grads, at_kinks)
+        if not found.found:  # every element found sits on a kink, and what is left may be more of them
+            result.inputs = [InputVerdict(name, a.shape, True, a.size) for name, a in zip(box.names, box.base)]
+            result.coverage = ("fast mode could not tell a wrong element from a kink: F is not differentiable within "
+                               "the step along the failing direction (relu at 0, a tie in a max), and a directional "
+                               "derivative through a kink is one-sided; use mode='full', which judges each element "
+                               "at a kink by its one-sided slopes")
+            return
     for i, (name, a) in enumerate(zip(box.names, box.base)):
         mine = sorted((f for f in found.found if f.array == i), key=lambda f: -ratio(f.got, f.expected, f.bound))
         wrong = i in found.failing_arrays or bool(mine)
@@ -582,6 +589,50 @@ def _fast(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng:
         result.inputs.append(InputVerdict(name, a.shape, not wrong, a.size, len(mine) or None, bool(unresolved),
                                           shown, None, pattern, unresolved))
     result.notes.append(f"localisation: group testing along the worst direction, {found.evaluations} evaluations")
+
+
+def _kinked_along(box: BlackBox, u: list[np.ndarray], slack: float) -> bool:
+    """Is F not differentiable within the step along u?  (F at θ ± h·u and θ ± h/2·u: four evaluations.)"""
+    h = box.step()
+    kink, _, _ = kinks(box.f0, box.sides_along(u, h), box.sides_along(u, h / 2), box.rounding_error, np.array([slack]))
+    return bool(kink[0])
+
+
+def _sampled(box: BlackBox, grads: list[np.ndarray], rtol: float, G: float, rng: np.random.Generator) -> list[Found]:
+    """``SAMPLED_ELEMENTS`` elements drawn at random and measured one by one (two evaluations each), those that
+    disagree: where kinks blur the directions, an error on many elements (× 2 everywhere) still shows here."""
+    sizes = np.array([a.size for a in box.base], dtype=np.float64)
+    out = []
+    for i in rng.choice(len(box.base), size=SAMPLED_ELEMENTS, p=sizes / sizes.sum()):
+        k = int(rng.integers(box.base[i].size))
+        theta = float(box.base[i].reshape(-1)[k])
+        h = box.step_scale * CENTRAL_STEP * max(1.0, abs(theta))
+        plus, minus, up, down = box.sides_at(int(i), np.array([k]), np.array([h]))
+        o, g = float((plus[0] - minus[0]) / (up[0] + down[0])), float(grads[i].reshape(-1)[k])
+        bound = rtol * (abs(o) + G) + 3 * box.rounding_error / h
+        if not abs(g - o) <= bound:
+            out.append(Found(int(i), k, g, o, bound))
+    return out
+
+
+def _drop_kinks(box: BlackBox, found: list, grads: list[np.ndarray], rtol: float, G: float) -> tuple[list, list[Kink]]:
+    """The elements localisation found, less those at a kink whose value lies between its one-sided slopes
+    (four evaluations each), and those as ``Kink``s."""
+    kept, at_kinks = [], []
+    for f in found:
+        theta = float(box.base[f.array].reshape(-1)[f.flat])
+        h = np.array([box.step_scale * CENTRAL_STEP * max(1.0, abs(theta))])
+        where = np.array([f.flat])
+        slack = rtol * (abs(f.got) + G)
+        kink, off, (low, high) = kinks(box.f0, box.sides_at(f.array, where, h), box.sides_at(f.array, where, h / 2),
+                                       box.rounding_error, np.array([slack]))
+        tol = slack + 8 * box.rounding_error / h[0]
+        if kink[0] and low[0] - tol <= f.got <= high[0] + tol:
+            side = {0: "at the point", 1: "above it", -1: "below it"}[int(off[0])]
+            at_kinks.append(Kink(f.array, f.flat, float(low[0]), float(high[0]), side))
+        else:
+            kept.append(f)
+    return kept, at_kinks
 
 
 def _fast_pattern(box: BlackBox, i: int, g: np.ndarray, G: float, rtol: float, rng: np.random.Generator,

@@ -266,6 +266,13 @@ def _bn(wrong):
     return bpcheck.check_vjp(batchnorm_forward, backward, {"x": _x(3, (6, 4)), "gamma": _x(4, (4,)), "beta": _x(5, (4,))})
 
 
+def _relu_large():
+    """2000 elements (fast mode), 30 of them exactly 0."""
+    x = _x(6, (40, 50))
+    x[::7, ::9] = 0.0
+    return x
+
+
 #: name -> (the check, the verdict it must get, what its message must say).  "right"/"wrong" in the name
 #: says which version of the code it is, for the rates.
 CASES = {
@@ -283,6 +290,12 @@ CASES = {
                                        ["kink: F is not differentiable within the step at x[1, 2] (a kink at the point)"]),
     "relu with an exact zero, wrong (× 2)": (lambda: bpcheck.check_vjp(relu_forward, lambda d, c: 2 * relu_backward(d, c),
                                                                        {"x": _relu_input()}), "FAILED", ["× 2.000"]),
+    "relu with exact zeros, 2000 elements (fast), right": (
+        lambda: bpcheck.check_vjp(relu_forward, relu_backward, {"x": _relu_large()}), "inconclusive",
+        ["could not tell a wrong element from a kink", "kink: F is not differentiable within the step at x["]),
+    "relu with exact zeros, 2000 elements (fast), wrong (× 2)": (
+        lambda: bpcheck.check_vjp(relu_forward, lambda d, c: 2 * relu_backward(d, c), {"x": _relu_large()}), "FAILED",
+        ["elements wrong", "got"]),
     "max-pool with a near tie, right": (lambda: bpcheck.check_vjp(max_pool_forward_naive, max_pool_backward_naive,
                                                                   {"x": _pool_input()}, static={"pool_param": POOL}), "passed",
                                         ["kink: F is not differentiable within the step at x[0, 0, 0, 0] (a kink at the point)"]),
