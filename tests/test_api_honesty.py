@@ -266,6 +266,13 @@ def _bn(wrong):
     return bpcheck.check_vjp(batchnorm_forward, backward, {"x": _x(3, (6, 4)), "gamma": _x(4, (4,)), "beta": _x(5, (4,))})
 
 
+def _square_relu_input():
+    """5×5 with one exact zero: a × 10 error on it was once called "transposed"."""
+    x = _x(1, (5, 5))
+    x[2, 3] = 0.0
+    return x
+
+
 def _relu_large():
     """2000 elements (fast mode), 30 of them exactly 0."""
     x = _x(6, (40, 50))
@@ -290,6 +297,9 @@ CASES = {
                                        ["kink: F is not differentiable within the step at x[1, 2] (a kink at the point)"]),
     "relu with an exact zero, wrong (× 2)": (lambda: bpcheck.check_vjp(relu_forward, lambda d, c: 2 * relu_backward(d, c),
                                                                        {"x": _relu_input()}), "FAILED", ["× 2.000"]),
+    "relu with an exact zero, square, wrong (× 10)": (
+        lambda: bpcheck.check_vjp(relu_forward, lambda d, c: 10 * relu_backward(d, c), {"x": _square_relu_input()}),
+        "FAILED", ["pattern: × 10.000"]),
     "relu with exact zeros, 2000 elements (fast), right": (
         lambda: bpcheck.check_vjp(relu_forward, relu_backward, {"x": _relu_large()}), "inconclusive",
         ["could not tell a wrong element from a kink", "kink: F is not differentiable within the step at x["]),
