@@ -344,3 +344,9 @@ def test_each_case_gets_its_verdict(name):
     assert bool(result) == (verdict == "passed")
     for text in says:
         assert text in result.message(), f"{name}: {text!r} not in\n{result.message()}"
+
+
+def test_old_against_new_says_when_small_elements_were_compared_at_the_largest_ones_scale():
+    """rosen_der against itself at parameters from 1e-8 to 1e4: x[6]'s 2e-6 is compared at the scale of 4e14."""
+    result = bpcheck.assert_same_gradients(rosen_der, rosen_der, _rosen_point())
+    assert "3 elements are small against the largest, G = 4.000e+14" in result.message(), result.message()
