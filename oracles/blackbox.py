@@ -16,7 +16,12 @@ Two estimators, both from evaluations of F alone:
 σ the noise of F on the spot (Moré & Wild's ECnoise: from the 4th–6th differences of F at seven
 equally spaced points along a random direction; at that spacing the differences of a smooth F are
 far below rounding, so what remains is noise, of variance σ²·C(2k, k) for the k-th difference),
-floored at 2·ε·|F| (F's own last rounding).  A bound proportional to |F| alone fails a loss near 0,
+floored at 2·ε·|F| (F's own last rounding).  What is not smooth at that spacing is not noise: a relu
+input exactly at 0 made σ 1e10 times too large, and logits near 1e5 (step 1.06) let truncation pass
+for noise, and every element's bound grew with it.  Rounding noise does not shrink with the spacing,
+truncation and kinks do, so σ is measured again at 16× smaller spacings beside θ until it stops
+shrinking, and the step follows it down (``NOISE_SHRINK``, ``step_scale``).  F is also evaluated twice
+at θ: ``NotRepeatable`` when the two differ (a random mask drawn on every call).  A bound proportional to |F| alone fails a loss near 0,
 whose rounding is set by the terms it was computed from (a log-sum-exp of logits ~10 that cancels
 to 1e-8), not by |F| (the old bound was 1e3–1e4× too small there); a bound D·ε·|F| with D counted
 from the shapes is, elsewhere, 1e2–1e3× too large to see a 1e-6 error in full mode.  Six standard
@@ -40,6 +45,23 @@ from .finite_diff import CENTRAL_STEP, COMPLEX_STEP, EPS, central_bound
 from .named import element_at
 
 NOISE_SIGMAS = 6.0
+#: The noise of F is measured again at spacings 16, 256 … times smaller (at most ``NOISE_LEVELS`` times),
+#: on seven points beside θ rather than around it: rounding noise does not shrink with the spacing,
+#: truncation (∝ s⁴ in a 4th difference) and a kink on the line (∝ s, and only while it lies inside the
+#: window) do.  An estimate sixteen times smaller than the one before is not noise: what was measured
+#: before was the shape of F, and the step is divided by the same factor.  (Two estimates of pure noise
+#: from seven points each differ that much by chance in 0.2 % of draws, measured on 2·10⁵ pairs; a factor
+#: of four did in 6 %, and made the step of a smooth F 16 times smaller for nothing.)
+NOISE_DROP = 16.0
+NOISE_SHRINK, NOISE_LEVELS = 16.0, 3
+
+
+class NotRepeatable(Exception):
+    """Two evaluations of F at the same point gave different values (``first``, ``second``)."""
+
+    def __init__(self, first: float, second: float):
+        super().__init__(f"{first!r} and {second!r}")
+        self.first, self.second = first, second
 
 
 class CodeRaised(Exception):
@@ -80,8 +102,13 @@ class BlackBox:
         self._views = [_read_only(a) for a in self.base]
         self._complex: Optional[tuple[bool, str]] = None if allow_complex else (False, "not asked for")
         self.rounding_error: Optional[float] = None  # ε_F, set by ``line``
+        self.step_scale = 1.0  # set by ``line``: below 1 when F is not smooth at the scale of ε^⅓
         with self.warnings:
             self.f0 = self.real(self._views, "the inputs given")
+            again = self.real(self._views, "the inputs given")
+        same = again == self.f0 or abs(again - self.f0) <= rtol * abs(self.f0) or (np.isnan(again) and np.isnan(self.f0))
+        if not same:  # a nan twice is the same answer (and fails later, as non-finite)
+            raise NotRepeatable(self.f0, again)
 
     @property
     def size(self) -> int:
@@ -125,7 +152,7 @@ class BlackBox:
     # --- directions -----------------------------------------------------------------------------------------
 
     def step(self) -> float:
-        return CENTRAL_STEP * max(1.0, max((float(np.max(np.abs(a))) for a in self.base if a.size), default=1.0))
+        return self.step_scale * CENTRAL_STEP * max(1.0, max((float(np.max(np.abs(a))) for a in self.base if a.size), default=1.0))
 
     def _moved(self, u: Sequence[np.ndarray], s: float) -> list[np.ndarray]:
         return [_read_only(a + s * v) for a, v in zip(self.base, u)]
@@ -133,17 +160,35 @@ class BlackBox:
     def line(self, u: Sequence[np.ndarray]) -> tuple[float, float, list[np.ndarray]]:
         """Central differences along u at seven points θ + j·h·u, j = −3…3: (D(h), its error bound, the direction really taken).
 
-        Sets ``rounding_error`` ε_F from the noise of those seven values.  The direction returned is the
-        displacement θ(+h) − θ(−h) actually realised in floating point, divided by 2h: the candidate is
-        compared along that, so the rounding of θ + h·u costs nothing.
+        Sets ``rounding_error`` ε_F from the noise of F (``_noise_along``) and ``step_scale``.  The direction
+        returned is the displacement θ(+h) − θ(−h) actually realised in floating point, divided by 2h: the
+        candidate is compared along that, so the rounding of θ + h·u costs nothing.
         """
         h = self.step()
         points, f = self._along(u, h, (-3, -2, -1, 1, 2, 3), "a random direction")
         f[0] = self.f0
         values = [f[j] for j in range(-3, 4)]
-        sigma = noise(values) if np.all(np.isfinite(values)) else 0.0
+        sigma = self._noise_along(u, h, noise(values)) if np.all(np.isfinite(values)) else 0.0
         self.rounding_error = max(NOISE_SIGMAS * sigma, 2 * EPS * abs(self.f0))
         return self._central(points, f, h)
+
+    def _noise_along(self, u: Sequence[np.ndarray], h: float, sigma: float) -> float:
+        """σ, the noise of F: ``sigma`` (measured at spacing h around θ) measured again at smaller spacings beside θ
+        until it stops shrinking (``NOISE_SHRINK``); sets ``step_scale`` to the spacing where it stopped, over h."""
+        spacing = h
+        for _ in range(NOISE_LEVELS):
+            spacing /= NOISE_SHRINK
+            _, f = self._along(u, spacing, range(4, 11), "a random direction")
+            smaller = noise([f[j] for j in range(4, 11)])
+            if not (np.isfinite(smaller) and smaller < sigma / NOISE_DROP):
+                break
+            sigma, self.step_scale = smaller, self.step_scale / NOISE_SHRINK
+        return sigma
+
+    def sides_along(self, u: Sequence[np.ndarray], h: float) -> tuple[np.ndarray, ...]:
+        """(F(θ + h·u), F(θ − h·u), h, h) as one-element arrays, for ``kinks`` along a direction."""
+        _, f = self._along(u, h, (-1, 1), "a random direction")
+        return np.array([f[1]]), np.array([f[-1]]), np.array([h]), np.array([h])
 
     def central(self, u: Sequence[np.ndarray]) -> tuple[float, float, list[np.ndarray]]:
         """D(h) along u, its bound, and the direction really taken (four evaluations)."""
@@ -206,11 +251,12 @@ class BlackBox:
 
     # --- every element --------------------------------------------------------------------------------------
 
-    def central_elements(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        """D(h) for every element of input ``i`` (two evaluations each), and the steps (exact in floating point)."""
+    def central_elements(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """D(h) for every element of input ``i`` (two evaluations each), the steps (exact in floating point),
+        and F at θ + h and θ − h for each element (for the kink test of ``sides_at``)."""
         flat = self.base[i].reshape(-1)
         theta = flat.copy()
-        up = (theta + CENTRAL_STEP * np.maximum(1.0, np.abs(theta))) - theta
+        up = (theta + self.step_scale * CENTRAL_STEP * np.maximum(1.0, np.abs(theta))) - theta
         down = theta - (theta - up)
         plus, minus = np.empty(flat.size), np.empty(flat.size)
         thunk = self.bind(self._views)
@@ -229,25 +275,24 @@ class BlackBox:
                 if k % 4096 == 4095:
                     self.warnings.flush()
         shape = self.base[i].shape
-        return ((plus - minus) / (up + down)).reshape(shape), ((up + down) / 2).reshape(shape)
+        return ((plus - minus) / (up + down)).reshape(shape), ((up + down) / 2).reshape(shape), plus, minus
 
-    def central_elements_at(self, i: int, flat_indices: np.ndarray, h: np.ndarray) -> np.ndarray:
-        """D(2h) for the given flat elements of input ``i`` (h from ``central_elements``)."""
+    def sides_at(self, i: int, flat_indices: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """F at θ + h and θ − h for the given flat elements of input ``i``, and the steps really taken up and down."""
         flat = self.base[i].reshape(-1)
-        out = np.empty(len(flat_indices))
+        plus, minus, up, down = (np.empty(len(flat_indices)) for _ in range(4))
         with self.warnings:
             for n, (k, hk) in enumerate(zip(flat_indices, h)):
                 theta = flat[k]
                 at = element_at(self.names[i], k, self.base[i].shape)
                 try:
-                    flat[k] = theta + 2 * hk
-                    plus, up = self.real(self._views, f"{at} + {2 * hk:.1e}"), flat[k] - theta
-                    flat[k] = theta - 2 * hk
-                    minus, down = self.real(self._views, f"{at} - {2 * hk:.1e}"), theta - flat[k]
+                    flat[k] = theta + hk
+                    plus[n], up[n] = self.real(self._views, f"{at} + {hk:.1e}"), flat[k] - theta
+                    flat[k] = theta - hk
+                    minus[n], down[n] = self.real(self._views, f"{at} - {hk:.1e}"), theta - flat[k]
                 finally:
                     flat[k] = theta
-                out[n] = (plus - minus) / (up + down)
-        return out
+        return plus, minus, up, down
 
     def complex_elements_at(self, i: int, flat_indices: np.ndarray) -> np.ndarray:
         """Complex-step derivatives for the given flat elements of input ``i`` (one evaluation each)."""
@@ -261,6 +306,26 @@ class BlackBox:
                 raise CheckError(f"{self.what}: complex step at {element_at(self.names[i], k, self.base[i].shape)} "
                                  f"failed ({e}) although it passed its self-test") from e
         return out
+
+
+def kinks(f0: float, sides: tuple, halves: tuple, rounding: float, slack: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """Where F is not differentiable within the step, from F at θ ± h and θ ± h/2 (``sides``, ``halves``:
+    each (F(θ + h), F(θ − h), the step up, the step down), arrays over elements or directions).
+
+    A smooth F gives D(h) − D(h/2) = h²F‴/8, far below the spread of the one-sided slopes, hF″ (hence the
+    /16), and a spread that halves with the step; a kink at c moves D by at least 1/10 of that spread where
+    0.2h < |c| < h, and breaks the halving where |c| < 0.3h.  Beyond the rounding of each (9 and 20 ε_F/h)
+    and ``slack``.  Returns (kink, moved: the kink is off the point, (the lower, the upper one-sided slope at h/2)).
+    """
+    plus, minus, up, down = sides
+    plus2, minus2, up2, down2 = halves
+    h = (up + down) / 2
+    d1, d2 = (plus - minus) / (up + down), (plus2 - minus2) / (up2 + down2)
+    right, left, right2, left2 = (plus - f0) / up, (f0 - minus) / down, (plus2 - f0) / up2, (f0 - minus2) / down2
+    moved = np.abs(d1 - d2) > 9 * rounding / h + slack + np.abs(right - left) / 16
+    spread = np.abs((right - left) - 2 * (right2 - left2)) > 20 * rounding / h + slack
+    side = np.abs(right - right2) > np.abs(left - left2)  # the kink lies above θ: the right slopes disagree
+    return moved | spread, np.where(moved, np.where(side, 1, -1), 0), (np.minimum(left2, right2), np.maximum(left2, right2))
 
 
 class _Discarded(Exception):

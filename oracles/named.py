@@ -51,14 +51,23 @@ class Tree:
             return [self.name]
         return [n for _, t in self.children for n in t.names()]
 
-    def match(self, value: Any, what: str, shapes: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
+    def match(self, value: Any, what: str, shapes: Sequence[tuple[int, ...]],
+              notes: Optional[list[str]] = None) -> list[np.ndarray]:
         """``value`` (gradients returned by ``what``) as one array per leaf, in leaf order, each of its leaf's shape.
 
         A dict may come back as a dict (by name) or a tuple/list (in order); a single input may come back bare.
+        A gradient that differs from its input's shape only by axes of length 1 (dgamma (1, D) for gamma (D,),
+        summed with keepdims=True) is the same gradient: it is reshaped, and the difference told in ``notes``.
         """
         out: list[np.ndarray] = []
         self._match(value, what, out)
-        for arr, name, shape in zip(out, self.names(), shapes):
+        for k, (arr, name, shape) in enumerate(zip(out, self.names(), shapes)):
+            if arr.shape != tuple(shape) and _without_unit_axes(arr.shape) == _without_unit_axes(shape):
+                out[k] = arr.reshape(shape)
+                if notes is not None:
+                    notes.append(f"note: {what} returned the gradient for {name} with shape {arr.shape}, the shape of "
+                                 f"{name} {tuple(shape)} with axes of length 1 kept; compared as that gradient")
+                continue
             if arr.shape != tuple(shape):
                 hint = ""
                 if arr.shape == tuple(shape)[::-1] and len(shape) == 2:
@@ -100,6 +109,10 @@ class Tree:
                              f"({', '.join(_short(t) for _, t in self.children)})")
         for (_, t), v in zip(self.children, value):
             t._match(v, what, out)
+
+
+def _without_unit_axes(shape: Sequence[int]) -> tuple[int, ...]:
+    return tuple(int(n) for n in shape if n != 1)
 
 
 def _short(t: Tree) -> str:

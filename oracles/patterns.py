@@ -1,5 +1,8 @@
 """One-line diagnoses of a wrong gradient array: × 2.000, / N, sign flipped, all zeros, transposed.
 
+A factor equal to an axis length is named with that axis, and with the caveat that one size cannot
+tell a missing / N from a coincidence (``ONE_SIZE``).
+
 Each is tested on directional values, so one test serves both modes: along k random ±1
 directions v_j, the candidate's c_j = ⟨v_j, g⟩ against the expected d_j = ⟨v_j, o⟩ (computed from
 the expected array in full mode, measured by complex step or central differences in fast mode),
@@ -27,6 +30,12 @@ def sizes_of(arrays: Mapping[str, np.ndarray]) -> dict[int, str]:
     return {n: f"{n} is the length of {', '.join(w[:2])}" for n, w in where.items()}
 
 
+#: One check sees one size: a factor equal to an axis length there is a cause (a missing or extra / N) only
+#: if it stays equal to it at other sizes.  deeplearning.ai's ``db1 = 4./m`` typo is × 4 because of the 4,
+#: not because X has 4 rows, and was once reported as "× 4 (4 is the length of axis 0 of X)".
+ONE_SIZE = "at this one size; it may be a coincidence, so check at another size to tell"
+
+
 def describe(got: np.ndarray, expected: np.ndarray, tolerance: np.ndarray, *, transposed: Optional[np.ndarray] = None,
              all_zero: bool = False, sizes: Optional[Mapping[int, str]] = None) -> Optional[str]:
     """The pattern behind c_j (``got``) vs d_j (``expected``), or None; ``transposed``: c_j of the candidate's transpose."""
@@ -46,9 +55,9 @@ def describe(got: np.ndarray, expected: np.ndarray, tolerance: np.ndarray, *, tr
         return "sign flipped (× −1)"
     for n, where in (sizes or {}).items():
         if abs(alpha * n - 1) <= FACTOR_MATCH:
-            return f"/ {n} ({where})"
+            return f"/ {n} ({where} {ONE_SIZE})"
         if abs(alpha / n - 1) <= FACTOR_MATCH:
-            return f"× {n} ({where})"
+            return f"× {n} ({where} {ONE_SIZE})"
     return f"× {alpha:.3f}"
 
 

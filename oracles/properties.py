@@ -103,7 +103,8 @@ def run_vjp(
         note(f"sizes: {where}; values from seed {seed}")
         result = check_vjp(forward, backward, inputs, static=fixed, mode=mode, seed=seed, reference=reference)
         if not result.ok:
-            raise AssertionError(f"{result.title} is wrong at {where} (values from seed {seed}):\n{result.message()}")
+            said = "is wrong" if result.verdict == "FAILED" else f"was {result.verdict}"  # refused or inconclusive: not "wrong"
+            raise AssertionError(f"{result.title} {said} at {where} (values from seed {seed}):\n{result.message()}")
 
     is_its_vjp()
 

@@ -60,11 +60,12 @@ class Counted:
         return self.X.T @ p / 8
 
 
-def test_a_large_weight_is_checked_in_at_most_16_evaluations():
-    """It was a per-element Python loop: 4 calls per element, 131072 for this weight."""
-    f = Counted(limit=16)
+def test_a_large_weight_is_checked_in_at_most_23_evaluations():
+    """It was a per-element Python loop: 4 calls per element, 131072 for this weight.  Now: F twice at the
+    inputs (is it repeatable?), 6 on the noise line, 7 for the noise at a 16× smaller spacing, 8 directions."""
+    f = Counted(limit=23)
     result = bpcheck.check_function(f.loss, {"W": f.W}, lambda W: f.grad(W))
-    assert result.ok and result.mode == "fast" and result.evaluations == f.calls <= 16, result.message()
+    assert result.ok and result.mode == "fast" and result.evaluations == f.calls <= 23, result.message()
 
 
 def test_one_wrong_element_is_named_within_64_evaluations():
@@ -262,7 +263,7 @@ def test_assert_same_gradients_accepts_a_reordered_refactor_and_names_a_changed_
 
     result = bpcheck.assert_same_gradients(vectorised, looped, inputs, returns="loss_and_grad")
     assert result.ok
-    with pytest.raises(AssertionError, match=r"b \(4,\): 4 of 4 elements wrong; pattern: × 6 \(6 is the length of axis 0 of x\)"):
+    with pytest.raises(AssertionError, match=r"b \(4,\): 4 of 4 elements wrong; pattern: × 6 \(6 is the length of axis 0 of x at this one size"):
         bpcheck.assert_same_gradients(vectorised, summed_twice, inputs, returns="loss_and_grad")
 
 

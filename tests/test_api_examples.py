@@ -43,7 +43,9 @@ PLANTED = {
 @pytest.mark.parametrize("example", sorted({e for e, _ in PLANTED}))
 def test_correct_code_passes(example):
     for name, result in results(example, buggy=False).items():
-        assert result.ok, f"{example}.{name}:\n{result.message()}"
+        # float32 cannot resolve elements ~1e-5 of a gradient whose largest is ~7: honestly inconclusive (issue 22)
+        honest = example == "float32_layer" and result.verdict == "inconclusive" and "small against the largest" in str(result)
+        assert result.ok or honest, f"{example}.{name}:\n{result.message()}"
 
 
 @pytest.mark.parametrize("example", sorted({e for e, _ in PLANTED}))
