@@ -92,6 +92,11 @@ def array_verdict(a: ArrayResult, got: np.ndarray, expected: np.ndarray, bound: 
                         None if a.ok else patterns.of_arrays(got, expected, bound, rng))
 
 
+def depth_of(arrays: Sequence[Any]) -> int:
+    """D counted from the shapes, as ``check_function`` counts it: 32 for elementwise work plus every axis length."""
+    return 32 + sum(int(n) for a in arrays for n in np.shape(a))
+
+
 def fixed_arguments(fixed: Any) -> tuple[tuple, dict]:
     """(args, kwargs) for the fixed arguments: a tuple goes by position after the inputs (scipy's ``args``), a dict by keyword."""
     return ((), fixed) if isinstance(fixed, dict) else (tuple(fixed), {})

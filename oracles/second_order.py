@@ -36,7 +36,7 @@ import numpy as np
 
 from .calls import CheckError, name_of
 from .compare import compare
-from .directional import CheckReport, Directional, array_verdict, fixed_arguments
+from .directional import CheckReport, Directional, array_verdict, depth_of, fixed_arguments
 from .generic import _call, _static
 from .named import static_arrays
 
@@ -110,7 +110,7 @@ def check_hessp(
     args, kwargs = fixed_arguments(fixed)
     g0, own_hessp = _gradient_of(grad, returns, x0.copy(), args, kwargs)
     gname = name_of(grad)
-    rtol = rtol if rtol is not None else 2 * _depth(x0, g0, fixed) * float(np.finfo(np.float64).eps)
+    rtol = rtol if rtol is not None else 2 * depth_of([x0, g0, *static_arrays(fixed)]) * float(np.finfo(np.float64).eps)
     box = Directional(lambda xs: np.reshape(_unpack(grad(xs[0], *args, **kwargs), returns, gname)[0], x0.shape),
                       [x0], gname, complex_step)
     if hess is not None:
@@ -131,10 +131,6 @@ def check_hessp(
                         "(ε = 2⁻⁵², D = 32 + the axis lengths of x, static arrays and the gradient; G the largest expected element)")
     result.evaluations = f"{box.evaluations} calls of {gname}"
     return result
-
-
-def _depth(x: np.ndarray, g: np.ndarray, fixed: Any) -> int:
-    return 32 + sum(int(n) for a in [x, g, *static_arrays(fixed)] for n in np.shape(a))
 
 
 def _products(box: Directional, product: Callable[[np.ndarray], Any], x: np.ndarray, rtol: float, seed: int,
