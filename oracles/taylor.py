@@ -117,10 +117,12 @@ def check_taylor(
     static: Any = None,
     seed: int = 0,
     complex_step: bool = True,
+    plot: Optional[str] = None,
 ) -> CheckReport:
     """The Taylor test of ``grad`` (or ``f`` itself with ``returns="loss_and_grad"``), one verdict per input.
 
-    Arguments as in ``check_function``.  ``result.table`` holds every step, remainder and noise, for a plot.
+    Arguments as in ``check_function``.  ``result.table`` holds every step, remainder and noise;
+    ``plot="taylor.png"`` (or .svg, .pdf) also draws them, log-log, with slopes 1 and 3 (needs matplotlib).
     """
     if returns not in ("loss", "loss_and_grad"):
         raise CheckError(f"returns: expected 'loss' or 'loss_and_grad', got {returns!r}")
@@ -154,7 +156,10 @@ def check_taylor(
     if not np.isfinite(box.f0):
         return CheckReport(False, title, [f"  F is {box.f0} at the inputs given, so no gradient can pass"])
     with box.warnings:  # the code's warnings are counted, never raised through the caller's filters
-        return _verdicts(box, grads, rtol, seed, title, complex_step)
+        result = _verdicts(box, grads, rtol, seed, title, complex_step)
+    if plot is not None:
+        draw(result, plot)
+    return result
 
 
 def _verdicts(box: BlackBox, grads: list[np.ndarray], rtol: float, seed: int, title: str, allow_complex: bool) -> CheckReport:
@@ -255,3 +260,32 @@ def _complex_window(box: BlackBox, u: list[np.ndarray], grads: list[np.ndarray],
     residual = [abs(imaginary(h) - h * slope) for h in steps]
     classic = [_classic(box, grads, u, h) for h in steps]
     return Window(name, "complex", steps, residual, [rho * h for h in steps], classic, C, 2 * C * steps[0] ** 2)
+
+
+def draw(result: CheckReport, path: str) -> None:
+    """The remainders of ``result.table`` against h, log-log, one colour per input, with slopes 1 and 3 and the noise."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import NullFormatter
+    except ImportError:
+        raise CheckError("plot= needs matplotlib: pip install 'bpcheck[report]'") from None
+    fig = Figure(figsize=(6.0, 4.0))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    for name in dict.fromkeys(row["input"] for row in result.table):
+        rows = [row for row in result.table if row["input"] == name]
+        h = np.array([row["h"] for row in rows])
+        r = np.array([row["residual"] for row in rows])
+        line, = ax.loglog(h, np.maximum(r, np.finfo(float).tiny), "o-", label=f"{name} ({rows[0]['method']})")
+        ax.loglog(h, [row["noise"] for row in rows], ":", color=line.get_color(), label=f"{name}: noise")
+        top = r[-1] if r[-1] > 0 else 1.0
+        for order, style in ((3, "--"), (1, "-.")):
+            ax.loglog(h, top * (h / h[-1]) ** order, style, color="grey", linewidth=0.8,
+                      label=f"slope {order}" if name == rows[0]["input"] == result.table[0]["input"] else None)
+    ax.xaxis.set_minor_formatter(NullFormatter())  # the steps span a factor 16: minor labels overlap
+    ax.set_xlabel("step h")
+    ax.set_ylabel("Taylor remainder")
+    ax.set_title(f"{result.title}: {'passed' if result.ok else 'FAILED'}", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.savefig(path, bbox_inches="tight")

@@ -53,7 +53,7 @@ def test_right_gradients_pass_for_200_seeds_by_complex_and_central_remainders():
     assert not alarms, alarms[0]
 
 
-def test_a_wrong_gradient_shows_order_one_and_the_classic_column_order_two():
+def test_a_wrong_gradient_shows_order_one_and_the_table_is_kept_in_step_order():
     coef, X, y = SECOND_ORDER.data(0)
     loss_gradient = SECOND_ORDER.BinaryLogistic().loss_gradient
 
@@ -126,3 +126,12 @@ def test_bad_arguments_say_what_was_wrong():
         bpcheck.check_taylor(np.sum, np.ones(3), np.ones_like, returns="grad")
     with pytest.raises(bpcheck.CheckError, match="grad: give grad="):
         bpcheck.check_taylor(np.sum, np.ones(3))
+
+
+def test_a_plot_on_request(tmp_path):
+    pytest.importorskip("matplotlib")
+    coef, X, y = SECOND_ORDER.data(0)
+    path = tmp_path / "taylor.png"
+    result = bpcheck.check_taylor(SECOND_ORDER.BinaryLogistic().loss_gradient, coef, returns="loss_and_grad",
+                                  static=(X, y, 0.1), plot=str(path))
+    assert result and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
