@@ -115,6 +115,7 @@ class Directional:
         self.what = what
         self.evaluations = 0
         self.warnings = Recorder()
+        self.y0: Optional[np.ndarray] = None  # set just below; ``value`` checks later shapes against it
         self.complex_valid: Optional[bool] = None if allow_complex else False
         self.why_not = "" if allow_complex else "complex_step=False"
         with self.warnings:
@@ -133,7 +134,7 @@ class Directional:
             raise
         except Exception as e:
             raise CheckError(f"{self.what} raised {describe_error(e)} when evaluated at {where}") from e
-        if hasattr(self, "y0") and out.shape != self.y0.shape:
+        if self.y0 is not None and out.shape != self.y0.shape:
             raise CheckError(f"{self.what} returned shape {out.shape} at {where}, but {self.y0.shape} at the inputs given")
         return out
 

@@ -103,6 +103,8 @@ def check_hessp(
                          f"got {given or 'none'}" + (" and returns='grad_and_hessp'" if returns == "grad_and_hessp" else ""))
     if not isinstance(tangents, int) or tangents < 1:
         raise CheckError(f"tangents: expected a positive int, got {tangents!r}")
+    if isinstance(x, (dict, list, tuple)):
+        raise CheckError(f"x: expected one array (a flat vector, as scipy's x0 and scikit-learn's coef), got {type(x).__name__}")
     x0 = np.array(x, dtype=np.float64)
     if not np.all(np.isfinite(x0)):
         raise CheckError("x has non-finite elements")

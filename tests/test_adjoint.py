@@ -98,3 +98,11 @@ def test_a_jvp_of_the_wrong_shape_is_named():
     case = EXAMPLE.inputs(0)["polar"]
     with pytest.raises(bpcheck.CheckError, match=r"returned a tangent of shape \(5,\); expected \(2, 5\)"):
         bpcheck.check_jvp(EXAMPLE.polar, lambda p, t: EXAMPLE.polar_jvp(p, t)[0], case)
+
+
+def test_a_jvp_of_inputs_given_as_a_list_or_one_array():
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal(4), rng.standard_normal(4)
+    assert bpcheck.check_jvp(lambda a, b: a * np.exp(b), lambda p, t: t[0] * np.exp(p[1]) + p[0] * np.exp(p[1]) * t[1], [a, b])
+    assert bpcheck.check_jvp(np.sin, lambda x, t: np.cos(x) * t, a)
+    assert not bpcheck.check_jvp(np.sin, lambda x, t: np.cos(x) * t * (1 + 1e-9), a)

@@ -141,3 +141,9 @@ def test_a_non_finite_hessp_fails():
     coef, X, y = EXAMPLE.data(0)
     result = bpcheck.check_hessp(_grad, lambda c, p, X, y, l2: _hessp(c, p, X, y, l2) * np.nan, coef, static=(X, y, 0.1))
     assert not result
+
+
+def test_x_must_be_one_array():
+    coef, X, y = EXAMPLE.data(0)
+    with pytest.raises(bpcheck.CheckError, match="x: expected one array"):
+        bpcheck.check_hessp(_grad, _hessp, {"coef": coef}, static=(X, y, 0.1))
