@@ -46,7 +46,7 @@ import numpy as np
 from .calls import CheckError, name_of
 from .compare import compare
 from .directional import CheckReport, Directional, array_verdict, depth_of, fixed_arguments
-from .generic import _call, _static
+from .generic import call_once, private_static
 from .named import call_with, flatten, static_arrays
 
 TANGENTS = 3
@@ -81,7 +81,7 @@ def check_jvp(
     """
     if not isinstance(tangents, int) or tangents < 1:
         raise CheckError(f"tangents: expected a positive int, got {tangents!r}")
-    fixed = _static(static)
+    fixed = private_static(static)
     tree, leaves = flatten(inputs, f)
     fname, jname = name_of(f), name_of(jvp)
     base = [leaf.value.astype(np.float64) for leaf in leaves]
@@ -94,7 +94,7 @@ def check_jvp(
     for j in range(tangents):
         d, bound, t, method = box.derivative([rng.standard_normal(a.shape) for a in base], rtol)
         methods.add(method)
-        got = _tangent_out(_call(_jvp_call, f"{jname}(inputs, tangents)", jvp, tree, base, t, fixed), jname, out.shape)
+        got = _tangent_out(call_once(_jvp_call, f"{jname}(inputs, tangents)", jvp, tree, base, t, fixed), jname, out.shape)
         name = f"J·t{j + 1}"
         comparison = compare({name: got}, {name: d}, rtol, {name: bound}, method)
         verdict = array_verdict(comparison.arrays[0], got, d, rtol * (np.abs(d) + comparison.scale) + bound, rng)
@@ -157,17 +157,17 @@ def check_adjoint(
     if not isinstance(trials, int) or trials < 1:
         raise CheckError(f"trials: expected a positive int, got {trials!r}")
     in_shape, out_shape = _shapes(shapes)
-    fixed = _static(static)
+    fixed = private_static(static)
     args, kwargs = fixed_arguments(fixed)
     aname, tname = name_of(apply), name_of(apply_transpose)
     rng = np.random.default_rng([ADJOINT_STREAM, seed])
     rows, norm_A = [], 0.0
     for j in range(trials):
         u = rng.standard_normal(in_shape)
-        Au = _linear_out(_call(apply, f"{aname}(u)", u.copy(), *args, **kwargs), f"{aname}(u)", out_shape)
+        Au = _linear_out(call_once(apply, f"{aname}(u)", u.copy(), *args, **kwargs), f"{aname}(u)", out_shape)
         out_shape = Au.shape
         v = rng.standard_normal(out_shape)
-        Atv = _linear_out(_call(apply_transpose, f"{tname}(v)", v.copy(), *args, **kwargs), f"{tname}(v)", in_shape)
+        Atv = _linear_out(call_once(apply_transpose, f"{tname}(v)", v.copy(), *args, **kwargs), f"{tname}(v)", in_shape)
         rows.append((float(np.vdot(Au, v)), float(np.vdot(u, Atv)), float(np.linalg.norm(u) * np.linalg.norm(v))))
         norm_A = max(norm_A, float(np.linalg.norm(Au)), float(np.linalg.norm(Atv)))
     rtol = rtol if rtol is not None else 2 * depth_of([np.empty(in_shape), np.empty(out_shape), *static_arrays(fixed)]) * \

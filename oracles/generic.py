@@ -196,7 +196,7 @@ class CheckResult:
 # --- the pieces every entry point shares --------------------------------------------------------------
 
 
-def _static(static: Any) -> Any:
+def private_static(static: Any) -> Any:
     """A private deep copy of the fixed arguments: nothing the code does to them reaches the caller's objects."""
     if static is None:
         return {}
@@ -209,7 +209,7 @@ def _static(static: Any) -> Any:
                          f"but copy.deepcopy failed: {describe_error(e)}; pass what can be copied") from e
 
 
-def _call(fn: Callable, what: str, *args: Any, **kwargs: Any) -> Any:
+def call_once(fn: Callable, what: str, *args: Any, **kwargs: Any) -> Any:
     """Call the code under check once; its exceptions become CheckError naming the call."""
     with Recorder():
         try:
@@ -241,7 +241,7 @@ def _rademacher(rng: np.random.Generator, base: Sequence[np.ndarray]) -> list[np
     return [rng.choice(np.array([-1.0, 1.0]), size=a.shape) for a in base]
 
 
-def _scalar_of(result: Any, what: str) -> Any:
+def scalar_of(result: Any, what: str) -> Any:
     """A loss from ``result``: a number, or per-example losses (summed); refuses reduced precision."""
     v = np.asarray(result)
     if v.dtype.kind not in "fciub":
@@ -694,12 +694,12 @@ def check_vjp(
     ``complex_step=False``: central differences only (complex step is otherwise used where its self-test passes).
     """
     title = f"check_vjp({name_of(forward)}, {name_of(backward)})"
-    fixed = _static(static)
+    fixed = private_static(static)
     tree, leaves = flatten(inputs, forward)
     fwd = name_of(forward)
     try:
         notes: list[str] = []
-        grads, out, _ = _gradients_of((forward, backward), "grad", tree, leaves, fixed, seed, at=" at the inputs given",
+        grads, out, _ = gradients_of((forward, backward), "grad", tree, leaves, fixed, seed, at=" at the inputs given",
                                       backward_args="(dout, cache)", notes=notes)
     except _Refused as e:
         return CheckResult(False, title, mode, "", 0.0, 0, refused=str(e))
@@ -732,7 +732,7 @@ def check_vjp(
 
 def _scalar_of_array(o: np.ndarray, what: str) -> np.ndarray:
     if o.dtype in (np.float32, np.float16, np.complex64):
-        _scalar_of(o, what)  # raises the reduced-precision explanation
+        scalar_of(o, what)  # raises the reduced-precision explanation
     return o
 
 
@@ -767,12 +767,12 @@ def check_function(
         raise CheckError(f"returns: expected 'loss' or 'loss_and_grad', got {returns!r}")
     if (grad is None) == (returns == "loss"):
         raise CheckError("grad: give grad= when f returns the loss only, and leave it out with returns='loss_and_grad'")
-    fixed = _static(static)
+    fixed = private_static(static)
     tree, leaves = flatten(inputs, f)
     fname = name_of(f)
     try:
         notes: list[str] = []
-        grads, _, loss = _gradients_of(f if returns == "loss_and_grad" else grad, returns, tree, leaves, fixed, seed,
+        grads, _, loss = gradients_of(f if returns == "loss_and_grad" else grad, returns, tree, leaves, fixed, seed,
                                        at=" at the inputs given", notes=notes)
     except _Refused as e:
         return CheckResult(False, f"check_function({fname})", mode, "", 0.0, 0, refused=str(e))
@@ -791,7 +791,7 @@ def check_function(
                 if not (isinstance(value, tuple) and len(value) == 2):
                     raise CheckError(f"{oname} returned {type(value).__name__}; expected (loss, grad)")
                 value = value[0]
-            return value if type(value) is np.float64 or type(value) is float else _scalar_of(value, oname)
+            return value if type(value) is np.float64 or type(value) is float else scalar_of(value, oname)
         return F
 
     case = _Case(f"check_function({fname})", oname, tree, leaves, grads, bind,
@@ -809,7 +809,7 @@ class _Refused(Exception):
     """The code under check gave different gradients for the same inputs; the message says which."""
 
 
-def _gradients_of(impl: Any, returns: str, tree: Tree, leaves: list[Leaf], fixed: Any, seed: int, prefix: str = "",
+def gradients_of(impl: Any, returns: str, tree: Tree, leaves: list[Leaf], fixed: Any, seed: int, prefix: str = "",
                   at: str = "", backward_args: str = "",
                   notes: Optional[list[str]] = None) -> tuple[list[np.ndarray], Optional[np.ndarray], Any]:
     """The gradients ``impl`` returns at the inputs, with the pair's forward output or the loss as returned.
@@ -823,7 +823,7 @@ def _gradients_of(impl: Any, returns: str, tree: Tree, leaves: list[Leaf], fixed
     shapes = [leaf.value.shape for leaf in leaves]
     if isinstance(impl, tuple):
         forward, backward = impl
-        result = _call(call_with, f"{prefix}{name_of(forward)}{at}", forward, tree, [leaf.value.copy() for leaf in leaves], fixed)
+        result = call_once(call_with, f"{prefix}{name_of(forward)}{at}", forward, tree, [leaf.value.copy() for leaf in leaves], fixed)
         out, cache = _split_forward(result, name_of(forward))
         seen = out.copy()  # the output as returned: a backward may write into the one it kept in its cache
         try:
@@ -831,14 +831,14 @@ def _gradients_of(impl: Any, returns: str, tree: Tree, leaves: list[Leaf], fixed
         except Exception:  # a cache that cannot be copied: a second forward makes the second one
             spare = _split_forward(call_with(forward, tree, [leaf.value.copy() for leaf in leaves], fixed), "")[1]
         what = f"{prefix}{name_of(backward)}{backward_args}"
-        runs = [tree.match(_call(backward, what, _cotangent(out, seed), c), f"{prefix}{name_of(backward)}", shapes,
+        runs = [tree.match(call_once(backward, what, _cotangent(out, seed), c), f"{prefix}{name_of(backward)}", shapes,
                            notes if c is cache else None) for c in (cache, spare)]
         _same_twice(runs, [leaf.name for leaf in leaves], f"{what} on the same dout and cache")
         return runs[0], seen, None
     what = f"{prefix}{name_of(impl)}"
     runs, losses = [], []
     for run in range(2):
-        value = _call(call_with, f"{what}{at}", impl, tree, [leaf.value.copy() for leaf in leaves], fixed)
+        value = call_once(call_with, f"{what}{at}", impl, tree, [leaf.value.copy() for leaf in leaves], fixed)
         if returns == "loss_and_grad":
             if not (isinstance(value, tuple) and len(value) == 2):
                 raise CheckError(f"{what} returned {type(value).__name__}; with returns='loss_and_grad' "
@@ -890,13 +890,13 @@ def assert_same_gradients(
         raise CheckError("old and new: give both as functions or both as (forward, backward) pairs")
     if returns not in ("grad", "loss_and_grad"):
         raise CheckError(f"returns: expected 'grad' or 'loss_and_grad', got {returns!r}")
-    fixed = _static(static)
+    fixed = private_static(static)
     tree, leaves = flatten(inputs, old[0] if pair[0] else old)
     losses = returns == "loss_and_grad" and not pair[0]
     try:
         notes: list[str] = []
-        g_old, out_old, loss_old = _gradients_of(old, returns, tree, leaves, copy.deepcopy(fixed), seed, "old ", notes=notes)
-        g_new, out_new, loss_new = _gradients_of(new, returns, tree, leaves, copy.deepcopy(fixed), seed, "new ", notes=notes)
+        g_old, out_old, loss_old = gradients_of(old, returns, tree, leaves, copy.deepcopy(fixed), seed, "old ", notes=notes)
+        g_new, out_new, loss_new = gradients_of(new, returns, tree, leaves, copy.deepcopy(fixed), seed, "new ", notes=notes)
     except _Refused as e:
         raise AssertionError(f"assert_same_gradients: refused\n  {e}") from None
     loss_old = float(np.sum(loss_old)) if losses else None

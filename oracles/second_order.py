@@ -37,7 +37,7 @@ import numpy as np
 from .calls import CheckError, name_of
 from .compare import compare
 from .directional import CheckReport, Directional, array_verdict, depth_of, fixed_arguments
-from .generic import _call, _static
+from .generic import call_once, private_static
 from .named import static_arrays
 
 TANGENTS = 3
@@ -48,7 +48,7 @@ RETURNS = ("grad", "loss_and_grad", "grad_and_hessp")
 
 def _gradient_of(grad: Callable, returns: str, x: np.ndarray, args: tuple, kwargs: dict) -> tuple[np.ndarray, Any]:
     """(g, the hessp function when ``returns="grad_and_hessp"``) from one call of ``grad`` at x."""
-    value = _call(grad, f"{name_of(grad)} at the inputs given", x, *args, **kwargs)
+    value = call_once(grad, f"{name_of(grad)} at the inputs given", x, *args, **kwargs)
     g, own = _unpack(value, returns, name_of(grad))
     if own is not None and not callable(own):
         raise CheckError(f"{name_of(grad)} returned (grad, {type(own).__name__}); the second must be hessp(p) -> H·p")
@@ -108,7 +108,7 @@ def check_hessp(
     x0 = np.array(x, dtype=np.float64)
     if not np.all(np.isfinite(x0)):
         raise CheckError("x has non-finite elements")
-    fixed = _static(static)
+    fixed = private_static(static)
     args, kwargs = fixed_arguments(fixed)
     g0, own_hessp = _gradient_of(grad, returns, x0.copy(), args, kwargs)
     gname = name_of(grad)
@@ -117,7 +117,7 @@ def check_hessp(
                       [x0], gname, complex_step)
     if hess is not None:
         candidate = f"{name_of(hess)}(x) columns H·e_j"
-        result = _dense(box, _call(hess, f"{name_of(hess)} at the inputs given", x0.copy(), *args, **kwargs), x0, rtol, seed)
+        result = _dense(box, call_once(hess, f"{name_of(hess)} at the inputs given", x0.copy(), *args, **kwargs), x0, rtol, seed)
     else:
         def product(p: np.ndarray) -> Any:
             if own_hessp is not None:
@@ -144,7 +144,7 @@ def _products(box: Directional, product: Callable[[np.ndarray], Any], x: np.ndar
         d, bound, (p,), method = box.derivative([rng.standard_normal(x.shape)], rtol)
         methods.add(method)
         what = f"hessp(p{j + 1})"
-        got = _real_array(_call(product, what, p), what, x.shape)
+        got = _real_array(call_once(product, what, p), what, x.shape)
         comparison = compare({f"H·p{j + 1}": got}, {f"H·p{j + 1}": d}, rtol, {f"H·p{j + 1}": bound}, method)
         row = comparison.arrays[0]
         verdict = array_verdict(row, got, d, rtol * (np.abs(d) + comparison.scale) + bound, rng)

@@ -49,7 +49,7 @@ import numpy as np
 from .blackbox import BlackBox, CodeRaised, _Discarded
 from .calls import CheckError, name_of
 from .directional import CheckReport, depth_of
-from .generic import _gradients_of, _scalar_of, _static
+from .generic import gradients_of, scalar_of, private_static
 from .named import arguments, flatten, static_arrays
 
 STEPS = 5
@@ -128,10 +128,10 @@ def check_taylor(
         raise CheckError(f"returns: expected 'loss' or 'loss_and_grad', got {returns!r}")
     if (grad is None) == (returns == "loss"):
         raise CheckError("grad: give grad= when f returns the loss only, and leave it out with returns='loss_and_grad'")
-    fixed = _static(static)
+    fixed = private_static(static)
     tree, leaves = flatten(inputs, f)
     fname = name_of(f)
-    grads, _, _ = _gradients_of(f if returns == "loss_and_grad" else grad, returns, tree, leaves, fixed, seed,
+    grads, _, _ = gradients_of(f if returns == "loss_and_grad" else grad, returns, tree, leaves, fixed, seed,
                                 at=" at the inputs given")
     grads = [np.asarray(g, dtype=np.float64) for g in grads]
     title = f"check_taylor({fname}{'' if grad is None else ', ' + name_of(grad)})"
@@ -147,7 +147,7 @@ def check_taylor(
                 if not (isinstance(value, tuple) and len(value) == 2):
                     raise CheckError(f"{fname} returned {type(value).__name__}; expected (loss, grad)")
                 value = value[0]
-            return _scalar_of(value, fname)
+            return scalar_of(value, fname)
         return F
 
     base = [leaf.value for leaf in leaves]
