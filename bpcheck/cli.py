@@ -337,7 +337,8 @@ def _assignment_check(args: argparse.Namespace) -> int:
         return 2
     variants = a.contract.variants()
     print(f"{a.path}: valid. {_title(a.title, a.name)}: {len(a.probes)} probes, "
-          f"{len(a.contract.forms)} entry form(s), {len(variants)} accepted combination(s) of conventions")
+          + (f"{len(a.parts)} graded functions ([[part]]), " if a.parts else f"{len(a.contract.forms)} entry form(s), ")
+          + f"{len(variants)} accepted combination(s) of conventions")
     for v in variants[1:]:
         print(f"  also accepted: {v.words()}")
     blind = _blind_spots(a) if args.mutants else 0

@@ -13,7 +13,7 @@ import importlib.util
 import os
 import re
 import sys
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional
 
@@ -22,7 +22,7 @@ import numpy as np
 from bpcheck.oracles.cases import Case
 from bpcheck.reference import seeds
 
-from .contracts import ACCEPTABLE, DIAGNOSED, Contract, ContractError, Conventions, Encoder, Variant, parse_form
+from .contracts import ACCEPTABLE, DIAGNOSED, Contract, ContractError, Conventions, Encoder, Form, Variant, parse_form
 from . import runner
 from .probes import Probe, make_probe
 from .sandbox import Limits
@@ -109,6 +109,8 @@ class Assignment:
     hidden_checks: set[str] = field(default_factory=set)
     solution: Optional[Path] = None
     path: Optional[Path] = None
+    #: [[part]] tables: one assignment per graded function, graded in turn into one report (empty: one entry point)
+    parts: tuple["Assignment", ...] = ()
 
 
 def bundled() -> list[str]:
@@ -235,9 +237,9 @@ def _contract(raw: Mapping[str, Any], where: str) -> Contract:
     if any(k != kinds[0] for k in kinds):
         raise AssignmentError(f"{where}: every [[entry]] form must give the same outputs (loss, forward, gradients or updates); "
                               f"got {[sorted(k) for k in kinds]}")
-    if not kinds[0] & {"gradient", "update"}:
-        raise AssignmentError(f"{where}: the entry point returns no gradients (d_weights, d_params, d_W1, ...) and reads no "
-                              "updated weights, so there is nothing to grade")
+    if not kinds[0]:
+        raise AssignmentError(f"{where}: the entry point returns nothing the grader reads (no loss, output, scores, "
+                              "gradients such as d_params or d_W1, nor updated weights), so there is nothing to grade")
     return contract
 
 
@@ -429,8 +431,8 @@ def read(name_or_path: str) -> tuple[Path, bytes, dict]:
     """The assignment file's path, bytes and tables, a ``contract = ...`` base's tables merged in."""
     path = resolve(name_or_path)
     text, raw = _read_toml(path)
-    _keys(raw, ("name", "title", "module", "solution", "contract", "hidden_checks", "network", "layout", "entry", "accept",
-                "feedback", "environment", "grading", "points", "limits", "probe"), path.name)
+    _keys(raw, ("name", "title", "module", "solution", "contract", "hidden_checks", "network", "layout", "entry", "part",
+                "accept", "feedback", "environment", "grading", "points", "limits", "probe"), path.name)
     if "contract" in raw:
         raw = _inherit(raw, _get(raw, "contract", str, path.name), path.name)
     return path, text, raw
@@ -445,8 +447,10 @@ def from_tables(path: Path, text: bytes, raw: dict) -> Assignment:
     """An assignment from its tables (as ``read`` gives them; a pre-check kit keeps them as JSON), every key checked;
     ``path``: where relative paths start; ``text``: the bytes its fingerprint is taken of."""
     where = path.name
-    _keys(raw, ("name", "title", "module", "solution", "hidden_checks", "network", "layout", "entry", "accept",
+    _keys(raw, ("name", "title", "module", "solution", "hidden_checks", "network", "layout", "entry", "part", "accept",
                 "feedback", "environment", "grading", "points", "limits", "probe"), where)
+    if "part" in raw:
+        return _with_parts(path, text, raw)
     try:
         contract = _contract(raw, where)
     except ContractError as exc:
@@ -455,6 +459,8 @@ def from_tables(path: Path, text: bytes, raw: dict) -> Assignment:
     _keys(limits_raw, tuple(f.name for f in fields(Limits)), f"{where} [limits]")
     points, environment, hidden_checks = _points(raw, where), _environment(raw, where, path.parent), _hidden_checks(raw, where)
     grading = _grading(raw, contract, where)
+    if grading["large_inputs"] and not contract.kinds() & {"gradient", "update"}:
+        raise AssignmentError(f"{where} [grading]: large_inputs = true checks gradients, and this entry point returns none")
     probes = _probes(raw, contract, where)
     solution = _get(raw, "solution", str, where)
     return Assignment(
@@ -473,6 +479,59 @@ def from_tables(path: Path, text: bytes, raw: dict) -> Assignment:
         path=path,
         **grading,
     )
+
+
+# --- several graded functions ----------------------------------------------------------------------------------
+
+#: What a [[part]] table holds beside the keys of an [[entry]] table (the function, its arguments, what it returns).
+PART_KEYS = ("name", "probes", "network", "points")
+
+
+def _part_tables(raw: dict, i: int, part: Any, probes: dict[str, Any], at: str) -> dict:
+    """The tables of part ``i`` as an assignment of its own: the assignment's, with the part's call as its one
+    [[entry]], its [network] and [points] keys over the assignment's, and only the probes it lists."""
+    _keys(part, (*PART_KEYS, "function", "arguments", "keywords", "optional", "returns", "aliases", "call"), at)
+    entry = {k: v for k, v in part.items() if k not in PART_KEYS}
+    calls = entry.get("call") or [entry]
+    first = calls[0].get("function") if isinstance(calls[0], dict) else None
+    chosen = _get(part, "probes", list, at, list(probes))
+    unknown = [n for n in chosen if n not in probes]
+    if unknown or not chosen:
+        raise AssignmentError(f"{at}: probes = {chosen!r}; expected some of the [[probe]] names {list(probes)}")
+    return {**{k: v for k, v in raw.items() if k != "part"}, "entry": [entry],
+            "name": _get(part, "name", str, at, first if isinstance(first, str) else f"part-{i + 1}"),
+            "network": {**raw.get("network", {}), **_get(part, "network", dict, at, {})},
+            "points": {**raw.get("points", {}), **_get(part, "points", dict, at, {})},
+            "probe": [probes[n] for n in chosen]}
+
+
+def _with_parts(path: Path, text: bytes, raw: dict) -> Assignment:
+    """An assignment of several graded functions ([[part]] tables): each is graded as an assignment of its own, so a
+    function that crashes costs its own points only; the one report lists every part's checks under its name."""
+    where = path.name
+    parts_raw = _get(raw, "part", list, where)
+    if "entry" in raw or not parts_raw:
+        raise AssignmentError(f"{where}: give one [[entry]] (a single graded entry point) or [[part]] tables (one per "
+                              "graded function), not both" if "entry" in raw else f"{where}: part = []; expected [[part]] tables")
+    probes = {p.get("name"): p for p in _get(raw, "probe", list, where, []) if isinstance(p, dict)}
+    parts: list[Assignment] = []
+    for i, part in enumerate(parts_raw):
+        at = f"{where} [[part]] #{i + 1}"
+        tables = _part_tables(raw, i, part, probes, at)
+        if tables["name"] in [p.name for p in parts]:
+            raise AssignmentError(f"{at}: name = {tables['name']!r} is another part's; give each part a name of its own")
+        try:
+            parts.append(from_tables(path, text + f"\0part {i}".encode(), tables))
+        except AssignmentError as exc:
+            raise AssignmentError(str(exc).replace(where, at, 1)) from None
+    # The whole assignment's contract holds every part's calls as one form: what a submission must define.
+    calls = {c.names: c for p in parts for c in p.contract.forms[0].calls}
+    used = {pc.probe.name: pc for p in parts for pc in p.probes}
+    return replace(parts[0], name=str(_get(raw, "name", str, where, path.stem)),
+                   title=str(_get(raw, "title", str, where, path.stem)),
+                   contract=replace(parts[0].contract, forms=(Form(calls=tuple(calls.values())),)),
+                   probes=list(used.values()), parts=tuple(parts),
+                   fingerprint=hashlib.sha256(text + "".join(p.fingerprint for p in parts).encode()).hexdigest()[:16])
 
 
 MAX_VARIANTS = 32

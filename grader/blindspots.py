@@ -141,7 +141,19 @@ class _Probes:
 
 
 def blind_spots(a: Assignment) -> tuple[list[BlindSpot], int]:
-    """The mutants ``a``'s probes cannot see although probes of its kind could; and how many mutants apply."""
+    """The mutants ``a``'s probes cannot see although probes of its kind could; and how many mutants apply.
+
+    An assignment of several graded functions sees a mutant when any function that returns gradients sees it."""
+    if not a.parts:
+        spots, applicable = _blind_spots(a)
+        return spots, len(applicable)
+    each = [_blind_spots(p) for p in a.parts if p.contract.kinds() & {"gradient", "update"}]
+    seen = set().union(*(applicable - {s.id for s in spots} for spots, applicable in each))
+    missed = {s.id: s for spots, _ in each for s in spots if s.id not in seen}
+    return [missed[m] for m in sorted(missed)], len(set().union(*(applicable for _, applicable in each)))
+
+
+def _blind_spots(a: Assignment) -> tuple[list[BlindSpot], set[str]]:
     states, _ = build(a)
     probes = _Probes(a, states[0])
     seen = visible(probes.own)
@@ -153,4 +165,4 @@ def blind_spots(a: Assignment) -> tuple[list[BlindSpot], int]:
             now = visible(probes.added((f,)))
             shown_by.update({m: f for m in missed if m in now and m not in shown_by})
     titles = {mid: title for mid, (title, _) in mutants(probes.own).items()}
-    return [BlindSpot(m, titles[m], shown_by.get(m)) for m in missed], len(applicable)
+    return [BlindSpot(m, titles[m], shown_by.get(m)) for m in missed], set(applicable)

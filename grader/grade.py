@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional
 
@@ -91,11 +91,17 @@ class Grader:
         self.contract = assignment.contract
         self.sandbox = sandbox_mode if isinstance(sandbox_mode, sandbox.Sandbox) else sandbox.select(sandbox_mode)
         self.sandbox_message = self.sandbox.description
+        # One grader per graded function ([[part]] tables), each with its own run: a crash costs that function only.
+        self.parts = [Grader(part, self.sandbox) for part in assignment.parts]
+        if self.parts:
+            return
+        self.gradients = bool(self.contract.kinds() & {"gradient", "update"})  # else only outputs are checked
         self.hidden = {pc.probe.name for pc in assignment.probes if pc.hidden}
         self.states, self.calls = variants.build(assignment)
         self.terms = {id(st): self.contract.terms(st.conventions) for st in self.states}
         self.default = self.states[0]
-        self.probe_set = self.default.probe_set(self.default.lr())  # builds and confirms the expected answers
+        # builds and confirms the expected answers; the catalog's behaviours only where there are gradients to diagnose
+        self.probe_set = self.default.probe_set(self.default.lr()) if self.gradients else None
         self.large = self.default.large_probe()
         for name in [*self.probe_names, *([LARGE] if self.large else [])]:
             self.default.expected(name)
@@ -154,7 +160,10 @@ class Grader:
         except SubmissionError as exc:
             return self.error_result(str(path), str(exc), "")
         key = self.key(sub.files)
-        result = self._assess(str(path), key, self._run(sub))
+        if self.parts:
+            result = self._combine(str(path), key, [part._assess(str(path), key, part._run(sub)) for part in self.parts])
+        else:
+            result = self._assess(str(path), key, self._run(sub))
         fp = fingerprint(sub.files.get(sub.main, b""))
         result.similarity = fp.as_dict() if fp else {}
         return result
@@ -178,8 +187,10 @@ class Grader:
                       self.sandbox_message, 0.0, key, notes=list(notes or []), environment=environment)
 
     def _check_plan(self) -> list[tuple[str, float, bool]]:
+        if self.parts:
+            return [(f"{part.a.name}: {name}", pts, hidden) for part in self.parts for name, pts, hidden in part._check_plan()]
         pts, hidden_checks = self.a.points, self.a.hidden_checks
-        plan = [(f"gradient: {name}", pts["gradient"], name in self.hidden) for name in self.probe_names]
+        plan = [(f"gradient: {name}", pts["gradient"], name in self.hidden) for name in self.probe_names if self.gradients]
         if self.contract.has_loss and pts["loss"] > 0:
             plan.append((LOSS, pts["loss"], "loss" in hidden_checks))
         if self.contract.forward_symbol and pts["forward"] > 0:
@@ -204,17 +215,18 @@ class Grader:
         reading = self.contract.decode(self.contract.forms[form], state.encoders[name], got, lr)
         calls = ret.status.get("calls") if isinstance(ret.status.get("calls"), dict) else {}
         err = describe_error(calls[call], ret.sub) if calls.get(call) else None
-        complete = len(reading.grads) == len(state.encoders[name].case.spec.param_shapes())
+        # outputs only (no gradients returned): complete when the calls finished
+        complete = len(reading.grads) == len(state.encoders[name].case.spec.param_shapes()) if self.gradients else not err
         if err and not complete:
             reading.errors = [err]  # what is missing after that follows from it
         elif not got and not err:
             reading.errors = [ret.failure or "produced no output"]
-        if err and complete:
+        if err and (complete or not self.gradients):  # a function without gradients: its outputs name the error
             reading.call_error = err
         left = [f"refused {k}: {v}" for k, v in ret.refused.items() if k.startswith(call + "/")]
         reading.errors += left
         # Wrong shapes still go to the diagnosis, which names them; a call that failed or a refused file does not.
-        complete = complete and not left and not (err and not reading.call_error)
+        complete = complete and not left and not (err and not reading.call_error) and (self.gradients or not reading.errors)
         outcome = Outcome(reading.grads if complete else None, None if complete else "; ".join(reading.errors) or "error",
                           reading.mutated)
         return reading, outcome
@@ -228,7 +240,7 @@ class Grader:
         readings, outcomes, problems, arrays_right = {}, {}, {}, 0
         for name in self.probe_names:
             readings[name], outcomes[name] = self._read(state, name, ret, lr)
-            problems[name], right = self._compare(state.expected(name), readings[name], state)
+            problems[name], right = self._compare(state.expected(name), readings[name], state) if self.gradients else (None, 0)
             arrays_right += right
         loss_bad = [p for name in self.probe_names if (p := self._loss_problem(name, readings[name], state))]
         forward_bad = [p for name in self.probe_names if (p := self._forward_problem(name, readings[name], state))]
@@ -300,11 +312,11 @@ class Grader:
             return result
         chosen, diag = self._choose(evaluations)
         share = 1.0 if chosen.state.variant.default else self.a.alternative_credit
-        checks = [self._gradient_check(name, chosen, diag, share) for name in self.probe_names]
+        checks = [self._gradient_check(name, chosen, diag, share) for name in self.probe_names if self.gradients]
         checks += self._scored([self._loss_check(chosen), self._forward_check(chosen), self._steps_check(chosen)], share)
         # What follows earns credit only beside a right gradient: unmutated garbage, or a right forward pass with no
-        # backprop, is not a pass of backprop.
-        some_right = any(c.passed for c in checks[:len(self.probe_names)])
+        # backprop, is not a pass of backprop (a function that returns no gradient: beside a right output).
+        some_right = any(c.passed for c in (checks[:len(self.probe_names)] if self.gradients else checks))
         checks += self._scored([self._unmutated_check(chosen, some_right),
                                 self._large_inputs_check(chosen, diag, ret, some_right)], share)
         return self._result(submission, key, ret, evaluations[0], chosen, diag, checks, share, notes)
@@ -328,6 +340,8 @@ class Grader:
         """The conventions to grade under (right ones, else the assignment's own when the catalog names the mistake
         there, else the ones that explain most), and the diagnosis under them."""
         default, last = evaluations[0], evaluations[-1]
+        if not self.gradients:  # outputs only: nothing for the catalog to explain
+            return (last if last.right else default), Diagnosis(True, [], {}, [], [], "")
         if last.right:
             chosen, diag = last, None
         else:
@@ -429,8 +443,8 @@ class Grader:
         if not chosen.right:
             return f" (graded as following its convention: {words})"
         text = f" (correct, with {words})"
-        own = diagnose(default.outcomes, self.probe_set, self.terms[id(default.state)])
-        if own.matches and not all(b.convention for b in own.matches):
+        own = diagnose(default.outcomes, self.probe_set, self.terms[id(default.state)]) if self.gradients else None
+        if own and own.matches and not all(b.convention for b in own.matches):
             text += (f"; note: under the assignment's own conventions the same numbers are {own.summary}, "
                      "so check which the student meant")
         if share < 1:
@@ -473,19 +487,39 @@ class Grader:
             return Check(f"gradient: {name}", pts * share, pts, True, f"accepted: {diag.summary} ({where})", hidden)
         return Check(f"gradient: {name}", 0.0, pts, False, f"wrong {where}: {problem}.{explanation}", hidden)
 
+    def _combine(self, submission: str, key: str, results: list[Result]) -> Result:
+        """Every part's result in one report: its checks under the function's name, the verdict of them all (an error
+        when no function produced anything), and the message of each function that did not pass."""
+        names = [part.a.name for part in self.parts]
+        checks = [replace(c, name=f"{name}: {c.name}") for name, r in zip(names, results) for c in r.checks]
+        verdicts = {r.verdict for r in results}
+        verdict = "pass" if verdicts == {"pass"} else "error" if verdicts == {"error"} else "fail"
+        message = f"all {len(results)} graded functions pass" if verdict == "pass" else "; ".join(
+            f"{name}: {r.message}" for name, r in zip(names, results) if r.verdict != "pass")
+        return Result(submission, verdict, sum(c.score for c in checks), sum(c.max_score for c in checks), checks,
+                      [{**d, "function": name} for name, r in zip(names, results) for d in r.diagnoses], message,
+                      self.sandbox_message, sum(r.seconds for r in results), key,
+                      notes=list(dict.fromkeys(n for r in results for n in r.notes)),
+                      convention="; ".join(f"{name}: {r.convention}" for name, r in zip(names, results) if r.convention),
+                      environment=next((r.environment for r in results if r.environment), ""),
+                      gradients="|".join(r.gradients for r in results) if verdict == "fail" else "")
+
     @staticmethod
     def _summary(diag: Diagnosis, checks: list[Check]) -> str:
         """The result in one line; it never calls gradients right when one is wrong, nor all right when a side check failed."""
         failed = [c for c in checks if not c.passed]
+        gradients = any(c.name.startswith("gradient") for c in checks)
         if not diag.correct:
             return diag.summary
         if not failed:
-            return "all gradient checks pass"
-        head = "" if failed[0].name.startswith("gradient") else "gradients correct on every probe, but "
+            return "all gradient checks pass" if gradients else "all checks pass"
+        head = "" if failed[0].name.startswith("gradient") or not gradients else "gradients correct on every probe, but "
         return f"{head}{failed[0].name} failed: {failed[0].output}" + (
             f" (and {len(failed) - 1} more check{'s' if len(failed) > 2 else ''})" if len(failed) > 1 else "")
 
     def _smallest_failing(self, checks: list[Check]) -> Optional[str]:
+        if not self.gradients:
+            return None
         failing = [p for p, c in zip(self.probe_set.probes, checks) if not c.passed]
         if not failing:
             return None

@@ -62,6 +62,16 @@ EXPECTED = [
     ("dls-deep", "buggy/dls_deep_wrong_cache.py", "error", "L_model_backward(...) raised IndexError"),
     ("dls-deep", "starters/dls_deep.py", "error", "L_model_forward(...) is not implemented yet (the starter's placeholder: "
      "the answer block at dls_deep.py:92 is as the starter left it; NameError: name 'AL' is not defined) (at dls_deep.py:"),
+    ("dls-deep-steps", "solutions/dls_deep.py", "pass", "all 9 graded functions pass"),
+    ("dls-deep-steps", "solutions/dls_deep_steps_relu_lt.py", "pass", "all 9 graded functions pass"),
+    ("dls-deep-steps", "buggy/dls_deep_steps_no_transpose.py", "fail",
+     "linear_backward: no gradients: failed on every probe: linear_backward(...) raised ValueError"),
+    ("dls-deep-steps", "buggy/dls_deep_steps_cost_no_mean.py", "fail", "compute_cost: loss value failed: wrong loss"),
+    ("dls-deep-steps", "buggy/dls_deep_db_no_keepdims.py", "fail",
+     "linear_backward: gradient: one-layer failed: wrong on 5-3 network, 4 examples: db: expected shape (3, 1), got (3,)"),
+    ("dls-deep-steps", "starters/dls_deep.py", "error", "linear_forward: forward output failed: wrong forward output: "
+     "one-layer: missing (linear_forward(...) is not implemented yet (the starter's placeholder: the answer block at "
+     "dls_deep.py:36 is as the starter left it; NameError: name 'Z' is not defined) (at dls_deep.py:"),
 ]
 
 _GRADERS: dict[str, Grader] = {}

@@ -85,7 +85,7 @@ def test_a_kit_of_hidden_probes_only_is_refused(tmp_path, capsys):
     assert "every probe of this assignment is hidden" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", ["nielsen", "cs231n-two-layer", "dls-deep"])  # dls-deep: course files
+@pytest.mark.parametrize("name", ["nielsen", "cs231n-two-layer", "dls-deep", "dls-deep-steps"])  # dls-deep: course files
 def test_kits_of_other_contracts_pass_their_solution(tmp_path, name):
     kit = _kit(tmp_path, name)
     solution = load(name).solution
