@@ -718,7 +718,7 @@ def _dout_patterns(forward: Callable, backward: Callable, tree: Tree, leaves: li
 
     def gradients(dout: np.ndarray, which: str) -> list[np.ndarray]:
         result = call_once(call_with, f"{name_of(forward)} at the inputs given", forward, tree,
-                           [leaf.value.copy() for leaf in leaves], fixed)
+                           [leaf.value.copy() for leaf in leaves], copy.deepcopy(fixed))  # the check's state untouched
         out, cache = _split_forward(result, name_of(forward))
         value = call_once(backward, f"{bname}({which}, cache)", dout.astype(out.dtype), cache)
         return [np.asarray(g, dtype=np.float64) for g in tree.match(value, bname, shapes, None)]
