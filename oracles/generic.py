@@ -12,6 +12,12 @@ Before anything else, the code must repeat itself: F is evaluated twice at the i
 asked for twice (a backward twice on the same cotangent and a copy of the cache); different values
 (a fresh dropout mask, random negative samples) make the verdict **refused**, with both values.
 
+A layer's backward is also watched (``_written``, ``_dout_patterns``): writes into dout or into the
+cache are **hazards** (notes naming the element; the verdict stays with the values), a backward that
+returns the same gradients for an independent dout ("ignores dout") or is not linear in dout fails.
+``check_function`` also takes ``hessp=`` / ``hess=`` / ``returns="loss_grad_hessp"`` (``second_order``)
+and ``mode="taylor"`` (``taylor``); an inconclusive verdict gets the Taylor test's orders as notes.
+
 Modes (``mode="auto"`` picks ``full`` up to ``AUTO_FULL_LIMIT`` elements, ``fast`` beyond):
 
 - **full**: where complex step passed its self-test, every element by complex step (exact, one
