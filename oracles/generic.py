@@ -12,6 +12,12 @@ Before anything else, the code must repeat itself: F is evaluated twice at the i
 asked for twice (a backward twice on the same cotangent and a copy of the cache); different values
 (a fresh dropout mask, random negative samples) make the verdict **refused**, with both values.
 
+A layer's backward is also watched (``_written``, ``_dout_patterns``): writes into dout or into the
+cache are **hazards** (notes naming the element; the verdict stays with the values), a backward that
+returns the same gradients for an independent dout ("ignores dout") or is not linear in dout fails.
+``check_function`` also takes ``hessp=`` / ``hess=`` / ``returns="loss_grad_hessp"`` (``second_order``)
+and ``mode="taylor"`` (``taylor``); an inconclusive verdict gets the Taylor test's orders as notes.
+
 Modes (``mode="auto"`` picks ``full`` up to ``AUTO_FULL_LIMIT`` elements, ``fast`` beyond):
 
 - **full**: where complex step passed its self-test, every element by complex step (exact, one
@@ -656,6 +662,99 @@ def _fast_pattern(box: BlackBox, i: int, g: np.ndarray, G: float, rtol: float, r
                              transposed=np.array(transposed) if square else None, all_zero=not np.any(g), sizes=sizes)
 
 
+# --- backward hygiene: what a backward does besides returning gradients --------------------------------------
+#: dout's combination in the linearity test: exact in binary, far from 1 so a backward that ignores dout
+#: (g(a·d1 + b·d2) = g(d1)) or squares it cannot agree by chance.
+LINEAR_A, LINEAR_B = 2.0, -3.0
+CACHE_DEPTH = 4  # how deep nested tuples, lists, dicts and objects of a cache are searched for arrays
+
+
+def _cache_arrays(cache: Any, path: str, depth: int = CACHE_DEPTH) -> list[tuple[str, np.ndarray]]:
+    """Copies of the arrays in ``cache`` (nested tuples, lists, dicts, objects' attributes), each with its path."""
+    if isinstance(cache, np.ndarray):
+        return [(path, cache.copy())]
+    if depth == 0:
+        return []
+    if isinstance(cache, (tuple, list)):
+        items = [(f"{path}[{i}]", v) for i, v in enumerate(cache)]
+    elif isinstance(cache, dict):
+        items = [(f"{path}[{k!r}]", v) for k, v in cache.items()]
+    elif hasattr(cache, "__dict__") and not callable(cache):
+        items = [(f"{path}.{k}", v) for k, v in vars(cache).items()]
+    else:
+        return []
+    return [found for p, v in items for found in _cache_arrays(v, p, depth - 1)]
+
+
+def _written(backward: str, pairs: list[tuple[str, np.ndarray, np.ndarray]]) -> list[str]:
+    """A hazard for each array that changed during the call: (its name, before, after)."""
+    out = []
+    for name, before, after in pairs:
+        if before.shape != after.shape or before.dtype != after.dtype:
+            out.append(f"hazard: {backward} replaced {name} ({before.dtype}{before.shape} became {after.dtype}{after.shape})")
+            continue
+        changed = ~((before == after) | (np.isnan(before) & np.isnan(after)) if before.dtype.kind in "fc" else before == after)
+        if changed.any():
+            k = tuple(int(i) for i in np.argwhere(changed)[0])
+            out.append(f"hazard: {backward} writes into {name}: {int(changed.sum())} of {before.size} elements changed "
+                       f"during the call, first {element(name, k)}: {_shown(before[k])} before, {_shown(after[k])} after "
+                       "(a caller that uses it again, a second branch or a second backward, gets wrong values)")
+    return out
+
+
+def _shown(value: Any) -> str:
+    return f"{float(value):.10e}" if np.ndim(value) == 0 and np.asarray(value).dtype.kind in "fiub" else str(value)
+
+
+def _dout_patterns(forward: Callable, backward: Callable, tree: Tree, leaves: list[Leaf], fixed: Any, seed: int,
+                   out: np.ndarray, g1: list[np.ndarray], rtol: Optional[float]) -> list[str]:
+    """Problems: backward ignores dout (the same gradients for an independent d2), or is not linear in it.
+
+    A VJP is linear in dout: g(a·d1 + b·d2) = a·g(d1) + b·g(d2).  Each g carries at most rtol·(|g_k| + G)
+    of rounding (the bound the check itself allows one gradient), so the three together allow
+    rtol·(|g3_k| + |a||g1_k| + |b||g2_k| + (1 + |a| + |b|)·G), G the largest element of the three;
+    a·d1 + b·d2 itself rounds once, within the 32 elementwise roundings D counts.  Each call gets a fresh
+    forward's cache, so a backward that writes into its cache cannot fake either pattern.  Two independent
+    douts giving gradients within rtol·G of each other everywhere (G > 0) is "ignores dout".
+    """
+    shapes = [leaf.value.shape for leaf in leaves]
+    names, bname = [leaf.name for leaf in leaves], name_of(backward)
+    if rtol is None:  # as _run derives it, for the gradients' dtype
+        rtol = 2 * _depth([leaf.value for leaf in leaves] + static_arrays(fixed) + [out]) * float(np.finfo(_dtype(g1 + [out])).eps)
+
+    def gradients(dout: np.ndarray, which: str) -> list[np.ndarray]:
+        result = call_once(call_with, f"{name_of(forward)} at the inputs given", forward, tree,
+                           [leaf.value.copy() for leaf in leaves], copy.deepcopy(fixed))  # the check's state untouched
+        out, cache = _split_forward(result, name_of(forward))
+        value = call_once(backward, f"{bname}({which}, cache)", dout.astype(out.dtype), cache)
+        return [np.asarray(g, dtype=np.float64) for g in tree.match(value, bname, shapes, None)]
+
+    d1 = _cotangent(out, seed).astype(np.float64)  # the dout g1 came from
+    d2 = _rng(COTANGENT_STREAM, seed + 1).standard_normal(d1.shape)
+    g1 = [np.asarray(g, dtype=np.float64) for g in g1]
+    g2 = gradients(d2, "a second dout")
+    g3 = gradients(LINEAR_A * d1 + LINEAR_B * d2, f"{LINEAR_A:g}·dout + {LINEAR_B:g}·(a second dout)")
+    problems = []
+    for name, a, b, c in zip(names, g1, g2, g3):
+        G = max(float(np.max(np.abs(x), initial=0.0)) for x in (a, b, c))
+        if G > 0 and np.all(np.abs(a - b) <= rtol * G):  # independent douts: equal only if dout is not used
+            problems.append(f"{bname} ignores dout: for {name} it returned the same gradient for two independent "
+                            f"standard normal douts (largest element {G:.3e}); a VJP multiplies dout by the Jacobian")
+            continue
+        combined = LINEAR_A * a + LINEAR_B * b
+        bound = rtol * (np.abs(c) + abs(LINEAR_A) * np.abs(a) + abs(LINEAR_B) * np.abs(b)
+                        + (1 + abs(LINEAR_A) + abs(LINEAR_B)) * G)
+        off = ~(np.abs(c - combined) <= bound)
+        if off.any():
+            k = int(np.argmax(np.where(off, np.abs(c - combined) / np.maximum(bound, np.finfo(float).tiny), -1)))
+            problems.append(f"{bname} is not linear in dout: for {element_at(name, k, a.shape)}, "
+                            f"g({LINEAR_A:g}·d1 − {-LINEAR_B:g}·d2) = {c.flat[k]:.10e} but {LINEAR_A:g}·g(d1) "
+                            f"− {-LINEAR_B:g}·g(d2) = {combined.flat[k]:.10e} (|error| {abs(c.flat[k] - combined.flat[k]):.2e} > "
+                            f"bound {bound.flat[k]:.2e}; {int(off.sum())} of {a.size} elements): a VJP is J·dout, "
+                            "linear in dout (a mask or branch taken on dout's sign?)")
+    return problems
+
+
 # --- the public entry points ----------------------------------------------------------------------------
 
 
@@ -700,9 +799,10 @@ def check_vjp(
     try:
         notes: list[str] = []
         grads, out, _ = gradients_of((forward, backward), "grad", tree, leaves, fixed, seed, at=" at the inputs given",
-                                      backward_args="(dout, cache)", notes=notes)
+                                      backward_args="(dout, cache)", notes=notes, hazards=notes)
     except _Refused as e:
         return CheckResult(False, title, mode, "", 0.0, 0, refused=str(e))
+    hygiene = _dout_patterns(forward, backward, tree, leaves, fixed, seed, out, grads, rtol)
     problem = _non_finite(f"{fwd}'s output", out)
     weights = _cotangent(out, seed).astype(np.float64)  # the dout backward was given: the same draw
     oracle = reference or forward
@@ -727,7 +827,18 @@ def check_vjp(
         result = CheckResult(False, title, mode, str(_dtype([leaf.value for leaf in leaves])), 0.0, _depth(case.shapes_for_depth))
         result.problems.append(problem)
         return result
-    return _run(case, mode, seed, rtol)
+    return _with_dout_findings(_run(case, mode, seed, rtol), hygiene, name_of(backward))
+
+
+def _with_dout_findings(result: CheckResult, problems: list[str], backward: str) -> CheckResult:
+    """``_dout_patterns``' problems fail the check (writes into dout or the cache are hazards, notes: docs/api.md)."""
+    if not result.refused:
+        result.problems += problems
+        result.ok = result.ok and not problems
+        result.notes.append(f"dout: {backward} also given a second, independent dout and {LINEAR_A:g}·dout "
+                            f"− {-LINEAR_B:g}·(the second), on fresh caches: the gradients must change and combine "
+                            "the same way (a VJP is J·dout)")
+    return result
 
 
 def _scalar_of_array(o: np.ndarray, what: str) -> np.ndarray:
@@ -742,6 +853,45 @@ def _named_static(fixed: Any) -> dict[str, np.ndarray]:
     return {f"static[{i}]": v for i, v in enumerate(fixed) if isinstance(v, np.ndarray)}
 
 
+#: What ``f`` returns: the loss; (loss, grad); or (loss, grad, hessp) with hessp(p) -> H·p (scikit-learn style).
+LOSS_RETURNS = ("loss", "loss_and_grad", "loss_grad_hessp")
+
+
+def loss_arguments(returns: str, grad: Optional[Callable]) -> None:
+    """CheckError unless ``returns`` is one of ``LOSS_RETURNS`` and ``grad`` is given exactly when f returns the loss only."""
+    if returns not in LOSS_RETURNS:
+        raise CheckError(f"returns: expected 'loss' or 'loss_and_grad', got {returns!r} (or 'loss_grad_hessp', when f "
+                         "returns (loss, grad, hessp))")
+    if (grad is None) == (returns == "loss"):
+        others = " or ".join(repr(r) for r in LOSS_RETURNS if r != "loss")
+        raise CheckError(f"grad: give grad= when f returns the loss only, and leave it out with returns={others}")
+
+
+def unpack_loss(value: Any, returns: str, what: str) -> tuple[Any, Any]:
+    """(loss, grad) from what f returns (grad None with ``returns="loss"``); CheckError when the tuple is wrong."""
+    if returns == "loss":
+        return value, None
+    n = 3 if returns == "loss_grad_hessp" else 2
+    if not (isinstance(value, tuple) and len(value) == n):
+        raise CheckError(f"{what} returned {type(value).__name__}; with returns={returns!r} it must return "
+                         + ("(loss, grad, hessp)" if n == 3 else "(loss, grad)"))
+    return value[0], value[1]
+
+
+def loss_binder(oracle: Callable, returns: str, tree: Tree, fixed: Any) -> Callable[[list[np.ndarray]], Callable[[], Any]]:
+    """``bind`` for a BlackBox: F at given arrays is the loss ``oracle`` returns (summed when per example)."""
+    oname = name_of(oracle)  # once, not in every evaluation of F
+
+    def bind(arrays: list[np.ndarray]) -> Callable[[], Any]:
+        args, kwargs = arguments(tree, arrays, fixed)
+
+        def F() -> Any:
+            value = unpack_loss(oracle(*args, **kwargs), returns, oname)[0]
+            return value if type(value) is np.float64 or type(value) is float else scalar_of(value, oname)
+        return F
+    return bind
+
+
 def check_function(
     f: Callable[..., Any],
     inputs: Any,
@@ -754,7 +904,9 @@ def check_function(
     seed: int = 0,
     rtol: Optional[float] = None,
     complex_step: bool = True,
-) -> CheckResult:
+    hessp: Optional[Callable[..., Any]] = None,
+    hess: Optional[Callable[..., Any]] = None,
+) -> Any:
     """Check the gradient of a loss ``f``: given by ``grad`` (same arguments as f), or by f itself with ``returns="loss_and_grad"``.
 
     ``inputs``: an array (``f(x, ...)``), a list (``f(*inputs, ...)``) or a dict (``f(**inputs, ...)``),
@@ -762,47 +914,90 @@ def check_function(
     ``static``: fixed arguments, a dict (by keyword) or a tuple (by position, as scipy's ``args``).
     A loss returned per example (an array) is summed.  ``reference``: a float64 version of f, for float32 code.
     ``complex_step=False``: central differences only.
+    ``hessp(x, p, *static) -> H·p`` or ``hess(x, *static) -> H``, or ``returns="loss_grad_hessp"`` (f returns
+    (loss, grad, hessp) with ``hessp(p)``): the second order too, by ``check_hessp`` (x one array), after the gradient.
+    ``mode="taylor"``: the Taylor test instead (``check_taylor``, a CheckReport).  An inconclusive verdict
+    gets the Taylor test's observed orders in its message, as a confirming step.
     """
-    if returns not in ("loss", "loss_and_grad"):
-        raise CheckError(f"returns: expected 'loss' or 'loss_and_grad', got {returns!r}")
-    if (grad is None) == (returns == "loss"):
-        raise CheckError("grad: give grad= when f returns the loss only, and leave it out with returns='loss_and_grad'")
+    loss_arguments(returns, grad)
+    if mode == "taylor":
+        if hessp is not None or hess is not None or returns == "loss_grad_hessp":
+            raise CheckError("mode='taylor' checks the gradient only; check hessp=, hess= or returns='loss_grad_hessp' "
+                             "with mode='auto', 'full' or 'fast'")
+        from .taylor import check_taylor  # taylor builds on this module
+        return check_taylor(f, inputs, grad, returns=returns, static=static, seed=seed, complex_step=complex_step)
+    if hessp is not None and hess is not None:
+        raise CheckError("give hessp= or hess=, not both")
+    if returns == "loss_grad_hessp" and (hessp is not None or hess is not None):
+        raise CheckError("returns='loss_grad_hessp': f returns its own hessp, so leave out hessp= and hess=")
+    result = _first_order(f, inputs, grad, returns, static, mode, reference, seed, rtol, complex_step)
+    if result.verdict == "inconclusive" and reference is None:
+        _confirm_by_taylor(result, f, inputs, grad, returns, static, seed, complex_step)
+    if hessp is not None or hess is not None or returns == "loss_grad_hessp":
+        _second_order(result, f, inputs, grad, returns, static, seed, rtol, complex_step, hessp, hess)
+    return result
+
+
+def _first_order(f: Callable, inputs: Any, grad: Optional[Callable], returns: str, static: Any, mode: str,
+                 reference: Optional[Callable], seed: int, rtol: Optional[float], complex_step: bool) -> CheckResult:
     fixed = private_static(static)
     tree, leaves = flatten(inputs, f)
     fname = name_of(f)
     try:
         notes: list[str] = []
-        grads, _, loss = gradients_of(f if returns == "loss_and_grad" else grad, returns, tree, leaves, fixed, seed,
+        grads, _, loss = gradients_of(f if grad is None else grad, returns, tree, leaves, fixed, seed,
                                        at=" at the inputs given", notes=notes)
     except _Refused as e:
         return CheckResult(False, f"check_function({fname})", mode, "", 0.0, 0, refused=str(e))
-    problems = []
-    if returns == "loss_and_grad" and not np.all(np.isfinite(np.asarray(loss, dtype=np.float64))):
-        problems.append(f"{fname} returned the loss {loss} at the inputs given, so no gradient can pass")
-    oracle = reference or f
-    oname = name_of(oracle)
-
-    def bind(arrays: list[np.ndarray]) -> Callable[[], Any]:
-        args, kwargs = arguments(tree, arrays, fixed)
-
-        def F() -> Any:
-            value = oracle(*args, **kwargs)
-            if returns == "loss_and_grad":
-                if not (isinstance(value, tuple) and len(value) == 2):
-                    raise CheckError(f"{oname} returned {type(value).__name__}; expected (loss, grad)")
-                value = value[0]
-            return value if type(value) is np.float64 or type(value) is float else scalar_of(value, oname)
-        return F
-
-    case = _Case(f"check_function({fname})", oname, tree, leaves, grads, bind,
+    oname = name_of(reference or f)
+    case = _Case(f"check_function({fname})", oname, tree, leaves, grads, loss_binder(reference or f, returns, tree, fixed),
                  [leaf.value for leaf in leaves] + static_arrays(fixed),
                  {**_named_static(fixed), **{leaf.name: leaf.value for leaf in leaves}}, complex_step,
                  f"F = what {oname} returns as the loss (summed, when it is one loss per example)", notes)
-    if problems:
-        result = CheckResult(False, case.title, mode, str(_dtype([leaf.value for leaf in leaves])), 0.0,
-                             _depth(case.shapes_for_depth), problems=problems)
-        return result
+    if returns != "loss" and not np.all(np.isfinite(np.asarray(loss, dtype=np.float64))):
+        return CheckResult(False, case.title, mode, str(_dtype([leaf.value for leaf in leaves])), 0.0,
+                           _depth(case.shapes_for_depth),
+                           problems=[f"{fname} returned the loss {loss} at the inputs given, so no gradient can pass"])
     return _run(case, mode, seed, rtol)
+
+
+def _confirm_by_taylor(result: CheckResult, f: Callable, inputs: Any, grad: Optional[Callable], returns: str,
+                       static: Any, seed: int, complex_step: bool) -> None:
+    """The Taylor test's observed orders, as notes: a tolerance-free second opinion on an inconclusive verdict."""
+    from .taylor import check_taylor  # taylor builds on this module
+    try:
+        taylor = check_taylor(f, inputs, grad, returns=returns, static=static, seed=seed, complex_step=complex_step)
+    except CheckError as e:
+        result.notes.append(f"confirming step, the Taylor test: not made ({e})")
+        return
+    verdict = "passed" if taylor.ok else "FAILED"
+    result.notes.append(f"confirming step, the Taylor test (no tolerance on the gradient): {verdict}")
+    result.notes += [line for line in taylor.lines if "observed orders" in line or "sensitivity" in line]
+
+
+def _second_order(result: CheckResult, f: Callable, inputs: Any, grad: Optional[Callable], returns: str, static: Any,
+                  seed: int, rtol: Optional[float], complex_step: bool, hessp: Optional[Callable],
+                  hess: Optional[Callable]) -> None:
+    """``check_hessp`` on the gradient just checked: its verdict fails the result, its lines are added."""
+    from .second_order import check_hessp  # second_order builds on this module
+    if result.verdict not in ("passed", "inconclusive"):
+        result.notes.append("second order: not checked, since the gradient it differentiates is not known to be right")
+        return
+    if returns == "loss_grad_hessp":
+        def grad_and_hessp(*args: Any, **kwargs: Any) -> Any:
+            value = f(*args, **kwargs)
+            return unpack_loss(value, returns, name_of(f))[1], value[2]
+        grad_and_hessp.__name__ = grad_and_hessp.__qualname__ = name_of(f)  # messages name the user's f
+        report = check_hessp(grad_and_hessp, None, inputs, returns="grad_and_hessp", static=static, seed=seed,
+                             rtol=rtol, complex_step=complex_step)
+    else:
+        report = check_hessp(f if grad is None else grad, hessp, inputs, hess=hess, returns=returns if grad is None else "grad",
+                             static=static, seed=seed, rtol=rtol, complex_step=complex_step)
+    if not report.ok:
+        result.ok = False
+        result.problems.append(f"second order: {report.title} FAILED (below)")
+    result.notes += [f"second order: {report.title}: {'passed' if report.ok else 'FAILED'}"] + \
+        [f"  {line}" for line in report.message().splitlines()[1:]]
 
 
 class _Refused(Exception):
@@ -811,14 +1006,16 @@ class _Refused(Exception):
 
 def gradients_of(impl: Any, returns: str, tree: Tree, leaves: list[Leaf], fixed: Any, seed: int, prefix: str = "",
                   at: str = "", backward_args: str = "",
-                  notes: Optional[list[str]] = None) -> tuple[list[np.ndarray], Optional[np.ndarray], Any]:
+                  notes: Optional[list[str]] = None,
+                  hazards: Optional[list[str]] = None) -> tuple[list[np.ndarray], Optional[np.ndarray], Any]:
     """The gradients ``impl`` returns at the inputs, with the pair's forward output or the loss as returned.
 
     ``impl``: a (forward, backward) pair, given the cotangent drawn from ``seed``; or a function returning
     the gradients, or (loss, grad) with ``returns="loss_and_grad"``.  Messages name the code ``prefix`` + its
     name, with ``at`` after the first call's name and ``backward_args`` after backward's.  The gradients are
     asked for twice (a backward twice on the same cotangent and a copy of the same cache): _Refused if they differ.
-    ``notes`` receives what ``Tree.match`` notes (a gradient with kept unit axes).
+    ``notes`` receives what ``Tree.match`` notes (a gradient with kept unit axes); ``hazards``, for a pair,
+    the backward's writes into dout or into the cache (``_written``).
     """
     shapes = [leaf.value.shape for leaf in leaves]
     if isinstance(impl, tuple):
@@ -831,19 +1028,24 @@ def gradients_of(impl: Any, returns: str, tree: Tree, leaves: list[Leaf], fixed:
         except Exception:  # a cache that cannot be copied: a second forward makes the second one
             spare = _split_forward(call_with(forward, tree, [leaf.value.copy() for leaf in leaves], fixed), "")[1]
         what = f"{prefix}{name_of(backward)}{backward_args}"
-        runs = [tree.match(call_once(backward, what, _cotangent(out, seed), c), f"{prefix}{name_of(backward)}", shapes,
-                           notes if c is cache else None) for c in (cache, spare)]
+        runs = []
+        for c in (cache, spare):
+            dout = _cotangent(out, seed)
+            before = _cache_arrays(c, "cache") if hazards is not None and c is cache else None
+            grads = call_once(backward, what, dout, c)
+            runs.append(tree.match(grads, f"{prefix}{name_of(backward)}", shapes, notes if c is cache else None))
+            if before is not None:
+                after = dict(_cache_arrays(c, "cache"))
+                hazards += _written(name_of(backward), [("dout", _cotangent(out, seed), dout)] +
+                                    [(k, a, after[k]) for k, a in before if k in after])
         _same_twice(runs, [leaf.name for leaf in leaves], f"{what} on the same dout and cache")
         return runs[0], seen, None
     what = f"{prefix}{name_of(impl)}"
     runs, losses = [], []
     for run in range(2):
         value = call_once(call_with, f"{what}{at}", impl, tree, [leaf.value.copy() for leaf in leaves], fixed)
-        if returns == "loss_and_grad":
-            if not (isinstance(value, tuple) and len(value) == 2):
-                raise CheckError(f"{what} returned {type(value).__name__}; with returns='loss_and_grad' "
-                                 "it must return (loss, grad)")
-            value, loss = value[1], value[0]
+        if returns not in ("grad", "loss"):  # with "loss", impl is the separate grad=
+            loss, value = unpack_loss(value, returns, what)
             losses.append(loss)
         runs.append(tree.match(value, what, shapes, notes if run == 0 else None))
     _same_twice(runs, [leaf.name for leaf in leaves], f"{what}{at}")

@@ -25,7 +25,8 @@ G = max_k |o_k| (the absolute floor for elements that cancel), e_k the oracle's 
 complex step), D = 32 + every axis length of x, the static arrays and g, as ``check_function`` counts it.
 A Hessian-vector product off in one element by 1e-6 of the largest is ~1e7 times this bound in float64.
 
-Integrating ``hessp=`` / ``hess=`` into ``check_function`` itself (one call for both orders) is for later.
+``check_function(..., hessp=...)`` (or ``hess=``, or ``returns="loss_grad_hessp"``) runs this check after
+the first-order one, in one call for both orders.
 """
 
 from __future__ import annotations

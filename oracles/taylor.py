@@ -49,8 +49,8 @@ import numpy as np
 from .blackbox import BlackBox, CodeRaised, _Discarded
 from .calls import CheckError, name_of
 from .directional import CheckReport, depth_of
-from .generic import gradients_of, scalar_of, private_static
-from .named import arguments, flatten, static_arrays
+from .generic import gradients_of, loss_arguments, loss_binder, private_static
+from .named import flatten, static_arrays
 
 STEPS = 5
 #: The smallest step's remainder is K times the noise (see the module docstring).
@@ -119,37 +119,21 @@ def check_taylor(
     complex_step: bool = True,
     plot: Optional[str] = None,
 ) -> CheckReport:
-    """The Taylor test of ``grad`` (or ``f`` itself with ``returns="loss_and_grad"``), one verdict per input.
+    """The Taylor test of ``grad`` (or ``f`` itself with ``returns="loss_and_grad"`` or ``"loss_grad_hessp"``), one verdict per input.
 
     Arguments as in ``check_function``.  ``result.table`` holds every step, remainder and noise;
     ``plot="taylor.png"`` (or .svg, .pdf) also draws them, log-log, with slopes 1 and 3 (needs matplotlib).
     """
-    if returns not in ("loss", "loss_and_grad"):
-        raise CheckError(f"returns: expected 'loss' or 'loss_and_grad', got {returns!r}")
-    if (grad is None) == (returns == "loss"):
-        raise CheckError("grad: give grad= when f returns the loss only, and leave it out with returns='loss_and_grad'")
+    loss_arguments(returns, grad)
     fixed = private_static(static)
     tree, leaves = flatten(inputs, f)
     fname = name_of(f)
-    grads, _, _ = gradients_of(f if returns == "loss_and_grad" else grad, returns, tree, leaves, fixed, seed,
-                                at=" at the inputs given")
+    grads, _, _ = gradients_of(f if grad is None else grad, returns, tree, leaves, fixed, seed, at=" at the inputs given")
     grads = [np.asarray(g, dtype=np.float64) for g in grads]
     title = f"check_taylor({fname}{'' if grad is None else ', ' + name_of(grad)})"
     if not all(np.all(np.isfinite(g)) for g in grads):
         return CheckReport(False, title, ["  the gradient has non-finite elements, so no Taylor remainder can shrink"])
-
-    def bind(arrays: list[np.ndarray]) -> Callable[[], Any]:
-        args, kwargs = arguments(tree, arrays, fixed)
-
-        def F() -> Any:
-            value = f(*args, **kwargs)
-            if returns == "loss_and_grad":
-                if not (isinstance(value, tuple) and len(value) == 2):
-                    raise CheckError(f"{fname} returned {type(value).__name__}; expected (loss, grad)")
-                value = value[0]
-            return scalar_of(value, fname)
-        return F
-
+    bind = loss_binder(f, returns, tree, fixed)
     base = [leaf.value for leaf in leaves]
     rtol = 2 * depth_of(base + static_arrays(fixed)) * float(np.finfo(np.float64).eps)
     box = BlackBox(bind, base, [leaf.name for leaf in leaves], fname, rtol, allow_complex=complex_step)
