@@ -63,6 +63,8 @@ class Diagnosis:
     explained: bool = False
     named: list[str] = field(default_factory=list)
     attribution: dict[str, list[str]] = field(default_factory=dict)
+    #: (the instructor's) other explanations as cheap as this one, by catalog id: the student reads them in words
+    alternatives: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
@@ -73,6 +75,7 @@ class Diagnosis:
             "wrong_arrays": self.wrong_arrays,
             "right_arrays": self.right_arrays,
             "attribution": self.attribution,
+            "alternatives": self.alternatives,
             "convention_only": self.convention_only,
             "explained": self.explained,
             "summary": self.summary,
@@ -142,10 +145,6 @@ def _shape_words(got: tuple, want: tuple) -> str:
     return f"in shape {got} where {want} is expected"
 
 
-def _entry_label(b: Bug) -> str:
-    return f"catalog entry {b.number} '{b.id}': {b.title}"
-
-
 def _role_of(key: str, p: Probe) -> str:
     return "output" if int(key[1:]) == p.case.spec.depth else "hidden"
 
@@ -172,6 +171,74 @@ def _merged(plan: Sequence[Placement]) -> list[Placement]:
     return out
 
 
+# --- the network's own words ---------------------------------------------------------------------------
+
+#: Each activation's derivative as a student computes it: the words a catalog entry's σ' becomes.
+DERIVATIVES = {"sigmoid": "σ′(z) = a(1 − a)", "tanh": "tanh′(z) = 1 − a²", "relu": "the ReLU mask [z > 0]",
+               "leaky_relu": "the leaky-ReLU slope ([z > 0], else the slope)", "identity": "1",
+               "softmax": "the softmax Jacobian"}
+#: Each activation's derivative from its output a, for the entries that feed it the wrong value.
+ON_A = {"sigmoid": "a(1 − a)", "tanh": "1 − a²"}
+#: An entry in the student's words: {h}/{o} the hidden/output derivative, {ha}/{oa} the same from a.
+WORDS = {
+    "deriv-on-z": "the activation derivative {ha} fed the pre-activation z instead of a",
+    "deriv-on-z-hidden": "the activation derivative {ha} fed the pre-activation z instead of a, in the hidden layers only",
+    "deriv-on-z-output": "the activation derivative {oa} fed the pre-activation z instead of a, in the output layer only",
+    "bp2-no-sigma-prime": "hidden delta not multiplied by {h}",
+    "output-delta-no-sigma-prime": "output delta a − y under squared error, without the factor {o}",
+    "ce-extra-sigma-prime": "an extra factor {o} on top of the cross-entropy delta a − y",
+    "bp2-next-derivative": "off-by-one layer index: the hidden delta multiplied by the next layer's activation derivative",
+}
+#: The fix an entry asks for, where two entries can ask for the same one: the same numbers and the same fix
+#: are one mistake (a hidden delta without σ' and a ReLU mask a >= 0 are, in a ReLU layer).
+FIXES = {"bp2-no-sigma-prime": "multiply the hidden delta by {h}",
+         "relu-mask-a-ge-0": "multiply the hidden delta by the ReLU mask [z > 0]"}
+#: The sigma-of-a entries as a non-sigmoid layer shows them.
+_AT_A = "the activation derivative taken at the already-activated value a instead of z"
+
+
+@dataclass(frozen=True)
+class Voice:
+    """The catalog in one network's words: its hidden and output activations (None when the probes mix them)."""
+
+    hidden: Optional[str]
+    output: Optional[str]
+
+    @classmethod
+    def of(cls, specs: Iterable) -> "Voice":
+        specs = list(specs)
+        hidden = {a for s in specs for a in s.activations[:-1]}
+        output = {s.activations[-1] for s in specs}
+        return cls(next(iter(hidden)) if len(hidden) == 1 else None, next(iter(output)) if len(output) == 1 else None)
+
+    def _fill(self, text: str) -> str:
+        sigmoid_all = self.hidden in ("sigmoid", None) and self.output in ("sigmoid", None)
+        return text.format(h=DERIVATIVES.get(self.hidden or "", "the activation derivative f′(z)"),
+                           o=DERIVATIVES.get(self.output or "", "the activation derivative f′(z)"),
+                           ha=ON_A.get(self.hidden or "", "a(1 − a)" if sigmoid_all else "f′"),
+                           oa=ON_A.get(self.output or "", "a(1 − a)" if sigmoid_all else "f′"))
+
+    def words(self, b: Bug) -> str:
+        """``b`` as this network shows it: no slug, no σ for a layer that is not a sigmoid."""
+        if (b.family or b.id) == "sigma-of-a":
+            role = {"output": self.output, "hidden": self.hidden}.get(b.layers, self.hidden if self.hidden == self.output else None)
+            if role not in ("sigmoid", None):  # σ where the layer is one (or the probes mix activations)
+                return _AT_A + {"output": ", in the output layer only", "hidden": ", in the hidden layers only"}.get(b.layers, "")
+        if b.id in WORDS:
+            return self._fill(WORDS[b.id])
+        return b.title
+
+    def fix(self, b: Bug) -> str:
+        return self._fill(FIXES[b.id]) if b.id in FIXES else b.right
+
+    def distinct(self, bugs: Iterable[Bug]) -> list[Bug]:
+        """``bugs`` (which give the same numbers) less those asking for a fix an earlier one asks for."""
+        first: dict[str, Bug] = {}
+        for b in bugs:
+            first.setdefault(self.fix(b), b)
+        return list(first.values())
+
+
 @dataclass
 class _Explanation:
     world: World
@@ -196,6 +263,7 @@ class _Diagnoser:
         self.produced = [p for p in ps.probes if outcomes[p.name].error is None and outcomes[p.name].grads is not None]
         self.keys = list(dict.fromkeys(k for p in ps.probes for k in ps.expected[p.name].grads))
         self.fixed_depth = len({p.case.spec.depth for p in ps.probes}) == 1
+        self.voice = Voice.of(p.case.spec for p in ps.probes)
 
     # -- words -------------------------------------------------------------------------------------------
 
@@ -300,15 +368,16 @@ class _Diagnoser:
         matches = [b for b in BUGS if ps.testable(b) and ps.agrees(self.o, ps.entries[b.id])]
         if not matches:
             return None
-        names = [f"'{b.id}'" for b in matches]
         too = self.conventions_alone()
+        said = self.voice.distinct(matches)
         if len(matches) == 1 and matches[0].convention:
-            summary = f"differs only by a convention: {matches[0].convention} (catalog entry {matches[0].number} '{matches[0].id}')"
-        elif len(matches) == 1:
-            summary = _entry_label(matches[0])
+            summary = f"differs only by a convention: {matches[0].convention}"
+        elif len(said) == 1:
+            summary = self.voice.words(said[0])
         else:
-            summary = (f"matches {len(matches)} catalog entries ({', '.join(names)}), which give identical results on every probe; "
-                       "telling them apart needs " + " vs ".join(b.reveals for b in matches))
+            summary = (f"one of {len(said)} mistakes that give identical results on every probe: "
+                       + " or ".join(self.voice.words(b) for b in said)
+                       + "; telling them apart needs " + " vs ".join(b.reveals for b in said))
         mutated = sorted({m for p in ps.probes for m in self.o[p.name].mutated})
         if mutated:
             summary += f" ({', '.join(mutated)})"
@@ -485,6 +554,7 @@ class _Diagnoser:
         best = candidates[0]
         ties = [e for e in candidates[1:] if e.cost == best.cost and not e.unexplained
                 and self.families(e) != self.families(best)]
+        ties = [t for t in ties if set(self.said(t)) != set(self.said(best))]  # the same fix in other words is no news
         return self.describe(best, list({self.names_of(e): e for e in ties}.values()))
 
     @staticmethod
@@ -495,9 +565,18 @@ class _Diagnoser:
 
     @staticmethod
     def names_of(e: _Explanation) -> tuple[str, ...]:
-        """What an explanation names: its convention, its entries (merged over layers), its transforms."""
+        """What an explanation names (the instructor's words): its convention, its entries (merged over layers),
+        its transforms."""
         entries = [f"'{b.id}'" + ("" if r == b.roles else f" ({'/'.join(sorted(r))})") for b, r in _merged(e.plan)]
         return (e.world.id if e.world else "", *sorted(entries), *sorted(set(e.transforms.values())))
+
+    def said(self, e: _Explanation) -> dict[str, str]:
+        """What an explanation tells the student, each part keyed by the fix it asks for (merged over layers)."""
+        out = {e.world.id: f"computed as if {e.world.words}"} if e.world else {}
+        for b, r in _merged(e.plan):
+            only = "" if r == b.roles else f", in {self.where(r)} only"
+            out[f"{self.voice.fix(b)} {sorted(r)}"] = self.voice.words(b) + only
+        return {**out, **{w: w for w in e.transforms.values()}}
 
     @staticmethod
     def preference(e: _Explanation) -> tuple:
@@ -519,7 +598,7 @@ class _Diagnoser:
             matches.append(b)
             only = "" if r == b.roles else f", in {self.where(r)} only"
             items.append((b.id + (f" ({'/'.join(sorted(r))})" if only else ""),
-                          f"catalog entry {b.number} '{b.id}'{only}: {b.title}", self.touched(e, b, wrong)))
+                          f"{self.voice.words(b)}{only}", self.touched(e, b, wrong)))
         for words in dict.fromkeys(e.transforms.values()):
             groups = [g for g, w in e.transforms.items() if w == words]
             keys = [k for k in self.keys if any(k in self.group_keys(g, p) for g in groups for p in self.ps.probes)]
@@ -532,21 +611,20 @@ class _Diagnoser:
             summary = notes or self.unexplained_words(e)
         else:
             body = items[0][1] if len(items) == 1 else f"{len(items)} mistakes: " + "; ".join(
-                f"({i}) {w.removeprefix('catalog entry ').lstrip('0123456789 ')}" for i, (_, w, _) in enumerate(items, 1))
+                f"({i}) {w}" for i, (_, w, _) in enumerate(items, 1))
             if e.unexplained:
                 body += f"; still wrong, unexplained: {', '.join(self.group_words(g) for g in e.unexplained)}"
             summary = body + (f"; {notes}" if notes else "")
-        if ties:
-            ours = self.names_of(e)
-            for t in ties[:2]:
-                theirs = self.names_of(t)
-                instead = [n for n in theirs if n and n not in ours], [n for n in ours if n and n not in theirs]
-                summary += f"; {' + '.join(instead[0])} for {' + '.join(instead[1])} gives the same numbers here"
+        for t in ties[:2]:
+            ours, theirs = self.said(e), self.said(t)
+            instead = [w for k, w in theirs.items() if k not in ours], [w for k, w in ours.items() if k not in theirs]
+            summary += f"; {' + '.join(instead[0])} instead of {' + '.join(instead[1])} gives the same numbers here"
         # a convention of the assignment, or right values in another shape (the bias shape), and nothing else
         conv_only = explained and not e.plan and (e.world is not None or bool(e.transforms)) and all(
             w.startswith(RESHAPED) for w in e.transforms.values())
         return dict(matches=matches, summary=summary, convention_only=conv_only, explained=explained,
-                    named=[label for label, _, _ in items], attribution=attribution)
+                    named=[label for label, _, _ in items], attribution=attribution,
+                    alternatives=[" + ".join(n for n in self.names_of(t) if n) for t in ties[:2]])
 
     def touched(self, e: _Explanation, bug: Bug, wrong: list[str]) -> list[str]:
         """The wrong arrays ``bug`` changes in plan ``e`` (compared with the plan without it)."""
@@ -617,7 +695,7 @@ def explain_probe(outcome: Outcome, probe: Probe, expected: Params, rtol: float,
         for b in dict.fromkeys((*prefer, *BUGS)):
             theirs = run_candidate(b.gradients, c, probe.lr)
             if not outcomes_agree(theirs, want, rtol, scale) and outcomes_agree(outcome, theirs, rtol, scale):
-                return f"{_entry_label(b)} (right: {b.right})"
+                return Voice.of([c.spec]).words(b)
         bad = [k for k, g in outcome.grads.items() if not np.all(np.isfinite(as_real(g)))]
         if bad:
             return f"NaN or Inf in {', '.join(terms.array(k) for k in bad)} (an overflow: exp of a large score unshifted? or a 0/0?)"

@@ -11,6 +11,8 @@ import pytest
 from bpcheck.grader.assignment import load
 from bpcheck.grader.grade import Grader
 
+from .verdicts import assert_said, slugs_in
+
 ROOT = Path(__file__).resolve().parents[1]
 BUGGY = ROOT / "examples" / "buggy"
 ASSIGNMENT = {"canonical": "canonical", "blog": "blog-class", "nielsen": "nielsen", "cs231n": "cs231n-two-layer", "coursera": "coursera-ex4",
@@ -23,29 +25,33 @@ NAMED = {
     "blog_class_stale_weights.py": ["'stale-weights'"],
     "canonical_complex_step.py": ["complex numbers in every gradient: a gradient is real"],
     "canonical_deriv_on_z.py": ["'deriv-on-z'"],
-    "canonical_output_bias_first_example.py": ["'bias-one-example', in the output layer only"],
+    "canonical_output_bias_first_example.py": ["'bias-one-example'", "bias gradient from the first example only, in the output layer only"],
     "canonical_sigma_of_a_hidden.py": ["'sigma-of-a-hidden'"],
     "canonical_sign.py": ["differs only by a convention: sign"],
-    "canonical_two_bugs.py": ["2 mistakes: (1) 'sigma-of-a-output'", "(2) 'bp2-no-sigma-prime'"],
+    "canonical_two_bugs.py": ["'sigma-of-a-output'", "'bp2-no-sigma-prime'",
+                             "2 mistakes: (1) σ'(a) = σ(a)(1 − σ(a)) in the output layer only; (2) hidden delta not multiplied by σ′(z) = a(1 − a)"],
     "coursera_ex4_bias_slice.py": ["'ex4-bias-slice'"],
-    "coursera_ex4_bias_zeroed_in_place.py": ["'mutates-params': in-place mutation of the caller's arrays (nn_params)"],
+    "coursera_ex4_bias_zeroed_in_place.py": ["'mutates-params'", "in-place mutation of the caller's arrays (nn_params)"],
     "coursera_ex4_numerical_gradient.py": ["close, but with finite-difference-sized errors", "computed analytically"],
     "coursera_ex4_reg_bias.py": ["'reg-on-biases'"],
     "coursera_ex4_unrolled_columns.py": ["correct if grad is read column by column (order='F')"],
     "cs231n_extra_softmax_derivative.py": ["'ce-extra-softmax-diag'"],
     "cs231n_l1_penalty_gradient.py": ["grads['W1'], grads['W2']: right when reg=0, wrong when reg>0: check the regularisation term"],
     "cs231n_reg_2016_all_params.py": ["'reg-2016-all-params'"],
-    "cs231n_reg_half.py": ["'reg-half'", "if the penalty is the 2016 0.5·reg·ΣW²"],
+    "cs231n_reg_half.py": ["'reg-half'", "L2 gradient missing its factor 2", "if the penalty is the 2016 0.5·reg·ΣW²"],
     "cs231n_swallowed_exception.py": ["returns zeros for every gradient: not implemented, or an exception swallowed?"],
-    "cs231n_two_bugs.py": ["(1) 'bias-one-example', in the output layer only", "(2) 'bp2-no-sigma-prime'"],
+    "cs231n_two_bugs.py": ["'bias-one-example'", "'bp2-no-sigma-prime'",  # one mistake in a ReLU net: said once, as the mask
+                          "2 mistakes: (1) bias gradient from the first example only, in the output layer only; "
+                          "(2) hidden delta not multiplied by the ReLU mask [z > 0] ("],
     "cs231n_unstable_softmax.py": ["gradients correct on every probe, but finite and right at large inputs failed",
-                                   "'unstable-output'"],
-    "nielsen_hidden_weights_transposed.py": ["'bp3-transposed', in the hidden layers only"],
+                                   "numerically unstable softmax / cross-entropy delta"],
+    "nielsen_hidden_weights_transposed.py": ["'bp3-transposed'",
+                                             "weight gradient transposed (operands of BP3 in the wrong order), in the hidden layers only"],
     "nielsen_no_transpose.py": ["'bp2-no-transpose'"],
     "dls_planar_db_no_mean.py": ["grads['db1'], grads['db2']: N× the right values (the batch's 1/N missing)"],
     "dls_planar_db_no_keepdims.py": ["grads['db1']: expected shape (4, 1), got (4,)"],
-    "dls_planar_wrong_cache.py": ["'deriv-on-z-hidden'"],
-    "dls_deep_mean_twice.py": ["1/N applied twice (catalog entry 11 'mean-twice')"],
+    "dls_planar_wrong_cache.py": ["'deriv-on-z-hidden'", "the activation derivative 1 − a² fed the pre-activation z instead of a"],
+    "dls_deep_mean_twice.py": ["'mean-twice'", "differs only by a convention: 1/N applied twice"],
     "dls_deep_db_no_keepdims.py": ["grads['db1']: expected shape (4, 1), got (4,)"],
 }
 
@@ -102,7 +108,7 @@ def test_each_mistake_is_named_in_the_students_terms(example):
     r = grader_for(assignment).grade(BUGGY / example)
     assert r.verdict == "fail", (r.message, [(c.name, c.output) for c in r.checks if not c.passed])
     for words in NAMED[example]:
-        assert words in r.message
+        assert_said(r, words)
     _in_the_students_terms(r, assignment)
 
 
@@ -119,9 +125,12 @@ def test_a_mistake_no_entry_names_is_placed_in_the_students_terms(example):
 
 
 def _in_the_students_terms(r, assignment: str) -> None:
+    sigmoid = any("sigmoid" in pc.probe.case.spec.activations for pc in load(assignment).probes)
     for c in r.checks:
         assert len(c.output) < MAX_CHECK, (c.name, len(c.output), c.output)
         assert not _reference_words(c.output, assignment), (c.name, c.output)
+        assert not slugs_in(c.output) and (sigmoid or "σ" not in c.output), (c.name, c.output)
+    assert sigmoid or "σ" not in r.message, r.message
     assert not _reference_words(r.message, assignment)
     assert "all gradient checks pass" not in r.message and r.score < r.max_score
 
