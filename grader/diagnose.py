@@ -23,7 +23,7 @@ Every message speaks the student's terms (``Terms``): their array and parameter 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
@@ -65,6 +65,8 @@ class Diagnosis:
     attribution: dict[str, list[str]] = field(default_factory=dict)
     #: (the instructor's) other explanations as cheap as this one, by catalog id: the student reads them in words
     alternatives: list[str] = field(default_factory=list)
+    #: the network the words were chosen for: its hidden and output activations (``Voice``)
+    voice: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
@@ -76,6 +78,7 @@ class Diagnosis:
             "right_arrays": self.right_arrays,
             "attribution": self.attribution,
             "alternatives": self.alternatives,
+            "voice": self.voice,
             "convention_only": self.convention_only,
             "explained": self.explained,
             "summary": self.summary,
@@ -227,6 +230,10 @@ class Voice:
         if b.id in WORDS:
             return self._fill(WORDS[b.id])
         return b.title
+
+    def says(self, text: str) -> bool:
+        """Whether this network may be told ``text``: σ only where every layer is (or may be) a sigmoid."""
+        return "σ" not in text or all(a in ("sigmoid", None) for a in (self.hidden, self.output))
 
     def fix(self, b: Bug) -> str:
         return self._fill(FIXES[b.id]) if b.id in FIXES else b.right
@@ -673,7 +680,10 @@ class _Diagnoser:
 def diagnose(outcomes: Mapping[str, Outcome], ps: ProbeSet, terms: Optional[Terms] = None) -> Diagnosis:
     """What explains ``outcomes`` (one per probe name), in the order of the module docstring, in ``terms``."""
     with np.errstate(all="ignore"):  # a submission's numbers may be anything: inf − inf is a finding, not a warning
-        return _Diagnoser(outcomes, ps, terms or Terms()).run()
+        diagnoser = _Diagnoser(outcomes, ps, terms or Terms())
+        found = diagnoser.run()
+    found.voice = asdict(diagnoser.voice)
+    return found
 
 
 def diagnose_function(fn: Callable, ps: ProbeSet, terms: Optional[Terms] = None) -> Diagnosis:

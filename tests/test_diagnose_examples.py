@@ -180,3 +180,18 @@ def test_a_failed_side_check_is_never_called_a_pass(tmp_path):
     r = grader_for("nielsen").grade(tmp_path / "network.py")
     assert r.diagnoses[0]["correct"] and r.verdict == "fail"
     assert not re.search(r"all gradient checks pass|correct on every probe\s*$", r.message)
+
+
+@pytest.mark.parametrize("example", ["cs231n_two_bugs.py", "dls_planar_wrong_cache.py"])
+def test_the_students_feedback_files_name_no_slug_and_no_sigma(example):
+    """Every format a student reads (feedback Markdown and HTML, Gradescope, PrairieLearn) speaks the network's
+    words: a ReLU or tanh net is never told about σ, nor given a catalog id (issue 27)."""
+    from bpcheck.grader import feedback, gradescope, prairielearn
+
+    r = grader_for(assignment_of(example)).grade(BUGGY / example)
+    assert r.verdict == "fail" and r.diagnoses[0]["matches"]
+    shown = {"markdown": feedback.markdown(r, "t"), "html": feedback.html_page(r, "t"),
+             "gradescope": str(gradescope.results_json(r)), "prairielearn": str(prairielearn.results_json(r))}
+    for where, text in shown.items():
+        assert "σ" not in text and not slugs_in(text), (where, text)
+    assert "[z &gt; 0]" in shown["html"] or "1 − a²" in shown["html"]
