@@ -677,6 +677,45 @@ class _Diagnoser:
         return "; ".join(parts) or "wrong, and nothing explains it"
 
 
+# --- evidence the student can see -------------------------------------------------------------------------
+
+#: Relative residual ‖g − c·g*‖ / ‖g*‖ under which an array is "c times the right one" (or its transpose): far
+#: above float64 rounding on arrays this size (~1e-15), far below any mistake's effect (the catalog's are ≥ 1e-2).
+PATTERN_RTOL = 1e-6
+
+
+def array_pattern(got: np.ndarray, want: np.ndarray, batch: int) -> str:
+    """The pattern of one wrong array in one phrase (a sign, a factor, 1/N, a transpose, zeros), or ""."""
+    g, w = as_real(got), np.asarray(want, dtype=np.float64)
+    norm = float(np.linalg.norm(w))
+    if not (np.all(np.isfinite(g)) and norm > 0):
+        return ""
+    if g.ndim == 2 and g.T.shape == w.shape and g.shape != w.shape or g.ndim == 2 and g.shape == w.shape == w.T.shape:
+        if np.linalg.norm(g.T - w) <= PATTERN_RTOL * norm:
+            return "the transpose of the right values"
+    if g.shape != w.shape:
+        return ""
+    if not np.any(g):
+        return "all zeros"
+    c = float(np.vdot(g, w)) / norm ** 2
+    if np.linalg.norm(g - c * w) > PATTERN_RTOL * norm:
+        return ""
+    named = next((words for f, _, words in SCALARS[1:] if abs(c - f(batch)) <= PATTERN_RTOL * max(1.0, abs(f(batch)))), "")
+    return named or f"{c:.3g}× the right values"
+
+
+def evidence(bad: Sequence, got: Mapping[str, np.ndarray], want: Mapping[str, np.ndarray], terms: Terms,
+             batch: int, limit: int = 2) -> str:
+    """The worst element of a few wrong arrays (``bad``: ``oracles.compare``'s failures) as got vs expected, in
+    the student's names, with each array's pattern where one phrase says it; no "; " (a problem's separator)."""
+    shown = sorted(bad, key=lambda a: -a.worst_ratio)[:limit]
+    phrases = [array_pattern(got[a.name], want[a.name], batch) if a.name in got and a.name in want else "" for a in shown]
+    values = [f"{terms.array(a.name)} holds {a.candidate_at_worst:.4g} where {a.oracle_at_worst:.4g} is expected" for a in shown]
+    if len(set(phrases)) == 1:  # one pattern for every array shown: said once
+        return " and ".join(values) + (f": {phrases[0]}" + (" in both" if len(shown) > 1 else "") if phrases[0] else "")
+    return " and ".join(v + (f": {p}" if p else "") for v, p in zip(values, phrases))
+
+
 def diagnose(outcomes: Mapping[str, Outcome], ps: ProbeSet, terms: Optional[Terms] = None) -> Diagnosis:
     """What explains ``outcomes`` (one per probe name), in the order of the module docstring, in ``terms``."""
     with np.errstate(all="ignore"):  # a submission's numbers may be anything: inf − inf is a finding, not a warning

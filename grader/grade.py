@@ -26,7 +26,7 @@ from bpcheck import __version__ as VERSION
 from . import sandbox, variants
 from .assignment import Assignment
 from .contracts import Reading
-from .diagnose import Diagnosis, diagnose, explain_probe
+from .diagnose import Diagnosis, diagnose, evidence, explain_probe
 from .failures import describe_error, missing_package, provided_modules, run_failure, runner_notes
 from .probes import Outcome
 from .results import Check, Result, credit
@@ -37,6 +37,12 @@ from .variants import LARGE, Expected, VariantState
 
 #: The side checks' names, as reports show them.
 LOSS, FORWARD, UNMUTATED, LARGE_INPUTS = "loss value", "forward output", "inputs left unmutated", "finite and right at large inputs"
+
+
+#: Where a gradient problem's values begin ("(e.g. grads['W1'] holds 0.26 where 0.13 is expected)"), and the
+#: longest check text a student reads (a Gradescope test's output): the values give way first.
+EVIDENCE = " (e.g. "
+MAX_CHECK = 400
 
 
 @dataclass
@@ -428,7 +434,8 @@ class Grader:
         worst = max(a.normwise for a in bad)
         names = [terms.array(a.name) for a in bad]
         listed = ", ".join(names) if len(names) <= 3 else f"{', '.join(names[:2])} and {len(names) - 2} more arrays"
-        return f"{listed} wrong (relative error up to {worst:.1e})", len(e.grads) - len(bad)
+        seen = evidence(bad, r.grads, e.grads, terms, batch=len(e.forward))
+        return f"{listed} wrong (relative error up to {worst:.1e}){EVIDENCE}{seen})", len(e.grads) - len(bad)
 
     def _gradient_check(self, name: str, ev: Evaluation, diag: Diagnosis, share: float) -> Check:
         pts = self.a.points["gradient"]
@@ -442,7 +449,10 @@ class Grader:
         explanation = f" Diagnosis: {diag.summary}." if not diag.correct else ""
         if diag.convention_only and not self.a.penalise_conventions:
             return Check(f"gradient: {name}", pts * share, pts, True, f"accepted: {diag.summary} ({where})", hidden)
-        return Check(f"gradient: {name}", 0.0, pts, False, f"wrong {where}: {problem}.{explanation}", hidden)
+        text = f"wrong {where}: {problem}.{explanation}"
+        if len(text) >= MAX_CHECK and EVIDENCE in problem:  # the values are what gives way to the diagnosis
+            text = f"wrong {where}: {problem.split(EVIDENCE)[0]}.{explanation}"
+        return Check(f"gradient: {name}", 0.0, pts, False, text, hidden)
 
     @staticmethod
     def _summary(diag: Diagnosis, checks: list[Check]) -> str:

@@ -195,3 +195,21 @@ def test_the_students_feedback_files_name_no_slug_and_no_sigma(example):
     for where, text in shown.items():
         assert "σ" not in text and not slugs_in(text), (where, text)
     assert "[z &gt; 0]" in shown["html"] or "1 − a²" in shown["html"]
+
+
+@pytest.mark.parametrize("example, pattern", [("canonical_sign.py", "the sign flipped (−1×)"),
+                                              ("dls_deep_mean_twice.py", "1/N× the right values"),
+                                              ("nielsen_hidden_weights_transposed.py", "the transpose of the right values"),
+                                              ("cs231n_two_bugs.py", None)])
+def test_a_failed_check_shows_values_in_the_students_names(example, pattern):
+    """Beside each failed gradient check: an element as expected vs got, in the student's array names, and the
+    pattern in one phrase where one says it (issue 27)."""
+    r = grader_for(assignment_of(example)).grade(BUGGY / example)
+    failed = [c for c in r.checks if c.name.startswith("gradient: ") and not c.passed]
+    assert failed
+    for c in failed:
+        shapes = "expected shape" in c.output  # no element to show beside an array of the wrong shape
+        assert shapes or re.search(r"holds -?[0-9.e+-]+ where -?[0-9.e+-]+ is expected", c.output), c.output
+        assert len(c.output) < MAX_CHECK, c.output
+    if pattern:
+        assert any(pattern in c.output for c in failed), [c.output for c in failed]
