@@ -28,6 +28,7 @@ from typing import Callable, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
+from bpcheck.oracles import rtol_for
 from bpcheck.reference.bugs import BUGS, CATALOG, Bug, Placement, conflict
 
 from .probes import Convention, Outcome, Probe, ProbeSet, Terms, World, as_real, is_nonreal, outcomes_agree, run_candidate
@@ -265,8 +266,8 @@ class _Explanation:
 class _Diagnoser:
     """One candidate's diagnosis; see the module docstring for the order."""
 
-    def __init__(self, outcomes: Mapping[str, Outcome], ps: ProbeSet, terms: Terms):
-        self.o, self.ps, self.terms = outcomes, ps, terms
+    def __init__(self, outcomes: Mapping[str, Outcome], ps: ProbeSet, terms: Terms, precision: str = "float64"):
+        self.o, self.ps, self.terms, self.precision = outcomes, ps, terms, precision
         self.produced = [p for p in ps.probes if outcomes[p.name].error is None and outcomes[p.name].grads is not None]
         self.keys = list(dict.fromkeys(k for p in ps.probes for k in ps.expected[p.name].grads))
         self.fixed_depth = len({p.case.spec.depth for p in ps.probes}) == 1
@@ -320,8 +321,9 @@ class _Diagnoser:
             return Diagnosis(**{**base, **scalar})
         close = self.close()
         if close:
-            return Diagnosis(**{**base, "summary": close, "named": ["finite-difference-sized errors"],
-                                "attribution": {self.terms.array(k): ["finite-difference-sized errors"] for k in wrong}})
+            label = "float32 precision" if self.precision == "float32" else "finite-difference-sized errors"
+            return Diagnosis(**{**base, "summary": close, "named": [label],
+                                "attribution": {self.terms.array(k): [label] for k in wrong}})
         return Diagnosis(**{**base, **self.layered()})
 
     def close(self) -> str:
@@ -339,8 +341,13 @@ class _Diagnoser:
         worst = max(errors, default=np.inf)
         if not (np.isfinite(worst) and worst <= CLOSE):
             return ""
+        if self.precision == "float32":
+            bound = max(rtol_for(p.case.spec, p.case.batch, np.dtype(np.float32)) for p in self.produced)
+            within = "within float32's rounding" if worst <= bound else "beyond even float32's rounding"
+            return (f"close: the returned arrays are float32, and errors of ~{worst:.0e} are {within} (bound {bound:.0e}); "
+                    "the assignment requires float64: compute in np.float64, without casting to float32")
         return (f"close, but with finite-difference-sized errors (~{worst:.0e}): the gradient must be computed "
-                "analytically (or it was computed in float32)")
+                "analytically")
 
     def wrong_and_right(self) -> tuple[list[str], list[str]]:
         wrong = []
@@ -716,10 +723,12 @@ def evidence(bad: Sequence, got: Mapping[str, np.ndarray], want: Mapping[str, np
     return " and ".join(v + (f": {p}" if p else "") for v, p in zip(values, phrases))
 
 
-def diagnose(outcomes: Mapping[str, Outcome], ps: ProbeSet, terms: Optional[Terms] = None) -> Diagnosis:
-    """What explains ``outcomes`` (one per probe name), in the order of the module docstring, in ``terms``."""
+def diagnose(outcomes: Mapping[str, Outcome], ps: ProbeSet, terms: Optional[Terms] = None,
+             precision: str = "float64") -> Diagnosis:
+    """What explains ``outcomes`` (one per probe name), in the order of the module docstring, in ``terms``;
+    ``precision``: the dtype the candidate returned its arrays in (float32 is said, not guessed)."""
     with np.errstate(all="ignore"):  # a submission's numbers may be anything: inf − inf is a finding, not a warning
-        diagnoser = _Diagnoser(outcomes, ps, terms or Terms())
+        diagnoser = _Diagnoser(outcomes, ps, terms or Terms(), precision)
         found = diagnoser.run()
     found.voice = asdict(diagnoser.voice)
     return found

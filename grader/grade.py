@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -56,6 +56,14 @@ class Returned:
     status: dict
     sub: Submission
     failure: Optional[str]
+    dtypes: dict = field(default_factory=dict)  # per call, the dtype each array was written in
+
+    @property
+    def precision(self) -> str:
+        """float32 when every floating array the submission returned is float32 (its dtype says so), else float64;
+        the inputs as the call left them ("after.*", saved by the runner to see mutation) are not returned values."""
+        kinds = {d for call in self.dtypes.values() for k, d in call.items() if d.startswith("float") and not k.startswith("after.")}
+        return "float32" if kinds == {"float32"} else "float64"
 
 
 @dataclass
@@ -161,9 +169,9 @@ class Grader:
             scratch = tmp / "scratch"
             sandbox.prepare(scratch, {**self.a.environment.beside(sub.files, sub.main), **sub.files}, uid)
             run = self.sandbox.run(tmp / "job", scratch, self.a.limits, uid)
-            arrays, refused, status = read_outputs(scratch / "out", [name for name, _, _ in self.calls])
+            arrays, refused, status, dtypes = read_outputs(scratch / "out", [name for name, _, _ in self.calls])
         failure = run_failure(run, status, sub, self.a.limits.timeout_seconds)
-        return Returned(run, arrays, refused, status, sub, failure)
+        return Returned(run, arrays, refused, status, sub, failure, dtypes)
 
     def error_result(self, submission: str, message: str, key: str, notes: Optional[list[str]] = None,
                      environment: str = "") -> Result:
@@ -290,7 +298,7 @@ class Grader:
             result = self.error_result(submission, ret.failure + (f"; {left}" if left else ""), key, notes)
             result.seconds = ret.run.seconds
             return result
-        chosen, diag = self._choose(evaluations)
+        chosen, diag = self._choose(evaluations, ret.precision)
         share = 1.0 if chosen.state.variant.default else self.a.alternative_credit
         checks = [self._gradient_check(name, chosen, diag, share) for name in self.probe_names]
         checks += self._scored([self._loss_check(chosen), self._forward_check(chosen), self._steps_check(chosen)], share)
@@ -314,20 +322,20 @@ class Grader:
                 break
         return evaluations
 
-    def _choose(self, evaluations: list[Evaluation]) -> tuple[Evaluation, Diagnosis]:
+    def _choose(self, evaluations: list[Evaluation], precision: str = "float64") -> tuple[Evaluation, Diagnosis]:
         """The conventions to grade under (right ones, else the assignment's own when the catalog names the mistake
         there, else the ones that explain most), and the diagnosis under them."""
         default, last = evaluations[0], evaluations[-1]
         if last.right:
             chosen, diag = last, None
         else:
-            diag = diagnose(default.outcomes, self.probe_set, self.terms[id(default.state)])
+            diag = diagnose(default.outcomes, self.probe_set, self.terms[id(default.state)], precision)
             chosen = default if diag.matches else max(evaluations, key=lambda ev: ev.score)
             if chosen is not default:
                 diag = None
         if diag is None:
             state = chosen.state
-            diag = diagnose(chosen.outcomes, state.probe_set(state.lr(chosen.read_lr)), self.terms[id(state)])
+            diag = diagnose(chosen.outcomes, state.probe_set(state.lr(chosen.read_lr)), self.terms[id(state)], precision)
         return chosen, diag
 
     def _loss_check(self, ev: Evaluation) -> Optional[tuple[str, bool, str]]:

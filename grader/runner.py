@@ -333,9 +333,11 @@ def _load(job_dir, call, names):
 def _save(out_dir, call, name, value):
     import numpy as np
 
-    # anything that is not numbers fails here, as an error of this call; complex numbers are kept, to be named
-    kind = np.complex128 if np.iscomplexobj(value) else np.float64
-    arr = np.asarray(value, dtype=kind)
+    # anything that is not numbers fails here, as an error of this call; complex numbers are kept, to be named, and
+    # float32 stays float32: the grader reads the precision from the file's dtype
+    raw = np.asarray(value)
+    kind = np.complex128 if np.iscomplexobj(raw) else np.float32 if raw.dtype == np.float32 else np.float64
+    arr = np.asarray(raw, dtype=kind)
     os.makedirs(os.path.join(out_dir, call), exist_ok=True)
     np.save(os.path.join(out_dir, call, name + ".npy"), np.array(arr, dtype=kind), allow_pickle=False)
 

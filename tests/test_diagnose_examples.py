@@ -213,3 +213,18 @@ def test_a_failed_check_shows_values_in_the_students_names(example, pattern):
         assert len(c.output) < MAX_CHECK, c.output
     if pattern:
         assert any(pattern in c.output for c in failed), [c.output for c in failed]
+
+
+def test_float32_gradients_are_recognised_from_their_dtype(tmp_path):
+    """A correct solution computed in float32 returns float32 arrays: the .npy files say so, and the message says
+    it plainly, with float32's bound and what the assignment requires, instead of guessing a numerical estimate."""
+    src = (ROOT / "examples" / "solutions" / "canonical.py").read_text().replace(
+        "def backprop(weights, biases, x, y):",
+        "def backprop(weights, biases, x, y):\n    weights = [w.astype(np.float32) for w in weights]\n"
+        "    biases = [b.astype(np.float32) for b in biases]\n    x, y = x.astype(np.float32), y.astype(np.float32)")
+    (tmp_path / "f32.py").write_text(src)
+    r = grader_for("canonical").grade(tmp_path / "f32.py")
+    assert r.verdict == "fail" and "finite-difference" not in r.message, r.message
+    assert "returned arrays are float32" in r.message and "within float32's rounding" in r.message, r.message
+    assert "the assignment requires float64" in r.message, r.message
+    assert all(len(c.output) < MAX_CHECK for c in r.checks)
