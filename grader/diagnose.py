@@ -707,8 +707,17 @@ def array_pattern(got: np.ndarray, want: np.ndarray, batch: int) -> str:
     c = float(np.vdot(g, w)) / norm ** 2
     if np.linalg.norm(g - c * w) > PATTERN_RTOL * norm:
         return ""
-    named = next((words for f, _, words in SCALARS[1:] if abs(c - f(batch)) <= PATTERN_RTOL * max(1.0, abs(f(batch)))), "")
-    return named or f"{c:.3g}× the right values"
+    named = next((words for f, _, words in SCALARS if abs(c - f(batch)) <= PATTERN_RTOL * max(1.0, abs(f(batch)))), "")
+    return "" if named == "correct" else named or f"{c:.3g}× the right values"
+
+
+def _apart(got: float, want: float) -> tuple[str, str]:
+    """Two numbers with the fewest significant digits (4 to 12) that print them differently."""
+    for digits in range(4, 13):
+        pair = f"{got:.{digits}g}", f"{want:.{digits}g}"
+        if pair[0] != pair[1]:
+            return pair
+    return pair
 
 
 def evidence(bad: Sequence, got: Mapping[str, np.ndarray], want: Mapping[str, np.ndarray], terms: Terms,
@@ -717,7 +726,8 @@ def evidence(bad: Sequence, got: Mapping[str, np.ndarray], want: Mapping[str, np
     the student's names, with each array's pattern where one phrase says it; no "; " (a problem's separator)."""
     shown = sorted(bad, key=lambda a: -a.worst_ratio)[:limit]
     phrases = [array_pattern(got[a.name], want[a.name], batch) if a.name in got and a.name in want else "" for a in shown]
-    values = [f"{terms.array(a.name)} holds {a.candidate_at_worst:.4g} where {a.oracle_at_worst:.4g} is expected" for a in shown]
+    values = [f"{terms.array(a.name)} holds {' where '.join(_apart(a.candidate_at_worst, a.oracle_at_worst))} is expected"
+              for a in shown]
     if len(set(phrases)) == 1:  # one pattern for every array shown: said once
         return " and ".join(values) + (f": {phrases[0]}" + (" in both" if len(shown) > 1 else "") if phrases[0] else "")
     return " and ".join(v + (f": {p}" if p else "") for v, p in zip(values, phrases))
