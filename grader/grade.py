@@ -457,10 +457,7 @@ class Grader:
         explanation = f" Diagnosis: {diag.summary}." if not diag.correct else ""
         if diag.convention_only and not self.a.penalise_conventions:
             return Check(f"gradient: {name}", pts * share, pts, True, f"accepted: {diag.summary} ({where})", hidden)
-        text = f"wrong {where}: {problem}.{explanation}"
-        if len(text) >= MAX_CHECK and EVIDENCE in problem:  # the values are what gives way to the diagnosis
-            text = f"wrong {where}: {problem.split(EVIDENCE)[0]}.{explanation}"
-        return Check(f"gradient: {name}", 0.0, pts, False, text, hidden)
+        return Check(f"gradient: {name}", 0.0, pts, False, _within(f"wrong {where}: ", problem, explanation), hidden)
 
     @staticmethod
     def _summary(diag: Diagnosis, checks: list[Check]) -> str:
@@ -480,6 +477,22 @@ class Grader:
             return None
         p = min(failing, key=lambda q: (sum(q.case.spec.sizes), q.case.batch))
         return f"{p.name}: {self.terms[id(self.default)].describe(p.case)}"
+
+
+def _within(head: str, problem: str, explanation: str) -> str:
+    """A failed check's text under MAX_CHECK characters: the values give way first, then the problems after the
+    first few ("; and 3 more"), then the end of the diagnosis."""
+    def text(p: str) -> str:
+        return f"{head}{p}.{explanation}"
+    if len(text(problem)) >= MAX_CHECK and EVIDENCE in problem:
+        problem = problem.split(EVIDENCE)[0]
+    pieces = problem.split("; ")
+    kept = len(pieces)
+    while len(text(problem)) >= MAX_CHECK and kept > 1:
+        kept -= 1
+        problem = "; ".join(pieces[:kept]) + f"; and {len(pieces) - kept} more"
+    out = text(problem)
+    return out if len(out) < MAX_CHECK else out[:MAX_CHECK - 2] + "…"
 
 
 @functools.lru_cache(maxsize=1)

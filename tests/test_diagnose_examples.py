@@ -228,3 +228,11 @@ def test_float32_gradients_are_recognised_from_their_dtype(tmp_path):
     assert "returned arrays are float32" in r.message and "within float32's rounding" in r.message, r.message
     assert "the assignment requires float64" in r.message, r.message
     assert all(len(c.output) < MAX_CHECK for c in r.checks)
+
+
+def test_every_check_stays_under_400_characters_with_many_shape_errors():
+    """A submission whose every array has the wrong shape (examples/class/ahmed returns biases and weights swapped)
+    used to get 580-character checks: the problems after the first few give way (issue 27)."""
+    r = grader_for("canonical").grade(ROOT / "examples" / "class" / "ahmed")
+    assert r.verdict != "pass" and all(len(c.output) < MAX_CHECK for c in r.checks), [len(c.output) for c in r.checks]
+    assert any("more" in c.output and "expected shape" in c.output for c in r.checks)
