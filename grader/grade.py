@@ -20,13 +20,15 @@ from typing import Optional
 import numpy as np
 
 from bpcheck import oracles
+from bpcheck.reference.bugs import CATALOG
 
 from bpcheck import __version__ as VERSION
 
 from . import sandbox, variants
 from .assignment import Assignment
 from .contracts import Reading
-from .diagnose import Diagnosis, diagnose, evidence, explain_probe
+from .diagnose import Diagnosis, Voice, diagnose, evidence, explain_probe
+from .lines import Record, first_wrong_line
 from .failures import describe_error, missing_package, provided_modules, run_failure, runner_notes
 from .probes import Outcome
 from .results import Check, Result, credit
@@ -43,6 +45,8 @@ LOSS, FORWARD, UNMUTATED, LARGE_INPUTS = "loss value", "forward output", "inputs
 #: longest check text a student reads (a Gradescope test's output): the values give way first.
 EVIDENCE = " (e.g. "
 MAX_CHECK = 400
+#: The folder of a call's line-by-line arrays (runner._Tracer)
+TRACE = ".trace"
 
 
 @dataclass
@@ -62,7 +66,8 @@ class Returned:
     def precision(self) -> str:
         """float32 when every floating array the submission returned is float32 (its dtype says so), else float64;
         the inputs as the call left them ("after.*", saved by the runner to see mutation) are not returned values."""
-        kinds = {d for call in self.dtypes.values() for k, d in call.items() if d.startswith("float") and not k.startswith("after.")}
+        kinds = {d for c, call in self.dtypes.items() for k, d in call.items()
+                 if d.startswith("float") and not k.startswith("after.") and not c.endswith(TRACE)}
         return "float32" if kinds == {"float32"} else "float64"
 
 
@@ -110,6 +115,8 @@ class Grader:
         self.default = self.states[0]
         self.probe_set = self.default.probe_set(self.default.lr())  # builds and confirms the expected answers
         self.large = self.default.large_probe()
+        # the calls whose lines the runner records (lines.py): every probe's, under the assignment's own conventions
+        self.traced = {self.default.calls[p.name]: p for p in self.probe_set.probes}
         for name in [*self.probe_names, *([LARGE] if self.large else [])]:
             self.default.expected(name)
 
@@ -139,7 +146,7 @@ class Grader:
             for k, v in enc.arrays.items():
                 np.save(job / name / f"{k}.npy", np.asarray(v), allow_pickle=False)
             forms = [{"requires": [list(g) for g in f.requires], "ops": o} for f, o in zip(self.contract.forms, ops)]
-            calls.append({"name": name, "inputs": sorted(enc.arrays), "forms": forms})
+            calls.append({"name": name, "inputs": sorted(enc.arrays), "forms": forms, "trace": name in self.traced})
         own = provided_modules(sub.files)
         stubs = self.a.environment.stubs()
         stubs["inert"] = [s for s in stubs["inert"] if s.split(".")[0] not in own]
@@ -169,7 +176,8 @@ class Grader:
             scratch = tmp / "scratch"
             sandbox.prepare(scratch, {**self.a.environment.beside(sub.files, sub.main), **sub.files}, uid)
             run = self.sandbox.run(tmp / "job", scratch, self.a.limits, uid)
-            arrays, refused, status, dtypes = read_outputs(scratch / "out", [name for name, _, _ in self.calls])
+            calls = [name for name, _, _ in self.calls] + [c + TRACE for c in self.traced]  # traces last: they crowd out nothing
+            arrays, refused, status, dtypes = read_outputs(scratch / "out", calls)
         failure = run_failure(run, status, sub, self.a.limits.timeout_seconds)
         return Returned(run, arrays, refused, status, sub, failure, dtypes)
 
@@ -402,10 +410,41 @@ class Grader:
         d["smallest_failing_case"] = self._smallest_failing(checks)
         if verdict == "fail" and d["smallest_failing_case"]:
             message += f" (smallest failing case: {d['smallest_failing_case']})"
+        line = self._first_line(ret, diag, chosen) if verdict == "fail" and chosen is default else None
+        if line:
+            message += f"; {line}"
         if ret.sub.cells_used:
             message += f" [{ret.sub.cells_used}]"
         return Result(submission, verdict, sum(c.score for c in checks), sum(c.max_score for c in checks), checks, [d],
                       message, self.sandbox_message, ret.run.seconds, key, notes=notes, convention=words)
+
+    def _first_line(self, ret: Returned, diag: Diagnosis, ev: Evaluation) -> Optional[str]:
+        """The student's first line whose value is the mistake's (lines.py), on the smallest failing probe."""
+        failing = [p for p in self.traced.values() if ev.problems.get(p.name)]
+        ran = [p for p in failing if ev.outcomes[p.name].error is None]  # a call that crashed computed no gradient
+        failing = ran or failing
+        if not failing:
+            return None
+        probe = min(failing, key=lambda q: (sum(q.case.spec.sizes), q.case.batch))
+        call = self.default.calls[probe.name]
+        index = ret.status.get("trace", {}) if isinstance(ret.status.get("trace"), dict) else {}
+        arrays = ret.arrays.get(call + TRACE, {})
+        records = [Record(f, n, v, arrays[f"trace.{k}"]) for k, item in enumerate(index.get(call) or [])
+                   if isinstance(item, list) and len(item) == 3 and f"trace.{k}" in arrays
+                   for f, n, v in [item] if isinstance(f, str) and isinstance(n, int) and isinstance(v, str)]
+        voice = Voice(**{"hidden": None, "output": None, **diag.voice})
+        plan = {}
+        for label in diag.named:
+            slug, _, role = label.partition(" (")
+            if slug in CATALOG:
+                b = CATALOG[slug]
+                roles = frozenset({role.rstrip(")")}) if role else b.roles
+                plan[(b, roles)] = voice.words(b)
+        try:
+            return first_wrong_line(records, list(plan), probe.case, ret.sub.files,
+                                    self.terms[id(self.default)], plan)
+        except ValueError:  # placements the catalog cannot combine: no variant to compare with
+            return None
 
     def _convention_words(self, default: Evaluation, chosen: Evaluation, share: float) -> str:
         """What the message adds when the submission was graded under another convention than the assignment's own."""

@@ -95,7 +95,9 @@ def test_what_the_assignment_accepts_passes_and_is_said(example):
 
 
 def _reference_words(text: str, assignment: str) -> list[str]:
-    """bpcheck's own names where the student's belong: l2=, the reference's W1/b1, a spec's loss names."""
+    """bpcheck's own names where the student's belong: l2=, the reference's W1/b1, a spec's loss names (the student's
+    own code, quoted in backticks, may use any name)."""
+    text = re.sub(r"`[^`]*`", "", text)
     found = re.findall(r"\bl2=|\bhalf_sse\b|\bsoftmax_ce\b|\bbatch \d", text)
     if assignment != "cs231n-two-layer":  # there, grads['W1'] is the student's own name
         found += re.findall(r"(?<!\[')\b[Wb]\d\b", text)
@@ -236,3 +238,37 @@ def test_every_check_stays_under_400_characters_with_many_shape_errors():
     r = grader_for("canonical").grade(ROOT / "examples" / "class" / "ahmed")
     assert r.verdict != "pass" and all(len(c.output) < MAX_CHECK for c in r.checks), [len(c.output) for c in r.checks]
     assert any("more" in c.output and "expected shape" in c.output for c in r.checks)
+
+
+#: example -> (line, the student's variable) of the first value the mistake computes, one example per catalog family
+#: the bundled files show in a variable (read off the files by hand: the line that holds the bug)
+FIRST_WRONG_LINE = {
+    "canonical_deriv_on_z.py": (17, "delta"),  # deriv-on-z
+    "canonical_output_bias_first_example.py": (17, "grad_biases[0]"),  # bias-one-example
+    "canonical_sigma_of_a_hidden.py": (25, "delta"),  # sigma-of-a
+    "canonical_sign.py": (10, "delta"),  # sign-flipped
+    "canonical_two_bugs.py": (18, "delta"),  # sigma-of-a-output, before bp2-no-sigma-prime
+    "coursera_ex4_bias_slice.py": (26, "delta_2"),  # ex4-bias-slice
+    "cs231n_extra_softmax_derivative.py": (22, "dscores"),  # ce-extra-softmax-diag
+    "cs231n_reg_2016_all_params.py": (31, "grads['W2']"),  # reg-2016-all-params
+    "cs231n_reg_half.py": (27, "grads['W2']"),  # reg-half
+    "cs231n_two_bugs.py": (23, "grads['b2']"),  # bias-one-example runs before the unmasked dh
+    "dls_planar_wrong_cache.py": (108, "dZ1"),  # deriv-on-z-hidden
+    "nielsen_no_transpose.py": (35, "delta"),  # bp2-no-transpose
+}
+
+
+@pytest.mark.parametrize("example", sorted(FIRST_WRONG_LINE))
+def test_the_first_wrong_line_is_named(example):
+    """The student's file and line where the mistake's value first appears in a variable (issue 27)."""
+    line, name = FIRST_WRONG_LINE[example]
+    r = grader_for(assignment_of(example)).grade(BUGGY / example)
+    assert f"first wrong value: {example} line {line}, `" in r.message, r.message
+    assert f"`{name}` holds " in r.message, r.message
+
+
+def test_where_no_line_matches_what_was_compared_is_said():
+    """stale-weights replaces the whole pass: no intermediate of the student's is the mistake's, and the message
+    says what was compared instead of pointing at a line."""
+    r = grader_for("blog-class").grade(BUGGY / "blog_class_stale_weights.py")
+    assert "no line's value matched the mistake's: compared " in r.message and "first wrong value" not in r.message

@@ -99,7 +99,7 @@ def test_a_seeded_upward_import_is_caught(tmp_path):
 STAGES = {
     "intake": ("exports", "submission", "untrusted"),
     "containment": ("sandbox", "runner"),
-    "judgement": ("assignment", "contracts", "probes", "variants", "diagnose", "failures", "grade", "results"),
+    "judgement": ("assignment", "contracts", "probes", "variants", "diagnose", "lines", "failures", "grade", "results"),
     "output": ("batch", "report", "feedback", "html_report", "gradescope", "prairielearn"),
 }
 
