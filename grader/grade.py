@@ -429,7 +429,8 @@ class Grader:
         call = self.default.calls[probe.name]
         index = ret.status.get("trace", {}) if isinstance(ret.status.get("trace"), dict) else {}
         arrays = ret.arrays.get(call + TRACE, {})
-        records = [Record(f, n, v, arrays[f"trace.{k}"]) for k, item in enumerate(index.get(call) or [])
+        # what the runner wrote is the submission's: names clipped (they reach the message), types checked
+        records = [Record(f[:100], n, v[:60], arrays[f"trace.{k}"]) for k, item in enumerate(index.get(call) or [])
                    if isinstance(item, list) and len(item) == 3 and f"trace.{k}" in arrays
                    for f, n, v in [item] if isinstance(f, str) and isinstance(n, int) and isinstance(v, str)]
         voice = Voice(**{"hidden": None, "output": None, **diag.voice})

@@ -321,20 +321,24 @@ class _Tracer:
     under the submission's folder, each local float ndarray it created or changed, saved as ``trace.K`` with
     (file, line, name) in ``index``.  Bounded in count, size and time; numpy's own frames and the runner's are never traced."""
 
-    MAX_RECORDS, MAX_ELEMENTS, MAX_TOTAL, SECONDS = 150, 100_000, 500_000, 2.0
+    MAX_RECORDS, MAX_ELEMENTS, MAX_TOTAL, SECONDS = 150, 100_000, 500_000, 1.0
 
     def __init__(self, submission_dir, save):
         import time
 
         self.root, self.save, self.index, self.total = submission_dir + os.sep, save, [], 0
         self.seen, self.last, self.deadline, self.clock = {}, {}, time.monotonic() + self.SECONDS, time.monotonic
+        self.stopped = False
 
     def __call__(self, frame, event, arg):
-        if not frame.f_code.co_filename.startswith(self.root):
+        if self.stopped or not frame.f_code.co_filename.startswith(self.root):
             return None
         return self.local
 
     def local(self, frame, event, arg):
+        if self.stopped:  # over a bound: frames already traced stop too, not only new ones
+            frame.f_trace = None
+            return None
         if event in ("line", "return"):
             line = self.last.get(id(frame))
             if line is not None:
@@ -346,6 +350,7 @@ class _Tracer:
         import numpy as np
 
         if len(self.index) >= self.MAX_RECORDS or self.clock() > self.deadline:
+            self.stopped = True
             sys.settrace(None)
             return
         named = list(frame.f_locals.items())

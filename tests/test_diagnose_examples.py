@@ -272,3 +272,17 @@ def test_where_no_line_matches_what_was_compared_is_said():
     says what was compared instead of pointing at a line."""
     r = grader_for("blog-class").grade(BUGGY / "blog_class_stale_weights.py")
     assert "no line's value matched the mistake's: compared " in r.message and "first wrong value" not in r.message
+
+
+def test_the_trace_is_bounded_and_changes_no_grade(tmp_path):
+    """A submission that churns out arrays in a loop: the runner records at most 150 of them per call, and the
+    grade is the one the same code gets without the loop."""
+    src = (ROOT / "examples" / "solutions" / "canonical.py").read_text().replace(
+        "def backprop(weights, biases, x, y):",
+        "def backprop(weights, biases, x, y):\n    for i in range(5000):\n        churn = np.full(50, float(i))")
+    (tmp_path / "churn.py").write_text(src)
+    g = grader_for("canonical")
+    ret = g._run(g.collect(tmp_path / "churn.py"))
+    assert ret.status["trace"] and all(0 < len(v) <= 150 for v in ret.status["trace"].values())
+    assert all(len(ret.arrays[c + ".trace"]) <= 150 for c in ret.status["trace"])
+    assert g.grade(tmp_path / "churn.py").verdict == "pass"
