@@ -134,6 +134,9 @@ def _fit(pairs: Iterable[tuple[Sequence[object], Sequence[np.ndarray], Probe]], 
     return None
 
 
+#: A transpose only square layers show: where the shape differs, the contract reads the array in its own layout
+#: (a Nielsen nabla_w with its operands swapped, read as it was written)
+SQUARE_ONLY = "transposed where the layer is square (right where it is not: there the shape tells the layout)"
 #: How a transform that only reshapes right values begins: a bias-shape convention, never a mistake in the numbers.
 RESHAPED = "right values, "
 
@@ -464,6 +467,10 @@ class _Diagnoser:
         pairs = [(p, g, b) for p, _, c, bs in rows for g, b in zip(c, bs)]
         if (mismatch or group[1] == "W") and all(ps.same(p, np.transpose(g), b) for p, g, b in pairs):
             return "transposed"
+        square = [np.ndim(b) == 2 and np.shape(b)[0] == np.shape(b)[1] for _, _, b in pairs]
+        if group[1] == "W" and not mismatch and any(square) and not all(square) and all(
+                ps.same(p, np.transpose(g) if sq else g, b) for (p, g, b), sq in zip(pairs, square)):
+            return SQUARE_ONLY
         if mismatch:
             if all(np.size(g) == np.size(b) and ps.same(p, np.reshape(as_real(g), np.shape(b)), b) for p, g, b in pairs):
                 return RESHAPED + _shape_words(*next((s, t) for s, t in shapes if s != t))

@@ -320,3 +320,15 @@ def test_two_mistakes_in_relu_words_name_no_slug(cs231n_probes):
 def test_sigmoid_words_stay_sigmoid(probe_set):
     d = diagnose_function(CATALOG["bp2-no-sigma-prime"].gradients, probe_set)
     assert not _slugs(d.summary) and "catalog entr" not in d.summary
+
+
+def test_a_transpose_only_square_layers_show_is_named(probe_set):
+    """Weight gradients transposed (Nielsen's nabla_w with its operands swapped) where the shape cannot tell: right
+    on every non-square layer, the transpose on every square one (issue 27)."""
+    def square_transposed(s, p, x, y, lr):
+        g = _reference(s, p, x, y, lr)
+        return {k: (v.T if k.startswith("W") and v.shape[0] == v.shape[1] else v) for k, v in g.items()}
+
+    d = diagnose_function(square_transposed, probe_set)
+    assert "transposed" in d.summary and "square" in d.summary, d.summary
+    assert "no catalog entry" not in d.summary
