@@ -23,11 +23,12 @@ Every message speaks the student's terms (``Terms``): their array and parameter 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
+from bpcheck.oracles import rtol_for
 from bpcheck.reference.bugs import BUGS, CATALOG, Bug, Placement, conflict
 
 from .probes import Convention, Outcome, Probe, ProbeSet, Terms, World, as_real, is_nonreal, outcomes_agree, run_candidate
@@ -63,6 +64,10 @@ class Diagnosis:
     explained: bool = False
     named: list[str] = field(default_factory=list)
     attribution: dict[str, list[str]] = field(default_factory=dict)
+    #: (the instructor's) other explanations as cheap as this one, by catalog id: the student reads them in words
+    alternatives: list[str] = field(default_factory=list)
+    #: the network the words were chosen for: its hidden and output activations (``Voice``)
+    voice: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
@@ -73,6 +78,8 @@ class Diagnosis:
             "wrong_arrays": self.wrong_arrays,
             "right_arrays": self.right_arrays,
             "attribution": self.attribution,
+            "alternatives": self.alternatives,
+            "voice": self.voice,
             "convention_only": self.convention_only,
             "explained": self.explained,
             "summary": self.summary,
@@ -127,6 +134,9 @@ def _fit(pairs: Iterable[tuple[Sequence[object], Sequence[np.ndarray], Probe]], 
     return None
 
 
+#: A transpose only square layers show: where the shape differs, the contract reads the array in its own layout
+#: (a Nielsen nabla_w with its operands swapped, read as it was written)
+SQUARE_ONLY = "transposed where the layer is square (right where it is not: there the shape tells the layout)"
 #: How a transform that only reshapes right values begins: a bias-shape convention, never a mistake in the numbers.
 RESHAPED = "right values, "
 
@@ -140,10 +150,6 @@ def _shape_words(got: tuple, want: tuple) -> str:
     if len(got) == 1 and len(want) == 2 and 1 in want:
         return f"flattened to (n,) where {'(1, n)' if want[0] == 1 else '(n, 1)'} is expected"
     return f"in shape {got} where {want} is expected"
-
-
-def _entry_label(b: Bug) -> str:
-    return f"catalog entry {b.number} '{b.id}': {b.title}"
 
 
 def _role_of(key: str, p: Probe) -> str:
@@ -172,6 +178,78 @@ def _merged(plan: Sequence[Placement]) -> list[Placement]:
     return out
 
 
+# --- the network's own words ---------------------------------------------------------------------------
+
+#: Each activation's derivative as a student computes it: the words a catalog entry's σ' becomes.
+DERIVATIVES = {"sigmoid": "σ′(z) = a(1 − a)", "tanh": "tanh′(z) = 1 − a²", "relu": "the ReLU mask [z > 0]",
+               "leaky_relu": "the leaky-ReLU slope ([z > 0], else the slope)", "identity": "1",
+               "softmax": "the softmax Jacobian"}
+#: Each activation's derivative from its output a, for the entries that feed it the wrong value.
+ON_A = {"sigmoid": "a(1 − a)", "tanh": "1 − a²"}
+#: An entry in the student's words: {h}/{o} the hidden/output derivative, {ha}/{oa} the same from a.
+WORDS = {
+    "deriv-on-z": "the activation derivative {ha} fed the pre-activation z instead of a",
+    "deriv-on-z-hidden": "the activation derivative {ha} fed the pre-activation z instead of a, in the hidden layers only",
+    "deriv-on-z-output": "the activation derivative {oa} fed the pre-activation z instead of a, in the output layer only",
+    "bp2-no-sigma-prime": "hidden delta not multiplied by {h}",
+    "output-delta-no-sigma-prime": "output delta a − y under squared error, without the factor {o}",
+    "ce-extra-sigma-prime": "an extra factor {o} on top of the cross-entropy delta a − y",
+    "bp2-next-derivative": "off-by-one layer index: the hidden delta multiplied by the next layer's activation derivative",
+}
+#: The fix an entry asks for, where two entries can ask for the same one: the same numbers and the same fix
+#: are one mistake (a hidden delta without σ' and a ReLU mask a >= 0 are, in a ReLU layer).
+FIXES = {"bp2-no-sigma-prime": "multiply the hidden delta by {h}",
+         "relu-mask-a-ge-0": "multiply the hidden delta by the ReLU mask [z > 0]"}
+#: The sigma-of-a entries as a non-sigmoid layer shows them.
+_AT_A = "the activation derivative taken at the already-activated value a instead of z"
+
+
+@dataclass(frozen=True)
+class Voice:
+    """The catalog in one network's words: its hidden and output activations (None when the probes mix them)."""
+
+    hidden: Optional[str]
+    output: Optional[str]
+
+    @classmethod
+    def of(cls, specs: Iterable) -> "Voice":
+        specs = list(specs)
+        hidden = {a for s in specs for a in s.activations[:-1]}
+        output = {s.activations[-1] for s in specs}
+        return cls(next(iter(hidden)) if len(hidden) == 1 else None, next(iter(output)) if len(output) == 1 else None)
+
+    def _fill(self, text: str) -> str:
+        sigmoid_all = self.hidden in ("sigmoid", None) and self.output in ("sigmoid", None)
+        return text.format(h=DERIVATIVES.get(self.hidden or "", "the activation derivative f′(z)"),
+                           o=DERIVATIVES.get(self.output or "", "the activation derivative f′(z)"),
+                           ha=ON_A.get(self.hidden or "", "a(1 − a)" if sigmoid_all else "f′"),
+                           oa=ON_A.get(self.output or "", "a(1 − a)" if sigmoid_all else "f′"))
+
+    def words(self, b: Bug) -> str:
+        """``b`` as this network shows it: no slug, no σ for a layer that is not a sigmoid."""
+        if (b.family or b.id) == "sigma-of-a":
+            role = {"output": self.output, "hidden": self.hidden}.get(b.layers, self.hidden if self.hidden == self.output else None)
+            if role not in ("sigmoid", None):  # σ where the layer is one (or the probes mix activations)
+                return _AT_A + {"output": ", in the output layer only", "hidden": ", in the hidden layers only"}.get(b.layers, "")
+        if b.id in WORDS:
+            return self._fill(WORDS[b.id])
+        return b.title
+
+    def says(self, text: str) -> bool:
+        """Whether this network may be told ``text``: σ only where every layer is (or may be) a sigmoid."""
+        return "σ" not in text or all(a in ("sigmoid", None) for a in (self.hidden, self.output))
+
+    def fix(self, b: Bug) -> str:
+        return self._fill(FIXES[b.id]) if b.id in FIXES else b.right
+
+    def distinct(self, bugs: Iterable[Bug]) -> list[Bug]:
+        """``bugs`` (which give the same numbers) less those asking for a fix an earlier one asks for."""
+        first: dict[str, Bug] = {}
+        for b in bugs:
+            first.setdefault(self.fix(b), b)
+        return list(first.values())
+
+
 @dataclass
 class _Explanation:
     world: World
@@ -191,11 +269,12 @@ class _Explanation:
 class _Diagnoser:
     """One candidate's diagnosis; see the module docstring for the order."""
 
-    def __init__(self, outcomes: Mapping[str, Outcome], ps: ProbeSet, terms: Terms):
-        self.o, self.ps, self.terms = outcomes, ps, terms
+    def __init__(self, outcomes: Mapping[str, Outcome], ps: ProbeSet, terms: Terms, precision: str = "float64"):
+        self.o, self.ps, self.terms, self.precision = outcomes, ps, terms, precision
         self.produced = [p for p in ps.probes if outcomes[p.name].error is None and outcomes[p.name].grads is not None]
         self.keys = list(dict.fromkeys(k for p in ps.probes for k in ps.expected[p.name].grads))
         self.fixed_depth = len({p.case.spec.depth for p in ps.probes}) == 1
+        self.voice = Voice.of(p.case.spec for p in ps.probes)
 
     # -- words -------------------------------------------------------------------------------------------
 
@@ -245,8 +324,9 @@ class _Diagnoser:
             return Diagnosis(**{**base, **scalar})
         close = self.close()
         if close:
-            return Diagnosis(**{**base, "summary": close, "named": ["finite-difference-sized errors"],
-                                "attribution": {self.terms.array(k): ["finite-difference-sized errors"] for k in wrong}})
+            label = "float32 precision" if self.precision == "float32" else "finite-difference-sized errors"
+            return Diagnosis(**{**base, "summary": close, "named": [label],
+                                "attribution": {self.terms.array(k): [label] for k in wrong}})
         return Diagnosis(**{**base, **self.layered()})
 
     def close(self) -> str:
@@ -264,8 +344,13 @@ class _Diagnoser:
         worst = max(errors, default=np.inf)
         if not (np.isfinite(worst) and worst <= CLOSE):
             return ""
+        if self.precision == "float32":
+            bound = max(rtol_for(p.case.spec, p.case.batch, np.dtype(np.float32)) for p in self.produced)
+            within = "within float32's rounding" if worst <= bound else "beyond even float32's rounding"
+            return (f"close: the returned arrays are float32, and errors of ~{worst:.0e} are {within} (bound {bound:.0e}); "
+                    "the assignment requires float64: compute in np.float64, without casting to float32")
         return (f"close, but with finite-difference-sized errors (~{worst:.0e}): the gradient must be computed "
-                "analytically (or it was computed in float32)")
+                "analytically")
 
     def wrong_and_right(self) -> tuple[list[str], list[str]]:
         wrong = []
@@ -300,15 +385,16 @@ class _Diagnoser:
         matches = [b for b in BUGS if ps.testable(b) and ps.agrees(self.o, ps.entries[b.id])]
         if not matches:
             return None
-        names = [f"'{b.id}'" for b in matches]
         too = self.conventions_alone()
+        said = self.voice.distinct(matches)
         if len(matches) == 1 and matches[0].convention:
-            summary = f"differs only by a convention: {matches[0].convention} (catalog entry {matches[0].number} '{matches[0].id}')"
-        elif len(matches) == 1:
-            summary = _entry_label(matches[0])
+            summary = f"differs only by a convention: {matches[0].convention}"
+        elif len(said) == 1:
+            summary = self.voice.words(said[0])
         else:
-            summary = (f"matches {len(matches)} catalog entries ({', '.join(names)}), which give identical results on every probe; "
-                       "telling them apart needs " + " vs ".join(b.reveals for b in matches))
+            summary = (f"one of {len(said)} mistakes that give identical results on every probe: "
+                       + " or ".join(self.voice.words(b) for b in said)
+                       + "; telling them apart needs " + " vs ".join(b.reveals for b in said))
         mutated = sorted({m for p in ps.probes for m in self.o[p.name].mutated})
         if mutated:
             summary += f" ({', '.join(mutated)})"
@@ -381,6 +467,10 @@ class _Diagnoser:
         pairs = [(p, g, b) for p, _, c, bs in rows for g, b in zip(c, bs)]
         if (mismatch or group[1] == "W") and all(ps.same(p, np.transpose(g), b) for p, g, b in pairs):
             return "transposed"
+        square = [np.ndim(b) == 2 and np.shape(b)[0] == np.shape(b)[1] for _, _, b in pairs]
+        if group[1] == "W" and not mismatch and any(square) and not all(square) and all(
+                ps.same(p, np.transpose(g) if sq else g, b) for (p, g, b), sq in zip(pairs, square)):
+            return SQUARE_ONLY
         if mismatch:
             if all(np.size(g) == np.size(b) and ps.same(p, np.reshape(as_real(g), np.shape(b)), b) for p, g, b in pairs):
                 return RESHAPED + _shape_words(*next((s, t) for s, t in shapes if s != t))
@@ -485,6 +575,7 @@ class _Diagnoser:
         best = candidates[0]
         ties = [e for e in candidates[1:] if e.cost == best.cost and not e.unexplained
                 and self.families(e) != self.families(best)]
+        ties = [t for t in ties if set(self.said(t)) != set(self.said(best))]  # the same fix in other words is no news
         return self.describe(best, list({self.names_of(e): e for e in ties}.values()))
 
     @staticmethod
@@ -495,9 +586,18 @@ class _Diagnoser:
 
     @staticmethod
     def names_of(e: _Explanation) -> tuple[str, ...]:
-        """What an explanation names: its convention, its entries (merged over layers), its transforms."""
+        """What an explanation names (the instructor's words): its convention, its entries (merged over layers),
+        its transforms."""
         entries = [f"'{b.id}'" + ("" if r == b.roles else f" ({'/'.join(sorted(r))})") for b, r in _merged(e.plan)]
         return (e.world.id if e.world else "", *sorted(entries), *sorted(set(e.transforms.values())))
+
+    def said(self, e: _Explanation) -> dict[str, str]:
+        """What an explanation tells the student, each part keyed by the fix it asks for (merged over layers)."""
+        out = {e.world.id: f"computed as if {e.world.words}"} if e.world else {}
+        for b, r in _merged(e.plan):
+            only = "" if r == b.roles else f", in {self.where(r)} only"
+            out[f"{self.voice.fix(b)} {sorted(r)}"] = self.voice.words(b) + only
+        return {**out, **{w: w for w in e.transforms.values()}}
 
     @staticmethod
     def preference(e: _Explanation) -> tuple:
@@ -519,7 +619,7 @@ class _Diagnoser:
             matches.append(b)
             only = "" if r == b.roles else f", in {self.where(r)} only"
             items.append((b.id + (f" ({'/'.join(sorted(r))})" if only else ""),
-                          f"catalog entry {b.number} '{b.id}'{only}: {b.title}", self.touched(e, b, wrong)))
+                          f"{self.voice.words(b)}{only}", self.touched(e, b, wrong)))
         for words in dict.fromkeys(e.transforms.values()):
             groups = [g for g, w in e.transforms.items() if w == words]
             keys = [k for k in self.keys if any(k in self.group_keys(g, p) for g in groups for p in self.ps.probes)]
@@ -532,21 +632,20 @@ class _Diagnoser:
             summary = notes or self.unexplained_words(e)
         else:
             body = items[0][1] if len(items) == 1 else f"{len(items)} mistakes: " + "; ".join(
-                f"({i}) {w.removeprefix('catalog entry ').lstrip('0123456789 ')}" for i, (_, w, _) in enumerate(items, 1))
+                f"({i}) {w}" for i, (_, w, _) in enumerate(items, 1))
             if e.unexplained:
                 body += f"; still wrong, unexplained: {', '.join(self.group_words(g) for g in e.unexplained)}"
             summary = body + (f"; {notes}" if notes else "")
-        if ties:
-            ours = self.names_of(e)
-            for t in ties[:2]:
-                theirs = self.names_of(t)
-                instead = [n for n in theirs if n and n not in ours], [n for n in ours if n and n not in theirs]
-                summary += f"; {' + '.join(instead[0])} for {' + '.join(instead[1])} gives the same numbers here"
+        for t in ties[:2]:
+            ours, theirs = self.said(e), self.said(t)
+            instead = [w for k, w in theirs.items() if k not in ours], [w for k, w in ours.items() if k not in theirs]
+            summary += f"; {' + '.join(instead[0])} instead of {' + '.join(instead[1])} gives the same numbers here"
         # a convention of the assignment, or right values in another shape (the bias shape), and nothing else
         conv_only = explained and not e.plan and (e.world is not None or bool(e.transforms)) and all(
             w.startswith(RESHAPED) for w in e.transforms.values())
         return dict(matches=matches, summary=summary, convention_only=conv_only, explained=explained,
-                    named=[label for label, _, _ in items], attribution=attribution)
+                    named=[label for label, _, _ in items], attribution=attribution,
+                    alternatives=[" + ".join(n for n in self.names_of(t) if n) for t in ties[:2]])
 
     def touched(self, e: _Explanation, bug: Bug, wrong: list[str]) -> list[str]:
         """The wrong arrays ``bug`` changes in plan ``e`` (compared with the plan without it)."""
@@ -592,10 +691,64 @@ class _Diagnoser:
         return "; ".join(parts) or "wrong, and nothing explains it"
 
 
-def diagnose(outcomes: Mapping[str, Outcome], ps: ProbeSet, terms: Optional[Terms] = None) -> Diagnosis:
-    """What explains ``outcomes`` (one per probe name), in the order of the module docstring, in ``terms``."""
+# --- evidence the student can see -------------------------------------------------------------------------
+
+#: Relative residual ‖g − c·g*‖ / ‖g*‖ under which an array is "c times the right one" (or its transpose): far
+#: above float64 rounding on arrays this size (~1e-15), far below any mistake's effect (the catalog's are ≥ 1e-2).
+PATTERN_RTOL = 1e-6
+
+
+def array_pattern(got: np.ndarray, want: np.ndarray, batch: int) -> str:
+    """The pattern of one wrong array in one phrase (a sign, a factor, 1/N, a transpose, zeros), or ""."""
+    g, w = as_real(got), np.asarray(want, dtype=np.float64)
+    norm = float(np.linalg.norm(w))
+    if not (np.all(np.isfinite(g)) and norm > 0):
+        return ""
+    if g.ndim == 2 and g.T.shape == w.shape and g.shape != w.shape or g.ndim == 2 and g.shape == w.shape == w.T.shape:
+        if np.linalg.norm(g.T - w) <= PATTERN_RTOL * norm:
+            return "the transpose of the right values"
+    if g.shape != w.shape:
+        return ""
+    if not np.any(g):
+        return "all zeros"
+    c = float(np.vdot(g, w)) / norm ** 2
+    if np.linalg.norm(g - c * w) > PATTERN_RTOL * norm:
+        return ""
+    named = next((words for f, _, words in SCALARS if abs(c - f(batch)) <= PATTERN_RTOL * max(1.0, abs(f(batch)))), "")
+    return "" if named == "correct" else named or f"{c:.3g}× the right values"
+
+
+def _apart(got: float, want: float) -> tuple[str, str]:
+    """Two numbers with the fewest significant digits (4 to 12) that print them differently."""
+    for digits in range(4, 13):
+        pair = f"{got:.{digits}g}", f"{want:.{digits}g}"
+        if pair[0] != pair[1]:
+            return pair
+    return pair
+
+
+def evidence(bad: Sequence, got: Mapping[str, np.ndarray], want: Mapping[str, np.ndarray], terms: Terms,
+             batch: int, limit: int = 2) -> str:
+    """The worst element of a few wrong arrays (``bad``: ``oracles.compare``'s failures) as got vs expected, in
+    the student's names, with each array's pattern where one phrase says it; no "; " (a problem's separator)."""
+    shown = sorted(bad, key=lambda a: -a.worst_ratio)[:limit]
+    phrases = [array_pattern(got[a.name], want[a.name], batch) if a.name in got and a.name in want else "" for a in shown]
+    values = [f"{terms.array(a.name)} holds {' where '.join(_apart(a.candidate_at_worst, a.oracle_at_worst))} is expected"
+              for a in shown]
+    if len(set(phrases)) == 1:  # one pattern for every array shown: said once
+        return " and ".join(values) + (f": {phrases[0]}" + (" in both" if len(shown) > 1 else "") if phrases[0] else "")
+    return " and ".join(v + (f": {p}" if p else "") for v, p in zip(values, phrases))
+
+
+def diagnose(outcomes: Mapping[str, Outcome], ps: ProbeSet, terms: Optional[Terms] = None,
+             precision: str = "float64") -> Diagnosis:
+    """What explains ``outcomes`` (one per probe name), in the order of the module docstring, in ``terms``;
+    ``precision``: the dtype the candidate returned its arrays in (float32 is said, not guessed)."""
     with np.errstate(all="ignore"):  # a submission's numbers may be anything: inf − inf is a finding, not a warning
-        return _Diagnoser(outcomes, ps, terms or Terms()).run()
+        diagnoser = _Diagnoser(outcomes, ps, terms or Terms(), precision)
+        found = diagnoser.run()
+    found.voice = asdict(diagnoser.voice)
+    return found
 
 
 def diagnose_function(fn: Callable, ps: ProbeSet, terms: Optional[Terms] = None) -> Diagnosis:
@@ -617,7 +770,7 @@ def explain_probe(outcome: Outcome, probe: Probe, expected: Params, rtol: float,
         for b in dict.fromkeys((*prefer, *BUGS)):
             theirs = run_candidate(b.gradients, c, probe.lr)
             if not outcomes_agree(theirs, want, rtol, scale) and outcomes_agree(outcome, theirs, rtol, scale):
-                return f"{_entry_label(b)} (right: {b.right})"
+                return Voice.of([c.spec]).words(b)
         bad = [k for k, g in outcome.grads.items() if not np.all(np.isfinite(as_real(g)))]
         if bad:
             return f"NaN or Inf in {', '.join(terms.array(k) for k in bad)} (an overflow: exp of a large score unshifted? or a 0/0?)"

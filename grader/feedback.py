@@ -15,6 +15,7 @@ from typing import Sequence
 
 from bpcheck.reference.bugs import CATALOG
 
+from .diagnose import Voice
 from .results import Check, Result
 from .report import MARKS, clean, convention_only, file_stem, rid, students_text, write_atomic
 
@@ -106,8 +107,16 @@ def score_line(r: Result, reveal: bool = False) -> str:
     return f"{r.score:g} / {r.max_score:g}"
 
 
-def matched_bugs(r: Result) -> list:
-    return [CATALOG[b] for b in (r.diagnoses[0].get("matches", []) if r.diagnoses else []) if b in CATALOG]
+def matched_bugs(r: Result) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The catalog entries the diagnosis names, one per fix, each in the network's own words: (heading, rows of
+    (what, text)); a formula or symptom written with σ is left out where the network has no sigmoid."""
+    d = r.diagnoses[0] if r.diagnoses else {}
+    voice = Voice(**{"hidden": None, "output": None, **d.get("voice", {})})
+    out = []
+    for bug in voice.distinct(CATALOG[b] for b in d.get("matches", []) if b in CATALOG):
+        rows = [("what the code computes", bug.wrong), ("the right formula", bug.right), ("how it shows", bug.symptom)]
+        out.append((voice.words(bug), [(what, text) for what, text in rows if voice.says(text)]))
+    return out
 
 
 # -- files ----------------------------------------------------------------------------------------------
@@ -130,10 +139,8 @@ def markdown(r: Result, title: str, reveal: bool = False) -> str:
     lines.append(f"Submission: {_md(rid(r))}" + (f" ({_md(students_text(r))})" if r.students else ""))
     lines += ["", f"**Score: {_md(score_line(r, reveal))}**", "", "## What went wrong" if r.verdict != "pass" else "## Result",
               "", _md_block(top), ""]
-    for bug in matched_bugs(r):
-        lines += [f"### Catalog entry {bug.number}: {_md(bug.title)}", "",
-                  f"- what the code computes: {_md(bug.wrong)}", f"- the right formula: {_md(bug.right)}",
-                  f"- how it shows: {_md(bug.symptom)}", ""]
+    for heading, rows in matched_bugs(r):
+        lines += [f"### {_md(heading)}", "", *(f"- {what}: {_md(text)}" for what, text in rows), ""]
     lines += ["## Checks", ""]
     for c in shown_checks(r, reveal):
         mark = "passed" if c.passed else "failed"
@@ -172,11 +179,9 @@ def html_page(r: Result, title: str, reveal: bool = False) -> str:
             f"<p>Submission <code>{e(rid(r))}</code>" + (f" — {e(students_text(r))}" if r.students else "") + "</p>",
             f"<p><strong>Score: {e(score_line(r, reveal))}</strong></p>",
             f"<h2>{'What went wrong' if r.verdict != 'pass' else 'Result'}</h2><pre>{e(top)}</pre>"]
-    for bug in matched_bugs(r):
-        body.append(f"<h3>Catalog entry {bug.number}: {e(bug.title)}</h3><table>"
-                    f"<tr><th>what the code computes</th><td><code>{e(bug.wrong)}</code></td></tr>"
-                    f"<tr><th>the right formula</th><td><code>{e(bug.right)}</code></td></tr>"
-                    f"<tr><th>how it shows</th><td>{e(bug.symptom)}</td></tr></table>")
+    for heading, rows in matched_bugs(r):
+        body.append(f"<h3>{e(heading)}</h3><table>" + "".join(
+            f"<tr><th>{what}</th><td><code>{e(text)}</code></td></tr>" for what, text in rows) + "</table>")
     body.append("<h2>Checks</h2><table><tr><th>check</th><th>points</th><th>output</th></tr>")
     for c in shown_checks(r, reveal):
         cls = "passed" if c.passed else "failed"

@@ -13,22 +13,24 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
 from bpcheck import oracles
+from bpcheck.reference.bugs import CATALOG
 
 from bpcheck import __version__ as VERSION
 
 from . import sandbox, variants
 from .assignment import Assignment
 from .contracts import Reading
-from .diagnose import Diagnosis, diagnose, explain_probe
+from .diagnose import Diagnosis, Voice, diagnose, evidence, explain_probe
 from .failures import autodiff_import, describe_error, missing_package, provided_modules, run_failure, runner_notes
 from .fingerprint import fingerprint
+from .lines import Record, first_wrong_line
 from .probes import Outcome
 from .results import Check, Result, credit
 from .submission import Submission, SubmissionError
@@ -38,6 +40,14 @@ from .variants import LARGE, Expected, VariantState
 
 #: The side checks' names, as reports show them.
 LOSS, FORWARD, UNMUTATED, LARGE_INPUTS = "loss value", "forward output", "inputs left unmutated", "finite and right at large inputs"
+
+
+#: Where a gradient problem's values begin ("(e.g. grads['W1'] holds 0.26 where 0.13 is expected)"), and the
+#: longest check text a student reads (a Gradescope test's output): the values give way first.
+EVIDENCE = " (e.g. "
+MAX_CHECK = 400
+#: The folder of a call's line-by-line arrays (runner._Tracer)
+TRACE = ".trace"
 
 
 @dataclass
@@ -51,6 +61,15 @@ class Returned:
     status: dict
     sub: Submission
     failure: Optional[str]
+    dtypes: dict = field(default_factory=dict)  # per call, the dtype each array was written in
+
+    @property
+    def precision(self) -> str:
+        """float32 when every floating array the submission returned is float32 (its dtype says so), else float64;
+        the inputs as the call left them ("after.*", saved by the runner to see mutation) are not returned values."""
+        kinds = {d for c, call in self.dtypes.items() for k, d in call.items()
+                 if d.startswith("float") and not k.startswith("after.") and not c.endswith(TRACE)}
+        return "float32" if kinds == {"float32"} else "float64"
 
 
 @dataclass
@@ -103,6 +122,8 @@ class Grader:
         # builds and confirms the expected answers; the catalog's behaviours only where there are gradients to diagnose
         self.probe_set = self.default.probe_set(self.default.lr()) if self.gradients else None
         self.large = self.default.large_probe()
+        # the calls whose lines the runner records (lines.py): every probe's, under the assignment's own conventions
+        self.traced = {self.default.calls[p.name]: p for p in self.probe_set.probes} if self.probe_set else {}
         for name in [*self.probe_names, *([LARGE] if self.large else [])]:
             self.default.expected(name)
 
@@ -132,7 +153,7 @@ class Grader:
             for k, v in enc.arrays.items():
                 np.save(job / name / f"{k}.npy", np.asarray(v), allow_pickle=False)
             forms = [{"requires": [list(g) for g in f.requires], "ops": o} for f, o in zip(self.contract.forms, ops)]
-            calls.append({"name": name, "inputs": sorted(enc.arrays), "forms": forms})
+            calls.append({"name": name, "inputs": sorted(enc.arrays), "forms": forms, "trace": name in self.traced})
         own = provided_modules(sub.files)
         stubs = self.a.environment.stubs()
         stubs["inert"] = [s for s in stubs["inert"] if s.split(".")[0] not in own]
@@ -175,9 +196,10 @@ class Grader:
             scratch = tmp / "scratch"
             sandbox.prepare(scratch, {**self.a.environment.beside(sub.files, sub.main), **sub.files}, uid)
             run = self.sandbox.run(tmp / "job", scratch, self.a.limits, uid, self.a.environment.allow_autodiff)
-            arrays, refused, status = read_outputs(scratch / "out", [name for name, _, _ in self.calls])
+            calls = [name for name, _, _ in self.calls] + [c + TRACE for c in self.traced]  # traces last: they crowd out nothing
+            arrays, refused, status, dtypes = read_outputs(scratch / "out", calls)
         failure = run_failure(run, status, sub, self.a.limits.timeout_seconds)
-        return Returned(run, arrays, refused, status, sub, failure)
+        return Returned(run, arrays, refused, status, sub, failure, dtypes)
 
     def error_result(self, submission: str, message: str, key: str, notes: Optional[list[str]] = None,
                      environment: str = "") -> Result:
@@ -310,7 +332,7 @@ class Grader:
             result = self.error_result(submission, ret.failure + (f"; {left}" if left else ""), key, notes)
             result.seconds = ret.run.seconds
             return result
-        chosen, diag = self._choose(evaluations)
+        chosen, diag = self._choose(evaluations, ret.precision)
         share = 1.0 if chosen.state.variant.default else self.a.alternative_credit
         checks = [self._gradient_check(name, chosen, diag, share) for name in self.probe_names if self.gradients]
         checks += self._scored([self._loss_check(chosen), self._forward_check(chosen), self._steps_check(chosen)], share)
@@ -336,7 +358,7 @@ class Grader:
                 break
         return evaluations
 
-    def _choose(self, evaluations: list[Evaluation]) -> tuple[Evaluation, Diagnosis]:
+    def _choose(self, evaluations: list[Evaluation], precision: str = "float64") -> tuple[Evaluation, Diagnosis]:
         """The conventions to grade under (right ones, else the assignment's own when the catalog names the mistake
         there, else the ones that explain most), and the diagnosis under them."""
         default, last = evaluations[0], evaluations[-1]
@@ -345,13 +367,13 @@ class Grader:
         if last.right:
             chosen, diag = last, None
         else:
-            diag = diagnose(default.outcomes, self.probe_set, self.terms[id(default.state)])
+            diag = diagnose(default.outcomes, self.probe_set, self.terms[id(default.state)], precision)
             chosen = default if diag.matches else max(evaluations, key=lambda ev: ev.score)
             if chosen is not default:
                 diag = None
         if diag is None:
             state = chosen.state
-            diag = diagnose(chosen.outcomes, state.probe_set(state.lr(chosen.read_lr)), self.terms[id(state)])
+            diag = diagnose(chosen.outcomes, state.probe_set(state.lr(chosen.read_lr)), self.terms[id(state)], precision)
         return chosen, diag
 
     def _loss_check(self, ev: Evaluation) -> Optional[tuple[str, bool, str]]:
@@ -418,6 +440,9 @@ class Grader:
         d["smallest_failing_case"] = self._smallest_failing(checks)
         if verdict == "fail" and d["smallest_failing_case"]:
             message += f" (smallest failing case: {d['smallest_failing_case']})"
+        line = self._first_line(ret, diag, chosen) if verdict == "fail" and chosen is default else None
+        if line:
+            message += f"; {line}"
         if ret.sub.cells_used:
             message += f" [{ret.sub.cells_used}]"
         return Result(submission, verdict, sum(c.score for c in checks), sum(c.max_score for c in checks), checks, [d],
@@ -434,6 +459,35 @@ class Grader:
                 a = np.ascontiguousarray(g)
                 h.update(f"{k}|{a.dtype.str}|{a.shape}|".encode("utf-8", "replace") + a.tobytes())
         return h.hexdigest()[:20]
+
+    def _first_line(self, ret: Returned, diag: Diagnosis, ev: Evaluation) -> Optional[str]:
+        """The student's first line whose value is the mistake's (lines.py), on the smallest failing probe."""
+        failing = [p for p in self.traced.values() if ev.problems.get(p.name)]
+        ran = [p for p in failing if ev.outcomes[p.name].error is None]  # a call that crashed computed no gradient
+        failing = ran or failing
+        if not failing:
+            return None
+        probe = min(failing, key=lambda q: (sum(q.case.spec.sizes), q.case.batch))
+        call = self.default.calls[probe.name]
+        index = ret.status.get("trace", {}) if isinstance(ret.status.get("trace"), dict) else {}
+        arrays = ret.arrays.get(call + TRACE, {})
+        # what the runner wrote is the submission's: names clipped (they reach the message), types checked
+        records = [Record(f[:100], n, v[:60], arrays[f"trace.{k}"]) for k, item in enumerate(index.get(call) or [])
+                   if isinstance(item, list) and len(item) == 3 and f"trace.{k}" in arrays
+                   for f, n, v in [item] if isinstance(f, str) and isinstance(n, int) and isinstance(v, str)]
+        voice = Voice(**{"hidden": None, "output": None, **diag.voice})
+        plan = {}
+        for label in diag.named:
+            slug, _, role = label.partition(" (")
+            if slug in CATALOG:
+                b = CATALOG[slug]
+                roles = frozenset({role.rstrip(")")}) if role else b.roles
+                plan[(b, roles)] = voice.words(b)
+        try:
+            return first_wrong_line(records, list(plan), probe.case, ret.sub.files,
+                                    self.terms[id(self.default)], plan)
+        except ValueError:  # placements the catalog cannot combine: no variant to compare with
+            return None
 
     def _convention_words(self, default: Evaluation, chosen: Evaluation, share: float) -> str:
         """What the message adds when the submission was graded under another convention than the assignment's own."""
@@ -471,7 +525,8 @@ class Grader:
         worst = max(a.normwise for a in bad)
         names = [terms.array(a.name) for a in bad]
         listed = ", ".join(names) if len(names) <= 3 else f"{', '.join(names[:2])} and {len(names) - 2} more arrays"
-        return f"{listed} wrong (relative error up to {worst:.1e})", len(e.grads) - len(bad)
+        seen = evidence(bad, r.grads, e.grads, terms, batch=len(e.forward))
+        return f"{listed} wrong (relative error up to {worst:.1e}){EVIDENCE}{seen})", len(e.grads) - len(bad)
 
     def _gradient_check(self, name: str, ev: Evaluation, diag: Diagnosis, share: float) -> Check:
         pts = self.a.points["gradient"]
@@ -485,7 +540,7 @@ class Grader:
         explanation = f" Diagnosis: {diag.summary}." if not diag.correct else ""
         if diag.convention_only and not self.a.penalise_conventions:
             return Check(f"gradient: {name}", pts * share, pts, True, f"accepted: {diag.summary} ({where})", hidden)
-        return Check(f"gradient: {name}", 0.0, pts, False, f"wrong {where}: {problem}.{explanation}", hidden)
+        return Check(f"gradient: {name}", 0.0, pts, False, _within(f"wrong {where}: ", problem, explanation), hidden)
 
     def _combine(self, submission: str, key: str, results: list[Result]) -> Result:
         """Every part's result in one report: its checks under the function's name, the verdict of them all (an error
@@ -525,6 +580,22 @@ class Grader:
             return None
         p = min(failing, key=lambda q: (sum(q.case.spec.sizes), q.case.batch))
         return f"{p.name}: {self.terms[id(self.default)].describe(p.case)}"
+
+
+def _within(head: str, problem: str, explanation: str) -> str:
+    """A failed check's text under MAX_CHECK characters: the values give way first, then the problems after the
+    first few ("; and 3 more"), then the end of the diagnosis."""
+    def text(p: str) -> str:
+        return f"{head}{p}.{explanation}"
+    if len(text(problem)) >= MAX_CHECK and EVIDENCE in problem:
+        problem = problem.split(EVIDENCE)[0]
+    pieces = problem.split("; ")
+    kept = len(pieces)
+    while len(text(problem)) >= MAX_CHECK and kept > 1:
+        kept -= 1
+        problem = "; ".join(pieces[:kept]) + f"; and {len(pieces) - kept} more"
+    out = text(problem)
+    return out if len(out) < MAX_CHECK else out[:MAX_CHECK - 2] + "…"
 
 
 @functools.lru_cache(maxsize=1)

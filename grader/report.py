@@ -129,15 +129,19 @@ def identical_to(results: Sequence[Result]) -> dict[str, list[str]]:
 
 
 def diagnosis(r: Result) -> str:
-    """What went wrong, in a line: the diagnosis, or the failed checks when every gradient was right; for a
-    pass, the accepted convention it follows, if any (instructors want to see who used which)."""
+    """What went wrong, in a line (the instructor's: with the catalog ids it names): the diagnosis, or the failed
+    checks when every gradient was right; for a pass, the accepted convention it follows, if any (instructors want
+    to see who used which)."""
     if r.verdict == "pass":
         return f"correct, with {r.convention}" if r.convention else ""
     if r.verdict == "error" or not r.diagnoses:
         return r.message
-    if r.diagnoses[0].get("correct"):
+    d = r.diagnoses[0]
+    if d.get("correct"):
         return "; ".join(f"{c.name}: {c.output}" for c in r.checks if not c.passed) or r.message
-    return r.diagnoses[0].get("summary") or r.message
+    # the student reads the summary in their network's words; the instructor also gets the catalog's ids
+    entries = ", ".join(map(str, d.get("named", []))) if d.get("matches") else ""
+    return (d.get("summary") or r.message) + (f" [catalog: {entries}]" if entries else "")
 
 
 def convention_only(r: Result) -> bool:

@@ -317,8 +317,8 @@ READ_SECONDS = 10.0
 
 
 def _array(data: bytes, budget: int):
-    """A base float64 copy of the .npy in ``data`` (complex128 when it holds non-real numbers, so the diagnosis can
-    say so); ValueError if its header is not a plain numeric array within ``budget``."""
+    """(a base float64 copy of the .npy in ``data`` (complex128 when it holds non-real numbers, so the diagnosis can
+    say so), the dtype it was written in); ValueError if its header is not a plain numeric array within ``budget``."""
     import io
 
     import numpy as np
@@ -335,8 +335,8 @@ def _array(data: bytes, budget: int):
                          f"{MAX_FLOAT64_BYTES >> 20} MiB")
     raw = np.load(io.BytesIO(data), allow_pickle=False)
     if np.iscomplexobj(raw) and np.any(np.imag(raw)):
-        return np.array(raw, dtype=np.complex128, copy=True, subok=False)
-    return np.array(np.real(raw), dtype=np.float64, copy=True, subok=False)
+        return np.array(raw, dtype=np.complex128, copy=True, subok=False), dtype.name
+    return np.array(np.real(raw), dtype=np.float64, copy=True, subok=False), dtype.name
 
 
 def _status(out_fd: int, refused: dict[str, str]) -> dict:
@@ -356,13 +356,15 @@ def _status(out_fd: int, refused: dict[str, str]) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def read_outputs(out: Path, calls: Sequence[str]) -> tuple[dict[str, dict], dict[str, str], dict]:
-    """(arrays per call as base float64 copies, a note per file refused, status.json) from the runner's OUT folder.
+def read_outputs(out: Path, calls: Sequence[str]) -> tuple[dict[str, dict], dict[str, str], dict, dict[str, dict]]:
+    """(arrays per call as base float64 copies, a note per file refused, status.json, the dtype each array was written
+    in per call: float32 is judged as such) from the runner's OUT folder.
 
     Only regular files are read, links never followed; every read and the float64 total are bounded,
     and so is the time spent.
     """
     arrays: dict[str, dict] = {name: {} for name in calls}
+    dtypes: dict[str, dict] = {name: {} for name in calls}
     refused: dict[str, str] = {}
     budget = MAX_FLOAT64_BYTES
     deadline = time.monotonic() + READ_SECONDS
@@ -378,7 +380,7 @@ def read_outputs(out: Path, calls: Sequence[str]) -> tuple[dict[str, dict], dict
                                 refused[f"{name}/{fname}"] = f"not read: reading this submission's outputs took over {READ_SECONDS:g} s"
                                 continue
                             try:
-                                arr = _array(read_regular(fname, MAX_ARRAY_FILE_BYTES, call_fd), budget)
+                                arr, dtypes[name][fname[:-4]] = _array(read_regular(fname, MAX_ARRAY_FILE_BYTES, call_fd), budget)
                             except (Refused, ValueError, OSError, EOFError, OverflowError) as exc:  # links, FIFOs, pickles, garbage
                                 refused[f"{name}/{fname}"] = str(exc)[:300]
                                 continue
@@ -388,4 +390,4 @@ def read_outputs(out: Path, calls: Sequence[str]) -> tuple[dict[str, dict], dict
                     continue  # the call wrote nothing (or left something that is not a folder)
     except Refused:
         status = {}
-    return arrays, refused, status
+    return arrays, refused, status, dtypes

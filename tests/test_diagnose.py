@@ -100,7 +100,8 @@ def test_two_per_layer_bugs_cover_the_issue_example(probe_set):
     plan = ((CATALOG["sigma-of-a-output"], frozenset({"output"})), (CATALOG["bp2-no-sigma-prime"], frozenset({"hidden"})))
     d = diagnose_function(plan_gradients(plan), probe_set)
     assert [m.id for m in d.matches] == ["sigma-of-a-output", "bp2-no-sigma-prime"]
-    assert d.summary.startswith("2 mistakes: (1) 'sigma-of-a-output'") and d.explained and not d.convention_only
+    assert d.named[0] == "sigma-of-a-output" and d.explained and not d.convention_only
+    assert d.summary.startswith("2 mistakes: (1) σ'(a) = σ(a)(1 − σ(a)) in the output layer only")  # a sigmoid output
 
 
 def test_array_bugs_with_per_layer_bugs_are_named_as_both(probe_set):
@@ -282,3 +283,52 @@ def test_the_catalog_variants_are_cached_per_plan():
     assert combine((a, b)) is combine((b, a))
     with pytest.raises(ValueError, match="both replace bp1"):
         combine(((CATALOG["sign-flipped"], frozenset({"output"})), (CATALOG["factor-two"], frozenset({"output"}))))
+
+
+# --- the network's own words (issue 27) ----------------------------------------------------------------
+
+
+def _slugs(text: str) -> list[str]:
+    """The catalog ids a text names (the instructor's words, never the student's)."""
+    return [b.id for b in BUGS if b.id in text]
+
+
+@pytest.fixture(scope="module")
+def cs231n_probes() -> ProbeSet:
+    return ProbeSet.build([pc.probe for pc in load("cs231n-two-layer").probes])
+
+
+def test_a_missing_relu_mask_is_one_mistake_in_relu_words(cs231n_probes):
+    """In a ReLU net, BP2 without σ' and a mask a >= 0 are the same numbers and the same fix: said once, as
+    the ReLU mask, never as σ or a catalog slug; the instructor's fields keep both entries."""
+    d = diagnose_function(CATALOG["bp2-no-sigma-prime"].gradients, cs231n_probes, CS231N_TERMS)
+    assert {b.id for b in d.matches} == {"bp2-no-sigma-prime", "relu-mask-a-ge-0"}
+    assert "[z > 0]" in d.summary and "ReLU" in d.summary
+    assert "σ" not in d.summary and not _slugs(d.summary) and "catalog entr" not in d.summary
+    assert "2 " not in d.summary.split(":")[0]  # not "2 catalog entries" / "2 mistakes"
+
+
+def test_two_mistakes_in_relu_words_name_no_slug(cs231n_probes):
+    plan = ((CATALOG["bias-one-example"], frozenset({"output"})), (CATALOG["bp2-no-sigma-prime"], frozenset({"hidden"})))
+    d = diagnose_function(plan_gradients(plan), cs231n_probes, CS231N_TERMS)
+    assert d.summary.startswith("2 mistakes: ")
+    assert "first example only" in d.summary and "[z > 0]" in d.summary
+    assert "σ" not in d.summary and not _slugs(d.summary) and "gives the same numbers" not in d.summary
+    assert "bias-one-example (output)" in d.named and any("bp2-no-sigma-prime" in n or "relu-mask" in n for n in d.named)
+
+
+def test_sigmoid_words_stay_sigmoid(probe_set):
+    d = diagnose_function(CATALOG["bp2-no-sigma-prime"].gradients, probe_set)
+    assert not _slugs(d.summary) and "catalog entr" not in d.summary
+
+
+def test_a_transpose_only_square_layers_show_is_named(probe_set):
+    """Weight gradients transposed (Nielsen's nabla_w with its operands swapped) where the shape cannot tell: right
+    on every non-square layer, the transpose on every square one (issue 27)."""
+    def square_transposed(s, p, x, y, lr):
+        g = _reference(s, p, x, y, lr)
+        return {k: (v.T if k.startswith("W") and v.shape[0] == v.shape[1] else v) for k, v in g.items()}
+
+    d = diagnose_function(square_transposed, probe_set)
+    assert "transposed" in d.summary and "square" in d.summary, d.summary
+    assert "no catalog entry" not in d.summary

@@ -11,6 +11,8 @@ import pytest
 from bpcheck.grader.assignment import load
 from bpcheck.grader.grade import Grader
 
+from .verdicts import assert_said, slugs_in
+
 ROOT = Path(__file__).resolve().parents[1]
 BUGGY = ROOT / "examples" / "buggy"
 ASSIGNMENT = {"canonical": "canonical", "blog": "blog-class", "nielsen": "nielsen", "cs231n": "cs231n-two-layer", "coursera": "coursera-ex4",
@@ -23,29 +25,33 @@ NAMED = {
     "blog_class_stale_weights.py": ["'stale-weights'"],
     "canonical_complex_step.py": ["complex numbers in every gradient: a gradient is real"],
     "canonical_deriv_on_z.py": ["'deriv-on-z'"],
-    "canonical_output_bias_first_example.py": ["'bias-one-example', in the output layer only"],
+    "canonical_output_bias_first_example.py": ["'bias-one-example'", "bias gradient from the first example only, in the output layer only"],
     "canonical_sigma_of_a_hidden.py": ["'sigma-of-a-hidden'"],
     "canonical_sign.py": ["differs only by a convention: sign"],
-    "canonical_two_bugs.py": ["2 mistakes: (1) 'sigma-of-a-output'", "(2) 'bp2-no-sigma-prime'"],
+    "canonical_two_bugs.py": ["'sigma-of-a-output'", "'bp2-no-sigma-prime'",
+                             "2 mistakes: (1) σ'(a) = σ(a)(1 − σ(a)) in the output layer only; (2) hidden delta not multiplied by σ′(z) = a(1 − a)"],
     "coursera_ex4_bias_slice.py": ["'ex4-bias-slice'"],
-    "coursera_ex4_bias_zeroed_in_place.py": ["'mutates-params': in-place mutation of the caller's arrays (nn_params)"],
+    "coursera_ex4_bias_zeroed_in_place.py": ["'mutates-params'", "in-place mutation of the caller's arrays (nn_params)"],
     "coursera_ex4_numerical_gradient.py": ["close, but with finite-difference-sized errors", "computed analytically"],
     "coursera_ex4_reg_bias.py": ["'reg-on-biases'"],
     "coursera_ex4_unrolled_columns.py": ["correct if grad is read column by column (order='F')"],
     "cs231n_extra_softmax_derivative.py": ["'ce-extra-softmax-diag'"],
     "cs231n_l1_penalty_gradient.py": ["grads['W1'], grads['W2']: right when reg=0, wrong when reg>0: check the regularisation term"],
     "cs231n_reg_2016_all_params.py": ["'reg-2016-all-params'"],
-    "cs231n_reg_half.py": ["'reg-half'", "if the penalty is the 2016 0.5·reg·ΣW²"],
+    "cs231n_reg_half.py": ["'reg-half'", "L2 gradient missing its factor 2", "if the penalty is the 2016 0.5·reg·ΣW²"],
     "cs231n_swallowed_exception.py": ["returns zeros for every gradient: not implemented, or an exception swallowed?"],
-    "cs231n_two_bugs.py": ["(1) 'bias-one-example', in the output layer only", "(2) 'bp2-no-sigma-prime'"],
+    "cs231n_two_bugs.py": ["'bias-one-example'", "'bp2-no-sigma-prime'",  # one mistake in a ReLU net: said once, as the mask
+                          "2 mistakes: (1) bias gradient from the first example only, in the output layer only; "
+                          "(2) hidden delta not multiplied by the ReLU mask [z > 0] ("],
     "cs231n_unstable_softmax.py": ["gradients correct on every probe, but finite and right at large inputs failed",
-                                   "'unstable-output'"],
-    "nielsen_hidden_weights_transposed.py": ["'bp3-transposed', in the hidden layers only"],
+                                   "numerically unstable softmax / cross-entropy delta"],
+    "nielsen_hidden_weights_transposed.py": ["'bp3-transposed'",
+                                             "weight gradient transposed (operands of BP3 in the wrong order), in the hidden layers only"],
     "nielsen_no_transpose.py": ["'bp2-no-transpose'"],
     "dls_planar_db_no_mean.py": ["grads['db1'], grads['db2']: N× the right values (the batch's 1/N missing)"],
     "dls_planar_db_no_keepdims.py": ["grads['db1']: expected shape (4, 1), got (4,)"],
-    "dls_planar_wrong_cache.py": ["'deriv-on-z-hidden'"],
-    "dls_deep_mean_twice.py": ["1/N applied twice (catalog entry 11 'mean-twice')"],
+    "dls_planar_wrong_cache.py": ["'deriv-on-z-hidden'", "the activation derivative 1 − a² fed the pre-activation z instead of a"],
+    "dls_deep_mean_twice.py": ["'mean-twice'", "differs only by a convention: 1/N applied twice"],
     "dls_deep_db_no_keepdims.py": ["grads['db1']: expected shape (4, 1), got (4,)"],
 }
 
@@ -89,7 +95,9 @@ def test_what_the_assignment_accepts_passes_and_is_said(example):
 
 
 def _reference_words(text: str, assignment: str) -> list[str]:
-    """bpcheck's own names where the student's belong: l2=, the reference's W1/b1, a spec's loss names."""
+    """bpcheck's own names where the student's belong: l2=, the reference's W1/b1, a spec's loss names (the student's
+    own code, quoted in backticks, may use any name)."""
+    text = re.sub(r"`[^`]*`", "", text)
     found = re.findall(r"\bl2=|\bhalf_sse\b|\bsoftmax_ce\b|\bbatch \d", text)
     if assignment != "cs231n-two-layer":  # there, grads['W1'] is the student's own name
         found += re.findall(r"(?<!\[')\b[Wb]\d\b", text)
@@ -102,7 +110,7 @@ def test_each_mistake_is_named_in_the_students_terms(example):
     r = grader_for(assignment).grade(BUGGY / example)
     assert r.verdict == "fail", (r.message, [(c.name, c.output) for c in r.checks if not c.passed])
     for words in NAMED[example]:
-        assert words in r.message
+        assert_said(r, words)
     _in_the_students_terms(r, assignment)
 
 
@@ -119,9 +127,12 @@ def test_a_mistake_no_entry_names_is_placed_in_the_students_terms(example):
 
 
 def _in_the_students_terms(r, assignment: str) -> None:
+    sigmoid = any("sigmoid" in pc.probe.case.spec.activations for pc in load(assignment).probes)
     for c in r.checks:
         assert len(c.output) < MAX_CHECK, (c.name, len(c.output), c.output)
         assert not _reference_words(c.output, assignment), (c.name, c.output)
+        assert not slugs_in(c.output) and (sigmoid or "σ" not in c.output), (c.name, c.output)
+    assert sigmoid or "σ" not in r.message, r.message
     assert not _reference_words(r.message, assignment)
     assert "all gradient checks pass" not in r.message and r.score < r.max_score
 
@@ -171,3 +182,107 @@ def test_a_failed_side_check_is_never_called_a_pass(tmp_path):
     r = grader_for("nielsen").grade(tmp_path / "network.py")
     assert r.diagnoses[0]["correct"] and r.verdict == "fail"
     assert not re.search(r"all gradient checks pass|correct on every probe\s*$", r.message)
+
+
+@pytest.mark.parametrize("example", ["cs231n_two_bugs.py", "dls_planar_wrong_cache.py"])
+def test_the_students_feedback_files_name_no_slug_and_no_sigma(example):
+    """Every format a student reads (feedback Markdown and HTML, Gradescope, PrairieLearn) speaks the network's
+    words: a ReLU or tanh net is never told about σ, nor given a catalog id (issue 27)."""
+    from bpcheck.grader import feedback, gradescope, prairielearn
+
+    r = grader_for(assignment_of(example)).grade(BUGGY / example)
+    assert r.verdict == "fail" and r.diagnoses[0]["matches"]
+    shown = {"markdown": feedback.markdown(r, "t"), "html": feedback.html_page(r, "t"),
+             "gradescope": str(gradescope.results_json(r)), "prairielearn": str(prairielearn.results_json(r))}
+    for where, text in shown.items():
+        assert "σ" not in text and not slugs_in(text), (where, text)
+    assert "[z &gt; 0]" in shown["html"] or "1 − a²" in shown["html"]
+
+
+@pytest.mark.parametrize("example, pattern", [("canonical_sign.py", "the sign flipped (−1×)"),
+                                              ("dls_deep_mean_twice.py", "1/N× the right values"),
+                                              ("nielsen_hidden_weights_transposed.py", "the transpose of the right values"),
+                                              ("cs231n_two_bugs.py", None)])
+def test_a_failed_check_shows_values_in_the_students_names(example, pattern):
+    """Beside each failed gradient check: an element as expected vs got, in the student's array names, and the
+    pattern in one phrase where one says it (issue 27)."""
+    r = grader_for(assignment_of(example)).grade(BUGGY / example)
+    failed = [c for c in r.checks if c.name.startswith("gradient: ") and not c.passed]
+    assert failed
+    for c in failed:
+        shapes = "expected shape" in c.output  # no element to show beside an array of the wrong shape
+        assert shapes or re.search(r"holds -?[0-9.e+-]+ where -?[0-9.e+-]+ is expected", c.output), c.output
+        assert len(c.output) < MAX_CHECK, c.output
+    if pattern:
+        assert any(pattern in c.output for c in failed), [c.output for c in failed]
+
+
+def test_float32_gradients_are_recognised_from_their_dtype(tmp_path):
+    """A correct solution computed in float32 returns float32 arrays: the .npy files say so, and the message says
+    it plainly, with float32's bound and what the assignment requires, instead of guessing a numerical estimate."""
+    src = (ROOT / "examples" / "solutions" / "canonical.py").read_text().replace(
+        "def backprop(weights, biases, x, y):",
+        "def backprop(weights, biases, x, y):\n    weights = [w.astype(np.float32) for w in weights]\n"
+        "    biases = [b.astype(np.float32) for b in biases]\n    x, y = x.astype(np.float32), y.astype(np.float32)")
+    (tmp_path / "f32.py").write_text(src)
+    r = grader_for("canonical").grade(tmp_path / "f32.py")
+    assert r.verdict == "fail" and "finite-difference" not in r.message, r.message
+    assert "returned arrays are float32" in r.message and "within float32's rounding" in r.message, r.message
+    assert "the assignment requires float64" in r.message, r.message
+    assert all(len(c.output) < MAX_CHECK for c in r.checks)
+
+
+def test_every_check_stays_under_400_characters_with_many_shape_errors():
+    """A submission whose every array has the wrong shape (examples/class/ahmed returns biases and weights swapped)
+    used to get 580-character checks: the problems after the first few give way (issue 27)."""
+    r = grader_for("canonical").grade(ROOT / "examples" / "class" / "ahmed")
+    assert r.verdict != "pass" and all(len(c.output) < MAX_CHECK for c in r.checks), [len(c.output) for c in r.checks]
+    assert any("more" in c.output and "expected shape" in c.output for c in r.checks)
+
+
+#: example -> (line, the student's variable) of the first value the mistake computes, one example per catalog family
+#: the bundled files show in a variable (read off the files by hand: the line that holds the bug)
+FIRST_WRONG_LINE = {
+    "canonical_deriv_on_z.py": (17, "delta"),  # deriv-on-z
+    "canonical_output_bias_first_example.py": (17, "grad_biases[0]"),  # bias-one-example
+    "canonical_sigma_of_a_hidden.py": (25, "delta"),  # sigma-of-a
+    "canonical_sign.py": (10, "delta"),  # sign-flipped
+    "canonical_two_bugs.py": (18, "delta"),  # sigma-of-a-output, before bp2-no-sigma-prime
+    "coursera_ex4_bias_slice.py": (26, "delta_2"),  # ex4-bias-slice
+    "cs231n_extra_softmax_derivative.py": (22, "dscores"),  # ce-extra-softmax-diag
+    "cs231n_reg_2016_all_params.py": (31, "grads['W2']"),  # reg-2016-all-params
+    "cs231n_reg_half.py": (27, "grads['W2']"),  # reg-half
+    "cs231n_two_bugs.py": (23, "grads['b2']"),  # bias-one-example runs before the unmasked dh
+    "dls_planar_wrong_cache.py": (108, "dZ1"),  # deriv-on-z-hidden
+    "nielsen_no_transpose.py": (35, "delta"),  # bp2-no-transpose
+}
+
+
+@pytest.mark.parametrize("example", sorted(FIRST_WRONG_LINE))
+def test_the_first_wrong_line_is_named(example):
+    """The student's file and line where the mistake's value first appears in a variable (issue 27)."""
+    line, name = FIRST_WRONG_LINE[example]
+    r = grader_for(assignment_of(example)).grade(BUGGY / example)
+    assert f"first wrong value: {example} line {line}, `" in r.message, r.message
+    assert f"`{name}` holds " in r.message, r.message
+
+
+def test_where_no_line_matches_what_was_compared_is_said():
+    """stale-weights replaces the whole pass: no intermediate of the student's is the mistake's, and the message
+    says what was compared instead of pointing at a line."""
+    r = grader_for("blog-class").grade(BUGGY / "blog_class_stale_weights.py")
+    assert "no line's value matched the mistake's: compared " in r.message and "first wrong value" not in r.message
+
+
+def test_the_trace_is_bounded_and_changes_no_grade(tmp_path):
+    """A submission that churns out arrays in a loop: the runner records at most 150 of them per call, and the
+    grade is the one the same code gets without the loop."""
+    src = (ROOT / "examples" / "solutions" / "canonical.py").read_text().replace(
+        "def backprop(weights, biases, x, y):",
+        "def backprop(weights, biases, x, y):\n    for i in range(5000):\n        churn = np.full(50, float(i))")
+    (tmp_path / "churn.py").write_text(src)
+    g = grader_for("canonical")
+    ret = g._run(g.collect(tmp_path / "churn.py"))
+    assert ret.status["trace"] and all(0 < len(v) <= 150 for v in ret.status["trace"].values())
+    assert all(len(ret.arrays[c + ".trace"]) <= 150 for c in ret.status["trace"])
+    assert g.grade(tmp_path / "churn.py").verdict == "pass"

@@ -55,7 +55,7 @@ EXPECTED = [
      "forward_propagation(...) is not implemented yet (the starter's placeholder: the answer block at dls_planar.py:37 is as "
      "the starter left it; NameError: name 'A2' is not defined) (at dls_planar.py:"),
     ("dls-deep", "solutions/dls_deep.py", "pass", "all gradient checks pass"),
-    ("dls-deep", "buggy/dls_deep_mean_twice.py", "fail", "1/N applied twice (catalog entry 11 'mean-twice')"),
+    ("dls-deep", "buggy/dls_deep_mean_twice.py", "fail", "differs only by a convention: 1/N applied twice"),
     ("dls-deep", "buggy/dls_deep_db_no_keepdims.py", "fail", "grads['db1']: expected shape (4, 1), got (4,)"),
     ("dls-deep", "buggy/dls_deep_sigmoid_backward_everywhere.py", "fail", "right: grads['dW4'], grads['db4']"),
     ("dls-deep", "buggy/dls_deep_activation_cache_holds_A.py", "fail", "wrong: grads['dW1'], grads['db1']"),
