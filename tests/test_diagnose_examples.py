@@ -16,7 +16,7 @@ from .verdicts import assert_said, slugs_in
 ROOT = Path(__file__).resolve().parents[1]
 BUGGY = ROOT / "examples" / "buggy"
 ASSIGNMENT = {"canonical": "canonical", "blog": "blog-class", "nielsen": "nielsen", "cs231n": "cs231n-two-layer", "coursera": "coursera-ex4",
-              "dls_planar": "dls-planar", "dls_deep": "dls-deep"}
+              "dls_planar": "dls-planar", "dls_deep_steps": "dls-deep-steps", "dls_deep": "dls-deep"}
 #: Longest output of one check a student reads (a Gradescope test's text).
 MAX_CHECK = 400
 
@@ -62,6 +62,9 @@ LOCALISED = {
     "dls_deep_sigmoid_backward_everywhere.py": ("fail", "right: grads['dW4'], grads['db4']"),
     "dls_deep_activation_cache_holds_A.py": ("fail", "wrong: grads['dW1'], grads['db1']"),
     "dls_deep_wrong_cache.py": ("error", "L_model_backward(...) raised IndexError"),
+    # graded function by function ([[part]]): the part that fails is named, the others keep their points
+    "dls_deep_steps_cost_no_mean.py": ("fail", "compute_cost: loss value failed: wrong loss"),
+    "dls_deep_steps_no_transpose.py": ("fail", "linear_backward: no gradients: failed on every probe"),
 }
 
 # example -> the words of its pass: conventions and spellings the bundled assignment accepts (issue 11), named
