@@ -19,7 +19,7 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from bpcheck.oracles.strategies import Case
+from bpcheck.oracles.cases import Case
 from bpcheck.reference import forward
 from bpcheck.reference.bugs import Placement, combine
 

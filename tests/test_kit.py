@@ -58,7 +58,7 @@ def test_a_student_runs_the_kit_with_numpy_alone_and_reads_the_instructors_words
     run = subprocess.run([python, "-S", str(kit / "check.py"), str(BUGGY)], cwd=tmp_path, env=_numpy_only(tmp_path),
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 1, run.stderr
-    assert "catalog entry 1 'deriv-on-z'" in run.stdout
+    assert "the activation derivative a(1 − a) fed the pre-activation z instead of a" in run.stdout  # in the net's words
     instructor = Grader(load("canonical"), for_trusted_code()).grade(BUGGY)
     shown = [c for c in instructor.checks if not c.hidden and "deep-saturated" not in c.output]
     assert len(shown) >= 3
