@@ -175,6 +175,11 @@ def _as_float64(name: str, value: object, shape: tuple[int, ...]) -> np.ndarray:
 #: An element is checked only coarsely when its bound exceeds this fraction of its value: a zeroed or
 #: sign-flipped value would pass there.
 COARSE = 0.5
+#: The smallest floor: below the smallest normal number 2⁻¹⁰²² a value carries no relative accuracy, since each
+#: operation may lose up to 2⁻¹⁰²² absolutely (a subnormal's spacing, or all of it where a library flushes subnormals
+#: to zero, as XLA does on CPU).  As a floor, 2⁻¹⁰²²/ε makes that loss one rounding of rtol's budget: an element's
+#: bound is never below 2·D·2⁻¹⁰²² (about 4.5e-308·D), which only values in the subnormal range ever notice.
+UNDERFLOW_FLOOR = float(np.finfo(np.float64).tiny / np.finfo(np.float64).eps)
 
 Scale = Union[float, Mapping[str, np.ndarray]]
 
@@ -198,11 +203,11 @@ def compare(
     ref = {k: np.asarray(v, dtype=np.float64) for k, v in oracle.items()}
     per_element = isinstance(scale, Mapping)
     if per_element:
-        floors = _floors(scale, ref)
+        floors = {k: np.maximum(f, UNDERFLOW_FLOOR) for k, f in _floors(scale, ref).items()}
         G = max((float(np.max(f)) for f in floors.values() if f.size), default=0.0)
     else:
         G = max((float(np.max(np.abs(v))) for v in ref.values() if v.size), default=0.0)
-        G = max(G, float(scale))
+        G = max(G, float(scale), UNDERFLOW_FLOOR)
         floors = {k: np.full(o.shape, G) for k, o in ref.items()}
     out = Comparison(oracle_name, rtol, G, per_element=per_element)
     for name, o in ref.items():

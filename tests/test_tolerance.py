@@ -174,3 +174,15 @@ def test_per_element_floors_are_checked_and_a_non_finite_bound_fails_closed():
     assert oracles.compare(near, o, 1e-15, scale=0.0).ok
     assert not oracles.compare(near, o, 1e-15, scale={"W": np.zeros((1, 2))}).ok  # per element: no max|o| floor
     assert oracles.compare(near, o, 1e-15, scale={"W": np.array([[20.0, 0.0]])}).ok
+
+
+def test_values_below_the_smallest_normal_number_carry_no_relative_accuracy():
+    """A subnormal gradient read as 0 (jax flushes subnormals on CPU; complex step's imaginary part underflows) is
+    within the floor 2⁻¹⁰²²/ε; a value just above the normal range still has to be right (found by the property
+    tests: a 5-2-4 softmax whose probabilities are e⁻⁷¹²)."""
+    from bpcheck.oracles.compare import compare
+
+    rtol, floor = 1.9e-14, {"w": np.array([2.2e-306, 2.2e-306])}
+    assert compare({"w": [0.0, 0.0]}, {"w": np.array([9.66e-310, 1.96e-309])}, rtol, scale=floor).ok
+    assert not compare({"w": [0.0, 0.0]}, {"w": np.array([1e-300, 1e-300])}, rtol, scale=floor).ok
+    assert not compare({"w": [-1e-300]}, {"w": np.array([1e-300])}, rtol, scale={"w": np.array([1e-300])}).ok
