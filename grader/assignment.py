@@ -172,7 +172,7 @@ def _conventions(raw: Mapping[str, Any], where: str) -> Conventions:
     _keys(network, ("activations", "hidden", "output", "loss", "reduction", "penalty", "penalise_biases", "learning_rate", "depth"),
           f"{where} [network]")
     _keys(layout, ("examples", "targets", "label_base", "weights", "biases", "bias_gradients", "parameters", "order",
-                   "weight_key", "bias_key", "d_weight_key", "d_bias_key", "upstream"), f"{where} [layout]")
+                   "weight_key", "bias_key", "d_weight_key", "d_bias_key", "upstream", "examples_per_call"), f"{where} [layout]")
     values: dict[str, Any] = {}
     acts = network.get("activations")
     if isinstance(acts, str):
@@ -306,6 +306,9 @@ def _probe(contract: Contract, raw: Mapping[str, Any], where: str, onehot: bool)
         if isinstance(exc, AssignmentError):
             raise
         raise AssignmentError(f"{where}: {exc}") from None
+    if conv.examples_per_call == "one" and probe.case.batch != 1:
+        raise AssignmentError(f"{where}: this contract takes one example per call (examples_per_call = 'one'); "
+                              f"expected batch = 1, got batch = {probe.case.batch}")
     if conv.depth is not None and probe.case.spec.depth != conv.depth:
         raise AssignmentError(f"{where}: this contract's network has {conv.depth} layers; sizes "
                               f"{list(probe.case.spec.sizes)} has {probe.case.spec.depth}")

@@ -115,6 +115,13 @@ class BlindSpot:
         return f"{lead}: {self.title} ({self.id}) passes"
 
 
+def _applies(f: Feature, a: Assignment) -> bool:
+    """A probe of ``a`` can have ``f``: λ > 0 only when its contract passes one, a batch only when a call takes one."""
+    if f.name == "reg":
+        return a.contract.passes("reg")
+    return f.name != "batch" or a.contract.conventions.examples_per_call == "batch"
+
+
 class _Probes:
     """The assignment's default probes, and the same probes with features added, as probe sets (built once each)."""
 
@@ -122,7 +129,7 @@ class _Probes:
         self.state, self.lr = state, state.lr()
         self.configs = state.configs
         self.own = state.probe_set(self.lr)
-        self.features = [f for f in FEATURES if f.name != "reg" or a.contract.passes("reg")]
+        self.features = [f for f in FEATURES if _applies(f, a)]
 
     def _probe(self, i: int, shape: Shape, tag: str) -> Probe:
         sizes, batch, reg = shape

@@ -60,6 +60,8 @@ CHOICES: dict[str, tuple] = {
     "order": ("C", "F"),
     "upstream": ("batch", "per_example"),
 }
+#: How many examples one call of the graded function takes: a batch (any number), or one.
+PER_CALL = ("batch", "one")
 #: Keys an assignment may list alternatives for, in [accept].
 ACCEPTABLE = (*CHOICES, "penalise_biases", "learning_rate", "hidden", "output")
 
@@ -103,11 +105,14 @@ class Conventions:
     d_weight_key: str = ""  # the gradient dict's keys (DLS's dW{l}, db{l}); empty: the parameters' own
     d_bias_key: str = ""
     upstream: str = "batch"  # d_output / d_scores as the objective's gradient, or per example (the callee takes the 1/m)
+    examples_per_call: str = "batch"  # "one": each call takes a single example (Nielsen's backprop(x, y))
 
     def check(self, where: str) -> None:
         for key, allowed in CHOICES.items():
             if getattr(self, key) not in allowed:
                 raise ContractError(f"{where}: {key} = {getattr(self, key)!r}; expected one of {list(allowed)}")
+        if self.examples_per_call not in PER_CALL:  # not in CHOICES: [accept] has no alternative to it
+            raise ContractError(f"{where}: examples_per_call = {self.examples_per_call!r}; expected one of {list(PER_CALL)}")
         for name in (self.hidden, self.output, *self.layers):
             if name not in ACTIVATIONS:
                 raise ContractError(f"{where}: activation {name!r}; expected one of {list(ACTIVATIONS)}")

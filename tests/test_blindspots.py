@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bpcheck.cli import main
-from bpcheck.grader.assignment import bundled, load
+from bpcheck.grader.assignment import AssignmentError, bundled, load
 from bpcheck.grader.blindspots import blind_spots
 
 #: Every catalog entry and transform that only a batch of several examples can show (under a mean).
@@ -60,7 +60,26 @@ def test_a_contract_without_a_penalty_is_never_asked_for_one(tmp_path):
 
 @pytest.mark.parametrize("name", bundled())
 def test_bundled_assignments_have_no_blind_spot(name):
-    """Nielsen's backprop(x, y) takes one column-vector example per call: a batch is outside its contract, so the
-    bugs only a batch shows (those that exist under its sum) are the one honest exception."""
-    expected = {b: "batch" for b in BATCH_ONLY - {"mean-missing", "times-batch"}} if name == "nielsen" else {}
-    assert _spots(Path(name)) == expected
+    """Nielsen's backprop(x, y) takes one column-vector example per call (examples_per_call = "one"): a bug only a
+    batch shows cannot be written in it, so it is not applicable there."""
+    assert _spots(Path(name)) == {}
+
+
+def test_a_per_example_contract_still_reports_what_one_unit_layers_hide(tmp_path):
+    """One-unit layers (square, 1×1) hide a transpose whatever the batch; the batch-only bugs are not applicable."""
+    thin = _toml(tmp_path, "thin-nielsen", "nielsen", [([1, 1, 1], 1, 0.0)])
+    assert _spots(thin) == {b: "non-square" for b in ("transposed", "bp3-transposed", "bp2-no-transpose", "bias-all-axes")}
+
+
+def test_a_per_example_contract_refuses_a_batch_probe(tmp_path):
+    batch = _toml(tmp_path, "batch-nielsen", "nielsen", [([3, 4, 2], 3, 0.0)])
+    with pytest.raises(AssignmentError, match=r"examples_per_call = 'one'.*batch = 3"):
+        load(str(batch))
+
+
+def test_examples_per_call_is_checked(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('name = "bad"\ncontract = "canonical"\n[layout]\nexamples_per_call = "two"\n'
+                    '[[probe]]\nsizes = [2, 3, 1]\n')
+    with pytest.raises(AssignmentError, match=r"examples_per_call = 'two'; expected one of \['batch', 'one'\]"):
+        load(str(path))

@@ -93,3 +93,44 @@ def test_kits_of_other_contracts_pass_their_solution(tmp_path, name):
     run = subprocess.run([python, "-S", str(kit / "check.py"), str(solution)], cwd=tmp_path, env=_numpy_only(tmp_path),
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and run.stdout.startswith("pass: "), run.stdout + run.stderr
+
+
+# --- the kit on other Pythons ---------------------------------------------------------------------------
+
+
+def _other_pythons() -> list[str]:
+    """Interpreters of Python 3.10+ other than this one that import numpy: pyenv's, and those listed in
+    BPCHECK_KIT_PYTHONS (os.pathsep-separated; e.g. a venv per version with numpy installed)."""
+    found = sorted(str(p) for p in (Path.home() / ".pyenv" / "versions").glob("*/bin/python"))
+    found += [p for p in os.environ.get("BPCHECK_KIT_PYTHONS", "").split(os.pathsep) if p]
+    ours = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    probe = "import sys, numpy; print('%d.%d' % sys.version_info[:2]); sys.exit(sys.version_info < (3, 10))"
+    usable = []
+    for python in dict.fromkeys(found):
+        try:
+            run = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=60)
+        except OSError:
+            continue
+        if run.returncode == 0 and run.stdout.strip() != ours:
+            usable.append(python)
+    return usable
+
+
+def test_the_kit_runs_under_every_other_python_with_numpy(tmp_path):
+    """The kit targets Python 3.10-3.13 (3.10: no tomllib, so the kit reads JSON): each other interpreter found
+    names the instructor's mistake on a buggy file and passes the solution."""
+    pythons = _other_pythons()
+    if not pythons:
+        pytest.skip("no other Python 3.10+ with numpy in ~/.pyenv/versions or BPCHECK_KIT_PYTHONS")
+    kit = _kit(tmp_path)
+    instructor = Grader(load("canonical"), for_trusted_code()).grade(BUGGY)
+    shown = [c for c in instructor.checks if not c.hidden and "deep-saturated" not in c.output]
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)}
+    for python in pythons:
+        buggy, solution = (subprocess.run([python, str(kit / "check.py"), str(f)], cwd=tmp_path, env=env,
+                                          capture_output=True, text=True, timeout=300)
+                           for f in (BUGGY, load("canonical").solution))
+        assert buggy.returncode == 1 and "Traceback" not in buggy.stderr, (python, buggy.stdout + buggy.stderr)
+        for c in shown:
+            assert f"FAIL {c.name}: {c.output}" in buggy.stdout, (python, c.name)
+        assert solution.returncode == 0 and solution.stdout.startswith("pass: "), (python, solution.stdout + solution.stderr)
