@@ -516,12 +516,21 @@ def collect(path: Path, forms: Sequence[Sequence[tuple[str, ...]]], module_hint:
         cells_used = f"{main.shown}: ran code cells {', '.join(map(str, used))}"
         notes.append(f"{cells_used} (what the entry point needs); skipped the other "
                      f"{len(main.notebook.cells) - len(used)} (data loading, training, plots)")
-    module, sys_path = _module_and_path(main.rel, files)
+    module, sys_path = _module_and_path(main.rel, files, _relative_depth(main.tree))
     return Submission(path, files, main.rel, module, sys_path, statements, notebooks, notes, cells_used)
 
 
-def _module_and_path(rel: str, files: dict[str, bytes]) -> tuple[str, list[str]]:
-    """The name to load ``rel`` as (dotted inside packages) and the folders its imports search: its own, then each parent."""
+def _relative_depth(tree: ast.Module) -> int:
+    """How many packages a module's relative imports climb through: ``from ..layers import *`` needs two."""
+    return max((n.level for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)), default=0)
+
+
+def _module_and_path(rel: str, files: dict[str, bytes], depth: int = 0) -> tuple[str, list[str]]:
+    """The name to load ``rel`` as (dotted inside packages) and the folders its imports search: its own, then each parent.
+
+    A folder is a package when it has an ``__init__.py``, or, as Python 3 imports a namespace package, when the
+    file's relative imports (``depth``) climb through it.
+    """
     parts = PurePosixPath(rel).parts
     folders = ["/".join(parts[:i]) for i in range(len(parts) - 1, -1, -1)]
     stem = parts[-1][: -len(NOTEBOOK_SUFFIX)] if rel.endswith(NOTEBOOK_SUFFIX) else parts[-1][:-3]
@@ -531,7 +540,8 @@ def _module_and_path(rel: str, files: dict[str, bytes]) -> tuple[str, list[str]]
     package = []
     for i in range(len(parts) - 1, 0, -1):
         folder = "/".join(parts[:i])
-        if f"{folder}/__init__.py" in files and parts[i - 1].isidentifier() and stem.isidentifier():
+        regular = f"{folder}/__init__.py" in files
+        if (regular or len(package) < depth) and parts[i - 1].isidentifier() and stem.isidentifier():
             package.insert(0, parts[i - 1])
         else:
             break
