@@ -488,6 +488,12 @@ def collect(path: Path, forms: Sequence[Sequence[tuple[str, ...]]], module_hint:
         return next((i for i, groups in enumerate(forms) if all(any(n in names for n in g) for g in groups)), None)
 
     matching = [(form_of(c), c) for c in candidates if form_of(c) is not None]
+    split = _split_form(candidates, defined, forms)
+    if split and split[0] < min((f for f, _ in matching), default=len(forms)):  # only a form no one file has
+        form, joined, names = split
+        defined[joined.rel] = names
+        matching.append((form, joined))
+        notes.append(f"{joined.shown} defines the functions of the entry point in {len(names)} files: graded together")
     if not matching:
         raise _no_entry(candidates, defined, forms, path, single)
     hint = module_hint.lower()
@@ -505,8 +511,9 @@ def collect(path: Path, forms: Sequence[Sequence[tuple[str, ...]]], module_hint:
         notes.append(f"graded {main.shown}; also defined in {', '.join(others)}")
     files = {rel: data for rel, data in raw.items() if rel.endswith(".py")}
     notebooks = {}
-    if main.notebook is not None:
+    if main.rel not in raw:  # a generated module: a notebook's code cells, or the imports of a split form
         files[main.rel] = main.source.encode("utf-8")
+    if main.notebook is not None:
         notebooks[main.rel] = main.notebook
     roots = {n for g in forms[form] for n in g if n in defined[main.rel]}
     statements = plan(main.tree, main.source, roots, main.notebook is not None)
@@ -518,6 +525,30 @@ def collect(path: Path, forms: Sequence[Sequence[tuple[str, ...]]], module_hint:
                      f"{len(main.notebook.cells) - len(used)} (data loading, training, plots)")
     module, sys_path = _module_and_path(main.rel, files, _relative_depth(main.tree))
     return Submission(path, files, main.rel, module, sys_path, statements, notebooks, notes, cells_used)
+
+
+SPLIT_MODULE = "bpcheck_split_form.py"  # generated beside the files of a form split over several files
+
+
+def _split_form(candidates: list[_Candidate], defined: dict[str, dict[str, int]],
+                forms: Sequence[Sequence[tuple[str, ...]]]) -> Optional[tuple[int, _Candidate, dict[str, int]]]:
+    """The best form whose functions sit in several .py files of one folder (one function per file, as Octave ports
+    have them): a generated module there that imports each function from its file, and the names it binds."""
+    folders: dict[str, list[_Candidate]] = {}
+    for c in candidates:
+        if c.tree is not None and c.notebook is None and PurePosixPath(c.rel).stem.isidentifier():
+            folders.setdefault(str(PurePosixPath(c.rel).parent), []).append(c)
+    for form, groups in enumerate(forms):
+        for folder, members in sorted(folders.items()):
+            found = [next(((n, c) for c in members for n in g if n in defined[c.rel]), None) for g in groups]
+            if None in found or len({c.rel for _, c in found}) < 2:
+                continue
+            source = "".join(f"from {PurePosixPath(c.rel).stem} import {n}\n" for n, c in found)
+            rel = SPLIT_MODULE if folder == "." else f"{folder}/{SPLIT_MODULE}"
+            shown = f"{folder}/" if folder != "." else "the submission"
+            joined = _Candidate(rel, shown, source, parse(source, rel), None, None)
+            return form, joined, {n: line for line, (n, _) in enumerate(found, 1)}
+    return None
 
 
 def _relative_depth(tree: ast.Module) -> int:

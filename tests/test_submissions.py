@@ -440,3 +440,23 @@ def test_a_zip_directory_bomb_is_refused_before_zipfile_parses_it(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 32 << 20, peak  # the file (9.4 MB) read once; the directory checked, never parsed
+
+
+EX4 = (ROOT / "examples" / "solutions" / "coursera_ex4.py").read_text()
+EX4_SIGMOID = "def sigmoid(z):\n    return 1.0 / (1.0 + np.exp(-z))\n"
+EX4_RETURN = "    return J, np.concatenate([Theta1_grad.ravel(), Theta2_grad.ravel()])\n"
+
+
+def test_a_form_split_over_one_file_per_function_is_found(tmp_path):
+    """Octave-style ports: nnCostFunction.py, nnGradient.py and sigmoid.py, one function each, in one folder."""
+    hw = tmp_path / "ex4"
+    hw.mkdir()
+    body = EX4.replace(EX4_SIGMOID, "from sigmoid import sigmoid\n")
+    (hw / "sigmoid.py").write_text("import numpy as np\n\n\n" + EX4_SIGMOID)
+    (hw / "nnCostFunction.py").write_text(body.replace("def nn_cost_function", "def nnCostFunction")
+                                          .replace(EX4_RETURN, "    return J\n"))
+    (hw / "nnGradient.py").write_text(body.replace("def nn_cost_function", "def nnGradient").replace(
+        EX4_RETURN, "    return np.concatenate([Theta1_grad.ravel(), Theta2_grad.ravel()])\n"))
+    r = grader_for("coursera-ex4").grade(hw)
+    assert r.verdict == "pass", r.message
+
