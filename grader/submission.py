@@ -482,18 +482,7 @@ def collect(path: Path, forms: Sequence[Sequence[tuple[str, ...]]], module_hint:
                 raise
             notes.append(str(exc))
     defined = {c.rel: defined_names(c.tree) for c in candidates if c.tree is not None}
-
-    def form_of(c: _Candidate) -> Optional[int]:
-        names = defined.get(c.rel, {})
-        return next((i for i, groups in enumerate(forms) if all(any(n in names for n in g) for g in groups)), None)
-
-    matching = [(form_of(c), c) for c in candidates if form_of(c) is not None]
-    split = _split_form(candidates, defined, forms)
-    if split and split[0] < min((f for f, _ in matching), default=len(forms)):  # only a form no one file has
-        form, joined, names = split
-        defined[joined.rel] = names
-        matching.append((form, joined))
-        notes.append(f"{joined.shown} defines the functions of the entry point in {len(names)} files: graded together")
+    matching = _matching(candidates, defined, forms, notes)
     if not matching:
         raise _no_entry(candidates, defined, forms, path, single)
     hint = module_hint.lower()
@@ -506,6 +495,9 @@ def collect(path: Path, forms: Sequence[Sequence[tuple[str, ...]]], module_hint:
 
     matching.sort(key=rank)
     form, main = matching[0]
+    ported = _imported_python2(main, candidates)
+    if ported:
+        raise ported
     others = [c.shown for _, c in matching[1:]]
     if others:
         notes.append(f"graded {main.shown}; also defined in {', '.join(others)}")
@@ -525,6 +517,37 @@ def collect(path: Path, forms: Sequence[Sequence[tuple[str, ...]]], module_hint:
                      f"{len(main.notebook.cells) - len(used)} (data loading, training, plots)")
     module, sys_path = _module_and_path(main.rel, files, _relative_depth(main.tree))
     return Submission(path, files, main.rel, module, sys_path, statements, notebooks, notes, cells_used)
+
+
+def _imported(tree: ast.Module) -> set[str]:
+    """Every dotted part of the modules a file imports, and the names it imports from them (a name may be a module)."""
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(part for alias in node.names for part in alias.name.split("."))
+        elif isinstance(node, ast.ImportFrom):
+            out.update((node.module or "").split("."), (alias.name for alias in node.names))
+    return out
+
+
+def _imported_python2(main: _Candidate, candidates: list[_Candidate]) -> Optional[SubmissionError]:
+    """Python 2 in a file the entry file imports, directly or through others: the porting message, naming that file
+    (the sandbox would only say SyntaxError). A file nothing imports (an old driver) blocks nothing."""
+    by_stem: dict[str, list[_Candidate]] = {}
+    for c in candidates:
+        if c.notebook is None:
+            by_stem.setdefault(PurePosixPath(c.rel).stem, []).append(c)
+    seen, todo = {main.rel}, [main]
+    while todo:
+        c = todo.pop()
+        if c.tree is None:
+            if isinstance(c.error, SyntaxError) and python2(c.error):
+                return syntax_error(c.shown, c.error)
+            continue
+        for d in (d for name in sorted(_imported(c.tree)) for d in by_stem.get(name, ()) if d.rel not in seen):
+            seen.add(d.rel)
+            todo.append(d)
+    return None
 
 
 SPLIT_MODULE = "bpcheck_split_form.py"  # generated beside the files of a form split over several files
@@ -554,6 +577,25 @@ def _split_form(candidates: list[_Candidate], defined: dict[str, dict[str, int]]
 def _relative_depth(tree: ast.Module) -> int:
     """How many packages a module's relative imports climb through: ``from ..layers import *`` needs two."""
     return max((n.level for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)), default=0)
+
+
+def _matching(candidates: list[_Candidate], defined: dict[str, dict[str, int]], forms: Sequence[Sequence[tuple[str, ...]]],
+              notes: list[str]) -> list[tuple[int, _Candidate]]:
+    """Each file defining a form, with the form's index; and a folder whose files define one together, when no
+    single file defines it or a better one (the generated module joins ``defined``)."""
+
+    def form_of(c: _Candidate) -> Optional[int]:
+        names = defined.get(c.rel, {})
+        return next((i for i, groups in enumerate(forms) if all(any(n in names for n in g) for g in groups)), None)
+
+    matching = [(form_of(c), c) for c in candidates if form_of(c) is not None]
+    split = _split_form(candidates, defined, forms)
+    if split and split[0] < min((f for f, _ in matching), default=len(forms)):
+        form, joined, names = split
+        defined[joined.rel] = names
+        matching.append((form, joined))
+        notes.append(f"{joined.shown} defines the functions of the entry point in {len(names)} files: graded together")
+    return matching
 
 
 def _module_and_path(rel: str, files: dict[str, bytes], depth: int = 0) -> tuple[str, list[str]]:

@@ -460,3 +460,18 @@ def test_a_form_split_over_one_file_per_function_is_found(tmp_path):
     r = grader_for("coursera-ex4").grade(hw)
     assert r.verdict == "pass", r.message
 
+
+def test_python2_in_an_imported_helper_gets_the_porting_message(tmp_path):
+    hw = tmp_path / "hw"
+    hw.mkdir()
+    (hw / "helpers.py").write_text("import numpy as np\n\n\ndef sigmoid(z):\n    print 'sigmoid of', z.shape\n"
+                                   "    return 1.0 / (1.0 + np.exp(-z))\n")
+    (hw / "backprop.py").write_text(SOLUTION.replace("def sigmoid(z):\n    return 1.0 / (1.0 + np.exp(-z))",
+                                                     "from helpers import sigmoid"))
+    (hw / "old_driver.py").write_text("import backprop\nprint 'trained'\n")  # Python 2 too, but never imported
+    r = grader_for("canonical").grade(hw)
+    assert r.verdict == "error"
+    assert "SyntaxError in helpers.py line 5: this is Python 2 code (a print statement" in r.message, r.message
+    assert "futurize" in r.message and "old_driver" not in r.message
+    (hw / "helpers.py").write_text("import numpy as np\n\n\ndef sigmoid(z):\n    return 1.0 / (1.0 + np.exp(-z))\n")
+    assert grader_for("canonical").grade(hw).verdict == "pass"  # the unimported Python 2 driver blocks nothing
