@@ -475,3 +475,29 @@ def test_python2_in_an_imported_helper_gets_the_porting_message(tmp_path):
     assert "futurize" in r.message and "old_driver" not in r.message
     (hw / "helpers.py").write_text("import numpy as np\n\n\ndef sigmoid(z):\n    return 1.0 / (1.0 + np.exp(-z))\n")
     assert grader_for("canonical").grade(hw).verdict == "pass"  # the unimported Python 2 driver blocks nothing
+
+
+def test_the_ex4_python_starter_imports_requests_through_its_utils(tmp_path):
+    """The widely used Python port of ex4: Exercise4/utils.py appends '..' to sys.path and imports submission.py (the
+    course's submitter), which imports requests; the notebook imports utils for sigmoid.  requests is stubbed by the
+    bundled assignment, so a correct notebook never depends on the grading machine having it."""
+    assert "requests" in load("coursera-ex4").environment.stubs()["inert"]
+    (tmp_path / "submission.py").write_text(
+        "from urllib.parse import urlencode\n\nimport requests\n\n\nclass SubmissionBase:\n"
+        "    url = 'https://www.coursera.org/api/onDemandProgrammingScriptSubmissions.v1'\n\n"
+        "    def submit(self, parts):\n        return requests.post(self.url, data=urlencode(parts))\n")
+    ex4 = tmp_path / "Exercise4"
+    ex4.mkdir()
+    (ex4 / "utils.py").write_text(
+        "import sys\nimport numpy as np\nfrom matplotlib import pyplot\n\nsys.path.append('..')\n"
+        "from submission import SubmissionBase\n\n\n" + EX4_SIGMOID + "\n\nclass Grader(SubmissionBase):\n    pass\n")
+    cost = EX4.split("import numpy as np\n", 1)[1].replace(EX4_SIGMOID, "").replace("sigmoid(", "utils.sigmoid(")
+    _notebook(ex4 / "exercise4.ipynb", [
+        new_markdown_cell("# Programming Exercise 4: Neural Networks Learning"),
+        new_code_cell("import os\nimport numpy as np\nfrom matplotlib import pyplot\nfrom scipy import optimize\n"
+                      "from scipy.io import loadmat\nimport utils\ngrader = utils.Grader()\n%matplotlib inline"),
+        new_code_cell("data = loadmat(os.path.join('Data', 'ex4data1.mat'))\nX, y = data['X'], data['y'].ravel()"),
+        new_code_cell(cost.replace("def nn_cost_function", "def nnCostFunction")),
+    ])
+    r = grader_for("coursera-ex4").grade(tmp_path)
+    assert r.verdict == "pass", r.message
