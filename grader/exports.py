@@ -221,17 +221,22 @@ PACKAGE_SCAN_BYTES = 64 << 10
 
 def _is_package(folder: Path) -> bool:
     """Whether a folder is a Python package, a submission's code rather than a student's folder: it has an
-    ``__init__.py``, or (a namespace package, as Python 3 imports one) its files import it, relatively or by name."""
+    ``__init__.py``, or (a namespace package, as Python 3 imports one) its files import it by name, or relatively
+    from within it (``from ..layers import`` in cs231n/classifiers/ reaches cs231n/, never the folder above it)."""
     if (folder / "__init__.py").is_file():
         return True
     if not folder.name.isidentifier():
         return False
-    itself = re.compile(rb"^[ \t]*(?:from[ \t]+\.|(?:from|import)[ \t]+" + re.escape(folder.name.encode()) + rb"\b)", re.M)
-    files = (os.path.join(root, n) for root, _, names in os.walk(folder) for n in sorted(names) if n.endswith(".py"))
-    for path in itertools.islice((f for f in files if stat.S_ISREG(os.lstat(f).st_mode)), PACKAGE_SCAN_FILES):
-        with open(path, "rb") as fh:
-            if itself.search(fh.read(PACKAGE_SCAN_BYTES)):
-                return True
+    by_name = re.compile(rb"^[ \t]*(?:from|import)[ \t]+" + re.escape(folder.name.encode()) + rb"\b", re.M)
+    relative = re.compile(rb"^[ \t]*from[ \t]+(\.+)", re.M)
+    files = ((root, n) for root, _, names in os.walk(folder) for n in sorted(names) if n.endswith(".py"))
+    regular = ((r, n) for r, n in files if stat.S_ISREG(os.lstat(os.path.join(r, n)).st_mode))  # no link, no FIFO
+    for root, name in itertools.islice(regular, PACKAGE_SCAN_FILES):
+        depth = len(Path(root).relative_to(folder).parts)  # folders between ``folder`` and the file
+        with open(os.path.join(root, name), "rb") as fh:
+            text = fh.read(PACKAGE_SCAN_BYTES)
+        if by_name.search(text) or any(len(dots) > depth for dots in relative.findall(text)):
+            return True
     return False
 
 

@@ -114,6 +114,11 @@ def test_a_students_folder_holding_only_a_package_is_one_submission(tmp_path, in
     forms = [f.requires for f in load("cs231n-two-layer").contract.forms]
     with expand([str(alice)], "neural_net", is_submission=lambda p: mentions_entry(p, forms)) as batch:
         assert [i.id for i in batch.items] == [alice.as_posix()]
+    # a class folder of such students stays one: their packages' relative imports never climb to the student's folder
+    for student in ("bob", "chen"):
+        _cs231n_copy(tmp_path / "class" / student, init_files, relative=True)
+    with expand([str(tmp_path / "class")], "neural_net", is_submission=lambda p: mentions_entry(p, forms)) as batch:
+        assert [i.id for i in batch.items] == [f"{(tmp_path / 'class').as_posix()}/{s}" for s in ("bob", "chen")]
 
 
 def test_namespace_packages_import_as_python_3_imports_them(tmp_path):
