@@ -643,7 +643,9 @@ def _no_entry(candidates: list[_Candidate], defined: dict[str, dict[str, int]], 
               path: Path, single: bool) -> SubmissionError:
     wanted = [n for groups in forms for g in groups for n in g]
     first = forms[0][0][0]
-    aliases = [n for n in dict.fromkeys(wanted) if n != first]
+    aliases = [n for n in dict.fromkeys(n for groups in forms for g in groups if g[0] == first for n in g) if n != first]
+    # a form of several functions is named as such, never as aliases of the first
+    pairs = "".join(f", or {' with '.join(repr(g[0]) for g in groups)}" for groups in forms if len(groups) > 1)
     what = f"{first!r}" + (f" (or {', '.join(map(repr, aliases))})" if aliases else "")
     broken = [c for c in candidates if c.tree is None and c.error is not None]
     mentions = [c for c in broken if any(re.search(rf"^\s*(def|class)\s+{re.escape(n)}\b", c.source, re.M) for n in wanted)]
@@ -662,9 +664,9 @@ def _no_entry(candidates: list[_Candidate], defined: dict[str, dict[str, int]], 
     near = difflib.get_close_matches(first, names, n=3, cutoff=0.5)
     near += [n for n in names if n.lower() in {w.lower() for w in wanted} and n not in near]
     if single:
-        where = f"{candidates[0].shown} does not define {what}, the contract's entry point"
+        where = f"{candidates[0].shown} does not define {what}, the contract's entry point{pairs}"
         return SubmissionError(where + (f"; did you mean {', '.join(repr(n) for n in near)}?" if near else
                                         f"; it defines {names or 'nothing'}"))
     files = ", ".join(c.shown for c in candidates[:20])
-    return SubmissionError(f"no file in {path.name} defines {what}, the contract's entry point"
+    return SubmissionError(f"no file in {path.name} defines {what}, the contract's entry point{pairs}"
                            + (f"; did you mean {', '.join(repr(n) for n in near)}?" if near else "") + f" (files: {files})")

@@ -501,3 +501,14 @@ def test_the_ex4_python_starter_imports_requests_through_its_utils(tmp_path):
     ])
     r = grader_for("coursera-ex4").grade(tmp_path)
     assert r.verdict == "pass", r.message
+
+
+def test_a_missing_entry_point_lists_only_its_own_aliases(tmp_path):
+    """ex4's two-function form is no alias of nn_cost_function: the message names it as the pair it is."""
+    hw = tmp_path / "hw"
+    hw.mkdir()
+    (hw / "ex4.py").write_text("def costFunction(nn_params, X, y):\n    return 0.0\n")
+    r = grader_for("coursera-ex4").grade(hw)
+    assert r.verdict == "error"
+    assert ("defines 'nn_cost_function' (or 'nnCostFunction', 'nnCost', 'nn_cost', 'nncostfunction', 'nnCostFunc'), "
+            "the contract's entry point, or 'nn_cost_function' with 'nn_gradient'") in r.message, r.message
