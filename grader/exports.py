@@ -22,6 +22,7 @@ temporary folder (no links, no paths out of it, bounded sizes) that lives as lon
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -196,7 +197,7 @@ def _class_members(path: Path, is_submission: Optional[Callable[[Path], bool]] =
     """The sub-folders and zips of a folder that has no submission file at its top level; else [].
 
     With ``is_submission``, only when at least two members are submissions, or every member is and none is a
-    Python package (a package is a submission's code, not a student's folder).
+    Python package, regular or namespace (a package is a submission's code, not a student's folder).
     """
     entries = sorted((p for p in path.iterdir() if not p.name.startswith((".", "__"))), key=lambda p: p.name)
     if any(p.is_file() and p.suffix.lower() in SUBMISSION_SUFFIXES for p in entries):
@@ -204,7 +205,7 @@ def _class_members(path: Path, is_submission: Optional[Callable[[Path], bool]] =
     members = [p for p in entries if (p.is_dir() and not p.is_symlink()) or (p.is_file() and p.suffix.lower() == ".zip")]
     if is_submission is None or not members:
         return members
-    packages = [m for m in members if m.is_dir() and (m / "__init__.py").is_file()]
+    packages = [m for m in members if m.is_dir() and _is_package(m)]
     found = 0
     for m in members:  # each test reads a member's files: two submissions settle it
         if m not in packages and is_submission(m):
@@ -212,6 +213,31 @@ def _class_members(path: Path, is_submission: Optional[Callable[[Path], bool]] =
             if found == 2:
                 return members
     return members if found == len(members) and not packages else []
+
+
+PACKAGE_SCAN_FILES = 200  # .py files read to tell a package from a student's folder: a package shows it in its first few
+PACKAGE_SCAN_BYTES = 64 << 10
+
+
+def _is_package(folder: Path) -> bool:
+    """Whether a folder is a Python package, a submission's code rather than a student's folder: it has an
+    ``__init__.py``, or (a namespace package, as Python 3 imports one) its files import it by name, or relatively
+    from within it (``from ..layers import`` in cs231n/classifiers/ reaches cs231n/, never the folder above it)."""
+    if (folder / "__init__.py").is_file():
+        return True
+    if not folder.name.isidentifier():
+        return False
+    by_name = re.compile(rb"^[ \t]*(?:from|import)[ \t]+" + re.escape(folder.name.encode()) + rb"\b", re.M)
+    relative = re.compile(rb"^[ \t]*from[ \t]+(\.+)", re.M)
+    files = ((root, n) for root, _, names in os.walk(folder) for n in sorted(names) if n.endswith(".py"))
+    regular = ((r, n) for r, n in files if stat.S_ISREG(os.lstat(os.path.join(r, n)).st_mode))  # no link, no FIFO
+    for root, name in itertools.islice(regular, PACKAGE_SCAN_FILES):
+        depth = len(Path(root).relative_to(folder).parts)  # folders between ``folder`` and the file
+        with open(os.path.join(root, name), "rb") as fh:
+            text = fh.read(PACKAGE_SCAN_BYTES)
+        if by_name.search(text) or any(len(dots) > depth for dots in relative.findall(text)):
+            return True
+    return False
 
 
 # -- zips ------------------------------------------------------------------------------------------------

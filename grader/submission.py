@@ -482,12 +482,7 @@ def collect(path: Path, forms: Sequence[Sequence[tuple[str, ...]]], module_hint:
                 raise
             notes.append(str(exc))
     defined = {c.rel: defined_names(c.tree) for c in candidates if c.tree is not None}
-
-    def form_of(c: _Candidate) -> Optional[int]:
-        names = defined.get(c.rel, {})
-        return next((i for i, groups in enumerate(forms) if all(any(n in names for n in g) for g in groups)), None)
-
-    matching = [(form_of(c), c) for c in candidates if form_of(c) is not None]
+    matching = _matching(candidates, defined, forms, notes)
     if not matching:
         raise _no_entry(candidates, defined, forms, path, single)
     hint = module_hint.lower()
@@ -500,13 +495,17 @@ def collect(path: Path, forms: Sequence[Sequence[tuple[str, ...]]], module_hint:
 
     matching.sort(key=rank)
     form, main = matching[0]
+    ported = _imported_python2(main, candidates)
+    if ported:
+        raise ported
     others = [c.shown for _, c in matching[1:]]
     if others:
         notes.append(f"graded {main.shown}; also defined in {', '.join(others)}")
     files = {rel: data for rel, data in raw.items() if rel.endswith(".py")}
     notebooks = {}
-    if main.notebook is not None:
+    if main.rel not in raw:  # a generated module: a notebook's code cells, or the imports of a split form
         files[main.rel] = main.source.encode("utf-8")
+    if main.notebook is not None:
         notebooks[main.rel] = main.notebook
     roots = {n for g in forms[form] for n in g if n in defined[main.rel]}
     statements = plan(main.tree, main.source, roots, main.notebook is not None)
@@ -516,12 +515,95 @@ def collect(path: Path, forms: Sequence[Sequence[tuple[str, ...]]], module_hint:
         cells_used = f"{main.shown}: ran code cells {', '.join(map(str, used))}"
         notes.append(f"{cells_used} (what the entry point needs); skipped the other "
                      f"{len(main.notebook.cells) - len(used)} (data loading, training, plots)")
-    module, sys_path = _module_and_path(main.rel, files)
+    module, sys_path = _module_and_path(main.rel, files, _relative_depth(main.tree))
     return Submission(path, files, main.rel, module, sys_path, statements, notebooks, notes, cells_used)
 
 
-def _module_and_path(rel: str, files: dict[str, bytes]) -> tuple[str, list[str]]:
-    """The name to load ``rel`` as (dotted inside packages) and the folders its imports search: its own, then each parent."""
+def _imported(tree: ast.Module) -> set[str]:
+    """Every dotted part of the modules a file imports, and the names it imports from them (a name may be a module)."""
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(part for alias in node.names for part in alias.name.split("."))
+        elif isinstance(node, ast.ImportFrom):
+            out.update((node.module or "").split("."), (alias.name for alias in node.names))
+    return out
+
+
+def _imported_python2(main: _Candidate, candidates: list[_Candidate]) -> Optional[SubmissionError]:
+    """Python 2 in a file the entry file imports, directly or through others: the porting message, naming that file
+    (the sandbox would only say SyntaxError). A file nothing imports (an old driver) blocks nothing."""
+    by_stem: dict[str, list[_Candidate]] = {}
+    for c in candidates:
+        if c.notebook is None:
+            by_stem.setdefault(PurePosixPath(c.rel).stem, []).append(c)
+    seen, todo = {main.rel}, [main]
+    while todo:
+        c = todo.pop()
+        if c.tree is None:
+            if isinstance(c.error, SyntaxError) and python2(c.error):
+                return syntax_error(c.shown, c.error)
+            continue
+        for d in (d for name in sorted(_imported(c.tree)) for d in by_stem.get(name, ()) if d.rel not in seen):
+            seen.add(d.rel)
+            todo.append(d)
+    return None
+
+
+SPLIT_MODULE = "bpcheck_split_form.py"  # generated beside the files of a form split over several files
+
+
+def _split_form(candidates: list[_Candidate], defined: dict[str, dict[str, int]],
+                forms: Sequence[Sequence[tuple[str, ...]]]) -> Optional[tuple[int, _Candidate, dict[str, int]]]:
+    """The best form whose functions sit in several .py files of one folder (one function per file, as Octave ports
+    have them): a generated module there that imports each function from its file, and the names it binds."""
+    folders: dict[str, list[_Candidate]] = {}
+    for c in candidates:
+        if c.tree is not None and c.notebook is None and PurePosixPath(c.rel).stem.isidentifier():
+            folders.setdefault(str(PurePosixPath(c.rel).parent), []).append(c)
+    for form, groups in enumerate(forms):
+        for folder, members in sorted(folders.items()):
+            found = [next(((n, c) for c in members for n in g if n in defined[c.rel]), None) for g in groups]
+            if None in found or len({c.rel for _, c in found}) < 2:
+                continue
+            source = "".join(f"from {PurePosixPath(c.rel).stem} import {n}\n" for n, c in found)
+            rel = SPLIT_MODULE if folder == "." else f"{folder}/{SPLIT_MODULE}"
+            shown = f"{folder}/" if folder != "." else "the submission"
+            joined = _Candidate(rel, shown, source, parse(source, rel), None, None)
+            return form, joined, {n: line for line, (n, _) in enumerate(found, 1)}
+    return None
+
+
+def _relative_depth(tree: ast.Module) -> int:
+    """How many packages a module's relative imports climb through: ``from ..layers import *`` needs two."""
+    return max((n.level for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)), default=0)
+
+
+def _matching(candidates: list[_Candidate], defined: dict[str, dict[str, int]], forms: Sequence[Sequence[tuple[str, ...]]],
+              notes: list[str]) -> list[tuple[int, _Candidate]]:
+    """Each file defining a form, with the form's index; and a folder whose files define one together, when no
+    single file defines it or a better one (the generated module joins ``defined``)."""
+
+    def form_of(c: _Candidate) -> Optional[int]:
+        names = defined.get(c.rel, {})
+        return next((i for i, groups in enumerate(forms) if all(any(n in names for n in g) for g in groups)), None)
+
+    matching = [(form_of(c), c) for c in candidates if form_of(c) is not None]
+    split = _split_form(candidates, defined, forms)
+    if split and split[0] < min((f for f, _ in matching), default=len(forms)):
+        form, joined, names = split
+        defined[joined.rel] = names
+        matching.append((form, joined))
+        notes.append(f"{joined.shown} defines the functions of the entry point in {len(names)} files: graded together")
+    return matching
+
+
+def _module_and_path(rel: str, files: dict[str, bytes], depth: int = 0) -> tuple[str, list[str]]:
+    """The name to load ``rel`` as (dotted inside packages) and the folders its imports search: its own, then each parent.
+
+    A folder is a package when it has an ``__init__.py``, or, as Python 3 imports a namespace package, when the
+    file's relative imports (``depth``) climb through it.
+    """
     parts = PurePosixPath(rel).parts
     folders = ["/".join(parts[:i]) for i in range(len(parts) - 1, -1, -1)]
     stem = parts[-1][: -len(NOTEBOOK_SUFFIX)] if rel.endswith(NOTEBOOK_SUFFIX) else parts[-1][:-3]
@@ -531,7 +613,8 @@ def _module_and_path(rel: str, files: dict[str, bytes]) -> tuple[str, list[str]]
     package = []
     for i in range(len(parts) - 1, 0, -1):
         folder = "/".join(parts[:i])
-        if f"{folder}/__init__.py" in files and parts[i - 1].isidentifier() and stem.isidentifier():
+        regular = f"{folder}/__init__.py" in files
+        if (regular or len(package) < depth) and parts[i - 1].isidentifier() and stem.isidentifier():
             package.insert(0, parts[i - 1])
         else:
             break
@@ -560,7 +643,9 @@ def _no_entry(candidates: list[_Candidate], defined: dict[str, dict[str, int]], 
               path: Path, single: bool) -> SubmissionError:
     wanted = [n for groups in forms for g in groups for n in g]
     first = forms[0][0][0]
-    aliases = [n for n in dict.fromkeys(wanted) if n != first]
+    aliases = [n for n in dict.fromkeys(n for groups in forms for g in groups if g[0] == first for n in g) if n != first]
+    # a form of several functions is named as such, never as aliases of the first
+    pairs = "".join(f", or {' with '.join(repr(g[0]) for g in groups)}" for groups in forms if len(groups) > 1)
     what = f"{first!r}" + (f" (or {', '.join(map(repr, aliases))})" if aliases else "")
     broken = [c for c in candidates if c.tree is None and c.error is not None]
     mentions = [c for c in broken if any(re.search(rf"^\s*(def|class)\s+{re.escape(n)}\b", c.source, re.M) for n in wanted)]
@@ -579,9 +664,9 @@ def _no_entry(candidates: list[_Candidate], defined: dict[str, dict[str, int]], 
     near = difflib.get_close_matches(first, names, n=3, cutoff=0.5)
     near += [n for n in names if n.lower() in {w.lower() for w in wanted} and n not in near]
     if single:
-        where = f"{candidates[0].shown} does not define {what}, the contract's entry point"
+        where = f"{candidates[0].shown} does not define {what}, the contract's entry point{pairs}"
         return SubmissionError(where + (f"; did you mean {', '.join(repr(n) for n in near)}?" if near else
                                         f"; it defines {names or 'nothing'}"))
     files = ", ".join(c.shown for c in candidates[:20])
-    return SubmissionError(f"no file in {path.name} defines {what}, the contract's entry point"
+    return SubmissionError(f"no file in {path.name} defines {what}, the contract's entry point{pairs}"
                            + (f"; did you mean {', '.join(repr(n) for n in near)}?" if near else "") + f" (files: {files})")

@@ -86,3 +86,44 @@ def test_a_folder_whose_code_sits_in_sub_folders_is_one_submission_not_a_class(t
         (tmp_path / "class" / student).mkdir(parents=True)
         (tmp_path / "class" / student / "hw.py").write_text("def backprop(weights, biases, x, y):\n    pass\n")
     assert items("canonical", tmp_path / "class") == [f"{(tmp_path / 'class').as_posix()}/{s}" for s in ("alice", "bob")]
+
+
+def _cs231n_copy(dest: Path, init_files: bool, relative: bool) -> Path:
+    """The cs231n-2019 hand-in copied under ``dest``, with or without its ``__init__.py`` files (no repository since
+    2021 has them: Python 3 imports the folders as namespace packages); ``relative``: neural_net.py imports layers as
+    ``from ..layers import ...``, as the fc_net.py of later years does."""
+    for source in (REAL / "cs231n-2019").rglob("*.py"):
+        rel = source.relative_to(REAL / "cs231n-2019")
+        if rel.name == "__init__.py" and not init_files:
+            continue
+        text = source.read_text()
+        if relative:
+            text = text.replace("from cs231n.layers import", "from ..layers import")
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dest / rel).write_text(text)
+    return dest
+
+
+@pytest.mark.parametrize("init_files", [True, False])
+def test_a_students_folder_holding_only_a_package_is_one_submission(tmp_path, init_files):
+    """alice/ holds only cs231n/: a package, with or without __init__.py, never a class folder of one student."""
+    from bpcheck.grader.exports import expand
+    from bpcheck.grader.submission import mentions_entry
+
+    alice = _cs231n_copy(tmp_path / "alice", init_files, relative=False)
+    forms = [f.requires for f in load("cs231n-two-layer").contract.forms]
+    with expand([str(alice)], "neural_net", is_submission=lambda p: mentions_entry(p, forms)) as batch:
+        assert [i.id for i in batch.items] == [alice.as_posix()]
+    # a class folder of such students stays one: their packages' relative imports never climb to the student's folder
+    for student in ("bob", "chen"):
+        _cs231n_copy(tmp_path / "class" / student, init_files, relative=True)
+    with expand([str(tmp_path / "class")], "neural_net", is_submission=lambda p: mentions_entry(p, forms)) as batch:
+        assert [i.id for i in batch.items] == [f"{(tmp_path / 'class').as_posix()}/{s}" for s in ("bob", "chen")]
+
+
+def test_namespace_packages_import_as_python_3_imports_them(tmp_path):
+    """neural_net.py's ``from ..layers import`` inside cs231n/classifiers/ with no __init__.py anywhere."""
+    sub = _cs231n_copy(tmp_path / "bob", init_files=False, relative=True)
+    r = Grader(load("cs231n-two-layer"), for_trusted_code()).grade(sub)
+    assert r.verdict == "pass", r.message
+    assert "relative import" not in r.message

@@ -440,3 +440,75 @@ def test_a_zip_directory_bomb_is_refused_before_zipfile_parses_it(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 32 << 20, peak  # the file (9.4 MB) read once; the directory checked, never parsed
+
+
+EX4 = (ROOT / "examples" / "solutions" / "coursera_ex4.py").read_text()
+EX4_SIGMOID = "def sigmoid(z):\n    return 1.0 / (1.0 + np.exp(-z))\n"
+EX4_RETURN = "    return J, np.concatenate([Theta1_grad.ravel(), Theta2_grad.ravel()])\n"
+
+
+def test_a_form_split_over_one_file_per_function_is_found(tmp_path):
+    """Octave-style ports: nnCostFunction.py, nnGradient.py and sigmoid.py, one function each, in one folder."""
+    hw = tmp_path / "ex4"
+    hw.mkdir()
+    body = EX4.replace(EX4_SIGMOID, "from sigmoid import sigmoid\n")
+    (hw / "sigmoid.py").write_text("import numpy as np\n\n\n" + EX4_SIGMOID)
+    (hw / "nnCostFunction.py").write_text(body.replace("def nn_cost_function", "def nnCostFunction")
+                                          .replace(EX4_RETURN, "    return J\n"))
+    (hw / "nnGradient.py").write_text(body.replace("def nn_cost_function", "def nnGradient").replace(
+        EX4_RETURN, "    return np.concatenate([Theta1_grad.ravel(), Theta2_grad.ravel()])\n"))
+    r = grader_for("coursera-ex4").grade(hw)
+    assert r.verdict == "pass", r.message
+
+
+def test_python2_in_an_imported_helper_gets_the_porting_message(tmp_path):
+    hw = tmp_path / "hw"
+    hw.mkdir()
+    (hw / "helpers.py").write_text("import numpy as np\n\n\ndef sigmoid(z):\n    print 'sigmoid of', z.shape\n"
+                                   "    return 1.0 / (1.0 + np.exp(-z))\n")
+    (hw / "backprop.py").write_text(SOLUTION.replace("def sigmoid(z):\n    return 1.0 / (1.0 + np.exp(-z))",
+                                                     "from helpers import sigmoid"))
+    (hw / "old_driver.py").write_text("import backprop\nprint 'trained'\n")  # Python 2 too, but never imported
+    r = grader_for("canonical").grade(hw)
+    assert r.verdict == "error"
+    assert "SyntaxError in helpers.py line 5: this is Python 2 code (a print statement" in r.message, r.message
+    assert "futurize" in r.message and "old_driver" not in r.message
+    (hw / "helpers.py").write_text("import numpy as np\n\n\ndef sigmoid(z):\n    return 1.0 / (1.0 + np.exp(-z))\n")
+    assert grader_for("canonical").grade(hw).verdict == "pass"  # the unimported Python 2 driver blocks nothing
+
+
+def test_the_ex4_python_starter_imports_requests_through_its_utils(tmp_path):
+    """The widely used Python port of ex4: Exercise4/utils.py appends '..' to sys.path and imports submission.py (the
+    course's submitter), which imports requests; the notebook imports utils for sigmoid.  requests is stubbed by the
+    bundled assignment, so a correct notebook never depends on the grading machine having it."""
+    assert "requests" in load("coursera-ex4").environment.stubs()["inert"]
+    (tmp_path / "submission.py").write_text(
+        "from urllib.parse import urlencode\n\nimport requests\n\n\nclass SubmissionBase:\n"
+        "    url = 'https://www.coursera.org/api/onDemandProgrammingScriptSubmissions.v1'\n\n"
+        "    def submit(self, parts):\n        return requests.post(self.url, data=urlencode(parts))\n")
+    ex4 = tmp_path / "Exercise4"
+    ex4.mkdir()
+    (ex4 / "utils.py").write_text(
+        "import sys\nimport numpy as np\nfrom matplotlib import pyplot\n\nsys.path.append('..')\n"
+        "from submission import SubmissionBase\n\n\n" + EX4_SIGMOID + "\n\nclass Grader(SubmissionBase):\n    pass\n")
+    cost = EX4.split("import numpy as np\n", 1)[1].replace(EX4_SIGMOID, "").replace("sigmoid(", "utils.sigmoid(")
+    _notebook(ex4 / "exercise4.ipynb", [
+        new_markdown_cell("# Programming Exercise 4: Neural Networks Learning"),
+        new_code_cell("import os\nimport numpy as np\nfrom matplotlib import pyplot\nfrom scipy import optimize\n"
+                      "from scipy.io import loadmat\nimport utils\ngrader = utils.Grader()\n%matplotlib inline"),
+        new_code_cell("data = loadmat(os.path.join('Data', 'ex4data1.mat'))\nX, y = data['X'], data['y'].ravel()"),
+        new_code_cell(cost.replace("def nn_cost_function", "def nnCostFunction")),
+    ])
+    r = grader_for("coursera-ex4").grade(tmp_path)
+    assert r.verdict == "pass", r.message
+
+
+def test_a_missing_entry_point_lists_only_its_own_aliases(tmp_path):
+    """ex4's two-function form is no alias of nn_cost_function: the message names it as the pair it is."""
+    hw = tmp_path / "hw"
+    hw.mkdir()
+    (hw / "ex4.py").write_text("def costFunction(nn_params, X, y):\n    return 0.0\n")
+    r = grader_for("coursera-ex4").grade(hw)
+    assert r.verdict == "error"
+    assert ("defines 'nn_cost_function' (or 'nnCostFunction', 'nnCost', 'nn_cost', 'nncostfunction', 'nnCostFunc'), "
+            "the contract's entry point, or 'nn_cost_function' with 'nn_gradient'") in r.message, r.message
