@@ -13,7 +13,7 @@ from pathlib import PurePosixPath
 from typing import Optional
 
 from .results import clip
-from .sandbox import AUTODIFF, OWN_PACKAGES, RunResult
+from .sandbox import AUTODIFF, OWN_NAMES, RunResult
 from .submission import Submission
 
 
@@ -147,7 +147,7 @@ def autodiff_import(status: dict, sub: Submission, allowed: bool) -> str:
 def missing_package(status: dict, sub: Submission) -> str:
     """The fix for a package the grading machine lacks, if that is why the submission could not run."""
     for name, root in _missing_modules(status, sub):
-        if root in OWN_PACKAGES:
+        if root in OWN_NAMES:
             continue
         pip = PIP_NAMES.get(root, root)
         return (f"the submission imports {name[:100]!r}, which is not installed where bpcheck grades. Install it "

@@ -56,7 +56,13 @@ from typing import Iterator, Optional
 from .untrusted import remove_tree
 
 RUNNER = Path(__file__).with_name("runner.py")
-OWN_PACKAGES = ("reference", "oracles", "grader", "bpcheck")
+#: bpcheck's package and subpackages, each looked up by its own name: with an editable install the subpackages are
+#: folders of their own at the top of the checkout (reference/, oracles/, grader/), outside bpcheck/.  Never the bare
+#: names, which find whatever module of that name the grader's path holds (a user's grader.py beside `python -m`).
+OWN_PACKAGES = ("bpcheck", "bpcheck.reference", "bpcheck.oracles", "bpcheck.grader")
+#: Top-level names a submission may import that are bpcheck's: its import name, and the names its folders were
+#: imported by before 0.2.0.  A missing one is never a package the grading machine lacks.
+OWN_NAMES = ("bpcheck", "reference", "oracles", "grader")
 MODES = ("auto", "bubblewrap", "process", "none")
 #: The pool of uids a root grader runs submissions as: one per running submission, never a real user.
 UID_BASE = int(os.environ.get("BPCHECK_UID_BASE", "62000"))
@@ -106,12 +112,13 @@ class SandboxUnavailable(RuntimeError):
 
 
 def _own_package_dirs() -> list[str]:
-    dirs = []
+    """The folders of bpcheck's packages, outermost only (an installed wheel has them all inside bpcheck/)."""
+    dirs = set()
     for name in OWN_PACKAGES:
         spec = importlib.util.find_spec(name)
         if spec and spec.origin:
-            dirs.append(os.path.realpath(os.path.dirname(spec.origin)))
-    return dirs
+            dirs.add(os.path.realpath(os.path.dirname(spec.origin)))
+    return _outermost(dirs)
 
 
 def _outermost(paths: set[str]) -> list[str]:

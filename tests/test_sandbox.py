@@ -274,3 +274,26 @@ def test_a_submission_cannot_reach_a_local_listener(mode, tmp_path):
         listener.close()
     assert "no network" in r.message, r.message
     assert "network" in chosen.description
+
+
+def test_bpchecks_own_folders_are_found_by_its_own_names_never_a_users_module(tmp_path):
+    """What the sandbox hides and closes as bpcheck's source: bpcheck's package folders, never a folder that holds a
+    user's grader.py or reference.py (`python -m bpcheck` from a course folder puts it first on the path)."""
+    import subprocess
+    import sys
+
+    import bpcheck.grader
+    import bpcheck.oracles
+    import bpcheck.reference
+
+    for name in ("grader", "reference", "oracles"):
+        (tmp_path / f"{name}.py").write_text("x = 1\n")
+    code = ("import sys; sys.path.insert(0, ''); from bpcheck.grader import sandbox; "
+            "print('\\n'.join(sandbox._own_package_dirs()))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    dirs = out.stdout.split()
+    assert str(tmp_path.resolve()) not in dirs
+    for pkg in (bpcheck.reference, bpcheck.oracles, bpcheck.grader):
+        here = os.path.realpath(os.path.dirname(pkg.__file__))
+        assert any(here == d or here.startswith(d + os.sep) for d in dirs), (here, dirs)
