@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from .assignment import AssignmentError, read
+from .sandbox import own_folders
 
-ROOT = Path(__file__).resolve().parents[1]
-#: bpcheck's subpackages as they are installed: the folder in the repository → the folder under ``bpcheck/``.
-VENDORED = {"reference": "reference", "oracles": "oracles", "grader": "grader"}
+#: bpcheck's subpackages, copied to the folder of the same name under ``bpcheck/`` in the kit.
+VENDORED = ("reference", "oracles", "grader")
 #: Never copied: the bundled assignments (with their hidden probes).
 LEFT_OUT = ("assignments",)
 
@@ -80,13 +80,15 @@ def public_tables(raw: dict[str, Any], base: Path, course: Path) -> dict[str, An
 
 def _vendor(out: Path) -> None:
     """bpcheck's own Python modules under ``out/bpcheck/``, as the installed package lays them out."""
-    shutil.copyfile(ROOT / "bpcheck" / "__init__.py", out / "bpcheck" / "__init__.py")
-    for folder, target in VENDORED.items():
-        for src in sorted((ROOT / folder).rglob("*.py")):
-            rel = src.relative_to(ROOT / folder)
+    folders = own_folders()  # where this bpcheck's packages are: a checkout or an installed wheel
+    shutil.copyfile(folders["bpcheck"] / "__init__.py", out / "bpcheck" / "__init__.py")
+    for sub in VENDORED:
+        root = folders[f"bpcheck.{sub}"]
+        for src in sorted(root.rglob("*.py")):
+            rel = src.relative_to(root)
             if rel.parts[0] in LEFT_OUT or "__pycache__" in rel.parts:
                 continue
-            dest = out / "bpcheck" / target / rel
+            dest = out / "bpcheck" / sub / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, dest)
 

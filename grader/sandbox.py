@@ -111,14 +111,20 @@ class SandboxUnavailable(RuntimeError):
 # --- what the submission may see: the Python environment bpcheck runs in ------------------------------
 
 
-def _own_package_dirs() -> list[str]:
-    """The folders of bpcheck's packages, outermost only (an installed wheel has them all inside bpcheck/)."""
-    dirs = set()
+def own_folders() -> dict[str, Path]:
+    """Each of bpcheck's packages (``OWN_PACKAGES``) → the folder it lives in: all inside bpcheck/ for an installed
+    wheel, the checkout's top-level folders for an editable install."""
+    out = {}
     for name in OWN_PACKAGES:
         spec = importlib.util.find_spec(name)
         if spec and spec.origin:
-            dirs.add(os.path.realpath(os.path.dirname(spec.origin)))
-    return _outermost(dirs)
+            out[name] = Path(os.path.realpath(os.path.dirname(spec.origin)))
+    return out
+
+
+def _own_package_dirs() -> list[str]:
+    """The folders of bpcheck's packages, outermost only (an installed wheel has them all inside bpcheck/)."""
+    return _outermost({str(d) for d in own_folders().values()})
 
 
 def _outermost(paths: set[str]) -> list[str]:

@@ -200,6 +200,25 @@ def test_wheel_has_one_top_level_name(tmp_path):
     (entry,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
     text = zipfile.ZipFile(wheel).read(entry).decode()
     assert "bpcheck = bpcheck.cli:main" in text and "bpcheck = bpcheck.pytest_plugin" in text
+    _the_installed_wheel_works(wheel, tmp_path)
+
+
+def _the_installed_wheel_works(wheel: Path, tmp_path: Path) -> None:
+    """The wheel's own files, first on the path (the checkout's editable install is a finder after them): the bundled
+    assignments load, and the students' kit is built from the installed package, not from a checkout."""
+    site = tmp_path / "site"
+    out = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target", str(site),
+                          str(wheel)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    env = {**{k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}, "PYTHONPATH": str(site)}
+    code = "import bpcheck.grader.sandbox as s; print(s.own_folders()['bpcheck.grader'])"
+    where = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert where.stdout.strip() == str((site / "bpcheck" / "grader").resolve()), where.stdout + where.stderr
+    kit = subprocess.run([sys.executable, "-m", "bpcheck", "kit", "canonical", "--out", str(tmp_path / "kit")],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert kit.returncode == 0, kit.stderr[-2000:]
+    assert (tmp_path / "kit" / "bpcheck" / "reference" / "network.py").is_file()
+    assert not list((tmp_path / "kit").rglob("*.toml"))  # no bundled assignment, with its hidden probes
 
 
 USERS_TEST = '''
