@@ -106,21 +106,14 @@ class _BatchRun:
             result.verdict = "error"
             result.message = f"not graded: the grading machine failed, not the submission (not saved; rerun to grade it): {result.message}"
         elif record is not None:
-            self._save(result, key, record)
+            self._save(result, record)
         return result, False
 
-    def _save(self, result: Result, key: str, record: Path) -> None:
-        # not report.write_atomic: its umask dance is process-wide, and this runs in the grading threads
-        tmp = None
-        try:
-            fd, tmp = tempfile.mkstemp(dir=self.state, prefix=f".{key}.", suffix=".tmp")
-            with os.fdopen(fd, "w") as fh:
-                fh.write(json.dumps(result.as_dict()))
-            os.replace(tmp, record)
+    def _save(self, result: Result, record: Path) -> None:
+        try:  # private (0600): write_atomic then leaves the process-wide umask alone, safe in the grading threads
+            write_atomic(record, json.dumps(result.as_dict()))
         except OSError as exc:  # the state folder's disk is full: the grade stands, only resuming loses it
             result.message += f" (not saved for resuming: {exc.strerror})"
-            if tmp is not None and os.path.exists(tmp):
-                os.unlink(tmp)
 
     def one(self, path: Path) -> Result:
         """Grade ``path``, or copy the result of an identical submission graded earlier in this batch."""
