@@ -31,7 +31,7 @@ from .diagnose import Diagnosis, Voice, diagnose, evidence, explain_probe
 from .failures import autodiff_import, describe_error, missing_package, provided_modules, run_failure, runner_notes
 from .fingerprint import fingerprint
 from .lines import Record, first_wrong_line
-from .probes import Outcome
+from .probes import Outcome, Probe
 from .results import Check, Result, credit
 from .submission import Submission, SubmissionError
 from .submission import collect as collect_submission
@@ -144,7 +144,7 @@ class Grader:
             h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
         return h.hexdigest()[:24]
 
-    def _job(self, job: Path, sub: Submission, uid: Optional[int]) -> None:
+    def _job(self, job: Path, sub: Submission, uid: Optional[int], course: dict[str, bytes]) -> None:
         job.mkdir(parents=True)
         shutil.copy(sandbox.RUNNER, job / "runner.py")
         calls = []
@@ -160,7 +160,7 @@ class Grader:
         allowed = self.a.environment.allow_autodiff
         blocked = [] if allowed else [m for m in sandbox.AUTODIFF if m not in own]
         spec = {"main": {"path": sub.main, "name": sub.module, "sys_path": sub.sys_path, "statements": sub.statements},
-                "stubs": stubs, "calls": calls, "course_files": sorted(self.a.environment.beside(sub.files, sub.main)),
+                "stubs": stubs, "calls": calls, "course_files": sorted(course),
                 "blocked": blocked, "uid": uid if self.sandbox.mode == "bubblewrap" else None,
                 "processes": self.a.limits.processes, "groups": [sandbox.AUTODIFF_GID] if allowed else []}
         (job / "job.json").write_text(json.dumps(spec))
@@ -191,10 +191,11 @@ class Grader:
 
     def _run(self, sub: Submission) -> Returned:
         """Run ``sub`` on every call in the sandbox and read back what it wrote."""
+        course = self.a.environment.beside(sub.files, sub.main)  # the course files placed beside the submission
         with self.sandbox.workspace() as (tmp, uid):
-            self._job(tmp / "job", sub, uid)
+            self._job(tmp / "job", sub, uid, course)
             scratch = tmp / "scratch"
-            sandbox.prepare(scratch, {**self.a.environment.beside(sub.files, sub.main), **sub.files}, uid)
+            sandbox.prepare(scratch, {**course, **sub.files}, uid)
             run = self.sandbox.run(tmp / "job", scratch, self.a.limits, uid, self.a.environment.allow_autodiff)
             calls = [name for name, _, _ in self.calls] + [c + TRACE for c in self.traced]  # traces last: they crowd out nothing
             arrays, refused, status, dtypes = read_outputs(scratch / "out", calls)
@@ -464,10 +465,9 @@ class Grader:
         """The student's first line whose value is the mistake's (lines.py), on the smallest failing probe."""
         failing = [p for p in self.traced.values() if ev.problems.get(p.name)]
         ran = [p for p in failing if ev.outcomes[p.name].error is None]  # a call that crashed computed no gradient
-        failing = ran or failing
-        if not failing:
+        probe = _smallest(ran or failing)
+        if probe is None:
             return None
-        probe = min(failing, key=lambda q: (sum(q.case.spec.sizes), q.case.batch))
         call = self.default.calls[probe.name]
         index = ret.status.get("trace", {}) if isinstance(ret.status.get("trace"), dict) else {}
         arrays = ret.arrays.get(call + TRACE, {})
@@ -575,11 +575,13 @@ class Grader:
     def _smallest_failing(self, checks: list[Check]) -> Optional[str]:
         if not self.gradients:
             return None
-        failing = [p for p, c in zip(self.probe_set.probes, checks) if not c.passed]
-        if not failing:
-            return None
-        p = min(failing, key=lambda q: (sum(q.case.spec.sizes), q.case.batch))
-        return f"{p.name}: {self.terms[id(self.default)].describe(p.case)}"
+        p = _smallest([p for p, c in zip(self.probe_set.probes, checks) if not c.passed])
+        return f"{p.name}: {self.terms[id(self.default)].describe(p.case)}" if p else None
+
+
+def _smallest(probes: list[Probe]) -> Optional[Probe]:
+    """The smallest of ``probes`` (fewest units, then fewest examples): the failing case a student reads first."""
+    return min(probes, key=lambda q: (sum(q.case.spec.sizes), q.case.batch), default=None)
 
 
 def _within(head: str, problem: str, explanation: str) -> str:
