@@ -134,7 +134,7 @@ def test_a_job_is_readable_by_its_own_uid_only(mode, tmp_path):
         pytest.skip("submissions run as the grader's own uid here")
     sub = grader.collect(ROOT / "examples" / "solutions" / "canonical.py")
     with grader.sandbox.workspace() as (work, uid):
-        grader._job(work / "job", sub, uid)
+        grader._job(work / "job", sub, uid, grader.a.environment.beside(sub.files, sub.main))
         files = [str(p) for p in (work / "job").rglob("*")]
         assert files and sandbox.readable_by_submissions(files, "process") == []  # asked as another pool uid
     assert grader.grade(ROOT / "examples" / "solutions" / "canonical.py").verdict == "pass"  # its own uid still reads it
