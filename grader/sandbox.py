@@ -770,10 +770,15 @@ def readable_by_submissions(paths: list[str], mode: str) -> list[str]:
     if mode != "process" or not paths:
         return []
     with uid_slot() as uid:
-        probe = subprocess.run([sys.executable, "-I", "-S", "-c", _READABLE], input="\0".join(paths), user=uid,
-                               group=uid, extra_groups=[], capture_output=True, text=True, timeout=60, cwd="/",
-                               env={"PATH": "/usr/bin:/bin"})
+        probe = _as_pool_uid(uid, ["-S", "-c", _READABLE], "\0".join(paths))
     return [p for p in probe.stdout.split("\0") if p in paths]
+
+
+def _as_pool_uid(uid: int, args: list[str], stdin: str = "") -> subprocess.CompletedProcess:
+    """This Python, isolated (-I), run as ``uid`` with no supplementary group, from /, with a bare PATH: what a
+    process-mode submission could do, asked of the kernel."""
+    return subprocess.run([sys.executable, "-I", *args], input=stdin, user=uid, group=uid, extra_groups=[],
+                          capture_output=True, text=True, timeout=60, cwd="/", env={"PATH": "/usr/bin:/bin"})
 
 
 def refuse_if_readable(paths: list[str], mode: str, what: str) -> None:
@@ -851,8 +856,7 @@ def _closed_to_others(path: str) -> Optional[str]:
 def _interpreter_reachable(uid: int) -> Optional[str]:
     """None when ``uid`` can run this Python environment and import numpy; else why not."""
     try:
-        probe = subprocess.run([sys.executable, "-I", "-c", "import numpy"], user=uid, group=uid, extra_groups=[],
-                               capture_output=True, text=True, timeout=60, cwd="/", env={"PATH": "/usr/bin:/bin"})
+        probe = _as_pool_uid(uid, ["-c", "import numpy"])
     except OSError as exc:
         probe = None
         why = exc.strerror
