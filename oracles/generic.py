@@ -577,7 +577,7 @@ def _fast(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng:
     kinked = _kinked_along(box, u, tolerances[j])
     found = localise(measure, candidate, tolerance, flat_u, flat_g, (d, e), exact=valid, budget=LOCALISE_BUDGET)
     if kinked:
-        found.found, at_kinks = _drop_kinks(box, found.found + _sampled(box, grads, rtol, G, rng), grads, rtol, G)
+        found.found, at_kinks = _drop_kinks(box, found.found + _sampled(box, grads, rtol, G, rng), rtol, G)
         _kink_notes(result, box.names, [a.shape for a in box.base], grads, at_kinks)
         if not found.found:  # every element found sits on a kink, and what is left may be more of them
             result.inputs = [InputVerdict(name, a.shape, True, a.size) for name, a in zip(box.names, box.base)]
@@ -621,7 +621,7 @@ def _sampled(box: BlackBox, grads: list[np.ndarray], rtol: float, G: float, rng:
     return out
 
 
-def _drop_kinks(box: BlackBox, found: list, grads: list[np.ndarray], rtol: float, G: float) -> tuple[list, list[Kink]]:
+def _drop_kinks(box: BlackBox, found: list, rtol: float, G: float) -> tuple[list, list[Kink]]:
     """The elements localisation found, less those at a kink whose value lies between its one-sided slopes
     (four evaluations each), and those as ``Kink``s."""
     kept, at_kinks = [], []

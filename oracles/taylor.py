@@ -180,7 +180,7 @@ def _points(box: BlackBox, u: list[np.ndarray], h: float) -> list[np.ndarray]:
     return [a + h * v for a, v in zip(box.base, u)]
 
 
-def _along(box: BlackBox, grads: list[np.ndarray], point: list[np.ndarray], other: list[np.ndarray]) -> float:
+def _along(grads: list[np.ndarray], point: list[np.ndarray], other: list[np.ndarray]) -> float:
     """⟨g, point − other⟩ over the displacement realised in floating point."""
     return sum(float(np.sum(g * (p - q))) for g, p, q in zip(grads, point, other))
 
@@ -188,7 +188,7 @@ def _along(box: BlackBox, grads: list[np.ndarray], point: list[np.ndarray], othe
 def _classic(box: BlackBox, grads: list[np.ndarray], u: list[np.ndarray], h: float, plus: Optional[float] = None) -> float:
     point = _points(box, u, h)
     value = box.real(point, f"the inputs moved by {h:.1e} along u") if plus is None else plus
-    return abs(value - box.f0 - _along(box, grads, point, box.base))
+    return abs(value - box.f0 - _along(grads, point, box.base))
 
 
 def _pilot(estimate: Callable[[float], float], start: float) -> tuple[float, float]:
@@ -223,7 +223,7 @@ def _central_window(box: BlackBox, u: list[np.ndarray], grads: list[np.ndarray],
         plus, minus = _points(box, u, h), _points(box, u, -h)
         fp = box.real(plus, f"the inputs moved by {h:.1e} along u")
         fm = box.real(minus, f"the inputs moved by -{h:.1e} along u")
-        residual.append(abs(fp - fm - _along(box, grads, plus, minus)))
+        residual.append(abs(fp - fm - _along(grads, plus, minus)))
         classic.append(_classic(box, grads, u, h, fp))
     return Window(name, "central", steps, residual, [noise] * STEPS, classic, C, 2 * C * steps[0] ** 2 / 2)
 
@@ -231,7 +231,7 @@ def _central_window(box: BlackBox, u: list[np.ndarray], grads: list[np.ndarray],
 def _complex_window(box: BlackBox, u: list[np.ndarray], grads: list[np.ndarray], rho: float, name: str) -> Window:
     scale = max(1.0, max(float(np.max(np.abs(a))) for a in box.base if a.size))
     exact = box.complex_step(u)
-    slope = _along(box, grads, u, [np.zeros(a.shape) for a in u])
+    slope = _along(grads, u, [np.zeros(a.shape) for a in u])
 
     def imaginary(h: float) -> float:
         try:
