@@ -20,7 +20,8 @@ floored at 2·ε·|F| (F's own last rounding).  What is not smooth at that spaci
 input exactly at 0 made σ 1e10 times too large, and logits near 1e5 (step 1.06) let truncation pass
 for noise, and every element's bound grew with it.  Rounding noise does not shrink with the spacing,
 truncation and kinks do, so σ is measured again at 16× smaller spacings beside θ until it stops
-shrinking, and the step follows it down (``NOISE_SHRINK``, ``step_scale``).  F is also evaluated twice
+shrinking, and the step follows it down (``NOISE_SHRINK``, ``step_scale``); if it still shrank at the
+last level, it is capped by what rounding alone does to F, measured 64 ulps beside θ (``ROUNDING_SPACING``).  F is also evaluated twice
 at θ: ``NotRepeatable`` when the two differ (a random mask drawn on every call).  A bound proportional to |F| alone fails a loss near 0,
 whose rounding is set by the terms it was computed from (a log-sum-exp of logits ~10 that cancels
 to 1e-8), not by |F| (the old bound was 1e3–1e4× too small there); a bound D·ε·|F| with D counted
@@ -54,6 +55,11 @@ NOISE_SIGMAS = 6.0
 #: of four did in 6 %, and made the step of a smooth F 16 times smaller for nothing.)
 NOISE_DROP = 16.0
 NOISE_SHRINK, NOISE_LEVELS = 16.0, 3
+#: When σ still shrank at the last level, it is capped at ``NOISE_DROP`` times what rounding alone does to F,
+#: measured at spacing 64·ε·max(1, |θ|) (``_rounding_noise``): 64 ulps, so that the rounding of θ + s·u moves
+#: each point by at most 1/128 of the spacing, while F's truncation there is ~10⁻⁵⁶ of its value.  The factor
+#: is the one that tells two estimates of noise apart, above.
+ROUNDING_SPACING = 64.0
 
 
 class NotRepeatable(Exception):
@@ -152,7 +158,10 @@ class BlackBox:
     # --- directions -----------------------------------------------------------------------------------------
 
     def step(self) -> float:
-        return self.step_scale * CENTRAL_STEP * max(1.0, max((float(np.max(np.abs(a))) for a in self.base if a.size), default=1.0))
+        return self.step_scale * CENTRAL_STEP * self._size_of_theta()
+
+    def _size_of_theta(self) -> float:
+        return max(1.0, max((float(np.max(np.abs(a))) for a in self.base if a.size), default=1.0))
 
     def _moved(self, u: Sequence[np.ndarray], s: float) -> list[np.ndarray]:
         return [_read_only(a + s * v) for a, v in zip(self.base, u)]
@@ -178,12 +187,24 @@ class BlackBox:
         spacing = h
         for _ in range(NOISE_LEVELS):
             spacing /= NOISE_SHRINK
-            _, f = self._along(u, spacing, range(4, 11), "a random direction")
-            smaller = noise([f[j] for j in range(4, 11)])
+            smaller = self._noise_beside(u, spacing)
             if not (np.isfinite(smaller) and smaller < sigma / NOISE_DROP):
-                break
+                return sigma
             sigma, self.step_scale = smaller, self.step_scale / NOISE_SHRINK
-        return sigma
+        return min(sigma, NOISE_DROP * self._rounding_noise(u))  # still shrinking at the last level
+
+    def _noise_beside(self, u: Sequence[np.ndarray], spacing: float, resolved: bool = False) -> float:
+        """σ from F at θ + j·spacing·u, j = 4…10 (beside θ, so a kink at θ is outside); with ``resolved``,
+        inf when F took fewer than seven distinct values there (it does not resolve that spacing)."""
+        _, f = self._along(u, spacing, range(4, 11), "a random direction")
+        values = [f[j] for j in range(4, 11)]
+        return np.inf if resolved and len(set(values)) < len(values) else noise(values)
+
+    def _rounding_noise(self, u: Sequence[np.ndarray]) -> float:
+        """What rounding alone does to F: σ at ``ROUNDING_SPACING``·ε·max(1, |θ|), where truncation (∝ s⁴) is
+        gone and a kink shows only if it lies within a few hundred ulps beside θ.  inf (no cap) where F
+        does not resolve that spacing, e.g. code that computes in float32 inside."""
+        return self._noise_beside(u, ROUNDING_SPACING * EPS * self._size_of_theta(), resolved=True)
 
     def sides_along(self, u: Sequence[np.ndarray], h: float) -> tuple[np.ndarray, ...]:
         """(F(θ + h·u), F(θ − h·u), h, h) as one-element arrays, for ``kinks`` along a direction."""

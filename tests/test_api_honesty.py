@@ -280,6 +280,32 @@ def _relu_large():
     return x
 
 
+# --- least absolute deviations with observations close to the parameter: kinks at several scales -----------
+
+#: Observations of x[0] recorded at several precisions: breakpoints of |x[0] − y| at 6·h/16ᵏ either side
+#: (h = ε^⅓, the central step), k = 0…3, each pair half as heavy as the one before.  Every spacing at which
+#: the noise of F is measured sees one pair, so the estimate shrinks 32× per level and never reaches
+#: rounding; np.maximum-style code, so complex step is off.
+_LAD_X = np.array([0.7, -0.2, 0.4])
+_LAD_Y = np.array([0.7 + sign * 6 * s for s in [np.finfo(float).eps ** (1 / 3) / 16**k for k in range(4)] for sign in (1, -1)])
+_LAD_W = np.repeat(0.5 ** np.arange(4), 2)
+
+
+def lad_loss(x):
+    return 0.5 * np.sum(x**2) + np.sum(_LAD_W * np.abs(x[0] - _LAD_Y))
+
+
+def lad_grad(x, wrong=0.0):
+    g = x.copy()
+    g[0] += np.sum(_LAD_W * np.sign(x[0] - _LAD_Y))
+    g[1] *= 1 + wrong
+    return g
+
+
+def _lad(wrong):
+    return bpcheck.check_function(lad_loss, _LAD_X, lambda x: lad_grad(x, wrong), complex_step=False)
+
+
 #: name -> (the check, the verdict it must get, what its message must say).  "right"/"wrong" in the name
 #: says which version of the code it is, for the rates.
 CASES = {
@@ -332,6 +358,8 @@ CASES = {
         lambda: _dlai(True), "FAILED", ["b1 (5, 1):", "× 4 (4 is the length of axis 0 of X", "it may be a coincidence"]),
     "word2vec, random negatives, right": (lambda: _w2v(None), "refused", ["is not repeatable"]),
     "word2vec, seeded negatives, right": (lambda: _w2v(7), "passed", []),
+    "L1 deviations with breakpoints beside the point, right": (lambda: _lad(0.0), "passed", []),
+    "L1 deviations with breakpoints beside the point, wrong (x[1] × 1.001)": (lambda: _lad(1e-3), "FAILED", ["x[1]: got"]),
     "word2vec, seeded negatives, wrong (center's sign)": (lambda: _w2v(7, wrong=True), "FAILED", ["center (3,): 3 of 3"]),
 }
 
