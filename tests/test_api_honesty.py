@@ -378,3 +378,16 @@ def test_old_against_new_says_when_small_elements_were_compared_at_the_largest_o
     """rosen_der against itself at parameters from 1e-8 to 1e4: x[6]'s 2e-6 is compared at the scale of 4e14."""
     result = bpcheck.assert_same_gradients(rosen_der, rosen_der, _rosen_point())
     assert "3 elements are small against the largest, G = 4.000e+14" in result.message(), result.message()
+
+
+def test_the_noise_cap_is_not_taken_from_code_that_cannot_resolve_it():
+    """F computed in float32 inside is constant over 64 ulps of float64: that is no measure of its rounding (no cap)."""
+    from bpcheck.oracles.blackbox import BlackBox
+
+    def box(f):
+        return BlackBox(lambda a: (lambda: f(a[0])), [np.array([0.7, -0.2, 0.4])], ["x"], "f", 1e-14)
+
+    u = [np.array([1.0, -1.0, 1.0])]
+    assert box(lambda x: float(np.sum(x.astype(np.float32) ** 2)))._rounding_noise(u) == np.inf
+    in_float64 = box(lambda x: np.sum(x**2))._rounding_noise(u)
+    assert 0 <= in_float64 < 1e-15  # ε·|F| ≈ 1.5e-16: rounding, not the function's shape
