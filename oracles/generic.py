@@ -53,7 +53,7 @@ rtol' from a D that counts an axis as long as one of a differentiated input's as
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 import numpy as np
@@ -110,7 +110,7 @@ class InputVerdict:
     at_least: bool = False
     elements: list[ElementVerdict] = field(default_factory=list)
     normwise: Optional[float] = None
-    pattern: Optional[str] = None
+    pattern: Optional[patterns.Pattern] = None
     unresolved: list[str] = field(default_factory=list)
 
     def lines(self, expected_word: str) -> list[str]:
@@ -119,7 +119,7 @@ class InputVerdict:
             return [head + "ok" + (f", normwise relative error {self.normwise:.2e}" if self.normwise is not None else "")]
         count = (f"{'at least ' if self.at_least else ''}{self.bad} of {self.size} elements wrong" if self.bad
                  else "wrong (found along a random direction)")
-        out = [head + count + (f"; pattern: {self.pattern}" if self.pattern else "")
+        out = [head + count + (f"; pattern: {self.pattern.text}" if self.pattern else "")
                + (f"; normwise relative error {self.normwise:.2e}" if self.normwise is not None else "")]
         out += ["    " + e.line(expected_word) for e in self.elements]
         if self.unresolved:
@@ -273,6 +273,7 @@ class _Case:
     allow_complex: bool = True
     checked: str = ""  # what F is, in words
     notes: list[str] = field(default_factory=list)  # from reading the gradients
+    rerun: Optional[Callable[[int], CheckResult]] = None  # the same check with every axis of length n one longer
 
 
 def _run(case: _Case, mode: str, seed: int, rtol: Optional[float]) -> CheckResult:
@@ -310,16 +311,59 @@ def _run(case: _Case, mode: str, seed: int, rtol: Optional[float]) -> CheckResul
         return result
     grads = [np.asarray(g, dtype=np.float64) for g in case.grads]
     rng = _rng(DIRECTION_STREAM, seed)
-    sizes = patterns.sizes_of(case.named_for_sizes)
     if mode == "full":
-        _full(box, case, grads, rtol, rng, sizes, result)
+        _full(box, case, grads, rtol, rng, result)
     else:
-        _fast(box, case, grads, directional, rng, sizes, result)
+        _fast(box, case, grads, directional, rng, result)
+    if case.rerun is not None:
+        confirm_factors(result, patterns.sizes_of(case.named_for_sizes), case.rerun)
     result.evaluations = box.evaluations
     if box.copying:
         result.notes.append(f"note: {case.evaluated} writes into its input arrays, so every call got fresh copies")
     result.ok = result.ok and all(v.ok for v in result.inputs) and not result.problems and not result.coverage
     return result
+
+
+# --- a factor that is an axis length, at a second size ------------------------------------------------------
+
+def grown(value: Any, n: int) -> Any:
+    """``value`` (arrays nested in dicts, lists, tuples) with every axis of length n made n + 1 by repeating its
+    first slice: a batch with one example twice, a layer with one unit twice, still a valid problem."""
+    if isinstance(value, np.ndarray):
+        for axis, length in enumerate(value.shape):
+            if length == n:
+                value = np.concatenate([value, value.take([0], axis=axis)], axis=axis)
+        return value
+    if isinstance(value, dict):
+        return {k: grown(v, n) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(grown(v, n) for v in value)
+    return value
+
+
+def confirm_factors(result: CheckResult, sizes: dict[int, str], rerun: Callable[[int], CheckResult]) -> None:
+    """Name the axis behind a factor α = n (or 1/n) only when, rerun with that axis n + 1 long, α follows it.
+
+    One size cannot tell a missing / N from a constant that happens to equal an axis length; the rerun is
+    the same check at a second size.  Code that cannot run at that size (shapes fixed inside) keeps the
+    bare factor: said as a number, never as a cause.
+    """
+    there: dict[int, Optional[CheckResult]] = {}
+    for v in result.inputs:
+        match = v.pattern.length_it_matches(sizes) if v.pattern else None
+        if match is None:
+            continue
+        n, times = match
+        if n not in there:
+            try:
+                there[n] = rerun(n)
+            except Exception:  # the code's own error at a size it was not written for: no second size, no claim
+                there[n] = None
+        rerun_inputs = there[n].inputs if there[n] is not None else []  # a CheckResult is falsy when it failed
+        same = next((w for w in rerun_inputs if w.name == v.name and w.pattern), None)
+        text = patterns.confirmed(n, times, sizes[n], n + 1, same.pattern.factor if same else None)
+        if text:
+            v.pattern = replace(v.pattern, text=text)
 
 
 def _directional_depth(case: _Case) -> int:
@@ -348,7 +392,7 @@ def _complex_note(valid: bool, why: str) -> str:
 
 
 def _full(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng: np.random.Generator,
-          sizes: dict[int, str], result: CheckResult) -> None:
+          result: CheckResult) -> None:
     d1, bound, taken = box.line(_rademacher(rng, box.base))
     valid, why, _ = box.complex_status(taken, d1, bound)
     exact = valid and box.size <= AUTO_FULL_LIMIT  # beyond, one complex evaluation costs more than the two real ones
@@ -381,7 +425,7 @@ def _full(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng:
     comparison = compare(dict(zip(names, grads)), dict(zip(names, est)), rtol, dict(zip(names, err)),
                          "complex step" if valid else "central differences")
     for a, g, o, e in zip(comparison.arrays, grads, est, err):
-        result.inputs.append(_verdict(a, g, o, rtol * (np.abs(o) + comparison.scale) + e, rng, sizes))
+        result.inputs.append(_verdict(a, g, o, rtol * (np.abs(o) + comparison.scale) + e, rng))
     _judge_coverage(result, names, grads, est, err, rtol, comparison.scale, at_kinks)
     result.oracle = ("every element by complex step (exact, one evaluation each)" if exact else
                      f"every element by central differences, step {box.step_scale:.3g}·ε^⅓·max(1, |θ|)") + \
@@ -484,8 +528,7 @@ def _judge_coverage(result: CheckResult, names: list[str], grads: list[np.ndarra
                           if by_scale < len(loose) else ""))
 
 
-def _verdict(a: ArrayResult, g: np.ndarray, o: np.ndarray, bound: np.ndarray, rng: np.random.Generator,
-             sizes: dict[int, str]) -> InputVerdict:
+def _verdict(a: ArrayResult, g: np.ndarray, o: np.ndarray, bound: np.ndarray, rng: np.random.Generator) -> InputVerdict:
     """One input's verdict from its ``compare`` row ``a``: the worst elements by |error| / bound, and the pattern
     of the error when it is wrong (``g`` the candidate's gradient, ``o`` the expected one)."""
     diff = np.where(np.isfinite(o), np.abs(g - o), np.inf)
@@ -493,7 +536,7 @@ def _verdict(a: ArrayResult, g: np.ndarray, o: np.ndarray, bound: np.ndarray, rn
     shown = [ElementVerdict(element_at(a.name, k, o.shape), float(g.flat[k]), float(o.flat[k]), float(bound.flat[k]))
              for k in order]
     return InputVerdict(a.name, a.shape, a.ok, a.size, a.bad, False, shown, a.normwise,
-                        None if a.ok else patterns.of_arrays(g, o, bound, rng, sizes))
+                        None if a.ok else patterns.of_arrays(g, o, bound, rng))
 
 
 def _tolerance(pairs: Iterable[tuple[np.ndarray, np.ndarray]], G: float, rtol: float, error: float) -> float:
@@ -502,7 +545,7 @@ def _tolerance(pairs: Iterable[tuple[np.ndarray, np.ndarray]], G: float, rtol: f
 
 
 def _fast(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng: np.random.Generator,
-          sizes: dict[int, str], result: CheckResult) -> None:
+          result: CheckResult) -> None:
     n = box.size
     G = max((float(np.max(np.abs(g))) for g in grads if g.size), default=0.0)
     directions = [_rademacher(rng, box.base) for _ in range(FAST_PASSES)]
@@ -591,7 +634,7 @@ def _fast(box: BlackBox, case: _Case, grads: list[np.ndarray], rtol: float, rng:
         wrong = i in found.failing_arrays or bool(mine)
         shown = [ElementVerdict(element_at(name, f.flat, a.shape), f.got, f.expected, f.bound) for f in mine[:SHOWN_ELEMENTS]]
         unresolved = [unresolved_text(name, lo, hi, a.shape) for k, lo, hi in found.unresolved if k == i]
-        pattern = _fast_pattern(box, i, grads[i], G, rtol, rng, valid, sizes) if wrong else None
+        pattern = _fast_pattern(box, i, grads[i], G, rtol, rng, valid) if wrong else None
         result.inputs.append(InputVerdict(name, a.shape, not wrong, a.size, len(mine) or None, bool(unresolved),
                                           shown, None, pattern, unresolved))
     result.notes.append(f"localisation: group testing along the worst direction, {found.evaluations} evaluations")
@@ -642,7 +685,7 @@ def _drop_kinks(box: BlackBox, found: list, rtol: float, G: float) -> tuple[list
 
 
 def _fast_pattern(box: BlackBox, i: int, g: np.ndarray, G: float, rtol: float, rng: np.random.Generator,
-                  valid: bool, sizes: dict[int, str]) -> Optional[str]:
+                  valid: bool) -> Optional[patterns.Pattern]:
     """The pattern of input i's error, from ``PATTERN_DIRECTIONS`` fresh directions restricted to it."""
     got, expected, tol, transposed = [], [], [], []
     square = g.ndim == 2 and g.shape[0] == g.shape[1]
@@ -659,7 +702,7 @@ def _fast_pattern(box: BlackBox, i: int, g: np.ndarray, G: float, rtol: float, r
         if square:
             transposed.append(float(np.sum(u[i] * g.T)))
     return patterns.describe(np.array(got), np.array(expected), np.array(tol),
-                             transposed=np.array(transposed) if square else None, all_zero=not np.any(g), sizes=sizes)
+                             transposed=np.array(transposed) if square else None, all_zero=not np.any(g))
 
 
 # --- backward hygiene: what a backward does besides returning gradients --------------------------------------
@@ -792,6 +835,11 @@ def check_vjp(
     checks ∂⟨dout, out⟩/∂inputs.  ``reference``: a float64 version of ``forward``, for float32 code.
     ``complex_step=False``: central differences only (complex step is otherwise used where its self-test passes).
     """
+    return _vjp(forward, backward, inputs, static, mode, seed, reference, rtol, complex_step, second_size=True)
+
+
+def _vjp(forward: Callable, backward: Callable, inputs: Any, static: Any, mode: str, seed: int, reference: Optional[Callable],
+         rtol: Optional[float], complex_step: bool, second_size: bool) -> CheckResult:
     title = f"check_vjp({name_of(forward)}, {name_of(backward)})"
     fixed = private_static(static)
     tree, leaves = flatten(inputs, forward)
@@ -823,6 +871,9 @@ def check_vjp(
                  {**_named_static(fixed), **{leaf.name: leaf.value for leaf in leaves}, "the output": out}, complex_step,
                  f"F = ⟨dout, {oname}(inputs)⟩ with dout standard normal (seed {seed}); its gradient is "
                  f"{name_of(backward)}(dout, cache)", notes)
+    if second_size:
+        case.rerun = lambda n: _vjp(forward, backward, grown(inputs, n), grown(static, n), mode, seed, reference, rtol,
+                                    complex_step, second_size=False)
     if problem:
         result = CheckResult(False, title, mode, str(_dtype([leaf.value for leaf in leaves])), 0.0, _depth(case.shapes_for_depth))
         result.problems.append(problem)
@@ -939,7 +990,8 @@ def check_function(
 
 
 def _first_order(f: Callable, inputs: Any, grad: Optional[Callable], returns: str, static: Any, mode: str,
-                 reference: Optional[Callable], seed: int, rtol: Optional[float], complex_step: bool) -> CheckResult:
+                 reference: Optional[Callable], seed: int, rtol: Optional[float], complex_step: bool,
+                 second_size: bool = True) -> CheckResult:
     fixed = private_static(static)
     tree, leaves = flatten(inputs, f)
     fname = name_of(f)
@@ -954,6 +1006,9 @@ def _first_order(f: Callable, inputs: Any, grad: Optional[Callable], returns: st
                  [leaf.value for leaf in leaves] + static_arrays(fixed),
                  {**_named_static(fixed), **{leaf.name: leaf.value for leaf in leaves}}, complex_step,
                  f"F = what {oname} returns as the loss (summed, when it is one loss per example)", notes)
+    if second_size:
+        case.rerun = lambda n: _first_order(f, grown(inputs, n), grad, returns, grown(static, n), mode, reference, seed, rtol,
+                                            complex_step, second_size=False)
     if returns != "loss" and not np.all(np.isfinite(np.asarray(loss, dtype=np.float64))):
         return CheckResult(False, case.title, mode, str(_dtype([leaf.value for leaf in leaves])), 0.0,
                            _depth(case.shapes_for_depth),
@@ -1087,6 +1142,14 @@ def assert_same_gradients(
     rounding: the two compute the same numbers in different orders.  Raises AssertionError explaining
     the difference; returns the result when they agree.
     """
+    result = _same_gradients(old, new, inputs, static, returns, seed, rtol, second_size=True)
+    if not result.ok:
+        raise AssertionError(result.message())
+    return result
+
+
+def _same_gradients(old: Any, new: Any, inputs: Any, static: Any, returns: str, seed: int, rtol: Optional[float],
+                    second_size: bool) -> CheckResult:
     pair = [isinstance(x, tuple) and len(x) == 2 and all(callable(c) for c in x) for x in (old, new)]
     if pair[0] != pair[1]:
         raise CheckError("old and new: give both as functions or both as (forward, backward) pairs")
@@ -1100,6 +1163,8 @@ def assert_same_gradients(
         g_old, out_old, loss_old = gradients_of(old, returns, tree, leaves, copy.deepcopy(fixed), seed, "old ", notes=notes)
         g_new, out_new, loss_new = gradients_of(new, returns, tree, leaves, copy.deepcopy(fixed), seed, "new ", notes=notes)
     except _Refused as e:
+        if not second_size:
+            raise CheckError(str(e)) from None
         raise AssertionError(f"assert_same_gradients: refused\n  {e}") from None
     loss_old = float(np.sum(loss_old)) if losses else None
     loss_new = float(np.sum(loss_new)) if losses else None
@@ -1118,18 +1183,18 @@ def assert_same_gradients(
     if loss_old is not None and loss_new is not None and abs(loss_new - loss_old) > rtol * abs(loss_old):
         result.problems.append(f"the losses differ: old {loss_old:.10e}, new {loss_new:.10e}")
     if not result.problems:
-        sizes = patterns.sizes_of({**_named_static(fixed), **{leaf.name: leaf.value for leaf in leaves}})
         comparison = compare(dict(zip(names, g_new)), dict(zip(names, [g.astype(np.float64) for g in g_old])), rtol, None, "old")
         rng = _rng(DIRECTION_STREAM, seed)
         for a, g, o in zip(comparison.arrays, g_new, g_old):
             g, o = g.astype(np.float64), o.astype(np.float64)
-            result.inputs.append(_verdict(a, g, o, rtol * (np.abs(o) + comparison.scale), rng, sizes))
+            result.inputs.append(_verdict(a, g, o, rtol * (np.abs(o) + comparison.scale), rng))
         small = sum(int(np.sum((rtol * comparison.scale > COVERED_FRACTION * np.abs(o)) & (o != 0))) for o in g_old)
         if small:  # a refactor of the same computation: said, not refused (each side rounds at the largest's scale)
             result.notes.append(f"note: {small} elements are small against the largest, G = {comparison.scale:.3e}: they "
                                 f"were compared only to within rtol·G = {rtol * comparison.scale:.1e}, not to "
                                 f"{COVERED_FRACTION:.0%} of themselves")
     result.ok = not result.problems and all(v.ok for v in result.inputs)
-    if not result.ok:
-        raise AssertionError(result.message())
+    if second_size and not result.ok:
+        confirm_factors(result, patterns.sizes_of({**_named_static(fixed), **{leaf.name: leaf.value for leaf in leaves}}),
+                        lambda n: _same_gradients(old, new, grown(inputs, n), grown(static, n), returns, seed, rtol, False))
     return result

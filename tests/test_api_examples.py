@@ -29,12 +29,15 @@ def results(name: str, buggy: bool) -> dict:
 
 #: (example, check name) -> what the planted bug's message must say: the input, an element, the pattern.
 PLANTED = {
-    ("cs231n_layers", "affine"): ["w (20, 6): 120 of 120 elements wrong; pattern: / 3 (3 is the length of axis 0 of x", "w["],
+    ("cs231n_layers", "affine"): ["w (20, 6): 120 of 120 elements wrong; "
+        "pattern: / 3 (3 is the length of axis 0 of x, axis 0 of the output; at length 4 it is / 4: a / N too many)", "w["],
     ("cs231n_layers", "relu"): ["x (4, 5): 8 of 20 elements wrong", "x["],
-    ("cs231n_layers", "softmax_loss"): ["x (5, 4): 20 of 20 elements wrong; pattern: × 5 (5 is the length of axis 0 of y, axis 0 of x", "x["],
+    ("cs231n_layers", "softmax_loss"): ["x (5, 4): 20 of 20 elements wrong; "
+        "pattern: × 5 (5 is the length of axis 0 of y, axis 0 of x; at length 6 it is × 6: a / N missing)", "x["],
     ("cs231n_layers", "batchnorm"): ["x (6, 4): 24 of 24 elements wrong", "x[", "gamma (4,): ok", "complex step not used"],
     ("cs231n_layers", "conv"): ["x (2, 3, 5, 5): 1 of 150 elements wrong", "x[0, 0, 0, 0]: got", "w (2, 3, 3, 3): ok"],
-    ("loss_and_grad", "mlp"): ["intercepts[1] (3,): 3 of 3 elements wrong; pattern: × 3 (3 is the length of axis 1 of y", "coefs[0]["],
+    ("loss_and_grad", "mlp"): ["intercepts[1] (3,): 3 of 3 elements wrong; "
+        "pattern: × 3 (3 is the length of axis 1 of y, axis 1 of coefs[1]; at length 4 it is × 4: a / N missing)", "coefs[0]["],
     ("loss_and_grad", "logistic"): ["w (4,): 4 of 4 elements wrong; pattern: sign flipped", "w[0]: got"],
     ("float32_layer", "float32_layer"): ["x (8, 16):", "w (16, 10):", "b[", "ε = 2⁻²³, float32"],
 }

@@ -355,7 +355,7 @@ CASES = {
     "batchnorm with dgamma (1, D), wrong (× 2)": (lambda: _bn(True), "FAILED", ["gamma (4,): 4 of 4 elements wrong"]),
     "deeplearning.ai gradient check, right": (lambda: _dlai(False), "passed", []),
     "deeplearning.ai gradient check, wrong (dW2 × 2, db1 = 4./m)": (
-        lambda: _dlai(True), "FAILED", ["b1 (5, 1):", "× 4 (4 is the length of axis 0 of X", "it may be a coincidence"]),
+        lambda: _dlai(True), "FAILED", ["b1 (5, 1): 4 of 5 elements wrong; pattern: × 4.000;"]),
     "word2vec, random negatives, right": (lambda: _w2v(None), "refused", ["is not repeatable"]),
     "word2vec, seeded negatives, right": (lambda: _w2v(7), "passed", []),
     "L1 deviations with breakpoints beside the point, right": (lambda: _lad(0.0), "passed", []),
@@ -391,3 +391,25 @@ def test_the_noise_cap_is_not_taken_from_code_that_cannot_resolve_it():
     assert box(lambda x: float(np.sum(x.astype(np.float32) ** 2)))._rounding_noise(u) == np.inf
     in_float64 = box(lambda x: np.sum(x**2))._rounding_noise(u)
     assert 0 <= in_float64 < 1e-15  # ε·|F| ≈ 1.5e-16: rounding, not the function's shape
+
+
+def test_a_factor_that_equals_an_axis_length_at_one_size_only_is_not_called_that_axis():
+    """deeplearning.ai's ``db1 = 4./m`` with X of 4 rows stays × 4 with X of 5 rows: a constant, not a missing / N."""
+    message = _dlai(True).message()
+    assert "pattern: × 4.000;" in message and "length of axis" not in message, message
+
+
+def test_a_factor_is_said_as_a_number_when_the_code_cannot_run_at_a_second_size():
+    """Shapes fixed inside: the rerun with x one row longer raises, so × 4 stays a number, not an axis."""
+    def loss(x):
+        assert x.shape == (4, 3), "this layer was written for 4 examples"
+        return float(np.sum(x**2)) / 2
+
+    message = bpcheck.check_function(loss, _x(shape=(4, 3)), lambda x: 4 * x).message()
+    assert "pattern: × 4.000;" in message and "length of axis" not in message, message
+
+
+def test_a_missing_mean_is_named_with_its_axis_when_it_follows_it():
+    """The same loss averaged over the batch, its gradient not: × 4 at 4 rows, × 5 at 5, so a / N missing."""
+    message = bpcheck.check_function(lambda x: float(np.sum(x**2)) / (2 * x.shape[0]), _x(shape=(4, 3)), lambda x: x).message()
+    assert "pattern: × 4 (4 is the length of axis 0 of x; at length 5 it is × 5: a / N missing)" in message, message
