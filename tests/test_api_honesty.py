@@ -350,6 +350,12 @@ CASES = {
     "1e5 elements, fast, wrong (one element off by 1e-6·max|g|)": (
         lambda: bpcheck.check_function(bce_with_logits, {"x": _large()[0]}, bce_grad_one_element_off, static={"t": _large()[1]}),
         "FAILED", [f"x[{LARGE_WRONG}]: got"]),
+    "1e5 elements, fast, central differences only, right": (
+        lambda: bpcheck.check_function(bce_with_logits, {"x": _large()[0]}, bce_with_logits_grad, static={"t": _large()[1]},
+                                       complex_step=False), "passed", ["Richardson extrapolation"]),
+    "1e5 elements, fast, central differences only, wrong (one element off by 1e-6·max|g|)": (
+        lambda: bpcheck.check_function(bce_with_logits, {"x": _large()[0]}, bce_grad_one_element_off, static={"t": _large()[1]},
+                                       complex_step=False), "FAILED", [f"x[{LARGE_WRONG}]: got"]),
     "batchnorm with dgamma (1, D), right": (lambda: _bn(False), "passed",
                                             ["gradient for gamma with shape (1, 4), the shape of gamma (4,) with axes of length 1 kept"]),
     "batchnorm with dgamma (1, D), wrong (× 2)": (lambda: _bn(True), "FAILED", ["gamma (4,): 4 of 4 elements wrong"]),
