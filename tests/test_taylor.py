@@ -187,3 +187,14 @@ def test_an_error_below_the_taylor_sensitivity_is_said_to_be_so():
                                     static=(X, y, 0.1), mode="full")
     assert result.verdict == "FAILED" and result.taylor is True, result.message()
     assert "passed, where the tolerance verdict FAILED: the error is below its sensitivity" in result.message()
+
+
+def test_the_backward_hygiene_benchmark_cases_are_each_caught_and_the_taylor_step_agrees():
+    """bench/backward_hygiene.py's backwards: what check_vjp says of each, and the Taylor step where it runs."""
+    from bench.backward_hygiene import CASES, bpcheck_outcome
+
+    expected = {"ignores dout": ("FAILED", False), "writes into dout": ("passed + hazard", None),
+                "writes into its cache": ("passed + hazard", None), "not reentrant": ("refused", None)}
+    for seed in range(5):
+        for case in CASES:
+            assert bpcheck_outcome(case, seed) == expected.get(case.name, ("passed", None)), (case.name, seed)
