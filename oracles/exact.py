@@ -13,6 +13,9 @@ The network is written again from the definitions (reverse mode, each derivative
 function); only the plain ``NetworkSpec`` is shared with ``reference``.  Arrays are numpy arrays of
 ``arb`` objects (dtype object), so the code reads like the float64 one: ``z = a @ W + b``.
 
+Hessian-vector products (``hvp``, ``network_hvp``): the same pass on dual numbers θ + ϵ·v whose two parts
+are balls (``Dual``), so the ϵ part of the gradient is H·v, enclosed as rigorously and with no step.
+
 Kinks: relu and leaky_relu branch on the sign of z.  A ball that straddles 0 cannot decide it, so
 the precision is raised; a z that is exactly 0 (arb proves it: rad = 0) takes the convention of
 docs/conventions.md: relu'(0) = 0, leaky_relu'(0) = slope, as torch and jax.
