@@ -4,6 +4,7 @@
     python bench/check_api.py --quick         # 1 repeat, 100 seeds
     python bench/check_api.py --batch 16,4,64 # the batch sizes N for the full check (the first also for fast)
     python bench/check_api.py --threads 1     # BLAS and torch pinned to one thread each (steadier on a loaded machine)
+    python bench/check_api.py --fast-only     # the fast check alone (1000 seeds), ~1 minute
 
 The function is a CS231n-style affine layer and softmax loss, loss(W) = mean_n softmax_ce(X W + b, y),
 with W (128, 256) the checked input, X (N, 128), b (256,) and labels y fixed; each library checks
@@ -157,7 +158,7 @@ def bench_fast(batch: int, seeds: int, jax_seeds: int) -> dict:
     caught = {"bpcheck fast": 0, "torch gradcheck fast_mode": 0, "jax check_grads": 0}
     ran = {k: 0 for k in caught}
     seconds: dict[str, list[float]] = {k: [] for k in caught}
-    verdict_evals, total_evals, named = [], [], 0
+    verdict_evals, total_evals, named, taylor_failed = [], [], 0, 0
     for seed in range(seeds):
         k = int(rng.integers(g.size))
         bad = g.copy()
@@ -171,6 +172,7 @@ def bench_fast(batch: int, seeds: int, jax_seeds: int) -> dict:
         verdict_evals.append(result.fast["evaluations"])
         total_evals.append(result.evaluations)
         named += any(e.where == where for v in result.inputs for e in v.elements)
+        taylor_failed += result.taylor is False  # the confirming Taylor test, run on a verdict that did not pass
         Wt = torch.tensor(W, requires_grad=True)
         t = time.perf_counter()
         try:
@@ -185,16 +187,18 @@ def bench_fast(batch: int, seeds: int, jax_seeds: int) -> dict:
             caught["jax check_grads"] += not jax_passes(W, bad)
             seconds["jax check_grads"].append(time.perf_counter() - t)
             ran["jax check_grads"] += 1
-    false_alarms, alarm_evals = 0, []
+    false_alarms, alarm_evals, taylor_ran = 0, [], 0
     for seed in range(seeds):
         result = bpcheck.check_function(loss, {"W": W}, grad, static=static, mode="fast", seed=seed)
         false_alarms += not result.ok
         alarm_evals.append(result.evaluations)
+        taylor_ran += result.taylor is not None
     return {"batch": batch, "seeds": ran, "caught": caught, "error": f"{ERROR} * max|g|",
             "median_seconds": {k: statistics.median(v) for k, v in seconds.items() if v},
             "bpcheck_verdict_evaluations_max": max(verdict_evals), "bpcheck_total_evaluations_max": max(total_evals),
             "bpcheck_total_evaluations_median": statistics.median(total_evals), "bpcheck_named_the_element": named,
-            "false_alarms": false_alarms, "false_alarm_seeds": seeds, "evaluations_on_right_gradient_max": max(alarm_evals)}
+            "false_alarms": false_alarms, "false_alarm_seeds": seeds, "evaluations_on_right_gradient_max": max(alarm_evals),
+            "taylor_failed_on_planted": taylor_failed, "taylor_ran_on_right": taylor_ran}
 
 
 def markdown(r: dict) -> str:
@@ -218,6 +222,9 @@ def markdown(r: dict) -> str:
                  f"{f['bpcheck_named_the_element']} of {f['seeds']['bpcheck fast']} |")
     lines.append(f"| bpcheck fast: false alarms on the right gradient | {f['false_alarms']} of {f['false_alarm_seeds']} seeds "
                  f"({f['evaluations_on_right_gradient_max']} evaluations each at most) |")
+    lines.append(f"| bpcheck fast: its confirming Taylor test | FAILED on {f['taylor_failed_on_planted']} of "
+                 f"{f['seeds']['bpcheck fast']} planted gradients (as the verdict); run on {f['taylor_ran_on_right']} of "
+                 f"{f['false_alarm_seeds']} right ones (only verdicts that did not pass get it) |")
     return "\n".join(lines)
 
 
@@ -225,6 +232,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="1 repeat and 100 seeds")
     parser.add_argument("--batch", default="16,4,64", help="batch sizes N for the full check (the first is used for fast)")
+    parser.add_argument("--fast-only", action="store_true", help="skip the full check")
     parser.add_argument("--threads", type=int, default=0, help="pin numpy's BLAS and torch to this many threads (0: their defaults)")
     args = parser.parse_args()
     if args.threads:
@@ -238,7 +246,7 @@ def main() -> None:
                "threads": args.threads or "defaults"}
     r["machine"] = machine()
     r["full"] = []
-    for batch in batches:
+    for batch in [] if args.fast_only else batches:
         print(f"full check, batch {batch} ...", file=sys.stderr)
         r["full"].append(bench_full(batch, 1 if args.quick else 3))
     print("fast check ...", file=sys.stderr)

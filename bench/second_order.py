@@ -22,6 +22,13 @@ intercept, X (n, d)), each library checking its own implementation of it, all in
 
 Prints a markdown table (caught / seeds and median milliseconds per check); writes JSON to
 bench/results/second_order-<UTC>.json.
+
+    python bench/second_order.py --false-alarms 1000   # bpcheck only: the right code and the planted bugs, 1000 seeds
+
+counts, per seed, bpcheck's verdicts on the right code of ``examples/api/second_order.py`` (check_hessp of
+scikit-learn-style ``gradient_hessian_product``) and ``examples/api/adjoints.py`` (check_adjoint of the conv
+and heat-step pairs, check_jvp of the polar map), by complex step and by central differences where the check
+has both, and on the same code with its planted bug; writes JSON to bench/results/false_alarms-<UTC>.json.
 """
 
 from __future__ import annotations
@@ -277,6 +284,56 @@ def jvp_checks(seed: int) -> dict[str, Callable[[], bool]]:
             "torch": torch_passes, "jax": jax_passes}
 
 
+SO = load("second_order")
+
+
+def own_checks(seed: int, buggy: bool) -> dict[str, Callable[[], bool]]:
+    """bpcheck's second-order, forward-mode and adjoint checks on the examples' code, right or with its planted bug."""
+    import functools
+
+    coef, X, y = SO.data(seed)
+    pair = SO.BinaryLogistic(buggy=buggy).gradient_hessian_product
+    case = ADJ.inputs(seed)
+    w, shape = case["w"], case["x_shape"]
+    checks = {}
+    for complex_step in (True, False):
+        how = "complex step" if complex_step else "central differences"
+        checks[f"check_hessp, logistic ({how})"] = functools.partial(
+            bpcheck.check_hessp, pair, None, coef, static=(X, y, 0.1), returns="grad_and_hessp", seed=seed,
+            complex_step=complex_step)
+        checks[f"check_jvp, polar ({how})"] = functools.partial(
+            bpcheck.check_jvp, ADJ.polar, functools.partial(ADJ.polar_jvp, buggy=buggy), case["polar"], seed=seed,
+            complex_step=complex_step)
+    checks["check_adjoint, conv / transposed conv"] = functools.partial(
+        bpcheck.check_adjoint, functools.partial(ADJ.conv2d, w=w),
+        functools.partial(ADJ.conv_transpose2d, w=w, x_shape=shape, buggy=buggy), shape, seed=seed)
+    checks["check_adjoint, heat step"] = functools.partial(
+        bpcheck.check_adjoint, ADJ.heat_step, functools.partial(ADJ.heat_step_transpose, buggy=buggy), case["u"], seed=seed)
+    return {name: (lambda check=check: bool(check())) for name, check in checks.items()}
+
+
+def false_alarms(seeds: int) -> None:
+    record: dict = {}
+    for seed in range(seeds):
+        for buggy in (False, True):
+            run(own_checks(seed, buggy), record, "planted bug" if buggy else "right code")
+    lines = [f"| bpcheck check, {seeds} seeds | right code: flagged (false alarms) | planted bug: flagged |", "|---|---|---|"]
+    for name in record["right code"]:
+        right, bug = record["right code"][name], record["planted bug"][name]
+        lines.append(f"| {name} | {right['flagged']}/{right['seeds']}, {1e3 * statistics.median(right['seconds']):.1f} ms | "
+                     f"{bug['flagged']}/{bug['seeds']}, {1e3 * statistics.median(bug['seconds']):.1f} ms |")
+    _write("false_alarms", record, lines)
+
+
+def _write(stem: str, record: dict, lines: list[str]) -> None:
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / (f"{stem}-" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + ".json")
+    path.write_text(json.dumps({"machine": machine(), "record": record}, indent=2, default=float))
+    print("\n".join(lines))
+    print(f"\n(JSON: {path.relative_to(ROOT)})")
+
+
 def run(checks: dict[str, Callable[[], bool]], record: dict, case: str) -> None:
     for lib, passes in checks.items():
         t = time.perf_counter()
@@ -290,7 +347,11 @@ def run(checks: dict[str, Callable[[], bool]], record: dict, case: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="20 seeds for bpcheck, 5 for torch and jax")
+    parser.add_argument("--false-alarms", type=int, metavar="SEEDS", help="bpcheck only: right code and planted bugs")
     args = parser.parse_args()
+    if args.false_alarms:
+        false_alarms(args.false_alarms)
+        return
     ours, peers = (20, 5) if args.quick else (100, 20)
     record: dict = {}
     for seed in range(ours):
@@ -309,12 +370,7 @@ def main() -> None:
         cells = [f"{libs[lib]['flagged']}/{libs[lib]['seeds']} flagged, {1e3 * statistics.median(libs[lib]['seconds']):.1f} ms"
                  if lib in libs else "–" for lib in ("bpcheck", "torch", "jax")]
         lines.append(f"| {case} | " + " | ".join(cells) + " |")
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / ("second_order-" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + ".json")
-    path.write_text(json.dumps({"machine": machine(), "record": record}, indent=2, default=float))
-    print("\n".join(lines))
-    print(f"\n(JSON: {path.relative_to(ROOT)})")
+    _write("second_order", record, lines)
 
 
 if __name__ == "__main__":

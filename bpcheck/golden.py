@@ -40,7 +40,9 @@ from bpcheck.reference import seeds
 from bpcheck.reference.network import init_params
 from bpcheck.reference.spec import ACTIVATIONS, LOSS_REQUIRES_OUTPUT, LOSSES, NetworkSpec, check_batch
 
-GOLDEN_VERSION = "2.1.0"
+GOLDEN_VERSION = "2.2.0"
+#: The seed of every entry's Hessian-vector product direction (``hvp_direction``: ±1, drawn per parameter in order).
+HVP_SEED = 24
 #: seed 000's XOR run: the precision it needs (measured: its first 5,000 steps lose ~560 bits of the
 #: balls' accuracy, then it contracts); lower precisions are tried first only to fail within a few steps.
 XOR_PREC = 1024
@@ -155,13 +157,25 @@ WELL_CONDITIONED = ("well conditioned: a few layers, moderate weights, no cancel
                     "saturated; every float64 source's derived bound claims to hold")
 
 
+def hvp_direction(spec: NetworkSpec) -> dict[str, np.ndarray]:
+    """The direction v of an entry's Hessian-vector product: ±1 per element, from ``HVP_SEED`` (stored in the file too)."""
+    rng = np.random.default_rng(HVP_SEED)
+    return {k: rng.choice(np.array([-1.0, 1.0]), size=shape) for k, shape in spec.param_shapes().items()}
+
+
 def _case(inputs: Inputs) -> dict[str, Any]:
+    direction = hvp_direction(inputs.spec)
+
     def compute(P: dict, X: np.ndarray, Y: np.ndarray) -> dict[str, Any]:
         p = ex.network_pass(inputs.spec, P, X, Y)
         loss = _value(p.loss)
-        out: dict[str, Any] = {"loss": loss["value"], "loss_exact": loss["exact"], "grads": {}, "grads_exact": {}}
+        out: dict[str, Any] = {"loss": loss["value"], "loss_exact": loss["exact"], "grads": {}, "grads_exact": {},
+                               "hvp_direction": {k: _arr(v) for k, v in direction.items()}, "hvp": {}, "hvp_exact": {}}
         for k, g in p.grads.items():
             out["grads"][k], out["grads_exact"][k] = _values(g)
+        hv = ex.network_hvp(inputs.spec, P, X, Y, {k: ex.balls(v) for k, v in direction.items()})
+        for k, h in hv.items():
+            out["hvp"][k], out["hvp_exact"][k] = _values(h)
         return out
 
     return {
@@ -452,7 +466,10 @@ def export(on_entry: Optional[Callable[[str], None]] = None) -> dict[str, Any]:
                         "as exact reals; every expected value is exact: 'value' (and loss, grads) is the exact value "
                         "correctly rounded to float64, 'exact' (and loss_exact, grads_exact) is [lo, hi], consecutive "
                         f"{ex.DIGITS}-significant-digit decimals with lo <= exact value <= hi; from ball arithmetic "
-                        "(python-flint's arb, oracles/exact.py)",
+                        "(python-flint's arb, oracles/exact.py); 'hvp' (and 'hvp_exact') is H·v, the Hessian of C times "
+                        "'hvp_direction' v, exact the same way (dual numbers over the balls: the derivative of the exact "
+                        f"gradient along v); v is ±1 per element, drawn by numpy.random.default_rng({HVP_SEED}).choice([-1.0, 1.0]) "
+                        "per parameter in order, and stored: read it from the file",
         "entries": entries,
     }
 

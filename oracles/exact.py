@@ -13,6 +13,9 @@ The network is written again from the definitions (reverse mode, each derivative
 function); only the plain ``NetworkSpec`` is shared with ``reference``.  Arrays are numpy arrays of
 ``arb`` objects (dtype object), so the code reads like the float64 one: ``z = a @ W + b``.
 
+Hessian-vector products (``hvp``, ``network_hvp``): the same pass on dual numbers θ + ϵ·v whose two parts
+are balls (``Dual``), so the ϵ part of the gradient is H·v, enclosed as rigorously and with no step.
+
 Kinks: relu and leaky_relu branch on the sign of z.  A ball that straddles 0 cannot decide it, so
 the precision is raised; a z that is exactly 0 (arb proves it: rad = 0) takes the convention of
 docs/conventions.md: relu'(0) = 0, leaky_relu'(0) = slope, as torch and jax.
@@ -271,6 +274,110 @@ def sgd(spec: NetworkSpec, params: Mapping[str, np.ndarray], x: np.ndarray, y: n
             observe(step, p)
         params = {k: v - lr * p.grads[k] if k[0] == "W" or update_biases else v for k, v in params.items()}
     return params
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Hessian-vector products: the same pass in dual numbers over the balls (forward over reverse mode)
+
+class Dual:
+    """a + b·ϵ with ϵ² = 0, a and b balls: the value and its derivative along one direction, both enclosed.
+
+    ``network_pass`` on parameters θ + ϵ·v gives ∂C/∂θ + ϵ·H·v: each operation below carries the exact
+    derivative of its result (no step, no truncation), so H·v is as rigorous as the gradient.  Branches
+    (relu's sign) follow the value part, whose sign ``_sign`` proves as before; at a proven z = 0 the
+    Hessian does not exist and the convention's branch is differentiated.
+    """
+
+    __slots__ = ("a", "b")
+
+    def __init__(self, a: Any, b: Any):
+        self.a, self.b = a, b
+
+    @staticmethod
+    def lift(o: Any) -> "Dual":
+        return o if isinstance(o, Dual) else Dual(o, _flint().arb(0))
+
+    def __add__(self, o: Any) -> "Dual":
+        o = Dual.lift(o)
+        return Dual(self.a + o.a, self.b + o.b)
+
+    __radd__ = __add__
+
+    def __neg__(self) -> "Dual":
+        return Dual(-self.a, -self.b)
+
+    def __sub__(self, o: Any) -> "Dual":
+        return self + (-Dual.lift(o))
+
+    def __rsub__(self, o: Any) -> "Dual":
+        return Dual.lift(o) - self
+
+    def __mul__(self, o: Any) -> "Dual":
+        o = Dual.lift(o)
+        return Dual(self.a * o.a, self.a * o.b + self.b * o.a)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, o: Any) -> "Dual":
+        o = Dual.lift(o)
+        q = self.a / o.a
+        return Dual(q, (self.b - q * o.b) / o.a)
+
+    def __rtruediv__(self, o: Any) -> "Dual":
+        return Dual.lift(o) / self
+
+    def __pow__(self, n: int) -> "Dual":
+        return Dual(self.a**n, n * self.a ** (n - 1) * self.b)
+
+    def __gt__(self, o: Any) -> bool:
+        return self.a > o
+
+    def __lt__(self, o: Any) -> bool:
+        return self.a < o
+
+    def is_zero(self) -> bool:
+        return self.a.is_zero()
+
+    def is_finite(self) -> bool:
+        return self.a.is_finite() and self.b.is_finite()
+
+    def exp(self) -> "Dual":
+        e = self.a.exp()
+        return Dual(e, e * self.b)
+
+    def log(self) -> "Dual":
+        return Dual(self.a.log(), self.b / self.a)
+
+    def log1p(self) -> "Dual":
+        return Dual(self.a.log1p(), self.b / (1 + self.a))
+
+    def tanh(self) -> "Dual":
+        return Dual(self.a.tanh(), self.b * self.a.sech() ** 2)
+
+    def sech(self) -> "Dual":
+        s = self.a.sech()
+        return Dual(s, -self.b * s * self.a.tanh())
+
+
+def network_hvp(spec: NetworkSpec, params: Mapping[str, np.ndarray], x: np.ndarray, y: np.ndarray,
+                direction: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """H·v in balls, per parameter: the derivative of ∂C/∂θ along ``direction`` v (object arrays of balls, as ``params``)."""
+    dual = {k: np.vectorize(Dual, otypes=[object])(v, direction[k]) for k, v in params.items()}
+    p = network_pass(spec, dual, x, y)
+    return {k: _map(lambda d: Dual.lift(d).b, g) for k, g in p.grads.items()}
+
+
+def hvp(spec: NetworkSpec, params: Mapping[str, Any], x: Any, y: Any, direction: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """H·v of the network the float64 inputs describe, v = ``direction`` (float64, exact), each element correctly rounded."""
+    params, x, y = _exact_inputs(spec, params, x, y)
+    v = check_params(spec, direction)
+
+    def compute(faithful: bool) -> dict[str, np.ndarray]:
+        hv = network_hvp(spec, {k: balls(p) for k, p in params.items()}, balls(x), balls(y),
+                         {k: balls(d) for k, d in v.items()})
+        return {k: _map(lambda b: _nearest(b, faithful)[0], h).astype(np.float64) for k, h in hv.items()}
+
+    return _resolved(compute)
 
 
 # ---------------------------------------------------------------------------------------------------------

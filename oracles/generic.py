@@ -16,7 +16,8 @@ A layer's backward is also watched (``_written``, ``_dout_patterns``): writes in
 cache are **hazards** (notes naming the element; the verdict stays with the values), a backward that
 returns the same gradients for an independent dout ("ignores dout") or is not linear in dout fails.
 ``check_function`` also takes ``hessp=`` / ``hess=`` / ``returns="loss_grad_hessp"`` (``second_order``)
-and ``mode="taylor"`` (``taylor``); an inconclusive verdict gets the Taylor test's orders as notes.
+and ``mode="taylor"`` (``taylor``); a FAILED or inconclusive verdict (here and in ``check_vjp``) gets the
+Taylor test on the same F as notes beside it (``_confirm_by_taylor``), a passed one costs nothing more.
 
 Modes (``mode="auto"`` picks ``full`` up to ``AUTO_FULL_LIMIT`` elements, ``fast`` beyond):
 
@@ -152,6 +153,7 @@ class CheckResult:
     expected_word: str = "expected"
     coverage: str = ""  # why some elements were not checked to within COVERED_FRACTION of themselves
     refused: str = ""  # why the check could not be made at all (F or the gradients not repeatable)
+    taylor: Optional[bool] = None  # the confirming Taylor test's verdict (True: passed), on a verdict that did not pass
 
     @property
     def verdict(self) -> str:
@@ -901,7 +903,10 @@ def _vjp(forward: Callable, backward: Callable, inputs: Any, static: Any, mode: 
         result = CheckResult(False, title, mode, str(_dtype([leaf.value for leaf in leaves])), 0.0, _depth(case.shapes_for_depth))
         result.problems.append(problem)
         return result
-    return _with_dout_findings(_run(case, mode, seed, rtol), hygiene, name_of(backward))
+    result = _with_dout_findings(_run(case, mode, seed, rtol), hygiene, name_of(backward))
+    if reference is None and second_size:  # the rerun at a second size needs only its pattern
+        _confirm_by_taylor(result, case, seed)
+    return result
 
 
 def _with_dout_findings(result: CheckResult, problems: list[str], backward: str) -> CheckResult:
@@ -990,8 +995,8 @@ def check_function(
     ``complex_step=False``: central differences only.
     ``hessp(x, p, *static) -> H·p`` or ``hess(x, *static) -> H``, or ``returns="loss_grad_hessp"`` (f returns
     (loss, grad, hessp) with ``hessp(p)``): the second order too, by ``check_hessp`` (x one array), after the gradient.
-    ``mode="taylor"``: the Taylor test instead (``check_taylor``, a CheckReport).  An inconclusive verdict
-    gets the Taylor test's observed orders in its message, as a confirming step.
+    ``mode="taylor"``: the Taylor test instead (``check_taylor``, a CheckReport).  A FAILED or inconclusive
+    verdict gets the Taylor test's verdict and observed orders in its message (``result.taylor``), as a confirming step.
     """
     loss_arguments(returns, grad)
     if mode == "taylor":
@@ -1004,9 +1009,9 @@ def check_function(
         raise CheckError("give hessp= or hess=, not both")
     if returns == "loss_grad_hessp" and (hessp is not None or hess is not None):
         raise CheckError("returns='loss_grad_hessp': f returns its own hessp, so leave out hessp= and hess=")
-    result = _first_order(f, inputs, grad, returns, static, mode, reference, seed, rtol, complex_step)
-    if result.verdict == "inconclusive" and reference is None:
-        _confirm_by_taylor(result, f, inputs, grad, returns, static, seed, complex_step)
+    result, case = _first_order(f, inputs, grad, returns, static, mode, reference, seed, rtol, complex_step)
+    if reference is None:
+        _confirm_by_taylor(result, case, seed)
     if hessp is not None or hess is not None or returns == "loss_grad_hessp":
         _second_order(result, f, inputs, grad, returns, static, seed, rtol, complex_step, hessp, hess)
     return result
@@ -1014,7 +1019,7 @@ def check_function(
 
 def _first_order(f: Callable, inputs: Any, grad: Optional[Callable], returns: str, static: Any, mode: str,
                  reference: Optional[Callable], seed: int, rtol: Optional[float], complex_step: bool,
-                 second_size: bool = True) -> CheckResult:
+                 second_size: bool = True) -> tuple[CheckResult, Optional[_Case]]:
     fixed = private_static(static)
     tree, leaves = flatten(inputs, f)
     fname = name_of(f)
@@ -1023,7 +1028,7 @@ def _first_order(f: Callable, inputs: Any, grad: Optional[Callable], returns: st
         grads, _, loss = gradients_of(f if grad is None else grad, returns, tree, leaves, fixed, seed,
                                        at=" at the inputs given", notes=notes)
     except _Refused as e:
-        return CheckResult(False, f"check_function({fname})", mode, "", 0.0, 0, refused=str(e))
+        return CheckResult(False, f"check_function({fname})", mode, "", 0.0, 0, refused=str(e)), None
     oname = name_of(reference or f)
     case = _Case(f"check_function({fname})", oname, tree, leaves, grads, loss_binder(reference or f, returns, tree, fixed),
                  [leaf.value for leaf in leaves] + static_arrays(fixed),
@@ -1031,26 +1036,37 @@ def _first_order(f: Callable, inputs: Any, grad: Optional[Callable], returns: st
                  f"F = what {oname} returns as the loss (summed, when it is one loss per example)", notes)
     if second_size:
         case.rerun = lambda n: _first_order(f, grown(inputs, n), grad, returns, grown(static, n), mode, reference, seed, rtol,
-                                            complex_step, second_size=False)
+                                            complex_step, second_size=False)[0]
     if returns != "loss" and not np.all(np.isfinite(np.asarray(loss, dtype=np.float64))):
         return CheckResult(False, case.title, mode, str(_dtype([leaf.value for leaf in leaves])), 0.0,
                            _depth(case.shapes_for_depth),
-                           problems=[f"{fname} returned the loss {loss} at the inputs given, so no gradient can pass"])
-    return _run(case, mode, seed, rtol)
+                           problems=[f"{fname} returned the loss {loss} at the inputs given, so no gradient can pass"]), None
+    return _run(case, mode, seed, rtol), case
 
 
-def _confirm_by_taylor(result: CheckResult, f: Callable, inputs: Any, grad: Optional[Callable], returns: str,
-                       static: Any, seed: int, complex_step: bool) -> None:
-    """The Taylor test's observed orders, as notes: a tolerance-free second opinion on an inconclusive verdict."""
-    from .taylor import check_taylor  # taylor builds on this module
+def _confirm_by_taylor(result: CheckResult, case: Optional[_Case], seed: int) -> None:
+    """A verdict that did not pass (FAILED or inconclusive) gets the Taylor test on the same F, as notes beside it.
+
+    Only then: a passed verdict costs nothing more.  The tolerance verdict stands; the note says whether the
+    tolerance-free one agrees (an error below the Taylor test's printed sensitivity passes it).
+    """
+    if case is None or result.verdict not in ("FAILED", "inconclusive"):
+        return
+    from .taylor import taylor_of  # taylor builds on this module
     try:
-        taylor = check_taylor(f, inputs, grad, returns=returns, static=static, seed=seed, complex_step=complex_step)
-    except CheckError as e:
+        taylor = taylor_of(case.bind, [leaf.value for leaf in case.leaves], [leaf.name for leaf in case.leaves],
+                           case.evaluated, [np.asarray(g, dtype=np.float64) for g in case.grads],
+                           _depth(case.shapes_for_depth), seed, "the Taylor test", case.allow_complex)
+    except (CheckError, NotRepeatable) as e:
         result.notes.append(f"confirming step, the Taylor test: not made ({e})")
         return
     verdict = "passed" if taylor.ok else "FAILED"
-    result.notes.append(f"confirming step, the Taylor test (no tolerance on the gradient): {verdict}")
+    if result.verdict == "FAILED":
+        verdict += (", as the tolerance verdict" if not taylor.ok else
+                    ", where the tolerance verdict FAILED: the error is below its sensitivity (below), or not in the gradient")
+    result.notes.append(f"confirming step, the Taylor test (no tolerance on the gradient): {verdict} ({taylor.evaluations})")
     result.notes += [line for line in taylor.lines if "observed orders" in line or "sensitivity" in line]
+    result.taylor = taylor.ok
 
 
 def _second_order(result: CheckResult, f: Callable, inputs: Any, grad: Optional[Callable], returns: str, static: Any,

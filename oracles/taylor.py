@@ -131,19 +131,29 @@ def check_taylor(
     grads, _, _ = gradients_of(f if grad is None else grad, returns, tree, leaves, fixed, seed, at=" at the inputs given")
     grads = [np.asarray(g, dtype=np.float64) for g in grads]
     title = f"check_taylor({fname}{'' if grad is None else ', ' + name_of(grad)})"
-    if not all(np.all(np.isfinite(g)) for g in grads):
-        return CheckReport(False, title, ["  the gradient has non-finite elements, so no Taylor remainder can shrink"])
-    bind = loss_binder(f, returns, tree, fixed)
     base = [leaf.value for leaf in leaves]
-    rtol = 2 * depth_of(base + static_arrays(fixed)) * float(np.finfo(np.float64).eps)
-    box = BlackBox(bind, base, [leaf.name for leaf in leaves], fname, rtol, allow_complex=complex_step)
-    if not np.isfinite(box.f0):
-        return CheckReport(False, title, [f"  F is {box.f0} at the inputs given, so no gradient can pass"])
-    with box.warnings:  # the code's warnings are counted, never raised through the caller's filters
-        result = _verdicts(box, grads, rtol, seed, title, complex_step)
+    result = taylor_of(loss_binder(f, returns, tree, fixed), base, [leaf.name for leaf in leaves], fname, grads,
+                       depth_of(base + static_arrays(fixed)), seed, title, complex_step)
     if plot is not None:
         draw(result, plot)
     return result
+
+
+def taylor_of(bind: Callable[[list[np.ndarray]], Callable[[], Any]], base: list[np.ndarray], names: list[str], what: str,
+              grads: list[np.ndarray], depth: int, seed: int, title: str, complex_step: bool = True) -> CheckReport:
+    """The Taylor test of ``grads`` (float64, one per input) for F = ``bind(arrays)()`` at ``base``: the report.
+
+    ``depth``: D as ``check_function`` counts it (the rounding of Im F is bounded by 2·D·ε).  Also the confirming
+    step of ``check_function`` and ``check_vjp`` verdicts that did not pass, on the F they checked.
+    """
+    if not all(np.all(np.isfinite(g)) for g in grads):
+        return CheckReport(False, title, ["  the gradient has non-finite elements, so no Taylor remainder can shrink"])
+    rtol = 2 * depth * float(np.finfo(np.float64).eps)
+    box = BlackBox(bind, base, names, what, rtol, allow_complex=complex_step)
+    if not np.isfinite(box.f0):
+        return CheckReport(False, title, [f"  F is {box.f0} at the inputs given, so no gradient can pass"])
+    with box.warnings:  # the code's warnings are counted, never raised through the caller's filters
+        return _verdicts(box, grads, rtol, seed, title, complex_step)
 
 
 def _verdicts(box: BlackBox, grads: list[np.ndarray], rtol: float, seed: int, title: str, allow_complex: bool) -> CheckReport:

@@ -75,6 +75,9 @@ def _exact_values(entry):
     for f in figures:
         if "exact" in f:
             yield "figure", f["value"], f["exact"]
+    for k in entry["hvp"]:
+        for v, e in _pairs(entry["hvp"][k], entry["hvp_exact"][k]):
+            yield f"H·v {k}", v, e
 
 
 @pytest.mark.parametrize("entry", DATA["entries"], ids=lambda e: e["id"])
@@ -85,7 +88,7 @@ def test_every_value_is_the_correctly_rounded_enclosure(entry):
         assert Decimal(lo) <= Decimal(hi), (what, lo, hi)
         assert float(lo) == float(hi) == value, f"{entry['id']} {what}: {value!r} is not the rounding of [{lo}, {hi}]"
         count += 1
-    assert count >= 1 + sum(np.size(v) for v in entry["grads"].values())
+    assert count >= 1 + 2 * sum(np.size(v) for v in entry["grads"].values())  # loss, gradient, H·v
 
 
 def _ill_conditioned_for(entry, source):
@@ -204,6 +207,101 @@ def test_ex4_debug_inputs_are_correctly_rounded_sines():
     np.testing.assert_array_equal(debug_matrix(5, 4), np.array(sines).reshape((5, 4), order="F") / 10)
 
 
+# -- Hessian-vector products: exact, and reproduced by differences of the reference's gradient ---------------
+
+
+def test_hvp_direction_is_the_seeded_sign_vector_the_file_states():
+    """v is ±1 per element, drawn as float_format says (numpy's default_rng(24), per parameter in order)."""
+    assert "default_rng(24).choice([-1.0, 1.0])" in DATA["float_format"]
+    for entry in DATA["entries"]:
+        rng = np.random.default_rng(24)
+        spec = NetworkSpec.from_dict(entry["spec"])
+        assert list(entry["hvp_direction"]) == list(spec.param_shapes()) == list(entry["hvp"]), entry["id"]
+        for k, shape in spec.param_shapes().items():
+            v = np.array(entry["hvp_direction"][k])
+            assert v.shape == shape and set(np.unique(v)) <= {-1.0, 1.0}, (entry["id"], k)
+            np.testing.assert_array_equal(v, rng.choice(np.array([-1.0, 1.0]), size=shape))
+
+
+def _flat(arrays, names):
+    return np.concatenate([np.ravel(arrays[k]) for k in names])
+
+
+def _reach_along_ones(spec, params, x, y):
+    """The most a step of 1 along any ±1 direction of every parameter moves a pre-activation (at least 1).
+
+    Layer l's z moves by its own step, Σ_i |aˡ⁻¹_i| + 1, plus the previous layer's movement times the largest column
+    sum of |Wˡ| (|σ'| ≤ 1).  Dividing the step by this keeps every z's move within the step, where the activations'
+    curvature is O(1) and the differences' error estimate holds (a 20-layer chain of gain 3 needs it: ~3^20).
+    """
+    _, cache = forward(spec, params, x, y)
+    moved, most = 0.0, 1.0
+    for l in range(1, spec.depth + 1):
+        own = float(np.max(np.abs(cache.a[l - 1]).sum(axis=1))) + spec.bias
+        moved = own + float(np.max(np.abs(params[f"W{l}"]).sum(axis=0))) * moved
+        most = max(most, moved)
+    return most
+
+
+def _reference_hvp(entry):
+    """(H·v from central differences of the reference's gradient along the golden v, its bound, the exact H·v), flat.
+
+    The bound is the one ``check_hessp`` applies (oracles/second_order.py): the differences' own elementwise bound
+    (3× the truncation seen between steps s and 2s, plus 3·ε_k/s with ε_k the gradient's measured noise) plus
+    rtol·(|exact| + G), rtol = 2·D·ε.  The differences run along v as realised in floating point, t = v + δ
+    (fl(θ ± s·v) rounds), so the bound adds ‖δ‖∞·(|H·δ̂| + its bound), H·δ̂ the derivative along δ̂ = δ/‖δ‖∞.
+    """
+    from bpcheck.oracles.directional import Directional, depth_of
+    from bpcheck.oracles.finite_diff import CENTRAL_STEP
+
+    spec, params, x, y = _inputs(entry)
+    names = list(params)
+    shapes = {k: params[k].shape for k in names}
+
+    def gradient(xs):
+        theta, at = {}, 0
+        for k in names:
+            theta[k] = xs[0][at:at + int(np.prod(shapes[k]))].reshape(shapes[k])
+            at += theta[k].size
+        return _flat(loss_and_grad(spec, theta, x, y)[1], names)
+
+    theta = _flat(params, names)
+    v = _flat({k: np.array(w) for k, w in entry["hvp_direction"].items()}, names)
+    box = Directional(gradient, [theta], "the reference's gradient", allow_complex=False)
+    box.step = CENTRAL_STEP / _reach_along_ones(spec, params, x, y)  # measured in z, as oracles/finite_diff.py steps
+    d, bound, (t,) = box.central([v])
+    delta = t - v
+    size = float(np.max(np.abs(delta)))
+    if size > 0:
+        d_delta, bound_delta, _ = box.central([delta / size])
+        bound = bound + size * (np.abs(d_delta) + bound_delta)
+    want = _flat({k: np.array(h) for k, h in entry["hvp"].items()}, names)
+    rtol = 2 * depth_of([theta, theta]) * float(np.finfo(np.float64).eps)
+    G = float(np.max(np.abs(want)))
+    return d, bound + rtol * (np.abs(want) + G), want
+
+
+@pytest.mark.parametrize("entry", DATA["entries"], ids=lambda e: e["id"])
+def test_reference_hvp_by_differences_of_its_gradient_is_within_the_bound_of_the_exact_hvp(entry, request):
+    reason = _ill_conditioned_for(entry, "reference") or _ill_conditioned_for(entry, "central")
+    if reason:
+        request.node.add_marker(pytest.mark.xfail(reason=f"marked ill-conditioned: {reason}", strict=False))
+    got, bound, want = _reference_hvp(entry)
+    bad = np.flatnonzero(~(np.abs(got - want) <= bound))
+    assert bad.size == 0, [(int(k), got[k], want[k], bound[k]) for k in bad[:5]]
+
+
+@pytest.mark.parametrize("entry_id", ["cs231n-two-layer-toy", "pairing-tanh-mse", "ex4-debug-lambda-3"])
+def test_an_hvp_off_by_1e_6_of_the_largest_in_one_element_is_caught(entry_id):
+    """The planted error goes where the bound is loosest (relative to the element), and is caught there."""
+    got, bound, want = _reference_hvp(ENTRIES[entry_id])
+    k = int(np.argmax(bound))
+    planted = want.copy()
+    planted[k] += 1e-6 * float(np.max(np.abs(want)))
+    assert np.all(np.abs(got - want) <= bound)
+    assert np.flatnonzero(~(np.abs(got - planted) <= bound)).tolist() == [k]
+
+
 # -- The higher tier: ill-conditioned networks, checked against a computation written here --------------------
 
 HIGHER = [e for e in DATA["entries"] if e.get("difficulty") == "higher"]
@@ -286,12 +384,17 @@ def test_higher_tier_encloses_an_independent_high_precision_computation(entry):
     with mpmath.workdps(60):
         C, grads = _mp_loss_and_grad(entry)
         assert _inside(C, *entry["loss_exact"]), (entry["id"], "loss", C, entry["loss_exact"])
-        for k, enclosures in entry["grads_exact"].items():
-            flat = [e for _, e in _pairs(entry["grads"][k], enclosures)]
-            values = [grads[k][i] for i in sorted(grads[k])]
-            assert len(values) == len(flat), (entry["id"], k)
-            for i, (v, (lo, hi)) in enumerate(zip(values, flat)):
-                assert _inside(v, lo, hi), (entry["id"], k, i, mpmath.nstr(v, 25), lo, hi)
+        _assert_enclosed(entry, "grads", grads)
+
+
+def _assert_enclosed(entry, field, computed):
+    """Every element of ``computed`` (parameter → {index: mpf}) lies in the entry's ``<field>_exact`` enclosure."""
+    for k, enclosures in entry[f"{field}_exact"].items():
+        flat = [e for _, e in _pairs(entry[field][k], enclosures)]
+        values = [computed[k][i] for i in sorted(computed[k])]
+        assert len(values) == len(flat), (entry["id"], field, k)
+        for i, (v, (lo, hi)) in enumerate(zip(values, flat)):
+            assert _inside(v, lo, hi), (entry["id"], field, k, i, mpmath.nstr(v, 25), lo, hi)
 
 
 def test_higher_tier_covers_every_condition_the_issue_names():
@@ -304,6 +407,30 @@ def test_higher_tier_covers_every_condition_the_issue_names():
     chain = ENTRIES["hard-vanishing-chain"]
     assert abs(chain["grads"]["W1"][0][0]) < 1e-13 * max(abs(v) for g in chain["grads"].values() for v, _ in _pairs(g, g))
     assert ENTRIES["hard-cancellation"]["ill_conditioned_for"], "the cancellation entry must be marked"
+
+
+def _mp_hvp(entry, digits=100):
+    """H·v by a central difference of ``_mp_loss_and_grad`` at ``digits`` digits, step 1e-(digits/2.5): its truncation
+    (~h²) and rounding (~10^−digits / h) stay below 1e-55 of the gradient's scale, far inside the 21-digit enclosures."""
+    h = mpmath.mpf(10) ** -(digits * 2 // 5)
+
+    def moved(sign):
+        params = {k: [[mpmath.mpf(p) + sign * h * int(v) for p, v in zip(row, vrow)] if isinstance(row, list)
+                       else mpmath.mpf(row) + sign * h * int(vrow) for row, vrow in zip(entry["params"][k], entry["hvp_direction"][k])]
+                  for k in entry["params"]}
+        return _mp_loss_and_grad({**entry, "params": params})[1]
+
+    with mpmath.workdps(digits):
+        plus, minus = moved(1), moved(-1)
+        return {k: {i: (plus[k][i] - minus[k][i]) / (2 * h) for i in plus[k]} for k in plus}
+
+
+@pytest.mark.parametrize("entry", HIGHER, ids=lambda e: e["id"])
+def test_higher_tier_hvp_encloses_an_independent_high_precision_difference(entry):
+    """The exact H·v (dual numbers in ball arithmetic) against mpmath's own gradient, differenced at 100 digits."""
+    hv = _mp_hvp(entry)
+    with mpmath.workdps(100):
+        _assert_enclosed(entry, "hvp", hv)
 
 
 # -- Difficulty, provenance and the generator ---------------------------------------------------------------

@@ -135,3 +135,66 @@ def test_a_plot_on_request(tmp_path):
     result = bpcheck.check_taylor(SECOND_ORDER.BinaryLogistic().loss_gradient, coef, returns="loss_and_grad",
                                   static=(X, y, 0.1), plot=str(path))
     assert result and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --- the confirming step: a verdict that did not pass gets the Taylor test beside it ----------------------
+
+
+def test_a_failed_verdict_gets_a_taylor_test_that_agrees_on_the_benchmark_cases():
+    """bench/check_api.py's cases: the planted gradient FAILS and the Taylor test beside it fails too; the right
+    one passes and costs no Taylor test at all (the confirming step runs only on verdicts that did not pass)."""
+    W, static = problem(16)
+    g = grad(W, **static)
+    rng = np.random.default_rng(2)
+    for seed in range(5):
+        for label, candidate in (("right", g), ("planted", _planted(g, rng))):
+            def gradient(W, X, b, y, candidate=candidate):
+                return candidate
+            result = bpcheck.check_function(loss, {"W": W}, gradient, static=static, mode="fast", seed=seed)
+            message = result.message()
+            if label == "right":
+                assert result.verdict == "passed" and result.taylor is None and "Taylor" not in message, message
+            else:
+                assert result.verdict == "FAILED" and result.taylor is False, message
+                assert "confirming step, the Taylor test (no tolerance on the gradient): FAILED, as the tolerance verdict" in message
+                assert "W (128, 256): wrong; observed orders" in message
+
+
+def test_check_vjp_gets_the_confirming_step_on_its_scalar():
+    """⟨dout, forward(x)⟩ with the dout the check drew: a backward that ignores dout fails both ways."""
+    from tests.test_backward_hygiene import _affine, affine_backward, affine_backward_dout_one, affine_forward
+
+    wrong = bpcheck.check_vjp(affine_forward, affine_backward_dout_one, _affine())
+    assert wrong.verdict == "FAILED" and wrong.taylor is False, wrong.message()
+    assert "FAILED, as the tolerance verdict" in wrong.message()
+    assert all(f"  {name} {shape}: wrong; observed orders" in wrong.message()
+               for name, shape in (("x", (4, 3)), ("w", (3, 5)), ("b", (5,))))
+    right = bpcheck.check_vjp(affine_forward, affine_backward, _affine())
+    assert right.verdict == "passed" and right.taylor is None and "Taylor" not in right.message()
+
+
+def test_an_error_below_the_taylor_sensitivity_is_said_to_be_so():
+    """Full mode catches an error of 1e-12 of the largest element, below the Taylor test's sensitivity: the note says so."""
+    coef, X, y = SECOND_ORDER.data(0)
+    model = SECOND_ORDER.BinaryLogistic()
+
+    def nudged(c, X, y, l2):
+        g = model.loss_gradient(c, X, y, l2)[1].copy()
+        g[0] += 1e-12 * np.abs(g).max()
+        return g
+
+    result = bpcheck.check_function(lambda c, X, y, l2: model.loss_gradient(c, X, y, l2)[0], coef, nudged,
+                                    static=(X, y, 0.1), mode="full")
+    assert result.verdict == "FAILED" and result.taylor is True, result.message()
+    assert "passed, where the tolerance verdict FAILED: the error is below its sensitivity" in result.message()
+
+
+def test_the_backward_hygiene_benchmark_cases_are_each_caught_and_the_taylor_step_agrees():
+    """bench/backward_hygiene.py's backwards: what check_vjp says of each, and the Taylor step where it runs."""
+    from bench.backward_hygiene import CASES, bpcheck_outcome
+
+    expected = {"ignores dout": ("FAILED", False), "writes into dout": ("passed + hazard", None),
+                "writes into its cache": ("passed + hazard", None), "not reentrant": ("refused", None)}
+    for seed in range(5):
+        for case in CASES:
+            assert bpcheck_outcome(case, seed) == expected.get(case.name, ("passed", None)), (case.name, seed)
