@@ -66,10 +66,11 @@ PER_CALL = ("batch", "one")
 ACCEPTABLE = (*CHOICES, "penalise_biases", "learning_rate", "hidden", "output")
 
 INPUT_SYMBOLS = ("x", "y", "weights", "biases", "params", "sizes", "depth", "batch", "reg", "learning_rate",
-                 "d_output", "d_scores", "a_last")
+                 "d_output", "d_scores", "a_last", "z_last")
 OUTPUT_SYMBOLS = ("loss", "output", "scores", "d_weights", "d_biases", "d_params", "weights", "biases", "params")
 _LAYER = re.compile(r"(d_)?([Wb])(\d+)")
 _SIZE = re.compile(r"sizes\[(-?\d+)\]")
+_SIZES = re.compile(r"sizes\[(-?\d*):(-?\d*)\]")  # a slice, as Python writes it: CS231n's hidden_dims = sizes[1:-1]
 
 
 class ContractError(ValueError):
@@ -364,7 +365,7 @@ def argument_names(expr: Any) -> set[str]:
 def is_input(name: str) -> bool:
     """Whether ``name`` is one of the probe's arguments (x, weights, W1, sizes[0], ...), never an earlier call's value."""
     m = _LAYER.fullmatch(name)
-    return name in INPUT_SYMBOLS or bool(m and not m.group(1)) or bool(_SIZE.fullmatch(name))
+    return name in INPUT_SYMBOLS or bool(m and not m.group(1)) or bool(_SIZE.fullmatch(name) or _SIZES.fullmatch(name))
 
 
 def output_kind(symbol: str) -> str:
@@ -792,6 +793,10 @@ class Encoder:
             if not -len(sizes) <= i < len(sizes):
                 raise ContractError(f"argument {s!r}: the network has {len(sizes)} layer sizes")
             return int(sizes[i])
+        m = _SIZES.fullmatch(s)
+        if m:
+            start, stop = (int(g) if g else None for g in m.groups())
+            return [int(n) for n in sizes[start:stop]]
         if s == "depth":
             return L
         if s == "batch":
@@ -807,7 +812,10 @@ class Encoder:
         if s == "a_last":  # the reference's output, for a function graded apart from the forward pass (compute_cost)
             a = forward(case.spec, case.params, case.x, case.y)[1].a[-1]
             return self.array(s, a if rows else a.T)
-        raise ContractError(f"argument {s!r}: unknown; expected one of {list(INPUT_SYMBOLS)}, W1, b1, ..., sizes[i], "
+        if s == "z_last":  # the reference's last pre-activation, for a layer graded on its own (relu_forward(x))
+            z = forward(case.spec, case.params, case.x, case.y)[1].z[-1]
+            return self.array(s, z if rows else z.T)
+        raise ContractError(f"argument {s!r}: unknown; expected one of {list(INPUT_SYMBOLS)}, W1, b1, ..., sizes[i], sizes[i:j], "
                             "a name an earlier call returns, a number, a 'quoted string', a list or a table")
 
     def params(self) -> Any:
