@@ -67,7 +67,7 @@ ACCEPTABLE = (*CHOICES, "penalise_biases", "learning_rate", "hidden", "output")
 
 INPUT_SYMBOLS = ("x", "y", "weights", "biases", "params", "sizes", "depth", "batch", "reg", "learning_rate",
                  "d_output", "d_scores", "a_last", "z_last")
-OUTPUT_SYMBOLS = ("loss", "output", "scores", "d_weights", "d_biases", "d_params", "weights", "biases", "params")
+OUTPUT_SYMBOLS = ("loss", "output", "scores", "d_weights", "d_biases", "d_params", "weights", "biases", "params", "d_scores")
 _LAYER = re.compile(r"(d_)?([Wb])(\d+)")
 _SIZE = re.compile(r"sizes\[(-?\d+)\]")
 _SIZES = re.compile(r"sizes\[(-?\d*):(-?\d*)\]")  # a slice, as Python writes it: CS231n's hidden_dims = sizes[1:-1]
@@ -474,6 +474,8 @@ class Contract:
                 continue
             base = symbol[2:] if symbol.startswith("d_") else symbol
             name = self._attribute_name(symbol) or self.names.get(symbol, symbol)
+            if symbol == "d_scores":  # the student returned ∂J/∂z^L; its dW and db are the grader's own reading of it
+                return f"{name} (as the {'weight' if kind == 'W' else 'bias'} gradient of layer {l} it gives)"
             if base == ("weights" if kind == "W" else "biases"):
                 return f"{name}[{l - 1}]"
             if base == ref:
@@ -582,6 +584,8 @@ class Contract:
             elif kind == "forward":
                 out = arrays.get(symbol)
                 r.forward = out.T if out is not None and conv.examples == "columns" and out.ndim == 2 else out
+            elif symbol == "d_scores":
+                r.grads.update(_through_scores(enc, arrays.get(symbol), self.shows(symbol), r))
             else:
                 got = self._params(symbol, "", enc, arrays, r)
                 if kind == "gradient":
@@ -645,6 +649,35 @@ class Contract:
         elif base == "params":  # one unrolled vector: each layer's weight matrix (then bias), in order C or F
             read.unrolled(arrays.get(symbol + suffix), enc.unrolled_sizes(), shown)
         return read.out
+
+
+class _GivenScores(Backprop):
+    """The reference's backprop from a given δᴸ: BP3, BP4 and BP2 with the probe's own weights."""
+
+    def __init__(self, case: Case, delta: np.ndarray):
+        super().__init__(case.spec, case.params, forward(case.spec, case.params, case.x, case.y)[1])
+        self.delta = delta
+
+    def bp1(self) -> np.ndarray:
+        return self.delta
+
+
+def _through_scores(enc: "Encoder", dz: Optional[np.ndarray], shown: str, r: Reading) -> dict[str, np.ndarray]:
+    """The parameter gradients a returned ∂J/∂zᴸ (``d_scores``: relu_backward's dx, softmax_loss's dx) gives, in the
+    reference's objective: a wrong dx shows as the dW and db it gives, and the catalog names it as a wrong BP1."""
+    conv, case = enc.conv, enc.case
+    rows = conv.examples == "rows"
+    want = (case.batch, case.spec.sizes[-1]) if rows else (case.spec.sizes[-1], case.batch)
+    if dz is None:
+        r.errors.append(f"{shown}: missing (not returned, or not an array of numbers)")
+        return {}
+    if dz.shape != want:
+        r.errors.append(f"{shown}: expected shape {want}, got {dz.shape}")
+        return {}
+    delta = (dz if rows else dz.T) / conv.scale
+    if conv.upstream == "per_example" and case.spec.reduction == "mean":
+        delta = delta / case.batch  # each example's own gradient: the mean's 1/m is the reference's
+    return _GivenScores(case, delta).run()
 
 
 class _ParamsRead:

@@ -274,3 +274,30 @@ def test_z_last_is_the_last_layers_pre_activation_in_the_layout():
     cols = Encoder(Conventions(examples="columns", weights="out_in", biases="column"), case, 0.0)
     cols.symbol("z_last")
     np.testing.assert_allclose(cols.arrays["z_last"], z2.T, rtol=1e-12)
+
+
+@pytest.mark.parametrize("examples", ["rows", "columns"])
+def test_a_returned_d_scores_is_read_as_the_gradients_it_gives(examples):
+    """relu_backward(dout, cache) -> dx and softmax_loss(x, y) -> (loss, dx) return ∂J/∂z^L only: the grader carries it
+    down the probe's network (BP3, BP4, BP2 with the probe's own weights), so a wrong dx shows as the dW and db it gives."""
+    import numpy as np
+
+    from bpcheck.grader.contracts import Contract, parse_form
+
+    case = _one_case((4, 5, 3), batch=2)
+    layout = {"weights": "out_in", "biases": "column"} if examples == "columns" else {}
+    conv = Conventions(examples=examples, **layout)
+    form = parse_form({"function": "relu_backward", "arguments": ["d_output", "cache"], "returns": "d_scores"}, "entry",
+                      lambda raw, keys, where: None)
+    rng = np.random.default_rng(3)
+    dz = rng.standard_normal((2, 3))  # what a student's function returned, rows are examples
+    a1 = np.maximum(case.x @ case.params["W1"] + case.params["b1"], 0)
+    d1 = (dz @ case.params["W2"].T) * (a1 > 0)
+    expected = {"W2": a1.T @ dz, "b2": dz.sum(axis=0), "W1": case.x.T @ d1, "b1": d1.sum(axis=0)}
+    got = Contract((form,), conv).decode(form, Encoder(conv, case, 0.0), {"d_scores": dz if examples == "rows" else dz.T})
+    assert not got.errors and set(got.grads) == set(expected)
+    for k in expected:
+        np.testing.assert_allclose(got.grads[k], expected[k], rtol=1e-12, atol=1e-14)
+    wrong = Contract((form,), conv).decode(form, Encoder(conv, case, 0.0), {"d_scores": np.zeros((2, 4))})
+    want = (2, 3) if examples == "rows" else (3, 2)
+    assert wrong.errors == [f"d_scores: expected shape {want}, got (2, 4)"] and not wrong.grads
