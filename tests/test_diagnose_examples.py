@@ -54,6 +54,10 @@ NAMED = {
     "dls_planar_wrong_cache.py": ["'deriv-on-z-hidden'", "the activation derivative 1 − a² fed the pre-activation z instead of a"],
     "dls_deep_mean_twice.py": ["'mean-twice'", "differs only by a convention: 1/N applied twice"],
     "dls_deep_db_no_keepdims.py": ["grads['db1']: expected shape (4, 1), got (4,)"],
+    "dls_planar_sigmoid_derivative.py": ["'tanh-as-sigmoid'",
+                                         "the sigmoid's derivative a(1 − a) used for a tanh layer, whose derivative is 1 − a²"],
+    "dls_deep_sigmoid_backward_everywhere.py": ["'sigmoid-everywhere'", "every layer differentiated as a sigmoid, "
+                                                "sigmoid(z)(1 − sigmoid(z)), where the hidden layers need the ReLU mask [z > 0]"],
     # CS231n assignment 2, graded function by function: the function that is wrong is named, the others keep their points
     "cs231n_layers_db_all_axes.py": ["affine_backward: wrong: db, db (upper layer)", "right: dw, dw (upper layer)"],
     "cs231n_layers_dw_transposed.py": ["'bp3-transposed'", "affine_backward: weight gradient transposed"],
@@ -65,11 +69,9 @@ NAMED = {
                                                 "regularisation term (no penalty gradient)"],
 }
 
-# example -> the words that place its mistake, where no catalog entry names it (issue 23 left these entries undone):
+# example -> the words that place its mistake, where no catalog entry names it:
 # the layers it is in, in the student's names, or the student's line that crashed
 LOCALISED = {
-    "dls_planar_sigmoid_derivative.py": ("fail", "wrong: grads['dW1'], grads['db1'], and no catalog entry"),
-    "dls_deep_sigmoid_backward_everywhere.py": ("fail", "right: grads['dW4'], grads['db4']"),
     "dls_deep_activation_cache_holds_A.py": ("fail", "wrong: grads['dW1'], grads['db1']"),
     "dls_deep_wrong_cache.py": ("error", "L_model_backward(...) raised IndexError"),
     # graded function by function ([[part]]): the part that fails is named, the others keep their points

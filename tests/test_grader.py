@@ -50,14 +50,14 @@ EXPECTED = [
     ("dls-planar", "buggy/dls_planar_db_no_mean.py", "fail", "grads['db1'], grads['db2']: N× the right values (the batch's 1/N missing)"),
     ("dls-planar", "buggy/dls_planar_db_no_keepdims.py", "fail", "grads['db1']: expected shape (4, 1), got (4,)"),
     ("dls-planar", "buggy/dls_planar_wrong_cache.py", "fail", "'deriv-on-z-hidden'"),
-    ("dls-planar", "buggy/dls_planar_sigmoid_derivative.py", "fail", "wrong: grads['dW1'], grads['db1'], and no catalog entry"),
+    ("dls-planar", "buggy/dls_planar_sigmoid_derivative.py", "fail", "'tanh-as-sigmoid'"),
     ("dls-planar", "starters/dls_planar.py", "error",
      "forward_propagation(...) is not implemented yet (the starter's placeholder: the answer block at dls_planar.py:37 is as "
      "the starter left it; NameError: name 'A2' is not defined) (at dls_planar.py:"),
     ("dls-deep", "solutions/dls_deep.py", "pass", "all gradient checks pass"),
     ("dls-deep", "buggy/dls_deep_mean_twice.py", "fail", "differs only by a convention: 1/N applied twice"),
     ("dls-deep", "buggy/dls_deep_db_no_keepdims.py", "fail", "grads['db1']: expected shape (4, 1), got (4,)"),
-    ("dls-deep", "buggy/dls_deep_sigmoid_backward_everywhere.py", "fail", "right: grads['dW4'], grads['db4']"),
+    ("dls-deep", "buggy/dls_deep_sigmoid_backward_everywhere.py", "fail", "'sigmoid-everywhere'"),
     ("dls-deep", "buggy/dls_deep_activation_cache_holds_A.py", "fail", "wrong: grads['dW1'], grads['db1']"),
     ("dls-deep", "buggy/dls_deep_wrong_cache.py", "error", "L_model_backward(...) raised IndexError"),
     ("dls-deep", "starters/dls_deep.py", "error", "L_model_forward(...) is not implemented yet (the starter's placeholder: "
