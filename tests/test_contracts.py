@@ -276,8 +276,8 @@ def test_z_last_is_the_last_layers_pre_activation_in_the_layout():
     np.testing.assert_allclose(cols.arrays["z_last"], z2.T, rtol=1e-12)
 
 
-@pytest.mark.parametrize("examples", ["rows", "columns"])
-def test_a_returned_d_scores_is_read_as_the_gradients_it_gives(examples):
+@pytest.mark.parametrize("examples, upstream", [("rows", "batch"), ("columns", "batch"), ("columns", "per_example")])
+def test_a_returned_d_scores_is_read_as_the_gradients_it_gives(examples, upstream):
     """relu_backward(dout, cache) -> dx and softmax_loss(x, y) -> (loss, dx) return ∂J/∂z^L only: the grader carries it
     down the probe's network (BP3, BP4, BP2 with the probe's own weights), so a wrong dx shows as the dW and db it gives."""
     import numpy as np
@@ -286,7 +286,7 @@ def test_a_returned_d_scores_is_read_as_the_gradients_it_gives(examples):
 
     case = _one_case((4, 5, 3), batch=2)
     layout = {"weights": "out_in", "biases": "column"} if examples == "columns" else {}
-    conv = Conventions(examples=examples, **layout)
+    conv = Conventions(examples=examples, upstream=upstream, **layout)
     form = parse_form({"function": "relu_backward", "arguments": ["d_output", "cache"], "returns": "d_scores"}, "entry",
                       lambda raw, keys, where: None)
     rng = np.random.default_rng(3)
@@ -294,7 +294,9 @@ def test_a_returned_d_scores_is_read_as_the_gradients_it_gives(examples):
     a1 = np.maximum(case.x @ case.params["W1"] + case.params["b1"], 0)
     d1 = (dz @ case.params["W2"].T) * (a1 > 0)
     expected = {"W2": a1.T @ dz, "b2": dz.sum(axis=0), "W1": case.x.T @ d1, "b1": d1.sum(axis=0)}
-    got = Contract((form,), conv).decode(form, Encoder(conv, case, 0.0), {"d_scores": dz if examples == "rows" else dz.T})
+    returned = dz * (2 if upstream == "per_example" else 1)  # DLS's dZ: each example's own, the mean's 1/m not in it
+    got = Contract((form,), conv).decode(form, Encoder(conv, case, 0.0),
+                                         {"d_scores": returned if examples == "rows" else returned.T})
     assert not got.errors and set(got.grads) == set(expected)
     for k in expected:
         np.testing.assert_allclose(got.grads[k], expected[k], rtol=1e-12, atol=1e-14)
