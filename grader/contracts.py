@@ -66,10 +66,11 @@ PER_CALL = ("batch", "one")
 ACCEPTABLE = (*CHOICES, "penalise_biases", "learning_rate", "hidden", "output")
 
 INPUT_SYMBOLS = ("x", "y", "weights", "biases", "params", "sizes", "depth", "batch", "reg", "learning_rate",
-                 "d_output", "d_scores", "a_last")
-OUTPUT_SYMBOLS = ("loss", "output", "scores", "d_weights", "d_biases", "d_params", "weights", "biases", "params")
+                 "d_output", "d_scores", "a_last", "z_last")
+OUTPUT_SYMBOLS = ("loss", "output", "scores", "d_weights", "d_biases", "d_params", "weights", "biases", "params", "d_scores")
 _LAYER = re.compile(r"(d_)?([Wb])(\d+)")
 _SIZE = re.compile(r"sizes\[(-?\d+)\]")
+_SIZES = re.compile(r"sizes\[(-?\d*):(-?\d*)\]")  # a slice, as Python writes it: CS231n's hidden_dims = sizes[1:-1]
 
 
 class ContractError(ValueError):
@@ -364,7 +365,7 @@ def argument_names(expr: Any) -> set[str]:
 def is_input(name: str) -> bool:
     """Whether ``name`` is one of the probe's arguments (x, weights, W1, sizes[0], ...), never an earlier call's value."""
     m = _LAYER.fullmatch(name)
-    return name in INPUT_SYMBOLS or bool(m and not m.group(1)) or bool(_SIZE.fullmatch(name))
+    return name in INPUT_SYMBOLS or bool(m and not m.group(1)) or bool(_SIZE.fullmatch(name) or _SIZES.fullmatch(name))
 
 
 def output_kind(symbol: str) -> str:
@@ -473,6 +474,8 @@ class Contract:
                 continue
             base = symbol[2:] if symbol.startswith("d_") else symbol
             name = self._attribute_name(symbol) or self.names.get(symbol, symbol)
+            if symbol == "d_scores":  # the student returned ∂J/∂z^L; its dW and db are the grader's own reading of it
+                return f"{name} (as the {'weight' if kind == 'W' else 'bias'} gradient of layer {l} it gives)"
             if base == ("weights" if kind == "W" else "biases"):
                 return f"{name}[{l - 1}]"
             if base == ref:
@@ -581,6 +584,8 @@ class Contract:
             elif kind == "forward":
                 out = arrays.get(symbol)
                 r.forward = out.T if out is not None and conv.examples == "columns" and out.ndim == 2 else out
+            elif symbol == "d_scores":
+                r.grads.update(_through_scores(enc, arrays.get(symbol), self.shows(symbol), r))
             else:
                 got = self._params(symbol, "", enc, arrays, r)
                 if kind == "gradient":
@@ -644,6 +649,35 @@ class Contract:
         elif base == "params":  # one unrolled vector: each layer's weight matrix (then bias), in order C or F
             read.unrolled(arrays.get(symbol + suffix), enc.unrolled_sizes(), shown)
         return read.out
+
+
+class _GivenScores(Backprop):
+    """The reference's backprop from a given δᴸ: BP3, BP4 and BP2 with the probe's own weights."""
+
+    def __init__(self, case: Case, delta: np.ndarray):
+        super().__init__(case.spec, case.params, forward(case.spec, case.params, case.x, case.y)[1])
+        self.delta = delta
+
+    def bp1(self) -> np.ndarray:
+        return self.delta
+
+
+def _through_scores(enc: "Encoder", dz: Optional[np.ndarray], shown: str, r: Reading) -> dict[str, np.ndarray]:
+    """The parameter gradients a returned ∂J/∂zᴸ (``d_scores``: relu_backward's dx, softmax_loss's dx) gives, in the
+    reference's objective: a wrong dx shows as the dW and db it gives, and the catalog names it as a wrong BP1."""
+    conv, case = enc.conv, enc.case
+    rows = conv.examples == "rows"
+    want = (case.batch, case.spec.sizes[-1]) if rows else (case.spec.sizes[-1], case.batch)
+    if dz is None:
+        r.errors.append(f"{shown}: missing (not returned, or not an array of numbers)")
+        return {}
+    if dz.shape != want:
+        r.errors.append(f"{shown}: expected shape {want}, got {dz.shape}")
+        return {}
+    delta = (dz if rows else dz.T) / conv.scale
+    if conv.upstream == "per_example" and case.spec.reduction == "mean":
+        delta = delta / case.batch  # each example's own gradient: the mean's 1/m is the reference's
+    return _GivenScores(case, delta).run()
 
 
 class _ParamsRead:
@@ -792,6 +826,10 @@ class Encoder:
             if not -len(sizes) <= i < len(sizes):
                 raise ContractError(f"argument {s!r}: the network has {len(sizes)} layer sizes")
             return int(sizes[i])
+        m = _SIZES.fullmatch(s)
+        if m:
+            start, stop = (int(g) if g else None for g in m.groups())
+            return [int(n) for n in sizes[start:stop]]
         if s == "depth":
             return L
         if s == "batch":
@@ -807,7 +845,10 @@ class Encoder:
         if s == "a_last":  # the reference's output, for a function graded apart from the forward pass (compute_cost)
             a = forward(case.spec, case.params, case.x, case.y)[1].a[-1]
             return self.array(s, a if rows else a.T)
-        raise ContractError(f"argument {s!r}: unknown; expected one of {list(INPUT_SYMBOLS)}, W1, b1, ..., sizes[i], "
+        if s == "z_last":  # the reference's last pre-activation, for a layer graded on its own (relu_forward(x))
+            z = forward(case.spec, case.params, case.x, case.y)[1].z[-1]
+            return self.array(s, z if rows else z.T)
+        raise ContractError(f"argument {s!r}: unknown; expected one of {list(INPUT_SYMBOLS)}, W1, b1, ..., sizes[i], sizes[i:j], "
                             "a name an earlier call returns, a number, a 'quoted string', a list or a table")
 
     def params(self) -> Any:

@@ -195,6 +195,8 @@ WORDS = {
     "output-delta-no-sigma-prime": "output delta a − y under squared error, without the factor {o}",
     "ce-extra-sigma-prime": "an extra factor {o} on top of the cross-entropy delta a − y",
     "bp2-next-derivative": "off-by-one layer index: the hidden delta multiplied by the next layer's activation derivative",
+    "sigmoid-everywhere": "every layer differentiated as a sigmoid, sigmoid(z)(1 − sigmoid(z)), where the hidden layers "
+                          "need {h}",
 }
 #: The fix an entry asks for, where two entries can ask for the same one: the same numbers and the same fix
 #: are one mistake (a hidden delta without σ' and a ReLU mask a >= 0 are, in a ReLU layer).
@@ -231,6 +233,11 @@ class Voice:
             role = {"output": self.output, "hidden": self.hidden}.get(b.layers, self.hidden if self.hidden == self.output else None)
             if role not in ("sigmoid", None):  # σ where the layer is one (or the probes mix activations)
                 return _AT_A + {"output": ", in the output layer only", "hidden": ", in the hidden layers only"}.get(b.layers, "")
+        if b.id == "tanh-as-sigmoid":  # named by the layer it is in: the student knows which activation it has
+            role = {"output": self.output, "hidden": self.hidden}.get(b.layers, self.hidden)
+            if role in ON_A:
+                other = "tanh" if role == "sigmoid" else "sigmoid"
+                return f"the {other}'s derivative {ON_A[other]} used for a {role} layer, whose derivative is {ON_A[role]}"
         if b.id in WORDS:
             return self._fill(WORDS[b.id])
         return b.title

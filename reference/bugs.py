@@ -163,6 +163,19 @@ def _output_formula_on_a(self: Backprop, l: int, name: str) -> np.ndarray:
     return a * (1 - a) if name == "sigmoid" else 1 - a**2
 
 
+def _other_squashing(self: Backprop, l: int, name: str) -> np.ndarray:
+    a = self.a[l]
+    return 1 - a**2 if name == "sigmoid" else a * (1 - a)  # tanh's derivative for a sigmoid, the sigmoid's for a tanh
+
+
+def _sigmoid_everywhere(self: Backprop, l: int, g: np.ndarray) -> np.ndarray:
+    """g ⊙ σ(zˡ)(1 − σ(zˡ)) whatever layer l's activation: DLS's sigmoid_backward(dA, cache) called for every layer."""
+    if self.spec.activations[l - 1] == "softmax":
+        return Backprop.sigma_prime(self, l, g)
+    s = sigmoid(self.z[l])
+    return g * s * (1 - s)
+
+
 def _bp1_no_sigma_prime(self: Backprop) -> np.ndarray:
     if self.loss.delta is not None:
         return Backprop.bp1(self)
@@ -424,6 +437,16 @@ BUGS: tuple[Bug, ...] = (
         "δˡ = (δˡ⁺¹ Wˡ⁺¹ᵀ) ⊙ σ'(zˡ⁺¹)", "δˡ = (δˡ⁺¹ Wˡ⁺¹ᵀ) ⊙ σ'(zˡ)", "deltas indexed one layer off in a loop",
         "a shape error unless consecutive widths are equal; then wrong values", "equal consecutive widths",
         {"bp2": _bp2_with(lambda self, l: self.params[f"W{l + 1}"].T, next_derivative=True)}),
+    Bug("tanh-as-sigmoid", 21, "the other squashing function's derivative: 1 − a² on a sigmoid layer, a(1 − a) on a tanh one",
+        "σ'(z) = 1 − a²  [tanh: a(1 − a)]", "σ'(z) = a(1 − a)  [tanh: 1 − a²]",
+        "DLS C1W3: dZ1 = dA1 * A1 * (1 - A1) for the tanh layer; a tanh_derivative helper reused for a sigmoid",
+        "O(1) relative error in every gradient at and below the layer", "a sigmoid/tanh layer whose σ' is used",
+        {"sigma_prime": _derivative_of(_other_squashing)}),
+    Bug("sigmoid-everywhere", 22, "every layer differentiated as a sigmoid, σ(z)(1 − σ(z)), whatever its activation",
+        "f'(zˡ) = σ(zˡ)(1 − σ(zˡ)) for relu, tanh, identity layers", "f'(zˡ) of layer l's own activation",
+        "DLS C1W4: sigmoid_backward(dA, activation_cache) in L_model_backward's loop over the relu layers",
+        "every gradient below a non-sigmoid layer wrong; near 0.25× where z is small", "a relu/tanh/identity layer",
+        {"sigma_prime": _sigmoid_everywhere}),
 )
 
 

@@ -37,6 +37,8 @@ FEATURE = {
     "ce-extra-softmax-diag": lambda c, lr: c.spec.loss == "softmax_ce",
     "reg-2016-all-params": lambda c, lr: c.spec.l2 > 0,
     "ex4-bias-slice": lambda c, lr: c.spec.depth > 1 and c.spec.bias,
+    "tanh-as-sigmoid": lambda c, lr: any(a in ("sigmoid", "tanh") for a in c.spec.activations),
+    "sigmoid-everywhere": lambda c, lr: any(a not in ("sigmoid", "softmax") for a in c.spec.activations),
 }
 
 

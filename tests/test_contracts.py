@@ -219,3 +219,87 @@ def test_a_fitted_learning_rate_is_never_negative(tmp_path):
                                          .replace("self.weights2 += d_weights2", "self.weights2 -= d_weights2"))
     r = Grader(load("blog-class"), for_trusted_code()).grade(tmp_path / "blog.py")
     assert r.verdict == "fail" and "differs only by a convention: sign" in r.message and "learning rate" not in r.message
+
+
+# --- argument expressions: slices of sizes, the last pre-activation (issue 23) ---------------------------------------
+
+
+def _one_case(sizes: tuple[int, ...], batch: int = 3):
+    import numpy as np
+
+    from bpcheck.oracles.strategies import Case
+    from bpcheck.reference import NetworkSpec
+
+    spec = NetworkSpec(sizes, ("relu",) * (len(sizes) - 2) + ("identity",))
+    rng = np.random.default_rng(7)
+    params = {k: rng.standard_normal(s) for k, s in spec.param_shapes().items()}
+    return Case(spec, params, rng.standard_normal((batch, sizes[0])), rng.random((batch, sizes[-1])))
+
+
+@pytest.mark.parametrize("expr, expected", [
+    ("sizes[1:-1]", [6, 5, 4]),      # CS231n's hidden_dims
+    ("sizes[1:]", [6, 5, 4, 3]),
+    ("sizes[:2]", [7, 6]),
+    ("sizes[-2:]", [4, 3]),
+    ("sizes[:]", [7, 6, 5, 4, 3]),
+])
+def test_a_slice_of_sizes_is_a_list_of_ints(expr, expected):
+    from bpcheck.grader.contracts import is_input
+
+    value = Encoder(Conventions(), _one_case((7, 6, 5, 4, 3)), 0.0).symbol(expr)
+    assert value == expected and all(type(n) is int for n in value)
+    assert is_input(expr)  # never taken for a value an earlier call returned
+
+
+@pytest.mark.parametrize("expr", ["sizes[1:-1:2]", "sizes[a:]", "sizes[1:-1"])
+def test_a_malformed_slice_is_an_error_naming_it(expr):
+    import re
+
+    from bpcheck.grader.contracts import ContractError
+
+    with pytest.raises(ContractError, match=rf"argument '{re.escape(expr)}'[^\n]*sizes\[i:j\]"):
+        Encoder(Conventions(), _one_case((4, 3, 2)), 0.0).symbol(expr)
+
+
+def test_z_last_is_the_last_layers_pre_activation_in_the_layout():
+    """relu_forward(x) and softmax_loss(x, y) take the scores themselves: z^L = a^{L-1} W^L + b^L, computed here by hand."""
+    import numpy as np
+
+    case = _one_case((4, 5, 3))
+    a1 = np.maximum(case.x @ case.params["W1"] + case.params["b1"], 0)
+    z2 = a1 @ case.params["W2"] + case.params["b2"]
+    rows = Encoder(Conventions(), case, 0.0)
+    rows.symbol("z_last")
+    np.testing.assert_allclose(rows.arrays["z_last"], z2, rtol=1e-12)
+    cols = Encoder(Conventions(examples="columns", weights="out_in", biases="column"), case, 0.0)
+    cols.symbol("z_last")
+    np.testing.assert_allclose(cols.arrays["z_last"], z2.T, rtol=1e-12)
+
+
+@pytest.mark.parametrize("examples, upstream", [("rows", "batch"), ("columns", "batch"), ("columns", "per_example")])
+def test_a_returned_d_scores_is_read_as_the_gradients_it_gives(examples, upstream):
+    """relu_backward(dout, cache) -> dx and softmax_loss(x, y) -> (loss, dx) return ∂J/∂z^L only: the grader carries it
+    down the probe's network (BP3, BP4, BP2 with the probe's own weights), so a wrong dx shows as the dW and db it gives."""
+    import numpy as np
+
+    from bpcheck.grader.contracts import Contract, parse_form
+
+    case = _one_case((4, 5, 3), batch=2)
+    layout = {"weights": "out_in", "biases": "column"} if examples == "columns" else {}
+    conv = Conventions(examples=examples, upstream=upstream, **layout)
+    form = parse_form({"function": "relu_backward", "arguments": ["d_output", "cache"], "returns": "d_scores"}, "entry",
+                      lambda raw, keys, where: None)
+    rng = np.random.default_rng(3)
+    dz = rng.standard_normal((2, 3))  # what a student's function returned, rows are examples
+    a1 = np.maximum(case.x @ case.params["W1"] + case.params["b1"], 0)
+    d1 = (dz @ case.params["W2"].T) * (a1 > 0)
+    expected = {"W2": a1.T @ dz, "b2": dz.sum(axis=0), "W1": case.x.T @ d1, "b1": d1.sum(axis=0)}
+    returned = dz * (2 if upstream == "per_example" else 1)  # DLS's dZ: each example's own, the mean's 1/m not in it
+    got = Contract((form,), conv).decode(form, Encoder(conv, case, 0.0),
+                                         {"d_scores": returned if examples == "rows" else returned.T})
+    assert not got.errors and set(got.grads) == set(expected)
+    for k in expected:
+        np.testing.assert_allclose(got.grads[k], expected[k], rtol=1e-12, atol=1e-14)
+    wrong = Contract((form,), conv).decode(form, Encoder(conv, case, 0.0), {"d_scores": np.zeros((2, 4))})
+    want = (2, 3) if examples == "rows" else (3, 2)
+    assert wrong.errors == [f"d_scores: expected shape {want}, got (2, 4)"] and not wrong.grads

@@ -15,7 +15,8 @@ from .verdicts import assert_said, slugs_in
 
 ROOT = Path(__file__).resolve().parents[1]
 BUGGY = ROOT / "examples" / "buggy"
-ASSIGNMENT = {"canonical": "canonical", "blog": "blog-class", "nielsen": "nielsen", "cs231n": "cs231n-two-layer", "coursera": "coursera-ex4",
+ASSIGNMENT = {"canonical": "canonical", "blog": "blog-class", "nielsen": "nielsen", "cs231n_layers": "cs231n-layers",
+              "cs231n_fc_net": "cs231n-fc-net", "cs231n": "cs231n-two-layer", "coursera": "coursera-ex4",
               "dls_planar": "dls-planar", "dls_deep_steps": "dls-deep-steps", "dls_deep": "dls-deep"}
 #: Longest output of one check a student reads (a Gradescope test's text).
 MAX_CHECK = 400
@@ -53,18 +54,37 @@ NAMED = {
     "dls_planar_wrong_cache.py": ["'deriv-on-z-hidden'", "the activation derivative 1 − a² fed the pre-activation z instead of a"],
     "dls_deep_mean_twice.py": ["'mean-twice'", "differs only by a convention: 1/N applied twice"],
     "dls_deep_db_no_keepdims.py": ["grads['db1']: expected shape (4, 1), got (4,)"],
+    "dls_planar_sigmoid_derivative.py": ["'tanh-as-sigmoid'",
+                                         "the sigmoid's derivative a(1 − a) used for a tanh layer, whose derivative is 1 − a²"],
+    "dls_deep_sigmoid_backward_everywhere.py": ["'sigmoid-everywhere'", "every layer differentiated as a sigmoid, "
+                                                "sigmoid(z)(1 − sigmoid(z)), where the hidden layers need the ReLU mask [z > 0]"],
+    # CS231n assignment 2, graded function by function: the function that is wrong is named, the others keep their points
+    "cs231n_layers_db_all_axes.py": ["affine_backward: wrong: db, db (upper layer)", "right: dw, dw (upper layer)"],
+    "cs231n_layers_dw_transposed.py": ["'bp3-transposed'", "affine_backward: weight gradient transposed"],
+    "cs231n_layers_dw_mean_twice.py": ["'mean-twice'", "affine_backward: differs only by a convention: 1/N applied twice"],
+    "cs231n_layers_softmax_no_mean.py": ["'mean-missing'",
+                                         "softmax_loss: differs only by a convention: batch sum instead of batch mean (no 1/N)"],
+    "cs231n_fc_net_mean_twice.py": ["the output layer's weights, the output layer's biases: 1/N× the right values (1/N applied twice)"],
+    "cs231n_fc_net_reg_missing_from_grads.py": ["every layer's weights: right when reg=0, wrong when reg>0: check the "
+                                                "regularisation term (no penalty gradient)"],
 }
 
-# example -> the words that place its mistake, where no catalog entry names it (issue 23 left these entries undone):
+# example -> the words that place its mistake, where no catalog entry names it:
 # the layers it is in, in the student's names, or the student's line that crashed
 LOCALISED = {
-    "dls_planar_sigmoid_derivative.py": ("fail", "wrong: grads['dW1'], grads['db1'], and no catalog entry"),
-    "dls_deep_sigmoid_backward_everywhere.py": ("fail", "right: grads['dW4'], grads['db4']"),
     "dls_deep_activation_cache_holds_A.py": ("fail", "wrong: grads['dW1'], grads['db1']"),
     "dls_deep_wrong_cache.py": ("error", "L_model_backward(...) raised IndexError"),
     # graded function by function ([[part]]): the part that fails is named, the others keep their points
     "dls_deep_steps_cost_no_mean.py": ("fail", "compute_cost: loss value failed: wrong loss"),
     "dls_deep_steps_no_transpose.py": ("fail", "linear_backward: no gradients: failed on every probe"),
+    "cs231n_layers_relu_mask_on_dout.py": ("fail", "relu_backward: wrong: dx (as the weight gradient of layer 1 it gives)"),
+    "cs231n_layers_hinge_in_softmax.py": ("fail", "softmax_loss: wrong: dx (as the weight gradient of layer 1 it gives)"),
+    "cs231n_layers_wrong_cache.py": ("fail", "affine_backward: no gradients: failed on every probe: affine_backward(...) "
+                                             "raised ValueError: cannot reshape array of size 16 into shape (4,3) "
+                                             "(at cs231n_layers_wrong_cache.py:"),
+    # one cache for every hidden layer: right with one hidden layer, a crash at the student's line with two
+    "cs231n_fc_net_one_cache.py": ("fail", "loss(...) raised ValueError: operands could not be broadcast together "
+                                           "with shapes (4,6) (4,4) (at cs231n_fc_net_one_cache.py:"),
 }
 
 # example -> the words of its pass: conventions and spellings the bundled assignment accepts (issue 11), named

@@ -50,14 +50,14 @@ EXPECTED = [
     ("dls-planar", "buggy/dls_planar_db_no_mean.py", "fail", "grads['db1'], grads['db2']: N× the right values (the batch's 1/N missing)"),
     ("dls-planar", "buggy/dls_planar_db_no_keepdims.py", "fail", "grads['db1']: expected shape (4, 1), got (4,)"),
     ("dls-planar", "buggy/dls_planar_wrong_cache.py", "fail", "'deriv-on-z-hidden'"),
-    ("dls-planar", "buggy/dls_planar_sigmoid_derivative.py", "fail", "wrong: grads['dW1'], grads['db1'], and no catalog entry"),
+    ("dls-planar", "buggy/dls_planar_sigmoid_derivative.py", "fail", "'tanh-as-sigmoid'"),
     ("dls-planar", "starters/dls_planar.py", "error",
      "forward_propagation(...) is not implemented yet (the starter's placeholder: the answer block at dls_planar.py:37 is as "
      "the starter left it; NameError: name 'A2' is not defined) (at dls_planar.py:"),
     ("dls-deep", "solutions/dls_deep.py", "pass", "all gradient checks pass"),
     ("dls-deep", "buggy/dls_deep_mean_twice.py", "fail", "differs only by a convention: 1/N applied twice"),
     ("dls-deep", "buggy/dls_deep_db_no_keepdims.py", "fail", "grads['db1']: expected shape (4, 1), got (4,)"),
-    ("dls-deep", "buggy/dls_deep_sigmoid_backward_everywhere.py", "fail", "right: grads['dW4'], grads['db4']"),
+    ("dls-deep", "buggy/dls_deep_sigmoid_backward_everywhere.py", "fail", "'sigmoid-everywhere'"),
     ("dls-deep", "buggy/dls_deep_activation_cache_holds_A.py", "fail", "wrong: grads['dW1'], grads['db1']"),
     ("dls-deep", "buggy/dls_deep_wrong_cache.py", "error", "L_model_backward(...) raised IndexError"),
     ("dls-deep", "starters/dls_deep.py", "error", "L_model_forward(...) is not implemented yet (the starter's placeholder: "
@@ -69,6 +69,15 @@ EXPECTED = [
     ("dls-deep-steps", "buggy/dls_deep_steps_cost_no_mean.py", "fail", "compute_cost: loss value failed: wrong loss"),
     ("dls-deep-steps", "buggy/dls_deep_db_no_keepdims.py", "fail",
      "linear_backward: gradient: one-layer failed: wrong on 5-3 network, 4 examples: db: expected shape (3, 1), got (3,)"),
+    ("cs231n-layers", "solutions/cs231n_assignment2/cs231n/layers.py", "pass", "all 5 graded functions pass"),
+    ("cs231n-layers", "buggy/cs231n_layers_dw_mean_twice.py", "fail", "affine_backward: differs only by a convention: 1/N applied twice"),
+    # the starter's functions return None: every output is missing, named by the function that returns it
+    ("cs231n-layers", "starters/cs231n_assignment2/cs231n/layers.py", "fail",
+     "affine_forward: forward output failed: wrong forward output: one-layer: shape () vs (4, 3); affine_backward: no gradients"),
+    ("cs231n-fc-net", "solutions/cs231n_assignment2", "pass", "all gradient checks pass"),
+    ("cs231n-fc-net", "buggy/cs231n_fc_net_reg_missing_from_grads.py", "fail", "right when reg=0, wrong when reg>0"),
+    ("cs231n-fc-net", "starters/cs231n_assignment2", "error",
+     "no gradients: failed on every probe: loss(...) raised KeyError: \"loss(...)[1]: grads has no key 'W1'; it has []\""),
     ("dls-deep-steps", "starters/dls_deep.py", "error", "linear_forward: forward output failed: wrong forward output: "
      "one-layer: missing (linear_forward(...) is not implemented yet (the starter's placeholder: the answer block at "
      "dls_deep.py:36 is as the starter left it; NameError: name 'Z' is not defined) (at dls_deep.py:"),

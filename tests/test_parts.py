@@ -174,3 +174,18 @@ def test_the_whole_assignment_requires_every_graded_function():
         "linear_forward", "linear_activation_forward", "L_model_forward", "compute_cost", "linear_backward",
         "linear_activation_backward", "L_model_backward"]
     assert [p.name for p in a.parts][:2] == ["linear_forward", "linear_activation_forward(relu)"]
+
+
+@pytest.mark.parametrize("example, wrong", [
+    ("cs231n_layers_dw_transposed.py", "affine_backward"),
+    ("cs231n_layers_relu_mask_on_dout.py", "relu_backward"),
+    ("cs231n_layers_softmax_no_mean.py", "softmax_loss"),
+])
+def test_a_wrong_cs231n_layer_costs_its_own_points_only(example, wrong):
+    """relu_backward's and softmax_loss's dx are read as the gradients they give (d_scores), never through the student's
+    affine_backward: a wrong affine_backward leaves them their points, and a wrong dx costs only its own function."""
+    r = Grader(load("cs231n-layers"), for_trusted_code()).grade(EX / "buggy" / example)
+    parts = by_part(r)
+    assert set(parts) == {"affine_forward", "affine_backward", "relu_forward", "relu_backward", "softmax_loss"}
+    assert parts[wrong][0] < parts[wrong][1]
+    assert all(score == full > 0 for name, (score, full) in parts.items() if name != wrong), parts
