@@ -2,16 +2,20 @@
 
 The runner traces the smallest probe's call (``runner._Tracer``): each local float array a line of the
 submission's own files created or changed, with (file, line, name).  Here each is matched to the
-intermediates of the network the probe describes, in the reference's terms (z, a and δ of each layer, each
-gradient), up to the layouts and batch conventions assignments use (a transpose, a (n,) for an (n, 1), a
-factor N or 1/N), once for the reference and once for the diagnosed mistake's variant.  The first line whose
-array is the mistake's value of an intermediate the mistake changes, and none of the reference's, is the
-first wrong line.
+intermediates of the network the probe describes (z, a and δ of each layer, each gradient), in the layout the
+contract's conventions give them: examples as rows or columns, each gradient in the contract's own orientation (a
+square matrix's transpose is then a mistake, not a layout), an augmented gradient with its bias column.  A
+derivative may carry the contract's loss factor s, the sign of a step that adds −∂L/∂W (update contracts), and the
+batch factor N or 1/N of the mean taken elsewhere; an array matched without that batch factor is matched more
+closely than one matched with it.  This is done once for the reference and once for the diagnosed mistake's
+variant (a training step's variant with the probe's step size).  The first line whose array is, more closely than
+any of the reference's, the mistake's value of an intermediate the mistake changes is the first wrong line.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import tokenize
 
 from dataclasses import dataclass
@@ -19,13 +23,13 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from bpcheck.oracles.cases import Case
 from bpcheck.reference import forward
 from bpcheck.reference.bugs import Placement, combine
 
-from .probes import Terms
+from .contracts import Conventions
+from .probes import Probe, Terms
 
-#: Relative residual under which a student's array is an intermediate (times 1, N or 1/N): far above float64
+#: Relative residual under which a student's array is an intermediate (times a factor below): far above float64
 #: rounding on arrays this size (~1e-15), far below what any catalog mistake changes (≥ 1e-2).
 SAME_RTOL = 1e-6
 
@@ -33,8 +37,10 @@ SAME_RTOL = 1e-6
 # --- the intermediates ------------------------------------------------------------------------------------
 
 
-def intermediates(plan: Sequence[Placement], case: Case) -> dict[str, np.ndarray]:
-    """z{l}, a{l}, d{l} (δ) of every layer and every gradient of ``plan``'s variant (the reference for ())."""
+def intermediates(plan: Sequence[Placement], probe: Probe) -> dict[str, np.ndarray]:
+    """z{l}, a{l}, d{l} (δ) of every layer and every gradient of ``plan``'s variant (the reference for ()), in the
+    reference's layout; a training step's variant (stale weights) takes the probe's step size."""
+    case = probe.case
     deltas: dict[str, np.ndarray] = {}
 
     class Recording(combine(tuple(plan))):  # type: ignore[misc, valid-type]
@@ -47,24 +53,58 @@ def intermediates(plan: Sequence[Placement], case: Case) -> dict[str, np.ndarray
             return out
 
     _, cache = forward(case.spec, case.params, case.x, case.y)
-    grads = Recording(case.spec, case.params, cache).run()
+    grads = Recording(case.spec, case.params, cache, probe.lr).run()
     found = {f"{k}{l}": v for l in range(1, case.spec.depth + 1) for k, v in (("z", cache.z[l]), ("a", cache.a[l]))}
     return {**found, **deltas, **grads}
 
 
-def _same(v: np.ndarray, t: np.ndarray, batch: int) -> bool:
-    """``v`` is ``t`` in some layout, times 1, N or 1/N (where an assignment puts its batch mean)."""
-    t = np.asarray(t, dtype=np.float64)
-    norm = float(np.linalg.norm(t))
-    if norm == 0 or v.size != t.size or not np.all(np.isfinite(v)):
-        return False
-    for form in (t, t.T):
-        if np.squeeze(v).shape != np.squeeze(form).shape:
-            continue
-        flat = np.squeeze(v).astype(np.float64), np.squeeze(form)
-        if any(np.linalg.norm(flat[0] - c * flat[1]) <= SAME_RTOL * abs(c) * norm for c in (1.0, batch, 1.0 / batch)):
-            return True
-    return False
+def student_forms(values: Mapping[str, np.ndarray], conv: Conventions) -> dict[str, list[np.ndarray]]:
+    """Each intermediate as the student's layout holds it (the first form is the contract's own): z, a and δ with
+    examples as rows or columns (either, where the shape tells them apart), weight gradients in the contract's
+    orientation only, and for augmented weights (ex4's Theta) also each layer's gradient with its bias column."""
+    out: dict[str, list[np.ndarray]] = {}
+    for key, t in values.items():
+        t = np.asarray(t, dtype=np.float64)
+        if key[0] in "zad":
+            own = t.T if conv.examples == "columns" else t
+            out[key] = [own] if own.ndim == 2 and own.shape[0] == own.shape[1] else [own, own.T]
+        elif key[0] == "W":
+            out[key] = [conv.to_student(t, None)[0]]
+            bias = values.get("b" + key[1:])
+            if conv.augmented and bias is not None and t.ndim == 2 and t.shape[1] == np.size(bias):
+                out["Wb" + key[1:]] = [conv.to_student(t, np.asarray(bias, dtype=np.float64))[0]]
+        else:
+            out[key] = [t]
+    return out
+
+
+def factors(key: str, conv: Conventions, batch: int, updates: bool) -> tuple[tuple[float, ...], ...]:
+    """The factors a student's array may carry for ``key``, closest match first: a forward value none; a derivative
+    the loss factor s (and −s where the step adds −∂L/∂W), then those times N or 1/N (the batch mean taken elsewhere)."""
+    if key[0] in "za":
+        return ((1.0,),)
+    plain = (conv.scale, -conv.scale) if updates else (conv.scale,)
+    return plain, tuple(c * f for c in plain for f in (float(batch), 1.0 / batch))
+
+
+def _closeness(v: np.ndarray, forms: Sequence[np.ndarray], ranks: Sequence[Sequence[float]]) -> Optional[int]:
+    """The first rank of factors under which ``v`` is one of ``forms``; None when no factor makes it one."""
+    got = np.squeeze(v).astype(np.float64)
+    if not np.all(np.isfinite(got)):
+        return None
+    for rank, cs in enumerate(ranks):
+        for form in forms:
+            t = np.squeeze(form)
+            norm = float(np.linalg.norm(t))
+            if t.shape == got.shape and norm > 0 and any(
+                    np.linalg.norm(got - c * t) <= SAME_RTOL * abs(c) * norm for c in cs):
+                return rank
+    return None
+
+
+def _differs(wrong: Sequence[np.ndarray], right: Sequence[np.ndarray]) -> bool:
+    w, r = np.squeeze(wrong[0]), np.squeeze(right[0])
+    return w.shape != r.shape or float(np.linalg.norm(w - r)) > SAME_RTOL * float(np.linalg.norm(r))
 
 
 # --- the first wrong line ---------------------------------------------------------------------------------
@@ -78,34 +118,51 @@ class Record:
     value: np.ndarray
 
 
-def _meaning(key: str, terms: Terms) -> str:
+def _meaning(key: str, terms: Terms, conv: Conventions) -> str:
+    if key.startswith("Wb"):  # one array, two names: their common stem (Theta1_grad), else both
+        layer = key[2:]
+        names = terms.array("W" + layer), terms.array("b" + layer)
+        stem = os.path.commonprefix(names).split("[")[0] if "[" in os.path.commonprefix(names) else ""
+        return (f"layer {layer}'s gradient, its bias {'column' if conv.weights == 'out_in' else 'row'} included "
+                f"({stem or ' and '.join(names)})")
     kind, layer = key[0], key[1:]
     return {"z": f"layer {layer}'s pre-activation z", "a": f"layer {layer}'s activation a",
             "d": f"layer {layer}'s delta δ = ∂loss/∂z"}.get(kind, f"the gradient {terms.array(key)}")
 
 
-def first_wrong_line(records: Sequence[Record], plan: Sequence[Placement], case: Case, sources: Mapping[str, bytes],
-                     terms: Terms, words: Mapping[Placement, str]) -> Optional[str]:
+def first_wrong_line(records: Sequence[Record], plan: Sequence[Placement], probe: Probe, sources: Mapping[str, bytes],
+                     terms: Terms, words: Mapping[Placement, str], conv: Conventions, updates: bool = False) -> Optional[str]:
     """Where the student's code first computes the mistake's value, in one sentence; what was compared when no
-    line does; None without a trace or a mistake."""
+    line does; None without a trace or a mistake.  ``updates``: the contract reads a training step."""
     if not records or not plan:
         return None
-    right, wrong = intermediates((), case), intermediates(plan, case)
-    n = case.batch
-    changed = [k for k in wrong if k in right and not _same(wrong[k], right[k], n)]
+    right = student_forms(intermediates((), probe), conv)
+    wrong = student_forms(intermediates(plan, probe), conv)
+    n = probe.case.batch
+    ranks = {k: factors(k, conv, n, updates) for k in right}
+    changed = [k for k in wrong if k in right and _differs(wrong[k], right[k])]
     for r in records:
-        if any(_same(r.value, t, n) for t in right.values()):
+        close = [c for k in changed if (c := _closeness(r.value, wrong[k], ranks[k])) is not None]
+        if not close:
             continue
-        key = next((k for k in changed if _same(r.value, wrong[k], n)), None)
-        if key is None:
-            continue
-        why = "; ".join(w for pl, w in words.items() if not _same(intermediates((pl,), case)[key], right[key], n))
-        code = _source_line(sources, r.file, r.line)
-        return (f"first wrong value: {r.file} line {r.line}" + (f", `{code}`" if code else "")
-                + f": `{r.name}` holds {_meaning(key, terms)} as the mistake computes it" + (f" ({why})" if why else ""))
+        rank = min(close)
+        key = next(k for k in changed if _closeness(r.value, wrong[k], ranks[k]) == rank)
+        if any((c := _closeness(r.value, right[k], ranks[k])) is not None and c <= rank for k in right):
+            continue  # as close to a right value: the mistake does not show here
+        return _said(r, key, plan, probe, sources, terms, words, conv)
     lines = len({(r.file, r.line) for r in records})
     return (f"no line's value matched the mistake's: compared {len(records)} arrays from {lines} lines of the smallest "
             "probe's run with z, a and δ of each layer and each gradient")
+
+
+def _said(r: Record, key: str, plan: Sequence[Placement], probe: Probe, sources: Mapping[str, bytes], terms: Terms,
+          words: Mapping[Placement, str], conv: Conventions) -> str:
+    """The first wrong line in words, with the mistakes (of several) that change ``key``."""
+    right = student_forms(intermediates((), probe), conv)[key]
+    why = "; ".join(w for pl, w in words.items() if _differs(student_forms(intermediates((pl,), probe), conv)[key], right))
+    code = _source_line(sources, r.file, r.line)
+    return (f"first wrong value: {r.file} line {r.line}" + (f", `{code}`" if code else "")
+            + f": `{r.name}` holds {_meaning(key, terms, conv)} as the mistake computes it" + (f" ({why})" if why else ""))
 
 
 def _source_line(sources: Mapping[str, bytes], file: str, line: int) -> str:

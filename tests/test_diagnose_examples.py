@@ -258,6 +258,15 @@ FIRST_WRONG_LINE = {
     "cs231n_two_bugs.py": (23, "grads['b2']"),  # bias-one-example runs before the unmasked dh
     "dls_planar_wrong_cache.py": (108, "dZ1"),  # deriv-on-z-hidden
     "nielsen_no_transpose.py": (35, "delta"),  # bp2-no-transpose
+    # the update is read off the weights: the student's delta1 is −∂L/∂z, and it uses weights2 as line 22 updated it
+    "blog_class_stale_weights.py": (23, "delta1"),  # stale-weights
+    # the gradient with its bias column (ex4's augmented Theta1): right at line 22, regularised whole at line 24
+    "coursera_ex4_reg_bias.py": (24, "Theta1_grad"),  # reg-on-biases
+    # dAL (line 119) already holds the mean-form ∂C/∂AL, which is right where the 1/m is taken upstream, and so is dZ;
+    # the first array no convention makes right is dW, divided by m a second time (the output layer's call comes first)
+    "dls_deep_mean_twice.py": (93, "dW"),  # mean-twice
+    # the hidden layer's nabla_w, (n_in, n_out) where the contract's layout is (n_out, n_in)
+    "nielsen_hidden_weights_transposed.py": (40, "nabla_w[0]"),  # bp3-transposed
 }
 
 
@@ -270,11 +279,35 @@ def test_the_first_wrong_line_is_named(example):
     assert f"`{name}` holds " in r.message, r.message
 
 
-def test_where_no_line_matches_what_was_compared_is_said():
-    """stale-weights replaces the whole pass: no intermediate of the student's is the mistake's, and the message
-    says what was compared instead of pointing at a line."""
-    r = grader_for("blog-class").grade(BUGGY / "blog_class_stale_weights.py")
+def test_where_no_line_matches_what_was_compared_is_said(tmp_path):
+    """The sign flipped inside the return statement: the wrong values never sit in a variable (every variable holds
+    a right one), so no line is named and the message says what was compared instead."""
+    src = (ROOT / "examples" / "solutions" / "canonical.py").read_text()
+    src = src.replace("    return grad_weights, grad_biases", "    return [-g for g in grad_weights], [-g for g in grad_biases]")
+    (tmp_path / "inline.py").write_text(src)
+    r = grader_for("canonical").grade(tmp_path / "inline.py")
+    assert r.verdict == "fail" and "differs only by a convention: sign" in r.message, r.message
     assert "no line's value matched the mistake's: compared " in r.message and "first wrong value" not in r.message
+
+
+def test_an_attribute_of_self_is_traced(tmp_path):
+    """A class that keeps its delta on ``self``: the wrong value sits in no local variable, only in an attribute,
+    and the line that sets it (23, as in the bundled stale-weights class) is still named."""
+    src = (BUGGY / "blog_class_stale_weights.py").read_text().replace("delta1 =", "self.delta1 =")
+    (tmp_path / "stale.py").write_text(src.replace("self.input.T @ delta1", "self.input.T @ self.delta1"))
+    r = grader_for("blog-class").grade(tmp_path / "stale.py")
+    assert "first wrong value: stale.py line 23, `self.delta1 = (delta2 @ self.weights2.T)" in r.message, r.message
+    assert "`self.delta1` holds layer 1's delta" in r.message, r.message
+
+
+def test_no_line_of_the_course_files_is_traced():
+    """dnn_utils.py, placed beside every dls-deep submission, computes relu_backward's dZ in a variable of its own:
+    its lines are the course's, never a student's first wrong line, so the trace records none of them (and they
+    spend none of its bounds); the student's own lines are still there."""
+    g = grader_for("dls-deep")
+    ret = g._run(g.collect(BUGGY / "dls_deep_mean_twice.py"))
+    files = {item[0] for index in ret.status["trace"].values() for item in index}
+    assert files == {"dls_deep_mean_twice.py"}, files
 
 
 def test_the_trace_is_bounded_and_changes_no_grade(tmp_path):
