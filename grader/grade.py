@@ -484,7 +484,7 @@ class Grader:
                 roles = frozenset({role.rstrip(")")}) if role else b.roles
                 plan[(b, roles)] = voice.words(b)
         try:
-            return first_wrong_line(records, list(plan), probe, ret.sub.files, self.terms[id(self.default)], plan,
+            return first_wrong_line(records, list(plan), probe, ret.sub, self.terms[id(self.default)], plan,
                                     self.default.conventions, self.default.updates)
         except ValueError:  # placements the catalog cannot combine: no variant to compare with
             return None

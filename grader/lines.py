@@ -28,6 +28,7 @@ from bpcheck.reference.bugs import Placement, combine
 
 from .contracts import Conventions
 from .probes import Probe, Terms
+from .submission import Submission
 
 #: Relative residual under which a student's array is an intermediate (times a factor below): far above float64
 #: rounding on arrays this size (~1e-15), far below what any catalog mistake changes (≥ 1e-2).
@@ -130,7 +131,7 @@ def _meaning(key: str, terms: Terms, conv: Conventions) -> str:
             "d": f"layer {layer}'s delta δ = ∂loss/∂z"}.get(kind, f"the gradient {terms.array(key)}")
 
 
-def first_wrong_line(records: Sequence[Record], plan: Sequence[Placement], probe: Probe, sources: Mapping[str, bytes],
+def first_wrong_line(records: Sequence[Record], plan: Sequence[Placement], probe: Probe, sub: Submission,
                      terms: Terms, words: Mapping[Placement, str], conv: Conventions, updates: bool = False) -> Optional[str]:
     """Where the student's code first computes the mistake's value, in one sentence; what was compared when no
     line does; None without a trace or a mistake.  ``updates``: the contract reads a training step."""
@@ -149,19 +150,22 @@ def first_wrong_line(records: Sequence[Record], plan: Sequence[Placement], probe
         key = next(k for k in changed if _closeness(r.value, wrong[k], ranks[k]) == rank)
         if any((c := _closeness(r.value, right[k], ranks[k])) is not None and c <= rank for k in right):
             continue  # as close to a right value: the mistake does not show here
-        return _said(r, key, plan, probe, sources, terms, words, conv)
+        return _said(r, key, probe, sub, terms, words, conv)
     lines = len({(r.file, r.line) for r in records})
     return (f"no line's value matched the mistake's: compared {len(records)} arrays from {lines} lines of the smallest "
             "probe's run with z, a and δ of each layer and each gradient")
 
 
-def _said(r: Record, key: str, plan: Sequence[Placement], probe: Probe, sources: Mapping[str, bytes], terms: Terms,
-          words: Mapping[Placement, str], conv: Conventions) -> str:
-    """The first wrong line in words, with the mistakes (of several) that change ``key``."""
+def _said(r: Record, key: str, probe: Probe, sub: Submission, terms: Terms, words: Mapping[Placement, str],
+          conv: Conventions) -> str:
+    """The first wrong line in words (a notebook's by code cell and line in it); of several mistakes, those that
+    change ``key`` (one mistake is already named: it is not said twice)."""
     right = student_forms(intermediates((), probe), conv)[key]
-    why = "; ".join(w for pl, w in words.items() if _differs(student_forms(intermediates((pl,), probe), conv)[key], right))
-    code = _source_line(sources, r.file, r.line)
-    return (f"first wrong value: {r.file} line {r.line}" + (f", `{code}`" if code else "")
+    why = "; ".join(w for pl, w in words.items() if len(words) > 1
+                    and _differs(student_forms(intermediates((pl,), probe), conv)[key], right))
+    code = _source_line(sub.files, r.file, r.line)
+    place = sub.where(r.file, r.line) if r.file in sub.notebooks else f"{r.file} line {r.line}"
+    return (f"first wrong value: {place}" + (f", `{code}`" if code else "")
             + f": `{r.name}` holds {_meaning(key, terms, conv)} as the mistake computes it" + (f" ({why})" if why else ""))
 
 

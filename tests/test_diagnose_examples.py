@@ -277,6 +277,9 @@ def test_the_first_wrong_line_is_named(example):
     r = grader_for(assignment_of(example)).grade(BUGGY / example)
     assert f"first wrong value: {example} line {line}, `" in r.message, r.message
     assert f"`{name}` holds " in r.message, r.message
+    named, _, line_text = r.message.partition("first wrong value: ")
+    if "2 mistakes" not in named:  # one mistake, named once: the line does not say it again
+        assert re.sub(r" \[[^\]]*\]$", "", line_text).endswith("as the mistake computes it"), r.message
 
 
 def test_where_no_line_matches_what_was_compared_is_said(tmp_path):
@@ -288,6 +291,65 @@ def test_where_no_line_matches_what_was_compared_is_said(tmp_path):
     r = grader_for("canonical").grade(tmp_path / "inline.py")
     assert r.verdict == "fail" and "differs only by a convention: sign" in r.message, r.message
     assert "no line's value matched the mistake's: compared " in r.message and "first wrong value" not in r.message
+
+
+#: ex4's nnCostFunction as the course notebook's cell has it, with the bias column regularised (reg-on-biases): the
+#: first wrong value is line 17 of this cell, where Theta1_grad, right at line 16, takes the penalty whole
+EX4_CELL = """def nnCostFunction(nn_params, input_layer_size, hidden_layer_size, num_labels, X, y, lambda_=0.0):
+    Theta1 = np.reshape(nn_params[:hidden_layer_size * (input_layer_size + 1)],
+                        (hidden_layer_size, (input_layer_size + 1)))
+    Theta2 = np.reshape(nn_params[(hidden_layer_size * (input_layer_size + 1)):],
+                        (num_labels, (hidden_layer_size + 1)))
+    m = y.size
+    # ====================== YOUR CODE HERE ======================
+    a1 = np.concatenate([np.ones((m, 1)), X], axis=1)
+    z2 = a1.dot(Theta1.T)
+    a2 = np.concatenate([np.ones((m, 1)), sigmoid(z2)], axis=1)
+    a3 = sigmoid(a2.dot(Theta2.T))
+    y_matrix = np.eye(num_labels)[y.reshape(-1)]
+    J = (-1 / m) * np.sum(np.log(a3) * y_matrix + np.log(1 - a3) * (1 - y_matrix))
+    delta_3 = a3 - y_matrix
+    delta_2 = delta_3.dot(Theta2)[:, 1:] * sigmoid(z2) * (1 - sigmoid(z2))
+    Theta1_grad = (1 / m) * delta_2.T.dot(a1)
+    Theta1_grad = Theta1_grad + (lambda_ / m) * Theta1
+    Theta2_grad = (1 / m) * delta_3.T.dot(a2)
+    Theta2_grad[:, 1:] = Theta2_grad[:, 1:] + (lambda_ / m) * Theta2[:, 1:]
+    J += (lambda_ / (2 * m)) * (np.sum(np.square(Theta1[:, 1:])) + np.sum(np.square(Theta2[:, 1:])))
+    # =============================================================
+    grad = np.concatenate([Theta1_grad.ravel(), Theta2_grad.ravel()])
+    return J, grad
+"""
+
+
+def test_a_notebooks_first_wrong_line_is_its_cell_and_line(tmp_path):
+    """A notebook handed in as the course has it (markdown, a %matplotlib magic, outputs, a cell that loads data the
+    grader does not have, a shell line): the first wrong line is named by code cell and line in that cell."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+    cells = [
+        new_markdown_cell("# Programming Exercise 4: Neural Networks Learning\n\nIn this exercise you implement backpropagation."),
+        new_code_cell("import os\nimport numpy as np\nfrom matplotlib import pyplot\nfrom scipy.io import loadmat\n\n"
+                      "# tells matplotlib to embed plots within the notebook\n%matplotlib inline", execution_count=1),
+        new_markdown_cell("## 1 Neural Networks\n\n### 1.1 Visualizing the data"),
+        new_code_cell("data = loadmat(os.path.join('Data', 'ex4data1.mat'))\nX, y = data['X'], data['y'].ravel()\n"
+                      "y[y == 10] = 0\nm = y.size", execution_count=2),
+        new_code_cell("def sigmoid(z):\n    return 1.0 / (1.0 + np.exp(-z))", execution_count=3),
+        new_markdown_cell("### 1.3 Feedforward and cost function"),
+        new_code_cell(EX4_CELL, execution_count=4),
+        new_code_cell("lambda_ = 1\nJ, _ = nnCostFunction(nn_params, 400, 25, 10, X, y, lambda_)\n"
+                      "print('Cost at parameters (loaded from ex4weights): %.6f' % J)", execution_count=5,
+                      outputs=[new_output("stream", name="stdout", text="Cost at parameters (loaded from ex4weights): 0.383770\n")]),
+        new_code_cell("!ls Data\nutils.checkNNGradients(nnCostFunction, lambda_=3)", execution_count=6,
+                      outputs=[new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})]),
+    ]
+    nbformat.write(new_notebook(cells=cells), str(tmp_path / "exercise4.ipynb"))
+    r = grader_for("coursera-ex4").grade(tmp_path / "exercise4.ipynb")
+    assert r.verdict == "fail" and "L2 regularisation applied to the biases too" in r.message, r.message
+    # code cells count from 1 (the markdown cells are not code cells): the function is code cell 4, the line 17
+    assert ("first wrong value: exercise4.ipynb, code cell 4, line 17, `Theta1_grad = Theta1_grad + (lambda_ / m) * Theta1`"
+            in r.message), r.message
+    assert ".ipynb.py" not in r.message and r.message.count("L2 regularisation applied to the biases too") == 1
 
 
 def test_an_attribute_of_self_is_traced(tmp_path):
