@@ -30,7 +30,7 @@ from .contracts import Reading
 from .diagnose import Diagnosis, Voice, diagnose, evidence, explain_probe
 from .failures import autodiff_import, describe_error, missing_package, provided_modules, run_failure, runner_notes
 from .fingerprint import fingerprint
-from .lines import Record, first_wrong_line
+from .lines import Record, first_wrong_line, loss_line
 from .probes import Outcome, Probe
 from .results import Check, Result, credit
 from .submission import Submission, SubmissionError
@@ -122,8 +122,10 @@ class Grader:
         # builds and confirms the expected answers; the catalog's behaviours only where there are gradients to diagnose
         self.probe_set = self.default.probe_set(self.default.lr()) if self.gradients else None
         self.large = self.default.large_probe()
-        # the calls whose lines the runner records (lines.py): every probe's, under the assignment's own conventions
-        self.traced = {self.default.calls[p.name]: p for p in self.probe_set.probes} if self.probe_set else {}
+        # the calls whose lines the runner records (lines.py): every probe's, under the assignment's own conventions,
+        # where there are gradients or a loss to place
+        traced = self.probe_set.probes if self.probe_set else self.default.probes(None) if self.contract.has_loss else []
+        self.traced = {self.default.calls[p.name]: p for p in traced}
         for name in [*self.probe_names, *([LARGE] if self.large else [])]:
             self.default.expected(name)
 
@@ -462,32 +464,45 @@ class Grader:
         return h.hexdigest()[:20]
 
     def _first_line(self, ret: Returned, diag: Diagnosis, ev: Evaluation) -> Optional[str]:
-        """The student's first line whose value is the mistake's (lines.py), on the smallest failing probe."""
+        """The student's first line whose value is wrong (lines.py): the mistake's, on the smallest failing probe; else
+        the wrong loss's."""
         failing = [p for p in self.traced.values() if ev.problems.get(p.name)]
         ran = [p for p in failing if ev.outcomes[p.name].error is None]  # a call that crashed computed no gradient
-        probe = _smallest(ran or failing)
-        if probe is None:
-            return None
-        call = self.default.calls[probe.name]
-        index = ret.status.get("trace", {}) if isinstance(ret.status.get("trace"), dict) else {}
-        arrays = ret.arrays.get(call + TRACE, {})
-        # what the runner wrote is the submission's: names clipped (they reach the message), types checked
-        records = [Record(f[:100], n, v[:60], arrays[f"trace.{k}"]) for k, item in enumerate(index.get(call) or [])
-                   if isinstance(item, list) and len(item) == 3 and f"trace.{k}" in arrays
-                   for f, n, v in [item] if isinstance(f, str) and isinstance(n, int) and isinstance(v, str)]
+        probe = _smallest(ran or failing) if self.gradients else None
         voice = Voice(**{"hidden": None, "output": None, **diag.voice})
         plan = {}
-        for label in diag.named:
+        for label in diag.named if probe else []:
             slug, _, role = label.partition(" (")
             if slug in CATALOG:
                 b = CATALOG[slug]
                 roles = frozenset({role.rstrip(")")}) if role else b.roles
                 plan[(b, roles)] = voice.words(b)
         try:
-            return first_wrong_line(records, list(plan), probe, ret.sub, self.terms[id(self.default)], plan,
-                                    self.default.conventions, self.default.updates)
+            line = first_wrong_line(self._records(ret, probe), list(plan), probe, ret.sub, self.terms[id(self.default)],
+                                    plan, self.default.conventions, self.default.updates) if plan else None
         except ValueError:  # placements the catalog cannot combine: no variant to compare with
+            line = None
+        return line or self._loss_line(ret, ev)
+
+    def _loss_line(self, ret: Returned, ev: Evaluation) -> Optional[str]:
+        """Where the returned loss is first computed, on the smallest probe whose returned loss is wrong."""
+        wrong = [p for p in self.traced.values()
+                 if ev.readings[p.name].loss is not None and self._loss_problem(p.name, ev.readings[p.name], ev.state)]
+        probe = _smallest(wrong)
+        got = ret.arrays.get(self.default.calls[probe.name], {}).get("loss") if probe else None
+        if got is None or got.size != 1 or np.iscomplexobj(got):
             return None
+        return loss_line(self._records(ret, probe), float(got.reshape(())), ret.sub)
+
+    def _records(self, ret: Returned, probe: Probe) -> list[Record]:
+        """The lines the runner recorded on ``probe``'s call; what it wrote is the submission's: names clipped (they
+        reach the message), types checked."""
+        call = self.default.calls[probe.name]
+        index = ret.status.get("trace", {}) if isinstance(ret.status.get("trace"), dict) else {}
+        arrays = ret.arrays.get(call + TRACE, {})
+        return [Record(f[:100], n, v[:60], arrays[f"trace.{k}"]) for k, item in enumerate(index.get(call) or [])
+                if isinstance(item, list) and len(item) == 3 and f"trace.{k}" in arrays
+                for f, n, v in [item] if isinstance(f, str) and isinstance(n, int) and isinstance(v, str)]
 
     def _convention_words(self, default: Evaluation, chosen: Evaluation, share: float) -> str:
         """What the message adds when the submission was graded under another convention than the assignment's own."""

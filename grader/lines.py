@@ -156,6 +156,25 @@ def first_wrong_line(records: Sequence[Record], plan: Sequence[Placement], probe
             "probe's run with z, a and δ of each layer and each gradient")
 
 
+def loss_line(records: Sequence[Record], returned: float, sub: Submission) -> Optional[str]:
+    """Where a wrong loss is first computed: the first line whose value is the loss the function returns (the
+    reference has no intermediate of the loss to match); None when no line's is."""
+    if not np.isfinite(returned):
+        return None
+    for r in records:
+        v = np.asarray(r.value, dtype=np.float64)
+        if v.size == 1 and np.isfinite(v).all() and abs(float(v.reshape(())) - returned) <= SAME_RTOL * abs(returned):
+            return f"first wrong value: {_place(r, sub)}: `{r.name}` holds the loss it returns"
+    return None
+
+
+def _place(r: Record, sub: Submission) -> str:
+    """The file and line (a notebook's code cell and line in it), and the line's code."""
+    code = _source_line(sub.files, r.file, r.line)
+    place = sub.where(r.file, r.line) if r.file in sub.notebooks else f"{r.file} line {r.line}"
+    return place + (f", `{code}`" if code else "")
+
+
 def _said(r: Record, key: str, probe: Probe, sub: Submission, terms: Terms, words: Mapping[Placement, str],
           conv: Conventions) -> str:
     """The first wrong line in words (a notebook's by code cell and line in it); of several mistakes, those that
@@ -163,10 +182,8 @@ def _said(r: Record, key: str, probe: Probe, sub: Submission, terms: Terms, word
     right = student_forms(intermediates((), probe), conv)[key]
     why = "; ".join(w for pl, w in words.items() if len(words) > 1
                     and _differs(student_forms(intermediates((pl,), probe), conv)[key], right))
-    code = _source_line(sub.files, r.file, r.line)
-    place = sub.where(r.file, r.line) if r.file in sub.notebooks else f"{r.file} line {r.line}"
-    return (f"first wrong value: {place}" + (f", `{code}`" if code else "")
-            + f": `{r.name}` holds {_meaning(key, terms, conv)} as the mistake computes it" + (f" ({why})" if why else ""))
+    return (f"first wrong value: {_place(r, sub)}: `{r.name}` holds {_meaning(key, terms, conv)} as the mistake "
+            "computes it" + (f" ({why})" if why else ""))
 
 
 def _source_line(sources: Mapping[str, bytes], file: str, line: int) -> str:

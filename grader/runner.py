@@ -332,13 +332,14 @@ class _Tracer:
     the course files placed beside the submission (``course``: not the student's lines) are never traced."""
 
     MAX_RECORDS, MAX_ELEMENTS, MAX_TOTAL, SECONDS = 150, 100_000, 500_000, 1.0
+    MAX_SCALARS = 30  # numpy float scalars (a loss): a loop of them must not crowd out the arrays
 
     def __init__(self, submission_dir, save, course=()):
         import time
 
         self.root, self.save, self.index, self.total = submission_dir + os.sep, save, [], 0
         self.seen, self.last, self.deadline, self.clock = {}, {}, time.monotonic() + self.SECONDS, time.monotonic
-        self.stopped = False
+        self.stopped, self.scalars = False, 0
         self.course = {os.path.join(submission_dir, c) for c in course}
 
     def __call__(self, frame, event, arg):
@@ -372,14 +373,17 @@ class _Tracer:
                   if type(k) is str]  # a grads dict, one level deep
         named += [(f"{var}[{i}]", v) for var, seq in named if type(seq) is list for i, v in enumerate(seq[:50])]
         for var, value in named:
-            if type(value) is not np.ndarray or value.dtype.kind not in "fc" or not 0 < value.size <= self.MAX_ELEMENTS:
+            ident, scalar = id(value), type(value) in (np.float64, np.float32)
+            if scalar and self.scalars < self.MAX_SCALARS:
+                value = np.asarray(value)
+            elif type(value) is not np.ndarray or value.dtype.kind not in "fc" or not 0 < value.size <= self.MAX_ELEMENTS:
                 continue
             # an attribute is the object's, whichever method's frame sees it: recorded again only when it changed
             key = (id(owner) if var.startswith("self.") else id(frame), var)
             digest = hash(value.tobytes())
-            if self.seen.get(key) == (id(value), digest) or self.total + value.size > self.MAX_TOTAL:
+            if self.seen.get(key) == (ident, digest) or self.total + value.size > self.MAX_TOTAL:
                 continue
-            self.seen[key], self.total = (id(value), digest), self.total + value.size
+            self.seen[key], self.total, self.scalars = (ident, digest), self.total + value.size, self.scalars + scalar
             self.save(f"trace.{len(self.index)}", value)
             self.index.append([os.path.relpath(frame.f_code.co_filename, self.root), line, var])
 

@@ -352,6 +352,27 @@ def test_a_notebooks_first_wrong_line_is_its_cell_and_line(tmp_path):
     assert ".ipynb.py" not in r.message and r.message.count("L2 regularisation applied to the biases too") == 1
 
 
+def test_a_wrong_loss_is_placed_at_its_first_line():
+    """dls-deep-steps grades compute_cost on its own ([[part]]): the cost summed where the course averages it is
+    placed at line 83, where `cost` first holds the value the function returns (line 84 only squeezes it)."""
+    r = grader_for("dls-deep-steps").grade(BUGGY / "dls_deep_steps_cost_no_mean.py")
+    assert "compute_cost: loss value failed: wrong loss" in r.message, r.message
+    assert ("first wrong value: dls_deep_steps_cost_no_mean.py line 83, `cost = -(np.dot(Y, np.log(AL).T)"
+            in r.message), r.message
+    assert "`cost` holds the loss it returns" in r.message and all(len(c.output) < MAX_CHECK for c in r.checks)
+
+
+def test_a_wrong_scalar_loss_is_placed_at_its_line(tmp_path):
+    """A loss that is a numpy float (not an array): the data loss summed, not averaged, at line 23 of the CS231n
+    solution; the gradients stay right, and the loss's line is named."""
+    src = (ROOT / "examples" / "solutions" / "cs231n_two_layer.py").read_text()
+    (tmp_path / "net.py").write_text(src.replace("-log_probs[np.arange(N), y].mean()", "-log_probs[np.arange(N), y].sum()"))
+    r = grader_for("cs231n-two-layer").grade(tmp_path / "net.py")
+    assert r.verdict == "fail" and r.diagnoses[0]["correct"], r.message
+    assert "first wrong value: net.py line 23, `loss = -log_probs[np.arange(N), y].sum()" in r.message, r.message
+    assert "`loss` holds the loss it returns" in r.message
+
+
 def test_an_attribute_of_self_is_traced(tmp_path):
     """A class that keeps its delta on ``self``: the wrong value sits in no local variable, only in an attribute,
     and the line that sets it (23, as in the bundled stale-weights class) is still named."""
