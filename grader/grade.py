@@ -31,7 +31,7 @@ from .diagnose import Diagnosis, Voice, diagnose, evidence, explain_probe
 from .failures import autodiff_import, describe_error, missing_package, provided_modules, run_failure, runner_notes
 from .fingerprint import fingerprint
 from .lines import Record, first_wrong_line, loss_line
-from .probes import Outcome, Probe
+from .probes import Outcome, Probe, ProbeSet
 from .results import Check, Result, credit
 from .submission import Submission, SubmissionError
 from .submission import collect as collect_submission
@@ -86,6 +86,7 @@ class Evaluation:
     arrays_right: int = 0  # gradient arrays right, over every probe
     fitted_lr: Optional[float] = None  # the submission's own learning rate, when the conventions accept any
     read_lr: Optional[float] = None  # the learning rate its steps were read with (None: the conventions' own)
+    precision: str = "float64"  # the dtype of the returned arrays: every check allows that dtype's rounding
 
     @property
     def right(self) -> bool:
@@ -263,26 +264,27 @@ class Grader:
             fitted = self._fit_lr(state, ret)
             lr = fitted or 1.0  # no positive fit: read at 1, which cannot come out right
         readings, outcomes, problems, arrays_right = {}, {}, {}, 0
+        p32 = ret.precision
         for name in self.probe_names:
             readings[name], outcomes[name] = self._read(state, name, ret, lr)
-            problems[name], right = self._compare(state.expected(name), readings[name], state) if self.gradients else (None, 0)
+            problems[name], right = self._compare(state.expected(name), readings[name], state, p32) if self.gradients else (None, 0)
             arrays_right += right
-        loss_bad = [p for name in self.probe_names if (p := self._loss_problem(name, readings[name], state))]
-        forward_bad = [p for name in self.probe_names if (p := self._forward_problem(name, readings[name], state))]
-        steps_bad = [p for name in self.probe_names for p in self._steps_problems(name, readings[name], state, lr)]
-        return Evaluation(state, readings, outcomes, problems, loss_bad, forward_bad, steps_bad, arrays_right, fitted, lr)
+        loss_bad = [p for name in self.probe_names if (p := self._loss_problem(name, readings[name], state, p32))]
+        forward_bad = [p for name in self.probe_names if (p := self._forward_problem(name, readings[name], state, p32))]
+        steps_bad = [p for name in self.probe_names for p in self._steps_problems(name, readings[name], state, lr, p32)]
+        return Evaluation(state, readings, outcomes, problems, loss_bad, forward_bad, steps_bad, arrays_right, fitted, lr, p32)
 
-    def _loss_problem(self, name: str, r: Reading, state: VariantState) -> Optional[str]:
+    def _loss_problem(self, name: str, r: Reading, state: VariantState, precision: str = "float64") -> Optional[str]:
         """Why probe ``name``'s loss is wrong, or None; a NaN or inf loss never holds (the test fails closed)."""
-        e = state.expected(name)
+        e = at_precision(state.expected(name), precision)
         if not self.contract.has_loss or (r.loss is not None and abs(r.loss - e.loss) <= e.rtol * (abs(e.loss) + 1.0)):
             return None
         got = "missing" + (f" ({r.call_error})" if r.call_error else "") if r.loss is None else f"got {r.loss!r}"
         return f"{name}: {got}, expected {e.loss:.12g}"
 
-    def _forward_problem(self, name: str, r: Reading, state: VariantState) -> Optional[str]:
+    def _forward_problem(self, name: str, r: Reading, state: VariantState, precision: str = "float64") -> Optional[str]:
         """Why probe ``name``'s forward output is wrong, or None (np.allclose is False on NaN: fails closed)."""
-        e, f = state.expected(name), r.forward
+        e, f = at_precision(state.expected(name), precision), r.forward
         if not self.contract.forward_symbol or (
                 f is not None and f.shape == e.forward.shape and np.allclose(f, e.forward, rtol=e.rtol, atol=e.rtol)):
             return None
@@ -292,13 +294,17 @@ class Grader:
             return f"{name}: shape {f.shape} vs {e.forward.shape}"
         return f"{name}: max |error| {np.max(np.abs(f - e.forward)):.3g}"
 
-    def _steps_problems(self, name: str, r: Reading, state: VariantState, lr: Optional[float]) -> list[str]:
-        """The arrays of probe ``name`` that leave the reference trajectory after the assignment's steps."""
+    def _steps_problems(self, name: str, r: Reading, state: VariantState, lr: Optional[float],
+                        precision: str = "float64") -> list[str]:
+        """The arrays of probe ``name`` that leave the reference trajectory after the assignment's steps: beyond
+        steps · 2·D·ε · (|value| + 1), one step's bound added up once per step (CONTRIBUTING, "How tolerances are
+        chosen"), with the returned dtype's ε."""
         if self.a.steps <= 1:
             return []
         got, exp = r.steps or {}, state.trajectory(name, state.lr(lr), self.a.steps)
+        bound = self.a.steps * at_precision(state.expected(name), precision).rtol
         return [f"{name}: {self.contract.display(k, state.conventions)} after {self.a.steps} steps" for k in exp
-                if k not in got or got[k].shape != exp[k].shape or not np.allclose(got[k], exp[k], rtol=1e-9, atol=1e-12)]
+                if k not in got or got[k].shape != exp[k].shape or not np.allclose(got[k], exp[k], rtol=bound, atol=bound)]
 
     def _fit_lr(self, state: VariantState, ret: Returned) -> Optional[float]:
         """The learning rate of the submission's own step: the least-squares factor between its step and the gradient.
@@ -370,13 +376,14 @@ class Grader:
         if last.right:
             chosen, diag = last, None
         else:
-            diag = diagnose(default.outcomes, self.probe_set, self.terms[id(default.state)], precision)
+            diag = diagnose(default.outcomes, probes_at(self.probe_set, precision), self.terms[id(default.state)], precision)
             chosen = default if diag.matches else max(evaluations, key=lambda ev: ev.score)
             if chosen is not default:
                 diag = None
         if diag is None:
             state = chosen.state
-            diag = diagnose(chosen.outcomes, state.probe_set(state.lr(chosen.read_lr)), self.terms[id(state)], precision)
+            diag = diagnose(chosen.outcomes, probes_at(state.probe_set(state.lr(chosen.read_lr)), precision), self.terms[id(state)],
+                            precision)
         return chosen, diag
 
     def _loss_check(self, ev: Evaluation) -> Optional[tuple[str, bool, str]]:
@@ -413,7 +420,7 @@ class Grader:
         state = ev.state
         r, outcome = self._read(state, LARGE, ret, ev.read_lr)
         finite = bool(r.grads) and all(np.all(np.isfinite(g)) for g in r.grads.values())
-        problem = None if r.errors or not r.grads else self._compare(state.expected(LARGE), r, state)[0]
+        problem = None if r.errors or not r.grads else self._compare(state.expected(LARGE), r, state, ev.precision)[0]
         ok = some_right and finite and not r.errors and bool(r.grads) and problem is None
         named = ""
         if not (ok or r.errors or not r.grads or (finite and problem is None)):
@@ -446,6 +453,9 @@ class Grader:
         line = self._first_line(ret, diag, chosen) if verdict == "fail" and chosen is default else None
         if line:
             message += f"; {line}"
+        if ret.precision != "float64":  # said, not guessed: the dtype of every array it returned
+            message += (f"; the returned arrays are {ret.precision}: judged within {ret.precision}'s rounding "
+                        f"(ε = {np.finfo(np.dtype(ret.precision)).eps:.2g} in every bound)")
         if ret.sub.cells_used:
             message += f" [{ret.sub.cells_used}]"
         return Result(submission, verdict, sum(c.score for c in checks), sum(c.max_score for c in checks), checks, [d],
@@ -487,7 +497,8 @@ class Grader:
     def _loss_line(self, ret: Returned, ev: Evaluation) -> Optional[str]:
         """Where the returned loss is first computed, on the smallest probe whose returned loss is wrong."""
         wrong = [p for p in self.traced.values()
-                 if ev.readings[p.name].loss is not None and self._loss_problem(p.name, ev.readings[p.name], ev.state)]
+                 if ev.readings[p.name].loss is not None
+                 and self._loss_problem(p.name, ev.readings[p.name], ev.state, ev.precision)]
         probe = _smallest(wrong)
         got = ret.arrays.get(self.default.calls[probe.name], {}).get("loss") if probe else None
         if got is None or got.size != 1 or np.iscomplexobj(got):
@@ -520,16 +531,19 @@ class Grader:
             text += f"; the assignment gives {share:.0%} of the points for that convention"
         return text
 
-    def _compare(self, e: Expected, r: Reading, state: VariantState) -> tuple[Optional[str], int]:
+    def _compare(self, e: Expected, r: Reading, state: VariantState, precision: str = "float64") -> tuple[Optional[str], int]:
         """(None when the reading's gradients match the expected ones, else which arrays are wrong in the student's names;
-        how many arrays are right)."""
+        how many arrays are right); ``precision``: the dtype the arrays were returned in, whose rounding is allowed."""
         terms = self.terms[id(state)]
+        e = at_precision(e, precision)
+        ratio = eps_ratio(precision)  # an update read back in float32 is uncertain to float32's ε, not float64's
+        uncertainty = {k: u * ratio for k, u in r.uncertainty.items()}
         if r.errors:
             return "; ".join(r.errors), 0
         if any(np.iscomplexobj(g) for g in r.grads.values()):
             return f"complex values in {', '.join(terms.array(k) for k, g in r.grads.items() if np.iscomplexobj(g))}", 0
         try:
-            result = oracles.compare(r.grads, e.grads, e.rtol, r.uncertainty or None,
+            result = oracles.compare(r.grads, e.grads, e.rtol, uncertainty or None,
                                      "the reference (confirmed by an independent oracle)", e.scale)
         except ValueError as exc:
             return str(exc), 0
@@ -592,6 +606,23 @@ class Grader:
             return None
         p = _smallest([p for p, c in zip(self.probe_set.probes, checks) if not c.passed])
         return f"{p.name}: {self.terms[id(self.default)].describe(p.case)}" if p else None
+
+
+def eps_ratio(precision: str) -> float:
+    """ε of the dtype the arrays came back in, over float64's: every tolerance is 2·D·ε times magnitudes, so a float32
+    candidate's is float64's times this (2⁻²³ / 2⁻⁵² = 2²⁹; docs/tolerance.md)."""
+    return float(np.finfo(np.dtype(precision)).eps) / float(np.finfo(np.float64).eps)
+
+
+def at_precision(e: Expected, precision: str) -> Expected:
+    """``e`` with the tolerance of a candidate computed in ``precision`` (the same D, that dtype's ε)."""
+    return e if precision == "float64" else replace(e, rtol=e.rtol * eps_ratio(precision))
+
+
+def probes_at(ps: ProbeSet, precision: str) -> ProbeSet:
+    """``ps`` judging candidates computed in ``precision`` (its catalog runs shared: they do not depend on it)."""
+    ratio = eps_ratio(precision)
+    return ps if ratio == 1 else replace(ps, rtol={k: v * ratio for k, v in ps.rtol.items()})
 
 
 def _smallest(probes: list[Probe]) -> Optional[Probe]:

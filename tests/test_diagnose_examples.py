@@ -220,19 +220,69 @@ def test_a_failed_check_shows_values_in_the_students_names(example, pattern):
         assert any(pattern in c.output for c in failed), [c.output for c in failed]
 
 
-def test_float32_gradients_are_recognised_from_their_dtype(tmp_path):
-    """A correct solution computed in float32 returns float32 arrays: the .npy files say so, and the message says
-    it plainly, with float32's bound and what the assignment requires, instead of guessing a numerical estimate."""
-    src = (ROOT / "examples" / "solutions" / "canonical.py").read_text().replace(
-        "def backprop(weights, biases, x, y):",
-        "def backprop(weights, biases, x, y):\n    weights = [w.astype(np.float32) for w in weights]\n"
-        "    biases = [b.astype(np.float32) for b in biases]\n    x, y = x.astype(np.float32), y.astype(np.float32)")
+#: assignment -> (solution, the lines that make it compute in float32): each check it has (gradients, loss, forward
+#: output, training steps, large inputs) then sees float32 arrays
+FLOAT32 = {
+    "canonical": ("canonical.py", [("def backprop(weights, biases, x, y):",
+                                    "def backprop(weights, biases, x, y):\n    weights = [w.astype(np.float32) for w in weights]\n"
+                                    "    biases = [b.astype(np.float32) for b in biases]\n"
+                                    "    x, y = x.astype(np.float32), y.astype(np.float32)")]),
+    "cs231n-two-layer": ("cs231n_two_layer.py", [
+        ("        W1, b1, W2, b2 = (self.params[k] for k in (\"W1\", \"b1\", \"W2\", \"b2\"))",
+         "        W1, b1, W2, b2 = (self.params[k].astype(np.float32) for k in (\"W1\", \"b1\", \"W2\", \"b2\"))\n"
+         "        X, reg = X.astype(np.float32), np.float32(reg)")]),
+    "blog-class": ("blog_class.py", [("    def feedforward(self):",
+                                      "    def feedforward(self):\n"
+                                      "        self.input, self.y = self.input.astype(np.float32), self.y.astype(np.float32)\n"
+                                      "        self.weights1 = self.weights1.astype(np.float32)\n"
+                                      "        self.weights2 = self.weights2.astype(np.float32)")]),
+}
+
+
+def _float32(tmp_path, assignment: str, bug: tuple[str, str] = ("", "")) -> Path:
+    solution, edits = FLOAT32[assignment]
+    src = (ROOT / "examples" / "solutions" / solution).read_text()
+    for old, new in [*edits, bug]:
+        assert old in src, old
+        src = src.replace(old, new)
     (tmp_path / "f32.py").write_text(src)
-    r = grader_for("canonical").grade(tmp_path / "f32.py")
-    assert r.verdict == "fail" and "finite-difference" not in r.message, r.message
-    assert "returned arrays are float32" in r.message and "within float32's rounding" in r.message, r.message
-    assert "the assignment requires float64" in r.message, r.message
+    return tmp_path / "f32.py"
+
+
+@pytest.mark.parametrize("assignment", sorted(FLOAT32))
+def test_a_correct_float32_solution_earns_full_marks(tmp_path, assignment):
+    """A correct solution computed in float32 returns float32 arrays: the .npy files say so, and every check (the
+    gradients, the loss, the forward output, the training steps) allows float32's rounding, derived from float32's
+    ε as float64's is from float64's (docs/tolerance.md); the message says so plainly (issue 27)."""
+    r = grader_for(assignment).grade(_float32(tmp_path, assignment))
+    assert r.verdict == "pass" and r.score == r.max_score, (r.message, [(c.name, c.output) for c in r.checks if not c.passed])
+    assert "finite-difference" not in r.message
+    assert "the returned arrays are float32: judged within float32's rounding" in r.message, r.message
+    names = {c.name for c in r.checks}
+    assert {"canonical": "gradient: one-layer", "cs231n-two-layer": "loss value", "blog-class": "5 training steps"}[assignment] \
+        in names, names
     assert all(len(c.output) < MAX_CHECK for c in r.checks)
+
+
+#: assignment -> a real bug in the float32 solution, and the check it must fail
+FLOAT32_BUGS = {
+    "canonical": (("    delta = (a - y) * a * (1 - a) / n", "    delta = (a - y) * a * (1 - a)"), "gradient: one-layer"),
+    "cs231n-two-layer": (("-log_probs[np.arange(N), y].mean()", "-log_probs[np.arange(N), y].sum()"), "loss value"),
+    "blog-class": (("        self.weights2 -= grad2\n        self.weights1 -= grad1",
+                    "        self.weights2 -= grad2\n        self.weights1 -= grad1\n        self.weights2 *= 1.001"),
+                   "5 training steps"),
+}
+
+
+@pytest.mark.parametrize("assignment", sorted(FLOAT32_BUGS))
+def test_a_float32_solution_with_a_bug_still_fails(tmp_path, assignment):
+    """float32's wider bound (~1e-5 relative) still fails a real bug: the batch mean left out, a loss summed, weights
+    nudged by 1e-3 at each step."""
+    bug, check = FLOAT32_BUGS[assignment]
+    r = grader_for(assignment).grade(_float32(tmp_path, assignment, bug))
+    assert r.verdict == "fail" and r.score < r.max_score, r.message
+    failed = {c.name for c in r.checks if not c.passed}
+    assert check in failed, (failed, r.message)
 
 
 def test_every_check_stays_under_400_characters_with_many_shape_errors():
