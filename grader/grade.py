@@ -30,7 +30,7 @@ from .contracts import Reading
 from .diagnose import Diagnosis, Voice, diagnose, evidence, explain_probe
 from .failures import autodiff_import, describe_error, missing_package, provided_modules, run_failure, runner_notes
 from .fingerprint import fingerprint
-from .lines import Record, first_wrong_line, loss_line
+from .lines import Record, first_wrong_line, loss_line, returned_line
 from .probes import Outcome, Probe, ProbeSet
 from .results import Check, Result, credit
 from .submission import Submission, SubmissionError
@@ -487,12 +487,17 @@ class Grader:
                 b = CATALOG[slug]
                 roles = frozenset({role.rstrip(")")}) if role else b.roles
                 plan[(b, roles)] = voice.words(b)
+        terms, conv, updates = self.terms[id(self.default)], self.default.conventions, self.default.updates
         try:
-            line = first_wrong_line(self._records(ret, probe), list(plan), probe, ret.sub, self.terms[id(self.default)],
-                                    plan, self.default.conventions, self.default.updates) if plan else None
+            line = first_wrong_line(self._records(ret, probe), list(plan), probe, ret.sub, terms, plan, conv,
+                                    updates) if plan else None
         except ValueError:  # placements the catalog cannot combine: no variant to compare with
             line = None
-        return line or self._loss_line(ret, ev)
+        if line and line.startswith("first wrong value"):
+            return line
+        returned = returned_line(self._records(ret, probe), ev.readings[probe.name].grads, probe, ret.sub, terms, conv,
+                                 updates) if probe and ev.outcomes[probe.name].error is None else None
+        return returned or self._loss_line(ret, ev) or line
 
     def _loss_line(self, ret: Returned, ev: Evaluation) -> Optional[str]:
         """Where the returned loss is first computed, on the smallest probe whose returned loss is wrong."""

@@ -65,6 +65,8 @@ def student_forms(values: Mapping[str, np.ndarray], conv: Conventions) -> dict[s
     orientation only, and for augmented weights (ex4's Theta) also each layer's gradient with its bias column."""
     out: dict[str, list[np.ndarray]] = {}
     for key, t in values.items():
+        if np.iscomplexobj(t):  # a complex gradient is wrong whatever its values: there is no real one to place
+            continue
         t = np.asarray(t, dtype=np.float64)
         if key[0] in "zad":
             own = t.T if conv.examples == "columns" else t
@@ -90,6 +92,8 @@ def factors(key: str, conv: Conventions, batch: int, updates: bool) -> tuple[tup
 
 def _closeness(v: np.ndarray, forms: Sequence[np.ndarray], ranks: Sequence[Sequence[float]]) -> Optional[int]:
     """The first rank of factors under which ``v`` is one of ``forms``; None when no factor makes it one."""
+    if np.iscomplexobj(v):
+        return None
     got = np.squeeze(v).astype(np.float64)
     if not np.all(np.isfinite(got)):
         return None
@@ -138,9 +142,38 @@ def first_wrong_line(records: Sequence[Record], plan: Sequence[Placement], probe
     if not records or not plan:
         return None
     right = student_forms(intermediates((), probe), conv)
-    wrong = student_forms(intermediates(plan, probe), conv)
-    n = probe.case.batch
-    ranks = {k: factors(k, conv, n, updates) for k in right}
+    ranks = {k: factors(k, conv, probe.case.batch, updates) for k in right}
+    found = _first_match(records, right, student_forms(intermediates(plan, probe), conv), ranks)
+    if found:
+        return _said(*found, probe, sub, terms, words, conv)
+    lines = len({(r.file, r.line) for r in records})
+    return (f"no line's value matched the mistake's: compared {len(records)} arrays from {lines} lines of the smallest "
+            "probe's run with z, a and δ of each layer and each gradient")
+
+
+def returned_line(records: Sequence[Record], returned: Mapping[str, np.ndarray], probe: Probe, sub: Submission,
+                  terms: Terms, conv: Conventions, updates: bool = False) -> Optional[str]:
+    """Where a wrong gradient the function returns (``returned``, read in the reference's layout) first sits in a
+    variable, when no catalog mistake gives the wrong intermediates: a transform of the right values (N×, the
+    sign), or a mistake the catalog lacks, whose earlier values are unknown; None when no line holds one."""
+    right = student_forms(intermediates((), probe), conv)
+    # the returned array itself, in the student's objective: no batch factor (it is what came back)
+    ranks = {k: factors(k, conv, probe.case.batch, updates)[:1] for k in right}
+    found = _first_match(records, right, student_forms(returned, conv), ranks) if records else None
+    if not found:
+        return None
+    r, key = found
+    meaning = _meaning(key, terms, conv)
+    if key[0] == "b" and probe.case.batch == 1:  # Σ over one example: the bias gradient is that layer's δ
+        meaning += f", with one example the same numbers as layer {key[1:]}'s delta δ"
+    return (f"first line holding a wrong returned value: {_place(r, sub)}: `{r.name}` holds {meaning} as returned "
+            "(what it is computed from may be wrong already)")
+
+
+def _first_match(records: Sequence[Record], right: Mapping[str, list[np.ndarray]], wrong: Mapping[str, list[np.ndarray]],
+                 ranks: Mapping[str, tuple[tuple[float, ...], ...]]) -> Optional[tuple[Record, str]]:
+    """The first record that is, more closely than any right intermediate, a wrong value of an intermediate whose
+    wrong and right values differ; with that intermediate's key."""
     changed = [k for k in wrong if k in right and _differs(wrong[k], right[k])]
     for r in records:
         close = [c for k in changed if (c := _closeness(r.value, wrong[k], ranks[k])) is not None]
@@ -150,10 +183,8 @@ def first_wrong_line(records: Sequence[Record], plan: Sequence[Placement], probe
         key = next(k for k in changed if _closeness(r.value, wrong[k], ranks[k]) == rank)
         if any((c := _closeness(r.value, right[k], ranks[k])) is not None and c <= rank for k in right):
             continue  # as close to a right value: the mistake does not show here
-        return _said(r, key, probe, sub, terms, words, conv)
-    lines = len({(r.file, r.line) for r in records})
-    return (f"no line's value matched the mistake's: compared {len(records)} arrays from {lines} lines of the smallest "
-            "probe's run with z, a and δ of each layer and each gradient")
+        return r, key
+    return None
 
 
 def loss_line(records: Sequence[Record], returned: float, sub: Submission) -> Optional[str]:

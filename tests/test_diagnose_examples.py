@@ -332,6 +332,29 @@ def test_the_first_wrong_line_is_named(example):
         assert re.sub(r" \[[^\]]*\]$", "", line_text).endswith("as the mistake computes it"), r.message
 
 
+#: example -> (line, the student's variable) of the first line that holds a wrong gradient the function returns,
+#: where no catalog entry gives the wrong intermediates (a transform of the right values, or a mistake the catalog
+#: lacks); read off the files by hand
+RETURNED_LINE = {
+    "dls_planar_db_no_mean.py": (107, "db2"),  # N× the right db: the sum without its / m
+    "cs231n_l1_penalty_gradient.py": (23, "grads['W2']"),  # reg * np.sign(W2): wrong only where reg > 0
+    "dls_planar_sigmoid_derivative.py": (109, "dW1"),  # dZ1 (line 108) is wrong first, but no known value says so
+    # the smallest failing probe has one example: the output layer's dZ is then its db, already wrong
+    "dls_deep_activation_cache_holds_A.py": (107, "dZ"),  # sigmoid_backward fed A, not Z
+    "dls_deep_sigmoid_backward_everywhere.py": (107, "dZ"),  # a relu layer's dZ from sigmoid_backward
+}
+
+
+@pytest.mark.parametrize("example", sorted(RETURNED_LINE))
+def test_the_first_line_holding_a_wrong_returned_value_is_named(example):
+    """No catalog mistake to compare with, but the wrong arrays the function returns are known: the first line whose
+    variable holds one is named, and said to be no more than that (issue 27)."""
+    line, name = RETURNED_LINE[example]
+    r = grader_for(assignment_of(example)).grade(BUGGY / example)
+    assert f"first line holding a wrong returned value: {example} line {line}, `" in r.message, r.message
+    assert f"`{name}` holds " in r.message and "first wrong value" not in r.message, r.message
+
+
 def test_where_no_line_matches_what_was_compared_is_said(tmp_path):
     """The sign flipped inside the return statement: the wrong values never sit in a variable (every variable holds
     a right one), so no line is named and the message says what was compared instead."""
