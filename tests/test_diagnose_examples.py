@@ -435,6 +435,14 @@ def test_a_wrong_loss_is_placed_at_its_first_line():
     assert "`cost` holds the loss it returns" in r.message and all(len(c.output) < MAX_CHECK for c in r.checks)
 
 
+def test_a_parts_first_wrong_line_is_named():
+    """dls-deep-steps grades L_model_backward as a [[part]] of its own, on caches its own L_model_forward made: the
+    1/m taken twice is placed where the dls-deep contract places it, at linear_backward's line 93."""
+    r = grader_for("dls-deep-steps").grade(BUGGY / "dls_deep_mean_twice.py")
+    assert "L_model_backward: differs only by a convention: 1/N applied twice" in r.message, r.message
+    assert "first wrong value: dls_deep_mean_twice.py line 93, `dW = np.dot(dZ, A_prev.T) / m`: `dW` holds" in r.message
+
+
 def test_a_wrong_scalar_loss_is_placed_at_its_line(tmp_path):
     """A loss that is a numpy float (not an array): the data loss summed, not averaged, at line 23 of the CS231n
     solution; the gradients stay right, and the loss's line is named."""
