@@ -30,7 +30,7 @@ from .contracts import Reading
 from .diagnose import Diagnosis, Voice, diagnose, evidence, explain_probe
 from .failures import autodiff_import, describe_error, missing_package, provided_modules, run_failure, runner_notes
 from .fingerprint import fingerprint
-from .lines import Record, first_wrong_line, loss_line, returned_line
+from .lines import Record, first_wrong_line, loss_line, returned_line, shape_line
 from .probes import Outcome, Probe, ProbeSet
 from .results import Check, Result, credit
 from .submission import Submission, SubmissionError
@@ -495,9 +495,15 @@ class Grader:
             line = None
         if line and line.startswith("first wrong value"):
             return line
-        returned = returned_line(self._records(ret, probe), ev.readings[probe.name].grads, probe, ret.sub, terms, conv,
-                                 updates) if probe and ev.outcomes[probe.name].error is None else None
-        return returned or self._loss_line(ret, ev) or line
+        returned = shaped = None
+        if probe and ev.outcomes[probe.name].error is None:
+            records, reading = self._records(ret, probe), ev.readings[probe.name]
+            returned = returned_line(records, reading.grads, probe, ret.sub, terms, conv, updates)
+            # a bias kept as it came back (contracts._ParamsRead.bias), with its shape error among the reading's
+            misshapen = {k: g.shape for k, g in reading.grads.items()
+                         if k[0] == "b" and any(e.startswith(f"{terms.array(k)}: expected shape") for e in reading.errors)}
+            shaped = shape_line(records, misshapen, probe, ret.sub, terms, conv, updates) if misshapen else None
+        return returned or shaped or self._loss_line(ret, ev) or line
 
     def _loss_line(self, ret: Returned, ev: Evaluation) -> Optional[str]:
         """Where the returned loss is first computed, on the smallest probe whose returned loss is wrong."""

@@ -170,6 +170,21 @@ def returned_line(records: Sequence[Record], returned: Mapping[str, np.ndarray],
             "(what it is computed from may be wrong already)")
 
 
+def shape_line(records: Sequence[Record], misshapen: Mapping[str, tuple[int, ...]], probe: Probe, sub: Submission,
+               terms: Terms, conv: Conventions, updates: bool = False) -> Optional[str]:
+    """Where a bias gradient that comes back in the wrong shape (``misshapen``: its key → the shape it came in) first
+    holds its right values in that shape; None when no line does."""
+    right = student_forms(intermediates((), probe), conv)
+    for r in records:
+        for key, got in misshapen.items():
+            if key in right and r.value.shape == got and \
+                    _closeness(r.value, right[key], factors(key, conv, probe.case.batch, updates)[:1]) is not None:
+                want = conv.bias_shape(probe.case.spec.sizes[int(key[1:])], gradient=True)
+                return (f"first line giving the wrong shape: {_place(r, sub)}: `{r.name}` has the right values, shaped "
+                        f"{got} as returned, where {terms.array(key)} is to be {want}")
+    return None
+
+
 def _first_match(records: Sequence[Record], right: Mapping[str, list[np.ndarray]], wrong: Mapping[str, list[np.ndarray]],
                  ranks: Mapping[str, tuple[tuple[float, ...], ...]]) -> Optional[tuple[Record, str]]:
     """The first record that is, more closely than any right intermediate, a wrong value of an intermediate whose

@@ -355,6 +355,16 @@ def test_the_first_line_holding_a_wrong_returned_value_is_named(example):
     assert f"`{name}` holds " in r.message and "first wrong value" not in r.message, r.message
 
 
+@pytest.mark.parametrize("example, line, name", [("dls_planar_db_no_keepdims.py", 107, "db2"),
+                                                 ("dls_deep_db_no_keepdims.py", 94, "db")])
+def test_the_line_that_gives_a_wrong_shape_is_named(example, line, name):
+    """The values right, the shape (n,) where the course's is (n, 1): the line that sums without keepdims is named
+    (in dls-deep, linear_backward's line 94 serves every layer, the output layer's first)."""
+    r = grader_for(assignment_of(example)).grade(BUGGY / example)
+    assert f"first line giving the wrong shape: {example} line {line}, `" in r.message, r.message
+    assert f"`{name}` has the right values, shaped (" in r.message and "is to be (" in r.message, r.message
+
+
 def test_where_no_line_matches_what_was_compared_is_said(tmp_path):
     """The sign flipped inside the return statement: the wrong values never sit in a variable (every variable holds
     a right one), so no line is named and the message says what was compared instead."""
