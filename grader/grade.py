@@ -30,7 +30,7 @@ from .contracts import Reading
 from .diagnose import Diagnosis, Voice, diagnose, evidence, explain_probe
 from .failures import autodiff_import, describe_error, missing_package, provided_modules, run_failure, runner_notes
 from .fingerprint import fingerprint
-from .lines import Record, first_wrong_line, loss_line, returned_line, shape_line
+from .lines import Record, first_with, first_wrong_line, loss_line, returned_line, shape_line
 from .probes import Outcome, Probe, ProbeSet
 from .results import Check, Result, credit
 from .submission import Submission, SubmissionError
@@ -126,7 +126,7 @@ class Grader:
         # the calls whose lines the runner records (lines.py): every probe's, under the assignment's own conventions,
         # where there are gradients or a loss to place
         traced = self.probe_set.probes if self.probe_set else self.default.probes(None) if self.contract.has_loss else []
-        self.traced = {self.default.calls[p.name]: p for p in traced}
+        self.traced = {self.default.calls[p.name]: p for p in [*traced, *([self.large] if self.large and traced else [])]}
         for name in [*self.probe_names, *([LARGE] if self.large else [])]:
             self.default.expected(name)
 
@@ -474,41 +474,60 @@ class Grader:
         return h.hexdigest()[:20]
 
     def _first_line(self, ret: Returned, diag: Diagnosis, ev: Evaluation) -> Optional[str]:
-        """The student's first line whose value is wrong (lines.py): the mistake's, on the smallest failing probe; else
-        the wrong loss's."""
+        """The student's first line whose value is wrong (lines.py), on the smallest failing probe: the catalog
+        mistake's value; else a wrong returned array's, a wrong shape's or a complex value's; else the wrong loss's;
+        else, at large inputs, the first inf or NaN."""
         failing = [p for p in self.traced.values() if ev.problems.get(p.name)]
         ran = [p for p in failing if ev.outcomes[p.name].error is None]  # a call that crashed computed no gradient
         probe = _smallest(ran or failing) if self.gradients else None
+        line = self._mistake_line(ret, diag, probe) if probe else None
+        if line and line.startswith("first wrong value"):
+            return line
+        returned = self._returned_line(ret, ev, probe) if probe and ev.outcomes[probe.name].error is None else None
+        return returned or self._loss_line(ret, ev) or self._large_line(ret, ev) or line
+
+    def _mistake_line(self, ret: Returned, diag: Diagnosis, probe: Probe) -> Optional[str]:
+        """Where the catalog mistakes the diagnosis named first show (what was compared, when no line does)."""
         voice = Voice(**{"hidden": None, "output": None, **diag.voice})
         plan = {}
-        for label in diag.named if probe else []:
+        for label in diag.named:
             slug, _, role = label.partition(" (")
             if slug in CATALOG:
                 b = CATALOG[slug]
                 roles = frozenset({role.rstrip(")")}) if role else b.roles
                 plan[(b, roles)] = voice.words(b)
-        terms, conv, updates = self.terms[id(self.default)], self.default.conventions, self.default.updates
         try:
-            line = first_wrong_line(self._records(ret, probe), list(plan), probe, ret.sub, terms, plan, conv,
-                                    updates) if plan else None
+            return first_wrong_line(self._records(ret, probe), list(plan), probe, ret.sub, self.terms[id(self.default)],
+                                    plan, self.default.conventions, self.default.updates) if plan else None
         except ValueError:  # placements the catalog cannot combine: no variant to compare with
-            line = None
-        if line and line.startswith("first wrong value"):
-            return line
-        returned = shaped = None
-        if probe and ev.outcomes[probe.name].error is None:
-            records, reading = self._records(ret, probe), ev.readings[probe.name]
-            returned = returned_line(records, reading.grads, probe, ret.sub, terms, conv, updates)
-            # a bias kept as it came back (contracts._ParamsRead.bias), with its shape error among the reading's
-            misshapen = {k: g.shape for k, g in reading.grads.items()
-                         if k[0] == "b" and any(e.startswith(f"{terms.array(k)}: expected shape") for e in reading.errors)}
-            shaped = shape_line(records, misshapen, probe, ret.sub, terms, conv, updates) if misshapen else None
-        return returned or shaped or self._loss_line(ret, ev) or line
+            return None
+
+    def _returned_line(self, ret: Returned, ev: Evaluation, probe: Probe) -> Optional[str]:
+        """The first line holding a wrong array ``probe``'s call returned, or giving one its wrong shape, or the first
+        complex value when one came back complex."""
+        terms, conv, updates = self.terms[id(self.default)], self.default.conventions, self.default.updates
+        records, reading = self._records(ret, probe), ev.readings[probe.name]
+        if any(np.iscomplexobj(g) for g in reading.grads.values()):
+            return first_with(records, "complex", ret.sub)
+        # a bias kept as it came back (contracts._ParamsRead.bias), with its shape error among the reading's
+        misshapen = {k: g.shape for k, g in reading.grads.items()
+                     if k[0] == "b" and any(e.startswith(f"{terms.array(k)}: expected shape") for e in reading.errors)}
+        return (returned_line(records, reading.grads, probe, ret.sub, terms, conv, updates)
+                or (shape_line(records, misshapen, probe, ret.sub, terms, conv, updates) if misshapen else None))
+
+    def _large_line(self, ret: Returned, ev: Evaluation) -> Optional[str]:
+        """Where the large-input probe's run first holds inf or NaN, when its gradients came back non-finite."""
+        if self.large is None or not self.gradients:
+            return None
+        r, _ = self._read(ev.state, LARGE, ret, ev.read_lr)
+        if not r.grads or all(np.all(np.isfinite(g)) for g in r.grads.values()):
+            return None
+        return first_with(self._records(ret, self.large), "non-finite", ret.sub, " at large inputs (×1e4)")
 
     def _loss_line(self, ret: Returned, ev: Evaluation) -> Optional[str]:
         """Where the returned loss is first computed, on the smallest probe whose returned loss is wrong."""
         wrong = [p for p in self.traced.values()
-                 if ev.readings[p.name].loss is not None
+                 if p.name in ev.readings and ev.readings[p.name].loss is not None
                  and self._loss_problem(p.name, ev.readings[p.name], ev.state, ev.precision)]
         probe = _smallest(wrong)
         got = ret.arrays.get(self.default.calls[probe.name], {}).get("loss") if probe else None

@@ -91,7 +91,8 @@ def factors(key: str, conv: Conventions, batch: int, updates: bool) -> tuple[tup
 
 
 def _closeness(v: np.ndarray, forms: Sequence[np.ndarray], ranks: Sequence[Sequence[float]]) -> Optional[int]:
-    """The first rank of factors under which ``v`` is one of ``forms``; None when no factor makes it one."""
+    """The first rank of factors under which ``v`` is one of ``forms``; None when no factor makes it one (a form of
+    zeros never: zeros of a shape are in every initialisation, and would name any of them)."""
     if np.iscomplexobj(v):
         return None
     got = np.squeeze(v).astype(np.float64)
@@ -182,6 +183,16 @@ def shape_line(records: Sequence[Record], misshapen: Mapping[str, tuple[int, ...
                 want = conv.bias_shape(probe.case.spec.sizes[int(key[1:])], gradient=True)
                 return (f"first line giving the wrong shape: {_place(r, sub)}: `{r.name}` has the right values, shaped "
                         f"{got} as returned, where {terms.array(key)} is to be {want}")
+    return None
+
+
+def first_with(records: Sequence[Record], what: str, sub: Submission, when: str = "") -> Optional[str]:
+    """The first line whose array is complex (``what`` "complex") or holds inf or NaN ("non-finite"): where a real
+    gradient stops being one, or where large inputs first overflow (``when`` says on which run)."""
+    for r in records:
+        if np.iscomplexobj(r.value) if what == "complex" else not np.all(np.isfinite(r.value)):
+            held = "complex numbers" if what == "complex" else "inf or NaN"
+            return f"first {what} value{when}: {_place(r, sub)}: `{r.name}` holds {held}"
     return None
 
 

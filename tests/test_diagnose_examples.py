@@ -365,6 +365,19 @@ def test_the_line_that_gives_a_wrong_shape_is_named(example, line, name):
     assert f"`{name}` has the right values, shaped (" in r.message and "is to be (" in r.message, r.message
 
 
+@pytest.mark.parametrize("example, words", [
+    # the complex step left in: where a non-real number first enters (complex arrays of zero imaginary part read as real)
+    ("canonical_complex_step.py", "first complex value: canonical_complex_step.py line 21, `p[i] += 1j * h`: `p` holds "
+                                  "complex numbers"),
+    # right on every probe, NaN at inputs ×1e4: the large-input run is traced too; its first inf or NaN is named
+    ("cs231n_unstable_softmax.py", "first non-finite value at large inputs (×1e4): cs231n_unstable_softmax.py line 18, "
+                                   "`probs = exp_scores / np.sum(exp_scores, axis=1, keepdims=True)`: `probs` holds inf or NaN"),
+])
+def test_the_first_non_real_or_non_finite_value_is_named(example, words):
+    r = grader_for(assignment_of(example)).grade(BUGGY / example)
+    assert words in r.message, r.message
+
+
 def test_where_no_line_matches_what_was_compared_is_said(tmp_path):
     """The sign flipped inside the return statement: the wrong values never sit in a variable (every variable holds
     a right one), so no line is named and the message says what was compared instead."""
