@@ -30,7 +30,7 @@ from .contracts import Reading
 from .diagnose import Diagnosis, Voice, diagnose, evidence, explain_probe
 from .failures import autodiff_import, describe_error, missing_package, provided_modules, run_failure, runner_notes
 from .fingerprint import fingerprint
-from .lines import Record, first_with, first_wrong_line, loss_line, returned_line, shape_line
+from .lines import Record, first_with, first_wrong_line, loss_line, mutation_line, returned_line, shape_line
 from .probes import Outcome, Probe, ProbeSet
 from .results import Check, Result, credit
 from .submission import Submission, SubmissionError
@@ -484,7 +484,7 @@ class Grader:
         if line and line.startswith("first wrong value"):
             return line
         returned = self._returned_line(ret, ev, probe) if probe and ev.outcomes[probe.name].error is None else None
-        return returned or self._loss_line(ret, ev) or self._large_line(ret, ev) or line
+        return returned or self._loss_line(ret, ev) or self._large_line(ret, ev) or self._mutation_line(ret, ev) or line
 
     def _mistake_line(self, ret: Returned, diag: Diagnosis, probe: Probe) -> Optional[str]:
         """Where the catalog mistakes the diagnosis named first show (what was compared, when no line does)."""
@@ -534,6 +534,17 @@ class Grader:
         if got is None or got.size != 1 or np.iscomplexobj(got):
             return None
         return loss_line(self._records(ret, probe), float(got.reshape(())), ret.sub)
+
+    def _mutation_line(self, ret: Returned, ev: Evaluation) -> Optional[str]:
+        """Where the smallest probe whose call changed its inputs first changes one (the runner saves each input array
+        as the call left it, ``after.NAME.K``)."""
+        probe = _smallest([p for p in self.traced.values() if p.name in ev.readings and ev.readings[p.name].mutated])
+        if probe is None:
+            return None
+        got, sent = ret.arrays.get(self.default.calls[probe.name], {}), self.default.encoders[probe.name].arrays
+        inputs = [(sent[name], arr) for key, arr in got.items() if key.startswith("after.")
+                  for name in [key[len("after."):].rsplit(".", 1)[0]] if name in sent]
+        return mutation_line(self._records(ret, probe), inputs, ret.sub)
 
     def _records(self, ret: Returned, probe: Probe) -> list[Record]:
         """The lines the runner recorded on ``probe``'s call; what it wrote is the submission's: names clipped (they

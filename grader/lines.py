@@ -196,6 +196,20 @@ def first_with(records: Sequence[Record], what: str, sub: Submission, when: str 
     return None
 
 
+def mutation_line(records: Sequence[Record], inputs: Sequence[tuple[np.ndarray, np.ndarray]], sub: Submission) -> Optional[str]:
+    """Where the caller's array is first changed in place: the first array of an input's shape that differs from what
+    was passed (``inputs``: (passed, as the call left it)) and, wherever it differs, already holds what the call left
+    (a copy rebound to new values, ``X = X / 255``, differs elsewhere too); None when no line shows it."""
+    for r in records:
+        for sent, after in inputs:
+            if r.value.shape != sent.shape or np.iscomplexobj(r.value) or np.iscomplexobj(after):
+                continue
+            moved = r.value != sent
+            if np.any(moved) and after.shape == sent.shape and np.array_equal(r.value[moved], after[moved]):
+                return f"first line changing the caller's array: {_place(r, sub)}: `{r.name}` is changed in place"
+    return None
+
+
 def _first_match(records: Sequence[Record], right: Mapping[str, list[np.ndarray]], wrong: Mapping[str, list[np.ndarray]],
                  ranks: Mapping[str, tuple[tuple[float, ...], ...]]) -> Optional[tuple[Record, str]]:
     """The first record that is, more closely than any right intermediate, a wrong value of an intermediate whose

@@ -378,6 +378,24 @@ def test_the_first_non_real_or_non_finite_value_is_named(example, words):
     assert words in r.message, r.message
 
 
+def test_the_line_that_changes_the_callers_array_is_named():
+    """Theta1 is a reshape view of nn_params: zeroing its bias column (line 23) writes into the caller's array. The
+    traced nn_params changes there, towards what the call leaves it as."""
+    r = grader_for("coursera-ex4").grade(BUGGY / "coursera_ex4_bias_zeroed_in_place.py")
+    assert ("first line changing the caller's array: coursera_ex4_bias_zeroed_in_place.py line 23, `Theta1[:, 0] = 0`: "
+            "`nn_params` is changed in place") in r.message, r.message
+
+
+def test_a_rebound_copy_is_no_change_of_the_callers_array(tmp_path):
+    """X = X / 2 rebinds a new array (the caller's is untouched) before nn_params is changed through a view: only the
+    change in place is named."""
+    src = (BUGGY / "coursera_ex4_bias_zeroed_in_place.py").read_text()
+    src = src.replace("    m = X.shape[0]\n", "    m = X.shape[0]\n    X = X / 2\n    X = X * 2\n")
+    (tmp_path / "ex4.py").write_text(src)
+    r = grader_for("coursera-ex4").grade(tmp_path / "ex4.py")
+    assert "first line changing the caller's array: ex4.py line 25, `Theta1[:, 0] = 0`" in r.message, r.message
+
+
 def test_where_no_line_matches_what_was_compared_is_said(tmp_path):
     """The sign flipped inside the return statement: the wrong values never sit in a variable (every variable holds
     a right one), so no line is named and the message says what was compared instead."""
