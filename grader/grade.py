@@ -477,7 +477,7 @@ class Grader:
         """The student's first line whose value is wrong (lines.py), on the smallest failing probe: the catalog
         mistake's value; else a wrong returned array's, a wrong shape's or a complex value's; else the wrong loss's;
         else, at large inputs, the first inf or NaN."""
-        failing = [p for p in self.traced.values() if ev.problems.get(p.name)]
+        failing = [p for p in self._shown() if ev.problems.get(p.name)]
         ran = [p for p in failing if ev.outcomes[p.name].error is None]  # a call that crashed computed no gradient
         probe = _smallest(ran or failing) if self.gradients else None
         line = self._mistake_line(ret, diag, probe) if probe else None
@@ -517,7 +517,7 @@ class Grader:
 
     def _large_line(self, ret: Returned, ev: Evaluation) -> Optional[str]:
         """Where the large-input probe's run first holds inf or NaN, when its gradients came back non-finite."""
-        if self.large is None or not self.gradients:
+        if self.large is None or not self.gradients or "large_inputs" in self.a.hidden_checks:
             return None
         r, _ = self._read(ev.state, LARGE, ret, ev.read_lr)
         if not r.grads or all(np.all(np.isfinite(g)) for g in r.grads.values()):
@@ -526,7 +526,7 @@ class Grader:
 
     def _loss_line(self, ret: Returned, ev: Evaluation) -> Optional[str]:
         """Where the returned loss is first computed, on the smallest probe whose returned loss is wrong."""
-        wrong = [p for p in self.traced.values()
+        wrong = [p for p in self._shown("loss")
                  if p.name in ev.readings and ev.readings[p.name].loss is not None
                  and self._loss_problem(p.name, ev.readings[p.name], ev.state, ev.precision)]
         probe = _smallest(wrong)
@@ -538,13 +538,20 @@ class Grader:
     def _mutation_line(self, ret: Returned, ev: Evaluation) -> Optional[str]:
         """Where the smallest probe whose call changed its inputs first changes one (the runner saves each input array
         as the call left it, ``after.NAME.K``)."""
-        probe = _smallest([p for p in self.traced.values() if p.name in ev.readings and ev.readings[p.name].mutated])
+        probe = _smallest([p for p in self._shown("unmutated") if p.name in ev.readings and ev.readings[p.name].mutated])
         if probe is None:
             return None
         got, sent = ret.arrays.get(self.default.calls[probe.name], {}), self.default.encoders[probe.name].arrays
         inputs = [(sent[name], arr) for key, arr in got.items() if key.startswith("after.")
                   for name in [key[len("after."):].rsplit(".", 1)[0]] if name in sent]
         return mutation_line(self._records(ret, probe), inputs, ret.sub)
+
+    def _shown(self, check: str = "") -> list[Probe]:
+        """The traced probes whose runs a line may be read off: a hidden probe's never (its line, layer or shape would
+        describe it), nor any while the side ``check`` the line is for is hidden."""
+        if check in self.a.hidden_checks:
+            return []
+        return [p for p in self.traced.values() if p.name in self.probe_names and p.name not in self.hidden]
 
     def _records(self, ret: Returned, probe: Probe) -> list[Record]:
         """The lines the runner recorded on ``probe``'s call; what it wrote is the submission's: names clipped (they

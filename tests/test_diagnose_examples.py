@@ -396,6 +396,20 @@ def test_a_rebound_copy_is_no_change_of_the_callers_array(tmp_path):
     assert "first line changing the caller's array: ex4.py line 25, `Theta1[:, 0] = 0`" in r.message, r.message
 
 
+@pytest.mark.parametrize("hidden, named", [(["one-layer"], True), (["non-square-batch-3", "square-batch-1", "one-layer"], False)])
+def test_no_line_is_found_on_a_hidden_probe(tmp_path, hidden, named):
+    """A line (and what it holds: a layer, a shape) is read off a visible probe's run only: with the smallest failing
+    probe hidden it comes from a visible one; with every probe hidden (deep-saturated already is), none is named."""
+    toml = (ROOT / "grader" / "assignments" / "canonical.toml").read_text().replace("../../examples", str(ROOT / "examples"))
+    for name in hidden:
+        toml = toml.replace(f'name = "{name}"\n', f'name = "{name}"\nhidden = true\n')
+    (tmp_path / "hidden.toml").write_text(toml)
+    r = Grader(load(str(tmp_path / "hidden.toml"))).grade(BUGGY / "canonical_deriv_on_z.py")
+    assert r.verdict == "fail"
+    assert ("first wrong value: canonical_deriv_on_z.py line 17" in r.message) == named, r.message
+    assert named or "first " not in r.message.split(";", 1)[-1], r.message
+
+
 def test_where_no_line_matches_what_was_compared_is_said(tmp_path):
     """The sign flipped inside the return statement: the wrong values never sit in a variable (every variable holds
     a right one), so no line is named and the message says what was compared instead."""
