@@ -30,7 +30,8 @@ from .contracts import Reading
 from .diagnose import Diagnosis, Voice, diagnose, evidence, explain_probe
 from .failures import autodiff_import, describe_error, missing_package, provided_modules, run_failure, runner_notes
 from .fingerprint import fingerprint
-from .lines import Record, first_with, first_wrong_line, loss_line, mutation_line, returned_line, shape_line
+from .lines import (Record, caught_line, first_with, first_wrong_line, loss_line, mutation_line, returned_line,
+                    shape_line)
 from .probes import Outcome, Probe, ProbeSet
 from .results import Check, Result, credit
 from .submission import Submission, SubmissionError
@@ -484,7 +485,20 @@ class Grader:
         if line and line.startswith("first wrong value"):
             return line
         returned = self._returned_line(ret, ev, probe) if probe and ev.outcomes[probe.name].error is None else None
-        return returned or self._loss_line(ret, ev) or self._large_line(ret, ev) or self._mutation_line(ret, ev) or line
+        return (self._caught_line(ret, probe) or returned or self._loss_line(ret, ev) or self._large_line(ret, ev)
+                or self._mutation_line(ret, ev) or line)
+
+    def _caught_line(self, ret: Returned, probe: Optional[Probe]) -> Optional[str]:
+        """The first exception ``probe``'s call raised, when the call still returned (the submission caught it)."""
+        call = self.default.calls[probe.name] if probe else None
+        calls, caught = ret.status.get("calls"), ret.status.get("caught")
+        if call is None or not isinstance(calls, dict) or calls.get(call, "") is not None or not isinstance(caught, dict):
+            return None
+        item = caught.get(call)
+        if not (isinstance(item, list) and len(item) == 3 and isinstance(item[0], str) and isinstance(item[1], int)
+                and isinstance(item[2], str)):
+            return None
+        return caught_line(Record(item[0][:100], item[1], "", np.zeros(0)), item[2], ret.sub)
 
     def _mistake_line(self, ret: Returned, diag: Diagnosis, probe: Probe) -> Optional[str]:
         """Where the catalog mistakes the diagnosis named first show (what was compared, when no line does)."""

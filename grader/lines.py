@@ -210,6 +210,11 @@ def mutation_line(records: Sequence[Record], inputs: Sequence[tuple[np.ndarray, 
     return None
 
 
+def caught_line(record: Record, said: str, sub: Submission) -> str:
+    """An exception raised at ``record``'s line and caught (the call returned): what it said, clipped."""
+    return f"an exception was raised and caught: {_place(record, sub)}: {said[:160]}"
+
+
 def _first_match(records: Sequence[Record], right: Mapping[str, list[np.ndarray]], wrong: Mapping[str, list[np.ndarray]],
                  ranks: Mapping[str, tuple[tuple[float, ...], ...]]) -> Optional[tuple[Record, str]]:
     """The first record that is, more closely than any right intermediate, a wrong value of an intermediate whose

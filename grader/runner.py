@@ -339,7 +339,7 @@ class _Tracer:
 
         self.root, self.save, self.index, self.total = submission_dir + os.sep, save, [], 0
         self.seen, self.last, self.deadline, self.clock = {}, {}, time.monotonic() + self.SECONDS, time.monotonic
-        self.stopped, self.scalars = False, 0
+        self.stopped, self.scalars, self.caught = False, 0, None
         self.course = {os.path.join(submission_dir, c) for c in course}
 
     def __call__(self, frame, event, arg):
@@ -357,7 +357,20 @@ class _Tracer:
             if line is not None:
                 self.record(frame, line)
             self.last[id(frame)] = frame.f_lineno if event == "line" else None
+        elif event == "exception" and self.caught is None:  # the first raised (a call that returns had it caught)
+            kind = str(getattr(arg[0], "__name__", "exception"))[:60]
+            try:
+                said = f"{kind}: {arg[1]}"[:200]
+            except Exception:  # the submission's own exception, whose __str__ fails
+                said = kind
+            self.caught = [os.path.relpath(frame.f_code.co_filename, self.root), frame.f_lineno, said]
         return self.local
+
+    def report(self, status, name):
+        """What the trace of call ``name`` found, into the runner's status: the lines' index, the first exception."""
+        status.setdefault("trace", {})[name] = self.index
+        if self.caught is not None:
+            status.setdefault("caught", {})[name] = self.caught
 
     def record(self, frame, line):
         import numpy as np
@@ -492,7 +505,7 @@ def main(job_dir, submission_dir, out_dir):
             finally:
                 sys.settrace(None)
                 if tracer is not None:
-                    status.setdefault("trace", {})[name] = tracer.index
+                    tracer.report(status, name)
             status["calls"][name] = None
         except BaseException as exc:
             status["calls"][name] = _error(exc, submission_dir, job.get("course_files", []))

@@ -410,6 +410,14 @@ def test_no_line_is_found_on_a_hidden_probe(tmp_path, hidden, named):
     assert named or "first " not in r.message.split(";", 1)[-1], r.message
 
 
+def test_a_swallowed_exception_is_placed_at_the_line_that_raised_it():
+    """A bare except hands back the zeros the gradients were initialised with: the line that raised (24, `h @ dscores`
+    where h.T is meant) is named, with the exception's type."""
+    r = grader_for("cs231n-two-layer").grade(BUGGY / "cs231n_swallowed_exception.py")
+    assert ('an exception was raised and caught: cs231n_swallowed_exception.py line 24, `grads["W2"] = h @ dscores / N '
+            '+ 2 * reg * W2`: ValueError: ') in r.message, r.message
+
+
 def test_where_no_line_matches_what_was_compared_is_said(tmp_path):
     """The sign flipped inside the return statement: the wrong values never sit in a variable (every variable holds
     a right one), so no line is named and the message says what was compared instead."""
