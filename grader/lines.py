@@ -78,7 +78,27 @@ def student_forms(values: Mapping[str, np.ndarray], conv: Conventions) -> dict[s
                 out["Wb" + key[1:]] = [conv.to_student(t, np.asarray(bias, dtype=np.float64))[0]]
         else:
             out[key] = [t]
+    if conv.parameters == "unrolled" and "W1" in out:  # the gradient as one vector: ex4's grad
+        out[UNROLLED] = [_unrolled(values, conv)]
     return out
+
+
+#: The key of every gradient unrolled into one vector, as a contract with ``parameters = "unrolled"`` returns them.
+UNROLLED = "θ"
+
+
+def _unrolled(values: Mapping[str, np.ndarray], conv: Conventions) -> np.ndarray:
+    """Each layer's weight gradient (then bias), in the student's layout, unrolled in the contract's order
+    (contracts.Encoder.unroll's layout); empty when the arrays do not fit it (a reading with a shape error)."""
+    pieces, l = [], 1
+    try:
+        while f"W{l}" in values:
+            W, b = conv.to_student(np.asarray(values[f"W{l}"], dtype=np.float64), values.get(f"b{l}"))
+            pieces += [W.ravel(order=conv.order)] + ([np.asarray(b).ravel(order=conv.order)] if b is not None else [])
+            l += 1
+    except ValueError:
+        return np.zeros(0)
+    return np.concatenate(pieces)
 
 
 def factors(key: str, conv: Conventions, batch: int, updates: bool) -> tuple[tuple[float, ...], ...]:
@@ -125,6 +145,8 @@ class Record:
 
 
 def _meaning(key: str, terms: Terms, conv: Conventions) -> str:
+    if key == UNROLLED:
+        return "every gradient unrolled into one vector"
     if key.startswith("Wb"):  # one array, two names: their common stem (Theta1_grad), else both
         layer = key[2:]
         names = terms.array("W" + layer), terms.array("b" + layer)

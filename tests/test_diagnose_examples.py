@@ -355,6 +355,19 @@ def test_the_first_line_holding_a_wrong_returned_value_is_named(example):
     assert f"`{name}` holds " in r.message and "first wrong value" not in r.message, r.message
 
 
+def test_the_unrolled_gradient_is_matched_as_one_vector(tmp_path):
+    """ex4 returns one vector: unrolled column by column where the assignment reads it row by row, and held in a
+    variable first (as the course notebook does), it is placed at that line."""
+    src = (BUGGY / "coursera_ex4_unrolled_columns.py").read_text().replace(
+        "    return J, np.concatenate([", "    grad = np.concatenate([").replace('order="F")])', 'order="F")])\n    return J, grad')
+    (tmp_path / "ex4.py").write_text(src)
+    line = 26  # the bundled file's return line, where grad is now assigned
+    r = grader_for("coursera-ex4").grade(tmp_path / "ex4.py")
+    assert "correct if grad is read column by column (order='F')" in r.message, r.message
+    assert (f"first line holding a wrong returned value: ex4.py line {line}, `grad = np.concatenate(" in r.message
+            and "`grad` holds every gradient unrolled into one vector as returned" in r.message), r.message
+
+
 @pytest.mark.parametrize("example, line, name", [("dls_planar_db_no_keepdims.py", 107, "db2"),
                                                  ("dls_deep_db_no_keepdims.py", 94, "db")])
 def test_the_line_that_gives_a_wrong_shape_is_named(example, line, name):
