@@ -1,7 +1,8 @@
 """The first wrong line: the student's own arrays, as their code computed them, against the reference's.
 
-The runner traces the smallest probe's call (``runner._Tracer``): each local float array a line of the
-submission's own files created or changed, with (file, line, name).  Here each is matched to the
+The runner traces each probe's call (``runner._Tracer``): each float array (or numpy float) a line of the
+submission's own files created or changed, in a local variable, one level inside a dict or list, or on ``self``,
+with (file, line, name); the grader reads the smallest failing visible probe's.  Here each is matched to the
 intermediates of the network the probe describes (z, a and δ of each layer, each gradient), in the layout the
 contract's conventions give them: examples as rows or columns, each gradient in the contract's own orientation (a
 square matrix's transpose is then a mistake, not a layout), an augmented gradient with its bias column.  A
@@ -10,6 +11,11 @@ batch factor N or 1/N of the mean taken elsewhere; an array matched without that
 closely than one matched with it.  This is done once for the reference and once for the diagnosed mistake's
 variant (a training step's variant with the probe's step size).  The first line whose array is, more closely than
 any of the reference's, the mistake's value of an intermediate the mistake changes is the first wrong line.
+
+Without a catalog mistake the wrong intermediates are unknown, but what the run gave back is not: the first line
+holding a wrong returned array, the line giving a bias gradient its wrong shape, the first complex value, the line
+first holding the wrong loss, the first inf or NaN at large inputs, the line changing the caller's array in place,
+or an exception raised and caught.
 """
 
 from __future__ import annotations
@@ -144,20 +150,6 @@ class Record:
     value: np.ndarray
 
 
-def _meaning(key: str, terms: Terms, conv: Conventions) -> str:
-    if key == UNROLLED:
-        return "every gradient unrolled into one vector"
-    if key.startswith("Wb"):  # one array, two names: their common stem (Theta1_grad), else both
-        layer = key[2:]
-        names = terms.array("W" + layer), terms.array("b" + layer)
-        stem = os.path.commonprefix(names).split("[")[0] if "[" in os.path.commonprefix(names) else ""
-        return (f"layer {layer}'s gradient, its bias {'column' if conv.weights == 'out_in' else 'row'} included "
-                f"({stem or ' and '.join(names)})")
-    kind, layer = key[0], key[1:]
-    return {"z": f"layer {layer}'s pre-activation z", "a": f"layer {layer}'s activation a",
-            "d": f"layer {layer}'s delta δ = ∂loss/∂z"}.get(kind, f"the gradient {terms.array(key)}")
-
-
 def first_wrong_line(records: Sequence[Record], plan: Sequence[Placement], probe: Probe, sub: Submission,
                      terms: Terms, words: Mapping[Placement, str], conv: Conventions, updates: bool = False) -> Optional[str]:
     """Where the student's code first computes the mistake's value, in one sentence; what was compared when no
@@ -172,6 +164,26 @@ def first_wrong_line(records: Sequence[Record], plan: Sequence[Placement], probe
     lines = len({(r.file, r.line) for r in records})
     return (f"no line's value matched the mistake's: compared {len(records)} arrays from {lines} lines of the smallest "
             "probe's run with z, a and δ of each layer and each gradient")
+
+
+def _first_match(records: Sequence[Record], right: Mapping[str, list[np.ndarray]], wrong: Mapping[str, list[np.ndarray]],
+                 ranks: Mapping[str, tuple[tuple[float, ...], ...]]) -> Optional[tuple[Record, str]]:
+    """The first record that is, more closely than any right intermediate, a wrong value of an intermediate whose
+    wrong and right values differ; with that intermediate's key."""
+    changed = [k for k in wrong if k in right and _differs(wrong[k], right[k])]
+    for r in records:
+        close = [c for k in changed if (c := _closeness(r.value, wrong[k], ranks[k])) is not None]
+        if not close:
+            continue
+        rank = min(close)
+        key = next(k for k in changed if _closeness(r.value, wrong[k], ranks[k]) == rank)
+        if any((c := _closeness(r.value, right[k], ranks[k])) is not None and c <= rank for k in right):
+            continue  # as close to a right value: the mistake does not show here
+        return r, key
+    return None
+
+
+# --- without a catalog mistake: what the run returned, raised or changed ----------------------------------
 
 
 def returned_line(records: Sequence[Record], returned: Mapping[str, np.ndarray], probe: Probe, sub: Submission,
@@ -208,6 +220,18 @@ def shape_line(records: Sequence[Record], misshapen: Mapping[str, tuple[int, ...
     return None
 
 
+def loss_line(records: Sequence[Record], returned: float, sub: Submission) -> Optional[str]:
+    """Where a wrong loss is first computed: the first line whose value is the loss the function returns (the
+    reference has no intermediate of the loss to match); None when no line's is."""
+    if not np.isfinite(returned):
+        return None
+    for r in records:
+        v = np.asarray(r.value, dtype=np.float64)
+        if v.size == 1 and np.isfinite(v).all() and abs(float(v.reshape(())) - returned) <= SAME_RTOL * abs(returned):
+            return f"first wrong value: {_place(r, sub)}: `{r.name}` holds the loss it returns"
+    return None
+
+
 def first_with(records: Sequence[Record], what: str, sub: Submission, when: str = "") -> Optional[str]:
     """The first line whose array is complex (``what`` "complex") or holds inf or NaN ("non-finite"): where a real
     gradient stops being one, or where large inputs first overflow (``when`` says on which run)."""
@@ -237,33 +261,7 @@ def caught_line(record: Record, said: str, sub: Submission) -> str:
     return f"an exception was raised and caught: {_place(record, sub)}: {said[:160]}"
 
 
-def _first_match(records: Sequence[Record], right: Mapping[str, list[np.ndarray]], wrong: Mapping[str, list[np.ndarray]],
-                 ranks: Mapping[str, tuple[tuple[float, ...], ...]]) -> Optional[tuple[Record, str]]:
-    """The first record that is, more closely than any right intermediate, a wrong value of an intermediate whose
-    wrong and right values differ; with that intermediate's key."""
-    changed = [k for k in wrong if k in right and _differs(wrong[k], right[k])]
-    for r in records:
-        close = [c for k in changed if (c := _closeness(r.value, wrong[k], ranks[k])) is not None]
-        if not close:
-            continue
-        rank = min(close)
-        key = next(k for k in changed if _closeness(r.value, wrong[k], ranks[k]) == rank)
-        if any((c := _closeness(r.value, right[k], ranks[k])) is not None and c <= rank for k in right):
-            continue  # as close to a right value: the mistake does not show here
-        return r, key
-    return None
-
-
-def loss_line(records: Sequence[Record], returned: float, sub: Submission) -> Optional[str]:
-    """Where a wrong loss is first computed: the first line whose value is the loss the function returns (the
-    reference has no intermediate of the loss to match); None when no line's is."""
-    if not np.isfinite(returned):
-        return None
-    for r in records:
-        v = np.asarray(r.value, dtype=np.float64)
-        if v.size == 1 and np.isfinite(v).all() and abs(float(v.reshape(())) - returned) <= SAME_RTOL * abs(returned):
-            return f"first wrong value: {_place(r, sub)}: `{r.name}` holds the loss it returns"
-    return None
+# --- in words ---------------------------------------------------------------------------------------------
 
 
 def _place(r: Record, sub: Submission) -> str:
@@ -282,6 +280,20 @@ def _said(r: Record, key: str, probe: Probe, sub: Submission, terms: Terms, word
                     and _differs(student_forms(intermediates((pl,), probe), conv)[key], right))
     return (f"first wrong value: {_place(r, sub)}: `{r.name}` holds {_meaning(key, terms, conv)} as the mistake "
             "computes it" + (f" ({why})" if why else ""))
+
+
+def _meaning(key: str, terms: Terms, conv: Conventions) -> str:
+    if key == UNROLLED:
+        return "every gradient unrolled into one vector"
+    if key.startswith("Wb"):  # one array, two names: their common stem (Theta1_grad), else both
+        layer = key[2:]
+        names = terms.array("W" + layer), terms.array("b" + layer)
+        stem = os.path.commonprefix(names).split("[")[0] if "[" in os.path.commonprefix(names) else ""
+        return (f"layer {layer}'s gradient, its bias {'column' if conv.weights == 'out_in' else 'row'} included "
+                f"({stem or ' and '.join(names)})")
+    kind, layer = key[0], key[1:]
+    return {"z": f"layer {layer}'s pre-activation z", "a": f"layer {layer}'s activation a",
+            "d": f"layer {layer}'s delta δ = ∂loss/∂z"}.get(kind, f"the gradient {terms.array(key)}")
 
 
 def _source_line(sources: Mapping[str, bytes], file: str, line: int) -> str:
