@@ -485,7 +485,7 @@ class Grader:
         if line and line.startswith("first wrong value"):
             return line
         returned = self._returned_line(ret, ev, probe) if probe and ev.outcomes[probe.name].error is None else None
-        return (self._caught_line(ret, probe) or returned or self._loss_line(ret, ev) or self._large_line(ret, ev)
+        return (returned or self._caught_line(ret, probe) or self._loss_line(ret, ev) or self._large_line(ret, ev)
                 or self._mutation_line(ret, ev) or line)
 
     def _caught_line(self, ret: Returned, probe: Optional[Probe]) -> Optional[str]:

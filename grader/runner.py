@@ -333,6 +333,7 @@ class _Tracer:
 
     MAX_RECORDS, MAX_ELEMENTS, MAX_TOTAL, SECONDS = 150, 100_000, 500_000, 1.0
     MAX_SCALARS = 30  # numpy float scalars (a loss): a loop of them must not crowd out the arrays
+    FLOW = (StopIteration, StopAsyncIteration, GeneratorExit)  # exceptions that are control flow, not errors
 
     def __init__(self, submission_dir, save, course=()):
         import time
@@ -357,7 +358,8 @@ class _Tracer:
             if line is not None:
                 self.record(frame, line)
             self.last[id(frame)] = frame.f_lineno if event == "line" else None
-        elif event == "exception" and self.caught is None:  # the first raised (a call that returns had it caught)
+        elif event == "exception" and self.caught is None and not issubclass(arg[0], self.FLOW):
+            # the first raised (a call that returns had it caught); a loop's StopIteration is no error
             kind = str(getattr(arg[0], "__name__", "exception"))[:60]
             try:
                 said = f"{kind}: {arg[1]}"[:200]
