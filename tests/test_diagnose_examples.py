@@ -540,6 +540,21 @@ def test_an_attribute_of_self_is_traced(tmp_path):
     assert "`self.delta1` holds layer 1's delta" in r.message, r.message
 
 
+def test_a_loop_of_numpy_floats_crowds_out_no_array(tmp_path):
+    """numpy floats are traced (a loss is often one), at most 30 per call: a loop making thousands of them leaves the
+    arrays of the backward pass in the trace, and a mistake after it is still placed."""
+    src = (BUGGY / "canonical_sign.py").read_text().replace(
+        "def backprop(weights, biases, x, y):",
+        "def backprop(weights, biases, x, y):\n    for i in range(3000):\n        s = np.float64(i) * 0.5")
+    (tmp_path / "floats.py").write_text(src)
+    g = grader_for("canonical")
+    ret = g._run(g.collect(tmp_path / "floats.py"))
+    for call, index in ret.status["trace"].items():
+        scalars = [k for k, _ in enumerate(index) if ret.arrays[call + ".trace"][f"trace.{k}"].ndim == 0]
+        assert len(scalars) <= 30 and any(name == "delta" for _, _, name in index), (call, len(scalars))
+    assert "first wrong value: floats.py line 12, `delta = (y - a)" in g.grade(tmp_path / "floats.py").message
+
+
 def test_no_line_of_the_course_files_is_traced():
     """dnn_utils.py, placed beside every dls-deep submission, computes relu_backward's dZ in a variable of its own:
     its lines are the course's, never a student's first wrong line, so the trace records none of them (and they
