@@ -30,8 +30,9 @@ from .contracts import Reading
 from .diagnose import Diagnosis, Voice, diagnose, evidence, explain_probe
 from .failures import autodiff_import, describe_error, missing_package, provided_modules, run_failure, runner_notes
 from .fingerprint import fingerprint
-from .lines import Record, first_wrong_line
-from .probes import Outcome, Probe
+from .lines import (Record, caught_line, first_with, first_wrong_line, loss_line, mutation_line, returned_line,
+                    shape_line)
+from .probes import Outcome, Probe, ProbeSet
 from .results import Check, Result, credit
 from .submission import Submission, SubmissionError
 from .submission import collect as collect_submission
@@ -86,6 +87,7 @@ class Evaluation:
     arrays_right: int = 0  # gradient arrays right, over every probe
     fitted_lr: Optional[float] = None  # the submission's own learning rate, when the conventions accept any
     read_lr: Optional[float] = None  # the learning rate its steps were read with (None: the conventions' own)
+    precision: str = "float64"  # the dtype of the returned arrays: every check allows that dtype's rounding
 
     @property
     def right(self) -> bool:
@@ -122,8 +124,10 @@ class Grader:
         # builds and confirms the expected answers; the catalog's behaviours only where there are gradients to diagnose
         self.probe_set = self.default.probe_set(self.default.lr()) if self.gradients else None
         self.large = self.default.large_probe()
-        # the calls whose lines the runner records (lines.py): every probe's, under the assignment's own conventions
-        self.traced = {self.default.calls[p.name]: p for p in self.probe_set.probes} if self.probe_set else {}
+        # the calls whose lines the runner records (lines.py): every probe's, under the assignment's own conventions,
+        # where there are gradients or a loss to place
+        traced = self.probe_set.probes if self.probe_set else self.default.probes(None) if self.contract.has_loss else []
+        self.traced = {self.default.calls[p.name]: p for p in [*traced, *([self.large] if self.large and traced else [])]}
         for name in [*self.probe_names, *([LARGE] if self.large else [])]:
             self.default.expected(name)
 
@@ -261,26 +265,27 @@ class Grader:
             fitted = self._fit_lr(state, ret)
             lr = fitted or 1.0  # no positive fit: read at 1, which cannot come out right
         readings, outcomes, problems, arrays_right = {}, {}, {}, 0
+        p32 = ret.precision
         for name in self.probe_names:
             readings[name], outcomes[name] = self._read(state, name, ret, lr)
-            problems[name], right = self._compare(state.expected(name), readings[name], state) if self.gradients else (None, 0)
+            problems[name], right = self._compare(state.expected(name), readings[name], state, p32) if self.gradients else (None, 0)
             arrays_right += right
-        loss_bad = [p for name in self.probe_names if (p := self._loss_problem(name, readings[name], state))]
-        forward_bad = [p for name in self.probe_names if (p := self._forward_problem(name, readings[name], state))]
-        steps_bad = [p for name in self.probe_names for p in self._steps_problems(name, readings[name], state, lr)]
-        return Evaluation(state, readings, outcomes, problems, loss_bad, forward_bad, steps_bad, arrays_right, fitted, lr)
+        loss_bad = [p for name in self.probe_names if (p := self._loss_problem(name, readings[name], state, p32))]
+        forward_bad = [p for name in self.probe_names if (p := self._forward_problem(name, readings[name], state, p32))]
+        steps_bad = [p for name in self.probe_names for p in self._steps_problems(name, readings[name], state, lr, p32)]
+        return Evaluation(state, readings, outcomes, problems, loss_bad, forward_bad, steps_bad, arrays_right, fitted, lr, p32)
 
-    def _loss_problem(self, name: str, r: Reading, state: VariantState) -> Optional[str]:
+    def _loss_problem(self, name: str, r: Reading, state: VariantState, precision: str = "float64") -> Optional[str]:
         """Why probe ``name``'s loss is wrong, or None; a NaN or inf loss never holds (the test fails closed)."""
-        e = state.expected(name)
+        e = at_precision(state.expected(name), precision)
         if not self.contract.has_loss or (r.loss is not None and abs(r.loss - e.loss) <= e.rtol * (abs(e.loss) + 1.0)):
             return None
         got = "missing" + (f" ({r.call_error})" if r.call_error else "") if r.loss is None else f"got {r.loss!r}"
         return f"{name}: {got}, expected {e.loss:.12g}"
 
-    def _forward_problem(self, name: str, r: Reading, state: VariantState) -> Optional[str]:
+    def _forward_problem(self, name: str, r: Reading, state: VariantState, precision: str = "float64") -> Optional[str]:
         """Why probe ``name``'s forward output is wrong, or None (np.allclose is False on NaN: fails closed)."""
-        e, f = state.expected(name), r.forward
+        e, f = at_precision(state.expected(name), precision), r.forward
         if not self.contract.forward_symbol or (
                 f is not None and f.shape == e.forward.shape and np.allclose(f, e.forward, rtol=e.rtol, atol=e.rtol)):
             return None
@@ -290,13 +295,17 @@ class Grader:
             return f"{name}: shape {f.shape} vs {e.forward.shape}"
         return f"{name}: max |error| {np.max(np.abs(f - e.forward)):.3g}"
 
-    def _steps_problems(self, name: str, r: Reading, state: VariantState, lr: Optional[float]) -> list[str]:
-        """The arrays of probe ``name`` that leave the reference trajectory after the assignment's steps."""
+    def _steps_problems(self, name: str, r: Reading, state: VariantState, lr: Optional[float],
+                        precision: str = "float64") -> list[str]:
+        """The arrays of probe ``name`` that leave the reference trajectory after the assignment's steps: beyond
+        steps · 2·D·ε · (|value| + 1), one step's bound added up once per step (CONTRIBUTING, "How tolerances are
+        chosen"), with the returned dtype's ε."""
         if self.a.steps <= 1:
             return []
         got, exp = r.steps or {}, state.trajectory(name, state.lr(lr), self.a.steps)
+        bound = self.a.steps * at_precision(state.expected(name), precision).rtol
         return [f"{name}: {self.contract.display(k, state.conventions)} after {self.a.steps} steps" for k in exp
-                if k not in got or got[k].shape != exp[k].shape or not np.allclose(got[k], exp[k], rtol=1e-9, atol=1e-12)]
+                if k not in got or got[k].shape != exp[k].shape or not np.allclose(got[k], exp[k], rtol=bound, atol=bound)]
 
     def _fit_lr(self, state: VariantState, ret: Returned) -> Optional[float]:
         """The learning rate of the submission's own step: the least-squares factor between its step and the gradient.
@@ -368,13 +377,14 @@ class Grader:
         if last.right:
             chosen, diag = last, None
         else:
-            diag = diagnose(default.outcomes, self.probe_set, self.terms[id(default.state)], precision)
+            diag = diagnose(default.outcomes, probes_at(self.probe_set, precision), self.terms[id(default.state)], precision)
             chosen = default if diag.matches else max(evaluations, key=lambda ev: ev.score)
             if chosen is not default:
                 diag = None
         if diag is None:
             state = chosen.state
-            diag = diagnose(chosen.outcomes, state.probe_set(state.lr(chosen.read_lr)), self.terms[id(state)], precision)
+            diag = diagnose(chosen.outcomes, probes_at(state.probe_set(state.lr(chosen.read_lr)), precision), self.terms[id(state)],
+                            precision)
         return chosen, diag
 
     def _loss_check(self, ev: Evaluation) -> Optional[tuple[str, bool, str]]:
@@ -411,7 +421,7 @@ class Grader:
         state = ev.state
         r, outcome = self._read(state, LARGE, ret, ev.read_lr)
         finite = bool(r.grads) and all(np.all(np.isfinite(g)) for g in r.grads.values())
-        problem = None if r.errors or not r.grads else self._compare(state.expected(LARGE), r, state)[0]
+        problem = None if r.errors or not r.grads else self._compare(state.expected(LARGE), r, state, ev.precision)[0]
         ok = some_right and finite and not r.errors and bool(r.grads) and problem is None
         named = ""
         if not (ok or r.errors or not r.grads or (finite and problem is None)):
@@ -444,6 +454,9 @@ class Grader:
         line = self._first_line(ret, diag, chosen) if verdict == "fail" and chosen is default else None
         if line:
             message += f"; {line}"
+        if ret.precision != "float64":  # said, not guessed: the dtype of every array it returned
+            message += (f"; the returned arrays are {ret.precision}: judged within {ret.precision}'s rounding "
+                        f"(ε = {np.finfo(np.dtype(ret.precision)).eps:.2g} in every bound)")
         if ret.sub.cells_used:
             message += f" [{ret.sub.cells_used}]"
         return Result(submission, verdict, sum(c.score for c in checks), sum(c.max_score for c in checks), checks, [d],
@@ -462,19 +475,33 @@ class Grader:
         return h.hexdigest()[:20]
 
     def _first_line(self, ret: Returned, diag: Diagnosis, ev: Evaluation) -> Optional[str]:
-        """The student's first line whose value is the mistake's (lines.py), on the smallest failing probe."""
-        failing = [p for p in self.traced.values() if ev.problems.get(p.name)]
+        """The student's first line whose value is wrong (lines.py), on the smallest failing probe: the catalog
+        mistake's value; else a wrong returned array's, a wrong shape's or a complex value's; else the wrong loss's;
+        else, at large inputs, the first inf or NaN."""
+        failing = [p for p in self._shown() if ev.problems.get(p.name)]
         ran = [p for p in failing if ev.outcomes[p.name].error is None]  # a call that crashed computed no gradient
-        probe = _smallest(ran or failing)
-        if probe is None:
+        probe = _smallest(ran or failing) if self.gradients else None
+        line = self._mistake_line(ret, diag, probe) if probe else None
+        if line and line.startswith("first wrong value"):
+            return line
+        returned = self._returned_line(ret, ev, probe) if probe and ev.outcomes[probe.name].error is None else None
+        return (returned or self._caught_line(ret, probe) or self._loss_line(ret, ev) or self._large_line(ret, ev)
+                or self._mutation_line(ret, ev) or line)
+
+    def _caught_line(self, ret: Returned, probe: Optional[Probe]) -> Optional[str]:
+        """The first exception ``probe``'s call raised, when the call still returned (the submission caught it)."""
+        call = self.default.calls[probe.name] if probe else None
+        calls, caught = ret.status.get("calls"), ret.status.get("caught")
+        if call is None or not isinstance(calls, dict) or calls.get(call, "") is not None or not isinstance(caught, dict):
             return None
-        call = self.default.calls[probe.name]
-        index = ret.status.get("trace", {}) if isinstance(ret.status.get("trace"), dict) else {}
-        arrays = ret.arrays.get(call + TRACE, {})
-        # what the runner wrote is the submission's: names clipped (they reach the message), types checked
-        records = [Record(f[:100], n, v[:60], arrays[f"trace.{k}"]) for k, item in enumerate(index.get(call) or [])
-                   if isinstance(item, list) and len(item) == 3 and f"trace.{k}" in arrays
-                   for f, n, v in [item] if isinstance(f, str) and isinstance(n, int) and isinstance(v, str)]
+        item = caught.get(call)
+        if not (isinstance(item, list) and len(item) == 3 and isinstance(item[0], str) and isinstance(item[1], int)
+                and isinstance(item[2], str)):
+            return None
+        return caught_line(Record(item[0][:100], item[1], "", np.zeros(0)), item[2], ret.sub)
+
+    def _mistake_line(self, ret: Returned, diag: Diagnosis, probe: Probe) -> Optional[str]:
+        """Where the catalog mistakes the diagnosis named first show (what was compared, when no line does)."""
         voice = Voice(**{"hidden": None, "output": None, **diag.voice})
         plan = {}
         for label in diag.named:
@@ -484,10 +511,71 @@ class Grader:
                 roles = frozenset({role.rstrip(")")}) if role else b.roles
                 plan[(b, roles)] = voice.words(b)
         try:
-            return first_wrong_line(records, list(plan), probe.case, ret.sub.files,
-                                    self.terms[id(self.default)], plan)
+            return first_wrong_line(self._records(ret, probe), list(plan), probe, ret.sub, self.terms[id(self.default)],
+                                    plan, self.default.conventions, self.default.updates) if plan else None
         except ValueError:  # placements the catalog cannot combine: no variant to compare with
             return None
+
+    def _returned_line(self, ret: Returned, ev: Evaluation, probe: Probe) -> Optional[str]:
+        """The first line holding a wrong array ``probe``'s call returned, or giving one its wrong shape, or the first
+        complex value when one came back complex."""
+        terms, conv, updates = self.terms[id(self.default)], self.default.conventions, self.default.updates
+        records, reading = self._records(ret, probe), ev.readings[probe.name]
+        if any(np.iscomplexobj(g) for g in reading.grads.values()):
+            return first_with(records, "complex", ret.sub)
+        # a bias kept as it came back (contracts._ParamsRead.bias), with its shape error among the reading's
+        misshapen = {k: g.shape for k, g in reading.grads.items()
+                     if k[0] == "b" and any(e.startswith(f"{terms.array(k)}: expected shape") for e in reading.errors)}
+        return (returned_line(records, reading.grads, probe, ret.sub, terms, conv, updates)
+                or (shape_line(records, misshapen, probe, ret.sub, terms, conv, updates) if misshapen else None))
+
+    def _large_line(self, ret: Returned, ev: Evaluation) -> Optional[str]:
+        """Where the large-input probe's run first holds inf or NaN, when its gradients came back non-finite."""
+        if self.large is None or not self.gradients or "large_inputs" in self.a.hidden_checks:
+            return None
+        r, _ = self._read(ev.state, LARGE, ret, ev.read_lr)
+        if not r.grads or all(np.all(np.isfinite(g)) for g in r.grads.values()):
+            return None
+        return first_with(self._records(ret, self.large), "non-finite", ret.sub, " at large inputs (×1e4)")
+
+    def _loss_line(self, ret: Returned, ev: Evaluation) -> Optional[str]:
+        """Where the returned loss is first computed, on the smallest probe whose returned loss is wrong."""
+        wrong = [p for p in self._shown("loss")
+                 if p.name in ev.readings and ev.readings[p.name].loss is not None
+                 and self._loss_problem(p.name, ev.readings[p.name], ev.state, ev.precision)]
+        probe = _smallest(wrong)
+        got = ret.arrays.get(self.default.calls[probe.name], {}).get("loss") if probe else None
+        if got is None or got.size != 1 or np.iscomplexobj(got):
+            return None
+        return loss_line(self._records(ret, probe), float(got.reshape(())), ret.sub)
+
+    def _mutation_line(self, ret: Returned, ev: Evaluation) -> Optional[str]:
+        """Where the smallest probe whose call changed its inputs first changes one (the runner saves each input array
+        as the call left it, ``after.NAME.K``)."""
+        probe = _smallest([p for p in self._shown("unmutated") if p.name in ev.readings and ev.readings[p.name].mutated])
+        if probe is None:
+            return None
+        got, sent = ret.arrays.get(self.default.calls[probe.name], {}), self.default.encoders[probe.name].arrays
+        inputs = [(sent[name], arr) for key, arr in got.items() if key.startswith("after.")
+                  for name in [key[len("after."):].rsplit(".", 1)[0]] if name in sent]
+        return mutation_line(self._records(ret, probe), inputs, ret.sub)
+
+    def _shown(self, check: str = "") -> list[Probe]:
+        """The traced probes whose runs a line may be read off: a hidden probe's never (its line, layer or shape would
+        describe it), nor any while the side ``check`` the line is for is hidden."""
+        if check in self.a.hidden_checks:
+            return []
+        return [p for p in self.traced.values() if p.name in self.probe_names and p.name not in self.hidden]
+
+    def _records(self, ret: Returned, probe: Probe) -> list[Record]:
+        """The lines the runner recorded on ``probe``'s call; what it wrote is the submission's: names clipped (they
+        reach the message), types checked."""
+        call = self.default.calls[probe.name]
+        index = ret.status.get("trace", {}) if isinstance(ret.status.get("trace"), dict) else {}
+        arrays = ret.arrays.get(call + TRACE, {})
+        return [Record(f[:100], n, v[:60], arrays[f"trace.{k}"]) for k, item in enumerate(index.get(call) or [])
+                if isinstance(item, list) and len(item) == 3 and f"trace.{k}" in arrays
+                for f, n, v in [item] if isinstance(f, str) and isinstance(n, int) and isinstance(v, str)]
 
     def _convention_words(self, default: Evaluation, chosen: Evaluation, share: float) -> str:
         """What the message adds when the submission was graded under another convention than the assignment's own."""
@@ -505,16 +593,19 @@ class Grader:
             text += f"; the assignment gives {share:.0%} of the points for that convention"
         return text
 
-    def _compare(self, e: Expected, r: Reading, state: VariantState) -> tuple[Optional[str], int]:
+    def _compare(self, e: Expected, r: Reading, state: VariantState, precision: str = "float64") -> tuple[Optional[str], int]:
         """(None when the reading's gradients match the expected ones, else which arrays are wrong in the student's names;
-        how many arrays are right)."""
+        how many arrays are right); ``precision``: the dtype the arrays were returned in, whose rounding is allowed."""
         terms = self.terms[id(state)]
+        e = at_precision(e, precision)
+        ratio = eps_ratio(precision)  # an update read back in float32 is uncertain to float32's ε, not float64's
+        uncertainty = {k: u * ratio for k, u in r.uncertainty.items()}
         if r.errors:
             return "; ".join(r.errors), 0
         if any(np.iscomplexobj(g) for g in r.grads.values()):
             return f"complex values in {', '.join(terms.array(k) for k, g in r.grads.items() if np.iscomplexobj(g))}", 0
         try:
-            result = oracles.compare(r.grads, e.grads, e.rtol, r.uncertainty or None,
+            result = oracles.compare(r.grads, e.grads, e.rtol, uncertainty or None,
                                      "the reference (confirmed by an independent oracle)", e.scale)
         except ValueError as exc:
             return str(exc), 0
@@ -577,6 +668,23 @@ class Grader:
             return None
         p = _smallest([p for p, c in zip(self.probe_set.probes, checks) if not c.passed])
         return f"{p.name}: {self.terms[id(self.default)].describe(p.case)}" if p else None
+
+
+def eps_ratio(precision: str) -> float:
+    """ε of the dtype the arrays came back in, over float64's: every tolerance is 2·D·ε times magnitudes, so a float32
+    candidate's is float64's times this (2⁻²³ / 2⁻⁵² = 2²⁹; docs/tolerance.md)."""
+    return float(np.finfo(np.dtype(precision)).eps) / float(np.finfo(np.float64).eps)
+
+
+def at_precision(e: Expected, precision: str) -> Expected:
+    """``e`` with the tolerance of a candidate computed in ``precision`` (the same D, that dtype's ε)."""
+    return e if precision == "float64" else replace(e, rtol=e.rtol * eps_ratio(precision))
+
+
+def probes_at(ps: ProbeSet, precision: str) -> ProbeSet:
+    """``ps`` judging candidates computed in ``precision`` (its catalog runs shared: they do not depend on it)."""
+    ratio = eps_ratio(precision)
+    return ps if ratio == 1 else replace(ps, rtol={k: v * ratio for k, v in ps.rtol.items()})
 
 
 def _smallest(probes: list[Probe]) -> Optional[Probe]:

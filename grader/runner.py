@@ -328,19 +328,24 @@ def _run_ops(module, ops, arrays, save):
 class _Tracer:
     """The submission's own arrays as its lines compute them (issue 27: the first wrong line): for each line of a file
     under the submission's folder, each local float ndarray it created or changed, saved as ``trace.K`` with
-    (file, line, name) in ``index``.  Bounded in count, size and time; numpy's own frames and the runner's are never traced."""
+    (file, line, name) in ``index``.  Bounded in count, size and time; numpy's own frames, the runner's and those of
+    the course files placed beside the submission (``course``: not the student's lines) are never traced."""
 
     MAX_RECORDS, MAX_ELEMENTS, MAX_TOTAL, SECONDS = 150, 100_000, 500_000, 1.0
+    MAX_SCALARS = 30  # numpy float scalars (a loss): a loop of them must not crowd out the arrays
+    FLOW = (StopIteration, StopAsyncIteration, GeneratorExit)  # exceptions that are control flow, not errors
 
-    def __init__(self, submission_dir, save):
+    def __init__(self, submission_dir, save, course=()):
         import time
 
         self.root, self.save, self.index, self.total = submission_dir + os.sep, save, [], 0
         self.seen, self.last, self.deadline, self.clock = {}, {}, time.monotonic() + self.SECONDS, time.monotonic
-        self.stopped = False
+        self.stopped, self.scalars, self.caught = False, 0, None
+        self.course = {os.path.join(submission_dir, c) for c in course}
 
     def __call__(self, frame, event, arg):
-        if self.stopped or not frame.f_code.co_filename.startswith(self.root):
+        name = frame.f_code.co_filename
+        if self.stopped or not name.startswith(self.root) or name in self.course:
             return None
         return self.local
 
@@ -353,7 +358,21 @@ class _Tracer:
             if line is not None:
                 self.record(frame, line)
             self.last[id(frame)] = frame.f_lineno if event == "line" else None
+        elif event == "exception" and self.caught is None and not issubclass(arg[0], self.FLOW):
+            # the first raised (a call that returns had it caught); a loop's StopIteration is no error
+            kind = str(getattr(arg[0], "__name__", "exception"))[:60]
+            try:
+                said = f"{kind}: {arg[1]}"[:200]
+            except Exception:  # the submission's own exception, whose __str__ fails
+                said = kind
+            self.caught = [os.path.relpath(frame.f_code.co_filename, self.root), frame.f_lineno, said]
         return self.local
+
+    def report(self, status, name):
+        """What the trace of call ``name`` found, into the runner's status: the lines' index, the first exception."""
+        status.setdefault("trace", {})[name] = self.index
+        if self.caught is not None:
+            status.setdefault("caught", {})[name] = self.caught
 
     def record(self, frame, line):
         import numpy as np
@@ -362,20 +381,36 @@ class _Tracer:
             self.stopped = True
             sys.settrace(None)
             return
-        named = list(frame.f_locals.items())
+        local = frame.f_locals
+        owner = local.get("self")
+        named = list(local.items()) + [(f"self.{k}", v) for k, v in self.attributes(owner)]  # a class's own arrays
         named += [(f"{var}[{k!r}]", v) for var, d in named if type(d) is dict for k, v in list(d.items())[:50]
                   if type(k) is str]  # a grads dict, one level deep
         named += [(f"{var}[{i}]", v) for var, seq in named if type(seq) is list for i, v in enumerate(seq[:50])]
         for var, value in named:
-            if type(value) is not np.ndarray or value.dtype.kind not in "fc" or not 0 < value.size <= self.MAX_ELEMENTS:
+            ident, scalar = id(value), type(value) in (np.float64, np.float32)
+            if scalar and self.scalars < self.MAX_SCALARS:
+                value = np.asarray(value)
+            elif type(value) is not np.ndarray or value.dtype.kind not in "fc" or not 0 < value.size <= self.MAX_ELEMENTS:
                 continue
-            key = (id(frame), var)
+            # an attribute is the object's, whichever method's frame sees it: recorded again only when it changed
+            key = (id(owner) if var.startswith("self.") else id(frame), var)
             digest = hash(value.tobytes())
-            if self.seen.get(key) == (id(value), digest) or self.total + value.size > self.MAX_TOTAL:
+            if self.seen.get(key) == (ident, digest) or self.total + value.size > self.MAX_TOTAL:
                 continue
-            self.seen[key], self.total = (id(value), digest), self.total + value.size
+            self.seen[key], self.total, self.scalars = (ident, digest), self.total + value.size, self.scalars + scalar
             self.save(f"trace.{len(self.index)}", value)
             self.index.append([os.path.relpath(frame.f_code.co_filename, self.root), line, var])
+
+    @staticmethod
+    def attributes(obj):
+        """The instance attributes of a method's ``self`` (its __dict__ read directly: no property or __getattr__ of
+        the submission's runs inside the tracer), the first 50 by name."""
+        try:
+            found = object.__getattribute__(obj, "__dict__") if obj is not None else None
+        except Exception:  # no __dict__ (slots, builtins)
+            return []
+        return [(k, v) for k, v in list(found.items())[:50] if type(k) is str] if type(found) is dict else []
 
 
 def _choose_form(module, forms):
@@ -465,14 +500,14 @@ def main(job_dir, submission_dir, out_dir):
             save = lambda key, value, _n=name: _save(out_dir, _n, key, value)  # noqa: E731
             # the trace has a folder of its own (CALL.trace), read after every call's: it never crowds out their arrays
             trace = lambda key, value, _n=name + ".trace": _save(out_dir, _n, key, value)  # noqa: E731
-            tracer = _Tracer(submission_dir, trace) if item.get("trace") else None
+            tracer = _Tracer(submission_dir, trace, job.get("course_files", [])) if item.get("trace") else None
             sys.settrace(tracer)
             try:
                 _run_ops(module, item["forms"][form]["ops"], arrays, save)
             finally:
                 sys.settrace(None)
                 if tracer is not None:
-                    status.setdefault("trace", {})[name] = tracer.index
+                    tracer.report(status, name)
             status["calls"][name] = None
         except BaseException as exc:
             status["calls"][name] = _error(exc, submission_dir, job.get("course_files", []))
