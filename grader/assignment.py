@@ -108,6 +108,7 @@ class Assignment:
     environment: Environment = field(default_factory=Environment)
     hidden_checks: set[str] = field(default_factory=set)
     solution: Optional[Path] = None
+    precision: str = "any"  # [grading] precision: "float64" when float32 arrays are held to float64's bound
     path: Optional[Path] = None
     #: [[part]] tables: one assignment per graded function, graded in turn into one report (empty: one entry point)
     parts: tuple["Assignment", ...] = ()
@@ -400,11 +401,16 @@ def _hidden_checks(raw: dict, where: str) -> set[str]:
     return set(hidden_checks)
 
 
+#: [grading] precision: "any" judges arrays returned in float32 within float32's rounding; "float64" judges
+#: them with float64's bound, for an assignment that asks for float64 (the message says so).
+PRECISIONS = ("any", "float64")
+
+
 def _grading(raw: dict, contract: Contract, where: str) -> dict:
     """The [grading] table, every key checked, with its defaults filled in."""
     grading = raw.get("grading", {})
     at = f"{where} [grading]"
-    _keys(grading, ("penalise_conventions", "alternative_credit", "large_inputs", "steps"), at)
+    _keys(grading, ("penalise_conventions", "alternative_credit", "large_inputs", "steps", "precision"), at)
     steps = _get(grading, "steps", int, at, 1)
     if steps < 1 or (steps > 1 and not contract.reads_updates):
         raise AssignmentError(f"{at}: steps = {steps}; expected 1, or more only for a contract that reads "
@@ -412,8 +418,11 @@ def _grading(raw: dict, contract: Contract, where: str) -> dict:
     credit = float(_get(grading, "alternative_credit", (int, float), at, 1.0))
     if not 0 <= credit <= 1:
         raise AssignmentError(f"{at}: alternative_credit = {credit}; expected a fraction in [0, 1]")
+    precision = _get(grading, "precision", str, at, "any")
+    if precision not in PRECISIONS:
+        raise AssignmentError(f"{at}: precision = {precision!r}; expected one of {PRECISIONS}")
     return {"penalise_conventions": _get(grading, "penalise_conventions", bool, at, True), "alternative_credit": credit,
-            "large_inputs": _get(grading, "large_inputs", bool, at, False), "steps": steps}
+            "large_inputs": _get(grading, "large_inputs", bool, at, False), "steps": steps, "precision": precision}
 
 
 def _probes(raw: dict, contract: Contract, where: str) -> list[ProbeConfig]:

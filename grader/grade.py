@@ -265,7 +265,7 @@ class Grader:
             fitted = self._fit_lr(state, ret)
             lr = fitted or 1.0  # no positive fit: read at 1, which cannot come out right
         readings, outcomes, problems, arrays_right = {}, {}, {}, 0
-        p32 = ret.precision
+        p32 = self._judged_precision(ret)
         for name in self.probe_names:
             readings[name], outcomes[name] = self._read(state, name, ret, lr)
             problems[name], right = self._compare(state.expected(name), readings[name], state, p32) if self.gradients else (None, 0)
@@ -274,6 +274,10 @@ class Grader:
         forward_bad = [p for name in self.probe_names if (p := self._forward_problem(name, readings[name], state, p32))]
         steps_bad = [p for name in self.probe_names for p in self._steps_problems(name, readings[name], state, lr, p32)]
         return Evaluation(state, readings, outcomes, problems, loss_bad, forward_bad, steps_bad, arrays_right, fitted, lr, p32)
+
+    def _judged_precision(self, ret: Returned) -> str:
+        """The dtype whose rounding every check allows: the returned one, unless the assignment asks for float64."""
+        return ret.precision if self.a.precision == "any" else "float64"
 
     def _loss_problem(self, name: str, r: Reading, state: VariantState, precision: str = "float64") -> Optional[str]:
         """Why probe ``name``'s loss is wrong, or None; a NaN or inf loss never holds (the test fails closed)."""
@@ -342,7 +346,7 @@ class Grader:
             result = self.error_result(submission, ret.failure + (f"; {left}" if left else ""), key, notes)
             result.seconds = ret.run.seconds
             return result
-        chosen, diag = self._choose(evaluations, ret.precision)
+        chosen, diag = self._choose(evaluations, self._judged_precision(ret))
         share = 1.0 if chosen.state.variant.default else self.a.alternative_credit
         checks = [self._gradient_check(name, chosen, diag, share) for name in self.probe_names if self.gradients]
         checks += self._scored([self._loss_check(chosen), self._forward_check(chosen), self._steps_check(chosen)], share)
@@ -454,7 +458,9 @@ class Grader:
         line = self._first_line(ret, diag, chosen) if verdict == "fail" and chosen is default else None
         if line:
             message += f"; {line}"
-        if ret.precision != "float64":  # said, not guessed: the dtype of every array it returned
+        if ret.precision != self._judged_precision(ret):
+            message += f"; the returned arrays are {ret.precision}, and this assignment asks for float64: compute in np.float64"
+        elif ret.precision != "float64":  # said, not guessed: the dtype of every array it returned
             message += (f"; the returned arrays are {ret.precision}: judged within {ret.precision}'s rounding "
                         f"(ε = {np.finfo(np.dtype(ret.precision)).eps:.2g} in every bound)")
         if ret.sub.cells_used:

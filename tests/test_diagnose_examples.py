@@ -597,3 +597,22 @@ def test_the_trace_is_bounded_and_changes_no_grade(tmp_path):
     assert ret.status["trace"] and all(0 < len(v) <= 150 for v in ret.status["trace"].values())
     assert all(len(ret.arrays[c + ".trace"]) <= 150 for c in ret.status["trace"])
     assert g.grade(tmp_path / "churn.py").verdict == "pass"
+
+
+def test_an_assignment_that_asks_for_float64_holds_float32_to_it(tmp_path):
+    """``[grading] precision = "float64"``: the same correct float32 solution is judged with float64's bound and
+    told what the assignment asks for, instead of earning full marks within float32's rounding."""
+    toml = (ROOT / "grader" / "assignments" / "canonical.toml").read_text()
+    toml = toml.replace('solution = "../../examples/solutions/canonical.py"\n', "").replace("[grading]\n", '[grading]\nprecision = "float64"\n')
+    (tmp_path / "canonical64.toml").write_text(toml)
+    (tmp_path / "work").mkdir()
+    r = Grader(load(str(tmp_path / "canonical64.toml"))).grade(_float32(tmp_path / "work", "canonical"))
+    assert r.verdict == "fail" and r.score < r.max_score, r.message
+    assert "the returned arrays are float32, and this assignment asks for float64: compute in np.float64" in r.message, r.message
+
+
+def test_precision_takes_any_or_float64_only(tmp_path):
+    toml = (ROOT / "grader" / "assignments" / "canonical.toml").read_text()
+    (tmp_path / "bad.toml").write_text(toml.replace("[grading]\n", '[grading]\nprecision = "float16"\n'))
+    with pytest.raises(Exception, match=r"precision = 'float16'; expected one of \('any', 'float64'\)"):
+        load(str(tmp_path / "bad.toml"))
