@@ -316,6 +316,8 @@ def test_every_check_stays_under_400_characters_with_many_shape_errors():
 #: example -> (line, the student's variable) of the first value the mistake computes, one example per catalog family
 #: the bundled files show in a variable (read off the files by hand: the line that holds the bug)
 FIRST_WRONG_LINE = {
+    "dls_planar_sigmoid_derivative.py": (108, "dZ1"),  # tanh-as-sigmoid: a(1 − a) for a tanh layer
+    "dls_deep_sigmoid_backward_everywhere.py": (107, "dZ"),  # sigmoid-everywhere: a relu layer's dZ from sigmoid_backward
     "canonical_deriv_on_z.py": (17, "delta"),  # deriv-on-z
     "canonical_output_bias_first_example.py": (17, "grad_biases[0]"),  # bias-one-example
     "canonical_sigma_of_a_hidden.py": (25, "delta"),  # sigma-of-a
@@ -358,10 +360,8 @@ def test_the_first_wrong_line_is_named(example):
 RETURNED_LINE = {
     "dls_planar_db_no_mean.py": (107, "db2"),  # N× the right db: the sum without its / m
     "cs231n_l1_penalty_gradient.py": (23, "grads['W2']"),  # reg * np.sign(W2): wrong only where reg > 0
-    "dls_planar_sigmoid_derivative.py": (109, "dW1"),  # dZ1 (line 108) is wrong first, but no known value says so
     # the smallest failing probe has one example: the output layer's dZ is then its db, already wrong
     "dls_deep_activation_cache_holds_A.py": (107, "dZ"),  # sigmoid_backward fed A, not Z
-    "dls_deep_sigmoid_backward_everywhere.py": (107, "dZ"),  # a relu layer's dZ from sigmoid_backward
 }
 
 
