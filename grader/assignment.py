@@ -66,6 +66,9 @@ class ProbeConfig:
         return Case(variant.conventions.spec(c.spec.sizes, self.reg, c.batch), c.params, c.x, c.y)
 
 
+#: A module name after ``import`` or ``from`` anywhere in a file (a .py file or a notebook's JSON).
+IMPORTED = re.compile(rb"(?:^|[\s\"';])(?:from|import)\s+([A-Za-z_][A-Za-z0-9_]*)")
+
 #: The largest course file an assignment may ship ([environment] files).
 MAX_COURSE_FILE_BYTES = 1 << 20
 
@@ -80,11 +83,18 @@ class Environment:
 
     def beside(self, submission_files: Mapping[str, bytes], main: str) -> dict[str, bytes]:
         """The course files to place in the folder of the submission's main file: each one whose module the
-        submission does not provide itself (a student's own copy of a helper wins)."""
+        submission does not provide itself (a student's own copy of a helper wins), also under each versioned
+        name of it the submission imports (``testCases_v4`` for ``testCases.py``: an earlier year's name)."""
         own = {part.removesuffix(".py") for rel in submission_files for part in rel.split("/")}
+        imported = {m.decode() for data in submission_files.values() for m in IMPORTED.findall(data)}
         folder = main.rpartition("/")[0]
-        return {(f"{folder}/{name}" if folder else name): data for name, data in self.files
-                if name.removesuffix(".py") not in own}
+        placed = {}
+        for name, data in self.files:
+            stem = name.removesuffix(".py")
+            for module in [stem] + sorted(m for m in imported if re.fullmatch(re.escape(stem) + r"_?v\d+", m)):
+                if module not in own:
+                    placed[f"{folder}/{module}.py" if folder else f"{module}.py"] = data
+        return placed
 
     def stubs(self) -> dict[str, list[str]]:
         inert = [*(DEFAULT_STUBS if self.default_stubs else ()), *self.stub]

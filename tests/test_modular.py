@@ -249,3 +249,15 @@ def test_course_files_are_checked_and_inherited_from_their_own_assignment(tmp_pa
     assert [name for name, _ in child.environment.files] == ["planar_utils.py", "testCases_v2.py"]
     assert child.environment.beside({"sub/x.py": b"", "sub/testCases_v2.py": b""}, "sub/x.py") == {
         "sub/planar_utils.py": (BUNDLED / "course" / "dls-planar" / "planar_utils.py").read_bytes()}
+
+
+def test_a_course_file_is_also_placed_under_the_versioned_name_a_submission_imports():
+    """2018's notebooks import testCases_v4 and dnn_utils_v2, the same course files under that year's names."""
+    from bpcheck.grader.assignment import Environment
+
+    env = Environment(files=(("testCases.py", b"T"), ("dnn_utils.py", b"D")))
+    student = {"hw/nb.py": b"import numpy as np\nfrom testCases_v4 import *\nfrom dnn_utils_v2 import relu\nimport testCases_extra\n"}
+    assert env.beside(student, "hw/nb.py") == {"hw/testCases.py": b"T", "hw/testCases_v4.py": b"T",
+                                               "hw/dnn_utils.py": b"D", "hw/dnn_utils_v2.py": b"D"}
+    own = {**student, "hw/dnn_utils_v2.py": b"mine"}  # the student's own copy wins, under either name
+    assert env.beside(own, "hw/nb.py") == {"hw/testCases.py": b"T", "hw/testCases_v4.py": b"T", "hw/dnn_utils.py": b"D"}
