@@ -1,0 +1,166 @@
+"""The grader's throughput, side by side: this tree against an earlier commit, each mode, --jobs 1 and 2.
+
+    python bench/run.py --only grader                      # this tree, every mode that runs here
+    python bench/run.py --only grader --against main       # and main's grader, interleaved, in one run
+    python bench/run.py --only mooc [--against main]       # 2,000 distinct submissions per mode (minutes)
+
+Each measurement runs in a fresh Python (``python bench/grader.py TREE MODE ...``) that builds its grader before the
+clock starts (expected answers, the process mode's one walk for world-writable folders) and times ``grade_batch``
+only; it reports submissions per second and the grader's peak memory (VmHWM, the grader's own process: the
+submissions run in processes of their own).  An earlier commit is exported with ``git archive`` and laid out as an
+installed wheel (bpcheck/ with reference/, oracles/, grader/ inside), imported instead of this checkout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODES = ("bubblewrap", "process", "none")
+#: The canonical submissions of the timed bench: correct and buggy, made distinct per copy (nothing is reused).
+CANONICAL = ["examples/solutions/canonical.py", "examples/buggy/canonical_deriv_on_z.py",
+             "examples/buggy/canonical_sign.py", "examples/solutions/canonical.py"]
+#: A MOOC's mix: mostly correct, some buggy, some raising, some never finishing (the hostile suite's limits).
+MOOC_TIMEOUT = 2.0
+STALL = "\nimport time\n_t = time.monotonic()\nwhile time.monotonic() - _t < 60:\n    pass\n"
+
+
+# --- an earlier commit, importable in place of this checkout -----------------------------------------------
+
+
+def export(rev: str, into: Path) -> Path:
+    """``rev``'s bpcheck laid out as an installed package under ``into`` (a folder to put first on sys.path)."""
+    src = into / "src"
+    src.mkdir(parents=True)
+    os.chmod(into.parent, 0o755)
+    archive = subprocess.run(["git", "archive", rev], cwd=ROOT, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
+    site = into / "site"
+    shutil.copytree(src / "bpcheck", site / "bpcheck")
+    for sub in ("reference", "oracles", "grader"):
+        shutil.copytree(src / sub, site / "bpcheck" / sub)
+    os.chmod(into, 0o755)
+    return site
+
+
+def _import_from(site: str) -> None:
+    """Import bpcheck from ``site`` instead of the editable install (whose finder maps it to this checkout)."""
+    sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in getattr(f, "__module__", "")
+                        and "editable" not in getattr(type(f), "__module__", "")]
+    sys.path.insert(0, site)
+
+
+# --- one measurement, in its own Python --------------------------------------------------------------------
+
+
+def _copies(sources: list[tuple[str, str]], folder: Path) -> list[Path]:
+    """One file per (source text, tail), each distinct; readable by the pool uids as a class folder must not be,
+    so the folder is closed (0700) and the grader reads it as root."""
+    folder.mkdir(mode=0o700)
+    paths = []
+    for i, (text, tail) in enumerate(sources):
+        p = folder / f"student{i:05d}.py"
+        p.write_text(text + tail + f"\n# copy {i}\n")
+        paths.append(p)
+    return paths
+
+
+def mooc_sources(n: int) -> list[tuple[str, str]]:
+    """``n`` submissions: 70 % correct, 20 % buggy (every canonical bug of examples/buggy), 7 % raising at import or
+    in backprop, 3 % never finishing."""
+    correct = (ROOT / "examples" / "solutions" / "canonical.py").read_text()
+    buggy = [p.read_text() for p in sorted((ROOT / "examples" / "buggy").glob("canonical_*.py"))]
+    out = []
+    for i in range(n):
+        k = i % 100
+        if k < 70:
+            out.append((correct, ""))
+        elif k < 90:
+            out.append((buggy[i % len(buggy)], ""))
+        elif k < 94:
+            out.append((correct, "\nraise RuntimeError('broken at import')\n"))
+        elif k < 97:
+            out.append((correct.replace("def backprop(", "def _unused(", 1),
+                        "\ndef backprop(*args):\n    return [][1]\n"))
+        else:
+            out.append((correct, STALL))
+    return out
+
+
+def child(site: str, mode: str, jobs_list: str, n: int, kind: str) -> dict:
+    """Time ``grade_batch`` on ``n`` distinct submissions per --jobs value, in ``mode``, with the bpcheck in ``site``."""
+    if site != "-":
+        _import_from(site)
+    from bpcheck.grader import sandbox
+    from bpcheck.grader.assignment import load
+    from bpcheck.grader.batch import grade_batch
+    from bpcheck.grader.grade import Grader
+
+    a = load("canonical")
+    if kind == "mooc":
+        from dataclasses import replace
+
+        a = replace(a, limits=replace(a.limits, timeout_seconds=MOOC_TIMEOUT))
+        sources = mooc_sources(n)
+    else:
+        sources = [((ROOT / CANONICAL[i % len(CANONICAL)]).read_text(), "") for i in range(n)]
+    grader = Grader(a, mode)
+    if mode == "process":
+        sandbox.world_writable_dirs()  # once per grader process, not per submission: outside the clock
+    out: dict = {"sandbox": grader.sandbox.description, "submissions": n}
+    with tempfile.TemporaryDirectory() as tmp:
+        for jobs in map(int, jobs_list.split(",")):
+            paths = _copies(sources, Path(tmp) / f"class-{jobs}")
+            t = time.perf_counter()
+            results = grade_batch(grader, paths, jobs, Path(tmp) / f"state-{jobs}")
+            out[f"jobs={jobs}"] = n / (time.perf_counter() - t)
+            out[f"verdicts jobs={jobs}"] = {v: sum(r.verdict == v for r in results) for v in ("pass", "fail", "error")}
+    out["peak_mb"] = int(re.search(r"VmHWM:\s*(\d+) kB", Path("/proc/self/status").read_text())[1]) / 1024
+    return out
+
+
+# --- the bench: trees and modes interleaved ------------------------------------------------------------
+
+
+def run(n: int, against: str = "", kind: str = "canonical", jobs: str = "1,2", this_tree: bool = True) -> dict:
+    """Per mode, this tree (unless not ``this_tree``) and each revision of ``against`` (comma-separated, exported)
+    measured one after the other, modes interleaved."""
+    trees = {"this tree": "-"} if this_tree else {}
+    with tempfile.TemporaryDirectory(prefix="bpcheck-bench-") as tmp:
+        for rev in filter(None, against.split(",")):
+            trees[rev] = str(export(rev, Path(tmp) / rev))
+        out: dict = {"submissions": n, "kind": kind, "trees": list(trees), "by_mode": {}}
+        for mode in MODES:
+            for name, site in trees.items():
+                proc = subprocess.run([sys.executable, __file__, site, mode, jobs, str(n), kind], cwd=ROOT,
+                                      capture_output=True, text=True)
+                if proc.returncode != 0:
+                    print(f"  {mode}, {name}: not run ({proc.stderr.strip().splitlines()[-1:]})", file=sys.stderr)
+                    continue
+                out["by_mode"].setdefault(mode, {})[name] = json.loads(proc.stdout)
+    return out
+
+
+def markdown(r: dict) -> list[str]:
+    jobs = sorted({k for m in r["by_mode"].values() for t in m.values() for k in t if re.fullmatch(r"jobs=\d+", k)})
+    lines = [f"| mode | tree | {' | '.join(jobs)} | jobs 2 / jobs 1 | peak memory |", "|---" * (len(jobs) + 4) + "|"]
+    for mode, trees in r["by_mode"].items():
+        for tree, t in trees.items():
+            ratio = f"{t['jobs=2'] / t['jobs=1']:.2f}×" if "jobs=1" in t and "jobs=2" in t else ""
+            lines.append(f"| {mode} | {tree} | {' | '.join(f'{t[j]:.2f}/s' for j in jobs)} | {ratio} | {t['peak_mb']:.0f} MB |")
+    return lines
+
+
+if __name__ == "__main__":
+    # bench/ is first on the path as this script's folder: the grader would count it as its Python environment
+    # (kept open to the pool uids) and then refuse, in process mode, a checkout it cannot close
+    sys.path.remove(os.path.dirname(os.path.abspath(__file__)))
+    print(json.dumps(child(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])))
