@@ -3,7 +3,8 @@
     python -I runner.py JOB_DIR SUBMISSION_DIR OUT_DIR
 
 JOB_DIR/job.json says which file to load, which statements of it to run, which modules to stub,
-and the calls to make; JOB_DIR/<call>/<name>.npy hold their input arrays.  The runner knows no
+and the calls to make; <inputs>/<call>/<name>.npy hold their input arrays, in the folder job.json names
+("inputs", shared by every submission of a grader and read-only to them), else JOB_DIR.  The runner knows no
 contract: each call is a list of operations (construct a class, set an attribute, call a function
 or method, read an attribute) whose arguments are value trees and whose results are matched
 against patterns that name the arrays to keep (and the values, such as a student's cache, that a later call of the
@@ -459,7 +460,7 @@ def main(job_dir, submission_dir, out_dir):
         status["phase"] = name
         write_status()
         try:
-            arrays = _load(job_dir, name, item["inputs"])
+            arrays = _load(job.get("inputs", job_dir), name, item["inputs"])
             form = _choose_form(module, item["forms"])
             status["forms"][name] = form
             save = lambda key, value, _n=name: _save(out_dir, _n, key, value)  # noqa: E731

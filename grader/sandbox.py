@@ -36,6 +36,7 @@ from __future__ import annotations
 import fcntl
 import functools
 import glob
+import grp
 import importlib.util
 import os
 import pwd
@@ -48,10 +49,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 from .untrusted import remove_tree
 
@@ -72,6 +74,9 @@ UID_COUNT = int(os.environ.get("BPCHECK_UID_COUNT", "1000"))
 AUTODIFF = ("torch", "functorch", "torchgen", "jax", "jaxlib", "flax", "haiku", "equinox", "tensorflow", "keras",
             "tf_keras", "autograd", "mxnet", "chainer", "theano", "pytensor", "aesara", "paddle", "tinygrad", "mlx",
             "micrograd", "sympy")
+#: The groups of the grader's shared folders (``SharedFolder``), one per running grader, outside the uid pool (no
+#: submission's own group is ever one of them) and never a real group.
+SHARED_GID_BASE = int(os.environ.get("BPCHECK_SHARED_GID_BASE", str(UID_BASE + UID_COUNT)))
 #: Process mode: the group that may still read them, given to a submission's uid only when its assignment allows them.
 AUTODIFF_GID = int(os.environ.get("BPCHECK_AUTODIFF_GID", str(UID_BASE - 1)))
 #: The watchdog looks at the scratch folder this often (seconds).
@@ -225,10 +230,18 @@ def _bwrap_prefix(limits: Limits, binds: list[str], allow_autodiff: bool = False
     return cmd + binds
 
 
-def _bwrap_command(job: Path, scratch: Path, limits: Limits, allow_autodiff: bool = False) -> list[str]:
-    binds = ["--ro-bind", str(job), "/job", "--bind", str(scratch), "/sandbox", "--chdir", "/sandbox/out",
+#: Where a bubblewrap run sees its grader's shared folder (``SharedFolder``).
+SHARED_IN_BWRAP = "/shared"
+
+
+def _bwrap_command(job: Path, scratch: Path, limits: Limits, allow_autodiff: bool = False,
+                   shared: Optional[Path] = None) -> list[str]:
+    """The runner (``shared``'s, else the job's own) run on ``job`` in bubblewrap; ``shared`` bound read-only."""
+    binds = ["--ro-bind", str(job), "/job", *(["--ro-bind", str(shared), SHARED_IN_BWRAP] if shared else []),
+             "--bind", str(scratch), "/sandbox", "--chdir", "/sandbox/out",
              "--clearenv", *_env_args({"HOME": "/sandbox", "TMPDIR": "/tmp"})]
-    return [*_bwrap_prefix(limits, binds, allow_autodiff), sys.executable, "-I", "-B", "/job/runner.py", "/job",
+    runner = f"{SHARED_IN_BWRAP}/runner.py" if shared else "/job/runner.py"
+    return [*_bwrap_prefix(limits, binds, allow_autodiff), sys.executable, "-I", "-B", runner, "/job",
             "/sandbox/submission", "/sandbox/out"]
 
 
@@ -296,19 +309,85 @@ def _claim(uid: int, mode: str) -> Optional[int]:
 @contextmanager
 def uid_slot(mode: str = "process") -> Iterator[int]:
     """An unused uid from the pool, held (by a lock file) for as long as the block runs."""
+    uid, fd = _first_free(mode)
+    try:
+        yield uid
+    finally:
+        os.close(fd)
+
+
+def _first_free(mode: str) -> tuple[int, int]:
+    """An unused id from the pool and the descriptor of its lock (held until closed)."""
     start = random.randrange(UID_COUNT)
     for i in range(UID_COUNT):
         uid = UID_BASE + (start + i) % UID_COUNT
         fd = _claim(uid, mode)
-        if fd is None:
-            continue
-        try:
-            yield uid
-            return
-        finally:
-            os.close(fd)
+        if fd is not None:
+            return uid, fd
     raise SandboxUnavailable(f"all {UID_COUNT} uids from {UID_BASE} are in use by running submissions or retired after "
                              f"a failed clean-up (remove {_lock_dir()}/uid-N.retired once uid N runs nothing)")
+
+
+# --- what every submission of one grader reads: the runner and the calls' inputs, written once ----------
+
+
+class SharedFolder:
+    """A folder every submission of one grader reads and none may change: the runner and the input arrays of every
+    call, written once per grader instead of once per submission.  Owned by root (the grader); with a uid pool it is
+    readable only through a group of its own, a pool id held (locked) for the folder's life so that no process ever
+    runs as it, which the grader's submissions join: a submission of another grader on this machine cannot read it.
+    It holds nothing a submission does not receive anyway (never the expected answers).  Removed by ``close``, or
+    when it is garbage-collected or the grader exits."""
+
+    def __init__(self, box: "Sandbox", fill: Callable[[Path], None]):
+        self.gid, lock = _free_group() if box.drops_to_uid else (None, None)
+        self.path = Path(tempfile.mkdtemp(prefix="bpcheck-shared-"))
+        self._finalizer = weakref.finalize(self, _release_shared, str(self.path), lock)
+        fill(self.path)
+        shutil.copy(RUNNER, self.path / "runner.py")
+        dir_mode, file_mode = (0o750, 0o640) if self.gid is not None else (0o700, 0o600)
+        for dirpath, _, filenames in os.walk(self.path):
+            for name in [dirpath, *(os.path.join(dirpath, f) for f in filenames)]:
+                if self.gid is not None:
+                    os.chown(name, -1, self.gid, follow_symlinks=False)
+                os.chmod(name, dir_mode if name == dirpath else file_mode)
+        # the folder that holds it (the temporary folder) must let the pool uids through: select() checks that
+
+    @property
+    def groups(self) -> list[int]:
+        """The supplementary groups a submission needs to read it."""
+        return [self.gid] if self.gid is not None else []
+
+    def close(self) -> None:
+        self._finalizer()
+
+
+def _free_group() -> tuple[int, int]:
+    """A group id from ``SHARED_GID_BASE`` that is no real group and no other grader's, and its lock (held until
+    closed)."""
+    start = random.randrange(UID_COUNT)
+    for i in range(UID_COUNT):
+        gid = SHARED_GID_BASE + (start + i) % UID_COUNT
+        try:
+            grp.getgrgid(gid)
+            continue  # a real group: never ours
+        except KeyError:
+            pass
+        fd = os.open(_lock_dir() / f"gid-{gid}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return gid, fd
+        except BlockingIOError:
+            os.close(fd)
+    raise SandboxUnavailable(f"all {UID_COUNT} group ids from {SHARED_GID_BASE} are held by running graders")
+
+
+def _release_shared(path: str, lock: Optional[int]) -> None:
+    try:
+        remove_tree(path)
+    finally:
+        if lock is not None:
+            os.close(lock)
 
 
 # --- a submission's processes, as the kernel lists them ------------------------------------------------
@@ -580,15 +659,17 @@ class Sandbox:
                 finally:
                     remove_tree(str(tmp))
 
-    def run(self, job: Path, scratch: Path, limits: Limits, uid: Optional[int], allow_autodiff: bool = False) -> RunResult:
+    def run(self, job: Path, scratch: Path, limits: Limits, uid: Optional[int], allow_autodiff: bool = False,
+            shared: Optional[SharedFolder] = None) -> RunResult:
         """Run the runner on ``job`` with the submission already in ``scratch`` (see ``prepare``), as ``uid``;
-        the autodiff libraries stay out of its reach unless ``allow_autodiff``."""
+        the autodiff libraries stay out of its reach unless ``allow_autodiff``.  With ``shared``, the runner and
+        the inputs are read from there (the job says where), else from ``job``."""
         logs = scratch.parent / "logs"
         logs.mkdir(mode=0o700)
         out_path, err_path = logs / "stdout", logs / "stderr"
         start = time.monotonic()
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
-            proc = self._start(job, scratch, limits, uid, out, err, allow_autodiff)
+            proc = self._start(job, scratch, limits, uid, out, err, allow_autodiff, shared)
             look = functools.partial(self._look, scratch, limits, uid, proc.pid)
             timed_out, stopped = False, None
             try:
@@ -608,19 +689,24 @@ class Sandbox:
         return RunResult(None if timed_out or stopped else proc.returncode, timed_out, time.monotonic() - start,
                          _head(out_path, limits.output_bytes), _head(err_path, limits.output_bytes), self.mode, stopped)
 
+    def groups(self, allow_autodiff: bool, shared: Optional[SharedFolder]) -> list[int]:
+        """A submission's supplementary groups: its grader's shared folder's, and the autodiff libraries' if allowed."""
+        return [*(shared.groups if shared else []), *([AUTODIFF_GID] if allow_autodiff else [])]
+
     def _start(self, job: Path, scratch: Path, limits: Limits, uid: Optional[int], out, err,
-               allow_autodiff: bool) -> subprocess.Popen:
+               allow_autodiff: bool, shared: Optional[SharedFolder]) -> subprocess.Popen:
         """The runner, started with the limits: in bubblewrap; as ``uid`` (process mode); or as the grader (none).
         The autodiff libraries are hidden (bubblewrap) or closed to the uid (process) unless ``allow_autodiff``."""
         prefix: list[str] = []
         extra: dict = {}
         if self.mode == "bubblewrap":
-            cmd, env = _bwrap_command(job, scratch, limits, allow_autodiff), _env({})
+            cmd, env = _bwrap_command(job, scratch, limits, allow_autodiff, shared.path if shared else None), _env({})
         else:
-            cmd = [sys.executable, "-I", "-B", str(job / "runner.py"), str(job), str(scratch / "submission"), str(scratch / "out")]
+            runner = (shared.path if shared else job) / "runner.py"
+            cmd = [sys.executable, "-I", "-B", str(runner), str(job), str(scratch / "submission"), str(scratch / "out")]
             env = _env({"HOME": str(scratch), "TMPDIR": str(scratch / "tmp")})
             if self.mode == "process" and uid is not None:
-                prefix, extra = _become(uid, [AUTODIFF_GID] if allow_autodiff else [])
+                prefix, extra = _become(uid, self.groups(allow_autodiff, shared))
         return subprocess.Popen([*prefix, *_prlimit(limits), *cmd], stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                 cwd=scratch / "out", env=env, start_new_session=True, **extra)
 
