@@ -1,6 +1,7 @@
 """Runs one submission inside the sandbox.  Standalone: only the standard library and numpy.
 
     python -I runner.py JOB_DIR SUBMISSION_DIR OUT_DIR
+    python -I runner.py --serve FD      # a warm interpreter: forks a fresh child per run (``serve``)
 
 JOB_DIR/job.json says which file to load, which statements of it to run, which modules to stub,
 and the calls to make; <inputs>/<call>/<name>.npy hold their input arrays, in the folder job.json names
@@ -482,6 +483,118 @@ def main(job_dir, submission_dir, out_dir):
     write_status()
 
 
+# --- a warm interpreter: numpy imported once, a fresh child per submission -----------------------------------
+
+
+def _exit_code(exc):
+    """The status a Python exiting with ``exc`` (SystemExit or any other) returns."""
+    if isinstance(exc, SystemExit):
+        code = exc.code
+        if code is None or isinstance(code, int):
+            return code or 0
+        print(code, file=sys.stderr)
+        return 1
+    traceback.print_exception(exc)
+    return 1
+
+
+def _become_in_child(req):
+    """What ``python -I runner.py`` started by the sandbox gets from prlimit, unshare and setpriv, done in this forked
+    child before any submission code: a new session, its limits, its namespaces, its environment, its uid and groups
+    with no_new_privs, and none of the server's descriptors."""
+    import ctypes
+
+    os.setsid()
+    os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    libc = ctypes.CDLL(None, use_errno=True)
+    if req["namespaces"] and libc.unshare(0x40000000 | 0x08000000) != 0:  # CLONE_NEWNET | CLONE_NEWIPC
+        raise OSError(ctypes.get_errno(), "unshare(network, IPC) failed")
+    for name, value in req["rlimits"].items():
+        resource.setrlimit(getattr(resource, name), (value, value))
+    os.chdir(req["cwd"])
+    os.environ.clear()
+    os.environ.update(req["env"])
+    if req["uid"] is not None:
+        os.setgroups(req["groups"])
+        os.setresgid(req["uid"], req["uid"], req["uid"])
+        os.setresuid(req["uid"], req["uid"], req["uid"])
+    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS: no setuid program gives root back
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+
+
+def _child(req, out_fd, err_fd):
+    """A forked child: takes the run's descriptors and containment, then runs ``req`` (the runner, or the sweep's
+    code); never returns."""
+    code = 1
+    try:
+        null = os.open(os.devnull, os.O_RDONLY)
+        for fd, target in ((null, 0), (out_fd, 1), (err_fd, 2)):
+            os.dup2(fd, target)
+        _become_in_child(req)
+        import numpy
+
+        numpy.random.seed()  # a fresh interpreter's unseeded state, never the server's (shared by every child)
+        sys.argv = [req["argv0"], *req["args"]]
+        if req.get("code") is not None:
+            exec(compile(req["code"], "<sweep>", "exec"), {"__name__": "__sweep__"})
+        else:
+            main(*req["args"])
+        code = 0
+    except BaseException as exc:  # noqa: B036 -- exiting as a fresh Python would
+        code = _exit_code(exc)
+    finally:
+        _finalize()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:  # noqa: B036 -- a closed or broken stream: nothing more to say
+                pass
+        os._exit(code)
+
+
+def _finalize():
+    """What a Python does as it exits, before its streams are flushed: wait for the threads the run started, then run
+    its atexit functions (what a submission leaves then still counts, as in a run started anew)."""
+    import atexit
+
+    try:
+        threading = sys.modules.get("threading")
+        if threading is not None:
+            threading._shutdown()
+    except BaseException:  # noqa: B036 -- as at exit: nothing more to wait for
+        pass
+    atexit._run_exitfuncs()
+
+
+def serve(sock_fd):
+    """Serve the grader on ``sock_fd`` (a SOCK_SEQPACKET socket): each request, a JSON object with the run's stdout and
+    stderr descriptors attached, is run in a child forked from here; this process replies with the child's pid, then
+    with its exit status (negative: the signal that killed it).  It holds numpy and this file, nothing of the
+    grader's.  Ends when the grader closes its end."""
+    import socket
+
+    import numpy  # noqa: F401  (the point of the server: imported once, before any submission)
+
+    sock = socket.socket(fileno=sock_fd)
+    while True:
+        msg, fds, _, _ = socket.recv_fds(sock, 1 << 16, 2)
+        if not msg:
+            return
+        req = json.loads(msg)
+        pid = os.fork()
+        if pid == 0:
+            sock.close()
+            _child(req, *fds)
+        for fd in fds:
+            os.close(fd)
+        sock.sendall(b"%d" % pid)
+        _, status = os.waitpid(pid, 0)
+        sock.sendall(b"%d" % os.waitstatus_to_exitcode(status))
+
+
 if __name__ == "__main__":
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    main(*sys.argv[1:4])
+    if sys.argv[1:2] == ["--serve"]:
+        serve(int(sys.argv[2]))
+    else:
+        main(*sys.argv[1:4])

@@ -37,17 +37,21 @@ import fcntl
 import functools
 import glob
 import grp
+import json
 import importlib.util
 import os
 import pwd
 import random
 import re
+import select as _select
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import weakref
 from contextlib import contextmanager
@@ -492,12 +496,13 @@ sys.exit(1 if left else 0)
 """
 
 
-def sweep(uid: int, mode: str) -> None:
+def sweep(uid: int, mode: str, warm: bool = False) -> None:
     """As root: kill every process of ``uid`` by pid (none of them can signal root, so none can stop this), then
     remove its IPC objects and keys; in process mode also its files in world-writable folders.
 
     CleanupFailed, and the uid retired for good, if anything of it survives: a grade read after a failed sweep
-    could be the work of what survived, and a uid reused after one would hand it the next student."""
+    could be the work of what survived, and a uid reused after one would hand it the next student.  ``warm``: the
+    IPC objects and keys are removed by a child of this thread's warm interpreter, not by a Python started anew."""
     problems = []
     end = time.monotonic() + SWEEP_SECONDS
     while (alive := _members(uid)) and time.monotonic() < end:
@@ -508,10 +513,9 @@ def sweep(uid: int, mode: str) -> None:
         problems.append(f"{len(alive)} of its processes outlived SIGKILL for {SWEEP_SECONDS:g} s")
     else:
         try:
-            done = subprocess.run([sys.executable, "-I", "-S", "-c", _SWEEP, str(uid)], stdin=subprocess.DEVNULL,
-                                  capture_output=True, env={"PATH": "/usr/bin:/bin"}, cwd="/", timeout=30)
-            if done.returncode != 0:
-                problems.append(f"its IPC objects or keys could not be removed ({done.stderr.decode(errors='replace')[-200:]})")
+            code, said = _warm().sweep(uid) if warm else _cold_sweep(uid)
+            if code != 0:
+                problems.append(f"its IPC objects or keys could not be removed ({said.decode(errors='replace')[-200:]})")
         except subprocess.TimeoutExpired:
             problems.append("removing its IPC objects and keys took over 30 s")
     if mode == "process":
@@ -519,6 +523,13 @@ def sweep(uid: int, mode: str) -> None:
     if problems:
         _retired(uid).write_text("; ".join(problems) + "\n")
         raise CleanupFailed(f"the sandbox could not clean up after uid {uid}: {'; '.join(problems)}; the uid is retired")
+
+
+def _cold_sweep(uid: int) -> tuple[int, bytes]:
+    """``_SWEEP`` for ``uid`` in a Python started for it: (exit status, what it wrote to stderr)."""
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", _SWEEP, str(uid)], stdin=subprocess.DEVNULL,
+                          capture_output=True, env={"PATH": "/usr/bin:/bin"}, cwd="/", timeout=30)
+    return done.returncode, done.stderr
 
 
 def _remove_files(uid: int) -> list[str]:
@@ -625,6 +636,108 @@ def _usage(roots: list[str], uid: Optional[int], limits: Limits, held: int = 0) 
     return None
 
 
+# --- the warm interpreter: numpy imported once per grading thread, a fresh child per run ------------------
+
+#: Whether process and none modes start each run as a child forked from a warm interpreter (BPCHECK_WARM=0: a new
+#: Python per run, as before).
+WARM = os.environ.get("BPCHECK_WARM", "1") != "0"
+_THREAD = threading.local()
+
+
+class _Warm:
+    """This thread's ``runner.py --serve``: a Python started as the grader (root, in process mode) that imports numpy
+    and nothing of the grader's, and forks a child per request, which takes on the run's limits, namespaces, uid and
+    groups before any submission code runs (``runner._become_in_child``).  It ends when this object's socket closes
+    (the thread or the grader ended)."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with theirs:
+            self.proc = subprocess.Popen([sys.executable, "-I", "-B", str(RUNNER), "--serve", str(theirs.fileno())],
+                                         pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/", env=_env({}),
+                                         start_new_session=True)
+        self.sock = ours
+        self._finalizer = weakref.finalize(self, _stop_warm, ours, self.proc)
+
+    def start(self, request: dict, out, err) -> "_WarmChild":
+        """A child running ``request`` with ``out`` and ``err`` as its stdout and stderr."""
+        socket.send_fds(self.sock, [json.dumps(request).encode()], [out.fileno(), err.fileno()])
+        return _WarmChild(self, int(self._reply()))
+
+    def _reply(self, timeout: Optional[float] = None) -> Optional[bytes]:
+        """The server's next reply; None if none came within ``timeout``; RuntimeError if the server is gone."""
+        if not _select.select([self.sock], [], [], timeout)[0]:
+            return None
+        msg = self.sock.recv(64)
+        if not msg:
+            _THREAD.warm = None  # never asked again: the next run starts a new one
+            raise RuntimeError("the warm interpreter ended unexpectedly")
+        return msg
+
+    def sweep(self, uid: int) -> tuple[int, bytes]:
+        """``_SWEEP`` for ``uid`` in a child: (exit status, what it wrote to stderr)."""
+        with tempfile.TemporaryFile() as err, open(os.devnull, "wb") as out:
+            request = {"code": _SWEEP, "argv0": "-c", "args": [str(uid)], "uid": None, "groups": [], "rlimits": {},
+                       "namespaces": False, "cwd": "/", "env": {"PATH": "/usr/bin:/bin"}}
+            code = self.start(request, out, err).wait(30)
+            err.seek(0)
+            return code, err.read(4096)
+
+
+def _stop_warm(sock: socket.socket, proc: subprocess.Popen) -> None:
+    sock.close()  # the server reads the end of its socket and returns
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+class _WarmChild:
+    """A run forked by the warm interpreter, waited for as a ``subprocess.Popen`` is (``pid``, ``poll``, ``wait``)."""
+
+    def __init__(self, server: _Warm, pid: int):
+        self.server, self.pid, self.returncode = server, pid, None
+
+    def poll(self) -> Optional[int]:
+        if self.returncode is None:
+            self._take(self.server._reply(0))
+        return self.returncode
+
+    def wait(self, timeout: Optional[float] = None) -> int:
+        if self.returncode is None:
+            reply = self.server._reply(timeout)
+            if reply is None:
+                raise subprocess.TimeoutExpired(f"run {self.pid}", timeout or 0)
+            self._take(reply)
+        return self.returncode
+
+    def _take(self, reply: Optional[bytes]) -> None:
+        if reply is not None:
+            self.returncode = int(reply)
+
+
+def _warm() -> _Warm:
+    """This thread's warm interpreter, started on first use (one per grading thread: runs never wait for each other)."""
+    server = getattr(_THREAD, "warm", None)
+    if server is None or server.proc.poll() is not None:
+        server = _THREAD.warm = _Warm()
+    return server
+
+
+def _warm_request(job: Path, scratch: Path, limits: Limits, uid: Optional[int], groups: list[int],
+                  runner: Path) -> dict:
+    """What ``_start`` runs in a warm child: the command line, environment and limits of a cold start."""
+    args = [str(job), str(scratch / "submission"), str(scratch / "out")]
+    return {"argv0": str(runner), "args": args, "uid": uid, "groups": groups, "cwd": args[2],
+            "namespaces": uid is not None and namespaces_refused() is None,
+            "env": _env({"HOME": str(scratch), "TMPDIR": str(scratch / "tmp")}),
+            "rlimits": {"RLIMIT_CPU": int(limits.timeout_seconds) + 1, "RLIMIT_AS": limits.memory_mb << 20,
+                        "RLIMIT_FSIZE": limits.file_size_mb << 20, "RLIMIT_NOFILE": limits.open_files,
+                        "RLIMIT_NPROC": limits.processes, "RLIMIT_CORE": 0}}
+
+
 # --- the modes -----------------------------------------------------------------------------------------
 
 
@@ -634,6 +747,7 @@ class Sandbox:
 
     mode: str  # bubblewrap | process | none
     description: str
+    warm: bool = False  # runs forked from a warm interpreter (process, none) and swept by one (``_Warm``)
 
     @property
     def contained(self) -> bool:
@@ -685,7 +799,7 @@ class Sandbox:
                         stopped = look()
                 finally:
                     if uid is not None:
-                        sweep(uid, self.mode)  # before anything it left is read: nothing can change it any more
+                        sweep(uid, self.mode, self.warm)  # before anything it left is read: nothing can change it any more
         return RunResult(None if timed_out or stopped else proc.returncode, timed_out, time.monotonic() - start,
                          _head(out_path, limits.output_bytes), _head(err_path, limits.output_bytes), self.mode, stopped)
 
@@ -703,6 +817,10 @@ class Sandbox:
             cmd, env = _bwrap_command(job, scratch, limits, allow_autodiff, shared.path if shared else None), _env({})
         else:
             runner = (shared.path if shared else job) / "runner.py"
+            if self.warm:
+                groups = self.groups(allow_autodiff, shared) if self.mode == "process" and uid is not None else []
+                return _warm().start(_warm_request(job, scratch, limits, uid if self.mode == "process" else None,
+                                                   groups, runner), out, err)
             cmd = [sys.executable, "-I", "-B", str(runner), str(job), str(scratch / "submission"), str(scratch / "out")]
             env = _env({"HOME": str(scratch), "TMPDIR": str(scratch / "tmp")})
             if self.mode == "process" and uid is not None:
@@ -718,8 +836,9 @@ class Sandbox:
         return _usage([str(scratch)], None, limits, _held_bytes(_members(uid, pid)))
 
 
-def _watch(proc: subprocess.Popen, look, timeout: float, start: float) -> tuple[bool, Optional[str]]:
-    """Wait for ``proc``, calling ``look`` every WATCH_INTERVAL: (timed out, the limit ``look`` found broken)."""
+def _watch(proc: "subprocess.Popen | _WarmChild", look, timeout: float, start: float) -> tuple[bool, Optional[str]]:
+    """Wait for ``proc``, calling ``look`` every WATCH_INTERVAL: (timed out, the limit ``look`` found broken).
+    Between looks it waits on the process itself, so a run that ends is seen at once, not at the next tick."""
     next_look = start + WATCH_INTERVAL
     while proc.poll() is None:
         now = time.monotonic()
@@ -729,8 +848,11 @@ def _watch(proc: subprocess.Popen, look, timeout: float, start: float) -> tuple[
             stopped = look()
             if stopped:
                 return False, stopped
-            next_look = now + WATCH_INTERVAL
-        time.sleep(0.02)
+            next_look = time.monotonic() + WATCH_INTERVAL
+        try:
+            proc.wait(max(0.0, min(next_look, start + timeout) - time.monotonic()) + 0.001)
+        except subprocess.TimeoutExpired:
+            pass
     return False, None
 
 
@@ -970,7 +1092,7 @@ def select(requested: str = "auto") -> Sandbox:
         if why is None:
             who = ("each submission as its own unprivileged uid, swept as root by pid" if os.geteuid() == 0
                    else f"uid {os.geteuid()} in a user namespace")
-            return Sandbox("bubblewrap", f"bubblewrap: read-only system, no network, own PID namespace, {who}")
+            return Sandbox("bubblewrap", f"bubblewrap: read-only system, no network, own PID namespace, {who}", WARM)
         if requested == "bubblewrap":
             raise SandboxUnavailable(f"--sandbox bubblewrap: {why}. {HOW_TO}")
     if requested in ("auto", "process"):
@@ -996,6 +1118,6 @@ def select(requested: str = "auto") -> Sandbox:
         return Sandbox("process", "process: each submission as its own unprivileged uid, with limits, swept as root by pid; "
                        + ("no network (its own network and IPC namespaces)" if net is None
                           else f"network NOT isolated (no network namespace can be made here: {net})")
-                       + (f"; bubblewrap unavailable ({bubblewrap_starts()})" if requested == "auto" else ""))
+                       + (f"; bubblewrap unavailable ({bubblewrap_starts()})" if requested == "auto" else ""), WARM)
     return Sandbox("none", "NO SANDBOX (--sandbox none): submissions run as the grader's own user and can read and "
-                   "write everything it can. Use only for code you trust. " + HOW_TO)
+                   "write everything it can. Use only for code you trust. " + HOW_TO, WARM)
