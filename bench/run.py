@@ -383,7 +383,7 @@ def main() -> None:
                                  this_tree=not args.without_this_tree)
     if "mooc" in parts:
         print("grader on a MOOC-sized batch ...", file=sys.stderr)
-        r["mooc"] = grader.run(args.submissions or 2000, args.against, "mooc", this_tree=not args.without_this_tree)
+        r["mooc"] = grader.run(args.submissions or 2000, args.against, "mooc", "2", this_tree=not args.without_this_tree)
     if "realstyle" in parts:
         print("grader throughput on real-style submissions ...", file=sys.stderr)
         r["realstyle"] = bench_realstyle(1 if args.quick else 3)
