@@ -763,12 +763,16 @@ class Sandbox:
         """A fresh temporary folder for one submission, and its uid; afterwards nothing of it is left."""
         with uid_slot(self.mode) if self.drops_to_uid else _no_uid() as uid:
             tmp = Path(tempfile.mkdtemp(prefix="bpcheck-sub-"))
+            _THREAD.swept = None
             try:
                 os.chmod(tmp, 0o711)  # the uid may reach job/ and scratch/ by name, never list or write here
                 yield tmp, uid
             finally:
                 try:
-                    if uid is not None and not _retired(uid).exists() and _uid_has_processes(uid):
+                    # after a sweep that found the uid empty nothing can start as it again (only root makes a
+                    # process of a uid): the look at every process is needed only when the run never reached it
+                    if (uid is not None and _THREAD.swept != uid and not _retired(uid).exists()
+                            and _uid_has_processes(uid)):
                         sweep(uid, self.mode)  # the run never reached its own sweep
                 finally:
                     remove_tree(str(tmp))
@@ -800,6 +804,7 @@ class Sandbox:
                 finally:
                     if uid is not None:
                         sweep(uid, self.mode, self.warm)  # before anything it left is read: nothing can change it any more
+                        _THREAD.swept = uid
         return RunResult(None if timed_out or stopped else proc.returncode, timed_out, time.monotonic() - start,
                          _head(out_path, limits.output_bytes), _head(err_path, limits.output_bytes), self.mode, stopped)
 
