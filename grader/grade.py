@@ -145,6 +145,11 @@ class Grader:
             h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
         return h.hexdigest()[:24]
 
+    def prepare(self) -> None:
+        """What every run reads (``_shared``), made now, in this process: before grading workers are forked from it."""
+        for grader in self.parts or [self]:
+            grader._shared()
+
     def _shared(self) -> sandbox.SharedFolder:
         """The runner and every call's inputs, written once for all this grader's submissions (read-only to them)."""
         with self._shared_lock:

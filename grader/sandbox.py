@@ -347,6 +347,7 @@ class SharedFolder:
         self.gid, lock = _free_group() if box.drops_to_uid else (None, None)
         self.path = Path(tempfile.mkdtemp(prefix="bpcheck-shared-"))
         self._finalizer = weakref.finalize(self, _release_shared, str(self.path), lock)
+        _SHARED.add(self)
         fill(self.path)
         shutil.copy(RUNNER, self.path / "runner.py")
         dir_mode, file_mode = (0o750, 0o640) if self.gid is not None else (0o700, 0o600)
@@ -364,6 +365,9 @@ class SharedFolder:
 
     def close(self) -> None:
         self._finalizer()
+
+
+_SHARED: "weakref.WeakSet[SharedFolder]" = weakref.WeakSet()
 
 
 def _free_group() -> tuple[int, int]:
@@ -716,6 +720,31 @@ class _WarmChild:
     def _take(self, reply: Optional[bytes]) -> None:
         if reply is not None:
             self.returncode = int(reply)
+
+
+def _after_fork_in_child() -> None:
+    """In a process forked from the grader (a grading worker): the warm interpreter this thread inherited serves the
+    parent and the shared folders are the parent's to remove; it uses neither, and removes nothing."""
+    global _THREAD
+    inherited = getattr(_THREAD, "warm", None)
+    if inherited is not None:
+        inherited._finalizer.detach()
+        inherited.sock.close()  # this process's copy of the descriptor only
+    _THREAD = threading.local()
+    for folder in list(_SHARED):
+        folder._finalizer.detach()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def stop_warm() -> None:
+    """Stop this thread's warm interpreter now, if it has one, and wait for it (a process that ends without running
+    its finalizers, such as a grading worker, calls this first)."""
+    server = getattr(_THREAD, "warm", None)
+    _THREAD.warm = None
+    if server is not None:
+        server._finalizer()
 
 
 def _warm() -> _Warm:

@@ -138,3 +138,32 @@ def test_the_warm_interpreter_holds_nothing_of_the_grader():
     assert cmdline[1:5] == [b"-I", b"-B", str(sandbox.RUNNER).encode(), b"--serve"]
     assert os.getpid() != server.proc.pid and os.readlink(f"/proc/{server.proc.pid}/exe") == os.path.realpath(
         os.readlink("/proc/self/exe"))
+
+
+WHO_GRADES = """
+import os
+
+
+def backprop(*args):
+    status = open('/proc/%d/status' % os.getppid()).read()  # the warm interpreter's; its parent grades this run
+    raise RuntimeError('GRADER' + repr([int(line.split()[1]) for line in status.splitlines() if line.startswith('PPid:')][0]) + 'END')
+"""
+
+
+def test_jobs_2_grades_in_two_forked_workers(tmp_path):
+    """--jobs 2: the grader's own work (reading, comparing, diagnosing) runs in two worker processes forked from it,
+    not in two threads taking turns under one interpreter lock; --jobs 1 grades in the grader's own process."""
+    from bpcheck.grader.batch import grade_batch
+
+    chosen = _mode_or_skip("process")
+    grader = Grader(load(HOSTILE_TOML), dataclasses.replace(chosen, warm=True))
+    folder = tmp_path / "class"
+    folder.mkdir(mode=0o700)
+    paths = []
+    for i in range(6):
+        paths.append(folder / f"s{i}.py")
+        paths[-1].write_text(WHO_GRADES + f"# {i}\n")
+    one = {_between(r.message, "GRADER", "END") for r in grade_batch(grader, paths[:2], 1, tmp_path / "state1")}
+    two = {_between(r.message, "GRADER", "END") for r in grade_batch(grader, paths[2:], 2, tmp_path / "state2")}
+    assert one == {os.getpid()}
+    assert len(two) == 2 and os.getpid() not in two
