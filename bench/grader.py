@@ -6,8 +6,8 @@
 
 Each measurement runs in a fresh Python (``python bench/grader.py TREE MODE ...``) that builds its grader before the
 clock starts (expected answers, the process mode's one walk for world-writable folders) and times ``grade_batch``
-only; it reports submissions per second and the grader's peak memory (VmHWM, the grader's own process: the
-submissions run in processes of their own).  An earlier commit is exported with ``git archive`` and laid out as an
+only; it reports submissions per second, CPU time per submission and the grader's peak memory (``_PeakMemory``:
+the grader's processes, never the submissions').  An earlier commit is exported with ``git archive`` and laid out as an
 installed wheel (bpcheck/ with reference/, oracles/, grader/ inside), imported instead of this checkout.
 """
 
@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -120,13 +121,63 @@ def child(site: str, mode: str, jobs_list: str, n: int, kind: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         for jobs in map(int, jobs_list.split(",")):
             paths = _copies(sources, Path(tmp) / f"class-{jobs}")
-            t, cpu = time.perf_counter(), _cpu_seconds()
+            t, cpu, memory = time.perf_counter(), _cpu_seconds(), _PeakMemory()
             results = grade_batch(grader, paths, jobs, Path(tmp) / f"state-{jobs}")
             out[f"jobs={jobs}"] = n / (time.perf_counter() - t)
+            out["peak_mb"] = max(out.get("peak_mb", 0.0), memory.stop())
             out[f"cpu ms per submission jobs={jobs}"] = (_cpu_seconds() - cpu) / n * 1e3
             out[f"verdicts jobs={jobs}"] = {v: sum(r.verdict == v for r in results) for v in ("pass", "fail", "error")}
-    out["peak_mb"] = int(re.search(r"VmHWM:\s*(\d+) kB", Path("/proc/self/status").read_text())[1]) / 1024
     return out
+
+
+class _PeakMemory:
+    """The grader's peak memory, sampled every 0.2 s: the proportional set size (PSS: shared pages counted once) of
+    this process, its forked grading workers and their warm interpreters; never a submission's run."""
+
+    def __init__(self) -> None:
+        self.peak_mb, self._stop = 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.2):
+            self.peak_mb = max(self.peak_mb, sum(map(_pss_mb, _grader_processes())))
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak_mb
+
+
+def _grader_processes() -> list[int]:
+    """This process, the processes forked from it (its own command line), and the warm interpreters they started."""
+    me, found = os.getpid(), []
+    mine = Path(f"/proc/{me}/cmdline").read_bytes()
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{name}/cmdline").read_bytes()
+            parent = int(Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if int(name) == me or (cmdline == mine and parent == me):
+            found.append(int(name))
+        elif b"--serve" in cmdline and (parent == me or Path(f"/proc/{parent}/cmdline").exists()
+                                        and _safe_read(f"/proc/{parent}/cmdline") == mine):
+            found.append(int(name))
+    return found
+
+
+def _safe_read(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError:
+        return b""
+
+
+def _pss_mb(pid: int) -> float:
+    text = _safe_read(f"/proc/{pid}/smaps_rollup").decode()
+    found = re.search(r"^Pss:\s*(\d+) kB", text, re.M)
+    return int(found[1]) / 1024 if found else 0.0
 
 
 def _cpu_seconds() -> float:
