@@ -507,6 +507,8 @@ def _become_in_child(req):
     os.setsid()
     os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
     libc = ctypes.CDLL(None, use_errno=True)
+    if req.get("isolate"):
+        _isolate(libc, req["isolate"])
     if req["namespaces"] and libc.unshare(0x40000000 | 0x08000000) != 0:  # CLONE_NEWNET | CLONE_NEWIPC
         raise OSError(ctypes.get_errno(), "unshare(network, IPC) failed")
     for name, value in req["rlimits"].items():
@@ -520,6 +522,63 @@ def _become_in_child(req):
         os.setresuid(req["uid"], req["uid"], req["uid"])
     if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS: no setuid program gives root back
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+
+
+# mount(2) and unshare(2) flags, from <sys/mount.h> and <sched.h>
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x4000000, 0x8000000, 0x20000000, 0x40000000
+
+
+def _sys(libc, what, result):
+    if result != 0:
+        import ctypes
+
+        raise OSError(ctypes.get_errno(), f"{what} failed")
+
+
+def _mount(libc, source, target, fstype, flags, data=None):
+    source, target_b, fstype, data = (v.encode() if isinstance(v, str) else v for v in (source, target, fstype, data))
+    _sys(libc, f"mount {target}", libc.mount(source, target_b, fstype, flags, data))
+
+
+def _isolate(libc, spec):
+    """Under the warm bubblewrap interpreter (root, inside bubblewrap), before anything of the run: mount, PID, IPC,
+    network and UTS namespaces of its own; its job (read-only), scratch and shared folder bound where a cold
+    bubblewrap run has them, a fresh /tmp and /dev/shm (tmpfs of ``tmp_bytes``), the runs folder unmounted (no
+    other run's files); then a PID namespace whose first process waits for the run and dies with it, killing
+    whatever the run left.  Returns in the run's process only; the others exit with its status."""
+    _sys(libc, "unshare", libc.unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET))
+    _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)  # nothing of this run's mounts propagates back
+    for target, source, writable in (("/job", spec["job"], False), ("/sandbox", spec["scratch"], True),
+                                     ("/shared", spec["shared"], False)):
+        _mount(libc, source, target, None, MS_BIND | MS_REC)
+        if not writable:
+            _mount(libc, None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    for target in ("/tmp", "/dev/shm"):
+        _mount(libc, "tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec['tmp_bytes']},mode=1777")
+    _sys(libc, "umount /runs", libc.umount2(spec["runs"].encode(), 2))  # MNT_DETACH
+    _wait_and_exit_as(os.fork())  # the next process is the first of the new PID namespace
+    _mount(libc, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)  # this namespace's processes only
+    _wait_and_exit_as(os.fork())  # the first process only waits: the run is its child, never PID 1 itself
+    os.setsid()  # a session of its own in its namespace, as bubblewrap's --new-session gives
+
+
+def _wait_and_exit_as(pid):
+    """In the parent (``pid`` > 0): wait for ``pid`` and exit as it did (killed by a signal: 128 + the signal, which
+    the outer level turns back into that signal); in the child, return."""
+    if pid == 0:
+        return
+    import signal
+
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0 or code > 128:
+        sig = -code if code < 0 else code - 128
+        if os.getpid() != 1 and 0 < sig < signal.NSIG:
+            signal.signal(sig, signal.SIG_DFL)
+            os.kill(os.getpid(), sig)
+        code = 128 + sig
+    os._exit(code)
 
 
 def _child(req, out_fd, err_fd):

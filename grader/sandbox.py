@@ -29,6 +29,12 @@ is killed by pid until none is left, its System V IPC objects (owned or created)
 session, persistent) and every file it left in a world-writable folder are removed.  Nothing a
 submission starts or creates outlives it; if something does, the uid is retired and the run is the
 machine's failure (``CleanupFailed``).  Reading its outputs is ``untrusted``'s job.
+
+Each run is a child forked from a warm interpreter of its grading thread (``_Warm``: numpy imported once,
+nothing of the grader's), which takes on all of the above before any submission code runs; under bubblewrap
+(as root) the warm interpreter runs inside bubblewrap and each child makes namespaces of its own.
+``BPCHECK_WARM=0`` starts a new Python (or bubblewrap) per run instead.  What every run reads (the runner,
+the inputs) is written once per grader (``SharedFolder``).
 """
 
 from __future__ import annotations
@@ -345,7 +351,7 @@ class SharedFolder:
 
     def __init__(self, box: "Sandbox", fill: Callable[[Path], None]):
         self.gid, lock = _free_group() if box.drops_to_uid else (None, None)
-        self.path = Path(tempfile.mkdtemp(prefix="bpcheck-shared-"))
+        self.path = Path(tempfile.mkdtemp(prefix="bpcheck-shared-", dir=_runs() if box.warm_bubblewrap else None))
         self._finalizer = weakref.finalize(self, _release_shared, str(self.path), lock)
         _SHARED.add(self)
         fill(self.path)
@@ -642,23 +648,26 @@ def _usage(roots: list[str], uid: Optional[int], limits: Limits, held: int = 0) 
 
 # --- the warm interpreter: numpy imported once per grading thread, a fresh child per run ------------------
 
-#: Whether process and none modes start each run as a child forked from a warm interpreter (BPCHECK_WARM=0: a new
-#: Python per run, as before).
+#: Whether runs start as children forked from a warm interpreter (BPCHECK_WARM=0: a new Python per run, as before).
 WARM = os.environ.get("BPCHECK_WARM", "1") != "0"
 _THREAD = threading.local()
+#: Where a warm bubblewrap interpreter sees the grader's runs folder (``_runs``) and its own copy of the runner.
+RUNS_IN_BWRAP, RUNNER_IN_BWRAP = "/runs", "/warm/runner.py"
 
 
 class _Warm:
-    """This thread's ``runner.py --serve``: a Python started as the grader (root, in process mode) that imports numpy
-    and nothing of the grader's, and forks a child per request, which takes on the run's limits, namespaces, uid and
-    groups before any submission code runs (``runner._become_in_child``).  It ends when this object's socket closes
-    (the thread or the grader ended)."""
+    """One of this thread's ``runner.py --serve``: a Python started anew (never a fork of the grader) that imports
+    numpy and nothing of the grader's, and forks a child per request, which takes on the run's namespaces, limits,
+    uid and groups before any submission code runs (``runner._become_in_child``).  ``bwrap``: the arguments that
+    start it inside bubblewrap, as root, where each child makes namespaces of its own (``runner._isolate``).  It
+    ends when this object's socket closes (the thread or the grader ended)."""
 
-    def __init__(self) -> None:
+    def __init__(self, bwrap: Optional[list[str]] = None) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        runner = RUNNER_IN_BWRAP if bwrap else str(RUNNER)
         with theirs:
-            self.proc = subprocess.Popen([sys.executable, "-I", "-B", str(RUNNER), "--serve", str(theirs.fileno())],
-                                         pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen([*(bwrap or []), sys.executable, "-I", "-B", runner, "--serve",
+                                          str(theirs.fileno())], pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/", env=_env({}),
                                          start_new_session=True)
         self.sock = ours
@@ -675,7 +684,7 @@ class _Warm:
             return None
         msg = self.sock.recv(64)
         if not msg:
-            _THREAD.warm = None  # never asked again: the next run starts a new one
+            self._finalizer()  # never asked again: the next run starts a new one
             raise RuntimeError("the warm interpreter ended unexpectedly")
         return msg
 
@@ -699,7 +708,8 @@ def _stop_warm(sock: socket.socket, proc: subprocess.Popen) -> None:
 
 
 class _WarmChild:
-    """A run forked by the warm interpreter, waited for as a ``subprocess.Popen`` is (``pid``, ``poll``, ``wait``)."""
+    """A run forked by the warm interpreter, waited for as a ``subprocess.Popen`` is (``pid``, ``poll``, ``wait``).
+    Under bubblewrap ``pid`` is a pid of the interpreter's own PID namespace, never one to signal from here."""
 
     def __init__(self, server: _Warm, pid: int):
         self.server, self.pid, self.returncode = server, pid, None
@@ -722,16 +732,21 @@ class _WarmChild:
             self.returncode = int(reply)
 
 
+def _servers() -> dict:
+    if not hasattr(_THREAD, "servers"):
+        _THREAD.servers = {}
+    return _THREAD.servers
+
+
 def _after_fork_in_child() -> None:
-    """In a process forked from the grader (a grading worker): the warm interpreter this thread inherited serves the
-    parent and the shared folders are the parent's to remove; it uses neither, and removes nothing."""
+    """In a process forked from the grader (a grading worker): the warm interpreters this thread inherited serve the
+    parent and the shared and runs folders are the parent's to remove; it uses none of them, and removes nothing."""
     global _THREAD
-    inherited = getattr(_THREAD, "warm", None)
-    if inherited is not None:
+    for inherited in _servers().values():
         inherited._finalizer.detach()
         inherited.sock.close()  # this process's copy of the descriptor only
     _THREAD = threading.local()
-    for folder in list(_SHARED):
+    for folder in [*_SHARED, *_RUNS]:
         folder._finalizer.detach()
 
 
@@ -739,20 +754,52 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def stop_warm() -> None:
-    """Stop this thread's warm interpreter now, if it has one, and wait for it (a process that ends without running
-    its finalizers, such as a grading worker, calls this first)."""
-    server = getattr(_THREAD, "warm", None)
-    _THREAD.warm = None
-    if server is not None:
-        server._finalizer()
+    """Stop this thread's warm interpreters now and wait for them (a process that ends without running its
+    finalizers, such as a grading worker, calls this first)."""
+    servers = _servers()
+    while servers:
+        servers.popitem()[1]._finalizer()
 
 
-def _warm() -> _Warm:
-    """This thread's warm interpreter, started on first use (one per grading thread: runs never wait for each other)."""
-    server = getattr(_THREAD, "warm", None)
-    if server is None or server.proc.poll() is not None:
-        server = _THREAD.warm = _Warm()
+def _warm(allow_autodiff: Optional[bool] = None) -> _Warm:
+    """This thread's warm interpreter, started on first use (one per grading thread: runs never wait for each
+    other): on the machine itself, or (``allow_autodiff`` not None) inside bubblewrap, seeing what a bubblewrap run
+    of that kind sees and the runs folder."""
+    key = "machine" if allow_autodiff is None else f"bubblewrap autodiff={allow_autodiff}"
+    server = _servers().get(key)
+    if server is None or not server._finalizer.alive or server.proc.poll() is not None:
+        bwrap = None
+        if allow_autodiff is not None:
+            binds = ["--ro-bind", str(RUNNER), RUNNER_IN_BWRAP, "--bind", _runs(), RUNS_IN_BWRAP,
+                     *(a for d in ("/job", "/sandbox", SHARED_IN_BWRAP) for a in ("--dir", d)),
+                     "--clearenv", *_env_args({"HOME": "/", "TMPDIR": "/tmp"})]
+            bwrap = _bwrap_prefix(Limits(), binds, allow_autodiff)
+        server = _servers()[key] = _Warm(bwrap)
     return server
+
+
+class _RunsFolder:
+    """The folder that holds a root grader's warm bubblewrap runs (their workspaces and shared folders), bound into
+    its warm interpreters; each run binds its own folders from it and then unmounts it, so it sees no other run."""
+
+    def __init__(self) -> None:
+        self.path = tempfile.mkdtemp(prefix="bpcheck-runs-")
+        self._finalizer = weakref.finalize(self, remove_tree, self.path)
+
+
+_RUNS: list[_RunsFolder] = []
+
+
+def _runs() -> str:
+    if not _RUNS:
+        _RUNS.append(_RunsFolder())
+    return _RUNS[0].path
+
+
+def _limits_request(limits: Limits) -> dict:
+    return {"RLIMIT_CPU": int(limits.timeout_seconds) + 1, "RLIMIT_AS": limits.memory_mb << 20,
+            "RLIMIT_FSIZE": limits.file_size_mb << 20, "RLIMIT_NOFILE": limits.open_files,
+            "RLIMIT_NPROC": limits.processes, "RLIMIT_CORE": 0}
 
 
 def _warm_request(job: Path, scratch: Path, limits: Limits, uid: Optional[int], groups: list[int],
@@ -761,10 +808,21 @@ def _warm_request(job: Path, scratch: Path, limits: Limits, uid: Optional[int], 
     args = [str(job), str(scratch / "submission"), str(scratch / "out")]
     return {"argv0": str(runner), "args": args, "uid": uid, "groups": groups, "cwd": args[2],
             "namespaces": uid is not None and namespaces_refused() is None,
-            "env": _env({"HOME": str(scratch), "TMPDIR": str(scratch / "tmp")}),
-            "rlimits": {"RLIMIT_CPU": int(limits.timeout_seconds) + 1, "RLIMIT_AS": limits.memory_mb << 20,
-                        "RLIMIT_FSIZE": limits.file_size_mb << 20, "RLIMIT_NOFILE": limits.open_files,
-                        "RLIMIT_NPROC": limits.processes, "RLIMIT_CORE": 0}}
+            "env": _env({"HOME": str(scratch), "TMPDIR": str(scratch / "tmp")}), "rlimits": _limits_request(limits)}
+
+
+def _warm_bwrap_request(job: Path, scratch: Path, limits: Limits, uid: int, groups: list[int],
+                        shared: SharedFolder) -> dict:
+    """What a warm bubblewrap child runs: as a cold bubblewrap run, its job at /job (read-only), its scratch at
+    /sandbox, the shared folder at /shared (read-only), a fresh /tmp and /dev/shm of ``scratch_mb``; all found in
+    the runs folder, which it then unmounts."""
+    inside = {name: os.path.join(RUNS_IN_BWRAP, os.path.relpath(path, _runs()))
+              for name, path in (("job", job), ("scratch", scratch), ("shared", shared.path))}
+    return {"argv0": f"{SHARED_IN_BWRAP}/runner.py", "args": ["/job", "/sandbox/submission", "/sandbox/out"],
+            "uid": uid, "groups": groups, "cwd": "/sandbox/out", "namespaces": False,
+            "isolate": {**inside, "tmp_bytes": limits.scratch_mb << 20, "runs": RUNS_IN_BWRAP},
+            "env": _env({"HOME": "/sandbox", "TMPDIR": "/tmp", "PWD": "/sandbox/out"}),  # bubblewrap sets PWD
+            "rlimits": _limits_request(limits)}
 
 
 # --- the modes -----------------------------------------------------------------------------------------
@@ -787,11 +845,17 @@ class Sandbox:
         """Whether submissions run as a pool uid (the grader is root and the mode is a real sandbox)."""
         return self.contained and os.geteuid() == 0
 
+    @property
+    def warm_bubblewrap(self) -> bool:
+        """Whether bubblewrap runs are forked from a warm interpreter inside bubblewrap: only as root, which can give
+        each run namespaces of its own from there."""
+        return self.warm and self.mode == "bubblewrap" and self.drops_to_uid
+
     @contextmanager
     def workspace(self) -> Iterator[tuple[Path, Optional[int]]]:
         """A fresh temporary folder for one submission, and its uid; afterwards nothing of it is left."""
         with uid_slot(self.mode) if self.drops_to_uid else _no_uid() as uid:
-            tmp = Path(tempfile.mkdtemp(prefix="bpcheck-sub-"))
+            tmp = Path(tempfile.mkdtemp(prefix="bpcheck-sub-", dir=_runs() if self.warm_bubblewrap else None))
             _THREAD.swept = None
             try:
                 os.chmod(tmp, 0o711)  # the uid may reach job/ and scratch/ by name, never list or write here
@@ -822,10 +886,7 @@ class Sandbox:
             try:
                 timed_out, stopped = _watch(proc, look, limits.timeout_seconds, start)
             finally:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)  # under bubblewrap, the whole PID namespace dies with it
-                except (ProcessLookupError, PermissionError):
-                    pass
+                self._stop(proc, uid)
                 proc.wait()
                 try:  # what it left counts too, before the sweep removes it (a last write between two looks)
                     if stopped is None and not timed_out:
@@ -836,6 +897,18 @@ class Sandbox:
                         _THREAD.swept = uid
         return RunResult(None if timed_out or stopped else proc.returncode, timed_out, time.monotonic() - start,
                          _head(out_path, limits.output_bytes), _head(err_path, limits.output_bytes), self.mode, stopped)
+
+    def _stop(self, proc: "subprocess.Popen | _WarmChild", uid: Optional[int]) -> None:
+        """Kill the run: its process group (under bubblewrap the whole PID namespace dies with it); a warm
+        bubblewrap run, whose pid is its interpreter's, by its uid (its PID namespace dies with its first process)."""
+        if isinstance(proc, _WarmChild) and self.mode == "bubblewrap":
+            for pid in _members(uid):
+                _kill(pid, uid)
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
     def groups(self, allow_autodiff: bool, shared: Optional[SharedFolder]) -> list[int]:
         """A submission's supplementary groups: its grader's shared folder's, and the autodiff libraries' if allowed."""
@@ -848,6 +921,9 @@ class Sandbox:
         prefix: list[str] = []
         extra: dict = {}
         if self.mode == "bubblewrap":
+            if self.warm_bubblewrap and shared is not None and uid is not None:
+                return _warm(allow_autodiff).start(_warm_bwrap_request(
+                    job, scratch, limits, uid, self.groups(allow_autodiff, shared), shared), out, err)
             cmd, env = _bwrap_command(job, scratch, limits, allow_autodiff, shared.path if shared else None), _env({})
         else:
             runner = (shared.path if shared else job) / "runner.py"

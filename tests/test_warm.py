@@ -97,7 +97,7 @@ def _facts(box: sandbox.Sandbox, tmp_path: Path) -> dict:
     return _between(Grader(load(HOSTILE_TOML), box).grade(sub).message, "FACTS", "END")
 
 
-@pytest.mark.parametrize("mode", ["process", "none"])
+@pytest.mark.parametrize("mode", ["bubblewrap", "process", "none"])
 def test_a_warm_run_is_contained_exactly_as_a_run_started_anew(mode, tmp_path):
     """uid, groups, limits, descriptors, no_new_privs, session, network, environment, folder: the same whether the
     run was forked from the warm interpreter or started anew; and no module of the grader's in either."""
@@ -105,7 +105,7 @@ def test_a_warm_run_is_contained_exactly_as_a_run_started_anew(mode, tmp_path):
     warm = _facts(dataclasses.replace(chosen, warm=True), tmp_path)
     cold = _facts(dataclasses.replace(chosen, warm=False), tmp_path)
     assert warm["m"] == [] and cold["m"] == []  # no module of the grader's
-    if mode == "process" and os.geteuid() == 0:
+    if mode != "none" and os.geteuid() == 0:
         assert not warm["r"] and warm["p"] == "1"  # not root, and no setuid program gives root back
     assert len(warm.pop("g")) == len(cold.pop("g")) == (1 if chosen.drops_to_uid else 0)  # each grader's own group
     cold.pop("p")  # a cold start without namespaces drops to the uid without no_new_privs; a warm one always sets it
@@ -113,12 +113,13 @@ def test_a_warm_run_is_contained_exactly_as_a_run_started_anew(mode, tmp_path):
     assert warm == cold
 
 
-def test_nothing_a_warm_run_leaves_reaches_the_next(tmp_path, monkeypatch):
+@pytest.mark.parametrize("mode", ["bubblewrap", "process"])
+def test_nothing_a_warm_run_leaves_reaches_the_next(mode, tmp_path, monkeypatch):
     """Both runs as the same uid, forked from the same warm interpreter: the first changes numpy, its environment,
     leaves files and a process; the second finds none of it."""
-    chosen = _mode_or_skip("process")
+    chosen = _mode_or_skip(mode)
     if os.geteuid() != 0:
-        pytest.skip("process mode runs as pool uids only when the grader is root")
+        pytest.skip("runs are forked from a warm interpreter as pool uids only when the grader is root")
     one_private_uid(monkeypatch, tmp_path / "locks")
     grader = Grader(load(HOSTILE_TOML), dataclasses.replace(chosen, warm=True))
     leave, look = tmp_path / "leave.py", tmp_path / "look.py"
