@@ -523,7 +523,10 @@ def sweep(uid: int, mode: str, warm: bool = False) -> None:
         problems.append(f"{len(alive)} of its processes outlived SIGKILL for {SWEEP_SECONDS:g} s")
     else:
         try:
-            code, said = _warm().sweep(uid) if warm else _cold_sweep(uid)
+            try:
+                code, said = _warm().sweep(uid) if warm else _cold_sweep(uid)
+            except WarmUnavailable:
+                code, said = _cold_sweep(uid)
             if code != 0:
                 problems.append(f"its IPC objects or keys could not be removed ({said.decode(errors='replace')[-200:]})")
         except subprocess.TimeoutExpired:
@@ -655,6 +658,10 @@ _THREAD = threading.local()
 RUNS_IN_BWRAP, RUNNER_IN_BWRAP = "/runs", "/warm/runner.py"
 
 
+class WarmUnavailable(RuntimeError):
+    """No warm interpreter took the run (none could start, or it ended): the run starts anew instead."""
+
+
 class _Warm:
     """One of this thread's ``runner.py --serve``: a Python started anew (never a fork of the grader) that imports
     numpy and nothing of the grader's, and forks a child per request, which takes on the run's namespaces, limits,
@@ -674,8 +681,13 @@ class _Warm:
         self._finalizer = weakref.finalize(self, _stop_warm, ours, self.proc)
 
     def start(self, request: dict, out, err) -> "_WarmChild":
-        """A child running ``request`` with ``out`` and ``err`` as its stdout and stderr."""
-        socket.send_fds(self.sock, [json.dumps(request).encode()], [out.fileno(), err.fileno()])
+        """A child running ``request`` with ``out`` and ``err`` as its stdout and stderr.  ``WarmUnavailable`` when
+        the request could not even be sent (the interpreter never started, or is gone): nothing runs."""
+        try:
+            socket.send_fds(self.sock, [json.dumps(request).encode()], [out.fileno(), err.fileno()])
+        except OSError as exc:
+            self._finalizer()
+            raise WarmUnavailable(f"the warm interpreter is gone ({exc})") from exc
         return _WarmChild(self, int(self._reply()))
 
     def _reply(self, timeout: Optional[float] = None) -> Optional[bytes]:
@@ -788,12 +800,14 @@ class _RunsFolder:
 
 
 _RUNS: list[_RunsFolder] = []
+_RUNS_LOCK = threading.Lock()
 
 
 def _runs() -> str:
-    if not _RUNS:
-        _RUNS.append(_RunsFolder())
-    return _RUNS[0].path
+    with _RUNS_LOCK:  # grading threads ask at once on their first runs: one folder for all
+        if not _RUNS:
+            _RUNS.append(_RunsFolder())
+        return _RUNS[0].path
 
 
 def _limits_request(limits: Limits) -> dict:
@@ -922,15 +936,21 @@ class Sandbox:
         extra: dict = {}
         if self.mode == "bubblewrap":
             if self.warm_bubblewrap and shared is not None and uid is not None:
-                return _warm(allow_autodiff).start(_warm_bwrap_request(
-                    job, scratch, limits, uid, self.groups(allow_autodiff, shared), shared), out, err)
+                try:
+                    return _warm(allow_autodiff).start(_warm_bwrap_request(
+                        job, scratch, limits, uid, self.groups(allow_autodiff, shared), shared), out, err)
+                except WarmUnavailable:
+                    pass  # started anew below: bubblewrap, with its job and scratch bound where they are
             cmd, env = _bwrap_command(job, scratch, limits, allow_autodiff, shared.path if shared else None), _env({})
         else:
             runner = (shared.path if shared else job) / "runner.py"
             if self.warm:
                 groups = self.groups(allow_autodiff, shared) if self.mode == "process" and uid is not None else []
-                return _warm().start(_warm_request(job, scratch, limits, uid if self.mode == "process" else None,
-                                                   groups, runner), out, err)
+                try:
+                    return _warm().start(_warm_request(job, scratch, limits, uid if self.mode == "process" else None,
+                                                       groups, runner), out, err)
+                except WarmUnavailable:
+                    pass  # started anew below
             cmd = [sys.executable, "-I", "-B", str(runner), str(job), str(scratch / "submission"), str(scratch / "out")]
             env = _env({"HOME": str(scratch), "TMPDIR": str(scratch / "tmp")})
             if self.mode == "process" and uid is not None:

@@ -168,3 +168,23 @@ def test_jobs_2_grades_in_two_forked_workers(tmp_path):
     two = {_between(r.message, "GRADER", "END") for r in grade_batch(grader, paths[2:], 2, tmp_path / "state2")}
     assert one == {os.getpid()}
     assert len(two) == 2 and os.getpid() not in two
+
+
+class _GoneWarm:
+    """A warm interpreter that takes nothing: gone before the run (or the sweep) was sent."""
+
+    def start(self, request, out, err):
+        raise sandbox.WarmUnavailable("gone")
+
+    def sweep(self, uid):
+        return self.start(None, None, None)
+
+
+@pytest.mark.parametrize("mode", ["bubblewrap", "process"])
+def test_without_a_warm_interpreter_runs_start_anew(mode, monkeypatch):
+    """The previous path stays as the fallback: a warm interpreter that cannot take a run costs speed, never a grade."""
+    chosen = _mode_or_skip(mode)
+    monkeypatch.setattr(sandbox, "_warm", lambda *a: _GoneWarm())
+    grader = Grader(load("canonical"), dataclasses.replace(chosen, warm=True))
+    r = grader.grade(ROOT / "examples" / "solutions" / "canonical.py")
+    assert r.verdict == "pass" and r.score == r.max_score, r.message
