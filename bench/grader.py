@@ -32,7 +32,9 @@ CANONICAL = ["examples/solutions/canonical.py", "examples/buggy/canonical_deriv_
              "examples/buggy/canonical_sign.py", "examples/solutions/canonical.py"]
 #: A MOOC's mix: mostly correct, some buggy, some raising, some never finishing (the hostile suite's limits).
 MOOC_TIMEOUT = 2.0
-STALL = "\nimport time\n_t = time.monotonic()\nwhile time.monotonic() - _t < 60:\n    pass\n"
+UNPARSABLE = "\nif True\n    pass\n"
+RAISES = "\ndef backprop(*args):\n    return [][1]\n"
+STALLS = "\nimport time\n\n\ndef backprop(*args):\n    t = time.monotonic()\n    while time.monotonic() - t < 60:\n        pass\n"
 
 
 # --- an earlier commit, importable in place of this checkout -----------------------------------------------
@@ -76,8 +78,9 @@ def _copies(sources: list[tuple[str, str]], folder: Path) -> list[Path]:
 
 
 def mooc_sources(n: int) -> list[tuple[str, str]]:
-    """``n`` submissions: 70 % correct, 20 % buggy (every canonical bug of examples/buggy), 7 % raising at import or
-    in backprop, 3 % never finishing."""
+    """``n`` submissions: 70 % correct, 20 % buggy (every canonical bug of examples/buggy), 4 % that do not parse,
+    3 % raising in backprop, 3 % never finishing (a backprop that loops).  Top-level code a submission's entry point
+    does not need is not run, so the failures are where grading reaches them."""
     correct = (ROOT / "examples" / "solutions" / "canonical.py").read_text()
     buggy = [p.read_text() for p in sorted((ROOT / "examples" / "buggy").glob("canonical_*.py"))]
     out = []
@@ -88,12 +91,9 @@ def mooc_sources(n: int) -> list[tuple[str, str]]:
         elif k < 90:
             out.append((buggy[i % len(buggy)], ""))
         elif k < 94:
-            out.append((correct, "\nraise RuntimeError('broken at import')\n"))
-        elif k < 97:
-            out.append((correct.replace("def backprop(", "def _unused(", 1),
-                        "\ndef backprop(*args):\n    return [][1]\n"))
+            out.append((correct, UNPARSABLE))
         else:
-            out.append((correct, STALL))
+            out.append((correct.replace("def backprop(", "def _unused(", 1), RAISES if k < 97 else STALLS))
     return out
 
 
