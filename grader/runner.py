@@ -632,6 +632,9 @@ def serve(sock_fd):
     grader's.  Ends when the grader closes its end."""
     import socket
 
+    import ctypes  # noqa: F401  (what every child needs before it runs anything: imported once, here)
+    import platform  # noqa: F401  (the sweep's)
+
     import numpy  # noqa: F401  (the point of the server: imported once, before any submission)
 
     sock = socket.socket(fileno=sock_fd)
