@@ -3,6 +3,8 @@
     python bench/run.py                 # everything (about 10 minutes on 2 cores)
     python bench/run.py --quick         # fewer repeats and trials, no test-suite timing
     python bench/run.py --only fullcheck,fastcheck,step,grader,realstyle,startup,tests
+    python bench/run.py --only grader --against main   # the grader against main's, interleaved
+    python bench/run.py --only mooc                     # 2,000 distinct submissions per mode (never by default)
 
 Prints a markdown table and writes JSON (machine info, medians over repeats, ratios) to
 bench/results/<UTC timestamp>.json.  These machines are shared and noisy, so the figures that
@@ -207,34 +209,6 @@ def bench_step(repeats: int) -> dict:
     return {"median_seconds": med, "torch_over_reference": med["torch eager forward+backward"] / med["reference forward+backward"]}
 
 
-def bench_grader(n: int) -> dict:
-    """Submissions per second for canonical, in every sandbox mode that runs here, side by side in one run."""
-    from bpcheck.grader import sandbox
-    from bpcheck.grader.assignment import load
-    from bpcheck.grader.batch import grade_batch
-    from bpcheck.grader.grade import Grader
-
-    graders = {}
-    for mode in ("bubblewrap", "process", "none"):
-        try:
-            graders[mode] = Grader(load("canonical"), mode)
-        except sandbox.SandboxUnavailable as exc:
-            print(f"  {mode}: not run ({exc})")
-    sources = [ROOT / "examples" / "solutions" / "canonical.py", ROOT / "examples" / "buggy" / "canonical_deriv_on_z.py",
-               ROOT / "examples" / "buggy" / "canonical_sign.py", ROOT / "examples" / "starters" / "canonical.py"]
-    out: dict = {"submissions": n}
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = [Path(tmp) / f"student{i:03d}.py" for i in range(n)]
-        for i, p in enumerate(paths):
-            _distinct_copy(sources[i % len(sources)], p, i)
-        for jobs in (1, 2):
-            for mode, grader in graders.items():  # modes interleaved, so a change in load hits them alike
-                t = time.perf_counter()
-                grade_batch(grader, paths, jobs, Path(tmp) / f"state-{mode}-{jobs}")
-                out[f"{mode} jobs={jobs} submissions_per_second"] = n / (time.perf_counter() - t)
-    return out
-
-
 #: examples/real-style, by assignment, from the table tests/test_real_style.py checks them against
 REAL_STYLE = {a: [s for a2, s, *_ in EXPECTED if a2 == a] for a in dict.fromkeys(a for a, *_ in EXPECTED)}
 
@@ -355,11 +329,13 @@ def markdown(r: dict) -> str:
         for k, v in s["median_seconds"].items():
             lines.append(f"| 784-64-10 batch 32 step: {k} | {v * 1e6:.0f} µs (median) |")
         lines.append(f"| torch eager time / reference time | {s['torch_over_reference']:.2f} |")
-    if "grader" in r:
-        g = r["grader"]
-        for k, v in g.items():
-            if k.endswith("per_second"):
-                lines.append(f"| grader, canonical, {g['submissions']} submissions, {k.replace('_', ' ')} | {v:.2f} |")
+    for part in ("grader", "mooc"):
+        if part in r:
+            from bench import grader
+
+            g = r[part]
+            lines += ["", f"{g['submissions']} distinct {g['kind']} submissions, modes and trees interleaved:", "",
+                      *grader.markdown(g), ""]
     if "realstyle" in r:
         g = r["realstyle"]
         for a, v in g["by_assignment"].items():
@@ -379,7 +355,12 @@ def markdown(r: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repeats and trials, and no test-suite timing")
-    parser.add_argument("--only", default="fullcheck,fastcheck,step,grader,realstyle,startup,tests")
+    parser.add_argument("--only", default="fullcheck,fastcheck,step,grader,realstyle,startup,tests",
+                        help="parts to run; also mooc (2,000 distinct submissions per mode, never by default)")
+    parser.add_argument("--against", default="", metavar="REV",
+                        help="grader and mooc: also measure the grader of git revisions REV[,REV...], interleaved with this tree's")
+    parser.add_argument("--without-this-tree", action="store_true", help="grader and mooc: only the --against revisions")
+    parser.add_argument("--submissions", type=int, default=0, help="grader and mooc: how many (default 60 / 2000)")
     args = parser.parse_args()
     parts = set(args.only.split(","))
     if args.quick:
@@ -394,9 +375,15 @@ def main() -> None:
     if "step" in parts:
         print("reference step ...", file=sys.stderr)
         r["step"] = bench_step(5 if args.quick else 25)
+    from bench import grader
+
     if "grader" in parts:
         print("grader throughput ...", file=sys.stderr)
-        r["grader"] = bench_grader(20 if args.quick else 60)
+        r["grader"] = grader.run(args.submissions or (20 if args.quick else 60), args.against,
+                                 this_tree=not args.without_this_tree)
+    if "mooc" in parts:
+        print("grader on a MOOC-sized batch ...", file=sys.stderr)
+        r["mooc"] = grader.run(args.submissions or 2000, args.against, "mooc", "2", this_tree=not args.without_this_tree)
     if "realstyle" in parts:
         print("grader throughput on real-style submissions ...", file=sys.stderr)
         r["realstyle"] = bench_realstyle(1 if args.quick else 3)

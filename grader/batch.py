@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import multiprocessing
+import multiprocessing.util
 import os
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence
 
 from . import sandbox
 from .exports import Item
@@ -68,8 +71,9 @@ def _free_bytes(folder: Path) -> int:
 class _BatchRun:
     """One call of ``grade_batch``: its threads share the lock, the first grading of each key and the callback."""
 
-    def __init__(self, grader: "Grader", state: Path, on_result: Optional[OnResult], force: bool):
-        self.grader, self.state, self.on_result, self.force = grader, state, on_result, force
+    def __init__(self, grader: "Grader", state: Path, on_result: Optional[OnResult], force: bool,
+                 grade: Callable[[Path, Optional[Submission]], Result]):
+        self.grader, self.state, self.on_result, self.force, self.grade = grader, state, on_result, force, grade
         self.lock = threading.Lock()
         self.first: dict[str, tuple[str, concurrent.futures.Future]] = {}  # key -> (submission, its (result, reused))
 
@@ -83,7 +87,7 @@ class _BatchRun:
         """The result, and whether the grader itself failed: known here, never guessed from texts a submission wrote.
         A sweep that left something of a submission alive raises (``sandbox.CleanupFailed``): the machine's failure."""
         try:
-            return self.grader.grade(path, sub), False
+            return self.grade(path, sub), False
         except Exception as exc:  # the grader's own failure on one submission must not stop the batch
             return self.grader.error_result(str(path), f"internal grader error: {type(exc).__name__}: {exc}", key), True
 
@@ -157,9 +161,44 @@ def grade_batch(grader: "Grader", paths: Sequence[Path], jobs: int, state: Path,
     state.mkdir(parents=True, exist_ok=True)
     os.chmod(state, 0o700)  # results are the grader's: no submission's uid may read or write them
     _refuse_what_submissions_could_read(grader, paths, state)
-    run = _BatchRun(grader, state, on_result, force)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return list(pool.map(run.one, paths))
+    with _graders(grader, jobs) as grade:
+        run = _BatchRun(grader, state, on_result, force, grade)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            return list(pool.map(run.one, paths))
+
+
+#: The graders of the batches graded in forked workers, by id: the workers inherit them, nothing is sent.
+_FORKED: dict[int, "Grader"] = {}
+
+
+def _grade_in_worker(grader_id: int, path: Path, sub: Optional[Submission]) -> Result:
+    return _FORKED[grader_id].grade(path, sub)
+
+
+def _worker_started() -> None:
+    # a worker ends with os._exit, past weakref finalizers: its warm interpreter is stopped and waited for here
+    multiprocessing.util.Finalize(None, sandbox.stop_warm, exitpriority=10)
+
+
+@contextmanager
+def _graders(grader: "Grader", jobs: int) -> Iterator[Callable[[Path, Optional[Submission]], Result]]:
+    """How each submission is graded: in this process (--jobs 1, or where processes cannot be forked), else in one
+    of ``jobs`` worker processes forked from this one once the grader is built (its expected answers shared,
+    copy-on-write), so that the grader's own Python work (reading the outputs, comparing, diagnosing) runs on every
+    core instead of taking turns under one interpreter lock.  Deduplication, retries, saving and the callback stay
+    here, in the batch's threads."""
+    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        yield grader.grade
+        return
+    grader.prepare()  # what every run reads, made here once: a worker never makes (nor removes) it
+    _FORKED[id(grader)] = grader
+    try:
+        with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
+                                                    initializer=_worker_started) as pool:
+            pool.submit(int).result()  # every worker forked now, before this process starts the batch's threads
+            yield lambda path, sub: pool.submit(_grade_in_worker, id(grader), path, sub).result()
+    finally:
+        del _FORKED[id(grader)]
 
 
 def _refuse_what_submissions_could_read(grader: "Grader", paths: Sequence[Path], state: Path) -> None:

@@ -12,7 +12,7 @@ import functools
 import hashlib
 import json
 import os
-import shutil
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
@@ -114,6 +114,7 @@ class Grader:
         self.sandbox_message = self.sandbox.description
         # One grader per graded function ([[part]] tables), each with its own run: a crash costs that function only.
         self.parts = [Grader(part, self.sandbox) for part in assignment.parts]
+        self._shared_lock, self._shared_folder = threading.Lock(), None
         if self.parts:
             return
         self.gradients = bool(self.contract.kinds() & {"gradient", "update"})  # else only outputs are checked
@@ -148,14 +149,30 @@ class Grader:
             h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
         return h.hexdigest()[:24]
 
+    def prepare(self) -> None:
+        """What every run reads (``_shared``), made now, in this process: before grading workers are forked from it."""
+        for grader in self.parts or [self]:
+            grader._shared()
+
+    def _shared(self) -> sandbox.SharedFolder:
+        """The runner and every call's inputs, written once for all this grader's submissions (read-only to them)."""
+        with self._shared_lock:
+            if self._shared_folder is None:
+                self._shared_folder = sandbox.SharedFolder(self.sandbox, self._write_inputs)
+            return self._shared_folder
+
+    def _write_inputs(self, folder: Path) -> None:
+        for name, enc, _ in self.calls:
+            (folder / name).mkdir()
+            for k, v in enc.arrays.items():
+                np.save(folder / name / f"{k}.npy", np.asarray(v), allow_pickle=False)
+
     def _job(self, job: Path, sub: Submission, uid: Optional[int], course: dict[str, bytes]) -> None:
+        """The one file that differs per submission, job.json: what to load and call; the inputs are shared."""
         job.mkdir(parents=True)
-        shutil.copy(sandbox.RUNNER, job / "runner.py")
+        shared = self._shared()
         calls = []
         for name, enc, ops in self.calls:
-            (job / name).mkdir()
-            for k, v in enc.arrays.items():
-                np.save(job / name / f"{k}.npy", np.asarray(v), allow_pickle=False)
             forms = [{"requires": [list(g) for g in f.requires], "ops": o} for f, o in zip(self.contract.forms, ops)]
             calls.append({"name": name, "inputs": sorted(enc.arrays), "forms": forms, "trace": name in self.traced})
         own = provided_modules(sub.files)
@@ -163,10 +180,12 @@ class Grader:
         stubs["inert"] = [s for s in stubs["inert"] if s.split(".")[0] not in own]
         allowed = self.a.environment.allow_autodiff
         blocked = [] if allowed else [m for m in sandbox.AUTODIFF if m not in own]
+        bwrap = self.sandbox.mode == "bubblewrap"
         spec = {"main": {"path": sub.main, "name": sub.module, "sys_path": sub.sys_path, "statements": sub.statements},
                 "stubs": stubs, "calls": calls, "course_files": sorted(course),
-                "blocked": blocked, "uid": uid if self.sandbox.mode == "bubblewrap" else None,
-                "processes": self.a.limits.processes, "groups": [sandbox.AUTODIFF_GID] if allowed else []}
+                "inputs": sandbox.SHARED_IN_BWRAP if bwrap else str(shared.path),
+                "blocked": blocked, "uid": uid if bwrap else None,
+                "processes": self.a.limits.processes, "groups": self.sandbox.groups(allowed, shared)}
         (job / "job.json").write_text(json.dumps(spec))
         # With a uid of its own, only that uid (through its own group) reads the job: not a neighbour running beside it,
         # which would learn the probes and the file names of another student's hand-in.
@@ -200,7 +219,8 @@ class Grader:
             self._job(tmp / "job", sub, uid, course)
             scratch = tmp / "scratch"
             sandbox.prepare(scratch, {**course, **sub.files}, uid)
-            run = self.sandbox.run(tmp / "job", scratch, self.a.limits, uid, self.a.environment.allow_autodiff)
+            run = self.sandbox.run(tmp / "job", scratch, self.a.limits, uid, self.a.environment.allow_autodiff,
+                                   self._shared())
             calls = [name for name, _, _ in self.calls] + [c + TRACE for c in self.traced]  # traces last: they crowd out nothing
             arrays, refused, status, dtypes = read_outputs(scratch / "out", calls)
         failure = run_failure(run, status, sub, self.a.limits.timeout_seconds)

@@ -1,9 +1,11 @@
 """Runs one submission inside the sandbox.  Standalone: only the standard library and numpy.
 
     python -I runner.py JOB_DIR SUBMISSION_DIR OUT_DIR
+    python -I runner.py --serve FD      # a warm interpreter: forks a fresh child per run (``serve``)
 
 JOB_DIR/job.json says which file to load, which statements of it to run, which modules to stub,
-and the calls to make; JOB_DIR/<call>/<name>.npy hold their input arrays.  The runner knows no
+and the calls to make; <inputs>/<call>/<name>.npy hold their input arrays, in the folder job.json names
+("inputs", shared by every submission of a grader and read-only to them), else JOB_DIR.  The runner knows no
 contract: each call is a list of operations (construct a class, set an attribute, call a function
 or method, read an attribute) whose arguments are value trees and whose results are matched
 against patterns that name the arrays to keep (and the values, such as a student's cache, that a later call of the
@@ -494,7 +496,7 @@ def main(job_dir, submission_dir, out_dir):
         status["phase"] = name
         write_status()
         try:
-            arrays = _load(job_dir, name, item["inputs"])
+            arrays = _load(job.get("inputs", job_dir), name, item["inputs"])
             form = _choose_form(module, item["forms"])
             status["forms"][name] = form
             save = lambda key, value, _n=name: _save(out_dir, _n, key, value)  # noqa: E731
@@ -516,6 +518,180 @@ def main(job_dir, submission_dir, out_dir):
     write_status()
 
 
+# --- a warm interpreter: numpy imported once, a fresh child per submission -----------------------------------
+
+
+def _exit_code(exc):
+    """The status a Python exiting with ``exc`` (SystemExit or any other) returns."""
+    if isinstance(exc, SystemExit):
+        code = exc.code
+        if code is None or isinstance(code, int):
+            return code or 0
+        print(code, file=sys.stderr)
+        return 1
+    traceback.print_exception(exc)
+    return 1
+
+
+def _become_in_child(req):
+    """What ``python -I runner.py`` started by the sandbox gets from prlimit, unshare and setpriv, done in this forked
+    child before any submission code: a new session, its limits, its namespaces, its environment, its uid and groups
+    with no_new_privs, and none of the server's descriptors."""
+    import ctypes
+
+    os.setsid()
+    os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    libc = ctypes.CDLL(None, use_errno=True)
+    if req.get("isolate"):
+        _isolate(libc, req["isolate"])
+    if req["namespaces"] and libc.unshare(0x40000000 | 0x08000000) != 0:  # CLONE_NEWNET | CLONE_NEWIPC
+        raise OSError(ctypes.get_errno(), "unshare(network, IPC) failed")
+    for name, value in req["rlimits"].items():
+        resource.setrlimit(getattr(resource, name), (value, value))
+    os.chdir(req["cwd"])
+    os.environ.clear()
+    os.environ.update(req["env"])
+    if req["uid"] is not None:
+        os.setgroups(req["groups"])
+        os.setresgid(req["uid"], req["uid"], req["uid"])
+        os.setresuid(req["uid"], req["uid"], req["uid"])
+    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS: no setuid program gives root back
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+
+
+# mount(2) and unshare(2) flags, from <sys/mount.h> and <sched.h>
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x4000000, 0x8000000, 0x20000000, 0x40000000
+
+
+def _sys(libc, what, result):
+    if result != 0:
+        import ctypes
+
+        raise OSError(ctypes.get_errno(), f"{what} failed")
+
+
+def _mount(libc, source, target, fstype, flags, data=None):
+    source, target_b, fstype, data = (v.encode() if isinstance(v, str) else v for v in (source, target, fstype, data))
+    _sys(libc, f"mount {target}", libc.mount(source, target_b, fstype, flags, data))
+
+
+def _isolate(libc, spec):
+    """Under the warm bubblewrap interpreter (root, inside bubblewrap), before anything of the run: mount, PID, IPC,
+    network and UTS namespaces of its own; its job (read-only), scratch and shared folder bound where a cold
+    bubblewrap run has them, a fresh /tmp and /dev/shm (tmpfs of ``tmp_bytes``), the runs folder unmounted (no
+    other run's files); then a PID namespace whose first process waits for the run and dies with it, killing
+    whatever the run left.  Returns in the run's process only; the others exit with its status."""
+    _sys(libc, "unshare", libc.unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET))
+    _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)  # nothing of this run's mounts propagates back
+    for target, source, writable in (("/job", spec["job"], False), ("/sandbox", spec["scratch"], True),
+                                     ("/shared", spec["shared"], False)):
+        _mount(libc, source, target, None, MS_BIND | MS_REC)
+        if not writable:
+            _mount(libc, None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    for target in ("/tmp", "/dev/shm"):
+        _mount(libc, "tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec['tmp_bytes']},mode=1777")
+    _sys(libc, "umount /runs", libc.umount2(spec["runs"].encode(), 2))  # MNT_DETACH
+    _wait_and_exit_as(os.fork())  # the next process is the first of the new PID namespace
+    _mount(libc, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)  # this namespace's processes only
+    _wait_and_exit_as(os.fork())  # the first process only waits: the run is its child, never PID 1 itself
+    os.setsid()  # a session of its own in its namespace, as bubblewrap's --new-session gives
+
+
+def _wait_and_exit_as(pid):
+    """In the parent (``pid`` > 0): wait for ``pid`` and exit as it did (killed by a signal: 128 + the signal, which
+    the outer level turns back into that signal); in the child, return."""
+    if pid == 0:
+        return
+    import signal
+
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0 or code > 128:
+        sig = -code if code < 0 else code - 128
+        if os.getpid() != 1 and 0 < sig < signal.NSIG:
+            signal.signal(sig, signal.SIG_DFL)
+            os.kill(os.getpid(), sig)
+        code = 128 + sig
+    os._exit(code)
+
+
+def _child(req, out_fd, err_fd):
+    """A forked child: takes the run's descriptors and containment, then runs ``req`` (the runner, or the sweep's
+    code); never returns."""
+    code = 1
+    try:
+        null = os.open(os.devnull, os.O_RDONLY)
+        for fd, target in ((null, 0), (out_fd, 1), (err_fd, 2)):
+            os.dup2(fd, target)
+        _become_in_child(req)
+        import numpy
+
+        numpy.random.seed()  # a fresh interpreter's unseeded state, never the server's (shared by every child)
+        sys.argv = [req["argv0"], *req["args"]]
+        if req.get("code") is not None:
+            exec(compile(req["code"], "<sweep>", "exec"), {"__name__": "__sweep__"})
+        else:
+            main(*req["args"])
+        code = 0
+    except BaseException as exc:  # noqa: B036 -- exiting as a fresh Python would
+        code = _exit_code(exc)
+    finally:
+        _finalize()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:  # noqa: B036 -- a closed or broken stream: nothing more to say
+                pass
+        os._exit(code)
+
+
+def _finalize():
+    """What a Python does as it exits, before its streams are flushed: wait for the threads the run started, then run
+    its atexit functions (what a submission leaves then still counts, as in a run started anew)."""
+    import atexit
+
+    try:
+        threading = sys.modules.get("threading")
+        if threading is not None:
+            threading._shutdown()
+    except BaseException:  # noqa: B036 -- as at exit: nothing more to wait for
+        pass
+    atexit._run_exitfuncs()
+
+
+def serve(sock_fd):
+    """Serve the grader on ``sock_fd`` (a SOCK_SEQPACKET socket): each request, a JSON object with the run's stdout and
+    stderr descriptors attached, is run in a child forked from here; this process replies with the child's pid, then
+    with its exit status (negative: the signal that killed it).  It holds numpy and this file, nothing of the
+    grader's.  Ends when the grader closes its end."""
+    import socket
+
+    import ctypes  # noqa: F401  (what every child needs before it runs anything: imported once, here)
+    import platform  # noqa: F401  (the sweep's)
+
+    import numpy  # noqa: F401  (the point of the server: imported once, before any submission)
+
+    sock = socket.socket(fileno=sock_fd)
+    while True:
+        msg, fds, _, _ = socket.recv_fds(sock, 1 << 16, 2)
+        if not msg:
+            return
+        req = json.loads(msg)
+        pid = os.fork()
+        if pid == 0:
+            sock.close()
+            _child(req, *fds)
+        for fd in fds:
+            os.close(fd)
+        sock.sendall(b"%d" % pid)
+        _, status = os.waitpid(pid, 0)
+        sock.sendall(b"%d" % os.waitstatus_to_exitcode(status))
+
+
 if __name__ == "__main__":
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    main(*sys.argv[1:4])
+    if sys.argv[1:2] == ["--serve"]:
+        serve(int(sys.argv[2]))
+    else:
+        main(*sys.argv[1:4])

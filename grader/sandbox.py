@@ -29,6 +29,12 @@ is killed by pid until none is left, its System V IPC objects (owned or created)
 session, persistent) and every file it left in a world-writable folder are removed.  Nothing a
 submission starts or creates outlives it; if something does, the uid is retired and the run is the
 machine's failure (``CleanupFailed``).  Reading its outputs is ``untrusted``'s job.
+
+Each run is a child forked from a warm interpreter of its grading thread (``_Warm``: numpy imported once,
+nothing of the grader's), which takes on all of the above before any submission code runs; under bubblewrap
+(as root) the warm interpreter runs inside bubblewrap and each child makes namespaces of its own.
+``BPCHECK_WARM=0`` starts a new Python (or bubblewrap) per run instead.  What every run reads (the runner,
+the inputs) is written once per grader (``SharedFolder``).
 """
 
 from __future__ import annotations
@@ -36,22 +42,28 @@ from __future__ import annotations
 import fcntl
 import functools
 import glob
+import grp
+import json
 import importlib.util
 import os
 import pwd
 import random
 import re
+import select as _select
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 from .untrusted import remove_tree
 
@@ -72,6 +84,9 @@ UID_COUNT = int(os.environ.get("BPCHECK_UID_COUNT", "1000"))
 AUTODIFF = ("torch", "functorch", "torchgen", "jax", "jaxlib", "flax", "haiku", "equinox", "tensorflow", "keras",
             "tf_keras", "autograd", "mxnet", "chainer", "theano", "pytensor", "aesara", "paddle", "tinygrad", "mlx",
             "micrograd", "sympy")
+#: The groups of the grader's shared folders (``SharedFolder``), one per running grader, outside the uid pool (no
+#: submission's own group is ever one of them) and never a real group.
+SHARED_GID_BASE = int(os.environ.get("BPCHECK_SHARED_GID_BASE", str(UID_BASE + UID_COUNT)))
 #: Process mode: the group that may still read them, given to a submission's uid only when its assignment allows them.
 AUTODIFF_GID = int(os.environ.get("BPCHECK_AUTODIFF_GID", str(UID_BASE - 1)))
 #: The watchdog looks at the scratch folder this often (seconds).
@@ -225,10 +240,18 @@ def _bwrap_prefix(limits: Limits, binds: list[str], allow_autodiff: bool = False
     return cmd + binds
 
 
-def _bwrap_command(job: Path, scratch: Path, limits: Limits, allow_autodiff: bool = False) -> list[str]:
-    binds = ["--ro-bind", str(job), "/job", "--bind", str(scratch), "/sandbox", "--chdir", "/sandbox/out",
+#: Where a bubblewrap run sees its grader's shared folder (``SharedFolder``).
+SHARED_IN_BWRAP = "/shared"
+
+
+def _bwrap_command(job: Path, scratch: Path, limits: Limits, allow_autodiff: bool = False,
+                   shared: Optional[Path] = None) -> list[str]:
+    """The runner (``shared``'s, else the job's own) run on ``job`` in bubblewrap; ``shared`` bound read-only."""
+    binds = ["--ro-bind", str(job), "/job", *(["--ro-bind", str(shared), SHARED_IN_BWRAP] if shared else []),
+             "--bind", str(scratch), "/sandbox", "--chdir", "/sandbox/out",
              "--clearenv", *_env_args({"HOME": "/sandbox", "TMPDIR": "/tmp"})]
-    return [*_bwrap_prefix(limits, binds, allow_autodiff), sys.executable, "-I", "-B", "/job/runner.py", "/job",
+    runner = f"{SHARED_IN_BWRAP}/runner.py" if shared else "/job/runner.py"
+    return [*_bwrap_prefix(limits, binds, allow_autodiff), sys.executable, "-I", "-B", runner, "/job",
             "/sandbox/submission", "/sandbox/out"]
 
 
@@ -296,19 +319,89 @@ def _claim(uid: int, mode: str) -> Optional[int]:
 @contextmanager
 def uid_slot(mode: str = "process") -> Iterator[int]:
     """An unused uid from the pool, held (by a lock file) for as long as the block runs."""
+    uid, fd = _first_free(mode)
+    try:
+        yield uid
+    finally:
+        os.close(fd)
+
+
+def _first_free(mode: str) -> tuple[int, int]:
+    """An unused id from the pool and the descriptor of its lock (held until closed)."""
     start = random.randrange(UID_COUNT)
     for i in range(UID_COUNT):
         uid = UID_BASE + (start + i) % UID_COUNT
         fd = _claim(uid, mode)
-        if fd is None:
-            continue
-        try:
-            yield uid
-            return
-        finally:
-            os.close(fd)
+        if fd is not None:
+            return uid, fd
     raise SandboxUnavailable(f"all {UID_COUNT} uids from {UID_BASE} are in use by running submissions or retired after "
                              f"a failed clean-up (remove {_lock_dir()}/uid-N.retired once uid N runs nothing)")
+
+
+# --- what every submission of one grader reads: the runner and the calls' inputs, written once ----------
+
+
+class SharedFolder:
+    """A folder every submission of one grader reads and none may change: the runner and the input arrays of every
+    call, written once per grader instead of once per submission.  Owned by root (the grader); with a uid pool it is
+    readable only through a group of its own, a pool id held (locked) for the folder's life so that no process ever
+    runs as it, which the grader's submissions join: a submission of another grader on this machine cannot read it.
+    It holds nothing a submission does not receive anyway (never the expected answers).  Removed by ``close``, or
+    when it is garbage-collected or the grader exits."""
+
+    def __init__(self, box: "Sandbox", fill: Callable[[Path], None]):
+        self.gid, lock = _free_group() if box.drops_to_uid else (None, None)
+        self.path = Path(tempfile.mkdtemp(prefix="bpcheck-shared-", dir=_runs() if box.warm_bubblewrap else None))
+        self._finalizer = weakref.finalize(self, _release_shared, str(self.path), lock)
+        _SHARED.add(self)
+        fill(self.path)
+        shutil.copy(RUNNER, self.path / "runner.py")
+        dir_mode, file_mode = (0o750, 0o640) if self.gid is not None else (0o700, 0o600)
+        for dirpath, _, filenames in os.walk(self.path):
+            for name in [dirpath, *(os.path.join(dirpath, f) for f in filenames)]:
+                if self.gid is not None:
+                    os.chown(name, -1, self.gid, follow_symlinks=False)
+                os.chmod(name, dir_mode if name == dirpath else file_mode)
+        # the folder that holds it (the temporary folder) must let the pool uids through: select() checks that
+
+    @property
+    def groups(self) -> list[int]:
+        """The supplementary groups a submission needs to read it."""
+        return [self.gid] if self.gid is not None else []
+
+    def close(self) -> None:
+        self._finalizer()
+
+
+_SHARED: "weakref.WeakSet[SharedFolder]" = weakref.WeakSet()
+
+
+def _free_group() -> tuple[int, int]:
+    """A group id from ``SHARED_GID_BASE`` that is no real group and no other grader's, and its lock (held until
+    closed)."""
+    start = random.randrange(UID_COUNT)
+    for i in range(UID_COUNT):
+        gid = SHARED_GID_BASE + (start + i) % UID_COUNT
+        try:
+            grp.getgrgid(gid)
+            continue  # a real group: never ours
+        except KeyError:
+            pass
+        fd = os.open(_lock_dir() / f"gid-{gid}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return gid, fd
+        except BlockingIOError:
+            os.close(fd)
+    raise SandboxUnavailable(f"all {UID_COUNT} group ids from {SHARED_GID_BASE} are held by running graders")
+
+
+def _release_shared(path: str, lock: Optional[int]) -> None:
+    try:
+        remove_tree(path)
+    finally:
+        if lock is not None:
+            os.close(lock)
 
 
 # --- a submission's processes, as the kernel lists them ------------------------------------------------
@@ -413,12 +506,13 @@ sys.exit(1 if left else 0)
 """
 
 
-def sweep(uid: int, mode: str) -> None:
+def sweep(uid: int, mode: str, warm: bool = False) -> None:
     """As root: kill every process of ``uid`` by pid (none of them can signal root, so none can stop this), then
     remove its IPC objects and keys; in process mode also its files in world-writable folders.
 
     CleanupFailed, and the uid retired for good, if anything of it survives: a grade read after a failed sweep
-    could be the work of what survived, and a uid reused after one would hand it the next student."""
+    could be the work of what survived, and a uid reused after one would hand it the next student.  ``warm``: the
+    IPC objects and keys are removed by a child of this thread's warm interpreter, not by a Python started anew."""
     problems = []
     end = time.monotonic() + SWEEP_SECONDS
     while (alive := _members(uid)) and time.monotonic() < end:
@@ -429,10 +523,12 @@ def sweep(uid: int, mode: str) -> None:
         problems.append(f"{len(alive)} of its processes outlived SIGKILL for {SWEEP_SECONDS:g} s")
     else:
         try:
-            done = subprocess.run([sys.executable, "-I", "-S", "-c", _SWEEP, str(uid)], stdin=subprocess.DEVNULL,
-                                  capture_output=True, env={"PATH": "/usr/bin:/bin"}, cwd="/", timeout=30)
-            if done.returncode != 0:
-                problems.append(f"its IPC objects or keys could not be removed ({done.stderr.decode(errors='replace')[-200:]})")
+            try:
+                code, said = _warm().sweep(uid) if warm else _cold_sweep(uid)
+            except WarmUnavailable:
+                code, said = _cold_sweep(uid)
+            if code != 0:
+                problems.append(f"its IPC objects or keys could not be removed ({said.decode(errors='replace')[-200:]})")
         except subprocess.TimeoutExpired:
             problems.append("removing its IPC objects and keys took over 30 s")
     if mode == "process":
@@ -440,6 +536,13 @@ def sweep(uid: int, mode: str) -> None:
     if problems:
         _retired(uid).write_text("; ".join(problems) + "\n")
         raise CleanupFailed(f"the sandbox could not clean up after uid {uid}: {'; '.join(problems)}; the uid is retired")
+
+
+def _cold_sweep(uid: int) -> tuple[int, bytes]:
+    """``_SWEEP`` for ``uid`` in a Python started for it: (exit status, what it wrote to stderr)."""
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", _SWEEP, str(uid)], stdin=subprocess.DEVNULL,
+                          capture_output=True, env={"PATH": "/usr/bin:/bin"}, cwd="/", timeout=30)
+    return done.returncode, done.stderr
 
 
 def _remove_files(uid: int) -> list[str]:
@@ -546,6 +649,196 @@ def _usage(roots: list[str], uid: Optional[int], limits: Limits, held: int = 0) 
     return None
 
 
+# --- the warm interpreter: numpy imported once per grading thread, a fresh child per run ------------------
+
+#: Whether runs start as children forked from a warm interpreter (BPCHECK_WARM=0: a new Python per run, as before).
+WARM = os.environ.get("BPCHECK_WARM", "1") != "0"
+_THREAD = threading.local()
+#: Where a warm bubblewrap interpreter sees the grader's runs folder (``_runs``) and its own copy of the runner.
+RUNS_IN_BWRAP, RUNNER_IN_BWRAP = "/runs", "/warm/runner.py"
+
+
+class WarmUnavailable(RuntimeError):
+    """No warm interpreter took the run (none could start, or it ended): the run starts anew instead."""
+
+
+class _Warm:
+    """One of this thread's ``runner.py --serve``: a Python started anew (never a fork of the grader) that imports
+    numpy and nothing of the grader's, and forks a child per request, which takes on the run's namespaces, limits,
+    uid and groups before any submission code runs (``runner._become_in_child``).  ``bwrap``: the arguments that
+    start it inside bubblewrap, as root, where each child makes namespaces of its own (``runner._isolate``).  It
+    ends when this object's socket closes (the thread or the grader ended)."""
+
+    def __init__(self, bwrap: Optional[list[str]] = None) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        runner = RUNNER_IN_BWRAP if bwrap else str(RUNNER)
+        with theirs:
+            self.proc = subprocess.Popen([*(bwrap or []), sys.executable, "-I", "-B", runner, "--serve",
+                                          str(theirs.fileno())], pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/", env=_env({}),
+                                         start_new_session=True)
+        self.sock = ours
+        self._finalizer = weakref.finalize(self, _stop_warm, ours, self.proc)
+
+    def start(self, request: dict, out, err) -> "_WarmChild":
+        """A child running ``request`` with ``out`` and ``err`` as its stdout and stderr.  ``WarmUnavailable`` when
+        the request could not even be sent (the interpreter never started, or is gone): nothing runs."""
+        try:
+            socket.send_fds(self.sock, [json.dumps(request).encode()], [out.fileno(), err.fileno()])
+        except OSError as exc:
+            self._finalizer()
+            raise WarmUnavailable(f"the warm interpreter is gone ({exc})") from exc
+        return _WarmChild(self, int(self._reply()))
+
+    def _reply(self, timeout: Optional[float] = None) -> Optional[bytes]:
+        """The server's next reply; None if none came within ``timeout``; RuntimeError if the server is gone."""
+        if not _select.select([self.sock], [], [], timeout)[0]:
+            return None
+        msg = self.sock.recv(64)
+        if not msg:
+            self._finalizer()  # never asked again: the next run starts a new one
+            raise RuntimeError("the warm interpreter ended unexpectedly")
+        return msg
+
+    def sweep(self, uid: int) -> tuple[int, bytes]:
+        """``_SWEEP`` for ``uid`` in a child: (exit status, what it wrote to stderr)."""
+        with tempfile.TemporaryFile() as err, open(os.devnull, "wb") as out:
+            request = {"code": _SWEEP, "argv0": "-c", "args": [str(uid)], "uid": None, "groups": [], "rlimits": {},
+                       "namespaces": False, "cwd": "/", "env": {"PATH": "/usr/bin:/bin"}}
+            code = self.start(request, out, err).wait(30)
+            err.seek(0)
+            return code, err.read(4096)
+
+
+def _stop_warm(sock: socket.socket, proc: subprocess.Popen) -> None:
+    sock.close()  # the server reads the end of its socket and returns
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+class _WarmChild:
+    """A run forked by the warm interpreter, waited for as a ``subprocess.Popen`` is (``pid``, ``poll``, ``wait``).
+    Under bubblewrap ``pid`` is a pid of the interpreter's own PID namespace, never one to signal from here."""
+
+    def __init__(self, server: _Warm, pid: int):
+        self.server, self.pid, self.returncode = server, pid, None
+
+    def poll(self) -> Optional[int]:
+        if self.returncode is None:
+            self._take(self.server._reply(0))
+        return self.returncode
+
+    def wait(self, timeout: Optional[float] = None) -> int:
+        if self.returncode is None:
+            reply = self.server._reply(timeout)
+            if reply is None:
+                raise subprocess.TimeoutExpired(f"run {self.pid}", timeout or 0)
+            self._take(reply)
+        return self.returncode
+
+    def _take(self, reply: Optional[bytes]) -> None:
+        if reply is not None:
+            self.returncode = int(reply)
+
+
+def _servers() -> dict:
+    if not hasattr(_THREAD, "servers"):
+        _THREAD.servers = {}
+    return _THREAD.servers
+
+
+def _after_fork_in_child() -> None:
+    """In a process forked from the grader (a grading worker): the warm interpreters this thread inherited serve the
+    parent and the shared and runs folders are the parent's to remove; it uses none of them, and removes nothing."""
+    global _THREAD
+    for inherited in _servers().values():
+        inherited._finalizer.detach()
+        inherited.sock.close()  # this process's copy of the descriptor only
+    _THREAD = threading.local()
+    for folder in [*_SHARED, *_RUNS]:
+        folder._finalizer.detach()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def stop_warm() -> None:
+    """Stop this thread's warm interpreters now and wait for them (a process that ends without running its
+    finalizers, such as a grading worker, calls this first)."""
+    servers = _servers()
+    while servers:
+        servers.popitem()[1]._finalizer()
+
+
+def _warm(allow_autodiff: Optional[bool] = None) -> _Warm:
+    """This thread's warm interpreter, started on first use (one per grading thread: runs never wait for each
+    other): on the machine itself, or (``allow_autodiff`` not None) inside bubblewrap, seeing what a bubblewrap run
+    of that kind sees and the runs folder."""
+    key = "machine" if allow_autodiff is None else f"bubblewrap autodiff={allow_autodiff}"
+    server = _servers().get(key)
+    if server is None or not server._finalizer.alive or server.proc.poll() is not None:
+        bwrap = None
+        if allow_autodiff is not None:
+            binds = ["--ro-bind", str(RUNNER), RUNNER_IN_BWRAP, "--bind", _runs(), RUNS_IN_BWRAP,
+                     *(a for d in ("/job", "/sandbox", SHARED_IN_BWRAP) for a in ("--dir", d)),
+                     "--clearenv", *_env_args({"HOME": "/", "TMPDIR": "/tmp"})]
+            bwrap = _bwrap_prefix(Limits(), binds, allow_autodiff)
+        server = _servers()[key] = _Warm(bwrap)
+    return server
+
+
+class _RunsFolder:
+    """The folder that holds a root grader's warm bubblewrap runs (their workspaces and shared folders), bound into
+    its warm interpreters; each run binds its own folders from it and then unmounts it, so it sees no other run."""
+
+    def __init__(self) -> None:
+        self.path = tempfile.mkdtemp(prefix="bpcheck-runs-")
+        self._finalizer = weakref.finalize(self, remove_tree, self.path)
+
+
+_RUNS: list[_RunsFolder] = []
+_RUNS_LOCK = threading.Lock()
+
+
+def _runs() -> str:
+    with _RUNS_LOCK:  # grading threads ask at once on their first runs: one folder for all
+        if not _RUNS:
+            _RUNS.append(_RunsFolder())
+        return _RUNS[0].path
+
+
+def _limits_request(limits: Limits) -> dict:
+    return {"RLIMIT_CPU": int(limits.timeout_seconds) + 1, "RLIMIT_AS": limits.memory_mb << 20,
+            "RLIMIT_FSIZE": limits.file_size_mb << 20, "RLIMIT_NOFILE": limits.open_files,
+            "RLIMIT_NPROC": limits.processes, "RLIMIT_CORE": 0}
+
+
+def _warm_request(job: Path, scratch: Path, limits: Limits, uid: Optional[int], groups: list[int],
+                  runner: Path) -> dict:
+    """What ``_start`` runs in a warm child: the command line, environment and limits of a cold start."""
+    args = [str(job), str(scratch / "submission"), str(scratch / "out")]
+    return {"argv0": str(runner), "args": args, "uid": uid, "groups": groups, "cwd": args[2],
+            "namespaces": uid is not None and namespaces_refused() is None,
+            "env": _env({"HOME": str(scratch), "TMPDIR": str(scratch / "tmp")}), "rlimits": _limits_request(limits)}
+
+
+def _warm_bwrap_request(job: Path, scratch: Path, limits: Limits, uid: int, groups: list[int],
+                        shared: SharedFolder) -> dict:
+    """What a warm bubblewrap child runs: as a cold bubblewrap run, its job at /job (read-only), its scratch at
+    /sandbox, the shared folder at /shared (read-only), a fresh /tmp and /dev/shm of ``scratch_mb``; all found in
+    the runs folder, which it then unmounts."""
+    inside = {name: os.path.join(RUNS_IN_BWRAP, os.path.relpath(path, _runs()))
+              for name, path in (("job", job), ("scratch", scratch), ("shared", shared.path))}
+    return {"argv0": f"{SHARED_IN_BWRAP}/runner.py", "args": ["/job", "/sandbox/submission", "/sandbox/out"],
+            "uid": uid, "groups": groups, "cwd": "/sandbox/out", "namespaces": False,
+            "isolate": {**inside, "tmp_bytes": limits.scratch_mb << 20, "runs": RUNS_IN_BWRAP},
+            "env": _env({"HOME": "/sandbox", "TMPDIR": "/tmp", "PWD": "/sandbox/out"}),  # bubblewrap sets PWD
+            "rlimits": _limits_request(limits)}
+
+
 # --- the modes -----------------------------------------------------------------------------------------
 
 
@@ -555,6 +848,7 @@ class Sandbox:
 
     mode: str  # bubblewrap | process | none
     description: str
+    warm: bool = False  # runs forked from a warm interpreter (process, none) and swept by one (``_Warm``)
 
     @property
     def contained(self) -> bool:
@@ -565,62 +859,102 @@ class Sandbox:
         """Whether submissions run as a pool uid (the grader is root and the mode is a real sandbox)."""
         return self.contained and os.geteuid() == 0
 
+    @property
+    def warm_bubblewrap(self) -> bool:
+        """Whether bubblewrap runs are forked from a warm interpreter inside bubblewrap: only as root, which can give
+        each run namespaces of its own from there."""
+        return self.warm and self.mode == "bubblewrap" and self.drops_to_uid
+
     @contextmanager
     def workspace(self) -> Iterator[tuple[Path, Optional[int]]]:
         """A fresh temporary folder for one submission, and its uid; afterwards nothing of it is left."""
         with uid_slot(self.mode) if self.drops_to_uid else _no_uid() as uid:
-            tmp = Path(tempfile.mkdtemp(prefix="bpcheck-sub-"))
+            tmp = Path(tempfile.mkdtemp(prefix="bpcheck-sub-", dir=_runs() if self.warm_bubblewrap else None))
+            _THREAD.swept = None
             try:
                 os.chmod(tmp, 0o711)  # the uid may reach job/ and scratch/ by name, never list or write here
                 yield tmp, uid
             finally:
                 try:
-                    if uid is not None and not _retired(uid).exists() and _uid_has_processes(uid):
+                    # after a sweep that found the uid empty nothing can start as it again (only root makes a
+                    # process of a uid): the look at every process is needed only when the run never reached it
+                    if (uid is not None and _THREAD.swept != uid and not _retired(uid).exists()
+                            and _uid_has_processes(uid)):
                         sweep(uid, self.mode)  # the run never reached its own sweep
                 finally:
                     remove_tree(str(tmp))
 
-    def run(self, job: Path, scratch: Path, limits: Limits, uid: Optional[int], allow_autodiff: bool = False) -> RunResult:
+    def run(self, job: Path, scratch: Path, limits: Limits, uid: Optional[int], allow_autodiff: bool = False,
+            shared: Optional[SharedFolder] = None) -> RunResult:
         """Run the runner on ``job`` with the submission already in ``scratch`` (see ``prepare``), as ``uid``;
-        the autodiff libraries stay out of its reach unless ``allow_autodiff``."""
+        the autodiff libraries stay out of its reach unless ``allow_autodiff``.  With ``shared``, the runner and
+        the inputs are read from there (the job says where), else from ``job``."""
         logs = scratch.parent / "logs"
         logs.mkdir(mode=0o700)
         out_path, err_path = logs / "stdout", logs / "stderr"
         start = time.monotonic()
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
-            proc = self._start(job, scratch, limits, uid, out, err, allow_autodiff)
+            proc = self._start(job, scratch, limits, uid, out, err, allow_autodiff, shared)
             look = functools.partial(self._look, scratch, limits, uid, proc.pid)
             timed_out, stopped = False, None
             try:
                 timed_out, stopped = _watch(proc, look, limits.timeout_seconds, start)
             finally:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)  # under bubblewrap, the whole PID namespace dies with it
-                except (ProcessLookupError, PermissionError):
-                    pass
+                self._stop(proc, uid)
                 proc.wait()
                 try:  # what it left counts too, before the sweep removes it (a last write between two looks)
                     if stopped is None and not timed_out:
                         stopped = look()
                 finally:
                     if uid is not None:
-                        sweep(uid, self.mode)  # before anything it left is read: nothing can change it any more
+                        sweep(uid, self.mode, self.warm)  # before anything it left is read: nothing can change it any more
+                        _THREAD.swept = uid
         return RunResult(None if timed_out or stopped else proc.returncode, timed_out, time.monotonic() - start,
                          _head(out_path, limits.output_bytes), _head(err_path, limits.output_bytes), self.mode, stopped)
 
+    def _stop(self, proc: "subprocess.Popen | _WarmChild", uid: Optional[int]) -> None:
+        """Kill the run: its process group (under bubblewrap the whole PID namespace dies with it); a warm
+        bubblewrap run, whose pid is its interpreter's, by its uid (its PID namespace dies with its first process)."""
+        if isinstance(proc, _WarmChild) and self.mode == "bubblewrap":
+            for pid in _members(uid):
+                _kill(pid, uid)
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def groups(self, allow_autodiff: bool, shared: Optional[SharedFolder]) -> list[int]:
+        """A submission's supplementary groups: its grader's shared folder's, and the autodiff libraries' if allowed."""
+        return [*(shared.groups if shared else []), *([AUTODIFF_GID] if allow_autodiff else [])]
+
     def _start(self, job: Path, scratch: Path, limits: Limits, uid: Optional[int], out, err,
-               allow_autodiff: bool) -> subprocess.Popen:
+               allow_autodiff: bool, shared: Optional[SharedFolder]) -> subprocess.Popen:
         """The runner, started with the limits: in bubblewrap; as ``uid`` (process mode); or as the grader (none).
         The autodiff libraries are hidden (bubblewrap) or closed to the uid (process) unless ``allow_autodiff``."""
         prefix: list[str] = []
         extra: dict = {}
         if self.mode == "bubblewrap":
-            cmd, env = _bwrap_command(job, scratch, limits, allow_autodiff), _env({})
+            if self.warm_bubblewrap and shared is not None and uid is not None:
+                try:
+                    return _warm(allow_autodiff).start(_warm_bwrap_request(
+                        job, scratch, limits, uid, self.groups(allow_autodiff, shared), shared), out, err)
+                except WarmUnavailable:
+                    pass  # started anew below: bubblewrap, with its job and scratch bound where they are
+            cmd, env = _bwrap_command(job, scratch, limits, allow_autodiff, shared.path if shared else None), _env({})
         else:
-            cmd = [sys.executable, "-I", "-B", str(job / "runner.py"), str(job), str(scratch / "submission"), str(scratch / "out")]
+            runner = (shared.path if shared else job) / "runner.py"
+            if self.warm:
+                groups = self.groups(allow_autodiff, shared) if self.mode == "process" and uid is not None else []
+                try:
+                    return _warm().start(_warm_request(job, scratch, limits, uid if self.mode == "process" else None,
+                                                       groups, runner), out, err)
+                except WarmUnavailable:
+                    pass  # started anew below
+            cmd = [sys.executable, "-I", "-B", str(runner), str(job), str(scratch / "submission"), str(scratch / "out")]
             env = _env({"HOME": str(scratch), "TMPDIR": str(scratch / "tmp")})
             if self.mode == "process" and uid is not None:
-                prefix, extra = _become(uid, [AUTODIFF_GID] if allow_autodiff else [])
+                prefix, extra = _become(uid, self.groups(allow_autodiff, shared))
         return subprocess.Popen([*prefix, *_prlimit(limits), *cmd], stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                 cwd=scratch / "out", env=env, start_new_session=True, **extra)
 
@@ -632,8 +966,9 @@ class Sandbox:
         return _usage([str(scratch)], None, limits, _held_bytes(_members(uid, pid)))
 
 
-def _watch(proc: subprocess.Popen, look, timeout: float, start: float) -> tuple[bool, Optional[str]]:
-    """Wait for ``proc``, calling ``look`` every WATCH_INTERVAL: (timed out, the limit ``look`` found broken)."""
+def _watch(proc: "subprocess.Popen | _WarmChild", look, timeout: float, start: float) -> tuple[bool, Optional[str]]:
+    """Wait for ``proc``, calling ``look`` every WATCH_INTERVAL: (timed out, the limit ``look`` found broken).
+    Between looks it waits on the process itself, so a run that ends is seen at once, not at the next tick."""
     next_look = start + WATCH_INTERVAL
     while proc.poll() is None:
         now = time.monotonic()
@@ -643,8 +978,11 @@ def _watch(proc: subprocess.Popen, look, timeout: float, start: float) -> tuple[
             stopped = look()
             if stopped:
                 return False, stopped
-            next_look = now + WATCH_INTERVAL
-        time.sleep(0.02)
+            next_look = time.monotonic() + WATCH_INTERVAL
+        try:
+            proc.wait(max(0.0, min(next_look, start + timeout) - time.monotonic()) + 0.001)
+        except subprocess.TimeoutExpired:
+            pass
     return False, None
 
 
@@ -884,7 +1222,7 @@ def select(requested: str = "auto") -> Sandbox:
         if why is None:
             who = ("each submission as its own unprivileged uid, swept as root by pid" if os.geteuid() == 0
                    else f"uid {os.geteuid()} in a user namespace")
-            return Sandbox("bubblewrap", f"bubblewrap: read-only system, no network, own PID namespace, {who}")
+            return Sandbox("bubblewrap", f"bubblewrap: read-only system, no network, own PID namespace, {who}", WARM)
         if requested == "bubblewrap":
             raise SandboxUnavailable(f"--sandbox bubblewrap: {why}. {HOW_TO}")
     if requested in ("auto", "process"):
@@ -910,6 +1248,6 @@ def select(requested: str = "auto") -> Sandbox:
         return Sandbox("process", "process: each submission as its own unprivileged uid, with limits, swept as root by pid; "
                        + ("no network (its own network and IPC namespaces)" if net is None
                           else f"network NOT isolated (no network namespace can be made here: {net})")
-                       + (f"; bubblewrap unavailable ({bubblewrap_starts()})" if requested == "auto" else ""))
+                       + (f"; bubblewrap unavailable ({bubblewrap_starts()})" if requested == "auto" else ""), WARM)
     return Sandbox("none", "NO SANDBOX (--sandbox none): submissions run as the grader's own user and can read and "
-                   "write everything it can. Use only for code you trust. " + HOW_TO)
+                   "write everything it can. Use only for code you trust. " + HOW_TO, WARM)

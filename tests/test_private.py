@@ -138,3 +138,33 @@ def test_a_job_is_readable_by_its_own_uid_only(mode, tmp_path):
         files = [str(p) for p in (work / "job").rglob("*")]
         assert files and sandbox.readable_by_submissions(files, "process") == []  # asked as another pool uid
     assert grader.grade(ROOT / "examples" / "solutions" / "canonical.py").verdict == "pass"  # its own uid still reads it
+
+
+@pytest.mark.parametrize("mode", ["bubblewrap", "process"])
+def test_the_inputs_are_written_once_and_only_the_graders_submissions_read_them(mode, tmp_path):
+    """The runner and the probes' inputs are written once per grader, not once per submission (issue 25), into a
+    folder no other pool uid may read: a submission of another grader on this machine learns nothing from it."""
+    from bpcheck.grader.assignment import load
+    from bpcheck.grader.grade import Grader
+
+    _mode_or_skip(mode)
+    grader = Grader(load("canonical"), mode)
+    if not grader.sandbox.drops_to_uid:
+        pytest.skip("submissions run as the grader's own uid here")
+    sub = grader.collect(ROOT / "examples" / "solutions" / "canonical.py")
+    course = grader.a.environment.beside(sub.files, sub.main)
+    with grader.sandbox.workspace() as (work, uid):
+        grader._job(work / "job", sub, uid, course)
+        assert sorted(p.name for p in (work / "job").iterdir()) == ["job.json"]
+        inputs = json.loads((work / "job" / "job.json").read_text())["inputs"]
+    shared = grader._shared().path
+    npy = sorted(shared.rglob("*.npy"))
+    assert len(npy) >= len(grader.calls) and (shared / "runner.py").is_file()
+    written = {p: p.stat().st_mtime_ns for p in npy}
+    for f in ("solutions/canonical.py", "buggy/canonical_sign.py"):
+        assert grader.grade(ROOT / "examples" / f).verdict in ("pass", "fail")
+    assert {p: p.stat().st_mtime_ns for p in npy} == written  # not written again
+    assert inputs == (sandbox.SHARED_IN_BWRAP if mode == "bubblewrap" else str(shared))
+    assert sandbox.readable_by_submissions([str(p) for p in [shared, *shared.rglob("*")]], "process") == []
+    grader._shared().close()
+    assert not shared.exists()

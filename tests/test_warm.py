@@ -1,0 +1,190 @@
+"""The warm interpreter (issue 25): each run forked from a Python that already imported numpy, contained exactly as a
+run started anew, holding nothing of the grader's, and leaving nothing to the next run.
+
+Each test grades submissions that report what they see about themselves (in the message of an exception), once with
+the warm interpreter and once started anew (``warm=False``, the previous path), and compares.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import os
+from pathlib import Path
+
+import pytest
+
+from bpcheck.grader import sandbox
+from bpcheck.grader.assignment import load
+from bpcheck.grader.grade import Grader
+
+from .sandboxes import one_private_uid
+from .test_sandbox import _alive
+
+ROOT = Path(__file__).resolve().parents[1]
+HOSTILE_TOML = str(ROOT / "tests" / "data" / "hostile.toml")
+
+# What a run is, seen from inside: the kernel's answers, reported as a dict literal.
+INTROSPECT = """
+import os, resource, sys
+
+
+def backprop(*args):
+    status = dict(line.split(':', 1) for line in open('/proc/self/status').read().splitlines() if ':' in line)
+    facts = {  # short: the message keeps only its first few hundred characters
+        'r': os.getuid() == 0 or os.geteuid() == 0 or os.getgid() == 0,
+        'g': sorted(set(os.getgroups()) - {os.getgid()}),
+        'l': [resource.getrlimit(getattr(resource, 'RLIMIT_' + n))[0] for n in ('CPU', 'AS', 'FSIZE', 'NOFILE', 'NPROC', 'CORE')],
+        'f': sorted(int(f) for f in os.listdir('/proc/self/fd')),
+        'p': status['NoNewPrivs'].strip(),
+        's': os.getsid(0) in (os.getpid(), os.getppid()),
+        'n': sorted(line.split(':')[0].strip() for line in open('/proc/net/dev').read().splitlines()[2:]),
+        'm': sorted(m for m in sys.modules if m.split('.')[0] in ('bpcheck', 'grader', 'reference', 'oracles')),
+        'e': ' '.join(sorted(k[:3] for k in os.environ)),
+        'o': os.path.basename(os.getcwd()) == 'out',
+    }
+    raise RuntimeError('FACTS' + repr(facts) + 'END')
+"""
+
+# The first leaves what it can; the second looks for it.
+LEAVE = """
+import os, time
+import numpy as np
+
+
+def backprop(*args):
+    np.exp = lambda z: 0 * z          # the warm interpreter's numpy, changed in this run
+    np.LEFT_BEHIND = True
+    os.environ['LEFT_BEHIND'] = '1'
+    open(os.path.join(os.environ.get('TMPDIR', '/tmp'), 'left_behind'), 'w').write('x')
+    open('/tmp/bpcheck-left-behind-%d' % os.getuid(), 'w').write('x')
+    if os.fork() == 0:
+        os.setsid()
+        time.sleep(30)
+        os._exit(0)
+    raise RuntimeError('left')
+"""
+LOOK = """
+import glob, os
+import numpy as np
+
+
+def backprop(*args):
+    found = [name for name, there in (
+        ('numpy changed', np.exp(np.zeros(1))[0] != 1.0 or hasattr(np, 'LEFT_BEHIND')),
+        ('environment', 'LEFT_BEHIND' in os.environ),
+        ('file in /tmp', bool(glob.glob('/tmp/bpcheck-left-behind-*'))),
+    ) if there]
+    raise RuntimeError('FOUND' + repr(found) + 'END')
+"""
+
+
+def _mode_or_skip(mode: str) -> sandbox.Sandbox:
+    try:
+        return sandbox.select(mode)
+    except sandbox.SandboxUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+def _between(text: str, start: str, end: str):
+    assert start in text, text[:600]
+    return ast.literal_eval(text.split(start, 1)[1].split(end, 1)[0])
+
+
+def _facts(box: sandbox.Sandbox, tmp_path: Path) -> dict:
+    sub = tmp_path / "introspect.py"
+    sub.write_text(INTROSPECT)
+    return _between(Grader(load(HOSTILE_TOML), box).grade(sub).message, "FACTS", "END")
+
+
+@pytest.mark.parametrize("mode", ["bubblewrap", "process", "none"])
+def test_a_warm_run_is_contained_exactly_as_a_run_started_anew(mode, tmp_path):
+    """uid, groups, limits, descriptors, no_new_privs, session, network, environment, folder: the same whether the
+    run was forked from the warm interpreter or started anew; and no module of the grader's in either."""
+    chosen = _mode_or_skip(mode)
+    warm = _facts(dataclasses.replace(chosen, warm=True), tmp_path)
+    cold = _facts(dataclasses.replace(chosen, warm=False), tmp_path)
+    assert warm["m"] == [] and cold["m"] == []  # no module of the grader's
+    if mode != "none" and os.geteuid() == 0:
+        assert not warm["r"] and warm["p"] == "1"  # not root, and no setuid program gives root back
+    assert len(warm.pop("g")) == len(cold.pop("g")) == (1 if chosen.drops_to_uid else 0)  # each grader's own group
+    cold.pop("p")  # a cold start without namespaces drops to the uid without no_new_privs; a warm one always sets it
+    warm.pop("p")
+    assert warm == cold
+
+
+@pytest.mark.parametrize("mode", ["bubblewrap", "process"])
+def test_nothing_a_warm_run_leaves_reaches_the_next(mode, tmp_path, monkeypatch):
+    """Both runs as the same uid, forked from the same warm interpreter: the first changes numpy, its environment,
+    leaves files and a process; the second finds none of it."""
+    chosen = _mode_or_skip(mode)
+    if os.geteuid() != 0:
+        pytest.skip("runs are forked from a warm interpreter as pool uids only when the grader is root")
+    one_private_uid(monkeypatch, tmp_path / "locks")
+    grader = Grader(load(HOSTILE_TOML), dataclasses.replace(chosen, warm=True))
+    leave, look = tmp_path / "leave.py", tmp_path / "look.py"
+    leave.write_text(LEAVE)
+    look.write_text(LOOK)
+    assert "left" in grader.grade(leave).message
+    assert not _alive(sandbox.UID_BASE)  # its process
+    assert _between(grader.grade(look).message, "FOUND", "END") == []
+    assert not _alive(sandbox.UID_BASE)
+
+
+def test_the_warm_interpreter_holds_nothing_of_the_grader():
+    """It is a Python started anew on runner.py, with numpy: never a fork of the grader (whose memory holds the
+    expected answers, the solutions and every result)."""
+    server = sandbox._warm()
+    cmdline = Path(f"/proc/{server.proc.pid}/cmdline").read_bytes().split(b"\0")
+    assert cmdline[1:5] == [b"-I", b"-B", str(sandbox.RUNNER).encode(), b"--serve"]
+    assert os.getpid() != server.proc.pid and os.readlink(f"/proc/{server.proc.pid}/exe") == os.path.realpath(
+        os.readlink("/proc/self/exe"))
+
+
+WHO_GRADES = """
+import os
+
+
+def backprop(*args):
+    status = open('/proc/%d/status' % os.getppid()).read()  # the warm interpreter's; its parent grades this run
+    raise RuntimeError('GRADER' + repr([int(line.split()[1]) for line in status.splitlines() if line.startswith('PPid:')][0]) + 'END')
+"""
+
+
+def test_jobs_2_grades_in_two_forked_workers(tmp_path):
+    """--jobs 2: the grader's own work (reading, comparing, diagnosing) runs in two worker processes forked from it,
+    not in two threads taking turns under one interpreter lock; --jobs 1 grades in the grader's own process."""
+    from bpcheck.grader.batch import grade_batch
+
+    chosen = _mode_or_skip("process")
+    grader = Grader(load(HOSTILE_TOML), dataclasses.replace(chosen, warm=True))
+    folder = tmp_path / "class"
+    folder.mkdir(mode=0o700)
+    paths = []
+    for i in range(6):
+        paths.append(folder / f"s{i}.py")
+        paths[-1].write_text(WHO_GRADES + f"# {i}\n")
+    one = {_between(r.message, "GRADER", "END") for r in grade_batch(grader, paths[:2], 1, tmp_path / "state1")}
+    two = {_between(r.message, "GRADER", "END") for r in grade_batch(grader, paths[2:], 2, tmp_path / "state2")}
+    assert one == {os.getpid()}
+    assert len(two) == 2 and os.getpid() not in two
+
+
+class _GoneWarm:
+    """A warm interpreter that takes nothing: gone before the run (or the sweep) was sent."""
+
+    def start(self, request, out, err):
+        raise sandbox.WarmUnavailable("gone")
+
+    def sweep(self, uid):
+        return self.start(None, None, None)
+
+
+@pytest.mark.parametrize("mode", ["bubblewrap", "process"])
+def test_without_a_warm_interpreter_runs_start_anew(mode, monkeypatch):
+    """The previous path stays as the fallback: a warm interpreter that cannot take a run costs speed, never a grade."""
+    chosen = _mode_or_skip(mode)
+    monkeypatch.setattr(sandbox, "_warm", lambda *a: _GoneWarm())
+    grader = Grader(load("canonical"), dataclasses.replace(chosen, warm=True))
+    r = grader.grade(ROOT / "examples" / "solutions" / "canonical.py")
+    assert r.verdict == "pass" and r.score == r.max_score, r.message
