@@ -15,6 +15,7 @@ import json
 import multiprocessing
 import multiprocessing.util
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -180,6 +181,15 @@ def _worker_started() -> None:
     multiprocessing.util.Finalize(None, sandbox.stop_warm, exitpriority=10)
 
 
+#: Libraries whose own threads make a fork of this process unsafe (jax warns that it will likely deadlock; torch's
+#: thread pools do not survive it).  The grader imports neither; a program that did (a test session) grades in threads.
+FORK_UNSAFE = ("jax", "torch", "tensorflow")
+
+
+def _threaded_libraries() -> list[str]:
+    return [name for name in FORK_UNSAFE if name in sys.modules]
+
+
 @contextmanager
 def _graders(grader: "Grader", jobs: int) -> Iterator[Callable[[Path, Optional[Submission]], Result]]:
     """How each submission is graded: in this process (--jobs 1, or where processes cannot be forked), else in one
@@ -187,7 +197,7 @@ def _graders(grader: "Grader", jobs: int) -> Iterator[Callable[[Path, Optional[S
     copy-on-write), so that the grader's own Python work (reading the outputs, comparing, diagnosing) runs on every
     core instead of taking turns under one interpreter lock.  Deduplication, retries, saving and the callback stay
     here, in the batch's threads."""
-    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods() or _threaded_libraries():
         yield grader.grade
         return
     grader.prepare()  # what every run reads, made here once: a worker never makes (nor removes) it

@@ -10,6 +10,8 @@ from __future__ import annotations
 import ast
 import dataclasses
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -153,21 +155,47 @@ def backprop(*args):
 
 def test_jobs_2_grades_in_two_forked_workers(tmp_path):
     """--jobs 2: the grader's own work (reading, comparing, diagnosing) runs in two worker processes forked from it,
-    not in two threads taking turns under one interpreter lock; --jobs 1 grades in the grader's own process."""
-    from bpcheck.grader.batch import grade_batch
-
-    chosen = _mode_or_skip("process")
-    grader = Grader(load(HOSTILE_TOML), dataclasses.replace(chosen, warm=True))
+    not in two threads taking turns under one interpreter lock; --jobs 1 grades in the grader's own process.  With
+    jax or torch loaded (their threads do not survive a fork) the batch grades in its threads.  In a fresh
+    interpreter, as a grader runs: this test session has jax and torch loaded."""
+    _mode_or_skip("process")
     folder = tmp_path / "class"
     folder.mkdir(mode=0o700)
-    paths = []
-    for i in range(6):
-        paths.append(folder / f"s{i}.py")
-        paths[-1].write_text(WHO_GRADES + f"# {i}\n")
-    one = {_between(r.message, "GRADER", "END") for r in grade_batch(grader, paths[:2], 1, tmp_path / "state1")}
-    two = {_between(r.message, "GRADER", "END") for r in grade_batch(grader, paths[2:], 2, tmp_path / "state2")}
-    assert one == {os.getpid()}
-    assert len(two) == 2 and os.getpid() not in two
+    for i in range(8):
+        (folder / f"s{i}.py").write_text(WHO_GRADES + f"# {i}\n")
+    script = tmp_path / "batch.py"
+    script.write_text(BATCH_SCRIPT)
+    run = subprocess.run([sys.executable, str(script), HOSTILE_TOML, str(folder), str(tmp_path)], capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    me, one, two, three = ast.literal_eval(run.stdout.strip().splitlines()[-1])
+    assert one == [me]
+    assert len(two) == 2 and me not in two
+    assert three == [me]
+
+
+BATCH_SCRIPT = """
+import dataclasses, os, sys, types
+from pathlib import Path
+from bpcheck.grader import sandbox
+from bpcheck.grader.assignment import load
+from bpcheck.grader.batch import grade_batch
+from bpcheck.grader.grade import Grader
+
+toml, folder, tmp = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+grader = Grader(load(toml), dataclasses.replace(sandbox.select("process"), warm=True))
+paths = sorted(folder.iterdir())
+
+
+def pids(batch, jobs, state):
+    return sorted({int(r.message.split("GRADER", 1)[1].split("END", 1)[0]) for r in grade_batch(grader, batch, jobs, tmp / state)})
+
+
+one, two = pids(paths[:2], 1, "s1"), pids(paths[2:5], 2, "s2")
+sys.modules["jax"] = types.ModuleType("jax")  # what the grader looks at: a fork-unsafe library is loaded
+three = pids(paths[5:], 2, "s3")
+print([os.getpid(), one, two, three])
+"""
 
 
 class _GoneWarm:
