@@ -270,3 +270,15 @@ def test_failing_examples_earn_exactly_their_side_checks(assignment, example, ea
     assert r.verdict == "fail"
     assert {c.name: c.score for c in r.checks if c.score > 0} == earned
     assert r.score == sum(earned.values())
+
+
+def test_a_passing_submission_runs_once_untraced_and_a_failing_one_again_traced(monkeypatch):
+    """Only a failing result reads a line: tracing every run halved a class's throughput (docs/performance.md)."""
+    g = Grader(load("canonical"), for_trusted_code())
+    runs = []
+    real = g._run
+    monkeypatch.setattr(g, "_run", lambda sub, trace=True: runs.append(trace) or real(sub, trace))
+    assert g.grade(EX / "solutions" / "canonical.py").verdict == "pass" and runs == [False]
+    runs.clear()
+    r = g.grade(EX / "buggy" / "canonical_sign.py")
+    assert r.verdict == "fail" and runs == [False, True] and "first wrong value" in r.message, (runs, r.message)
