@@ -674,10 +674,15 @@ def _through_scores(enc: "Encoder", dz: Optional[np.ndarray], shown: str, r: Rea
     if dz.shape != want:
         r.errors.append(f"{shown}: expected shape {want}, got {dz.shape}")
         return {}
-    delta = (dz if rows else dz.T) / conv.scale
+    return _GivenScores(case, scores_as_delta(conv, case, dz)).run()
+
+
+def scores_as_delta(conv: Conventions, case: Case, dz: np.ndarray) -> np.ndarray:
+    """A returned ∂J/∂zᴸ of the right shape as the reference's δᴸ: in its layout, objective and batch scaling."""
+    delta = (dz if conv.examples == "rows" else dz.T) / conv.scale
     if conv.upstream == "per_example" and case.spec.reduction == "mean":
         delta = delta / case.batch  # each example's own gradient: the mean's 1/m is the reference's
-    return _GivenScores(case, delta).run()
+    return delta
 
 
 class _ParamsRead:

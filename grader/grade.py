@@ -26,7 +26,7 @@ from bpcheck import __version__ as VERSION
 
 from . import sandbox, variants
 from .assignment import Assignment
-from .contracts import Reading
+from .contracts import Reading, scores_as_delta
 from .diagnose import Diagnosis, Voice, diagnose, evidence, explain_probe
 from .failures import autodiff_import, describe_error, missing_package, provided_modules, run_failure, runner_notes
 from .fingerprint import fingerprint
@@ -563,8 +563,19 @@ class Grader:
         # a bias kept as it came back (contracts._ParamsRead.bias), with its shape error among the reading's
         misshapen = {k: g.shape for k, g in reading.grads.items()
                      if k[0] == "b" and any(e.startswith(f"{terms.array(k)}: expected shape") for e in reading.errors)}
-        return (returned_line(records, reading.grads, probe, ret.sub, terms, conv, updates)
+        returned = {**reading.grads, **self._scores_returned(ret, probe)}
+        return (returned_line(records, returned, probe, ret.sub, terms, conv, updates)
                 or (shape_line(records, misshapen, probe, ret.sub, terms, conv, updates) if misshapen else None))
+
+    def _scores_returned(self, ret: Returned, probe: Probe) -> dict[str, np.ndarray]:
+        """A returned ∂J/∂zᴸ (``d_scores``) as the reference's δᴸ: the line that first holds it is the wrong one, where
+        the dW and db the grader reads off it were never in a variable of the student's."""
+        dz = ret.arrays.get(self.default.calls[probe.name], {}).get("d_scores")
+        conv, case = self.default.conventions, probe.case
+        want = (case.batch, case.spec.sizes[-1]) if conv.examples == "rows" else (case.spec.sizes[-1], case.batch)
+        if not isinstance(dz, np.ndarray) or dz.shape != want:
+            return {}
+        return {f"d{case.spec.depth}": scores_as_delta(conv, case, dz.astype(np.float64))}
 
     def _large_line(self, ret: Returned, ev: Evaluation) -> Optional[str]:
         """Where the large-input probe's run first holds inf or NaN, when its gradients came back non-finite."""

@@ -358,6 +358,8 @@ def test_the_first_wrong_line_is_named(example):
 #: where no catalog entry gives the wrong intermediates (a transform of the right values, or a mistake the catalog
 #: lacks); read off the files by hand
 RETURNED_LINE = {
+    # relu_backward's dx is read as d_scores (the dW and db the grader carries down from it): dx itself is the wrong value
+    "cs231n_layers_relu_mask_on_dout.py": (33, "dx"),  # dout * (dout > 0): the mask taken from dout, not the cache
     "dls_planar_db_no_mean.py": (107, "db2"),  # N× the right db: the sum without its / m
     "cs231n_l1_penalty_gradient.py": (23, "grads['W2']"),  # reg * np.sign(W2): wrong only where reg > 0
     # the smallest failing probe has one example: the output layer's dZ is then its db, already wrong
