@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
-from hypothesis import given, note
+from hypothesis import given, note, settings
 
 from bpcheck import oracles
 from bpcheck.grader.diagnose import diagnose_function
@@ -77,14 +79,35 @@ def test_the_headline_bug_shrinks_to_one_unit():
     assert cell.case.spec.activations == ("sigmoid",)
 
 
-@pytest.mark.parametrize("oracle", [pytest.param(o, marks=pytest.mark.skipif(bool(oracles.unavailable(o)), reason=str(oracles.unavailable(o))))
-                                    for o in ("central", "torch", "jax")])
-@pytest.mark.parametrize("lookalike", LOOKALIKES, ids=lambda b: b.id)
-@given(case=cases())
-def test_lookalikes_are_not_flagged(lookalike, oracle, case: Case):
+def _available(*names: str) -> list:
+    return [pytest.param(o, marks=pytest.mark.skipif(bool(oracles.unavailable(o)), reason=str(oracles.unavailable(o))))
+            for o in names]
+
+
+def _lookalike_not_flagged(lookalike, oracle: str, case: Case) -> None:
     why = disagreement(run_candidate(lookalike.gradients, case, 0.5), oracle, case)
     note(why or "")
     assert why is None
+
+
+@pytest.mark.parametrize("oracle", _available("central", "torch"))
+@pytest.mark.parametrize("lookalike", LOOKALIKES, ids=lambda b: b.id)
+@given(case=cases())
+def test_lookalikes_are_not_flagged(lookalike, oracle, case: Case):
+    _lookalike_not_flagged(lookalike, oracle, case)
+
+
+#: jax compiles anew for every network shape drawn: 40 networks per look-alike took 23 s of the suite's 6–7 minutes.
+#: The default and CI profiles draw 10 (torch and central differences still draw every one); thorough draws its own.
+JAX_LOOKALIKE_EXAMPLES = None if os.environ.get("BPCHECK_PROFILE") == "thorough" else 10
+
+
+@pytest.mark.parametrize("oracle", _available("jax"))
+@pytest.mark.parametrize("lookalike", LOOKALIKES, ids=lambda b: b.id)
+@settings(max_examples=JAX_LOOKALIKE_EXAMPLES) if JAX_LOOKALIKE_EXAMPLES else (lambda f: f)
+@given(case=cases())
+def test_lookalikes_are_not_flagged_by_jax(lookalike, oracle, case: Case):
+    _lookalike_not_flagged(lookalike, oracle, case)
 
 
 @pytest.fixture(scope="module")
