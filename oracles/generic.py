@@ -893,7 +893,7 @@ def _vjp(forward: Callable, backward: Callable, inputs: Any, static: Any, mode: 
 
     case = _Case(title, oname, tree, leaves, grads, bind,
                  [leaf.value for leaf in leaves] + static_arrays(fixed) + [out],
-                 {**_named_static(fixed), **{leaf.name: leaf.value for leaf in leaves}, "the output": out}, complex_step,
+                 {**_named_arrays(fixed, leaves), "the output": out}, complex_step,
                  f"F = ⟨dout, {oname}(inputs)⟩ with dout standard normal (seed {seed}); its gradient is "
                  f"{name_of(backward)}(dout, cache)", notes)
     if second_size:
@@ -926,10 +926,10 @@ def _scalar_of_array(o: np.ndarray, what: str) -> np.ndarray:
     return o
 
 
-def _named_static(fixed: Any) -> dict[str, np.ndarray]:
-    if isinstance(fixed, dict):
-        return {k: v for k, v in fixed.items() if isinstance(v, np.ndarray)}
-    return {f"static[{i}]": v for i, v in enumerate(fixed) if isinstance(v, np.ndarray)}
+def _named_arrays(fixed: Any, leaves: Sequence[Leaf]) -> dict[str, np.ndarray]:
+    """The static arrays and the inputs, by the names messages use: the axis lengths a factor may be (``patterns``)."""
+    static = fixed.items() if isinstance(fixed, dict) else ((f"static[{i}]", v) for i, v in enumerate(fixed))
+    return {**{k: v for k, v in static if isinstance(v, np.ndarray)}, **{leaf.name: leaf.value for leaf in leaves}}
 
 
 #: What ``f`` returns: the loss; (loss, grad); or (loss, grad, hessp) with hessp(p) -> H·p (scikit-learn style).
@@ -1032,7 +1032,7 @@ def _first_order(f: Callable, inputs: Any, grad: Optional[Callable], returns: st
     oname = name_of(reference or f)
     case = _Case(f"check_function({fname})", oname, tree, leaves, grads, loss_binder(reference or f, returns, tree, fixed),
                  [leaf.value for leaf in leaves] + static_arrays(fixed),
-                 {**_named_static(fixed), **{leaf.name: leaf.value for leaf in leaves}}, complex_step,
+                 _named_arrays(fixed, leaves), complex_step,
                  f"F = what {oname} returns as the loss (summed, when it is one loss per example)", notes)
     if second_size:
         case.rerun = lambda n: _first_order(f, grown(inputs, n), grad, returns, grown(static, n), mode, reference, seed, rtol,
@@ -1234,6 +1234,6 @@ def _same_gradients(old: Any, new: Any, inputs: Any, static: Any, returns: str, 
                                 f"{COVERED_FRACTION:.0%} of themselves")
     result.ok = not result.problems and all(v.ok for v in result.inputs)
     if second_size and not result.ok:
-        confirm_factors(result, patterns.sizes_of({**_named_static(fixed), **{leaf.name: leaf.value for leaf in leaves}}),
+        confirm_factors(result, patterns.sizes_of(_named_arrays(fixed, leaves)),
                         lambda n: _same_gradients(old, new, grown(inputs, n), grown(static, n), returns, seed, rtol, False))
     return result
