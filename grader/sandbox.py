@@ -303,9 +303,10 @@ def _claim(uid: int, mode: str) -> Optional[int]:
         return None  # a real account: never ours
     except KeyError:
         pass
-    fd = os.open(_lock_dir() / f"uid-{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    fd = _lock(f"uid-{uid}.lock")
+    if fd is None:
+        return None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         if _retired(uid).exists():
             raise BlockingIOError
         if _uid_has_processes(uid):  # left over from a grader that was killed: clean it before use
@@ -314,6 +315,28 @@ def _claim(uid: int, mode: str) -> Optional[int]:
     except (BlockingIOError, CleanupFailed):
         os.close(fd)
         return None
+
+
+def _lock(name: str) -> Optional[int]:
+    """The descriptor of an exclusive lock on ``name`` in the lock folder (held until closed), or None: held already."""
+    fd = os.open(_lock_dir() / name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fd
+    except BlockingIOError:
+        os.close(fd)
+        return None
+
+
+def _pool_id(base: int, claim: Callable[[int], Optional[int]], taken: str) -> tuple[int, int]:
+    """An id from the pool at ``base`` (tried from a random start) that ``claim`` locks, and its lock's descriptor."""
+    start = random.randrange(UID_COUNT)
+    for i in range(UID_COUNT):
+        found = base + (start + i) % UID_COUNT
+        fd = claim(found)
+        if fd is not None:
+            return found, fd
+    raise SandboxUnavailable(taken)
 
 
 @contextmanager
@@ -328,14 +351,9 @@ def uid_slot(mode: str = "process") -> Iterator[int]:
 
 def _first_free(mode: str) -> tuple[int, int]:
     """An unused id from the pool and the descriptor of its lock (held until closed)."""
-    start = random.randrange(UID_COUNT)
-    for i in range(UID_COUNT):
-        uid = UID_BASE + (start + i) % UID_COUNT
-        fd = _claim(uid, mode)
-        if fd is not None:
-            return uid, fd
-    raise SandboxUnavailable(f"all {UID_COUNT} uids from {UID_BASE} are in use by running submissions or retired after "
-                             f"a failed clean-up (remove {_lock_dir()}/uid-N.retired once uid N runs nothing)")
+    return _pool_id(UID_BASE, lambda uid: _claim(uid, mode),
+                    f"all {UID_COUNT} uids from {UID_BASE} are in use by running submissions or retired after "
+                    f"a failed clean-up (remove {_lock_dir()}/uid-N.retired once uid N runs nothing)")
 
 
 # --- what every submission of one grader reads: the runner and the calls' inputs, written once ----------
@@ -379,21 +397,15 @@ _SHARED: "weakref.WeakSet[SharedFolder]" = weakref.WeakSet()
 def _free_group() -> tuple[int, int]:
     """A group id from ``SHARED_GID_BASE`` that is no real group and no other grader's, and its lock (held until
     closed)."""
-    start = random.randrange(UID_COUNT)
-    for i in range(UID_COUNT):
-        gid = SHARED_GID_BASE + (start + i) % UID_COUNT
-        try:
-            grp.getgrgid(gid)
-            continue  # a real group: never ours
-        except KeyError:
-            pass
-        fd = os.open(_lock_dir() / f"gid-{gid}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return gid, fd
-        except BlockingIOError:
-            os.close(fd)
-    raise SandboxUnavailable(f"all {UID_COUNT} group ids from {SHARED_GID_BASE} are held by running graders")
+    return _pool_id(SHARED_GID_BASE, _claim_group, f"all {UID_COUNT} group ids from {SHARED_GID_BASE} are held by running graders")
+
+
+def _claim_group(gid: int) -> Optional[int]:
+    try:
+        grp.getgrgid(gid)
+        return None  # a real group: never ours
+    except KeyError:
+        return _lock(f"gid-{gid}.lock")
 
 
 def _release_shared(path: str, lock: Optional[int]) -> None:
