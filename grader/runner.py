@@ -544,8 +544,8 @@ def _become_in_child(req):
     libc = ctypes.CDLL(None, use_errno=True)
     if req.get("isolate"):
         _isolate(libc, req["isolate"])
-    if req["namespaces"] and libc.unshare(0x40000000 | 0x08000000) != 0:  # CLONE_NEWNET | CLONE_NEWIPC
-        raise OSError(ctypes.get_errno(), "unshare(network, IPC) failed")
+    if req["namespaces"]:
+        _sys(libc, "unshare(network, IPC)", libc.unshare(CLONE_NEWNET | CLONE_NEWIPC))
     for name, value in req["rlimits"].items():
         resource.setrlimit(getattr(resource, name), (value, value))
     os.chdir(req["cwd"])
@@ -555,11 +555,11 @@ def _become_in_child(req):
         os.setgroups(req["groups"])
         os.setresgid(req["uid"], req["uid"], req["uid"])
         os.setresuid(req["uid"], req["uid"], req["uid"])
-    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS: no setuid program gives root back
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+    _sys(libc, "prctl(PR_SET_NO_NEW_PRIVS)", libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))  # no setuid program gives root back
 
 
-# mount(2) and unshare(2) flags, from <sys/mount.h> and <sched.h>
+# mount(2), unshare(2) and prctl(2) flags, from <sys/mount.h>, <sched.h> and <linux/prctl.h>
+PR_SET_NO_NEW_PRIVS = 38
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x4000000, 0x8000000, 0x20000000, 0x40000000
 
