@@ -666,8 +666,7 @@ def _through_scores(enc: "Encoder", dz: Optional[np.ndarray], shown: str, r: Rea
     """The parameter gradients a returned ∂J/∂zᴸ (``d_scores``: relu_backward's dx, softmax_loss's dx) gives, in the
     reference's objective: a wrong dx shows as the dW and db it gives, and the catalog names it as a wrong BP1."""
     conv, case = enc.conv, enc.case
-    rows = conv.examples == "rows"
-    want = (case.batch, case.spec.sizes[-1]) if rows else (case.spec.sizes[-1], case.batch)
+    want = scores_shape(conv, case)
     if dz is None:
         r.errors.append(f"{shown}: missing (not returned, or not an array of numbers)")
         return {}
@@ -675,6 +674,11 @@ def _through_scores(enc: "Encoder", dz: Optional[np.ndarray], shown: str, r: Rea
         r.errors.append(f"{shown}: expected shape {want}, got {dz.shape}")
         return {}
     return _GivenScores(case, scores_as_delta(conv, case, dz)).run()
+
+
+def scores_shape(conv: Conventions, case: Case) -> tuple[int, int]:
+    """The shape of a returned ∂J/∂zᴸ: examples by outputs, in the contract's layout."""
+    return (case.batch, case.spec.sizes[-1]) if conv.examples == "rows" else (case.spec.sizes[-1], case.batch)
 
 
 def scores_as_delta(conv: Conventions, case: Case, dz: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ from bpcheck import __version__ as VERSION
 
 from . import sandbox, variants
 from .assignment import Assignment
-from .contracts import Reading, scores_as_delta
+from .contracts import Reading, scores_as_delta, scores_shape
 from .diagnose import Diagnosis, Voice, diagnose, evidence, explain_probe
 from .failures import autodiff_import, describe_error, missing_package, provided_modules, run_failure, runner_notes
 from .fingerprint import fingerprint
@@ -532,10 +532,8 @@ class Grader:
         if call is None or not isinstance(calls, dict) or calls.get(call, "") is not None or not isinstance(caught, dict):
             return None
         item = caught.get(call)
-        if not (isinstance(item, list) and len(item) == 3 and isinstance(item[0], str) and isinstance(item[1], int)
-                and isinstance(item[2], str)):
-            return None
-        return caught_line(Record(item[0][:100], item[1], "", np.zeros(0)), item[2], ret.sub)
+        record = _record(item, np.zeros(0))
+        return caught_line(replace(record, name=""), item[2], ret.sub) if record else None
 
     def _mistake_line(self, ret: Returned, diag: Diagnosis, probe: Probe) -> Optional[str]:
         """Where the catalog mistakes the diagnosis named first show (what was compared, when no line does)."""
@@ -572,8 +570,7 @@ class Grader:
         the dW and db the grader reads off it were never in a variable of the student's."""
         dz = ret.arrays.get(self.default.calls[probe.name], {}).get("d_scores")
         conv, case = self.default.conventions, probe.case
-        want = (case.batch, case.spec.sizes[-1]) if conv.examples == "rows" else (case.spec.sizes[-1], case.batch)
-        if not isinstance(dz, np.ndarray) or dz.shape != want:
+        if not isinstance(dz, np.ndarray) or dz.shape != scores_shape(conv, case):
             return {}
         return {f"d{case.spec.depth}": scores_as_delta(conv, case, dz.astype(np.float64))}
 
@@ -621,9 +618,8 @@ class Grader:
         call = self.default.calls[probe.name]
         index = ret.status.get("trace", {}) if isinstance(ret.status.get("trace"), dict) else {}
         arrays = ret.arrays.get(call + TRACE, {})
-        return [Record(f[:100], n, v[:60], arrays[f"trace.{k}"]) for k, item in enumerate(index.get(call) or [])
-                if isinstance(item, list) and len(item) == 3 and f"trace.{k}" in arrays
-                for f, n, v in [item] if isinstance(f, str) and isinstance(n, int) and isinstance(v, str)]
+        found = (_record(item, arrays[f"trace.{k}"]) for k, item in enumerate(index.get(call) or []) if f"trace.{k}" in arrays)
+        return [r for r in found if r]
 
     def _convention_words(self, default: Evaluation, chosen: Evaluation, share: float) -> str:
         """What the message adds when the submission was graded under another convention than the assignment's own."""
@@ -733,6 +729,15 @@ def probes_at(ps: ProbeSet, precision: str) -> ProbeSet:
     """``ps`` judging candidates computed in ``precision`` (its catalog runs shared: they do not depend on it)."""
     ratio = eps_ratio(precision)
     return ps if ratio == 1 else replace(ps, rtol={k: v * ratio for k, v in ps.rtol.items()})
+
+
+def _record(item: object, value: np.ndarray) -> Optional[Record]:
+    """A [file, line, text] the runner wrote (the submission's: types checked, file and text clipped, since they reach
+    the message) as a Record holding ``value``; None when it is not one."""
+    if not (isinstance(item, list) and len(item) == 3 and isinstance(item[0], str) and isinstance(item[1], int)
+            and isinstance(item[2], str)):
+        return None
+    return Record(item[0][:100], item[1], item[2][:60], value)
 
 
 def _smallest(probes: list[Probe]) -> Optional[Probe]:
