@@ -24,6 +24,7 @@ from bpcheck.reference import seeds
 
 from .contracts import ACCEPTABLE, DIAGNOSED, Contract, ContractError, Conventions, Encoder, Form, Variant, parse_form
 from . import runner
+from .layers import LayerPart, parse_part
 from .probes import Probe, make_probe
 from .sandbox import Limits
 
@@ -122,6 +123,8 @@ class Assignment:
     path: Optional[Path] = None
     #: [[part]] tables: one assignment per graded function, graded in turn into one report (empty: one entry point)
     parts: tuple["Assignment", ...] = ()
+    #: a part with layer = ...: a layer the reference network does not have, graded through the check API (layers.py)
+    layer: Optional[LayerPart] = None
 
 
 def bundled() -> list[str]:
@@ -493,14 +496,19 @@ def from_tables(path: Path, text: bytes, raw: dict) -> Assignment:
         limits=Limits(**limits_raw),
         points=points,
         probes=probes,
-        fingerprint=hashlib.sha256(text + b"".join(n.encode() + b"\0" + hashlib.sha256(d).digest()
-                                                   for n, d in environment.files)).hexdigest()[:16],
+        fingerprint=_fingerprint(text, environment),
         environment=environment,
         hidden_checks=hidden_checks,
         solution=(path.parent / solution).resolve() if solution else None,
         path=path,
         **grading,
     )
+
+
+def _fingerprint(text: bytes, environment: Environment) -> str:
+    """What a result is keyed on beside the grader's code: the assignment's bytes and its course files'."""
+    return hashlib.sha256(text + b"".join(n.encode() + b"\0" + hashlib.sha256(d).digest()
+                                          for n, d in environment.files)).hexdigest()[:16]
 
 
 # --- several graded functions ----------------------------------------------------------------------------------
@@ -539,21 +547,49 @@ def _with_parts(path: Path, text: bytes, raw: dict) -> Assignment:
     parts: list[Assignment] = []
     for i, part in enumerate(parts_raw):
         at = f"{where} [[part]] #{i + 1}"
-        tables = _part_tables(raw, i, part, probes, at)
-        if tables["name"] in [p.name for p in parts]:
-            raise AssignmentError(f"{at}: name = {tables['name']!r} is another part's; give each part a name of its own")
         try:
-            parts.append(from_tables(path, text + f"\0part {i}".encode(), tables))
+            if isinstance(part, dict) and "layer" in part:
+                made = _layer_part(path, text + f"\0part {i}".encode(), raw, i, part, at)
+            else:
+                made = from_tables(path, text + f"\0part {i}".encode(), _part_tables(raw, i, part, probes, at))
         except AssignmentError as exc:
             raise AssignmentError(str(exc).replace(where, at, 1)) from None
+        if made.name in [p.name for p in parts]:
+            raise AssignmentError(f"{at}: name = {made.name!r} is another part's; give each part a name of its own")
+        parts.append(made)
     # The whole assignment's contract holds every part's calls as one form: what a submission must define.
     calls = {c.names: c for p in parts for c in p.contract.forms[0].calls}
     used = {pc.probe.name: pc for p in parts for pc in p.probes}
     return replace(parts[0], name=str(_get(raw, "name", str, where, path.stem)),
                    title=str(_get(raw, "title", str, where, path.stem)),
                    contract=replace(parts[0].contract, forms=(Form(calls=tuple(calls.values())),)),
-                   probes=list(used.values()), parts=tuple(parts),
+                   probes=list(used.values()), parts=tuple(parts), layer=None,
                    fingerprint=hashlib.sha256(text + "".join(p.fingerprint for p in parts).encode()).hexdigest()[:16])
+
+
+def _layer_part(path: Path, text: bytes, raw: dict, i: int, part: dict, at: str) -> Assignment:
+    """A [[part]] with layer = ...: the assignment's limits, environment and points (the part's over them), and the
+    part's calls on the layer's cases, judged through the check API (layers.py)."""
+    _keys(part, ("name", "points", "layer", "function", "arguments", "keywords", "returns", "call", "case"), at)
+    try:
+        layer = parse_part(part, at, _keys)
+        conventions = _conventions(raw, at)
+    except ContractError as exc:
+        raise AssignmentError(str(exc)) from None
+    first = layer.form.calls[0].names[0]
+    tables = {**raw, "points": {**raw.get("points", {}), **_get(part, "points", dict, at, {})}}
+    limits_raw = raw.get("limits", {})
+    _keys(limits_raw, tuple(f.name for f in fields(Limits)), f"{path.name} [limits]")
+    solution = _get(raw, "solution", str, path.name)
+    environment = _environment(raw, path.name, path.parent)
+    return Assignment(
+        name=str(_get(part, "name", str, at, first)), title=str(_get(raw, "title", str, path.name, path.stem)),
+        module=str(_get(raw, "module", str, path.name, "submission")),
+        contract=Contract(forms=(layer.form,), conventions=conventions),
+        limits=Limits(**limits_raw), points=_points(tables, at), penalise_conventions=False, alternative_credit=0.0,
+        large_inputs=False, steps=1, probes=[], fingerprint=_fingerprint(text, environment),
+        environment=environment, hidden_checks=_hidden_checks(raw, path.name),
+        solution=(path.parent / solution).resolve() if solution else None, path=path, layer=layer)
 
 
 MAX_VARIANTS = 32

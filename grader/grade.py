@@ -24,7 +24,7 @@ from bpcheck.reference.bugs import CATALOG
 
 from bpcheck import __version__ as VERSION
 
-from . import sandbox, variants
+from . import layers, sandbox, variants
 from .assignment import Assignment
 from .contracts import Reading, scores_as_delta, scores_shape
 from .diagnose import Diagnosis, Voice, diagnose, evidence, explain_probe
@@ -108,13 +108,9 @@ class Grader:
     def __init__(self, assignment: Assignment, sandbox_mode: "str | sandbox.Sandbox" = "auto"):
         """``sandbox_mode``: auto | bubblewrap | process | none, or a chosen ``sandbox.Sandbox``; SandboxUnavailable
         when the mode cannot run here (``auto`` never falls back to none)."""
-        self.a = assignment
-        self.contract = assignment.contract
-        self.sandbox = sandbox_mode if isinstance(sandbox_mode, sandbox.Sandbox) else sandbox.select(sandbox_mode)
-        self.sandbox_message = self.sandbox.description
+        self._contain(assignment, sandbox_mode)
         # One grader per graded function ([[part]] tables), each with its own run: a crash costs that function only.
-        self.parts = [Grader(part, self.sandbox) for part in assignment.parts]
-        self._shared_lock, self._shared_folder = threading.Lock(), None
+        self.parts = [(LayerGrader if part.layer else Grader)(part, self.sandbox) for part in assignment.parts]
         if self.parts:
             return
         self.gradients = bool(self.contract.kinds() & {"gradient", "update"})  # else only outputs are checked
@@ -131,6 +127,14 @@ class Grader:
         self.traced = {self.default.calls[p.name]: p for p in [*traced, *([self.large] if self.large and traced else [])]}
         for name in [*self.probe_names, *([LARGE] if self.large else [])]:
             self.default.expected(name)
+
+    def _contain(self, assignment: Assignment, sandbox_mode: "str | sandbox.Sandbox") -> None:
+        """The assignment, and the sandbox its runs go to (the shared inputs folder made on first use)."""
+        self.a = assignment
+        self.contract = assignment.contract
+        self.sandbox = sandbox_mode if isinstance(sandbox_mode, sandbox.Sandbox) else sandbox.select(sandbox_mode)
+        self.sandbox_message = self.sandbox.description
+        self._shared_lock, self._shared_folder = threading.Lock(), None
 
     @property
     def probe_names(self) -> list[str]:
@@ -362,8 +366,8 @@ class Grader:
 
     # -- judging: the conventions that explain it, then one method per check -----------------------------------
 
-    def _assess(self, submission: str, key: str, ret: Returned) -> Result:
-        notes = list(ret.sub.notes) + runner_notes(ret.status, ret.sub)
+    def _refused(self, submission: str, key: str, ret: Returned, notes: list[str]) -> Optional[Result]:
+        """The result of a run that imported autodiff or missed a package, before anything is judged; else None."""
         used = autodiff_import(ret.status, ret.sub, self.a.environment.allow_autodiff)
         if used:  # the student's choice, not the machine's: graded (0), saved, never retried as an environment problem
             return self.error_result(submission, used, key, notes)
@@ -371,6 +375,13 @@ class Grader:
         if environment:
             message = f"environment problem (the grading machine's, not the student's): {environment}"
             return self.error_result(submission, message, key, notes, environment)
+        return None
+
+    def _assess(self, submission: str, key: str, ret: Returned) -> Result:
+        notes = list(ret.sub.notes) + runner_notes(ret.status, ret.sub)
+        refused = self._refused(submission, key, ret, notes)
+        if refused:
+            return refused
         evaluations = self._evaluations(ret)
         if ret.failure and not any(ev.outcomes[n].error is None for ev in evaluations for n in self.probe_names):
             left = "; ".join(f"refused {k}: {v}" for k, v in list(ret.refused.items())[:4])
@@ -712,6 +723,69 @@ class Grader:
             return None
         p = _smallest([p for p, c in zip(self.probe_set.probes, checks) if not c.passed])
         return f"{p.name}: {self.terms[id(self.default)].describe(p.case)}" if p else None
+
+
+class LayerGrader(Grader):
+    """A [[part]] with ``layer = ...`` (layers.py): the student's calls run in the sandbox on each of the layer's cases;
+    the forward output is compared with the grader's forward pass, the gradients checked by the check API."""
+
+    def __init__(self, assignment: Assignment, sandbox_mode: "str | sandbox.Sandbox" = "auto"):
+        self._contain(assignment, sandbox_mode)
+        self.parts, self.traced, self.part = [], {}, assignment.layer
+        self.cases = self.part.build()
+        self.calls = [(case.name, case, [case.ops]) for case in self.cases]  # as Grader._job and _write_inputs read them
+
+    def _kinds(self) -> list[tuple[str, str]]:
+        """(points key, check label) of what each case grades: its forward output or loss, its gradients."""
+        kinds = []
+        if self.part.forward_symbol:
+            kinds.append(("loss", LOSS) if self.part.forward_symbol == "loss" else ("forward", FORWARD))
+        if self.part.gradients:
+            kinds.append(("gradient", "gradient"))
+        return [(k, label) for k, label in kinds if self.a.points[k] > 0]
+
+    def _check_plan(self) -> list[tuple[str, float, bool]]:
+        hidden = self.a.hidden_checks
+        return [(f"{label}: {case.name}", self.a.points[k], k in hidden) for case in self.cases for k, label in self._kinds()]
+
+    def _graded(self, submission: str, key: str, sub: Submission) -> Result:
+        ret = self._run(sub, trace=False)
+        notes = list(ret.sub.notes) + runner_notes(ret.status, ret.sub)
+        refused = self._refused(submission, key, ret, notes)
+        if refused:
+            return refused
+        returns = {case.name: self._returned(case, ret) for case in self.cases}
+        if not any(got for got, _ in returns.values()):  # nothing came back to judge: an error, as a network part's
+            result = self.error_result(submission, next(filter(None, (e for _, e in returns.values())), "no output"), key, notes)
+            result.seconds = ret.run.seconds
+            return result
+        checks = [check for case in self.cases for check in self._case_checks(case, *returns[case.name])]
+        failed = [c for c in checks if not c.passed]
+        message = f"{failed[0].name} failed: {failed[0].output}" if failed else "all checks pass"
+        return Result(submission, "fail" if failed else "pass", sum(c.score for c in checks), sum(c.max_score for c in checks),
+                      checks, [], message, self.sandbox_message, ret.run.seconds, key, notes=notes)
+
+    @staticmethod
+    def _returned(case: "layers.LayerCase", ret: Returned) -> tuple[dict, Optional[str]]:
+        """The arrays ``case``'s calls returned, and the error that cut them short (a raise, a refused file), or None."""
+        got = ret.arrays.get(case.name, {})
+        calls = ret.status.get("calls") if isinstance(ret.status.get("calls"), dict) else {}
+        error = describe_error(calls[case.name], ret.sub) if calls.get(case.name) else None
+        left = "; ".join(f"refused {k}: {v}" for k, v in ret.refused.items() if k.startswith(case.name + "/"))
+        return got, "; ".join(filter(None, [error, left, None if got or error else ret.failure or "no output"])) or None
+
+    def _case_checks(self, case: "layers.LayerCase", got: dict, error: Optional[str]) -> list[Check]:
+        """The checks of one case, judged by layers.py: its forward output or loss, its gradients."""
+        judge = {"forward": layers.forward_problem, "loss": layers.forward_problem, "gradient": layers.gradient_problem}
+        checks = []
+        for k, label in self._kinds():
+            problem = (error if not got and error else judge[k](self.part, case, got, error))
+            text = f"correct on {case.describe()}" if problem is None else f"wrong on {case.describe()}: {problem}"
+            text = text if len(text) < MAX_CHECK else text[:MAX_CHECK - 2] + "…"
+            pts = self.a.points[k]
+            checks.append(Check(f"{label}: {case.name}", pts if problem is None else 0.0, pts, problem is None, text,
+                                k in self.a.hidden_checks))
+        return checks
 
 
 def eps_ratio(precision: str) -> float:

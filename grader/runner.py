@@ -245,6 +245,8 @@ def _store(value, pattern, save, what, kept):
         raise TypeError(f"{what}: got {value!r}, a stand-in from a module the assignment stubs; "
                         "the graded code needs the real module")
     if isinstance(pattern, str):
+        if value is None:  # a starter's `out = None ... return out, cache`: unanswered, never a NaN to compare
+            raise NotImplementedError(f"{what} is None")
         save(pattern, value)
         return
     kind = pattern["kind"]

@@ -71,9 +71,14 @@ EXPECTED = [
      "linear_backward: gradient: one-layer failed: wrong on 5-3 network, 4 examples: db: expected shape (3, 1), got (3,)"),
     ("cs231n-layers", "solutions/cs231n_assignment2/cs231n/layers.py", "pass", "all 5 graded functions pass"),
     ("cs231n-layers", "buggy/cs231n_layers_dw_mean_twice.py", "fail", "affine_backward: differs only by a convention: 1/N applied twice"),
-    # the starter's functions return None: every output is missing, named by the function that returns it
-    ("cs231n-layers", "starters/cs231n_assignment2/cs231n/layers.py", "fail",
-     "affine_forward: forward output failed: wrong forward output: one-layer: shape () vs (4, 3); affine_backward: no gradients"),
+    # the starter's functions return None: not implemented, named by the function that returns it
+    ("cs231n-layers", "starters/cs231n_assignment2/cs231n/layers.py", "error",
+     "affine_forward: forward output failed: wrong forward output: one-layer: missing (affine_forward(...) is not "
+     "implemented yet (the starter's placeholder: affine_forward(...)[0] is None)); affine_backward: no gradients"),
+    ("cs231n-bn-dropout-conv", "solutions/cs231n_assignment2/cs231n/layers.py", "pass", "all 10 graded functions pass"),
+    ("cs231n-bn-dropout-conv", "starters/cs231n_assignment2/cs231n/layers.py", "error",
+     "batchnorm_forward: batchnorm_forward(...) is not implemented yet (the starter's placeholder: "
+     "batchnorm_forward(...)[0] is None); batchnorm_backward: batchnorm_backward(...) is not implemented yet"),
     ("cs231n-fc-net", "solutions/cs231n_assignment2", "pass", "all gradient checks pass"),
     ("cs231n-fc-net", "buggy/cs231n_fc_net_reg_missing_from_grads.py", "fail", "right when reg=0, wrong when reg>0"),
     ("cs231n-fc-net", "starters/cs231n_assignment2", "error",

@@ -99,8 +99,8 @@ def test_a_seeded_upward_import_is_caught(tmp_path):
 STAGES = {
     "intake": ("exports", "submission", "untrusted", "fingerprint"),
     "containment": ("sandbox", "runner"),
-    "judgement": ("assignment", "contracts", "probes", "variants", "diagnose", "lines", "failures", "grade", "results",
-                  "blindspots"),
+    "judgement": ("assignment", "contracts", "layers", "probes", "variants", "diagnose", "lines", "failures", "grade",
+                  "results", "blindspots"),
     "output": ("batch", "report", "similarity", "feedback", "html_report", "gradescope", "prairielearn", "kit"),
 }
 
