@@ -78,6 +78,8 @@ def describe_error(err: object, sub: Submission) -> str:
     file, line = err.get("file"), err.get("line")
     where = sub.where(clip(file, 300), line if isinstance(line, int) and not isinstance(line, bool) else None)
     block = unanswered_block(sub, file, line) if typ in ("NameError", "TypeError", "AttributeError", "UnboundLocalError") else None
+    if typ == "NotDefined":  # the runner's own words: a graded function the file does not define
+        return msg
     if typ == "NotImplementedError":
         text = f"{op or 'the entry point'} is not implemented yet (the starter's placeholder{': ' + msg if msg else ''})"
     elif block:

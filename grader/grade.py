@@ -47,6 +47,8 @@ LOSS, FORWARD, UNMUTATED, LARGE_INPUTS = "loss value", "forward output", "inputs
 #: longest check text a student reads (a Gradescope test's output): the values give way first.
 EVIDENCE = " (e.g. "
 MAX_CHECK = 400
+#: How a part's run says the file lacks its function (runner.NotDefined, worded by failures.describe_error)
+NOT_DEFINED = " does not define "
 #: The folder of a call's line-by-line arrays (runner._Tracer)
 TRACE = ".trace"
 
@@ -143,8 +145,12 @@ class Grader:
     # -- one submission --------------------------------------------------------------------------------
 
     def collect(self, path: Path) -> Submission:
-        """Read a submission and find the file that defines the entry point (SubmissionError if it cannot be run)."""
-        return collect_submission(path, [f.requires for f in self.contract.forms], self.a.module)
+        """Read a submission and find the file that defines the entry point (SubmissionError if it cannot be run).
+        With [[part]] tables, a file that defines one part's functions is graded: a function missing costs its part."""
+        if not self.parts:
+            return collect_submission(path, [f.requires for f in self.contract.forms], self.a.module)
+        forms = [self.contract.forms[0].requires, *(part.contract.forms[0].requires for part in self.parts)]
+        return collect_submission(path, forms, self.a.module, parts=True)
 
     def key(self, files: dict[str, bytes]) -> str:
         """Changes with the submission's files, the assignment and the grader's own code, so nothing stale is reused."""
@@ -695,8 +701,7 @@ class Grader:
         checks = [replace(c, name=f"{name}: {c.name}") for name, r in zip(names, results) for c in r.checks]
         verdicts = {r.verdict for r in results}
         verdict = "pass" if verdicts == {"pass"} else "error" if verdicts == {"error"} else "fail"
-        message = f"all {len(results)} graded functions pass" if verdict == "pass" else "; ".join(
-            f"{name}: {r.message}" for name, r in zip(names, results) if r.verdict != "pass")
+        message = f"all {len(results)} graded functions pass" if verdict == "pass" else self._parts_message(names, results)
         return Result(submission, verdict, sum(c.score for c in checks), sum(c.max_score for c in checks), checks,
                       [{**d, "function": name} for name, r in zip(names, results) for d in r.diagnoses], message,
                       self.sandbox_message, sum(r.seconds for r in results), key,
@@ -704,6 +709,16 @@ class Grader:
                       convention="; ".join(f"{name}: {r.convention}" for name, r in zip(names, results) if r.convention),
                       environment=next((r.environment for r in results if r.environment), ""),
                       gradients="|".join(r.gradients for r in results) if verdict == "fail" else "")
+
+    @staticmethod
+    def _parts_message(names: list[str], results: list[Result]) -> str:
+        """What did not pass, function by function; the functions the file does not define last, in one clause."""
+        undefined = [name for name, r in zip(names, results) if r.verdict == "error" and NOT_DEFINED in r.message]
+        said = [f"{name}: {r.message}" for name, r in zip(names, results) if r.verdict != "pass" and name not in undefined]
+        if undefined:
+            lost = sum(r.max_score for name, r in zip(names, results) if name in undefined)
+            said.append(f"not written (the file does not define them): {', '.join(undefined)} ({lost:g} points)")
+        return "; ".join(said)
 
     @staticmethod
     def _summary(diag: Diagnosis, checks: list[Check]) -> str:
@@ -762,8 +777,10 @@ class LayerGrader(Grader):
         checks = [check for case in self.cases for check in self._case_checks(case, *returns[case.name])]
         failed = [c for c in checks if not c.passed]
         message = f"{failed[0].name} failed: {failed[0].output}" if failed else "all checks pass"
+        named = list(dict.fromkeys(slug for c in failed for slug in layers.mistakes_in(c.output)))
+        diagnoses = [{"correct": False, "matches": named, "named": named, "summary": message}] if failed else []
         return Result(submission, "fail" if failed else "pass", sum(c.score for c in checks), sum(c.max_score for c in checks),
-                      checks, [], message, self.sandbox_message, ret.run.seconds, key, notes=notes)
+                      checks, diagnoses, message, self.sandbox_message, ret.run.seconds, key, notes=notes)
 
     @staticmethod
     def _returned(case: "layers.LayerCase", ret: Returned) -> tuple[dict, Optional[str]]:

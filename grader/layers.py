@@ -428,7 +428,8 @@ def forward_problem(part: LayerPart, case: LayerCase, got: Mapping[str, np.ndarr
     if problem:
         return problem
     terms = np.asarray(layer.terms(**_forward_inputs(case)), dtype=np.float64)
-    return _elements(sym, value, expected, _bound(layer.depth(case.inputs), expected, terms))
+    problem = _elements(sym, value, expected, _bound(layer.depth(case.inputs), expected, terms))
+    return problem and "; ".join([*named_mistakes(case, {sym: value}, None), problem])
 
 
 def _mask(case: LayerCase, got: Mapping[str, np.ndarray], error: Optional[str]) -> tuple[Optional[np.ndarray], Optional[str]]:
@@ -449,6 +450,9 @@ def _mask(case: LayerCase, got: Mapping[str, np.ndarray], error: Optional[str]) 
     mask = kept / p
     wrong = ~(np.abs(out - x * mask) <= tol)
     if wrong.any():
+        for m, scale in zip(DROPOUT_SCALES, (1 / (1 - p), 1.0)):
+            if np.all(np.abs(out[kept] - x[kept] * scale) <= 2 * 4 * EPS * np.abs(x[kept]) * max(scale, 1 / p)):
+                return mask, f"out: {m.words}"
         k = np.unravel_index(int(np.argmax(wrong)), x.shape)
         return mask, (f"out: {int(wrong.sum())} of {wrong.size} elements neither 0 nor x / p, e.g. out[{', '.join(map(str, k))}] "
                       f"= {out[k]:.10g} where x = {x[k]:.10g}, p = {p} (x / p = {x[k] / p:.10g})")
@@ -487,4 +491,111 @@ def gradient_problem(part: LayerPart, case: LayerCase, got: Mapping[str, np.ndar
         return None
     lines = [v.lines("expected")[:2] for v in result.inputs if not v.ok]
     said = [" ".join(s.strip() for s in pair) for pair in lines] or [*result.problems, result.refused or result.coverage]
-    return "; ".join(s for s in said if s) or f"check_function: {result.verdict}"
+    return "; ".join([*named_mistakes(case, claimed, mask), *(s for s in said if s)]) or f"check_function: {result.verdict}"
+
+
+# --- the historic mistakes of these layers, named -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A known mistake of a layer's backward, as the gradient array it gives on a case (``mask``: dropout's draw);
+    named when a student's array is that one."""
+
+    slug: str
+    returned: str  # the array it gets wrong, as the part returns it: out, dx, dgamma, ...
+    words: str
+    gives: Callable[[LayerCase, Optional[np.ndarray]], np.ndarray]
+
+
+def _std(case: LayerCase) -> np.ndarray:
+    x = case.inputs["x"]
+    return np.sqrt(((x - x.mean(axis=0)) ** 2).mean(axis=0) + case.settings.get("eps", 1e-5))
+
+
+def _svm_dx(case: LayerCase, subtract: bool) -> np.ndarray:
+    """The hinge loss's gradient written out (a catalog behaviour; the check itself never uses it)."""
+    x, y = case.inputs["x"], case.inputs["y"]
+    rows = np.arange(x.shape[0])
+    positive = (x - x[rows, y][:, None] + 1.0 > 0).astype(float)
+    positive[rows, y] = 0.0
+    if subtract:
+        positive[rows, y] = -positive.sum(axis=1)
+    return positive / x.shape[0]
+
+
+def _whole_window(case: LayerCase, mask: Optional[np.ndarray]) -> np.ndarray:
+    ph, pw, s = (case.settings[k] for k in ("pool_height", "pool_width", "stride"))
+    dx = np.zeros_like(case.inputs["x"])
+    for i in range(case.dout.shape[2]):
+        for j in range(case.dout.shape[3]):
+            dx[:, :, i * s:i * s + ph, j * s:j * s + pw] += case.dout[:, :, i, j, None, None]
+    return dx
+
+
+def _bn_variant(case: LayerCase, unbiased: bool = False, eps_outside: bool = False) -> np.ndarray:
+    x, gamma, beta = case.inputs["x"], case.inputs["gamma"], case.inputs["beta"]
+    eps = case.settings.get("eps", 1e-5)
+    xc = x - x.mean(axis=0)
+    var = (xc ** 2).sum(axis=0) / (x.shape[0] - unbiased)
+    return gamma * xc / (np.sqrt(var) + eps if eps_outside else np.sqrt(var + eps)) + beta
+
+
+#: Dropout forward passes that scale the kept units wrongly: by 1/(1 − p), by 1 (recognised in ``_mask``).
+DROPOUT_SCALES = (
+    Mistake("dropout-p-drops", "out", "p taken as the probability of dropping a unit: kept units are scaled by "
+            "1/(1 − p); here, as in CS231n since 2017, p is the probability of keeping one", lambda c, m: c.inputs["x"]),
+    Mistake("dropout-not-inverted", "out", "kept units not scaled by 1/p: inverted dropout scales at train time, so "
+            "that test time is the identity", lambda c, m: c.inputs["x"]),
+)
+
+MISTAKES: dict[str, tuple[Mistake, ...]] = {
+    "batchnorm": (
+        Mistake("bn-unbiased-variance", "out", "normalised with the unbiased variance (1/(N − 1)); batch normalisation "
+                "uses the biased one, 1/N (np.var's default)", lambda c, m: _bn_variant(c, unbiased=True)),
+        Mistake("bn-eps-outside-sqrt", "out", "eps added outside the square root, (x − mean) / (sqrt(var) + eps); it "
+                "belongs inside: sqrt(var + eps)", lambda c, m: _bn_variant(c, eps_outside=True)),
+        Mistake("bn-constant-statistics", "dx", "dx = dout · gamma / std, as if the batch mean and variance were "
+                "constants: the terms through the mean and the variance are missing",
+                lambda c, m: c.dout * c.inputs["gamma"] / _std(c)),
+        Mistake("bn-dgamma-without-xhat", "dgamma", "dgamma = Σ dout, without the normalised x̂ it multiplies",
+                lambda c, m: c.dout.sum(axis=0)),
+    ),
+    "dropout": (
+        Mistake("dropout-unscaled-backward", "dx", "dx = dout · [kept], without the 1/p of inverted dropout that the "
+                "forward pass applied", lambda c, m: c.dout * (m != 0)),
+    ),
+    "max_pool": (
+        Mistake("pool-whole-window", "dx", "each window's dout given to every element of the window; only the largest "
+                "element (the one the forward pass took) receives it", _whole_window),
+    ),
+    "svm_loss": (
+        Mistake("svm-no-mean", "dx", "dx is N× the right values: the 1/N of the averaged loss is missing from dx",
+                lambda c, m: _svm_dx(c, True) * c.inputs["x"].shape[0]),
+        Mistake("svm-correct-class-not-subtracted", "dx", "the correct class's column is left at 0: each example's "
+                "x[i, y[i]] receives −(its number of positive margins) / N", lambda c, m: _svm_dx(c, False)),
+    ),
+}
+
+
+def named_mistakes(case: LayerCase, claimed: Mapping[str, np.ndarray], mask: Optional[np.ndarray]) -> list[str]:
+    """The catalogued mistakes that ``claimed`` (arrays by the names the part returns: out, dx, ...) shows, in words.
+
+    A match is to within 2Dε·(|w| + max|w|), w the mistake's array and D = 32 + the axis lengths of the case's arrays,
+    the rule the check API applies (oracles/generic.py): two computations of the same wrong formula agree that well."""
+    depth = 32 + sum(sum(a.shape) for a in [*case.inputs.values(), *([case.dout] if case.dout is not None else [])])
+    found = []
+    for m in MISTAKES.get(case.layer.name, ()):
+        got = claimed.get(m.returned)
+        if got is None:
+            continue
+        wrong = np.asarray(m.gives(case, mask), dtype=np.float64)
+        if wrong.shape == got.shape and np.all(np.abs(got - wrong) <= 2 * depth * EPS * (np.abs(wrong) + np.abs(wrong).max())):
+            found.append(f"{m.returned}: {m.words}")
+    return found
+
+
+def mistakes_in(text: str) -> list[str]:
+    """The ids of the catalogued mistakes a problem's text names (the instructor's words; the student reads the words)."""
+    every = [*DROPOUT_SCALES, *(m for ms in MISTAKES.values() for m in ms)]
+    return [m.slug for m in every if m.words in text]

@@ -422,7 +422,12 @@ def _choose_form(module, forms):
         if all(any(hasattr(module, n) for n in group) for group in form["requires"]):
             return i
     wanted = " or ".join("/".join(g[0] for g in f["requires"]) for f in forms)
-    raise AttributeError(f"the module defines none of the entry points {wanted}")
+    shown = os.path.basename(getattr(module, "__file__", None) or "") or "the submission"
+    raise NotDefined(f"{shown} does not define {wanted}")
+
+
+class NotDefined(AttributeError):
+    """The submission lacks a graded function: that function's part earns nothing, the others are graded."""
 
 
 def _load(job_dir, call, names):

@@ -465,10 +465,12 @@ def mentions_entry(path: Path, forms: Sequence[Sequence[tuple[str, ...]]]) -> bo
     return any(pattern.search(data) for data in files.values())
 
 
-def collect(path: Path, forms: Sequence[Sequence[tuple[str, ...]]], module_hint: str = "") -> Submission:
+def collect(path: Path, forms: Sequence[Sequence[tuple[str, ...]]], module_hint: str = "", parts: bool = False) -> Submission:
     """Read a submission and find the file that defines the entry point.
 
     ``forms``: for each accepted form of the entry point, the top-level names it needs, each with its aliases.
+    ``parts``: the forms are graded functions of one file ([[part]] tables): the file defining most of them is graded,
+    with every one of them it defines.
     """
     path = Path(path)
     notes: list[str] = []
@@ -507,7 +509,7 @@ def collect(path: Path, forms: Sequence[Sequence[tuple[str, ...]]], module_hint:
         files[main.rel] = main.source.encode("utf-8")
     if main.notebook is not None:
         notebooks[main.rel] = main.notebook
-    roots = {n for g in forms[form] for n in g if n in defined[main.rel]}
+    roots = {n for f in (forms if parts else [forms[form]]) for g in f for n in g if n in defined[main.rel]}
     statements = plan(main.tree, main.source, roots, main.notebook is not None)
     cells_used = ""
     if main.notebook is not None:

@@ -16,7 +16,9 @@ from .verdicts import assert_said, slugs_in
 ROOT = Path(__file__).resolve().parents[1]
 BUGGY = ROOT / "examples" / "buggy"
 ASSIGNMENT = {"canonical": "canonical", "blog": "blog-class", "nielsen": "nielsen", "cs231n_layers": "cs231n-layers",
-              "cs231n_fc_net": "cs231n-fc-net", "cs231n": "cs231n-two-layer", "coursera": "coursera-ex4",
+              "cs231n_fc_net": "cs231n-fc-net", **dict.fromkeys(("cs231n_bn", "cs231n_dropout", "cs231n_conv", "cs231n_pool",
+                                                                   "cs231n_svm"), "cs231n-bn-dropout-conv"),
+              "cs231n": "cs231n-two-layer", "coursera": "coursera-ex4",
               "dls_planar": "dls-planar", "dls_deep_steps": "dls-deep-steps", "dls_deep": "dls-deep"}
 #: Longest output of one check a student reads (a Gradescope test's text).
 MAX_CHECK = 400
@@ -64,6 +66,14 @@ NAMED = {
     "cs231n_layers_dw_mean_twice.py": ["'mean-twice'", "affine_backward: differs only by a convention: 1/N applied twice"],
     "cs231n_layers_softmax_no_mean.py": ["'mean-missing'",
                                          "softmax_loss: differs only by a convention: batch sum instead of batch mean (no 1/N)"],
+    # the layers the reference network does not have (layers.py's catalog), named in the layer's own terms
+    "cs231n_bn_constant_statistics.py": ["batchnorm_backward: gradient: case 1 failed", "'bn-constant-statistics'",
+                                         "as if the batch mean and variance were constants"],
+    "cs231n_bn_eps_outside_sqrt.py": ["batchnorm_forward: forward output: case 1 failed", "'bn-eps-outside-sqrt'"],
+    "cs231n_dropout_unscaled_backward.py": ["dropout_backward: gradient: case 1 failed", "'dropout-unscaled-backward'"],
+    "cs231n_dropout_p_drops.py": ["dropout_forward: forward output: case 1 failed", "'dropout-p-drops'"],
+    "cs231n_pool_whole_window.py": ["max_pool_backward_naive: gradient: case 1 failed", "'pool-whole-window'"],
+    "cs231n_svm_no_mean.py": ["svm_loss: gradient: case 1 failed", "'svm-no-mean'"],
     "cs231n_fc_net_mean_twice.py": ["the output layer's weights, the output layer's biases: 1/N× the right values (1/N applied twice)"],
     "cs231n_fc_net_reg_missing_from_grads.py": ["every layer's weights: right when reg=0, wrong when reg>0: check the "
                                                 "regularisation term (no penalty gradient)"],
@@ -78,6 +88,9 @@ LOCALISED = {
     "dls_deep_steps_cost_no_mean.py": ("fail", "compute_cost: loss value failed: wrong loss"),
     "dls_deep_steps_no_transpose.py": ("fail", "linear_backward: no gradients: failed on every probe"),
     "cs231n_layers_relu_mask_on_dout.py": ("fail", "relu_backward: wrong: dx (as the weight gradient of layer 1 it gives)"),
+    # stride ignored in the backward loops: right at stride 1 (case 1 keeps its points), wrong at stride 2
+    "cs231n_conv_backward_stride_ignored.py": ("fail", "conv_backward_naive: gradient: case 2 failed: wrong on x (2, 3, 6, 5), "
+                                                       "w (2, 3, 3, 3), b (2,); stride=2, pad=1: dx (2, 3, 6, 5)"),
     "cs231n_layers_hinge_in_softmax.py": ("fail", "softmax_loss: wrong: dx (as the weight gradient of layer 1 it gives)"),
     "cs231n_layers_wrong_cache.py": ("fail", "affine_backward: no gradients: failed on every probe: affine_backward(...) "
                                              "raised ValueError: cannot reshape array of size 16 into shape (4,3) "

@@ -5,18 +5,22 @@ diagnosis (``Result.diagnoses``), and it must not reach the student's message (i
 
 import re
 
+from bpcheck.grader.layers import MISTAKES, DROPOUT_SCALES
 from bpcheck.reference.bugs import CATALOG
+
+#: Every id the instructor reads: the reference's catalog and the layer catalog (grader/layers.py).
+IDS = [*CATALOG, *(m.slug for m in DROPOUT_SCALES), *(m.slug for ms in MISTAKES.values() for m in ms)]
 
 
 def slugs_in(text: str) -> list[str]:
     """The catalog ids a text names: the instructor's words, never the student's."""
-    return [b for b in CATALOG if re.search(rf"(?<![\w-]){re.escape(b)}(?![\w-])", text)]
+    return [b for b in IDS if re.search(rf"(?<![\w-]){re.escape(b)}(?![\w-])", text)]
 
 
 def assert_said(r, words: str) -> None:
     """``words`` in the student's message, or, for a catalog id in quotes, in the instructor's diagnosis."""
     slug = re.fullmatch(r"'([a-z0-9-]+)'", words)
-    if slug and slug[1] in CATALOG:
+    if slug and slug[1] in IDS:
         named = [n for d in r.diagnoses for n in [*d.get("matches", []), *d.get("named", [])]]
         assert any(n.split(" (")[0] == slug[1] for n in named), (slug[1], named, r.message)
     else:
