@@ -22,6 +22,11 @@ EXPECTED = [
     ("cs231n-fc-net", "cs231n-a2-notebook-export", "pass", "all gradient checks pass"),
     ("cs231n-layers", "cs231n-a2-2019/cs231n/layers.py", "pass", "all 5 graded functions pass"),
     ("cs231n-layers", "cs231n-a2-2021/cs231n/layers.py", "pass", "all 5 graded functions pass"),
+    ("cs231n-layers", "cs231n-a2-2018-cnn", "pass", "all 5 graded functions pass"),
+    ("cs231n-bn-dropout-conv", "cs231n-a2-2018-cnn", "pass", "all 10 graded functions pass"),
+    ("cs231n-bn-dropout-conv", "cs231n-a2-2019", "fail", "batchnorm_backward: batchnorm_backward(...) is not implemented yet"),
+    ("cs231n-bn-dropout-conv", "cs231n-a2-2020-conv-buggy", "fail", "conv_backward_naive: gradient: case 1 failed: wrong on "
+     "x (2, 3, 5, 5), w (3, 3, 3, 3), b (3,); stride=1, pad=1: dw (3, 3, 3, 3): 81 of 81 elements wrong"),
     ("cs231n-layers", "cs231n-a2-layers-buggy", "fail",
      "softmax_loss: differs only by a convention: batch sum instead of batch mean (no 1/N)"),
     ("dls-planar", "dls-c1w3-notebook", "pass", "all gradient checks pass"),

@@ -189,3 +189,17 @@ def test_a_wrong_cs231n_layer_costs_its_own_points_only(example, wrong):
     assert set(parts) == {"affine_forward", "affine_backward", "relu_forward", "relu_backward", "softmax_loss"}
     assert parts[wrong][0] < parts[wrong][1]
     assert all(score == full > 0 for name, (score, full) in parts.items() if name != wrong), parts
+
+
+def test_a_file_is_graded_for_the_functions_it_defines():
+    """A student who did one notebook of three: the functions written earn their points, each missing one costs its own
+    part only, said once at the end with the points it cost, never as an error of the whole file."""
+    r = Grader(load("cs231n-bn-dropout-conv"), for_trusted_code()).grade(ROOT / "examples" / "real-style"
+                                                                         / "cs231n-a2-2020-conv-buggy")
+    parts = by_part(r)
+    assert parts["conv_forward_naive"] == (4.0, 4.0) and parts["max_pool_forward_naive"] == (2.0, 2.0)
+    assert parts["max_pool_backward_naive"] == (4.0, 4.0) and parts["conv_backward_naive"] == (0.0, 8.0)
+    assert parts["batchnorm_forward"] == (0.0, 2.0) and parts["svm_loss"] == (0.0, 6.0)
+    assert r.verdict == "fail" and r.score == 10.0 and r.max_score == 38.0
+    assert r.message.endswith("not written (the file does not define them): batchnorm_backward, batchnorm_backward_alt, "
+                              "dropout_forward, dropout_backward, svm_loss (18 points)"), r.message
