@@ -336,7 +336,9 @@ def _assignment_check(args: argparse.Namespace) -> int:
     if a is None:
         return 2
     variants = a.contract.variants()
+    cases = sum(len(p.layer.cases) for p in a.parts if p.layer)
     print(f"{a.path}: valid. {_title(a.title, a.name)}: {len(a.probes)} probes, "
+          + (f"{cases} layer cases, " if cases else "")
           + (f"{len(a.parts)} graded functions ([[part]]), " if a.parts else f"{len(a.contract.forms)} entry form(s), ")
           + f"{len(variants)} accepted combination(s) of conventions")
     for v in variants[1:]:

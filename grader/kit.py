@@ -63,7 +63,8 @@ def public_tables(raw: dict[str, Any], base: Path, course: Path) -> dict[str, An
     """The assignment's tables without its solution and hidden probes; course files copied into ``course``."""
     tables = {k: v for k, v in raw.items() if k != "solution"}
     public = [p for p in raw.get("probe", []) if not (isinstance(p, dict) and p.get("hidden"))]
-    if not public:
+    layers = [p for p in raw.get("part", []) if isinstance(p, dict) and "layer" in p]  # their cases: never hidden
+    if not public and not layers:
         raise AssignmentError("every probe of this assignment is hidden: a pre-check kit would have nothing to run")
     tables["probe"] = public
     env = tables.get("environment")
