@@ -149,9 +149,10 @@ class Layer:
     loss: bool = False  # a loss layer: F is its value, its outputs "loss" and "dx"
 
 
-def _draw_normal(names: tuple[str, ...], gains: Mapping[str, float] = {}, shifts: Mapping[str, float] = {}) -> Callable:
+def _draw_normal(names: tuple[str, ...]) -> Callable:
+    """Standard normal arrays of the given names, each in its case's shape (a linear layer has no kink to avoid)."""
     def draw(rng: np.random.Generator, shapes: Mapping[str, list]) -> dict[str, np.ndarray]:
-        return {n: shifts.get(n, 0.0) + gains.get(n, 1.0) * rng.standard_normal(tuple(shapes[n])) for n in names}
+        return {n: rng.standard_normal(tuple(shapes[n])) for n in names}
     return draw
 
 
@@ -291,6 +292,11 @@ def parse_part(raw: Mapping[str, Any], where: str, keys: Callable[[Mapping[str, 
         _check_layer_pattern(c.get("returns"), f"{cw}.returns", later, layer)
         calls.append(Call((c["function"],), tuple(c.get("arguments", [])), dict(c.get("keywords", {})), {}, c.get("returns")))
     part = LayerPart(layer, Form(calls=tuple(calls)), _cases(raw, where, keys, layer))
+    try:
+        part.build()
+    except (ValueError, IndexError, KeyError, TypeError) as exc:  # shapes that do not fit each other, a setting missing
+        raise ContractError(f"{where}: its cases cannot be built for layer {name!r} ({type(exc).__name__}: {exc}); "
+                            f"check shapes and settings against its defaults {[c['shapes'] for c in layer.defaults]}") from None
     if not part.outputs:
         raise ContractError(f"{where}: nothing to grade; return out{', loss' if layer.loss else ''} or d<input> "
                             f"({', '.join('d' + a for a in layer.arrays)})")
@@ -397,8 +403,8 @@ def _elements(name: str, got: np.ndarray, expected: np.ndarray, bound: np.ndarra
         return None
     k = np.unravel_index(int(np.argmax(np.where(bad, np.abs(got - expected), -1.0))), got.shape) if got.ndim else ()
     at = f"{name}[{', '.join(map(str, k))}]" if got.ndim else name
-    return (f"{name}: {int(bad.sum())} of {bad.size} elements wrong, e.g. {at} = {got[k]:.10g}, expected {expected[k]:.10g}"
-            f" (|error| {abs(got[k] - expected[k]):.2e} > bound {bound[k]:.2e})")
+    head = f"{name}: {int(bad.sum())} of {bad.size} elements wrong, e.g. " if got.size > 1 else ""
+    return f"{head}{at} = {got[k]:.10g}, expected {expected[k]:.10g} (|error| {abs(got[k] - expected[k]):.2e} > bound {bound[k]:.2e})"
 
 
 def returned(name: str, got: Mapping[str, np.ndarray], shape: tuple[int, ...], error: Optional[str]) -> tuple[Optional[np.ndarray], Optional[str]]:

@@ -486,7 +486,7 @@ def collect(path: Path, forms: Sequence[Sequence[tuple[str, ...]]], module_hint:
     defined = {c.rel: defined_names(c.tree) for c in candidates if c.tree is not None}
     matching = _matching(candidates, defined, forms, notes)
     if not matching:
-        raise _no_entry(candidates, defined, forms, path, single)
+        raise _no_entry(candidates, defined, forms[:1] if parts else forms, path, single, parts)
     hint = module_hint.lower()
     primary = {n.lower() for groups in forms for g in groups for n in g}
 
@@ -642,7 +642,7 @@ def _partly_defined(candidates: list[_Candidate], defined: dict[str, dict[str, i
 
 
 def _no_entry(candidates: list[_Candidate], defined: dict[str, dict[str, int]], forms: Sequence[Sequence[tuple[str, ...]]],
-              path: Path, single: bool) -> SubmissionError:
+              path: Path, single: bool, parts: bool = False) -> SubmissionError:
     wanted = [n for groups in forms for g in groups for n in g]
     first = forms[0][0][0]
     aliases = [n for n in dict.fromkeys(n for groups in forms for g in groups if g[0] == first for n in g) if n != first]
@@ -659,6 +659,10 @@ def _no_entry(candidates: list[_Candidate], defined: dict[str, dict[str, int]], 
         if c.notebook is not None and c.notebook.unparsed:
             for number, err in c.notebook.unparsed.items():
                 return SubmissionError(f"{c.shown}: code cell {number} does not parse ({err}); it may define {first!r}")
+    if parts:  # graded function by function: any one of them is enough to grade
+        graded = ", ".join(dict.fromkeys(g[0] for g in forms[0]))
+        return SubmissionError(f"{candidates[0].shown if single else 'no file in ' + path.name} defines none of the graded "
+                               f"functions ({graded})")
     partly = _partly_defined(candidates, defined, forms)
     if partly:
         return SubmissionError(partly)

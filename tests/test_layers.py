@@ -297,6 +297,9 @@ def test_a_dropout_fraction_kept_far_from_p_is_named():
      r"save the forward's output as out"),
     ({"layer": "max_pool", "call": [{**CALLS["max_pool"][0], "returns": ["_", "_"]}]}, r"nothing to grade"),
     ({"layer": "conv", "call": CALLS["conv"], "case": [{"shapes": {"x": [2, 0, 5, 5]}}]}, r"expected lists of positive integers"),
+    ({"layer": "conv", "call": CALLS["conv"], "case": [{"shapes": {"x": [2, 4, 5, 5]}}]},  # 4 channels, w has 3
+     r"its cases cannot be built for layer 'conv' \(ValueError: "),
+    ({"layer": "max_pool", "call": CALLS["max_pool"], "case": [{"settings": {"stride": "2"}}]}, r"its cases cannot be built"),
 ])
 def test_a_wrong_layer_part_is_an_error_naming_it(raw, message):
     with pytest.raises(ContractError, match=message):
