@@ -47,6 +47,8 @@ LOSS, FORWARD, UNMUTATED, LARGE_INPUTS = "loss value", "forward output", "inputs
 #: longest check text a student reads (a Gradescope test's output): the values give way first.
 EVIDENCE = " (e.g. "
 MAX_CHECK = 400
+#: Between a part's number and its call's name, in a run of every part ("3~case 1"): no probe or case name holds it
+PART = "~"
 #: How a part's run says the file lacks its function (runner.NotDefined, worded by failures.describe_error)
 NOT_DEFINED = " does not define "
 #: The folder of a call's line-by-line arrays (runner._Tracer)
@@ -113,7 +115,9 @@ class Grader:
         self._contain(assignment, sandbox_mode)
         # One grader per graded function ([[part]] tables), each with its own run: a crash costs that function only.
         self.parts = [(LayerGrader if part.layer else Grader)(part, self.sandbox) for part in assignment.parts]
-        if self.parts:
+        if self.parts:  # one run makes every part's calls, each under its part's number (``_parts_graded``)
+            self.calls = [(f"{i}{PART}{name}", enc, ops) for i, part in enumerate(self.parts) for name, enc, ops in part.calls]
+            self.traced = {}
             return
         self.gradients = bool(self.contract.kinds() & {"gradient", "update"})  # else only outputs are checked
         self.hidden = {pc.probe.name for pc in assignment.probes if pc.hidden}
@@ -161,7 +165,7 @@ class Grader:
 
     def prepare(self) -> None:
         """What every run reads (``_shared``), made now, in this process: before grading workers are forked from it."""
-        for grader in self.parts or [self]:
+        for grader in [self, *self.parts]:  # a part's own: for a part run again on its own
             grader._shared()
 
     def _shared(self) -> sandbox.SharedFolder:
@@ -183,7 +187,7 @@ class Grader:
         shared = self._shared()
         calls = []
         for name, enc, ops in self.calls:
-            forms = [{"requires": [list(g) for g in f.requires], "ops": o} for f, o in zip(self.contract.forms, ops)]
+            forms = [{"requires": [list(g) for g in f.requires], "ops": o} for f, o in zip(self._forms(name), ops)]
             calls.append({"name": name, "inputs": sorted(enc.arrays), "forms": forms, "trace": trace and name in self.traced})
         own = provided_modules(sub.files)
         stubs = self.a.environment.stubs()
@@ -215,23 +219,39 @@ class Grader:
             return self.error_result(str(path), str(exc), "")
         key = self.key(sub.files)
         if self.parts:
-            result = self._combine(str(path), key, [part._graded(str(path), key, sub) for part in self.parts])
+            result = self._combine(str(path), key, self._parts_graded(str(path), key, sub))
         else:
             result = self._graded(str(path), key, sub)
         fp = fingerprint(sub.files.get(sub.main, b""))
         result.similarity = fp.as_dict() if fp else {}
         return result
 
-    def _graded(self, submission: str, key: str, sub: Submission) -> Result:
-        """``sub`` run and assessed; a failing one is run again with its lines traced, for the first wrong line.
+    def _graded(self, submission: str, key: str, sub: Submission, ret: Optional[Returned] = None) -> Result:
+        """``sub`` run (or ``ret``, its run already made) and assessed; a failing one is run again with its lines traced,
+        for the first wrong line.
 
         Tracing every line of every call halved the throughput of a class of correct submissions (bubblewrap,
         one job: 3.5–4.4/s traced, 6.3–7.0/s not), and only a failing result reads a line.
         """
-        result = self._assess(submission, key, self._run(sub, trace=False))
+        result = self._assess(submission, key, ret or self._run(sub, trace=False))
         if result.verdict == "fail" and self.traced:
             result = self._assess(submission, key, self._run(sub, trace=True))
         return result
+
+    def _forms(self, call: str) -> tuple:
+        """The forms a call's operations follow: the contract's, or in a run of every part, that call's part's."""
+        return self.parts[int(call.split(PART, 1)[0])].contract.forms if self.parts else self.contract.forms
+
+    def _parts_graded(self, submission: str, key: str, sub: Submission) -> list[Result]:
+        """Every part's result from one sandboxed run of all their calls.  A run that ended early for another reason
+        than its import (a timeout, the memory limit: one part's doing, at the others' cost) is made again part by
+        part, so a crash still costs its own function only.
+
+        One run instead of one per part: cs231n-bn-dropout-conv has ten parts (bench/grader.py measures it)."""
+        ret = self._run(sub, trace=False)
+        if ret.failure and not ret.status.get("import"):
+            return [part._graded(submission, key, sub) for part in self.parts]
+        return [part._graded(submission, key, sub, _part_of(ret, i, len(self.parts))) for i, part in enumerate(self.parts)]
 
     def _run(self, sub: Submission, trace: bool = True) -> Returned:
         """Run ``sub`` on every call in the sandbox and read back what it wrote (``trace``: with its lines traced)."""
@@ -763,8 +783,8 @@ class LayerGrader(Grader):
         hidden = self.a.hidden_checks
         return [(f"{label}: {case.name}", self.a.points[k], k in hidden) for case in self.cases for k, label in self._kinds()]
 
-    def _graded(self, submission: str, key: str, sub: Submission) -> Result:
-        ret = self._run(sub, trace=False)
+    def _graded(self, submission: str, key: str, sub: Submission, ret: Optional[Returned] = None) -> Result:
+        ret = ret or self._run(sub, trace=False)
         notes = list(ret.sub.notes) + runner_notes(ret.status, ret.sub)
         refused = self._refused(submission, key, ret, notes)
         if refused:
@@ -803,6 +823,18 @@ class LayerGrader(Grader):
             checks.append(Check(f"{label}: {case.name}", pts if problem is None else 0.0, pts, problem is None, text,
                                 k in self.a.hidden_checks))
         return checks
+
+
+def _part_of(ret: Returned, i: int, parts: int) -> Returned:
+    """Part ``i``'s share of a run of every part: its calls' arrays, errors, forms and refusals under its own call names."""
+    prefix = f"{i}{PART}"
+
+    def own(d: object) -> dict:
+        return {k[len(prefix):]: v for k, v in d.items() if k.startswith(prefix)} if isinstance(d, dict) else {}
+
+    status = {**ret.status, "calls": own(ret.status.get("calls")), "forms": own(ret.status.get("forms"))}
+    run = replace(ret.run, seconds=ret.run.seconds / parts)  # the run's time, shared: the parts' results add up to it
+    return Returned(run, own(ret.arrays), own(ret.refused), status, ret.sub, ret.failure, own(ret.dtypes))
 
 
 def eps_ratio(precision: str) -> float:

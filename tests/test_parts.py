@@ -203,3 +203,19 @@ def test_a_file_is_graded_for_the_functions_it_defines():
     assert r.verdict == "fail" and r.score == 10.0 and r.max_score == 38.0
     assert r.message.endswith("not written (the file does not define them): batchnorm_backward, batchnorm_backward_alt, "
                               "dropout_forward, dropout_backward, svm_loss (18 points)"), r.message
+
+
+def test_one_run_for_every_part_and_a_timeout_costs_its_own_part(tmp_path):
+    """Every part's calls go to one sandboxed run; when that run times out (one function's endless loop), each part is
+    run again on its own, so the loop costs svm_loss's points only and batch normalisation keeps its own."""
+    text = (ROOT / "grader" / "assignments" / "cs231n-bn-dropout-conv.toml").read_text()
+    text = text.replace("timeout_seconds = 20", "timeout_seconds = 3").replace("../../examples", str(EX))
+    assignment = tmp_path / "short.toml"
+    assignment.write_text(text)
+    source = (EX / "buggy" / "cs231n_bn_constant_statistics.py").read_text()
+    (tmp_path / "layers.py").write_text(source + "\n\ndef svm_loss(x, y):\n    while True:\n        pass\n")
+    r = Grader(load(str(assignment)), for_trusted_code()).grade(tmp_path / "layers.py")
+    parts = by_part(r)
+    assert parts["batchnorm_forward"] == (2.0, 2.0) and parts["batchnorm_backward_alt"] == (2.0, 2.0)
+    assert parts["batchnorm_backward"] == (0.0, 6.0) and parts["svm_loss"] == (0.0, 6.0)
+    assert "svm_loss: " in r.message and "time" in r.message.split("svm_loss: ", 1)[1], r.message
