@@ -188,7 +188,8 @@ class Grader:
         calls = []
         for name, enc, ops in self.calls:
             forms = [{"requires": [list(g) for g in f.requires], "ops": o} for f, o in zip(self._forms(name), ops)]
-            calls.append({"name": name, "inputs": sorted(enc.arrays), "forms": forms, "trace": trace and name in self.traced})
+            calls.append({"name": name, "inputs": sorted(enc.arrays), "forms": forms, "trace": trace and name in self.traced,
+                          "fresh": self._fresh(name, calls)})
         own = provided_modules(sub.files)
         stubs = self.a.environment.stubs()
         stubs["inert"] = [s for s in stubs["inert"] if s.split(".")[0] not in own]
@@ -237,6 +238,11 @@ class Grader:
         if result.verdict == "fail" and self.traced:
             result = self._assess(submission, key, self._run(sub, trace=True))
         return result
+
+    def _fresh(self, call: str, before: list[dict]) -> bool:
+        """Whether ``call`` begins another part's calls in a run of every part: the module is then imported afresh,
+        so that no global one graded function set reaches the next (parts once had a process each)."""
+        return bool(self.parts and before) and call.split(PART, 1)[0] != before[-1]["name"].split(PART, 1)[0]
 
     def _forms(self, call: str) -> tuple:
         """The forms a call's operations follow: the contract's, or in a run of every part, that call's part's."""

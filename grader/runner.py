@@ -208,6 +208,16 @@ def _load_main(main, submission_dir, status):
     return module
 
 
+def _reload_main(main, submission_dir, status):
+    """The main module imported afresh, with every module of the submission's own: no global a graded function set
+    reaches the next one (as separate runs would have it)."""
+    root = os.path.join(submission_dir, "")
+    for key, mod in list(sys.modules.items()):
+        if (getattr(mod, "__file__", None) or "").startswith(root):
+            del sys.modules[key]
+    return _load_main(main, submission_dir, status)
+
+
 # --- values in, patterns out ------------------------------------------------------------------------------
 
 
@@ -503,6 +513,8 @@ def main(job_dir, submission_dir, out_dir):
         status["phase"] = name
         write_status()
         try:
+            if item.get("fresh"):  # another graded function's calls begin: its module as a fresh import leaves it
+                module = _reload_main(main_spec, submission_dir, status)
             arrays = _load(job.get("inputs", job_dir), name, item["inputs"])
             form = _choose_form(module, item["forms"])
             status["forms"][name] = form

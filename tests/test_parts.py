@@ -219,3 +219,15 @@ def test_one_run_for_every_part_and_a_timeout_costs_its_own_part(tmp_path):
     assert parts["batchnorm_forward"] == (2.0, 2.0) and parts["batchnorm_backward_alt"] == (2.0, 2.0)
     assert parts["batchnorm_backward"] == (0.0, 6.0) and parts["svm_loss"] == (0.0, 6.0)
     assert "svm_loss: " in r.message and "time" in r.message.split("svm_loss: ", 1)[1], r.message
+
+
+def test_no_global_one_graded_function_sets_reaches_the_next(tmp_path):
+    """Parts share a run but not a module: each part's calls begin with a fresh import of the submission's files, so
+    svm_loss cannot lean on a global that max_pool_forward_naive (an earlier part) left, as separate runs never could."""
+    source = (EX / "buggy" / "cs231n_pool_whole_window.py").read_text()
+    source = source.replace("    cache = (x, pool_param)\n", "    cache = (x, pool_param)\n    SEEN.append(1)\n")
+    (tmp_path / "layers.py").write_text(source + "\n\nSEEN = []\n\n\ndef svm_loss(x, y):\n"
+                                        "    return float(len(SEEN)), np.zeros_like(x)\n")
+    r = Grader(load("cs231n-bn-dropout-conv"), for_trusted_code()).grade(tmp_path / "layers.py")
+    svm = [c for c in r.checks if c.name == "svm_loss: loss value: case 1"]
+    assert svm and "loss = 0, expected" in svm[0].output, [(c.name, c.output) for c in r.checks]
