@@ -436,7 +436,7 @@ def _golden(args: argparse.Namespace) -> int:
     if args.out:
         with open(args.out, "w", encoding="utf-8") as fh:
             fh.write(content)
-        err.print(f"wrote {args.out}", markup=False)
+        _say(err, f"wrote {args.out}")  # a path in a log: never broken across lines
     else:
         sys.stdout.write(content)
     return 0
