@@ -494,9 +494,10 @@ def gradient_problem(part: LayerPart, case: LayerCase, got: Mapping[str, np.ndar
     layer, names = case.layer, part.gradients
     mask = None
     if layer.name == "dropout":
-        mask, _ = _mask(case, got, error)
-        if mask is None:
-            return "out: missing, and dropout's backward is judged against the mask its forward drew"
+        mask, wrong = _mask(case, got, error)
+        if mask is None or wrong:  # `return dout / p` beside a forward that keeps every unit earns nothing
+            return (f"{wrong or 'out: missing'}; dropout's backward is judged against the mask its forward drew, and this "
+                    "forward did not draw one")
     claimed, problems = {}, []
     for a in names:
         claimed["d" + a], problem = returned("d" + a, got, case.inputs[a].shape, error)

@@ -318,3 +318,11 @@ def test_the_bundled_assignment_loads_with_a_layer_per_part(tmp_path):
 
 def test_every_layer_has_default_cases():
     assert all(layer.defaults for layer in LAYERS.values())
+
+
+def test_a_backward_consistent_with_a_forward_that_drops_nothing_earns_nothing():
+    """`return dout / p` beside a forward that keeps (and scales) every unit: consistent, and no dropout at all."""
+    part, case, got = _one_case("dropout")
+    p = case.settings["p"]
+    problem = gradient_problem(part, case, {"out": case.inputs["x"] / p, "dx": case.dout / p}, None)
+    assert problem and "this forward did not draw one" in problem and "of the elements kept, expected p = 30%" in problem
