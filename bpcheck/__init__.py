@@ -25,7 +25,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 #: The package version: pyproject.toml reads it from here (one place), CITATION.cff and CHANGELOG.md repeat it.
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 __all__ = ["AUTO_FULL_LIMIT", "CheckError", "CheckReport", "CheckResult", "assert_same_gradients", "check_adjoint",
            "check_function", "check_hessp", "check_jvp", "check_taylor", "check_vjp"]
