@@ -9,10 +9,10 @@ and the calls to make; <inputs>/<call>/<name>.npy hold their input arrays, in th
 contract: each call is a list of operations (construct a class, set an attribute, call a function
 or method, read an attribute) whose arguments are value trees and whose results are matched
 against patterns that name the arrays to keep (and the values, such as a student's cache, that a later call of the
-same run receives: they stay in this process).  Every array is saved as OUT_DIR/<call>/<name>.npy
-(allow_pickle=False) the moment it exists, so a submission that dies later loses nothing already
-computed.  OUT_DIR/status.json collects what went wrong, as plain data.  The grader trusts none of
-it: it only loads arrays, with allow_pickle=False, and compares them in its own process.
+same run receives: they stay in this process).  Every array is appended to OUT_DIR/arrays.bin (``_save``: raw
+numbers and a JSON header, nothing a parser could run) the moment it exists, so a submission that dies later loses
+nothing already computed.  OUT_DIR/status.json collects what went wrong, as plain data.  The grader trusts none of
+it: it only reads numbers of a few plain dtypes, and compares them in its own process.
 """
 
 import ast
@@ -429,16 +429,29 @@ def _load(job_dir, call, names):
     return {n: np.load(os.path.join(job_dir, call, n + ".npy"), allow_pickle=False) for n in names}
 
 
+#: OUT_DIR/arrays.bin: every array of the run, one record each, appended the moment it exists: MAGIC, the header's
+#: length (4 bytes, little-endian), the header (JSON: call, name, dtype, shape), then the array's bytes in C order.
+#: One file per run instead of one .npy per array: creating files was most of a run's own cost.
+ARRAYS_FILE, MAGIC = "arrays.bin", b"BPA1"
+
+
 def _save(out_dir, call, name, value):
     import numpy as np
 
     # anything that is not numbers fails here, as an error of this call; complex numbers are kept, to be named, and
-    # float32 stays float32: the grader reads the precision from the file's dtype
+    # float32 stays float32: the grader reads the precision from the record's dtype
     raw = np.asarray(value)
     kind = np.complex128 if np.iscomplexobj(raw) else np.float32 if raw.dtype == np.float32 else np.float64
-    arr = np.asarray(raw, dtype=kind)
-    os.makedirs(os.path.join(out_dir, call), exist_ok=True)
-    np.save(os.path.join(out_dir, call, name + ".npy"), np.array(arr, dtype=kind), allow_pickle=False)
+    arr = np.ascontiguousarray(np.asarray(raw, dtype=kind))
+    header = json.dumps({"call": call, "name": name, "dtype": arr.dtype.str, "shape": list(arr.shape)}).encode()
+    record = memoryview(b"".join([MAGIC, len(header).to_bytes(4, "little"), header, arr.tobytes()]))
+    # opened per array: a submission that closed this process's descriptors loses nothing saved before
+    fd = os.open(os.path.join(out_dir, ARRAYS_FILE), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    try:
+        while record:
+            record = record[os.write(fd, record):]
+    finally:
+        os.close(fd)
 
 
 def _error(exc, submission_dir, course=()):
