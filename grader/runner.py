@@ -684,6 +684,7 @@ def serve(sock_fd):
     import platform  # noqa: F401  (the sweep's)
 
     import numpy  # noqa: F401  (the point of the server: imported once, before any submission)
+    import numpy.random  # noqa: F401  (numpy 2 imports it lazily: 20 ms in every child that reseeds it, ``_child``)
 
     sock = socket.socket(fileno=sock_fd)
     while True:
