@@ -369,7 +369,7 @@ class SharedFolder:
 
     def __init__(self, box: "Sandbox", fill: Callable[[Path], None]):
         self.gid, lock = _free_group() if box.drops_to_uid else (None, None)
-        self.path = Path(tempfile.mkdtemp(prefix="bpcheck-shared-", dir=_runs() if box.warm_bubblewrap else None))
+        self.path = Path(tempfile.mkdtemp(prefix="bpcheck-shared-", dir=_runs() if box.warm_bubblewrap else work_root()))
         self._finalizer = weakref.finalize(self, _release_shared, str(self.path), lock)
         _SHARED.add(self)
         fill(self.path)
@@ -426,8 +426,11 @@ def _status(pid: int) -> Optional[tuple[int, tuple[int, ...]]]:
     shows as root's there, and a setuid program keeps the submission's uid among its real and saved ones.
     """
     try:
-        with open(f"/proc/{pid}/status", "rb") as fh:
-            found = _STATUS.search(fh.read())
+        fd = os.open(f"/proc/{pid}/status", os.O_RDONLY | os.O_CLOEXEC)  # no file object: this runs for every process
+        try:
+            found = _STATUS.search(os.read(fd, 4096))  # its Uid line is within the first 300 bytes
+        finally:
+            os.close(fd)
     except OSError:
         return None
     if found is None or found[1] in (b"Z", b"X"):
@@ -661,6 +664,30 @@ def _usage(roots: list[str], uid: Optional[int], limits: Limits, held: int = 0) 
     return None
 
 
+# --- where runs are laid out: a tmpfs when there is one with room ----------------------------------------
+
+#: The tmpfs workspaces go to, and the room it must have left for them to go there (else the disk's temporary folder).
+TMPFS, TMPFS_MIN_FREE = "/dev/shm", 4 << 30
+
+
+@functools.lru_cache(maxsize=1)
+def work_root() -> Optional[str]:
+    """Where this grader lays out its runs (workspaces, shared folder): ``TMPFS`` when it is a tmpfs this process can
+    write with ``TMPFS_MIN_FREE`` bytes free, unless TMPDIR names a folder (a user's choice wins) or BPCHECK_TMPFS=0;
+    else None (``tempfile``'s folder).  A run creates and removes some twenty files and folders: on a disk's journal
+    that cost more than the student's code (0.5 ms per folder removed).  Decided once per grader process; what a
+    run may write there stays bounded by the watchdog's ``scratch_mb``, as on a disk."""
+    if os.environ.get("TMPDIR") or os.environ.get("BPCHECK_TMPFS", "1") == "0":
+        return None
+    try:
+        room = os.statvfs(TMPFS)
+        with open("/proc/self/mounts") as fh:
+            tmpfs = any(f[1] == TMPFS and f[2] == "tmpfs" for f in (line.split() for line in fh) if len(f) > 2)
+    except OSError:
+        return None
+    return TMPFS if tmpfs and os.access(TMPFS, os.W_OK) and room.f_bavail * room.f_frsize >= TMPFS_MIN_FREE else None
+
+
 # --- the warm interpreter: numpy imported once per grading thread, a fresh child per run ------------------
 
 #: Whether runs start as children forked from a warm interpreter (BPCHECK_WARM=0: a new Python per run, as before).
@@ -807,7 +834,7 @@ class _RunsFolder:
     its warm interpreters; each run binds its own folders from it and then unmounts it, so it sees no other run."""
 
     def __init__(self) -> None:
-        self.path = tempfile.mkdtemp(prefix="bpcheck-runs-")
+        self.path = tempfile.mkdtemp(prefix="bpcheck-runs-", dir=work_root())
         self._finalizer = weakref.finalize(self, remove_tree, self.path)
 
 
@@ -881,7 +908,7 @@ class Sandbox:
     def workspace(self) -> Iterator[tuple[Path, Optional[int]]]:
         """A fresh temporary folder for one submission, and its uid; afterwards nothing of it is left."""
         with uid_slot(self.mode) if self.drops_to_uid else _no_uid() as uid:
-            tmp = Path(tempfile.mkdtemp(prefix="bpcheck-sub-", dir=_runs() if self.warm_bubblewrap else None))
+            tmp = Path(tempfile.mkdtemp(prefix="bpcheck-sub-", dir=_runs() if self.warm_bubblewrap else work_root()))
             _THREAD.swept = None
             try:
                 os.chmod(tmp, 0o711)  # the uid may reach job/ and scratch/ by name, never list or write here
@@ -928,8 +955,9 @@ class Sandbox:
         """Kill the run: its process group (under bubblewrap the whole PID namespace dies with it); a warm
         bubblewrap run, whose pid is its interpreter's, by its uid (its PID namespace dies with its first process)."""
         if isinstance(proc, _WarmChild) and self.mode == "bubblewrap":
-            for pid in _members(uid):
-                _kill(pid, uid)
+            if proc.poll() is None:  # once it ended, its PID namespace is gone with it, and the sweep looks anyway
+                for pid in _members(uid):
+                    _kill(pid, uid)
             return
         try:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -1245,9 +1273,10 @@ def select(requested: str = "auto") -> Sandbox:
         _prlimit(Limits())
         with uid_slot() as uid:
             why = _interpreter_reachable(uid)
-        closed = _closed_to_others(tempfile.gettempdir())
+        runs_in = work_root() or tempfile.gettempdir()
+        closed = _closed_to_others(runs_in)
         if not why and closed:
-            why = (f"the uid could not reach its temporary folder in {tempfile.gettempdir()}: {closed} is closed to "
+            why = (f"the uid could not reach its temporary folder in {runs_in}: {closed} is closed to "
                    "other users; set TMPDIR to a folder they may pass through (such as /tmp)")
         if why:
             raise SandboxUnavailable(f"no sandbox available: bubblewrap cannot run ({bubblewrap_starts()}), and in process mode {why}. {HOW_TO}"
