@@ -2,6 +2,7 @@
 
     python -I runner.py JOB_DIR SUBMISSION_DIR OUT_DIR
     python -I runner.py --serve FD      # a warm interpreter: forks a fresh child per run (``serve``)
+    python -I runner.py --serve-sweeps FD   # the same without numpy, for the sweeps' children
 
 JOB_DIR/job.json says which file to load, which statements of it to run, which modules to stub,
 and the calls to make; <inputs>/<call>/<name>.npy hold their input arrays, in the folder job.json names
@@ -638,9 +639,8 @@ def _child(req, out_fd, err_fd):
         for fd, target in ((null, 0), (out_fd, 1), (err_fd, 2)):
             os.dup2(fd, target)
         _become_in_child(req)
-        import numpy
-
-        numpy.random.seed()  # a fresh interpreter's unseeded state, never the server's (shared by every child)
+        if "numpy" in sys.modules:  # a run's server: a fresh interpreter's unseeded state, never the server's
+            sys.modules["numpy"].random.seed()
         sys.argv = [req["argv0"], *req["args"]]
         if req.get("code") is not None:
             exec(compile(req["code"], "<sweep>", "exec"), {"__name__": "__sweep__"})
@@ -673,18 +673,20 @@ def _finalize():
     atexit._run_exitfuncs()
 
 
-def serve(sock_fd):
+def serve(sock_fd, runs=True):
     """Serve the grader on ``sock_fd`` (a SOCK_SEQPACKET socket): each request, a JSON object with the run's stdout and
     stderr descriptors attached, is run in a child forked from here; this process replies with the child's pid, then
-    with its exit status (negative: the signal that killed it).  It holds numpy and this file, nothing of the
-    grader's.  Ends when the grader closes its end."""
+    with its exit status (negative: the signal that killed it).  It holds numpy (``runs``; a server of sweeps only
+    does not: its children fork faster and cost less) and this file, nothing of the grader's.  Ends when the grader
+    closes its end."""
     import socket
 
     import ctypes  # noqa: F401  (what every child needs before it runs anything: imported once, here)
     import platform  # noqa: F401  (the sweep's)
 
-    import numpy  # noqa: F401  (the point of the server: imported once, before any submission)
-    import numpy.random  # noqa: F401  (numpy 2 imports it lazily: 20 ms in every child that reseeds it, ``_child``)
+    if runs:
+        import numpy  # noqa: F401  (the point of the server: imported once, before any submission)
+        import numpy.random  # noqa: F401  (numpy 2 imports it lazily: 20 ms in every child that reseeds it, ``_child``)
 
     sock = socket.socket(fileno=sock_fd)
     while True:
@@ -705,7 +707,7 @@ def serve(sock_fd):
 
 if __name__ == "__main__":
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if sys.argv[1:2] == ["--serve"]:
-        serve(int(sys.argv[2]))
+    if sys.argv[1:2] in (["--serve"], ["--serve-sweeps"]):
+        serve(int(sys.argv[2]), runs=sys.argv[1] == "--serve")
     else:
         main(*sys.argv[1:4])
