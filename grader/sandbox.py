@@ -957,7 +957,8 @@ class Sandbox:
                 proc.wait()
                 try:  # what it left counts too, before the sweep removes it (a last write between two looks)
                     if stopped is None and not timed_out:
-                        stopped = look()
+                        # an ended warm bubblewrap run has no process left to hold a file: its PID namespace is gone
+                        stopped = look(gone=isinstance(proc, _WarmChild) and self.mode == "bubblewrap")
                 finally:
                     if uid is not None:
                         sweep(uid, self.mode, self.warm)  # before anything it left is read: nothing can change it any more
@@ -1012,12 +1013,14 @@ class Sandbox:
         return subprocess.Popen([*prefix, *_prlimit(limits), *cmd], stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                 cwd=scratch / "out", env=env, start_new_session=True, **extra)
 
-    def _look(self, scratch: Path, limits: Limits, uid: Optional[int], pid: int) -> Optional[str]:
+    def _look(self, scratch: Path, limits: Limits, uid: Optional[int], pid: int, gone: bool = False) -> Optional[str]:
         """One look of the watchdog: the limit the run's files break, or None.  In process mode that is everything
-        its uid owns in world-writable folders too; in every mode the files its processes hold open unseen."""
+        its uid owns in world-writable folders too; in every mode the files its processes hold open unseen (none
+        when its processes are ``gone``)."""
+        held = 0 if gone else _held_bytes(_members(uid, pid))
         if self.mode == "process":
-            return _usage([str(scratch), *world_writable_dirs()], uid, limits, _held_bytes(_members(uid, pid)))
-        return _usage([str(scratch)], None, limits, _held_bytes(_members(uid, pid)))
+            return _usage([str(scratch), *world_writable_dirs()], uid, limits, held)
+        return _usage([str(scratch)], None, limits, held)
 
 
 def _watch(proc: "subprocess.Popen | _WarmChild", look, timeout: float, start: float) -> tuple[bool, Optional[str]]:
