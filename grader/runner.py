@@ -591,12 +591,13 @@ def _mount(libc, source, target, fstype, flags, data=None):
 
 
 def _isolate(libc, spec):
-    """Under the warm bubblewrap interpreter (root, inside bubblewrap), before anything of the run: mount, PID, IPC,
-    network and UTS namespaces of its own; its job (read-only), scratch and shared folder bound where a cold
-    bubblewrap run has them, a fresh /tmp and /dev/shm (tmpfs of ``tmp_bytes``), the runs folder unmounted (no
-    other run's files); then a PID namespace whose first process waits for the run and dies with it, killing
-    whatever the run left.  Returns in the run's process only; the others exit with its status."""
-    _sys(libc, "unshare", libc.unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET))
+    """Under the warm bubblewrap interpreter (root, inside bubblewrap), in the first process of the run's own PID
+    namespace (``_PidNamespaces``), before anything of the run: mount, IPC, network and UTS namespaces of its own; its
+    job (read-only), scratch and shared folder bound where a cold bubblewrap run has them, a fresh /tmp and /dev/shm
+    (tmpfs of ``tmp_bytes``), the runs folder unmounted (no other run's files), a /proc of its PID namespace; then
+    this first process only waits for the run and dies with it, which kills whatever the run left.  Returns in the
+    run's process only; the first exits with its status."""
+    _sys(libc, "unshare", libc.unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET))
     _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)  # nothing of this run's mounts propagates back
     for target, source, writable in (("/job", spec["job"], False), ("/sandbox", spec["scratch"], True),
                                      ("/shared", spec["shared"], False)):
@@ -606,10 +607,42 @@ def _isolate(libc, spec):
     for target in ("/tmp", "/dev/shm"):
         _mount(libc, "tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec['tmp_bytes']},mode=1777")
     _sys(libc, "umount /runs", libc.umount2(spec["runs"].encode(), 2))  # MNT_DETACH
-    _wait_and_exit_as(os.fork())  # the next process is the first of the new PID namespace
     _mount(libc, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)  # this namespace's processes only
     _wait_and_exit_as(os.fork())  # the first process only waits: the run is its child, never PID 1 itself
     os.setsid()  # a session of its own in its namespace, as bubblewrap's --new-session gives
+
+
+class _PidNamespaces:
+    """The server's side of ``_isolate``: the child forked for an isolated run is the first process of a new PID
+    namespace (unshare before the fork, this server's own namespace back for its later children after it), one fork
+    fewer than a child that makes the namespace and forks its first process.  That first process exits as 128 + the
+    signal that killed the run (PID 1 cannot raise it on itself): told back as the signal, as a run's status says."""
+
+    def __init__(self):
+        import ctypes
+
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.own = None
+
+    def fork(self, isolated):
+        if not isolated:
+            return os.fork()
+        if self.own is None:
+            self.own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        _sys(self.libc, "unshare(PID)", self.libc.unshare(CLONE_NEWPID))
+        pid = -1
+        try:
+            pid = os.fork()
+            return pid
+        finally:
+            if pid != 0:  # the server (the child is in the new namespace, and may not leave it)
+                _sys(self.libc, "setns(PID)", self.libc.setns(self.own, CLONE_NEWPID))
+
+    @staticmethod
+    def status(isolated, code):
+        import signal
+
+        return 128 - code if isolated and 128 < code < 128 + signal.NSIG else code
 
 
 def _wait_and_exit_as(pid):
@@ -688,13 +721,14 @@ def serve(sock_fd, runs=True):
         import numpy  # noqa: F401  (the point of the server: imported once, before any submission)
         import numpy.random  # noqa: F401  (numpy 2 imports it lazily: 20 ms in every child that reseeds it, ``_child``)
 
-    sock = socket.socket(fileno=sock_fd)
+    sock, namespaces = socket.socket(fileno=sock_fd), _PidNamespaces()
     while True:
         msg, fds, _, _ = socket.recv_fds(sock, 1 << 16, 2)
         if not msg:
             return
         req = json.loads(msg)
-        pid = os.fork()
+        isolated = bool(req.get("isolate"))
+        pid = namespaces.fork(isolated)
         if pid == 0:
             sock.close()
             _child(req, *fds)
@@ -702,7 +736,7 @@ def serve(sock_fd, runs=True):
             os.close(fd)
         sock.sendall(b"%d" % pid)
         _, status = os.waitpid(pid, 0)
-        sock.sendall(b"%d" % os.waitstatus_to_exitcode(status))
+        sock.sendall(b"%d" % namespaces.status(isolated, os.waitstatus_to_exitcode(status)))
 
 
 if __name__ == "__main__":
