@@ -446,8 +446,10 @@ def _save(out_dir, call, name, value):
     arr = np.ascontiguousarray(np.asarray(raw, dtype=kind))
     header = json.dumps({"call": call, "name": name, "dtype": arr.dtype.str, "shape": list(arr.shape)}).encode()
     record = memoryview(b"".join([MAGIC, len(header).to_bytes(4, "little"), header, arr.tobytes()]))
-    # opened per array: a submission that closed this process's descriptors loses nothing saved before
-    fd = os.open(os.path.join(out_dir, ARRAYS_FILE), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    # opened per array: a submission that closed this process's descriptors loses nothing saved before; one that
+    # replaced the file by a link or a FIFO makes this call fail (never written through, never blocking)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+    fd = os.open(os.path.join(out_dir, ARRAYS_FILE), flags, 0o600)
     try:
         while record:
             record = record[os.write(fd, record):]

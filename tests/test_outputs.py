@@ -132,3 +132,21 @@ def test_arrays_past_the_per_call_count_are_refused(tmp_path):
     arrays, refused, _, _ = read_outputs(out_with(tmp_path, data), ["small"])
     assert len(arrays["small"]) == untrusted.MAX_ARRAYS_PER_CALL and arrays["small"]["a0"][0] == 0.0
     assert f"more than {untrusted.MAX_ARRAYS_PER_CALL}" in refused[f"small/a{untrusted.MAX_ARRAYS_PER_CALL}"]
+
+
+def test_the_runner_never_writes_through_a_link_or_into_a_fifo(tmp_path):
+    """A submission runs in the runner's process and may replace arrays.bin before the next array is saved: a link is
+    not followed (the file it names is left as it was) and a FIFO never blocks; the save fails, as an error of its
+    call."""
+    target = tmp_path / "elsewhere"
+    target.write_bytes(b"theirs")
+    for made in ("link", "fifo"):
+        out = tmp_path / made
+        out.mkdir()
+        if made == "link":
+            os.symlink(target, out / ARRAYS_FILE)
+        else:
+            os.mkfifo(out / ARRAYS_FILE)
+        with pytest.raises(OSError):
+            runner._save(str(out), "small", "gW0", np.ones(3))
+    assert target.read_bytes() == b"theirs"
