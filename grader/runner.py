@@ -425,9 +425,29 @@ def _choose_form(module, forms):
 
 
 def _load(job_dir, call, names):
+    return {n: _input(os.path.join(job_dir, call, n + ".npy")) for n in names}
+
+
+#: The header ``np.save`` writes for a plain C-ordered array (format 1.0), after its magic and length.
+_NPY_HEADER = rb"\{'descr': '([<>|][fciub]\d+)', 'fortran_order': False, 'shape': \(([\d, ]*)\), \} *\n"
+
+
+def _input(path):
+    """An input array the grader saved (read-only: every call receives a copy): the header ``np.save`` writes read
+    by one pattern, a quarter of ``np.load``'s time (about 30 arrays a run); anything else by ``np.load``."""
+    import math
+    import re
+
     import numpy as np
 
-    return {n: np.load(os.path.join(job_dir, call, n + ".npy"), allow_pickle=False) for n in names}
+    with open(path, "rb") as fh:
+        data = fh.read()
+    end = 10 + int.from_bytes(data[8:10], "little")
+    found = data[:8] == b"\x93NUMPY\x01\x00" and re.fullmatch(_NPY_HEADER, data[10:end])
+    if not found:
+        return np.load(path, allow_pickle=False)
+    shape = tuple(int(n) for n in found[2].split(b",") if n.strip())
+    return np.frombuffer(data, found[1].decode(), math.prod(shape), end).reshape(shape)
 
 
 #: OUT_DIR/arrays.bin: every array of the run, one record each, appended the moment it exists: MAGIC, the header's

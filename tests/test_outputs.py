@@ -150,3 +150,16 @@ def test_the_runner_never_writes_through_a_link_or_into_a_fifo(tmp_path):
         with pytest.raises(OSError):
             runner._save(str(out), "small", "gW0", np.ones(3))
     assert target.read_bytes() == b"theirs"
+
+
+@pytest.mark.parametrize("value", [np.arange(20.0).reshape(5, 4) / 3, np.float64(3.5), np.zeros((0, 3)),
+                                   np.ones((2, 3), np.float32), np.asfortranarray(np.arange(6.0).reshape(3, 2)),
+                                   np.array([1 + 2j, -1j]), np.arange(4, dtype=">f8")])
+def test_the_runner_reads_its_inputs_as_saved(tmp_path, value):
+    """The runner's own reading of the inputs the grader saves (np.save's plain header by one pattern, anything
+    else, such as a Fortran-ordered array, by np.load) gives the array saved, never a view a call could change."""
+    np.save(tmp_path / "x.npy", value)
+    got = runner._input(str(tmp_path / "x.npy"))
+    assert got.shape == np.shape(value) and got.dtype == np.asarray(value).dtype
+    assert np.array_equal(got, value)
+    assert not got.flags.writeable or np.isfortran(np.asarray(value))
