@@ -296,6 +296,13 @@ def _retired(uid: int) -> Path:
     return _lock_dir() / f"uid-{uid}.retired"
 
 
+def _swept_clean(uid: int) -> Path:
+    """The mark of a uid whose last holder's sweep found nothing of it left (in the root-only lock folder): its next
+    claim need not look at every process.  Only root makes a process of a uid, and the grader only while it holds the
+    uid's lock; the claim takes the mark away, so a holder that dies before its own sweep leaves none."""
+    return _lock_dir() / f"uid-{uid}.clean"
+
+
 def _claim(uid: int, mode: str) -> Optional[int]:
     """A lock on ``uid`` with nothing of an earlier grader's left in it, or None (a real account, in use, retired)."""
     try:
@@ -309,8 +316,10 @@ def _claim(uid: int, mode: str) -> Optional[int]:
     try:
         if _retired(uid).exists():
             raise BlockingIOError
-        if _uid_has_processes(uid):  # left over from a grader that was killed: clean it before use
+        mark = _swept_clean(uid)
+        if not mark.exists() and _uid_has_processes(uid):  # left over from a grader that was killed: clean it first
             sweep(uid, mode)
+        mark.unlink(missing_ok=True)
         return fd
     except (BlockingIOError, CleanupFailed):
         os.close(fd)
@@ -341,8 +350,12 @@ def _pool_id(base: int, claim: Callable[[int], Optional[int]], taken: str) -> tu
 
 @contextmanager
 def uid_slot(mode: str = "process") -> Iterator[int]:
-    """An unused uid from the pool, held (by a lock file) for as long as the block runs."""
-    uid, fd = _first_free(mode)
+    """An unused uid from the pool, held (by a lock file) for as long as the block runs: this thread's last one when it
+    is free (its sweep left the mark that spares the claim a look at every process, ``_swept_clean``)."""
+    last = getattr(_THREAD, "last_uid", None)
+    fd = _claim(last, mode) if last is not None and UID_BASE <= last < UID_BASE + UID_COUNT else None
+    uid, fd = (last, fd) if fd is not None else _first_free(mode)
+    _THREAD.last_uid = uid
     try:
         yield uid
     finally:
@@ -551,6 +564,7 @@ def sweep(uid: int, mode: str, warm: bool = False) -> None:
     if problems:
         _retired(uid).write_text("; ".join(problems) + "\n")
         raise CleanupFailed(f"the sandbox could not clean up after uid {uid}: {'; '.join(problems)}; the uid is retired")
+    _swept_clean(uid).touch()
 
 
 def _cold_sweep(uid: int) -> tuple[int, bytes]:

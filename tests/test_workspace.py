@@ -64,3 +64,26 @@ def test_workspaces_go_where_work_root_says(fresh, tmp_path):
         assert folder.parent == tmp_path and folder.is_dir()
     assert not folder.exists()
     assert tempfile.gettempdir() != str(tmp_path)
+
+
+def test_a_uid_swept_clean_is_claimed_without_a_scan_and_any_other_with_one(tmp_path, monkeypatch):
+    """A claim looks at every process for what an earlier holder of the uid left (a grader killed mid-run) unless
+    the lock folder says the last holder's sweep found it empty; the mark goes with the claim, so a holder that dies
+    before its own sweep leaves none."""
+    if os.geteuid() != 0:
+        pytest.skip("the uid pool is root's")
+    from .sandboxes import one_private_uid
+
+    uid = one_private_uid(monkeypatch, tmp_path / "locks")
+    looked = []
+    monkeypatch.setattr(sandbox, "_uid_has_processes", lambda u: looked.append(u) or False)
+    with sandbox.uid_slot("process"):
+        pass  # claimed, never swept (as by a grader killed mid-run)
+    with sandbox.uid_slot("process"):
+        sandbox.sweep(uid, "process")
+    assert looked == [uid, uid]
+    with sandbox.uid_slot("process"):  # the last holder's sweep found it empty: no scan
+        pass
+    with sandbox.uid_slot("process"):  # that claim took the mark, and nothing swept since
+        pass
+    assert looked == [uid, uid, uid]
