@@ -418,26 +418,25 @@ def _record(data: bytes, at: int) -> tuple[str, str, str, tuple[int, ...], int]:
             or not all(type(n) is int and n >= 0 for n in shape)):
         raise ValueError(f"a shape of at most {MAX_DIMENSIONS} sizes >= 0 expected, found {str(shape)[:80]}")
     call, name, dtype = (header.get(k) for k in ("call", "name", "dtype"))
-    if not (isinstance(call, str) and isinstance(name, str) and dtype in ARRAY_DTYPES):
+    if not (isinstance(call, str) and isinstance(name, str) and isinstance(dtype, str) and dtype in ARRAY_DTYPES):
         raise ValueError(f"a call, a name and a dtype among {sorted(ARRAY_DTYPES)} expected, found "
                          f"{str(call)[:60]!r}, {str(name)[:60]!r}, {str(dtype)[:20]!r}")
     return call, name, dtype, tuple(shape), at + 8 + size
 
 
-def _read_container(out_fd: int, found: _Outputs) -> None:
-    """Every array of OUT/arrays.bin: each record's frame checked before its numbers are looked at, calls in the order
-    ``found`` lists them (a trace, listed last, crowds out nothing).  A damaged record ends the walk, noted."""
+def _frames(data: memoryview, found: _Outputs) -> list[tuple]:
+    """(call's position in ``found``, call, name, dtype, shape, where its numbers start) of each record of a call
+    ``found`` waits for, in file order.  A damaged record ends the walk, and so does one past the most arrays that
+    could ever be read (each walked record costs a JSON parse); both noted, as are records of other calls and names
+    written twice."""
     import numpy as np
 
-    try:
-        data = memoryview(read_regular(ARRAYS_FILE, MAX_ARRAYS_BYTES, out_fd))
-    except Missing:
-        return
-    except Refused as exc:
-        found.refused[ARRAYS_FILE] = str(exc)
-        return
-    records, at = [], 0
+    order = {call: i for i, call in enumerate(found.arrays)}
+    records, seen, at, most = [], set(), 0, MAX_ARRAYS_PER_CALL * len(order)
     while at < len(data):
+        if len(records) + len(found.refused) > most:
+            found.refused[ARRAYS_FILE] = f"more than {most} records; the {len(data) - at} bytes from byte {at} are not read"
+            break
         try:
             call, name, dtype, shape, start = _record(data, at)
         except ValueError as exc:
@@ -447,10 +446,30 @@ def _read_container(out_fd: int, found: _Outputs) -> None:
         if at > len(data):
             found.refused[f"{call}/{name}"] = f"{ARRAYS_FILE} ends {at - len(data)} bytes before this array's numbers do"
             break
-        if call in found.arrays:
-            records.append((list(found.arrays).index(call), call, name, np.dtype(dtype), shape, start))
+        if call not in order:
+            found.refused[f"{call[:60]}/{name[:60]}"] = "a call this grader never made"
+            continue
+        if (call, name) in seen:
+            found.refused[f"{call}/{name}"] = "written more than once; the last one is read"
+        seen.add((call, name))
+        records.append((order[call], call, name, np.dtype(dtype), shape, start))
+    return records
+
+
+def _read_container(out_fd: int, found: _Outputs) -> None:
+    """Every array of OUT/arrays.bin: each record's frame checked before its numbers are looked at (``_frames``),
+    calls in the order ``found`` lists them (a trace, listed last, crowds out nothing)."""
+    import numpy as np
+
+    try:
+        data = memoryview(read_regular(ARRAYS_FILE, MAX_ARRAYS_BYTES, out_fd))
+    except Missing:
+        return
+    except Refused as exc:
+        found.refused[ARRAYS_FILE] = str(exc)
+        return
     counts: dict[str, int] = {}
-    for _, call, name, dtype, shape, start in sorted(records, key=lambda r: r[0]):  # stable: file order within a call
+    for _, call, name, dtype, shape, start in sorted(_frames(data, found), key=lambda r: r[0]):  # stable: file order
         counts[call] = counts.get(call, 0) + 1
         if found.late(f"{call}/{name}"):
             continue

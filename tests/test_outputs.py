@@ -87,6 +87,7 @@ def test_a_damaged_frame_ends_the_walk_and_names_its_byte(tmp_path):
 @pytest.mark.parametrize("header, said", [
     ({"dtype": "|O"}, "dtype"),  # objects: what a pickle would be made of
     ({"dtype": "<i8"}, "dtype"),  # numbers, but not what the runner writes
+    ({"dtype": ["<f8"]}, "dtype"),  # not even a string (and no hashable one)
     ({"shape": "3"}, "shape"),
     ({"shape": [-3]}, "shape"),
     ({"shape": [1] * 33}, "shape"),
@@ -163,3 +164,31 @@ def test_the_runner_reads_its_inputs_as_saved(tmp_path, value):
     assert got.shape == np.shape(value) and got.dtype == np.asarray(value).dtype
     assert np.array_equal(got, value)
     assert not got.flags.writeable or np.isfortran(np.asarray(value))
+
+
+def test_damaged_containers_never_crash_the_reading(tmp_path):
+    """Bytes of a valid container changed at random (a fixed seed, so every machine tries the same 400): the reading
+    always returns, with only float64 or complex128 arrays, within the budget, and a note wherever it stopped."""
+    rng = np.random.default_rng(25)
+    good = b"".join(record("small", f"g{i}", rng.standard_normal((3, 2)).astype(t))
+                    for i, t in enumerate((np.float64, np.float32, np.complex128)))
+    for k in range(400):
+        data = bytearray(good)
+        for at in rng.integers(0, len(data), rng.integers(1, 6)):
+            data[at] = int(rng.integers(0, 256))
+        arrays, refused, _, _ = read_outputs(out_with(tmp_path, bytes(data), f"out{k}"), ["small"])
+        assert all(a.dtype in (np.float64, np.complex128) for a in arrays["small"].values())
+        assert sum(a.nbytes for a in arrays["small"].values()) <= MAX_FLOAT64_BYTES
+        assert len(arrays["small"]) == 3 or refused
+
+
+def test_records_of_other_calls_twice_written_names_and_floods_are_noted(tmp_path):
+    one = np.ones(2)
+    data = record("other", "x", one) + record("small", "g", one) + record("small", "g", 2 * one)
+    arrays, refused, _, _ = read_outputs(out_with(tmp_path, data), ["small"])
+    assert np.array_equal(arrays["small"]["g"], 2 * one)  # the last one written
+    assert "never made" in refused["other/x"] and "more than once" in refused["small/g"]
+    flood = b"".join(record("small", f"e{i}", np.zeros(0)) for i in range(3 * untrusted.MAX_ARRAYS_PER_CALL))
+    arrays, refused, _, _ = read_outputs(out_with(tmp_path, flood, "out2"), ["small"])
+    assert len(arrays["small"]) == untrusted.MAX_ARRAYS_PER_CALL
+    assert f"more than {untrusted.MAX_ARRAYS_PER_CALL} records" in refused[ARRAYS_FILE]
