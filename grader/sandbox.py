@@ -350,12 +350,10 @@ def _pool_id(base: int, claim: Callable[[int], Optional[int]], taken: str) -> tu
 
 @contextmanager
 def uid_slot(mode: str = "process") -> Iterator[int]:
-    """An unused uid from the pool, held (by a lock file) for as long as the block runs: this thread's last one when it
-    is free (its sweep left the mark that spares the claim a look at every process, ``_swept_clean``)."""
-    last = getattr(_THREAD, "last_uid", None)
-    fd = _claim(last, mode) if last is not None and UID_BASE <= last < UID_BASE + UID_COUNT else None
-    uid, fd = (last, fd) if fd is not None else _first_free(mode)
-    _THREAD.last_uid = uid
+    """An unused uid from the pool, held (by a lock file) for as long as the block runs.  Never preferably the uid
+    just swept: its killed processes may not all be reaped yet, and until they are they count against the next run's
+    process limit (RLIMIT_NPROC counts a uid's processes machine-wide)."""
+    uid, fd = _first_free(mode)
     try:
         yield uid
     finally:
