@@ -107,7 +107,7 @@ class _BatchRun:
                 break
             time.sleep(1.0)
             result, internal = self.attempt(path, sub, key)
-        if internal or environmental(result, self.state, Path(tempfile.gettempdir())):
+        if internal or environmental(result, self.state, Path(sandbox.work_root() or tempfile.gettempdir())):
             result.verdict = "error"
             result.message = f"not graded: the grading machine failed, not the submission (not saved; rerun to grade it): {result.message}"
         elif record is not None:

@@ -2,6 +2,7 @@
 
     python -I runner.py JOB_DIR SUBMISSION_DIR OUT_DIR
     python -I runner.py --serve FD      # a warm interpreter: forks a fresh child per run (``serve``)
+    python -I runner.py --serve-sweeps FD   # the same without numpy, for the sweeps' children
 
 JOB_DIR/job.json says which file to load, which statements of it to run, which modules to stub,
 and the calls to make; <inputs>/<call>/<name>.npy hold their input arrays, in the folder job.json names
@@ -9,10 +10,10 @@ and the calls to make; <inputs>/<call>/<name>.npy hold their input arrays, in th
 contract: each call is a list of operations (construct a class, set an attribute, call a function
 or method, read an attribute) whose arguments are value trees and whose results are matched
 against patterns that name the arrays to keep (and the values, such as a student's cache, that a later call of the
-same run receives: they stay in this process).  Every array is saved as OUT_DIR/<call>/<name>.npy
-(allow_pickle=False) the moment it exists, so a submission that dies later loses nothing already
-computed.  OUT_DIR/status.json collects what went wrong, as plain data.  The grader trusts none of
-it: it only loads arrays, with allow_pickle=False, and compares them in its own process.
+same run receives: they stay in this process).  Every array is appended to OUT_DIR/arrays.bin (``_save``: raw
+numbers and a JSON header, nothing a parser could run) the moment it exists, so a submission that dies later loses
+nothing already computed.  OUT_DIR/status.json collects what went wrong, as plain data.  The grader trusts none of
+it: it only reads numbers of a few plain dtypes, and compares them in its own process.
 """
 
 import ast
@@ -441,21 +442,56 @@ class NotDefined(AttributeError):
 
 
 def _load(job_dir, call, names):
+    return {n: _input(os.path.join(job_dir, call, n + ".npy")) for n in names}
+
+
+#: The header ``np.save`` writes for a plain C-ordered array (format 1.0), after its magic and length.
+_NPY_HEADER = rb"\{'descr': '([<>|][fciub]\d+)', 'fortran_order': False, 'shape': \(([\d, ]*)\), \} *\n"
+
+
+def _input(path):
+    """An input array the grader saved (read-only: every call receives a copy): the header ``np.save`` writes read
+    by one pattern, a quarter of ``np.load``'s time (about 30 arrays a run); anything else by ``np.load``."""
+    import math
+    import re
+
     import numpy as np
 
-    return {n: np.load(os.path.join(job_dir, call, n + ".npy"), allow_pickle=False) for n in names}
+    with open(path, "rb") as fh:
+        data = fh.read()
+    end = 10 + int.from_bytes(data[8:10], "little")
+    found = data[:8] == b"\x93NUMPY\x01\x00" and re.fullmatch(_NPY_HEADER, data[10:end])
+    if not found:
+        return np.load(path, allow_pickle=False)
+    shape = tuple(int(n) for n in found[2].split(b",") if n.strip())
+    return np.frombuffer(data, found[1].decode(), math.prod(shape), end).reshape(shape)
+
+
+#: OUT_DIR/arrays.bin: every array of the run, one record each, appended the moment it exists: MAGIC, the header's
+#: length (4 bytes, little-endian), the header (JSON: call, name, dtype, shape), then the array's bytes in C order.
+#: One file per run instead of one .npy per array: creating files was most of a run's own cost.
+ARRAYS_FILE, MAGIC = "arrays.bin", b"BPA1"
 
 
 def _save(out_dir, call, name, value):
     import numpy as np
 
     # anything that is not numbers fails here, as an error of this call; complex numbers are kept, to be named, and
-    # float32 stays float32: the grader reads the precision from the file's dtype
+    # float32 stays float32: the grader reads the precision from the record's dtype
     raw = np.asarray(value)
     kind = np.complex128 if np.iscomplexobj(raw) else np.float32 if raw.dtype == np.float32 else np.float64
-    arr = np.asarray(raw, dtype=kind)
-    os.makedirs(os.path.join(out_dir, call), exist_ok=True)
-    np.save(os.path.join(out_dir, call, name + ".npy"), np.array(arr, dtype=kind), allow_pickle=False)
+    arr = np.ascontiguousarray(np.asarray(raw, dtype=kind))
+    header = json.dumps({"call": call, "name": name, "dtype": arr.dtype.str, "shape": list(arr.shape)}).encode()
+    record = memoryview(b"".join([MAGIC, len(header).to_bytes(4, "little"), header, arr.tobytes()]))
+    # opened per array: a submission that closed this process's descriptors loses nothing saved before; one that
+    # replaced the file by a link or a FIFO makes this call fail (never written through, never blocking)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+    fd = os.open(os.path.join(out_dir, ARRAYS_FILE), flags, 0o600)
+    try:
+        while record:
+            record = record[os.write(fd, record):]
+    finally:
+        os.close(fd)
 
 
 def _error(exc, submission_dir, course=()):
@@ -596,12 +632,13 @@ def _mount(libc, source, target, fstype, flags, data=None):
 
 
 def _isolate(libc, spec):
-    """Under the warm bubblewrap interpreter (root, inside bubblewrap), before anything of the run: mount, PID, IPC,
-    network and UTS namespaces of its own; its job (read-only), scratch and shared folder bound where a cold
-    bubblewrap run has them, a fresh /tmp and /dev/shm (tmpfs of ``tmp_bytes``), the runs folder unmounted (no
-    other run's files); then a PID namespace whose first process waits for the run and dies with it, killing
-    whatever the run left.  Returns in the run's process only; the others exit with its status."""
-    _sys(libc, "unshare", libc.unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET))
+    """Under the warm bubblewrap interpreter (root, inside bubblewrap), in the first process of the run's own PID
+    namespace (``_PidNamespaces``), before anything of the run: mount, IPC, network and UTS namespaces of its own; its
+    job (read-only), scratch and shared folder bound where a cold bubblewrap run has them, a fresh /tmp and /dev/shm
+    (tmpfs of ``tmp_bytes``), the runs folder unmounted (no other run's files), a /proc of its PID namespace; then
+    this first process only waits for the run and dies with it, which kills whatever the run left.  Returns in the
+    run's process only; the first exits with its status."""
+    _sys(libc, "unshare", libc.unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET))
     _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)  # nothing of this run's mounts propagates back
     for target, source, writable in (("/job", spec["job"], False), ("/sandbox", spec["scratch"], True),
                                      ("/shared", spec["shared"], False)):
@@ -611,10 +648,42 @@ def _isolate(libc, spec):
     for target in ("/tmp", "/dev/shm"):
         _mount(libc, "tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec['tmp_bytes']},mode=1777")
     _sys(libc, "umount /runs", libc.umount2(spec["runs"].encode(), 2))  # MNT_DETACH
-    _wait_and_exit_as(os.fork())  # the next process is the first of the new PID namespace
     _mount(libc, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)  # this namespace's processes only
     _wait_and_exit_as(os.fork())  # the first process only waits: the run is its child, never PID 1 itself
     os.setsid()  # a session of its own in its namespace, as bubblewrap's --new-session gives
+
+
+class _PidNamespaces:
+    """The server's side of ``_isolate``: the child forked for an isolated run is the first process of a new PID
+    namespace (unshare before the fork, this server's own namespace back for its later children after it), one fork
+    fewer than a child that makes the namespace and forks its first process.  That first process exits as 128 + the
+    signal that killed the run (PID 1 cannot raise it on itself): told back as the signal, as a run's status says."""
+
+    def __init__(self):
+        import ctypes
+
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.own = None
+
+    def fork(self, isolated):
+        if not isolated:
+            return os.fork()
+        if self.own is None:
+            self.own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        _sys(self.libc, "unshare(PID)", self.libc.unshare(CLONE_NEWPID))
+        pid = -1
+        try:
+            pid = os.fork()
+            return pid
+        finally:
+            if pid != 0:  # the server (the child is in the new namespace, and may not leave it)
+                _sys(self.libc, "setns(PID)", self.libc.setns(self.own, CLONE_NEWPID))
+
+    @staticmethod
+    def status(isolated, code):
+        import signal
+
+        return 128 - code if isolated and 128 < code < 128 + signal.NSIG else code
 
 
 def _wait_and_exit_as(pid):
@@ -644,9 +713,8 @@ def _child(req, out_fd, err_fd):
         for fd, target in ((null, 0), (out_fd, 1), (err_fd, 2)):
             os.dup2(fd, target)
         _become_in_child(req)
-        import numpy
-
-        numpy.random.seed()  # a fresh interpreter's unseeded state, never the server's (shared by every child)
+        if "numpy" in sys.modules:  # a run's server: a fresh interpreter's unseeded state, never the server's
+            sys.modules["numpy"].random.seed()
         sys.argv = [req["argv0"], *req["args"]]
         if req.get("code") is not None:
             exec(compile(req["code"], "<sweep>", "exec"), {"__name__": "__sweep__"})
@@ -679,25 +747,29 @@ def _finalize():
     atexit._run_exitfuncs()
 
 
-def serve(sock_fd):
+def serve(sock_fd, runs=True):
     """Serve the grader on ``sock_fd`` (a SOCK_SEQPACKET socket): each request, a JSON object with the run's stdout and
     stderr descriptors attached, is run in a child forked from here; this process replies with the child's pid, then
-    with its exit status (negative: the signal that killed it).  It holds numpy and this file, nothing of the
-    grader's.  Ends when the grader closes its end."""
+    with its exit status (negative: the signal that killed it).  It holds numpy (``runs``; a server of sweeps only
+    does not: its children fork faster and cost less) and this file, nothing of the grader's.  Ends when the grader
+    closes its end."""
     import socket
 
     import ctypes  # noqa: F401  (what every child needs before it runs anything: imported once, here)
     import platform  # noqa: F401  (the sweep's)
 
-    import numpy  # noqa: F401  (the point of the server: imported once, before any submission)
+    if runs:
+        import numpy  # noqa: F401  (the point of the server: imported once, before any submission)
+        import numpy.random  # noqa: F401  (numpy 2 imports it lazily: 20 ms in every child that reseeds it, ``_child``)
 
-    sock = socket.socket(fileno=sock_fd)
+    sock, namespaces = socket.socket(fileno=sock_fd), _PidNamespaces()
     while True:
         msg, fds, _, _ = socket.recv_fds(sock, 1 << 16, 2)
         if not msg:
             return
         req = json.loads(msg)
-        pid = os.fork()
+        isolated = bool(req.get("isolate"))
+        pid = namespaces.fork(isolated)
         if pid == 0:
             sock.close()
             _child(req, *fds)
@@ -705,12 +777,12 @@ def serve(sock_fd):
             os.close(fd)
         sock.sendall(b"%d" % pid)
         _, status = os.waitpid(pid, 0)
-        sock.sendall(b"%d" % os.waitstatus_to_exitcode(status))
+        sock.sendall(b"%d" % namespaces.status(isolated, os.waitstatus_to_exitcode(status)))
 
 
 if __name__ == "__main__":
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if sys.argv[1:2] == ["--serve"]:
-        serve(int(sys.argv[2]))
+    if sys.argv[1:2] in (["--serve"], ["--serve-sweeps"]):
+        serve(int(sys.argv[2]), runs=sys.argv[1] == "--serve")
     else:
         main(*sys.argv[1:4])

@@ -306,7 +306,7 @@ def _is_dir_link(name: str, dir_fd: int) -> bool:
         return False
 
 
-# --- the runner's outputs: OUT/status.json and OUT/<call>/<name>.npy --------------------------------------
+# --- the runner's outputs: OUT/status.json, OUT/arrays.bin (and any OUT/<call>/<name>.npy) ---------------
 
 #: Bounds on what one submission's outputs may cost the grader, whatever they claim to be.
 MAX_STATUS_BYTES = 64 << 10
@@ -314,11 +314,39 @@ MAX_ARRAY_FILE_BYTES = 8 << 20
 MAX_ARRAYS_PER_CALL = 200
 MAX_FLOAT64_BYTES = 32 << 20  # all arrays of one submission, once widened to float64
 READ_SECONDS = 10.0
+#: OUT/arrays.bin, as runner.py writes it (its own ARRAYS_FILE and MAGIC: the runner imports nothing of bpcheck):
+#: records of MAGIC, a 4-byte little-endian header length, a JSON header {call, name, dtype, shape}, the raw numbers.
+ARRAYS_FILE, MAGIC = "arrays.bin", b"BPA1"
+#: What the runner writes (float64, float32, complex128) in either byte order: nothing else is ever parsed.
+ARRAY_DTYPES = frozenset(f"{order}{kind}" for order in "<>" for kind in ("f8", "f4", "c16"))
+MAX_HEADER_BYTES = 1024
+MAX_DIMENSIONS = 32
+#: The container holds at most the float64 budget's worth of numbers, and room for records refused as too large.
+MAX_ARRAYS_BYTES = MAX_FLOAT64_BYTES + MAX_ARRAY_FILE_BYTES
+
+
+def _within_budget(dtype, shape: tuple, budget: int) -> None:
+    """ValueError unless ``dtype`` is plain numbers and ``shape`` of it, widened to float64, fits in ``budget`` bytes."""
+    if dtype.kind not in "biufc" or dtype.hasobject:
+        raise ValueError(f"dtype {dtype.str!r}: not an array of real numbers")
+    widened = (16 if dtype.kind == "c" else 8) * math.prod(shape)  # Python ints: a shape of 2**70 cannot wrap around
+    if widened > budget:
+        raise ValueError(f"shape {shape}: {widened} bytes as float64, over what is left of this submission's "
+                         f"{MAX_FLOAT64_BYTES >> 20} MiB")
+
+
+def _widened(raw):
+    """(a base float64 copy of ``raw`` (complex128 when it holds non-real numbers, so the diagnosis can say so), the
+    dtype it was written in)."""
+    import numpy as np
+
+    if np.iscomplexobj(raw) and np.any(np.imag(raw)):
+        return np.array(raw, dtype=np.complex128, copy=True, subok=False), raw.dtype.name
+    return np.array(np.real(raw), dtype=np.float64, copy=True, subok=False), raw.dtype.name
 
 
 def _array(data: bytes, budget: int):
-    """(a base float64 copy of the .npy in ``data`` (complex128 when it holds non-real numbers, so the diagnosis can
-    say so), the dtype it was written in); ValueError if its header is not a plain numeric array within ``budget``."""
+    """``_widened`` of the .npy in ``data``; ValueError if its header is not a plain numeric array within ``budget``."""
     import io
 
     import numpy as np
@@ -327,16 +355,8 @@ def _array(data: bytes, budget: int):
     version = np.lib.format.read_magic(buf)
     header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
     shape, _, dtype = header(buf)
-    if dtype.kind not in "biufc" or dtype.hasobject:
-        raise ValueError(f"dtype {dtype.str!r}: not an array of real numbers")
-    widened = (16 if dtype.kind == "c" else 8) * math.prod(shape)  # Python ints: a shape of 2**70 cannot wrap around
-    if widened > budget:
-        raise ValueError(f"shape {shape}: {widened} bytes as float64, over what is left of this submission's "
-                         f"{MAX_FLOAT64_BYTES >> 20} MiB")
-    raw = np.load(io.BytesIO(data), allow_pickle=False)
-    if np.iscomplexobj(raw) and np.any(np.imag(raw)):
-        return np.array(raw, dtype=np.complex128, copy=True, subok=False), dtype.name
-    return np.array(np.real(raw), dtype=np.float64, copy=True, subok=False), dtype.name
+    _within_budget(dtype, shape, budget)
+    return _widened(np.load(io.BytesIO(data), allow_pickle=False))
 
 
 def _status(out_fd: int, refused: dict[str, str]) -> dict:
@@ -356,38 +376,147 @@ def _status(out_fd: int, refused: dict[str, str]) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+class _Outputs:
+    """What ``read_outputs`` gathers: arrays and their dtypes per call, a note per refusal, what is left of the budget."""
+
+    def __init__(self, calls: Sequence[str]) -> None:
+        self.arrays: dict[str, dict] = {name: {} for name in calls}
+        self.dtypes: dict[str, dict] = {name: {} for name in calls}
+        self.refused: dict[str, str] = {}
+        self.budget = MAX_FLOAT64_BYTES
+        self.deadline = time.monotonic() + READ_SECONDS
+
+    def late(self, key: str) -> bool:
+        """Past the time allowed for reading (then ``key`` is noted as not read)."""
+        if time.monotonic() <= self.deadline:
+            return False
+        self.refused[key] = f"not read: reading this submission's outputs took over {READ_SECONDS:g} s"
+        return True
+
+    def keep(self, call: str, name: str, widened: tuple) -> None:
+        arr, self.dtypes[call][name] = widened
+        self.budget -= arr.nbytes
+        self.arrays[call][name] = arr
+
+
+def _record(data: bytes, at: int) -> tuple[str, str, str, tuple[int, ...], int]:
+    """(call, name, dtype, shape, where its numbers start) of the record at byte ``at``; ValueError, naming what was
+    expected and found, when its frame does not hold together (then nothing after it can be found)."""
+    import json
+
+    if data[at:at + 4] != MAGIC:
+        raise ValueError(f"expected the record mark {MAGIC!r}, found {bytes(data[at:at + 4])!r}")
+    size = int.from_bytes(data[at + 4:at + 8], "little")
+    if len(data) < at + 8 or size > MAX_HEADER_BYTES:
+        raise ValueError(f"a header of at most {MAX_HEADER_BYTES} bytes expected, found {size} (or the file ends)")
+    try:
+        header = json.loads(bytes(data[at + 8:at + 8 + size]).decode("utf-8"))
+    except (ValueError, RecursionError):
+        raise ValueError("its header is not valid JSON") from None
+    shape = header.get("shape") if isinstance(header, dict) else None
+    if (not isinstance(shape, list) or len(shape) > MAX_DIMENSIONS
+            or not all(type(n) is int and n >= 0 for n in shape)):
+        raise ValueError(f"a shape of at most {MAX_DIMENSIONS} sizes >= 0 expected, found {str(shape)[:80]}")
+    call, name, dtype = (header.get(k) for k in ("call", "name", "dtype"))
+    if not (isinstance(call, str) and isinstance(name, str) and isinstance(dtype, str) and dtype in ARRAY_DTYPES):
+        raise ValueError(f"a call, a name and a dtype among {sorted(ARRAY_DTYPES)} expected, found "
+                         f"{str(call)[:60]!r}, {str(name)[:60]!r}, {str(dtype)[:20]!r}")
+    return call, name, dtype, tuple(shape), at + 8 + size
+
+
+def _frames(data: memoryview, found: _Outputs) -> list[tuple]:
+    """(call's position in ``found``, call, name, dtype, shape, where its numbers start) of each record of a call
+    ``found`` waits for, in file order.  A damaged record ends the walk, and so does one past the most arrays that
+    could ever be read (each walked record costs a JSON parse); both noted, as are records of other calls and names
+    written twice."""
+    import numpy as np
+
+    order = {call: i for i, call in enumerate(found.arrays)}
+    records, seen, at, most = [], set(), 0, MAX_ARRAYS_PER_CALL * len(order)
+    while at < len(data):
+        if len(records) + len(found.refused) > most:
+            found.refused[ARRAYS_FILE] = f"more than {most} records; the {len(data) - at} bytes from byte {at} are not read"
+            break
+        try:
+            call, name, dtype, shape, start = _record(data, at)
+        except ValueError as exc:
+            found.refused[ARRAYS_FILE] = f"record at byte {at}: {exc}; the {len(data) - at} bytes from there are not read"
+            break
+        at = start + np.dtype(dtype).itemsize * math.prod(shape)
+        if at > len(data):
+            found.refused[f"{call}/{name}"] = f"{ARRAYS_FILE} ends {at - len(data)} bytes before this array's numbers do"
+            break
+        if call not in order:
+            found.refused[f"{call[:60]}/{name[:60]}"] = "a call this grader never made"
+            continue
+        if (call, name) in seen:
+            found.refused[f"{call}/{name}"] = "written more than once; the last one is read"
+        seen.add((call, name))
+        records.append((order[call], call, name, np.dtype(dtype), shape, start))
+    return records
+
+
+def _read_container(out_fd: int, found: _Outputs) -> None:
+    """Every array of OUT/arrays.bin: each record's frame checked before its numbers are looked at (``_frames``),
+    calls in the order ``found`` lists them (a trace, listed last, crowds out nothing)."""
+    import numpy as np
+
+    try:
+        data = memoryview(read_regular(ARRAYS_FILE, MAX_ARRAYS_BYTES, out_fd))
+    except Missing:
+        return
+    except Refused as exc:
+        found.refused[ARRAYS_FILE] = str(exc)
+        return
+    counts: dict[str, int] = {}
+    for _, call, name, dtype, shape, start in sorted(_frames(data, found), key=lambda r: r[0]):  # stable: file order
+        counts[call] = counts.get(call, 0) + 1
+        if found.late(f"{call}/{name}"):
+            continue
+        try:
+            if counts[call] > MAX_ARRAYS_PER_CALL:
+                raise ValueError(f"more than {MAX_ARRAYS_PER_CALL} arrays for this call; the rest are not read")
+            if dtype.itemsize * math.prod(shape) > MAX_ARRAY_FILE_BYTES:
+                raise ValueError(f"{dtype.itemsize * math.prod(shape)} bytes; at most {MAX_ARRAY_FILE_BYTES} are read")
+            _within_budget(dtype, shape, found.budget)
+        except ValueError as exc:
+            found.refused[f"{call}/{name}"] = str(exc)[:300]
+            continue
+        found.keep(call, name, _widened(np.frombuffer(data, dtype, math.prod(shape), start).reshape(shape)))
+
+
+def _read_call_folders(out_fd: int, found: _Outputs) -> None:
+    """What a submission left as OUT/<call>/<name>.npy (its working folder is OUT): read with the same bounds, links
+    never followed, none of it replacing an array of arrays.bin.  No folder (the usual case) costs one failed open."""
+    for name in found.arrays:
+        try:
+            with open_dir(name, out_fd) as call_fd:
+                files = [(n, st) for n, st in entries(call_fd, 4 * MAX_ARRAYS_PER_CALL) if n.endswith(".npy")]
+                for fname, _ in files[:MAX_ARRAYS_PER_CALL]:
+                    if fname[:-4] in found.arrays[name] or found.late(f"{name}/{fname}"):
+                        continue
+                    try:
+                        found.keep(name, fname[:-4], _array(read_regular(fname, MAX_ARRAY_FILE_BYTES, call_fd),
+                                                            found.budget))
+                    except (Refused, ValueError, OSError, EOFError, OverflowError) as exc:  # links, FIFOs, pickles, garbage
+                        found.refused[f"{name}/{fname}"] = str(exc)[:300]
+        except Refused:
+            continue  # nothing there (or something that is not a folder)
+
+
 def read_outputs(out: Path, calls: Sequence[str]) -> tuple[dict[str, dict], dict[str, str], dict, dict[str, dict]]:
-    """(arrays per call as base float64 copies, a note per file refused, status.json, the dtype each array was written
-    in per call: float32 is judged as such) from the runner's OUT folder.
+    """(arrays per call as base float64 copies, a note per file or record refused, status.json, the dtype each array
+    was written in per call: float32 is judged as such) from the runner's OUT folder.
 
     Only regular files are read, links never followed; every read and the float64 total are bounded,
-    and so is the time spent.
+    and so is the time spent.  Nothing is unpickled: arrays.bin holds raw numbers of ``ARRAY_DTYPES`` only.
     """
-    arrays: dict[str, dict] = {name: {} for name in calls}
-    dtypes: dict[str, dict] = {name: {} for name in calls}
-    refused: dict[str, str] = {}
-    budget = MAX_FLOAT64_BYTES
-    deadline = time.monotonic() + READ_SECONDS
+    found = _Outputs(calls)
     try:
         with open_dir(str(out)) as out_fd:
-            status = _status(out_fd, refused)
-            for name in calls:
-                try:
-                    with open_dir(name, out_fd) as call_fd:
-                        files = [(n, st) for n, st in entries(call_fd, 4 * MAX_ARRAYS_PER_CALL) if n.endswith(".npy")]
-                        for fname, st in files[:MAX_ARRAYS_PER_CALL]:
-                            if time.monotonic() > deadline:
-                                refused[f"{name}/{fname}"] = f"not read: reading this submission's outputs took over {READ_SECONDS:g} s"
-                                continue
-                            try:
-                                arr, dtypes[name][fname[:-4]] = _array(read_regular(fname, MAX_ARRAY_FILE_BYTES, call_fd), budget)
-                            except (Refused, ValueError, OSError, EOFError, OverflowError) as exc:  # links, FIFOs, pickles, garbage
-                                refused[f"{name}/{fname}"] = str(exc)[:300]
-                                continue
-                            budget -= arr.nbytes
-                            arrays[name][fname[:-4]] = arr
-                except Refused:
-                    continue  # the call wrote nothing (or left something that is not a folder)
+            status = _status(out_fd, found.refused)
+            _read_container(out_fd, found)
+            _read_call_folders(out_fd, found)
     except Refused:
         status = {}
-    return arrays, refused, status, dtypes
+    return found.arrays, found.refused, status, found.dtypes
