@@ -95,7 +95,7 @@ def _class(tmp_path: Path, names=("ann", "ben", "cai")) -> Path:
 def test_version(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--version"])
-    assert exc.value.code == 0 and capsys.readouterr().out.strip() == "bpcheck 0.3.0"
+    assert exc.value.code == 0 and capsys.readouterr().out.strip() == "bpcheck 0.4.0"
 
 
 def test_odd_and_missing_paths_never_abort_the_batch(tmp_path, monkeypatch, capsys):
@@ -196,4 +196,4 @@ def test_python_m_bpcheck_is_the_bpcheck_command():
     import sys
 
     run = subprocess.run([sys.executable, "-m", "bpcheck", "--version"], capture_output=True, text=True, timeout=60)
-    assert run.returncode == 0 and run.stdout.strip() == "bpcheck 0.3.0", run.stderr
+    assert run.returncode == 0 and run.stdout.strip() == "bpcheck 0.4.0", run.stderr
