@@ -185,11 +185,18 @@ def _chosen_items(args: argparse.Namespace, items: list, err: Console) -> Option
         for i in items:
             _say(err, f"bpcheck grade: {i.error}", "red")
         return None
-    if args.format in ("gradescope", "prairielearn") and len(items) > 1 and not args.out:
-        _say(err, f"bpcheck grade: --format {args.format} writes one results.json per submission: "
-                  f"give --out DIR for these {len(items)} submissions", "red")
+    if _wants_out_folder(args, len(items), "grade", err):
         return None
     return items
+
+
+def _wants_out_folder(args: argparse.Namespace, n: int, command: str, err: Console) -> bool:
+    """Whether --format gradescope or prairielearn was asked for ``n`` > 1 submissions without --out DIR (said)."""
+    if args.format in ("gradescope", "prairielearn") and n > 1 and not args.out:
+        _say(err, f"bpcheck {command}: --format {args.format} writes one results.json per submission: "
+                  f"give --out DIR for these {n} submissions", "red")
+        return True
+    return False
 
 
 def _grade_with_progress(args: argparse.Namespace, grader, items: list, state: Path, err: Console) -> Optional[list]:
@@ -301,6 +308,8 @@ def _report(args: argparse.Namespace) -> int:
             title = name
     except (OSError, ValueError) as exc:
         _say(err, f"bpcheck report: cannot read {args.source}: {exc}", "red")
+        return 2
+    if _wants_out_folder(args, len(results), "report", err):
         return 2
     return _write_reports(args, name, _title(title, name), results, err)
 

@@ -131,6 +131,9 @@ def test_only_and_force_regrade_one_student_and_keep_the_class(tmp_path, capsys)
     assert [(d["id"], d["verdict"]) for d in json.loads(out.out)] == [(only, "pass")] and "reused" not in out.err
     assert main(["report", str(state), "--format", "json"]) == 0  # the whole class, ben's new result in place
     assert [d["verdict"] for d in json.loads(capsys.readouterr().out)] == ["pass", "pass", "error"]
+    for fmt in ("gradescope", "prairielearn"):  # one results.json each: a folder is needed, said, never a traceback
+        assert main(["report", str(state), "--format", fmt]) == 2
+        assert f"--format {fmt} writes one results.json per submission: give --out DIR for these 3" in capsys.readouterr().err
     assert main(["grade", str(folder), "--only", "nobody", "--assignment", "canonical", "--state", str(state)]) == 2
     assert "no submission has the id 'nobody'" in capsys.readouterr().err
     assert main(["grade", str(folder), "--assignment", "canonical", "--state", str(state), "--format", "csv"]) == 0
