@@ -223,7 +223,7 @@ class LayerCase:
 
 # --- a [[part]] with layer = ...: its calls and cases ------------------------------------------------------------------
 
-#: The keys of a layer part, beside name, points and its calls (function/arguments/returns or [[part.call]] tables).
+#: The keys of a [[part.case]] table: its inputs' seed, their shapes by argument, the settings over the layer's defaults.
 CASE_KEYS = ("seed", "shapes", "settings")
 
 
