@@ -744,6 +744,23 @@ class _ParamsRead:
 # --- arguments ----------------------------------------------------------------------------------------------
 
 
+def value_tree(expr: Any, named: set[str], symbol: Callable[[str], Any]) -> Any:
+    """An argument expression (docs/assignments.md) as the runner's value tree: numbers, lists, tables and 'quoted
+    strings' as written; a name in ``named`` is what an earlier call returned under that name, passed on inside the
+    sandbox; any other name is ``symbol``'s (the probe's arrays and numbers)."""
+    if isinstance(expr, bool) or isinstance(expr, (int, float)):
+        return expr
+    if isinstance(expr, list):
+        return [value_tree(e, named, symbol) for e in expr]
+    if isinstance(expr, dict):
+        return {"dict": {k: value_tree(v, named, symbol) for k, v in expr.items()}}
+    if isinstance(expr, str) and len(expr) >= 2 and expr[0] == expr[-1] == "'":
+        return {"s": expr[1:-1]}
+    if isinstance(expr, str) and expr in named:
+        return {"v": expr}
+    return symbol(expr)
+
+
 class Encoder:
     """A probe's arguments in one set of conventions; every array it hands out is kept in ``arrays`` by name."""
 
@@ -787,19 +804,8 @@ class Encoder:
         return out
 
     def value(self, expr: Any, named: set[str] = frozenset()) -> Any:
-        """An argument expression (docs/assignments.md) as the runner's value tree; a name in ``named`` is what an
-        earlier call returned under that name, passed on inside the sandbox."""
-        if isinstance(expr, bool) or isinstance(expr, (int, float)):
-            return expr
-        if isinstance(expr, list):
-            return [self.value(e, named) for e in expr]
-        if isinstance(expr, dict):
-            return {"dict": {k: self.value(v, named) for k, v in expr.items()}}
-        if isinstance(expr, str) and len(expr) >= 2 and expr[0] == expr[-1] == "'":
-            return {"s": expr[1:-1]}
-        if isinstance(expr, str) and expr in named:
-            return {"v": expr}
-        return self.symbol(expr)
+        """An argument expression as the runner's value tree (``value_tree``), its symbols the probe's (``symbol``)."""
+        return value_tree(expr, named, self.symbol)
 
     def symbol(self, s: str) -> Any:
         conv, case = self.conv, self.case

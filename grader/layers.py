@@ -27,6 +27,7 @@ against that draw: dx = dout · mask.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
@@ -34,7 +35,7 @@ from typing import Any, Callable, Mapping, Optional
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .contracts import Call, ContractError, Form, argument_names, pattern_names
+from .contracts import Call, ContractError, Form, argument_names, pattern_names, value_tree
 
 EPS = float(np.finfo(np.float64).eps)
 #: The least distance from a kink of any input drawn (a max's runner-up, an SVM margin, a dropout input from zero):
@@ -370,25 +371,17 @@ def _ops(form: Form, case: LayerCase) -> list[dict]:
              for i in range(len(form.calls))]
     ops, named = [], set()
     for c, keep in zip(form.calls, later):
+        symbol = functools.partial(_symbol, case=case)
         ops.append({"op": "call", "names": list(c.names), "shows": c.shows, "optional": {},
-                    "args": [_value(a, case, named) for a in c.args],
-                    "kwargs": {k: _value(v, case, named) for k, v in c.kwargs.items()},
+                    "args": [value_tree(a, named, symbol) for a in c.args],
+                    "kwargs": {k: value_tree(v, named, symbol) for k, v in c.kwargs.items()},
                     "returns": _pattern(c.returns, keep)})
         named |= pattern_names(c.returns) & keep
     return ops
 
 
-def _value(expr: Any, case: LayerCase, named: set[str]) -> Any:
-    if isinstance(expr, bool) or isinstance(expr, (int, float)):
-        return expr
-    if isinstance(expr, list):
-        return [_value(e, case, named) for e in expr]
-    if isinstance(expr, dict):
-        return {"dict": {k: _value(v, case, named) for k, v in expr.items()}}
-    if expr[:1] == "'":
-        return {"s": expr.strip("'")}
-    if expr in named:
-        return {"v": expr}
+def _symbol(expr: str, case: LayerCase) -> Any:
+    """A layer case's argument by name: its settings table, dout, or one of its arrays (kept for the runner)."""
     if expr == case.layer.settings:
         return {"dict": {k: {"s": v} if isinstance(v, str) else v for k, v in case.settings.items()}}
     case.arrays[expr] = case.dout if expr == "dout" else case.inputs[expr]
