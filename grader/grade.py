@@ -68,6 +68,15 @@ class Returned:
     failure: Optional[str]
     dtypes: dict = field(default_factory=dict)  # per call, the dtype each array was written in
 
+    def call_error(self, call: str) -> Optional[str]:
+        """The error ``call`` raised, in words at the student's line (``failures.describe_error``), or None."""
+        calls = self.status.get("calls") if isinstance(self.status.get("calls"), dict) else {}
+        return describe_error(calls[call], self.sub) if calls.get(call) else None
+
+    def refused_of(self, call: str) -> list[str]:
+        """What of ``call``'s outputs the grader refused to read, and why."""
+        return [f"refused {k}: {v}" for k, v in self.refused.items() if k.startswith(call + "/")]
+
     @property
     def precision(self) -> str:
         """float32 when every floating array the submission returned is float32 (its dtype says so), else float64;
@@ -307,8 +316,7 @@ class Grader:
         form = forms.get(call)
         form = form if isinstance(form, int) and not isinstance(form, bool) and 0 <= form < len(self.contract.forms) else 0
         reading = self.contract.decode(self.contract.forms[form], state.encoders[name], got, lr)
-        calls = ret.status.get("calls") if isinstance(ret.status.get("calls"), dict) else {}
-        err = describe_error(calls[call], ret.sub) if calls.get(call) else None
+        err = ret.call_error(call)
         # outputs only (no gradients returned): complete when the calls finished
         complete = len(reading.grads) == len(state.encoders[name].case.spec.param_shapes()) if self.gradients else not err
         if err and not complete:
@@ -317,7 +325,7 @@ class Grader:
             reading.errors = [ret.failure or "produced no output"]
         if err and (complete or not self.gradients):  # a function without gradients: its outputs name the error
             reading.call_error = err
-        left = [f"refused {k}: {v}" for k, v in ret.refused.items() if k.startswith(call + "/")]
+        left = ret.refused_of(call)
         reading.errors += left
         # Wrong shapes still go to the diagnosis, which names them; a call that failed or a refused file does not.
         complete = complete and not left and not (err and not reading.call_error) and (self.gradients or not reading.errors)
@@ -811,11 +819,9 @@ class LayerGrader(Grader):
     @staticmethod
     def _returned(case: "layers.LayerCase", ret: Returned) -> tuple[dict, Optional[str]]:
         """The arrays ``case``'s calls returned, and the error that cut them short (a raise, a refused file), or None."""
-        got = ret.arrays.get(case.name, {})
-        calls = ret.status.get("calls") if isinstance(ret.status.get("calls"), dict) else {}
-        error = describe_error(calls[case.name], ret.sub) if calls.get(case.name) else None
-        left = "; ".join(f"refused {k}: {v}" for k, v in ret.refused.items() if k.startswith(case.name + "/"))
-        return got, "; ".join(filter(None, [error, left, None if got or error else ret.failure or "no output"])) or None
+        got, error = ret.arrays.get(case.name, {}), ret.call_error(case.name)
+        said = [error, *ret.refused_of(case.name), None if got or error else ret.failure or "no output"]
+        return got, "; ".join(filter(None, said)) or None
 
     def _case_checks(self, case: "layers.LayerCase", got: dict, error: Optional[str]) -> list[Check]:
         """The checks of one case, judged by layers.py: its forward output or loss, its gradients."""
@@ -823,8 +829,7 @@ class LayerGrader(Grader):
         checks = []
         for k, label in self._kinds():
             problem = (error if not got and error else judge[k](self.part, case, got, error))
-            text = f"correct on {case.describe()}" if problem is None else f"wrong on {case.describe()}: {problem}"
-            text = text if len(text) < MAX_CHECK else text[:MAX_CHECK - 2] + "…"
+            text = _clipped(f"correct on {case.describe()}" if problem is None else f"wrong on {case.describe()}: {problem}")
             pts = self.a.points[k]
             checks.append(Check(f"{label}: {case.name}", pts if problem is None else 0.0, pts, problem is None, text,
                                 k in self.a.hidden_checks))
@@ -886,8 +891,12 @@ def _within(head: str, problem: str, explanation: str) -> str:
     while len(text(problem)) >= MAX_CHECK and kept > 1:
         kept -= 1
         problem = "; ".join(pieces[:kept]) + f"; and {len(pieces) - kept} more"
-    out = text(problem)
-    return out if len(out) < MAX_CHECK else out[:MAX_CHECK - 2] + "…"
+    return _clipped(text(problem))
+
+
+def _clipped(text: str) -> str:
+    """``text`` under MAX_CHECK characters, its end given way to "…"."""
+    return text if len(text) < MAX_CHECK else text[:MAX_CHECK - 2] + "…"
 
 
 @functools.lru_cache(maxsize=1)
