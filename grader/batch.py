@@ -162,9 +162,9 @@ def grade_batch(grader: "Grader", paths: Sequence[Path], jobs: int, state: Path,
     state.mkdir(parents=True, exist_ok=True)
     os.chmod(state, 0o700)  # results are the grader's: no submission's uid may read or write them
     _refuse_what_submissions_could_read(grader, paths, state)
-    with _graders(grader, jobs) as grade:
+    with _graders(grader, jobs) as (grade, threads):
         run = _BatchRun(grader, state, on_result, force, grade)
-        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=threads) as pool:
             return list(pool.map(run.one, paths))
 
 
@@ -176,9 +176,32 @@ def _grade_in_worker(grader_id: int, path: Path, sub: Optional[Submission]) -> R
     return _FORKED[grader_id].grade(path, sub)
 
 
-def _worker_started() -> None:
+def _worker_started(cpus: list[int], started: Any) -> None:
     # a worker ends with os._exit, past weakref finalizers: its warm interpreter is stopped and waited for here
     multiprocessing.util.Finalize(None, sandbox.stop_warm, exitpriority=10)
+    if cpus:
+        with started.get_lock():
+            k, started.value = started.value, started.value + 1
+        os.sched_setaffinity(0, {cpus[k % len(cpus)]})
+
+
+#: ``BPCHECK_AFFINITY=0`` leaves the grading workers wherever the kernel puts them.
+AFFINITY = "BPCHECK_AFFINITY"
+
+
+def worker_cpus(jobs: int) -> list[int]:
+    """The CPU each of ``jobs`` grading workers keeps to, or [] where the kernel places them.
+
+    A worker's grading is one sequential chain: the worker hands a submission to its warm interpreter, which forks the
+    run, which hands its answers back; then the sweep, the same way.  Left free, the kernel moves each step of two
+    chains from CPU to CPU and at times puts both on one CPU while the other idles: on 2 cores two unpinned workers kept
+    1.7 cores busy, pinned 1.9 (docs/performance.md).  Everything a worker starts inherits its CPU.  Only where every
+    worker has a CPU of its own among those this process may use (the first ``jobs`` of them: distinct cores where
+    siblings are numbered last, as Linux numbers them); one job is never pinned, so it can move off a busy CPU."""
+    if jobs <= 1 or os.environ.get(AFFINITY) == "0" or not hasattr(os, "sched_getaffinity"):
+        return []
+    cpus = sorted(os.sched_getaffinity(0))
+    return cpus[:jobs] if jobs <= len(cpus) else []
 
 
 #: Libraries whose own threads make a fork of this process unsafe (jax warns that it will likely deadlock; torch's
@@ -191,22 +214,24 @@ def _threaded_libraries() -> list[str]:
 
 
 @contextmanager
-def _graders(grader: "Grader", jobs: int) -> Iterator[Callable[[Path, Optional[Submission]], Result]]:
-    """How each submission is graded: in this process (--jobs 1, or where processes cannot be forked), else in one
-    of ``jobs`` worker processes forked from this one once the grader is built (its expected answers shared,
-    copy-on-write), so that the grader's own Python work (reading the outputs, comparing, diagnosing) runs on every
-    core instead of taking turns under one interpreter lock.  Deduplication, retries, saving and the callback stay
-    here, in the batch's threads."""
-    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods() or _threaded_libraries():
-        yield grader.grade
+def _graders(grader: "Grader", jobs: int) -> Iterator[tuple[Callable[[Path, Optional[Submission]], Result], int]]:
+    """How each submission is graded, and by how many of the batch's threads: in this process (--jobs 1, or where
+    processes cannot be forked), by ``jobs`` threads; else in one of ``jobs`` worker processes forked from this one
+    once the grader is built (its expected answers shared, copy-on-write), so that the grader's own Python work
+    (reading the outputs, comparing, diagnosing) runs on every core instead of taking turns under one interpreter
+    lock.  Deduplication, retries, saving and the callback stay here, in the batch's threads: two per worker, so that
+    a worker's next submission is read and queued while it grades one, and never waits for a result to be saved."""
+    context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
+    if jobs <= 1 or context is None or _threaded_libraries():
+        yield grader.grade, max(1, jobs)
         return
     grader.prepare()  # what every run reads, made here once: a worker never makes (nor removes) it
     _FORKED[id(grader)] = grader
     try:
-        with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
-                                                    initializer=_worker_started) as pool:
+        with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_started,
+                                                    initargs=(worker_cpus(jobs), context.Value("i", 0))) as pool:
             pool.submit(int).result()  # every worker forked now, before this process starts the batch's threads
-            yield lambda path, sub: pool.submit(_grade_in_worker, id(grader), path, sub).result()
+            yield (lambda path, sub: pool.submit(_grade_in_worker, id(grader), path, sub).result()), 2 * jobs
     finally:
         del _FORKED[id(grader)]
 

@@ -216,3 +216,55 @@ def test_without_a_warm_interpreter_runs_start_anew(mode, monkeypatch):
     grader = Grader(load("canonical"), dataclasses.replace(chosen, warm=True))
     r = grader.grade(ROOT / "examples" / "solutions" / "canonical.py")
     assert r.verdict == "pass" and r.score == r.max_score, r.message
+
+
+WHERE_IT_RUNS = """
+import os
+
+
+def backprop(*args):
+    raise RuntimeError('CPUS' + repr(sorted(os.sched_getaffinity(0))) + 'END')
+"""
+
+AFFINITY_SCRIPT = """
+import dataclasses, sys
+from pathlib import Path
+from bpcheck.grader import sandbox
+from bpcheck.grader.assignment import load
+from bpcheck.grader.batch import grade_batch
+from bpcheck.grader.grade import Grader
+
+toml, mode, folder, tmp, jobs = sys.argv[1], sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]), int(sys.argv[5])
+grader = Grader(load(toml), dataclasses.replace(sandbox.select(mode), warm=True))
+results = grade_batch(grader, sorted(folder.iterdir()), jobs, tmp / sys.argv[6])
+print([r.message.split("CPUS", 1)[1].split("END", 1)[0] for r in results])
+"""
+
+
+@pytest.mark.parametrize("mode", ["bubblewrap", "process"])
+def test_each_worker_and_its_runs_keep_to_one_cpu(mode, tmp_path):
+    """--jobs 2 on a machine with two CPUs or more: each worker keeps to a CPU of its own, and so does every run it
+    starts (forked by its warm interpreter); one job, or ``BPCHECK_AFFINITY=0``, leaves every CPU to the kernel."""
+    _mode_or_skip(mode)
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        pytest.skip("one CPU: there is nothing to keep apart")
+    folder = tmp_path / "class"
+    folder.mkdir(mode=0o700)
+    for i in range(6):
+        (folder / f"s{i}.py").write_text(WHERE_IT_RUNS + f"# {i}\n")
+    (tmp_path / "bin").mkdir()
+    script = tmp_path / "bin" / "affinity.py"  # its folder is on its sys.path, which bubblewrap shows to the runs
+    script.write_text(AFFINITY_SCRIPT)
+
+    def cpus_seen(jobs: int, **env: str) -> list[list[int]]:
+        state = f"state-{jobs}-{len(env)}"  # each batch graded afresh, not resumed from the one before
+        run = subprocess.run([sys.executable, str(script), HOSTILE_TOML, mode, str(folder), str(tmp_path), str(jobs), state],
+                             capture_output=True, text=True, timeout=300, env=os.environ | env)
+        assert run.returncode == 0, run.stderr[-3000:]
+        return [ast.literal_eval(cpus) for cpus in ast.literal_eval(run.stdout.strip().splitlines()[-1])]
+
+    pinned = cpus_seen(2)
+    assert len(pinned) == 6 and all(len(cpus) == 1 and cpus[0] in allowed[:2] for cpus in pinned), pinned
+    assert cpus_seen(2, BPCHECK_AFFINITY="0") == [allowed] * 6
+    assert cpus_seen(1) == [allowed] * 6
