@@ -125,6 +125,7 @@ def child(site: str, mode: str, jobs_list: str, n: int, kind: str) -> dict:
             t, cpu, busy, memory = time.perf_counter(), _cpu_seconds(), _busy_seconds(), _PeakMemory()
             results = grade_batch(grader, paths, jobs, Path(tmp) / f"state-{k}")
             elapsed = time.perf_counter() - t
+            out.setdefault("order", []).append([jobs, n / elapsed])
             _record(out, f"jobs={jobs}", n / elapsed)
             _record(out, f"cores busy jobs={jobs}", (_busy_seconds() - busy) / elapsed)
             _record(out, f"cpu ms per submission jobs={jobs}", (_cpu_seconds() - cpu) / n * 1e3)
@@ -209,9 +210,9 @@ def _cpu_seconds() -> float:
 # --- the bench: trees and modes interleaved ------------------------------------------------------------
 
 
-#: --jobs 1 and 2 alternated three times in one Python: the host's speed drifts by tens of percent within minutes
-#: here, so a ratio is taken between neighbours and the medians are reported.
-ROUNDS = "1,2,1,2,1,2"
+#: --jobs 1 and 2 in pairs, in one Python, the order turned every other pair (ABBA: a steady drift cancels): the
+#: host's speed drifts by tens of percent within minutes here, so a ratio is taken within a pair, and medians reported.
+ROUNDS = "1,2,2,1,1,2,2,1"
 
 
 def run(n: int, against: str = "", kind: str = "canonical", jobs: str = ROUNDS, this_tree: bool = True) -> dict:
@@ -234,8 +235,9 @@ def run(n: int, against: str = "", kind: str = "canonical", jobs: str = ROUNDS, 
 
 
 def ratios(t: dict) -> list[float]:
-    """jobs 2 over jobs 1, each round's --jobs 2 over the --jobs 1 run just before it."""
-    return [two / one for one, two in zip(t.get("jobs=1 runs", []), t.get("jobs=2 runs", []))]
+    """jobs 2 over jobs 1 within each pair of neighbouring runs (``order``: [--jobs, submissions/s] of each run)."""
+    pairs = [dict(t["order"][k:k + 2]) for k in range(0, len(t.get("order", [])) - 1, 2)]
+    return [pair[2] / pair[1] for pair in pairs if set(pair) == {1, 2}]
 
 
 def markdown(r: dict) -> list[str]:
