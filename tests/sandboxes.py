@@ -1,13 +1,20 @@
-"""Which sandbox the tests grade trusted example files in.
+"""Which sandbox the tests grade trusted example files in, and the bundled assignments' graders, built once.
 
 The examples are the project's own code, so a machine without any sandbox (not root, and bubblewrap unable
 to start, as under Ubuntu's AppArmor user-namespace restriction) still runs the grading tests, with
 ``none``.  The hostile suite never does: it skips a mode that cannot run (tests/test_hostile.py).
 """
 
+import copy
 from functools import lru_cache
+from pathlib import Path
 
 from bpcheck.grader import sandbox
+from bpcheck.grader.assignment import load
+from bpcheck.grader.grade import Grader
+from bpcheck.grader.results import Result
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 @lru_cache(maxsize=1)
@@ -27,3 +34,23 @@ def one_private_uid(monkeypatch, lock_dir) -> int:
     monkeypatch.setattr(sandbox, "UID_COUNT", 1)
     monkeypatch.setenv("BPCHECK_LOCK_DIR", str(lock_dir))
     return sandbox.UID_BASE
+
+
+@lru_cache(maxsize=None)
+def grader_for(name: str) -> Grader:
+    """The grader of the bundled assignment ``name``, built once per test session (its expected answers take
+    seconds), in the sandbox of ``for_trusted_code``."""
+    return Grader(load(name), for_trusted_code())
+
+
+def graded(name: str, example: Path) -> Result:
+    """A bundled example file graded by ``name``'s grader, once per test session (many tests read the same result):
+    a copy each caller may change.  Only files under examples/, which no test writes."""
+    if EXAMPLES not in Path(example).resolve().parents:
+        raise ValueError(f"graded() keeps results of examples/ only; got {example}")
+    return copy.deepcopy(_graded(name, str(Path(example).resolve())))
+
+
+@lru_cache(maxsize=None)
+def _graded(name: str, example: str) -> Result:
+    return grader_for(name).grade(Path(example))

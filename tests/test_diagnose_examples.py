@@ -11,6 +11,8 @@ import pytest
 from bpcheck.grader.assignment import load
 from bpcheck.grader.grade import Grader
 
+from .sandboxes import graded, grader_for
+
 from .verdicts import assert_said, slugs_in
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,15 +109,6 @@ ACCEPTED = {
     "nielsen_feed_forward_name.py": "all gradient checks pass",  # feed_forward is one of feedforward's aliases
 }
 
-_GRADERS: dict[str, Grader] = {}
-
-
-def grader_for(name: str) -> Grader:
-    if name not in _GRADERS:
-        _GRADERS[name] = Grader(load(name))
-    return _GRADERS[name]
-
-
 def test_every_buggy_example_is_listed():
     assert sorted([*NAMED, *ACCEPTED, *LOCALISED]) == sorted(p.name for p in BUGGY.glob("*.py"))
 
@@ -126,7 +119,7 @@ def assignment_of(example: str) -> str:
 
 @pytest.mark.parametrize("example", sorted(ACCEPTED))
 def test_what_the_assignment_accepts_passes_and_is_said(example):
-    r = grader_for(assignment_of(example)).grade(BUGGY / example)
+    r = graded(assignment_of(example), BUGGY / example)
     assert r.verdict == "pass" and r.score == r.max_score and ACCEPTED[example] in r.message, r.message
 
 
@@ -143,7 +136,7 @@ def _reference_words(text: str, assignment: str) -> list[str]:
 @pytest.mark.parametrize("example", sorted(NAMED))
 def test_each_mistake_is_named_in_the_students_terms(example):
     assignment = assignment_of(example)
-    r = grader_for(assignment).grade(BUGGY / example)
+    r = graded(assignment, BUGGY / example)
     assert r.verdict == "fail", (r.message, [(c.name, c.output) for c in r.checks if not c.passed])
     for words in NAMED[example]:
         assert_said(r, words)
@@ -153,7 +146,7 @@ def test_each_mistake_is_named_in_the_students_terms(example):
 @pytest.mark.parametrize("example", sorted(LOCALISED))
 def test_a_mistake_no_entry_names_is_placed_in_the_students_terms(example):
     assignment = assignment_of(example)
-    r = grader_for(assignment).grade(BUGGY / example)
+    r = graded(assignment, BUGGY / example)
     verdict, words = LOCALISED[example]
     assert r.verdict == verdict and words in r.message, r.message
     if verdict == "error":  # the crash, at the student's own line (never inside the course's dnn_utils.py)
@@ -226,7 +219,7 @@ def test_the_students_feedback_files_name_no_slug_and_no_sigma(example):
     words: a ReLU or tanh net is never told about σ, nor given a catalog id (issue 27)."""
     from bpcheck.grader import feedback, gradescope, prairielearn
 
-    r = grader_for(assignment_of(example)).grade(BUGGY / example)
+    r = graded(assignment_of(example), BUGGY / example)
     assert r.verdict == "fail" and r.diagnoses[0]["matches"]
     shown = {"markdown": feedback.markdown(r, "t"), "html": feedback.html_page(r, "t"),
              "gradescope": str(gradescope.results_json(r)), "prairielearn": str(prairielearn.results_json(r))}
@@ -242,7 +235,7 @@ def test_the_students_feedback_files_name_no_slug_and_no_sigma(example):
 def test_a_failed_check_shows_values_in_the_students_names(example, pattern):
     """Beside each failed gradient check: an element as expected vs got, in the student's array names, and the
     pattern in one phrase where one says it (issue 27)."""
-    r = grader_for(assignment_of(example)).grade(BUGGY / example)
+    r = graded(assignment_of(example), BUGGY / example)
     failed = [c for c in r.checks if c.name.startswith("gradient: ") and not c.passed]
     assert failed
     for c in failed:
@@ -359,7 +352,7 @@ FIRST_WRONG_LINE = {
 def test_the_first_wrong_line_is_named(example):
     """The student's file and line where the mistake's value first appears in a variable (issue 27)."""
     line, name = FIRST_WRONG_LINE[example]
-    r = grader_for(assignment_of(example)).grade(BUGGY / example)
+    r = graded(assignment_of(example), BUGGY / example)
     assert f"first wrong value: {example} line {line}, `" in r.message, r.message
     assert f"`{name}` holds " in r.message, r.message
     named, _, line_text = r.message.partition("first wrong value: ")
@@ -385,7 +378,7 @@ def test_the_first_line_holding_a_wrong_returned_value_is_named(example):
     """No catalog mistake to compare with, but the wrong arrays the function returns are known: the first line whose
     variable holds one is named, and said to be no more than that (issue 27)."""
     line, name = RETURNED_LINE[example]
-    r = grader_for(assignment_of(example)).grade(BUGGY / example)
+    r = graded(assignment_of(example), BUGGY / example)
     assert f"first line holding a wrong returned value: {example} line {line}, `" in r.message, r.message
     assert f"`{name}` holds " in r.message and "first wrong value" not in r.message, r.message
 
@@ -408,7 +401,7 @@ def test_the_unrolled_gradient_is_matched_as_one_vector(tmp_path):
 def test_the_line_that_gives_a_wrong_shape_is_named(example, line, name):
     """The values right, the shape (n,) where the course's is (n, 1): the line that sums without keepdims is named
     (in dls-deep, linear_backward's line 94 serves every layer, the output layer's first)."""
-    r = grader_for(assignment_of(example)).grade(BUGGY / example)
+    r = graded(assignment_of(example), BUGGY / example)
     assert f"first line giving the wrong shape: {example} line {line}, `" in r.message, r.message
     assert f"`{name}` has the right values, shaped (" in r.message and "is to be (" in r.message, r.message
 
@@ -422,14 +415,14 @@ def test_the_line_that_gives_a_wrong_shape_is_named(example, line, name):
                                    "`probs = exp_scores / np.sum(exp_scores, axis=1, keepdims=True)`: `probs` holds inf or NaN"),
 ])
 def test_the_first_non_real_or_non_finite_value_is_named(example, words):
-    r = grader_for(assignment_of(example)).grade(BUGGY / example)
+    r = graded(assignment_of(example), BUGGY / example)
     assert words in r.message, r.message
 
 
 def test_the_line_that_changes_the_callers_array_is_named():
     """Theta1 is a reshape view of nn_params: zeroing its bias column (line 23) writes into the caller's array. The
     traced nn_params changes there, towards what the call leaves it as."""
-    r = grader_for("coursera-ex4").grade(BUGGY / "coursera_ex4_bias_zeroed_in_place.py")
+    r = graded("coursera-ex4", BUGGY / "coursera_ex4_bias_zeroed_in_place.py")
     assert ("first line changing the caller's array: coursera_ex4_bias_zeroed_in_place.py line 23, `Theta1[:, 0] = 0`: "
             "`nn_params` is changed in place") in r.message, r.message
 
@@ -461,7 +454,7 @@ def test_no_line_is_found_on_a_hidden_probe(tmp_path, hidden, named):
 def test_a_swallowed_exception_is_placed_at_the_line_that_raised_it():
     """A bare except hands back the zeros the gradients were initialised with: the line that raised (24, `h @ dscores`
     where h.T is meant) is named, with the exception's type."""
-    r = grader_for("cs231n-two-layer").grade(BUGGY / "cs231n_swallowed_exception.py")
+    r = graded("cs231n-two-layer", BUGGY / "cs231n_swallowed_exception.py")
     assert ('an exception was raised and caught: cs231n_swallowed_exception.py line 24, `grads["W2"] = h @ dscores / N '
             '+ 2 * reg * W2`: ValueError: ') in r.message, r.message
 
@@ -539,7 +532,7 @@ def test_a_notebooks_first_wrong_line_is_its_cell_and_line(tmp_path):
 def test_a_wrong_loss_is_placed_at_its_first_line():
     """dls-deep-steps grades compute_cost on its own ([[part]]): the cost summed where the course averages it is
     placed at line 83, where `cost` first holds the value the function returns (line 84 only squeezes it)."""
-    r = grader_for("dls-deep-steps").grade(BUGGY / "dls_deep_steps_cost_no_mean.py")
+    r = graded("dls-deep-steps", BUGGY / "dls_deep_steps_cost_no_mean.py")
     assert "compute_cost: loss value failed: wrong loss" in r.message, r.message
     assert ("first wrong value: dls_deep_steps_cost_no_mean.py line 83, `cost = -(np.dot(Y, np.log(AL).T)"
             in r.message), r.message
@@ -549,7 +542,7 @@ def test_a_wrong_loss_is_placed_at_its_first_line():
 def test_a_parts_first_wrong_line_is_named():
     """dls-deep-steps grades L_model_backward as a [[part]] of its own, on caches its own L_model_forward made: the
     1/m taken twice is placed where the dls-deep contract places it, at linear_backward's line 93."""
-    r = grader_for("dls-deep-steps").grade(BUGGY / "dls_deep_mean_twice.py")
+    r = graded("dls-deep-steps", BUGGY / "dls_deep_mean_twice.py")
     assert "L_model_backward: differs only by a convention: 1/N applied twice" in r.message, r.message
     assert "first wrong value: dls_deep_mean_twice.py line 93, `dW = np.dot(dZ, A_prev.T) / m`: `dW` holds" in r.message
 

@@ -12,10 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bpcheck.grader.assignment import load
-from bpcheck.grader.grade import Grader
 
-from .sandboxes import for_trusted_code
+from .sandboxes import grader_for
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "examples" / "solutions"
@@ -69,15 +67,6 @@ KINDS = {
 }
 VALUES = {"nan": "float('nan')", "inf": "float('inf')", "-inf": "-float('inf')"}
 
-_GRADERS: dict[str, Grader] = {}
-
-
-def _grader(name: str) -> Grader:
-    if name not in _GRADERS:
-        _GRADERS[name] = Grader(load(name), for_trusted_code())
-    return _GRADERS[name]
-
-
 def _matching(checks, words: tuple[str, ...]):
     return [c for c in checks if any(w in c.name for w in words)]
 
@@ -88,7 +77,7 @@ def test_a_non_finite_value_never_earns_the_check_that_reads_it(kind, value, tmp
     assignment, solution, patch, zero, right = KINDS[kind]
     sub = tmp_path / "submission.py"
     sub.write_text((SOLUTIONS / solution).read_text() + "\nimport numpy as np\n" + patch.replace("{value}", VALUES[value]))
-    r = _grader(assignment).grade(sub)
+    r = grader_for(assignment).grade(sub)
     earned = {c.name: (c.score, c.output) for c in r.checks}
     failed = _matching(r.checks, zero)
     assert failed, (kind, earned)

@@ -18,7 +18,7 @@ from bpcheck.cli import main
 from bpcheck.grader.batch import grade_batch
 from bpcheck.grader.grade import Grader
 
-from .sandboxes import for_trusted_code
+from .sandboxes import for_trusted_code, graded, grader_for
 from .verdicts import assert_graded
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,22 +88,13 @@ EXPECTED = [
      "dls_deep.py:36 is as the starter left it; NameError: name 'Z' is not defined) (at dls_deep.py:"),
 ]
 
-_GRADERS: dict[str, Grader] = {}
-
-
-def grader_for(name: str) -> Grader:
-    if name not in _GRADERS:
-        _GRADERS[name] = Grader(load(name), for_trusted_code())
-    return _GRADERS[name]
-
-
 def test_every_contract_is_bundled():
     assert bundled() == sorted({a for a, *_ in EXPECTED})
 
 
 @pytest.mark.parametrize("assignment, example, verdict, words", EXPECTED, ids=[f"{a}:{e}" for a, e, *_ in EXPECTED])
 def test_examples_grade_as_expected(assignment, example, verdict, words):
-    assert_graded(grader_for(assignment).grade(EX / example), verdict, words)
+    assert_graded(graded(assignment, EX / example), verdict, words)
 
 
 def test_convention_only_difference_can_be_accepted(tmp_path):
@@ -117,10 +108,10 @@ def test_convention_only_difference_can_be_accepted(tmp_path):
 
 
 def test_feedback_uses_the_students_names():
-    r = grader_for("coursera-ex4").grade(EX / "buggy" / "coursera_ex4_reg_bias.py")
+    r = graded("coursera-ex4", EX / "buggy" / "coursera_ex4_reg_bias.py")
     failed = " ".join(c.output for c in r.checks if not c.passed)
     assert "Theta1_grad[:, 0] (bias column)" in failed and "W1" not in failed.split("Diagnosis")[0]
-    r = grader_for("canonical").grade(EX / "buggy" / "canonical_deriv_on_z.py")
+    r = graded("canonical", EX / "buggy" / "canonical_deriv_on_z.py")
     assert "grad_weights[0]" in r.checks[0].output
     assert r.diagnoses[0]["smallest_failing_case"].startswith("one-layer: 4-2")
 
@@ -271,7 +262,7 @@ SCORES = [
 
 @pytest.mark.parametrize("assignment, example, earned", SCORES, ids=[e for _, e, _ in SCORES])
 def test_failing_examples_earn_exactly_their_side_checks(assignment, example, earned):
-    r = grader_for(assignment).grade(EX / example)
+    r = graded(assignment, EX / example)
     assert r.verdict == "fail"
     assert {c.name: c.score for c in r.checks if c.score > 0} == earned
     assert r.score == sum(earned.values())

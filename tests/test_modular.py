@@ -13,7 +13,7 @@ from bpcheck.grader.assignment import AssignmentError, load
 from bpcheck.grader.contracts import Conventions
 from bpcheck.grader.grade import Grader
 
-from .sandboxes import for_trusted_code
+from .sandboxes import for_trusted_code, graded, grader_for
 from .verdicts import assert_graded
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,15 +21,6 @@ EX = ROOT / "examples"
 BUNDLED = ROOT / "grader" / "assignments"
 PLANAR = (EX / "solutions" / "dls_planar.py").read_text()
 DEEP = (EX / "solutions" / "dls_deep.py").read_text()
-
-_GRADERS: dict[str, Grader] = {}
-
-
-def grader_for(name: str) -> Grader:
-    if name not in _GRADERS:
-        _GRADERS[name] = Grader(load(name), for_trusted_code())
-    return _GRADERS[name]
-
 
 def write(folder: Path, name: str, text: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
@@ -60,7 +51,7 @@ def test_the_backward_call_runs_on_the_students_own_cache(tmp_path):
 
 
 def test_an_error_inside_a_course_file_is_blamed_on_the_students_line():
-    r = grader_for("dls-deep").grade(EX / "buggy" / "dls_deep_wrong_cache.py")
+    r = graded("dls-deep", EX / "buggy" / "dls_deep_wrong_cache.py")
     assert "(at dls_deep_wrong_cache.py:" in r.message and "dnn_utils.py" not in r.message
 
 

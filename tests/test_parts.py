@@ -11,7 +11,7 @@ import pytest
 from bpcheck.grader.assignment import AssignmentError, load
 from bpcheck.grader.grade import Grader
 
-from .sandboxes import for_trusted_code
+from .sandboxes import for_trusted_code, grader_for
 from .verdicts import assert_graded
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,13 +22,8 @@ STEPS = (BUNDLED / "dls-deep-steps.toml").read_text().replace('"course/', f'"{BU
 FORWARD_PARTS = ("linear_forward", "linear_activation_forward(relu)", "linear_activation_forward(sigmoid)",
                  "L_model_forward", "compute_cost")
 
-_GRADERS: dict[str, Grader] = {}
-
-
 def steps() -> Grader:
-    if "steps" not in _GRADERS:
-        _GRADERS["steps"] = Grader(load("dls-deep-steps"), for_trusted_code())
-    return _GRADERS["steps"]
+    return grader_for("dls-deep-steps")
 
 
 def write(folder: Path, name: str, text: str) -> Path:

@@ -17,21 +17,12 @@ from bpcheck.grader.assignment import AssignmentError, load
 from bpcheck.grader.batch import grade_batch
 from bpcheck.grader.grade import Grader
 
-from .sandboxes import for_trusted_code
+from .sandboxes import for_trusted_code, grader_for
 from bpcheck.grader.submission import SubmissionError, collect
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION = (ROOT / "examples" / "solutions" / "canonical.py").read_text()
 FORMS = [[("backprop",)]]
-_GRADERS: dict[str, Grader] = {}
-
-
-def grader_for(name: str) -> Grader:
-    if name not in _GRADERS:
-        _GRADERS[name] = Grader(load(name), for_trusted_code())
-    return _GRADERS[name]
-
-
 # --- reading files safely -------------------------------------------------------------------------------------
 
 
