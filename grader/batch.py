@@ -180,9 +180,19 @@ def _worker_started(cpus: list[int], started: Any) -> None:
     # a worker ends with os._exit, past weakref finalizers: its warm interpreter is stopped and waited for here
     multiprocessing.util.Finalize(None, sandbox.stop_warm, exitpriority=10)
     if cpus:
-        with started.get_lock():
-            k, started.value = started.value, started.value + 1
+        keep_to_one_cpu(cpus, started)
+
+
+def keep_to_one_cpu(cpus: list[int], started: Any) -> None:
+    """This process kept to the next of ``cpus`` (``started``: a shared count of the workers placed so far).  Where
+    the kernel refuses (a CPU taken offline, a cpuset changed since), the worker stays unpinned: an error here would
+    break the whole pool, and with it the batch."""
+    with started.get_lock():
+        k, started.value = started.value, started.value + 1
+    try:
         os.sched_setaffinity(0, {cpus[k % len(cpus)]})
+    except OSError:
+        pass
 
 
 #: ``BPCHECK_AFFINITY=0`` leaves the grading workers wherever the kernel puts them.

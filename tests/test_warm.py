@@ -268,3 +268,16 @@ def test_each_worker_and_its_runs_keep_to_one_cpu(mode, tmp_path):
     assert len(pinned) == 6 and all(len(cpus) == 1 and cpus[0] in allowed[:2] for cpus in pinned), pinned
     assert cpus_seen(2, BPCHECK_AFFINITY="0") == [allowed] * 6
     assert cpus_seen(1) == [allowed] * 6
+
+
+def test_a_cpu_the_kernel_refuses_leaves_the_worker_unpinned():
+    """A worker whose CPU went offline (or left its cpuset) after the batch chose it grades unpinned: an exception
+    in a worker's start would break the pool and lose the batch."""
+    import multiprocessing
+
+    from bpcheck.grader.batch import keep_to_one_cpu
+
+    before = os.sched_getaffinity(0)
+    started = multiprocessing.get_context("fork").Value("i", 0)
+    keep_to_one_cpu([max(before) + 4096], started)  # no such CPU: the kernel says EINVAL
+    assert os.sched_getaffinity(0) == before and started.value == 1
