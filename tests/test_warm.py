@@ -281,3 +281,14 @@ def test_a_cpu_the_kernel_refuses_leaves_the_worker_unpinned():
     started = multiprocessing.get_context("fork").Value("i", 0)
     keep_to_one_cpu([max(before) + 4096], started)  # no such CPU: the kernel says EINVAL
     assert os.sched_getaffinity(0) == before and started.value == 1
+
+
+def test_workers_are_pinned_only_where_each_has_a_cpu_of_its_own(monkeypatch):
+    from bpcheck.grader import batch
+
+    monkeypatch.setattr(batch.os, "sched_getaffinity", lambda pid: {5, 3, 9})  # a cpuset: CPUs 3, 5 and 9
+    monkeypatch.delenv(batch.AFFINITY, raising=False)
+    assert batch.worker_cpus(2) == [3, 5] and batch.worker_cpus(3) == [3, 5, 9]
+    assert batch.worker_cpus(1) == [] and batch.worker_cpus(4) == []  # one job moves freely; four share three CPUs
+    monkeypatch.setenv(batch.AFFINITY, "0")
+    assert batch.worker_cpus(2) == []
