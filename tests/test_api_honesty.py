@@ -356,6 +356,10 @@ CASES = {
     "1e5 elements, fast, central differences only, wrong (one element off by 1e-6·max|g|)": (
         lambda: bpcheck.check_function(bce_with_logits, {"x": _large()[0]}, bce_grad_one_element_off, static={"t": _large()[1]},
                                        complex_step=False), "FAILED", [f"x[{LARGE_WRONG}]: got"]),
+    # the pattern is read by central differences, whose rounding term over 1e5 elements is smaller than Richardson's
+    "1e5 elements, fast, central differences only, wrong (× 1.001)": (
+        lambda: bpcheck.check_function(bce_with_logits, {"x": _large()[0]}, lambda x, t: 1.001 * bce_with_logits_grad(x, t),
+                                       static={"t": _large()[1]}, complex_step=False), "FAILED", ["x (100000,): wrong", "pattern: × 1.001"]),
     "batchnorm with dgamma (1, D), right": (lambda: _bn(False), "passed",
                                             ["gradient for gamma with shape (1, 4), the shape of gamma (4,) with axes of length 1 kept"]),
     "batchnorm with dgamma (1, D), wrong (× 2)": (lambda: _bn(True), "FAILED", ["gamma (4,): 4 of 4 elements wrong"]),
