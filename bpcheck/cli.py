@@ -491,7 +491,8 @@ def _add_grading_commands(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--assignment", required=True, metavar="NAME|PATH",
                    help="a bundled assignment (canonical, blog-class, nielsen, cs231n-two-layer, coursera-ex4, dls-planar, "
                         "dls-deep) or a TOML file")
-    g.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")
+    g.add_argument("--jobs", type=_jobs, default=1, metavar="N|auto",
+                   help="submissions graded in parallel: N, or auto for one per CPU this process may use (default 1)")
     _sandbox_option(g, "how submissions are contained: auto (default, or $BPCHECK_SANDBOX) is bubblewrap when it starts "
                        "here, else process (needs root: each submission as its own unprivileged uid); none only for code you trust")
     g.add_argument("--state", metavar="DIR", help="where each result is saved as it finishes, for resuming "
@@ -546,6 +547,16 @@ def _add_course_commands(sub: argparse._SubParsersAction) -> None:
     pl.add_argument("--image", default="prairielearn/grader-python",
                     help="the grading container image (default prairielearn/grader-python; it needs numpy, rich and hypothesis)")
     pl.set_defaults(func=_prairielearn)
+
+
+def _jobs(text: str) -> int:
+    """--jobs: a count, or auto (the CPUs this process may use: a cpuset or taskset counts, not the machine's)."""
+    if text == "auto":
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1 or auto, got {text!r}") from None
 
 
 def _sandbox_option(p: argparse.ArgumentParser, help: str) -> None:

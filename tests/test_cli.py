@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -200,3 +201,14 @@ def test_python_m_bpcheck_is_the_bpcheck_command():
 
     run = subprocess.run([sys.executable, "-m", "bpcheck", "--version"], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 and run.stdout.strip() == "bpcheck 0.4.0", run.stderr
+
+
+def test_jobs_auto_is_one_per_cpu_this_process_may_use(capsys):
+    from bpcheck.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["grade", "s.py", "--assignment", "canonical", "--jobs", "auto"]).jobs == len(os.sched_getaffinity(0))
+    assert parser.parse_args(["grade", "s.py", "--assignment", "canonical", "--jobs", "3"]).jobs == 3
+    with pytest.raises(SystemExit):
+        parser.parse_args(["grade", "s.py", "--assignment", "canonical", "--jobs", "all"])
+    assert "expected an integer >= 1 or auto, got 'all'" in capsys.readouterr().err
