@@ -206,12 +206,28 @@ def worker_cpus(jobs: int) -> list[int]:
     run, which hands its answers back; then the sweep, the same way.  Left free, the kernel moves each step of two
     chains from CPU to CPU and at times puts both on one CPU while the other idles: on 2 cores two unpinned workers kept
     1.7 cores busy, pinned 1.9 (docs/performance.md).  Everything a worker starts inherits its CPU.  Only where every
-    worker has a CPU of its own among those this process may use (the first ``jobs`` of them: distinct cores where
-    siblings are numbered last, as Linux numbers them); one job is never pinned, so it can move off a busy CPU."""
+    worker has a CPU of its own among those this process may use, taken from distinct cores first (two hardware
+    threads of one core share its units); one job is never pinned, so it can move off a busy CPU."""
     if jobs <= 1 or os.environ.get(AFFINITY) == "0" or not hasattr(os, "sched_getaffinity"):
         return []
     cpus = sorted(os.sched_getaffinity(0))
-    return cpus[:jobs] if jobs <= len(cpus) else []
+    if jobs > len(cpus):
+        return []
+    threads_seen: dict[str, int] = {}
+    nth_of_its_core = {}
+    for cpu in cpus:  # a core's first CPU here ranks 0, its second 1, ...
+        core = core_of(cpu)
+        nth_of_its_core[cpu] = threads_seen.get(core, 0)
+        threads_seen[core] = nth_of_its_core[cpu] + 1
+    return sorted(cpus, key=lambda cpu: (nth_of_its_core[cpu], cpu))[:jobs]
+
+
+def core_of(cpu: int) -> str:
+    """Which core ``cpu`` is a hardware thread of: the CPUs sharing it, as the kernel lists them (itself where unknown)."""
+    try:
+        return Path(f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list").read_text().strip()
+    except OSError:
+        return str(cpu)
 
 
 #: Libraries whose own threads make a fork of this process unsafe (jax warns that it will likely deadlock; torch's

@@ -292,3 +292,14 @@ def test_workers_are_pinned_only_where_each_has_a_cpu_of_its_own(monkeypatch):
     assert batch.worker_cpus(1) == [] and batch.worker_cpus(4) == []  # one job moves freely; four share three CPUs
     monkeypatch.setenv(batch.AFFINITY, "0")
     assert batch.worker_cpus(2) == []
+
+
+def test_pinned_workers_take_distinct_cores_before_a_second_thread_of_one(monkeypatch):
+    """CPUs 0 and 1 are two threads of one core, 2 and 3 of another (siblings numbered side by side, as on many
+    machines): two workers go to 0 and 2, not to one core's two threads."""
+    from bpcheck.grader import batch
+
+    monkeypatch.setattr(batch.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.setattr(batch, "core_of", lambda cpu: {0: "0-1", 1: "0-1", 2: "2-3", 3: "2-3"}[cpu])
+    monkeypatch.delenv(batch.AFFINITY, raising=False)
+    assert batch.worker_cpus(2) == [0, 2] and batch.worker_cpus(3) == [0, 2, 1] and batch.worker_cpus(4) == [0, 2, 1, 3]
