@@ -195,7 +195,7 @@ def keep_to_one_cpu(cpus: list[int], started: Any) -> None:
         pass
 
 
-#: ``BPCHECK_AFFINITY=0`` leaves the grading workers wherever the kernel puts them.
+#: ``BPCHECK_AFFINITY=0`` leaves the grading workers wherever the kernel puts them (one of ``sandbox.SWITCHES``).
 AFFINITY = "BPCHECK_AFFINITY"
 
 
@@ -208,7 +208,7 @@ def worker_cpus(jobs: int) -> list[int]:
     1.7 cores busy, pinned 1.9 (docs/performance.md).  Everything a worker starts inherits its CPU.  Only where every
     worker has a CPU of its own among those this process may use, taken from distinct cores first (two hardware
     threads of one core share its units); one job is never pinned, so it can move off a busy CPU."""
-    if jobs <= 1 or os.environ.get(AFFINITY) == "0" or not hasattr(os, "sched_getaffinity"):
+    if jobs <= 1 or not sandbox.switched_on(AFFINITY) or not hasattr(os, "sched_getaffinity"):
         return []
     cpus = sorted(os.sched_getaffinity(0))
     if jobs > len(cpus):

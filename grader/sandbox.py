@@ -682,6 +682,18 @@ def _usage(roots: list[str], uid: Optional[int], limits: Limits, held: int = 0) 
 TMPFS, TMPFS_MIN_FREE = "/dev/shm", 4 << 30
 
 
+#: The grader's on/off switches in the environment: each on unless set to 0 (checked by ``select``).
+SWITCHES = ("BPCHECK_WARM", "BPCHECK_TMPFS", "BPCHECK_AFFINITY")
+
+
+def switched_on(name: str) -> bool:
+    """Whether the switch ``name`` is on: unset or 1 is on, 0 off; any other value is refused, never read as either."""
+    value = os.environ.get(name, "1")
+    if value not in ("0", "1"):
+        raise ValueError(f"{name}: expected 0 (off) or 1 (on), got {value!r}")
+    return value == "1"
+
+
 @functools.lru_cache(maxsize=1)
 def work_root() -> Optional[str]:
     """Where this grader lays out its runs (workspaces, shared folder): ``TMPFS`` when it is a tmpfs this process can
@@ -689,7 +701,7 @@ def work_root() -> Optional[str]:
     else None (``tempfile``'s folder).  A run creates and removes some twenty files and folders: on a disk's journal
     that cost more than the student's code (0.5 ms per folder removed).  Decided once per grader process; what a
     run may write there stays bounded by the watchdog's ``scratch_mb``, as on a disk."""
-    if os.environ.get("TMPDIR") or os.environ.get("BPCHECK_TMPFS", "1") == "0":
+    if os.environ.get("TMPDIR") or not switched_on("BPCHECK_TMPFS"):
         return None
     try:
         room = os.statvfs(TMPFS)
@@ -1286,6 +1298,8 @@ def select(requested: str = "auto") -> Sandbox:
     """The sandbox for ``requested`` (auto | bubblewrap | process | none); SandboxUnavailable says why and what to do."""
     if requested not in MODES:
         raise ValueError(f"--sandbox: expected one of {', '.join(MODES)}, got {requested!r}")
+    for name in SWITCHES:
+        switched_on(name)
     if requested in ("auto", "bubblewrap"):
         why = bubblewrap_starts()
         if why is None:

@@ -212,3 +212,13 @@ def test_jobs_auto_is_one_per_cpu_this_process_may_use(capsys):
     with pytest.raises(SystemExit):
         parser.parse_args(["grade", "s.py", "--assignment", "canonical", "--jobs", "all"])
     assert "expected an integer >= 1 or auto, got 'all'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("switch", ["BPCHECK_AFFINITY", "BPCHECK_TMPFS", "BPCHECK_WARM"])
+def test_a_switch_set_to_neither_0_nor_1_is_refused_by_name(switch, monkeypatch, capsys, tmp_path):
+    """BPCHECK_AFFINITY=off read as on (or as off) would be a silent choice the user did not make."""
+    monkeypatch.setenv(switch, "off")
+    code = main(["grade", str(Path(__file__).parents[1] / "examples" / "solutions" / "canonical.py"),
+                 "--assignment", "canonical", "--sandbox", "none", "--state", str(tmp_path / "state")])
+    assert code != 0
+    assert f"{switch}: expected 0 (off) or 1 (on), got 'off'" in capsys.readouterr().err
