@@ -222,3 +222,16 @@ def test_a_switch_set_to_neither_0_nor_1_is_refused_by_name(switch, monkeypatch,
                  "--assignment", "canonical", "--sandbox", "none", "--state", str(tmp_path / "state")])
     assert code != 0
     assert f"{switch}: expected 0 (off) or 1 (on), got 'off'" in capsys.readouterr().err
+
+
+def test_more_jobs_than_cpus_is_said(capsys, tmp_path):
+    cpus = len(os.sched_getaffinity(0))
+    solution = Path(__file__).parents[1] / "examples" / "solutions" / "canonical.py"
+    folder = tmp_path / "class"
+    for i in range(cpus + 2):
+        (folder / f"s{i}").mkdir(parents=True)
+        (folder / f"s{i}" / "canonical.py").write_text(solution.read_text() + f"# {i}\n")
+    code = main(["grade", str(folder), "--assignment", "canonical", "--sandbox", "none", "--jobs", str(cpus + 1),
+                 "--state", str(tmp_path / "state")])
+    assert code == 0
+    assert f"note: --jobs {cpus + 1} is more than the {cpus} CPUs this grader may use" in capsys.readouterr().err
