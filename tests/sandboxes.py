@@ -36,6 +36,16 @@ def one_private_uid(monkeypatch, lock_dir) -> int:
     return sandbox.UID_BASE
 
 
+def mode_or_skip(mode: str) -> sandbox.Sandbox:
+    """The sandbox of ``mode``; the test is skipped, saying why, where that mode cannot run on this machine."""
+    import pytest
+
+    try:
+        return sandbox.select(mode)
+    except sandbox.SandboxUnavailable as exc:
+        pytest.skip(str(exc))
+
+
 @lru_cache(maxsize=None)
 def grader_for(name: str) -> Grader:
     """The grader of the bundled assignment ``name``, built once per test session (its expected answers take

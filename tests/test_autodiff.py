@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from bpcheck.grader import sandbox
 from bpcheck.grader.assignment import load
 from bpcheck.grader.grade import Grader
+
+from .sandboxes import mode_or_skip
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,12 +85,6 @@ seed = 11
 """
 
 
-def _sandbox_or_skip(mode: str) -> sandbox.Sandbox:
-    try:
-        return sandbox.select(mode)
-    except sandbox.SandboxUnavailable as exc:
-        pytest.skip(str(exc))
-
 
 def _library_or_skip(name: str) -> None:
     if importlib.util.find_spec(name) is None:
@@ -102,7 +97,7 @@ def test_autodiff_earns_nothing_and_is_named(mode, library, tmp_path):
     _library_or_skip(library)
     sub = tmp_path / "submission.py"
     sub.write_text(LIBRARIES[library])
-    r = Grader(load("canonical"), _sandbox_or_skip(mode)).grade(sub)
+    r = Grader(load("canonical"), mode_or_skip(mode)).grade(sub)
     assert r.score == 0 and r.verdict == "error", (r.message, [(c.name, c.score) for c in r.checks])
     assert f"uses {library}: this assignment asks for hand-written backprop; autodiff libraries are not available" \
         in r.message
@@ -117,7 +112,7 @@ def test_an_assignment_that_allows_autodiff_grades_it(mode, library, tmp_path):
     toml.write_text(ALLOW_TOML)
     sub = tmp_path / "submission.py"
     sub.write_text(LIBRARIES[library])
-    r = Grader(load(str(toml)), _sandbox_or_skip(mode)).grade(sub)
+    r = Grader(load(str(toml)), mode_or_skip(mode)).grade(sub)
     assert r.verdict == "pass" and r.score == r.max_score, r.message
 
 
@@ -126,7 +121,7 @@ def test_the_import_hook_removed_torch_is_still_out_of_reach(mode, tmp_path):
     _library_or_skip("torch")
     sub = tmp_path / "submission.py"
     sub.write_text(_BYPASS)
-    r = Grader(load("canonical"), _sandbox_or_skip(mode)).grade(sub)
+    r = Grader(load("canonical"), mode_or_skip(mode)).grade(sub)
     assert r.score == 0
     assert "torch was importable" not in r.message
     assert "empty folder" in r.message or "No module named 'torch'" in r.message, r.message

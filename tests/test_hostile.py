@@ -29,7 +29,7 @@ from bpcheck.grader.grade import Grader
 from bpcheck.grader.results import Result
 from bpcheck.grader.untrusted import remove_tree
 
-from .sandboxes import one_private_uid
+from .sandboxes import mode_or_skip, one_private_uid
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE_TOML = ROOT / "tests" / "data" / "hostile.toml"
@@ -406,12 +406,6 @@ def _posix_queues() -> list[str]:
     return [f"mqueue {name}" for uid, name in rows if _pool_owned(int(uid))]
 
 
-def _mode_or_skip(mode: str) -> sandbox.Sandbox:
-    try:
-        return sandbox.select(mode)
-    except sandbox.SandboxUnavailable as exc:
-        pytest.skip(str(exc))
-
 
 # Runs in a grader process of its own, so that its peak memory is the grader's alone: VmHWM, the high-water
 # mark of this process image (ru_maxrss would include the pytest process it was forked from, kept across exec).
@@ -434,7 +428,7 @@ Path(out).write_text(json.dumps({"results": [r.as_dict() for r in results],
 @pytest.fixture(scope="module", params=["bubblewrap", "process"])
 def batch(request, tmp_path_factory):
     mode = request.param
-    _mode_or_skip(mode)
+    mode_or_skip(mode)
     d = tmp_path_factory.mktemp(f"subs-{mode}")
     state = d / "state"
     victim = d / "victim.py"
@@ -580,7 +574,7 @@ def test_every_result_serialises(batch):
 @pytest.mark.parametrize("mode", ["bubblewrap", "process"])
 def test_a_key_left_in_a_keyring_is_gone_for_the_next_submission(mode, tmp_path, monkeypatch):
     """In the uid's user keyring and in its persistent keyring (which outlives every session of the uid)."""
-    chosen = _mode_or_skip(mode)
+    chosen = mode_or_skip(mode)
     if platform.machine() != "x86_64":
         pytest.skip("the planted submissions call keyctl by its x86_64 syscall number")
     if os.geteuid() != 0:

@@ -19,6 +19,8 @@ import pytest
 
 from bpcheck.grader import sandbox
 
+from .sandboxes import mode_or_skip
+
 ROOT = Path(__file__).resolve().parents[1]
 CORRECT = (ROOT / "examples" / "solutions" / "canonical.py").read_text()
 # Copies whichever file the grader's command line names that defines backprop and is not itself.
@@ -38,13 +40,6 @@ def backprop(weights, biases, x, y):
             return theirs['backprop'](weights, biases, x, y)
     raise RuntimeError('found no classmate in ' + repr(words)[:200])
 """
-
-
-def _mode_or_skip(mode: str) -> None:
-    try:
-        sandbox.select(mode)
-    except sandbox.SandboxUnavailable as exc:
-        pytest.skip(str(exc))
 
 
 @pytest.fixture
@@ -67,7 +62,7 @@ def _grade(folder: Path, mode: str, state: Path) -> subprocess.CompletedProcess:
 
 
 def test_process_mode_refuses_a_class_folder_others_can_read(open_class, tmp_path):
-    _mode_or_skip("process")
+    mode_or_skip("process")
     run = _grade(open_class, "process", tmp_path / "state")
     assert run.returncode == 2, (run.returncode, run.stdout[-2000:])
     assert "could read another student's submission" in run.stderr and "chmod" in run.stderr, run.stderr
@@ -75,7 +70,7 @@ def test_process_mode_refuses_a_class_folder_others_can_read(open_class, tmp_pat
 
 
 def test_process_mode_grades_a_closed_class_folder_and_the_thief_finds_nothing(open_class, tmp_path):
-    _mode_or_skip("process")
+    mode_or_skip("process")
     os.chmod(open_class, 0o700)
     run = _grade(open_class, "process", tmp_path / "state")
     assert run.returncode == 0, run.stderr[-2000:]
@@ -87,7 +82,7 @@ def test_process_mode_grades_a_closed_class_folder_and_the_thief_finds_nothing(o
 
 
 def test_under_bubblewrap_the_class_folder_is_out_of_sight(open_class, tmp_path):
-    _mode_or_skip("bubblewrap")
+    mode_or_skip("bubblewrap")
     run = _grade(open_class, "bubblewrap", tmp_path / "state")
     assert run.returncode == 0, run.stderr[-2000:]
     results = {Path(r["submission"]).stem: r for r in json.loads(run.stdout)}
@@ -96,7 +91,7 @@ def test_under_bubblewrap_the_class_folder_is_out_of_sight(open_class, tmp_path)
 
 
 def test_process_mode_refuses_an_assignment_others_can_read(open_class, tmp_path):
-    _mode_or_skip("process")
+    mode_or_skip("process")
     toml = open_class / "course.toml"
     toml.write_text('name = "course"\ncontract = "canonical"\n[[probe]]\nname = "p"\nsizes = [2, 3, 1]\nbatch = 2\nseed = 1\n')
     os.chmod(toml, 0o644)
@@ -107,7 +102,7 @@ def test_process_mode_refuses_an_assignment_others_can_read(open_class, tmp_path
 
 
 def test_the_grader_blanks_its_command_line_in_process_mode():
-    _mode_or_skip("process")
+    mode_or_skip("process")
     code = ("import sys; from bpcheck.grader import sandbox; sandbox.select('process'); "
             "sys.stdout.write(repr((open('/proc/self/cmdline', 'rb').read(), sys.argv[1:])))")
     run = subprocess.run([sys.executable, "-c", code, "alice_smith.py", "bob_jones.py"], capture_output=True, text=True,
@@ -118,7 +113,7 @@ def test_the_grader_blanks_its_command_line_in_process_mode():
 
 
 def test_process_mode_closes_the_checkout_it_runs_from():
-    _mode_or_skip("process")
+    mode_or_skip("process")
     assert sandbox.readable_by_submissions([str(ROOT / "examples" / "solutions" / "canonical.py"), str(ROOT)],
                                            "process") == []
 
@@ -128,7 +123,7 @@ def test_a_job_is_readable_by_its_own_uid_only(mode, tmp_path):
     from bpcheck.grader.assignment import load
     from bpcheck.grader.grade import Grader
 
-    _mode_or_skip(mode)
+    mode_or_skip(mode)
     grader = Grader(load("canonical"), mode)
     if not grader.sandbox.drops_to_uid:
         pytest.skip("submissions run as the grader's own uid here")
@@ -147,7 +142,7 @@ def test_the_inputs_are_written_once_and_only_the_graders_submissions_read_them(
     from bpcheck.grader.assignment import load
     from bpcheck.grader.grade import Grader
 
-    _mode_or_skip(mode)
+    mode_or_skip(mode)
     grader = Grader(load("canonical"), mode)
     if not grader.sandbox.drops_to_uid:
         pytest.skip("submissions run as the grader's own uid here")

@@ -17,24 +17,18 @@ from bpcheck.cli import main
 from bpcheck.grader.batch import grade_batch
 from bpcheck.grader.grade import Grader
 
-from .sandboxes import one_private_uid
+from .sandboxes import mode_or_skip, one_private_uid
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE_TOML = str(ROOT / "tests" / "data" / "hostile.toml")
 CORRECT = (ROOT / "examples" / "solutions" / "canonical.py").read_text()
 
 
-def _mode_or_skip(mode: str) -> sandbox.Sandbox:
-    try:
-        return sandbox.select(mode)
-    except sandbox.SandboxUnavailable as exc:
-        pytest.skip(str(exc))
-
 
 @pytest.mark.parametrize("mode", ["bubblewrap", "process"])
 def test_submissions_import_what_is_installed_in_the_graders_environment(mode, tmp_path):
     """A module installed only where bpcheck runs (its venv, when it has one) is importable by a sandboxed submission."""
-    chosen = _mode_or_skip(mode)
+    chosen = mode_or_skip(mode)
     name = f"bpcheck_env_probe_{uuid.uuid4().hex[:8]}"
     module = Path(sysconfig.get_paths()["purelib"]) / f"{name}.py"
     module.write_text("def one():\n    return 1.0\n")
@@ -52,7 +46,7 @@ def test_what_a_submission_leaves_at_exit_counts_against_its_scratch_limit(tmp_p
     """Process mode: ~80 MB written to /tmp as the runner exits (between two looks of the watchdog) is measured
     before the sweep removes it, so the run says it broke the limit; and the files are gone afterwards.  (Its
     answers were all written before, so they are still graded.)"""
-    chosen = _mode_or_skip("process")
+    chosen = mode_or_skip("process")
     tag = uuid.uuid4().hex[:8]
     sub = tmp_path / "late_fill.py"
     sub.write_text(CORRECT.replace("def backprop(", "def correct_backprop(") + f"""
@@ -154,7 +148,7 @@ def test_a_submission_claiming_a_full_disk_is_graded_as_itself(tmp_path, monkeyp
 
 
 def test_a_mode_chosen_by_name_is_described_as_itself():
-    chosen = _mode_or_skip("process")
+    chosen = mode_or_skip("process")
     assert chosen.description.startswith("process: each submission as its own unprivileged uid")
     assert "bubblewrap unavailable" not in chosen.description  # nobody asked for bubblewrap
 
@@ -219,7 +213,7 @@ def backprop(*args):
 def test_a_daemon_cannot_outlive_its_sweep_and_kill_the_next_student(mode, one_uid, tmp_path):
     """Both submissions run as the same uid: the daemon of the first (which kills, from that uid, whatever else
     runs as it) is gone before the second starts, so the honest one scores full marks."""
-    chosen = _mode_or_skip(mode)
+    chosen = mode_or_skip(mode)
     hunter, honest = tmp_path / "hunter.py", tmp_path / "honest.py"
     hunter.write_text(HUNTER)
     honest.write_text(CORRECT)
@@ -233,7 +227,7 @@ def test_a_daemon_cannot_outlive_its_sweep_and_kill_the_next_student(mode, one_u
 def test_a_failed_sweep_retires_its_uid_and_is_never_saved_as_a_grade(one_uid, tmp_path, monkeypatch):
     """When a submission's processes cannot be killed (here: the kill is made to do nothing), the grade is the
     machine's failure, not saved, and the uid is never handed to another submission."""
-    chosen = _mode_or_skip("process")
+    chosen = mode_or_skip("process")
     daemon = tmp_path / "daemon.py"
     daemon.write_text("import os, time\ndef backprop(weights, biases, x, y):\n    if os.fork() == 0:\n        os.setsid()\n"
                       "        time.sleep(60)\n    raise RuntimeError('daemon left')\n")
@@ -253,7 +247,7 @@ def test_a_failed_sweep_retires_its_uid_and_is_never_saved_as_a_grade(one_uid, t
 @pytest.mark.parametrize("mode", ["bubblewrap", "process"])
 def test_a_submission_cannot_reach_a_local_listener(mode, tmp_path):
     """Process mode too: a new network namespace (as root, before the uid is dropped) has no route to the host."""
-    chosen = _mode_or_skip(mode)
+    chosen = mode_or_skip(mode)
     import socket
 
     listener = socket.socket()

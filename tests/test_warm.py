@@ -20,7 +20,7 @@ from bpcheck.grader import sandbox
 from bpcheck.grader.assignment import load
 from bpcheck.grader.grade import Grader
 
-from .sandboxes import one_private_uid
+from .sandboxes import mode_or_skip, one_private_uid
 from .test_sandbox import _alive
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,12 +81,6 @@ def backprop(*args):
 """
 
 
-def _mode_or_skip(mode: str) -> sandbox.Sandbox:
-    try:
-        return sandbox.select(mode)
-    except sandbox.SandboxUnavailable as exc:
-        pytest.skip(str(exc))
-
 
 def _between(text: str, start: str, end: str):
     assert start in text, text[:600]
@@ -103,7 +97,7 @@ def _facts(box: sandbox.Sandbox, tmp_path: Path) -> dict:
 def test_a_warm_run_is_contained_exactly_as_a_run_started_anew(mode, tmp_path):
     """uid, groups, limits, descriptors, no_new_privs, session, network, environment, folder: the same whether the
     run was forked from the warm interpreter or started anew; and no module of the grader's in either."""
-    chosen = _mode_or_skip(mode)
+    chosen = mode_or_skip(mode)
     warm = _facts(dataclasses.replace(chosen, warm=True), tmp_path)
     cold = _facts(dataclasses.replace(chosen, warm=False), tmp_path)
     assert warm["m"] == [] and cold["m"] == []  # no module of the grader's
@@ -119,7 +113,7 @@ def test_a_warm_run_is_contained_exactly_as_a_run_started_anew(mode, tmp_path):
 def test_nothing_a_warm_run_leaves_reaches_the_next(mode, tmp_path, monkeypatch):
     """Both runs as the same uid, forked from the same warm interpreter: the first changes numpy, its environment,
     leaves files and a process; the second finds none of it."""
-    chosen = _mode_or_skip(mode)
+    chosen = mode_or_skip(mode)
     if os.geteuid() != 0:
         pytest.skip("runs are forked from a warm interpreter as pool uids only when the grader is root")
     one_private_uid(monkeypatch, tmp_path / "locks")
@@ -158,7 +152,7 @@ def test_jobs_2_grades_in_two_forked_workers(tmp_path):
     not in two threads taking turns under one interpreter lock; --jobs 1 grades in the grader's own process.  With
     jax or torch loaded (their threads do not survive a fork) the batch grades in its threads.  In a fresh
     interpreter, as a grader runs: this test session has jax and torch loaded."""
-    _mode_or_skip("process")
+    mode_or_skip("process")
     folder = tmp_path / "class"
     folder.mkdir(mode=0o700)
     for i in range(8):
@@ -211,7 +205,7 @@ class _GoneWarm:
 @pytest.mark.parametrize("mode", ["bubblewrap", "process"])
 def test_without_a_warm_interpreter_runs_start_anew(mode, monkeypatch):
     """The previous path stays as the fallback: a warm interpreter that cannot take a run costs speed, never a grade."""
-    chosen = _mode_or_skip(mode)
+    chosen = mode_or_skip(mode)
     monkeypatch.setattr(sandbox, "_warm", lambda *a: _GoneWarm())
     grader = Grader(load("canonical"), dataclasses.replace(chosen, warm=True))
     r = grader.grade(ROOT / "examples" / "solutions" / "canonical.py")
@@ -245,7 +239,7 @@ print([r.message.split("CPUS", 1)[1].split("END", 1)[0] for r in results])
 def test_each_worker_and_its_runs_keep_to_one_cpu(mode, tmp_path, monkeypatch):
     """--jobs 2 on a machine with two CPUs or more: each worker keeps to a CPU of its own, and so does every run it
     starts (forked by its warm interpreter); one job, or ``BPCHECK_AFFINITY=0``, leaves every CPU to the kernel."""
-    _mode_or_skip(mode)
+    mode_or_skip(mode)
     monkeypatch.delenv("BPCHECK_AFFINITY", raising=False)  # the default, whatever this shell set
     allowed = sorted(os.sched_getaffinity(0))
     if len(allowed) < 2:
