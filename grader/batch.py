@@ -208,9 +208,9 @@ def worker_cpus(jobs: int) -> list[int]:
     1.7 cores busy, pinned 1.9 (docs/performance.md).  Everything a worker starts inherits its CPU.  Only where every
     worker has a CPU of its own among those this process may use, taken from distinct cores first (two hardware
     threads of one core share its units); one job is never pinned, so it can move off a busy CPU."""
-    if jobs <= 1 or not sandbox.switched_on(AFFINITY) or not hasattr(os, "sched_getaffinity"):
+    if jobs <= 1 or not sandbox.switched_on(AFFINITY) or not hasattr(os, "sched_setaffinity"):
         return []
-    cpus = sorted(os.sched_getaffinity(0))
+    cpus = usable_cpus()
     if jobs > len(cpus):
         return []
     threads_seen: dict[str, int] = {}
@@ -220,6 +220,11 @@ def worker_cpus(jobs: int) -> list[int]:
         nth_of_its_core[cpu] = threads_seen.get(core, 0)
         threads_seen[core] = nth_of_its_core[cpu] + 1
     return sorted(cpus, key=lambda cpu: (nth_of_its_core[cpu], cpu))[:jobs]
+
+
+def usable_cpus() -> list[int]:
+    """The CPUs this process may use, in order: a cpuset or taskset counts, not the machine's total."""
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
 
 
 def core_of(cpu: int) -> str:
