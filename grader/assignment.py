@@ -480,35 +480,31 @@ def from_tables(path: Path, text: bytes, raw: dict) -> Assignment:
         contract = _contract(raw, where)
     except ContractError as exc:
         raise AssignmentError(str(exc)) from None
-    limits_raw = raw.get("limits", {})
-    _keys(limits_raw, tuple(f.name for f in fields(Limits)), f"{where} [limits]")
-    points, environment, hidden_checks = _points(raw, where), _environment(raw, where, path.parent), _hidden_checks(raw, where)
+    common = _common(path, text, raw)
+    points = _points(raw, where)
     grading = _grading(raw, contract, where)
     if grading["large_inputs"] and not contract.kinds() & {"gradient", "update"}:
         raise AssignmentError(f"{where} [grading]: large_inputs = true checks gradients, and this entry point returns none")
     probes = _probes(raw, contract, where)
+    return Assignment(name=str(_get(raw, "name", str, where, path.stem)), contract=contract, points=points, probes=probes,
+                      **common, **grading)
+
+
+def _common(path: Path, text: bytes, raw: dict) -> dict[str, Any]:
+    """The fields an assignment and each of its layer parts read alike from the assignment's tables: title, module,
+    limits, environment (course files), hidden checks, solution, and the fingerprint results are keyed on."""
+    where = path.name
+    limits_raw = raw.get("limits", {})
+    _keys(limits_raw, tuple(f.name for f in fields(Limits)), f"{where} [limits]")
+    environment = _environment(raw, where, path.parent)
     solution = _get(raw, "solution", str, where)
-    return Assignment(
-        name=str(_get(raw, "name", str, where, path.stem)),
-        contract=contract,
-        title=str(_get(raw, "title", str, where, path.stem)),
-        module=str(_get(raw, "module", str, where, "submission")),
-        limits=Limits(**limits_raw),
-        points=points,
-        probes=probes,
-        fingerprint=_fingerprint(text, environment),
-        environment=environment,
-        hidden_checks=hidden_checks,
-        solution=(path.parent / solution).resolve() if solution else None,
-        path=path,
-        **grading,
-    )
-
-
-def _fingerprint(text: bytes, environment: Environment) -> str:
-    """What a result is keyed on beside the grader's code: the assignment's bytes and its course files'."""
-    return hashlib.sha256(text + b"".join(n.encode() + b"\0" + hashlib.sha256(d).digest()
-                                          for n, d in environment.files)).hexdigest()[:16]
+    return {"title": str(_get(raw, "title", str, where, path.stem)),
+            "module": str(_get(raw, "module", str, where, "submission")),
+            "limits": Limits(**limits_raw), "environment": environment, "hidden_checks": _hidden_checks(raw, where),
+            "solution": (path.parent / solution).resolve() if solution else None, "path": path,
+            # the assignment's bytes and its course files': with the grader's code, what a result is keyed on
+            "fingerprint": hashlib.sha256(text + b"".join(n.encode() + b"\0" + hashlib.sha256(d).digest()
+                                                          for n, d in environment.files)).hexdigest()[:16]}
 
 
 # --- several graded functions ----------------------------------------------------------------------------------
@@ -578,18 +574,10 @@ def _layer_part(path: Path, text: bytes, raw: dict, i: int, part: dict, at: str)
         raise AssignmentError(str(exc)) from None
     first = layer.form.calls[0].names[0]
     tables = {**raw, "points": {**raw.get("points", {}), **_get(part, "points", dict, at, {})}}
-    limits_raw = raw.get("limits", {})
-    _keys(limits_raw, tuple(f.name for f in fields(Limits)), f"{path.name} [limits]")
-    solution = _get(raw, "solution", str, path.name)
-    environment = _environment(raw, path.name, path.parent)
     return Assignment(
-        name=str(_get(part, "name", str, at, first)), title=str(_get(raw, "title", str, path.name, path.stem)),
-        module=str(_get(raw, "module", str, path.name, "submission")),
-        contract=Contract(forms=(layer.form,), conventions=conventions),
-        limits=Limits(**limits_raw), points=_points(tables, at), penalise_conventions=False, alternative_credit=0.0,
-        large_inputs=False, steps=1, probes=[], fingerprint=_fingerprint(text, environment),
-        environment=environment, hidden_checks=_hidden_checks(raw, path.name),
-        solution=(path.parent / solution).resolve() if solution else None, path=path, layer=layer)
+        name=str(_get(part, "name", str, at, first)), contract=Contract(forms=(layer.form,), conventions=conventions),
+        points=_points(tables, at), penalise_conventions=False, alternative_credit=0.0, large_inputs=False, steps=1,
+        probes=[], layer=layer, **_common(path, text, raw))
 
 
 MAX_VARIANTS = 32
