@@ -406,20 +406,21 @@ class Grader:
 
     # -- judging: the conventions that explain it, then one method per check -----------------------------------
 
-    def _refused(self, submission: str, key: str, ret: Returned, notes: list[str]) -> Optional[Result]:
-        """The result of a run that imported autodiff or missed a package, before anything is judged; else None."""
+    def _refused(self, submission: str, key: str, ret: Returned) -> tuple[list[str], Optional[Result]]:
+        """The run's notes (the submission's and the runner's), and the result of a run that imported autodiff or
+        missed a package, before anything is judged (else None)."""
+        notes = list(ret.sub.notes) + runner_notes(ret.status, ret.sub)
         used = autodiff_import(ret.status, ret.sub, self.a.environment.allow_autodiff)
         if used:  # the student's choice, not the machine's: graded (0), saved, never retried as an environment problem
-            return self.error_result(submission, used, key, notes)
+            return notes, self.error_result(submission, used, key, notes)
         environment = missing_package(ret.status, ret.sub)
         if environment:
             message = f"environment problem (the grading machine's, not the student's): {environment}"
-            return self.error_result(submission, message, key, notes, environment)
-        return None
+            return notes, self.error_result(submission, message, key, notes, environment)
+        return notes, None
 
     def _assess(self, submission: str, key: str, ret: Returned) -> Result:
-        notes = list(ret.sub.notes) + runner_notes(ret.status, ret.sub)
-        refused = self._refused(submission, key, ret, notes)
+        notes, refused = self._refused(submission, key, ret)
         if refused:
             return refused
         evaluations = self._evaluations(ret)
@@ -799,8 +800,7 @@ class LayerGrader(Grader):
 
     def _graded(self, submission: str, key: str, sub: Submission, ret: Optional[Returned] = None) -> Result:
         ret = ret or self._run(sub, trace=False)
-        notes = list(ret.sub.notes) + runner_notes(ret.status, ret.sub)
-        refused = self._refused(submission, key, ret, notes)
+        notes, refused = self._refused(submission, key, ret)
         if refused:
             return refused
         returns = {case.name: self._returned(case, ret) for case in self.cases}
