@@ -439,11 +439,12 @@ def forward_problem(part: LayerPart, case: LayerCase, got: Mapping[str, np.ndarr
     layer = case.layer
     if layer.name == "dropout":
         return _mask(case, got, error)[1]
-    expected = np.asarray(layer.forward(**_forward_inputs(case)), dtype=np.float64)
+    args = _forward_inputs(case)
+    expected = np.asarray(layer.forward(**args), dtype=np.float64)
     value, problem = returned(sym, got, expected.shape, error)
     if problem:
         return problem
-    terms = np.asarray(layer.terms(**_forward_inputs(case)), dtype=np.float64)
+    terms = np.asarray(layer.terms(**args), dtype=np.float64)
     problem = _elements(sym, value, expected, _bound(layer.depth(case.inputs), expected, terms))
     return problem and "; ".join([*named_mistakes(case, {sym: value}, None), problem])
 
